@@ -1,0 +1,3 @@
+//! Emulators: the float reference and the bit-exact firmware emulator.
+pub mod fixed;
+pub mod float;

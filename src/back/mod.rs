@@ -1,0 +1,2 @@
+//! Backends: everything that consumes the lowered [`crate::ir::firmware::Firmware`].
+pub mod emu;

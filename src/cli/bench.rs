@@ -1,0 +1,77 @@
+//! `bit2hls bench`: emulator throughput on random ternary MLPs.
+
+use crate::back::emu::fixed::Emulator;
+use crate::ir::firmware::Mode;
+use crate::pipeline::FwArgs;
+use crate::testutil::random_mlp;
+use clap::Args;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Layer widths of the models to run, e.g. 16-64-32-32-5 (repeatable).
+    #[arg(long = "shape", default_values_t = vec!["16-64-32-32-5".to_string(), "64-256-256-256-10".to_string()])]
+    pub shapes: Vec<String>,
+    /// Events per timed run.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// Timed repetitions (median reported).
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Activation mode.
+    #[arg(long, value_enum, default_value = "dynamic")]
+    pub mode: Mode,
+}
+
+pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
+    println!("| model | mode | events | threads | events/s median | min | max |");
+    println!("|---|---|---|---|---|---|---|");
+    for shape in &a.shapes {
+        let widths: Vec<usize> = shape
+            .split('-')
+            .map(|s| s.parse::<usize>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| anyhow::anyhow!("--shape '{shape}': expected widths like 16-64-32-32-5"))?;
+        anyhow::ensure!(widths.len() >= 2 && widths.iter().all(|&w| w > 0), "--shape '{shape}': need ≥ 2 positive widths");
+        let model = random_mlp(&widths, 1234, false);
+        let loaded = crate::front::Loaded { model, origin: crate::front::ArchOrigin::Inferred, notes: vec![] };
+        let fw_args = FwArgs {
+            mode: a.mode,
+            calib: None,
+            input_type: Some("ap_fixed<16,6>".into()),
+            input_bits: 16,
+            frac_bits: 12,
+            const_bits: 18,
+            weight_bits: 16,
+        };
+        let cal = if a.mode == Mode::Static {
+            let xs = crate::testutil::gaussian(4096 * widths[0], 7);
+            Some(crate::pass::calibrate::calibrate(&loaded.model, &xs))
+        } else {
+            None
+        };
+        let fw = crate::pipeline::lower_for(&loaded, &fw_args, a.mode, cal.as_ref())?;
+        let emu = Emulator::new(&fw);
+        let x = crate::testutil::gaussian(a.events * widths[0], 99);
+        let _ = emu.run_batch(&x[..widths[0] * 10_000.min(a.events)]);
+        let mut rates = Vec::new();
+        for _ in 0..a.reps.max(1) {
+            let t = Instant::now();
+            let out = emu.run_batch(&x);
+            let dt = t.elapsed().as_secs_f64();
+            std::hint::black_box(out);
+            rates.push(a.events as f64 / dt);
+        }
+        rates.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "| {shape} | {} | {} | {} | {:.0} | {:.0} | {:.0} |",
+            a.mode,
+            a.events,
+            rayon::current_num_threads(),
+            rates[rates.len() / 2],
+            rates[0],
+            rates[rates.len() - 1]
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,52 @@
+//! Command-line interface. Each command lives in its own module; errors are printed once here.
+
+mod bench;
+mod emulate;
+pub mod hls;
+mod inspect;
+mod validate;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "bit2hls", version, about = "Ternary BitNet (b1.58) networks → FPGA firmware for trigger systems")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the model after each pass: as loaded, ternarized, folded, lowered (types).
+    Inspect(inspect::InspectArgs),
+    /// Run the bit-exact firmware emulator (or the float reference) on a .npy file.
+    Emulate(emulate::EmulateArgs),
+    /// Compare firmware and float model on a labelled data set, for every activation mode.
+    Validate(validate::ValidateArgs),
+    /// Write an hls4ml-style Vitis HLS project.
+    Compile(hls::CompileArgs),
+    /// C-simulate a generated project with g++ and the ap_types headers.
+    Csim(hls::CsimArgs),
+    /// Measure emulator throughput (events/s) on random ternary models.
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Emulate(a) => emulate::run(a),
+        Command::Validate(a) => validate::run(a),
+        Command::Compile(a) => hls::run_compile(a),
+        Command::Csim(a) => hls::run_csim(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Data files: `.npy` streaming, `.npz` datasets.
+pub mod npy;
+pub mod npz;

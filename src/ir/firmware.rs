@@ -1,0 +1,194 @@
+//! The firmware IR: the network as integer arithmetic with exact types.
+//!
+//! This is the contract between the emulator, the HLS C++ and any RTL (docs/arithmetic.md gives
+//! the same definitions in prose). Every integer here stands for `code · 2^-frac` of the type it
+//! is declared with; every type was derived by range analysis in [`crate::pass::lower`].
+
+use super::fixed::{FixedType, Interval};
+use super::{Matrix, Profile};
+use serde::Serialize;
+use std::fmt;
+
+/// Activation quantization mode (DESIGN.md §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Per-sample max|x| and a fixed-point reciprocal: faithful BitNet.
+    Dynamic,
+    /// Per-sample max|x| rounded up to a power of two: shifts only.
+    #[value(name = "dynamic-pow2")]
+    #[serde(rename = "dynamic-pow2")]
+    DynamicPow2,
+    /// Per-layer scale calibrated on data: constant multiplications only.
+    Static,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Dynamic, Mode::DynamicPow2, Mode::Static];
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mode::Dynamic => "dynamic",
+            Mode::DynamicPow2 => "dynamic-pow2",
+            Mode::Static => "static",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a ternary layer turns its input vector `V` into activation codes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum Quantizer {
+    /// `M = max(max_k |V_k|, m_floor)`, `R = floor((Q·2^P + floor(M/2)) / M)`,
+    /// `q_k = clamp(round(V_k·R / 2^P))`. Dequantization multiplies by `M`.
+    Dynamic {
+        /// Type of `M` (unsigned integer).
+        m_type: FixedType,
+        /// The eps clamp, in input codes: `max(1, ceil(eps · 2^frac_in))`.
+        m_floor: i64,
+        /// `P`.
+        recip_frac: i32,
+        /// Type of `R` (unsigned integer).
+        recip_type: FixedType,
+        /// Type of `V_k·R` (signed integer).
+        prod_type: FixedType,
+    },
+    /// `M` as above, `e = ceil(log2 M)`, `q_k = clamp(round(Q·V_k / 2^e))`.
+    /// Dequantization shifts by `e`.
+    Pow2 {
+        m_type: FixedType,
+        m_floor: i64,
+        /// Largest `e`.
+        e_max: i32,
+        /// Type of `e`.
+        e_type: FixedType,
+        /// Type of `Q·V_k`.
+        prod_type: FixedType,
+    },
+    /// `q_k = clamp(round(V_k·R / 2^P))` with a constant `R = round(Q·2^(P-frac_in) / m_cal)`.
+    Static {
+        /// Calibrated max|x| at this layer's input (float).
+        m_cal: f64,
+        recip: i64,
+        recip_frac: i32,
+        prod_type: FixedType,
+    },
+}
+
+/// A ternary BitLinear layer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TernaryFw {
+    pub quant: Quantizer,
+    /// Activation code numerator `Q` (127 or 128).
+    pub qmax: i64,
+    /// Code clamp range.
+    pub clamp: (i64, i64),
+    /// Proven range of the codes.
+    pub code_range: Interval,
+    pub weights: Matrix<i8>,
+    /// Proven range of each output's accumulator `acc_n = Σ_k T[n][k]·q_k`.
+    pub acc_ranges: Vec<Interval>,
+    /// One type for all accumulators of the layer (integer).
+    pub acc_type: FixedType,
+    /// Per-output dequantization constant `C_n` (frac `scale_frac`).
+    pub scale: Vec<i64>,
+    pub scale_frac: i32,
+    /// Right shift `s` of the dequantization product (negative: left shift).
+    pub shift: i32,
+    /// Type of the dequantization product before the shift.
+    pub dequant_type: FixedType,
+    /// Per-output bias in output codes.
+    pub bias: Vec<i64>,
+}
+
+/// A full-precision linear layer in fixed point: `Y_n = round(Σ_k W_nk·X_k / 2^shift) + B_n`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DenseFw {
+    pub weights: Matrix<i64>,
+    pub weight_type: FixedType,
+    pub acc_ranges: Vec<Interval>,
+    pub acc_type: FixedType,
+    pub shift: i32,
+    pub bias: Vec<i64>,
+}
+
+/// Per-channel constant affine: `Y_k = round(X_k·A_k / 2^shift) + B_k`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AffineFw {
+    pub scale: Vec<i64>,
+    pub scale_frac: i32,
+    pub shift: i32,
+    pub prod_type: FixedType,
+    pub bias: Vec<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FwKind {
+    Ternary(TernaryFw),
+    Dense(DenseFw),
+    Affine(AffineFw),
+}
+
+/// One firmware stage: a linear-type layer with its folded affine, bias and ReLU.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FwLayer {
+    /// Name of the float layer this stage computes.
+    pub name: String,
+    /// Indices of the float [`crate::ir::Layer`]s folded into this stage.
+    pub sources: Vec<usize>,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub in_type: FixedType,
+    #[serde(flatten)]
+    pub kind: FwKind,
+    pub relu: bool,
+    /// Proven range of each output (after ReLU).
+    pub out_ranges: Vec<Interval>,
+    pub out_type: FixedType,
+}
+
+/// Options of the lowering that change the arithmetic (all recorded in reports).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LowerOptions {
+    pub mode: Mode,
+    pub input_type: FixedType,
+    /// Whether `input_type` was chosen by the user, the architecture, calibration, or is the default.
+    pub input_type_origin: String,
+    /// Fractional bits of hidden and output values.
+    pub frac_bits: i32,
+    /// Signed width of dequantization / requantization constants.
+    pub const_bits: u32,
+    /// Signed width of full-precision layer weights.
+    pub weight_bits: u32,
+    /// Extra reciprocal bits beyond the width of `M` (dynamic mode).
+    pub recip_guard_bits: i32,
+}
+
+/// The lowered network.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Firmware {
+    pub name: String,
+    pub profile: Profile,
+    pub options: LowerOptions,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub layers: Vec<FwLayer>,
+}
+
+impl Firmware {
+    pub fn mode(&self) -> Mode {
+        self.options.mode
+    }
+    pub fn input_type(&self) -> FixedType {
+        self.options.input_type
+    }
+    pub fn output_type(&self) -> FixedType {
+        self.layers.last().map(|l| l.out_type).unwrap_or(self.options.input_type)
+    }
+}

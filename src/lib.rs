@@ -1,0 +1,18 @@
+//! bit2hls: ternary BitNet networks → FPGA firmware.
+//!
+//! Pipeline: [`front`] (safetensors + architecture) → [`ir::Model`] (float network) →
+//! [`pass`] (ternarize, fold, lower with range analysis) → [`ir::firmware::Firmware`] (exact
+//! integer arithmetic) → [`back`] (bit-exact emulator, HLS project, …).
+#![deny(clippy::print_stdout)]
+
+pub mod back;
+pub mod error;
+pub mod front;
+pub mod io;
+pub mod ir;
+pub mod pass;
+pub mod pipeline;
+pub mod testutil;
+pub mod cli;
+
+pub use error::{Error, Result};

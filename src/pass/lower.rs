@@ -1,0 +1,286 @@
+//! Lowering to firmware arithmetic: constant quantization and range analysis.
+//!
+//! Contract: for every stage, every intermediate value of [`crate::ir::firmware`] lies in the
+//! interval recorded for it, for *every* input the input type can hold (not just the
+//! calibration data). Types are the narrowest that hold those intervals; nothing is defaulted.
+//! A value that would need more than [`MAX_WIDTH`] bits is an error, never a silent wrap.
+
+use super::calibrate::Calibration;
+use super::fold::{stages, Stage, StageOp};
+use crate::error::{Error, Result};
+use crate::ir::firmware::{AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw};
+use crate::ir::fixed::{ceil_log2, const_code, const_frac, FixedType, Interval};
+use crate::ir::{LayerKind, Matrix, Model};
+
+/// Widest value the emulator (i64 with headroom) and the generated code support.
+pub const MAX_WIDTH: u32 = 62;
+
+struct Ctx<'a> {
+    name: &'a str,
+    index: usize,
+}
+
+impl Ctx<'_> {
+    fn ty(&self, what: &str, iv: Interval, frac: i32) -> Result<FixedType> {
+        let t = FixedType::fitting(iv, frac);
+        if t.width > MAX_WIDTH {
+            return Err(Error::layer(
+                self.name,
+                self.index,
+                format!(
+                    "{what} needs {} bits (range [{}, {}]), more than the {MAX_WIDTH} supported; \
+                     use fewer --frac-bits or a narrower --input-type",
+                    t.width, iv.lo, iv.hi
+                ),
+            ));
+        }
+        Ok(t)
+    }
+}
+
+/// Lowers `model` with `opts`. Static mode needs `calib`.
+pub fn lower(model: &Model, opts: &LowerOptions, calib: Option<&Calibration>) -> Result<Firmware> {
+    let stages = stages(model)?;
+    let mut layers = Vec::with_capacity(stages.len());
+    let mut in_type = opts.input_type;
+    let mut in_ranges = vec![opts.input_type.interval(); model.inputs];
+    for (si, st) in stages.iter().enumerate() {
+        let first = st.sources[0];
+        let name = match st.op {
+            StageOp::Affine(None) => "input_relu".to_string(),
+            _ => model.layers[first].name.clone(),
+        };
+        let ctx = Ctx { name: &name, index: si };
+        let layer = lower_stage(model, st, opts, calib, &ctx, in_type, &in_ranges)?;
+        in_type = layer.out_type;
+        in_ranges = layer.out_ranges.clone();
+        layers.push(layer);
+    }
+    Ok(Firmware {
+        name: model.name.clone(),
+        profile: model.profile.clone(),
+        options: opts.clone(),
+        n_in: model.inputs,
+        n_out: model.outputs(),
+        layers,
+    })
+}
+
+fn lower_stage(
+    model: &Model,
+    st: &Stage,
+    opts: &LowerOptions,
+    calib: Option<&Calibration>,
+    ctx: &Ctx,
+    in_type: FixedType,
+    in_ranges: &[Interval],
+) -> Result<FwLayer> {
+    let f_in = in_type.frac;
+    let f_out = opts.frac_bits;
+    let n_in = in_ranges.len();
+    let (kind, pre_ranges): (FwKind, Vec<Interval>) = match st.op {
+        StageOp::Ternary(li) => {
+            let LayerKind::BitLinear(b) = &model.layers[li].kind else { unreachable!("stage op matches layer kind") };
+            let p = &model.profile;
+            let q = p.act_qmax as i64;
+            let clamp = (p.act_clamp.0 as i64, p.act_clamp.1 as i64);
+            let v_abs = in_ranges.iter().map(|r| r.abs_max()).max().unwrap_or(0);
+            let nonneg = in_ranges.iter().all(|r| r.lo >= 0);
+            let m_floor = ((p.eps_act as f64) * (2f64).powi(f_in)).ceil().max(1.0) as i64;
+            let m_max = v_abs.max(m_floor as i128);
+            let m_type = ctx.ty("max|x|", Interval::new(0, m_max), 0)?;
+            // Codes: |q| ≤ Q in the dynamic modes (see docs/arithmetic.md), any clamp value in static.
+            let (qlo, qhi) = match opts.mode {
+                Mode::Static => (clamp.0, clamp.1),
+                _ => ((-q).max(clamp.0), q.min(clamp.1)),
+            };
+            let code_range = if nonneg { Interval::new(0, qhi as i128) } else { Interval::new(qlo as i128, qhi as i128) };
+            let post: Vec<f64> = st.post_scale.iter().map(|a| a * b.beta as f64 / q as f64).collect();
+            let (quant, mult, mult_frac, shift, prod_scale): (Quantizer, Vec<i64>, i32, i32, Interval) = match opts.mode {
+                Mode::Dynamic => {
+                    let pf = m_type.width as i32 + opts.recip_guard_bits;
+                    let num = (q as i128) << pf;
+                    let r_lo = (num + m_max / 2) / m_max;
+                    let r_hi = (num + (m_floor as i128) / 2) / m_floor as i128;
+                    let recip_type = ctx.ty("reciprocal", Interval::new(r_lo, r_hi), 0)?;
+                    // |V_k·R| ≤ M·(Q·2^P + M/2)/M = Q·2^P + M/2 because |V_k| ≤ M and R ≤ (Q·2^P + M/2)/M.
+                    let bound = num + m_max / 2;
+                    let prod_iv = if nonneg { Interval::new(0, bound) } else { Interval::new(-bound, bound) };
+                    let prod_type = ctx.ty("V·R", prod_iv, 0)?;
+                    let pc = const_frac(post.iter().copied(), opts.const_bits);
+                    (
+                        Quantizer::Dynamic { m_type, m_floor, recip_frac: pf, recip_type, prod_type },
+                        post.iter().map(|c| const_code(*c, pc)).collect(),
+                        pc,
+                        pc + f_in - f_out,
+                        Interval::new(m_floor as i128, m_max),
+                    )
+                }
+                Mode::DynamicPow2 => {
+                    let e_max = ceil_log2(m_max as i64);
+                    let e_type = ctx.ty("exponent", Interval::new(0, e_max as i128), 0)?;
+                    let prod_iv = Interval::new(-v_abs, v_abs).mul(Interval::point(q as i128));
+                    let prod_iv = if nonneg { prod_iv.relu() } else { prod_iv };
+                    let prod_type = ctx.ty("Q·V", prod_iv, 0)?;
+                    let pc = const_frac(post.iter().copied(), opts.const_bits);
+                    (
+                        Quantizer::Pow2 { m_type, m_floor, e_max, e_type, prod_type },
+                        post.iter().map(|c| const_code(*c, pc)).collect(),
+                        pc,
+                        pc + f_in - f_out,
+                        Interval::point(1), // the 2^e factor is a shift, handled below
+                    )
+                }
+                Mode::Static => {
+                    let cal = calib.ok_or_else(|| {
+                        Error::layer(ctx.name, ctx.index, "static mode needs calibration data (--calib FILE.npz)")
+                    })?;
+                    let m_cal = cal
+                        .absmax_of(st.sources[0])
+                        .ok_or_else(|| Error::layer(ctx.name, ctx.index, "no calibration statistic for this layer"))?;
+                    let m_cal = (m_cal as f64).max(p.eps_act as f64);
+                    let r_real = q as f64 * (2f64).powi(-f_in) / m_cal;
+                    let pf = const_frac([r_real], opts.const_bits);
+                    let recip = const_code(r_real, pf);
+                    let prod_iv = Interval::new(-v_abs, v_abs).mul(Interval::point(recip as i128));
+                    let prod_iv = if nonneg { prod_iv.relu() } else { prod_iv };
+                    let prod_type = ctx.ty("V·R", prod_iv, 0)?;
+                    let consts: Vec<f64> = post.iter().map(|c| c * m_cal).collect();
+                    let pd = const_frac(consts.iter().copied(), opts.const_bits);
+                    (
+                        Quantizer::Static { m_cal, recip, recip_frac: pf, prod_type },
+                        consts.iter().map(|c| const_code(*c, pd)).collect(),
+                        pd,
+                        pd - f_out,
+                        Interval::point(1),
+                    )
+                }
+            };
+            let bias: Vec<i64> = (0..b.codes.rows)
+                .map(|n| {
+                    let bn = b.bias.as_ref().map(|v| v[n] as f64).unwrap_or(0.0);
+                    const_code(st.post_scale[n] * bn + st.post_shift[n], f_out)
+                })
+                .collect();
+            let acc_ranges: Vec<Interval> = (0..b.codes.rows)
+                .map(|n| {
+                    b.codes.row(n).iter().fold(Interval::point(0), |a, &t| match t {
+                        1 => a.add(code_range),
+                        -1 => a.add(code_range.neg()),
+                        _ => a,
+                    })
+                })
+                .collect();
+            let acc_type = ctx.ty("accumulator", acc_ranges.iter().copied().reduce(Interval::union).unwrap(), 0)?;
+            let mut dq_union: Option<Interval> = None;
+            let mut pre = Vec::with_capacity(b.codes.rows);
+            for n in 0..b.codes.rows {
+                let prod = acc_ranges[n].mul(prod_scale).mul(Interval::point(mult[n] as i128));
+                dq_union = Some(dq_union.map_or(prod, |u| u.union(prod)));
+                let y = match &quant {
+                    Quantizer::Pow2 { e_max, m_floor, .. } => {
+                        let e_min = ceil_log2(*m_floor);
+                        (e_min..=*e_max)
+                            .map(|e| prod.shift_round(shift - e))
+                            .reduce(Interval::union)
+                            .expect("e range is not empty")
+                    }
+                    _ => prod.shift_round(shift),
+                };
+                pre.push(y.add(Interval::point(bias[n] as i128)));
+            }
+            let mut dequant_type = ctx.ty("dequantization product", dq_union.expect("n_out > 0"), 0)?;
+            if let Quantizer::Pow2 { e_max, .. } = &quant {
+                // A left shift by up to e_max - shift happens on the product when shift < e.
+                let extra = (*e_max - shift).max(0);
+                let widened = Interval::new(
+                    dq_union.unwrap().lo << extra,
+                    dq_union.unwrap().hi << extra,
+                );
+                dequant_type = ctx.ty("dequantization product", widened, 0)?;
+            }
+            (
+                FwKind::Ternary(TernaryFw {
+                    quant,
+                    qmax: q,
+                    clamp,
+                    code_range,
+                    weights: b.codes.clone(),
+                    acc_ranges,
+                    acc_type,
+                    scale: mult,
+                    scale_frac: mult_frac,
+                    shift,
+                    dequant_type,
+                    bias,
+                }),
+                pre,
+            )
+        }
+        StageOp::Dense(li) => {
+            let LayerKind::Linear(l) = &model.layers[li].kind else { unreachable!("stage op matches layer kind") };
+            let folded: Vec<f64> = (0..l.weight.rows)
+                .flat_map(|n| l.weight.row(n).iter().map(move |w| *w as f64 * st.post_scale[n]))
+                .collect();
+            let fw = const_frac(folded.iter().copied(), opts.weight_bits);
+            let wq: Vec<i64> = folded.iter().map(|w| const_code(*w, fw)).collect();
+            let weights = Matrix::new(l.weight.rows, l.weight.cols, wq);
+            let weight_type = FixedType::fitting(
+                weights.data.iter().fold(Interval::point(0), |a, &w| a.union(Interval::point(w as i128))),
+                fw,
+            );
+            let acc_ranges: Vec<Interval> = (0..weights.rows)
+                .map(|n| {
+                    weights
+                        .row(n)
+                        .iter()
+                        .zip(in_ranges)
+                        .fold(Interval::point(0), |a, (&w, r)| a.add(r.mul(Interval::point(w as i128))))
+                })
+                .collect();
+            let acc_type = ctx.ty("accumulator", acc_ranges.iter().copied().reduce(Interval::union).unwrap(), fw + f_in)?;
+            let shift = fw + f_in - f_out;
+            let bias: Vec<i64> = (0..weights.rows)
+                .map(|n| {
+                    let bn = l.bias.as_ref().map(|v| v[n] as f64).unwrap_or(0.0);
+                    const_code(st.post_scale[n] * bn + st.post_shift[n], f_out)
+                })
+                .collect();
+            let pre =
+                (0..weights.rows).map(|n| acc_ranges[n].shift_round(shift).add(Interval::point(bias[n] as i128))).collect();
+            (FwKind::Dense(DenseFw { weights, weight_type, acc_ranges, acc_type, shift, bias }), pre)
+        }
+        StageOp::Affine(li) => {
+            let (a, c): (Vec<f64>, Vec<f64>) = match li {
+                Some(li) => {
+                    let LayerKind::Affine(af) = &model.layers[li].kind else { unreachable!("stage op matches layer kind") };
+                    (af.scale.iter().map(|v| *v as f64).collect(), af.shift.iter().map(|v| *v as f64).collect())
+                }
+                None => (vec![1.0; n_in], vec![0.0; n_in]),
+            };
+            let pa = const_frac(a.iter().copied(), opts.const_bits);
+            let scale: Vec<i64> = a.iter().map(|v| const_code(*v, pa)).collect();
+            let shift = pa + f_in - f_out;
+            let bias: Vec<i64> = c.iter().map(|v| const_code(*v, f_out)).collect();
+            let prods: Vec<Interval> =
+                in_ranges.iter().zip(&scale).map(|(r, &s)| r.mul(Interval::point(s as i128))).collect();
+            let prod_type = ctx.ty("affine product", prods.iter().copied().reduce(Interval::union).unwrap(), 0)?;
+            let pre = prods.iter().zip(&bias).map(|(p, &b)| p.shift_round(shift).add(Interval::point(b as i128))).collect();
+            (FwKind::Affine(AffineFw { scale, scale_frac: pa, shift, prod_type, bias }), pre)
+        }
+    };
+    ctx.ty("pre-activation", pre_ranges.iter().copied().reduce(Interval::union).unwrap(), f_out)?;
+    let out_ranges: Vec<Interval> = if st.relu { pre_ranges.iter().map(|r| r.relu()).collect() } else { pre_ranges };
+    let out_type = ctx.ty("output", out_ranges.iter().copied().reduce(Interval::union).unwrap(), f_out)?;
+    Ok(FwLayer {
+        name: ctx.name.to_string(),
+        sources: st.sources.clone(),
+        n_in,
+        n_out: out_ranges.len(),
+        in_type,
+        kind,
+        relu: st.relu,
+        out_ranges,
+        out_type,
+    })
+}
