@@ -116,8 +116,8 @@ pub fn dump_firmware(fw: &Firmware) -> String {
         match &l.kind {
             FwKind::Ternary(t) => {
                 let q = match &t.quant {
-                    Quantizer::Dynamic { m_type, recip_frac, recip_type, prod_type, .. } => format!(
-                        "dynamic: M {m_type}, R {recip_type} (P={recip_frac}), X·R {prod_type}"
+                    Quantizer::Dynamic { m_type, guard, recip_type, prod_type, .. } => format!(
+                        "dynamic: M {m_type}, R {recip_type} (shift G+e, G={guard}), X·R {prod_type}"
                     ),
                     Quantizer::Pow2 { m_type, e_max, prod_type, .. } => {
                         format!("dynamic-pow2: M {m_type}, e ≤ {e_max}, Q·X {prod_type}")

@@ -44,15 +44,18 @@ impl fmt::Display for Mode {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
 pub enum Quantizer {
-    /// `M = max(max_k |V_k|, m_floor)`, `R = floor((Q·2^P + floor(M/2)) / M)`,
-    /// `q_k = clamp(round(V_k·R / 2^P))`. Dequantization multiplies by `M`.
+    /// `M = max(max_k |V_k|, m_floor)`, `e = bitlen(M)` (so `2^(e-1) ≤ M < 2^e`),
+    /// `R = floor((Q·2^(G+e) + floor(M/2)) / M)` (a normalized reciprocal, always `G + 8` bits),
+    /// `q_k = clamp(round(V_k·R / 2^(G+e)))`. Dequantization multiplies by `M`.
     Dynamic {
         /// Type of `M` (unsigned integer).
         m_type: FixedType,
         /// The eps clamp, in input codes: `max(1, ceil(eps · 2^frac_in))`.
         m_floor: i64,
-        /// `P`.
-        recip_frac: i32,
+        /// Guard bits `G`.
+        guard: i32,
+        /// Type of `e`.
+        e_type: FixedType,
         /// Type of `R` (unsigned integer).
         recip_type: FixedType,
         /// Type of `V_k·R` (signed integer).

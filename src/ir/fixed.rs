@@ -209,6 +209,13 @@ pub fn const_frac(consts: impl IntoIterator<Item = f64>, bits: u32) -> i32 {
     frac
 }
 
+/// Number of bits of `m ≥ 1`: the `e` with `2^(e-1) ≤ m < 2^e` (leading-one position + 1).
+#[inline(always)]
+pub fn bit_length(m: i64) -> i32 {
+    debug_assert!(m >= 1);
+    64 - (m as u64).leading_zeros() as i32
+}
+
 /// Smallest `e ≥ 0` with `2^e ≥ m` (`m ≥ 1`).
 #[inline(always)]
 pub fn ceil_log2(m: i64) -> i32 {

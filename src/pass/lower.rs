@@ -9,7 +9,7 @@ use super::calibrate::Calibration;
 use super::fold::{stages, Stage, StageOp};
 use crate::error::{Error, Result};
 use crate::ir::firmware::{AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw};
-use crate::ir::fixed::{ceil_log2, const_code, const_frac, FixedType, Interval};
+use crate::ir::fixed::{bit_length, ceil_log2, const_code, const_frac, FixedType, Interval};
 use crate::ir::{LayerKind, Matrix, Model};
 
 /// Widest value the emulator (i64 with headroom) and the generated code support.
@@ -98,18 +98,33 @@ fn lower_stage(
             let post: Vec<f64> = st.post_scale.iter().map(|a| a * b.beta as f64 / q as f64).collect();
             let (quant, mult, mult_frac, shift, prod_scale): (Quantizer, Vec<i64>, i32, i32, Interval) = match opts.mode {
                 Mode::Dynamic => {
-                    let pf = m_type.width as i32 + opts.recip_guard_bits;
-                    let num = (q as i128) << pf;
-                    let r_lo = (num + m_max / 2) / m_max;
-                    let r_hi = (num + (m_floor as i128) / 2) / m_floor as i128;
-                    let recip_type = ctx.ty("reciprocal", Interval::new(r_lo, r_hi), 0)?;
-                    // |V_k·R| ≤ M·(Q·2^P + M/2)/M = Q·2^P + M/2 because |V_k| ≤ M and R ≤ (Q·2^P + M/2)/M.
-                    let bound = num + m_max / 2;
+                    let g = opts.recip_guard_bits;
+                    let e_max = bit_length(m_max as i64);
+                    let e_min = bit_length(m_floor);
+                    let e_type = ctx.ty("exponent", Interval::new(0, e_max as i128), 0)?;
+                    // R = floor((Q·2^(G+e) + floor(M/2)) / M) with 2^(e-1) ≤ M < 2^e lies in
+                    // [floor(Q·2^G + 1/2), Q·2^(G+1) + 1/2]; evaluate the extreme M of every e.
+                    let mut r_iv: Option<Interval> = None;
+                    let mut bound = 0i128;
+                    for e in e_min..=e_max {
+                        let num = (q as i128) << (g + e);
+                        let lo_m = (1i128 << (e - 1)).max(m_floor as i128);
+                        let hi_m = ((1i128 << e) - 1).min(m_max);
+                        if lo_m > hi_m {
+                            continue;
+                        }
+                        let r_at = |m: i128| (num + m / 2) / m;
+                        let iv = Interval::new(r_at(hi_m), r_at(lo_m));
+                        r_iv = Some(r_iv.map_or(iv, |u| u.union(iv)));
+                        // |V_k·R| ≤ M·(Q·2^(G+e) + M/2)/M = Q·2^(G+e) + M/2 since |V_k| ≤ M.
+                        bound = bound.max(num + hi_m / 2);
+                    }
+                    let recip_type = ctx.ty("reciprocal", r_iv.expect("M range is not empty"), 0)?;
                     let prod_iv = if nonneg { Interval::new(0, bound) } else { Interval::new(-bound, bound) };
                     let prod_type = ctx.ty("V·R", prod_iv, 0)?;
                     let pc = const_frac(post.iter().copied(), opts.const_bits);
                     (
-                        Quantizer::Dynamic { m_type, m_floor, recip_frac: pf, recip_type, prod_type },
+                        Quantizer::Dynamic { m_type, m_floor, guard: g, e_type, recip_type, prod_type },
                         post.iter().map(|c| const_code(*c, pc)).collect(),
                         pc,
                         pc + f_in - f_out,

@@ -5,7 +5,7 @@
 //! proved for it (used by the property tests; a violation is a compiler bug).
 
 use crate::ir::firmware::{Firmware, FwKind, FwLayer, Quantizer};
-use crate::ir::fixed::{ceil_log2, quantize_f64, shift_round, FixedType, Interval};
+use crate::ir::fixed::{bit_length, ceil_log2, quantize_f64, shift_round, FixedType, Interval};
 use rayon::prelude::*;
 
 /// Sparse form of a ternary row set: for each output, the input indices with +1 then −1.
@@ -132,15 +132,18 @@ impl<'a> Emulator<'a> {
                     let (lo, hi) = t.clamp;
                     // The scale factor used by dequantization: M (dynamic), e (pow2), unused (static).
                     let dq: i64 = match &t.quant {
-                        Quantizer::Dynamic { m_floor, recip_frac, recip_type, prod_type, m_type } => {
+                        Quantizer::Dynamic { m_floor, guard, e_type, recip_type, prod_type, m_type } => {
                             let m = mabs.max(*m_floor);
                             check_ty::<CHECK>(li, "max|x|", m, *m_type)?;
-                            let r = ((t.qmax << recip_frac) + m / 2) / m;
+                            let e = bit_length(m);
+                            check_ty::<CHECK>(li, "exponent", e as i64, *e_type)?;
+                            let s = guard + e;
+                            let r = ((t.qmax << s) + m / 2) / m;
                             check_ty::<CHECK>(li, "reciprocal", r, *recip_type)?;
                             for (c, &v) in codes.iter_mut().zip(x) {
                                 let p = v * r;
                                 check_ty::<CHECK>(li, "V·R", p, *prod_type)?;
-                                *c = shift_round(p, *recip_frac).clamp(lo, hi);
+                                *c = shift_round(p, s).clamp(lo, hi);
                             }
                             m
                         }

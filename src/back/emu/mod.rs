@@ -1,3 +1,7 @@
 //! Emulators: the float reference and the bit-exact firmware emulator.
 pub mod fixed;
 pub mod float;
+#[cfg(test)]
+mod naive;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! Property tests ("problems" in tract's sense): random small networks and adversarial inputs;
+//! the emulator must equal the naive wide-integer reference and stay inside every proven range.
+
+use super::fixed::Emulator;
+use super::naive;
+use crate::front::{ArchOrigin, Loaded};
+use crate::ir::firmware::Mode;
+use crate::ir::{Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource};
+use crate::pass::calibrate::calibrate;
+use crate::pipeline::{lower_for, FwArgs};
+use crate::testutil::Rng;
+use proptest::prelude::*;
+
+/// A random network: BitLinear stages, sometimes a full-precision layer, a batch-norm, biases.
+#[derive(Debug, Clone)]
+struct Problem {
+    widths: Vec<usize>,
+    seed: u64,
+    bias: bool,
+    dense_first: bool,
+    batchnorm: bool,
+    zero_frac: f64,
+    in_width: u32,
+    in_int: i32,
+    frac_bits: i32,
+    profile: ProfileName,
+}
+
+fn problem() -> impl Strategy<Value = Problem> {
+    (
+        prop::collection::vec(1usize..24, 2..5),
+        any::<u64>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(0.0), Just(0.33), Just(0.9), Just(1.0)],
+        4u32..20,
+        1i32..8,
+        0i32..16,
+        prop_oneof![Just(ProfileName::Bithep), Just(ProfileName::MsB158)],
+    )
+        .prop_map(|(widths, seed, bias, dense_first, batchnorm, zero_frac, in_width, in_int, frac_bits, profile)| Problem {
+            widths,
+            seed,
+            bias,
+            dense_first,
+            batchnorm,
+            zero_frac,
+            in_width,
+            in_int: in_int.min(in_width as i32),
+            frac_bits,
+            profile,
+        })
+}
+
+fn build(p: &Problem) -> Model {
+    let mut r = Rng(p.seed);
+    let mut layers = Vec::new();
+    for (i, w) in p.widths.windows(2).enumerate() {
+        if i > 0 {
+            layers.push(Layer { name: format!("relu{i}"), kind: LayerKind::Relu });
+        }
+        let bias = p.bias.then(|| (0..w[1]).map(|_| (r.normal() * 0.5) as f32).collect());
+        if i == 0 && p.dense_first {
+            let wts = (0..w[0] * w[1]).map(|_| (r.normal() * 0.7) as f32).collect();
+            layers.push(Layer { name: format!("fc{i}"), kind: LayerKind::Linear(Linear { weight: Matrix::new(w[1], w[0], wts), bias }) });
+        } else {
+            let codes = (0..w[0] * w[1])
+                .map(|_| if r.uniform() < p.zero_frac { 0 } else if r.uniform() < 0.5 { 1 } else { -1 })
+                .collect();
+            layers.push(Layer {
+                name: format!("fc{i}"),
+                kind: LayerKind::BitLinear(BitLinear {
+                    codes: Matrix::new(w[1], w[0], codes),
+                    beta: (0.01 + r.uniform() * 2.0) as f32,
+                    bias,
+                    source: WeightSource::TernaryI8,
+                    master: None,
+                }),
+            });
+        }
+        if p.batchnorm && i == 0 {
+            layers.push(Layer {
+                name: "bn".into(),
+                kind: LayerKind::Affine(Affine {
+                    scale: (0..w[1]).map(|_| (r.normal() * 2.0) as f32).collect(),
+                    shift: (0..w[1]).map(|_| r.normal() as f32).collect(),
+                    origin: "batchnorm",
+                }),
+            });
+        }
+    }
+    Model { name: "problem".into(), inputs: p.widths[0], profile: Profile::named(p.profile), layers, input_type: None }
+}
+
+/// Inputs that stress the ranges: extremes, a single outlier, zeros, random codes.
+fn adversarial_inputs(n_in: usize, lo: i64, hi: i64, seed: u64) -> Vec<Vec<i64>> {
+    let mut r = Rng(seed);
+    let mut v = vec![vec![hi; n_in], vec![lo; n_in], vec![0; n_in]];
+    v.push((0..n_in).map(|k| if k % 2 == 0 { hi } else { lo }).collect());
+    let mut one = vec![0; n_in];
+    one[0] = lo;
+    v.push(one);
+    let mut small = vec![1; n_in];
+    small[n_in - 1] = -1;
+    v.push(small);
+    for _ in 0..40 {
+        v.push((0..n_in).map(|_| lo + (r.next_u64() % ((hi - lo + 1) as u64)) as i64).collect());
+    }
+    v
+}
+
+fn fw_args(p: &Problem) -> FwArgs {
+    FwArgs {
+        mode: Mode::Dynamic,
+        calib: None,
+        input_type: Some(format!("ap_fixed<{},{}>", p.in_width, p.in_int)),
+        input_bits: 16,
+        frac_bits: p.frac_bits,
+        const_bits: 18,
+        weight_bits: 12,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+    /// Range analysis is sound and the emulator equals the naive i128 reference.
+    #[test]
+    fn emulator_matches_naive_and_ranges_hold(p in problem()) {
+        let model = build(&p);
+        let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
+        let calib_x = crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1);
+        let cal = calibrate(&loaded.model, &calib_x);
+        for mode in Mode::ALL {
+            let fw = match lower_for(&loaded, &fw_args(&p), mode, Some(&cal)) {
+                Ok(fw) => fw,
+                // A refusal must be the documented width limit, never anything else.
+                Err(e) => { prop_assert!(e.to_string().contains("bits"), "{e}"); continue; }
+            };
+            let emu = Emulator::new(&fw);
+            let t = fw.input_type();
+            for x in adversarial_inputs(fw.n_in, t.min_code() as i64, t.max_code() as i64, p.seed) {
+                let mut out = vec![0i64; fw.n_out];
+                let r = emu.run_checked(&x, &mut out, None);
+                prop_assert!(r.is_ok(), "mode {mode}: range violated: {:?}", r);
+                prop_assert_eq!(&out, &naive::run(&fw, &x), "mode {}", mode);
+            }
+        }
+    }
+}
+
+/// With scale 127 the codes of the dynamic modes never reach -128 (reference §1.2), and the
+/// accumulator of a K-input layer needs at most 8 + ceil(log2 K) bits.
+#[test]
+fn accumulator_width_bound() {
+    for k in [1usize, 2, 3, 16, 64, 100, 256, 512] {
+        let model = crate::testutil::random_mlp(&[k, 4], k as u64, false);
+        let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
+        let args = FwArgs {
+            mode: Mode::Dynamic,
+            calib: None,
+            input_type: Some("ap_fixed<16,6>".into()),
+            input_bits: 16,
+            frac_bits: 12,
+            const_bits: 18,
+            weight_bits: 16,
+        };
+        let fw = lower_for(&loaded, &args, Mode::Dynamic, None).unwrap();
+        let crate::ir::firmware::FwKind::Ternary(t) = &fw.layers[0].kind else { panic!() };
+        assert_eq!((t.code_range.lo, t.code_range.hi), (-127, 127));
+        let bound = 8 + (k as f64).log2().ceil() as u32;
+        assert!(t.acc_type.width <= bound, "K={k}: {} > {bound}", t.acc_type.width);
+    }
+}
+
+#[test]
+fn round_div_ties_to_even() {
+    assert_eq!(naive::round_div(5, 2), 2);
+    assert_eq!(naive::round_div(7, 2), 4);
+    assert_eq!(naive::round_div(-5, 2), -2);
+    assert_eq!(naive::round_div(-7, 2), -4);
+    assert_eq!(naive::round_div(1, 3), 0);
+    assert_eq!(naive::round_div(2, 3), 1);
+}
