@@ -311,3 +311,6 @@ fn build_layer(
         }
     })
 }
+
+#[cfg(test)]
+mod tests;
