@@ -49,7 +49,13 @@ pub struct Loaded {
 
 /// Reads a model file and its architecture.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
-    let file = TensorFile::open(path)?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    load_bytes(path, bytes, opts)
+}
+
+/// [`load`] on bytes already in memory; `path` names the file in messages and locates a sidecar.
+pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded> {
+    let file = TensorFile::from_bytes(path, bytes)?;
     let sidecar = path.with_extension("json");
     let (doc_layers, origin, doc) = if let Some(a) = &opts.arch {
         let text = std::fs::read_to_string(a).map_err(|e| Error::Io { path: a.clone(), source: e })?;
@@ -285,6 +291,9 @@ fn build_layer(
         }
         ArchLayer::Batchnorm { name, weight, bias, running_mean, running_var, eps } => {
             let n = file.meta(weight)?.shape.iter().product::<usize>();
+            if n == 0 {
+                return Err(file.tensor_error(weight, "batch-norm weight has no elements"));
+            }
             let g = file.f32(weight, &[n])?;
             let b = file.f32(bias, &[n])?;
             let mean = file.f32(running_mean, &[n])?;
@@ -300,6 +309,9 @@ fn build_layer(
         }
         ArchLayer::Affine { name, scale, shift } => {
             let n = file.meta(scale)?.shape.iter().product::<usize>();
+            if n == 0 {
+                return Err(file.tensor_error(scale, "affine scale has no elements"));
+            }
             Layer {
                 name: name_or(name, scale),
                 kind: LayerKind::Affine(Affine {

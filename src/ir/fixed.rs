@@ -45,7 +45,8 @@ impl FixedType {
         let mut width = 1u32;
         loop {
             let t = FixedType { signed, width, frac };
-            if t.min_code() <= iv.lo && iv.hi <= t.max_code() {
+            // 126 bits is the widest type whose bounds fit i128; callers refuse anything > 62.
+            if width >= 126 || (t.min_code() <= iv.lo && iv.hi <= t.max_code()) {
                 return t;
             }
             width += 1;

@@ -36,6 +36,21 @@ impl Ctx<'_> {
         }
         Ok(t)
     }
+
+    /// Rounding shifts are limited to ±62 so that every shift is a valid i64 operation.
+    fn shift(&self, what: &str, s: i32) -> Result<i32> {
+        if !(-62..=62).contains(&s) {
+            return Err(Error::layer(
+                self.name,
+                self.index,
+                format!(
+                    "{what} shift of {s} bits is out of the supported range ±62: a scale (β, batch-norm \
+                     gain or weight) is too small or too large for fixed point"
+                ),
+            ));
+        }
+        Ok(s)
+    }
 }
 
 /// Lowers `model` with `opts`. Static mode needs `calib`.
@@ -120,6 +135,7 @@ fn lower_stage(
                         bound = bound.max(num + hi_m / 2);
                     }
                     let recip_type = ctx.ty("reciprocal", r_iv.expect("M range is not empty"), 0)?;
+                    ctx.ty("reciprocal numerator", Interval::new(0, ((q as i128) << (g + e_max)) + m_max / 2), 0)?;
                     let prod_iv = if nonneg { Interval::new(0, bound) } else { Interval::new(-bound, bound) };
                     let prod_type = ctx.ty("V·R", prod_iv, 0)?;
                     let pc = const_frac(post.iter().copied(), opts.const_bits);
@@ -127,7 +143,7 @@ fn lower_stage(
                         Quantizer::Dynamic { m_type, m_floor, guard: g, e_type, recip_type, prod_type },
                         post.iter().map(|c| const_code(*c, pc)).collect(),
                         pc,
-                        pc + f_in - f_out,
+                        ctx.shift("dequantization", pc + f_in - f_out)?,
                         Interval::new(m_floor as i128, m_max),
                     )
                 }
@@ -138,6 +154,8 @@ fn lower_stage(
                     let prod_iv = if nonneg { prod_iv.relu() } else { prod_iv };
                     let prod_type = ctx.ty("Q·V", prod_iv, 0)?;
                     let pc = const_frac(post.iter().copied(), opts.const_bits);
+                    ctx.shift("dequantization", pc + f_in - f_out - ceil_log2(m_floor))?;
+                    ctx.shift("dequantization", pc + f_in - f_out - e_max)?;
                     (
                         Quantizer::Pow2 { m_type, m_floor, e_max, e_type, prod_type },
                         post.iter().map(|c| const_code(*c, pc)).collect(),
@@ -155,7 +173,7 @@ fn lower_stage(
                         .ok_or_else(|| Error::layer(ctx.name, ctx.index, "no calibration statistic for this layer"))?;
                     let m_cal = (m_cal as f64).max(p.eps_act as f64);
                     let r_real = q as f64 * (2f64).powi(-f_in) / m_cal;
-                    let pf = const_frac([r_real], opts.const_bits);
+                    let pf = ctx.shift("requantization", const_frac([r_real], opts.const_bits))?;
                     let recip = const_code(r_real, pf);
                     let prod_iv = Interval::new(-v_abs, v_abs).mul(Interval::point(recip as i128));
                     let prod_iv = if nonneg { prod_iv.relu() } else { prod_iv };
@@ -166,7 +184,7 @@ fn lower_stage(
                         Quantizer::Static { m_cal, recip, recip_frac: pf, prod_type },
                         consts.iter().map(|c| const_code(*c, pd)).collect(),
                         pd,
-                        pd - f_out,
+                        ctx.shift("dequantization", pd - f_out)?,
                         Interval::point(1),
                     )
                 }
@@ -254,7 +272,7 @@ fn lower_stage(
                 })
                 .collect();
             let acc_type = ctx.ty("accumulator", acc_ranges.iter().copied().reduce(Interval::union).unwrap(), fw + f_in)?;
-            let shift = fw + f_in - f_out;
+            let shift = ctx.shift("output", fw + f_in - f_out)?;
             let bias: Vec<i64> = (0..weights.rows)
                 .map(|n| {
                     let bn = l.bias.as_ref().map(|v| v[n] as f64).unwrap_or(0.0);
@@ -275,7 +293,7 @@ fn lower_stage(
             };
             let pa = const_frac(a.iter().copied(), opts.const_bits);
             let scale: Vec<i64> = a.iter().map(|v| const_code(*v, pa)).collect();
-            let shift = pa + f_in - f_out;
+            let shift = ctx.shift("affine", pa + f_in - f_out)?;
             let bias: Vec<i64> = c.iter().map(|v| const_code(*v, f_out)).collect();
             let prods: Vec<Interval> =
                 in_ranges.iter().zip(&scale).map(|(r, &s)| r.mul(Interval::point(s as i128))).collect();
