@@ -1,0 +1,370 @@
+//! `firmware.json`: the complete lowered [`Firmware`] (weights included), written by `compile`
+//! so that `csim --input` can recompute the expected outputs with the emulator without the
+//! model file. [`Firmware`] itself only serializes its shape (weights are skipped), so this
+//! module mirrors it with serde structs of its own.
+
+use super::error::{HlsError, Result};
+use crate::ir::firmware::{AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw};
+use crate::ir::fixed::{FixedType, Interval};
+use crate::ir::{Matrix, Profile, ProfileName};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Format version of firmware.json.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+struct Ty {
+    signed: bool,
+    width: u32,
+    frac: i32,
+}
+
+impl From<FixedType> for Ty {
+    fn from(t: FixedType) -> Ty {
+        Ty { signed: t.signed, width: t.width, frac: t.frac }
+    }
+}
+impl From<Ty> for FixedType {
+    fn from(t: Ty) -> FixedType {
+        FixedType { signed: t.signed, width: t.width, frac: t.frac }
+    }
+}
+
+type Iv = [i64; 2];
+fn iv(i: Interval) -> Iv {
+    [i.lo as i64, i.hi as i64]
+}
+fn un_iv(i: Iv) -> Interval {
+    Interval { lo: i[0] as i128, hi: i[1] as i128 }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+enum QuantDump {
+    Dynamic { m_type: Ty, m_floor: i64, recip_frac: i32, recip_type: Ty, prod_type: Ty },
+    Pow2 { m_type: Ty, m_floor: i64, e_max: i32, e_type: Ty, prod_type: Ty },
+    Static { m_cal: f64, recip: i64, recip_frac: i32, prod_type: Ty },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum KindDump {
+    Ternary {
+        quant: QuantDump,
+        qmax: i64,
+        clamp: (i64, i64),
+        code_range: Iv,
+        /// One string per output row: `+`, `-`, `0` per input.
+        weights: Vec<String>,
+        acc_ranges: Vec<Iv>,
+        acc_type: Ty,
+        scale: Vec<i64>,
+        scale_frac: i32,
+        shift: i32,
+        dequant_type: Ty,
+        bias: Vec<i64>,
+    },
+    Dense {
+        weights: Vec<Vec<i64>>,
+        weight_type: Ty,
+        acc_ranges: Vec<Iv>,
+        acc_type: Ty,
+        shift: i32,
+        bias: Vec<i64>,
+    },
+    Affine {
+        scale: Vec<i64>,
+        scale_frac: i32,
+        shift: i32,
+        prod_type: Ty,
+        bias: Vec<i64>,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct LayerDump {
+    name: String,
+    sources: Vec<usize>,
+    n_in: usize,
+    n_out: usize,
+    in_type: Ty,
+    #[serde(flatten)]
+    kind: KindDump,
+    relu: bool,
+    out_ranges: Vec<Iv>,
+    out_type: Ty,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ProfileDump {
+    name: String,
+    act_qmax: i32,
+    act_clamp: (i32, i32),
+    eps_act: f32,
+    eps_w: f32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OptionsDump {
+    mode: String,
+    input_type: Ty,
+    input_type_origin: String,
+    frac_bits: i32,
+    const_bits: u32,
+    weight_bits: u32,
+    recip_guard_bits: i32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FirmwareDump {
+    format: String,
+    version: u32,
+    name: String,
+    profile: ProfileDump,
+    options: OptionsDump,
+    n_in: usize,
+    n_out: usize,
+    layers: Vec<LayerDump>,
+}
+
+const FORMAT: &str = "bit2hls-firmware";
+
+fn quant(q: &Quantizer) -> QuantDump {
+    match q {
+        Quantizer::Dynamic { m_type, m_floor, recip_frac, recip_type, prod_type } => QuantDump::Dynamic {
+            m_type: (*m_type).into(),
+            m_floor: *m_floor,
+            recip_frac: *recip_frac,
+            recip_type: (*recip_type).into(),
+            prod_type: (*prod_type).into(),
+        },
+        Quantizer::Pow2 { m_type, m_floor, e_max, e_type, prod_type } => QuantDump::Pow2 {
+            m_type: (*m_type).into(),
+            m_floor: *m_floor,
+            e_max: *e_max,
+            e_type: (*e_type).into(),
+            prod_type: (*prod_type).into(),
+        },
+        Quantizer::Static { m_cal, recip, recip_frac, prod_type } => {
+            QuantDump::Static { m_cal: *m_cal, recip: *recip, recip_frac: *recip_frac, prod_type: (*prod_type).into() }
+        }
+    }
+}
+
+fn un_quant(q: QuantDump) -> Quantizer {
+    match q {
+        QuantDump::Dynamic { m_type, m_floor, recip_frac, recip_type, prod_type } => Quantizer::Dynamic {
+            m_type: m_type.into(),
+            m_floor,
+            recip_frac,
+            recip_type: recip_type.into(),
+            prod_type: prod_type.into(),
+        },
+        QuantDump::Pow2 { m_type, m_floor, e_max, e_type, prod_type } => {
+            Quantizer::Pow2 { m_type: m_type.into(), m_floor, e_max, e_type: e_type.into(), prod_type: prod_type.into() }
+        }
+        QuantDump::Static { m_cal, recip, recip_frac, prod_type } => {
+            Quantizer::Static { m_cal, recip, recip_frac, prod_type: prod_type.into() }
+        }
+    }
+}
+
+fn ternary_row(row: &[i8]) -> String {
+    row.iter().map(|t| match t {
+        1 => '+',
+        -1 => '-',
+        _ => '0',
+    }).collect()
+}
+
+/// The JSON text of `fw` (deterministic).
+pub fn to_json(fw: &Firmware) -> String {
+    let layers = fw
+        .layers
+        .iter()
+        .map(|l| LayerDump {
+            name: l.name.clone(),
+            sources: l.sources.clone(),
+            n_in: l.n_in,
+            n_out: l.n_out,
+            in_type: l.in_type.into(),
+            kind: match &l.kind {
+                FwKind::Ternary(t) => KindDump::Ternary {
+                    quant: quant(&t.quant),
+                    qmax: t.qmax,
+                    clamp: t.clamp,
+                    code_range: iv(t.code_range),
+                    weights: (0..t.weights.rows).map(|n| ternary_row(t.weights.row(n))).collect(),
+                    acc_ranges: t.acc_ranges.iter().map(|r| iv(*r)).collect(),
+                    acc_type: t.acc_type.into(),
+                    scale: t.scale.clone(),
+                    scale_frac: t.scale_frac,
+                    shift: t.shift,
+                    dequant_type: t.dequant_type.into(),
+                    bias: t.bias.clone(),
+                },
+                FwKind::Dense(d) => KindDump::Dense {
+                    weights: (0..d.weights.rows).map(|n| d.weights.row(n).to_vec()).collect(),
+                    weight_type: d.weight_type.into(),
+                    acc_ranges: d.acc_ranges.iter().map(|r| iv(*r)).collect(),
+                    acc_type: d.acc_type.into(),
+                    shift: d.shift,
+                    bias: d.bias.clone(),
+                },
+                FwKind::Affine(a) => KindDump::Affine {
+                    scale: a.scale.clone(),
+                    scale_frac: a.scale_frac,
+                    shift: a.shift,
+                    prod_type: a.prod_type.into(),
+                    bias: a.bias.clone(),
+                },
+            },
+            relu: l.relu,
+            out_ranges: l.out_ranges.iter().map(|r| iv(*r)).collect(),
+            out_type: l.out_type.into(),
+        })
+        .collect();
+    let p = &fw.profile;
+    let o = &fw.options;
+    let d = FirmwareDump {
+        format: FORMAT.into(),
+        version: VERSION,
+        name: fw.name.clone(),
+        profile: ProfileDump {
+            name: p.name.to_string(),
+            act_qmax: p.act_qmax,
+            act_clamp: p.act_clamp,
+            eps_act: p.eps_act,
+            eps_w: p.eps_w,
+        },
+        options: OptionsDump {
+            mode: o.mode.as_str().into(),
+            input_type: o.input_type.into(),
+            input_type_origin: o.input_type_origin.clone(),
+            frac_bits: o.frac_bits,
+            const_bits: o.const_bits,
+            weight_bits: o.weight_bits,
+            recip_guard_bits: o.recip_guard_bits,
+        },
+        n_in: fw.n_in,
+        n_out: fw.n_out,
+        layers,
+    };
+    let mut s = serde_json::to_string(&d).expect("firmware dump serializes");
+    s.push('\n');
+    s
+}
+
+/// Parses firmware.json written by [`to_json`].
+pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
+    let bad = |d: String| HlsError::Project { path: path.to_path_buf(), detail: d };
+    let d: FirmwareDump = serde_json::from_str(text).map_err(|e| bad(format!("not a bit2hls firmware dump: {e}")))?;
+    if d.format != FORMAT || d.version != VERSION {
+        return Err(bad(format!("format '{}' version {} (expected '{FORMAT}' version {VERSION})", d.format, d.version)));
+    }
+    let name: ProfileName = d.profile.name.parse().map_err(bad)?;
+    let mut profile = Profile::named(name);
+    profile.act_qmax = d.profile.act_qmax;
+    profile.act_clamp = d.profile.act_clamp;
+    profile.eps_act = d.profile.eps_act;
+    profile.eps_w = d.profile.eps_w;
+    let mode = Mode::ALL
+        .into_iter()
+        .find(|m| m.as_str() == d.options.mode)
+        .ok_or_else(|| bad(format!("unknown mode '{}'", d.options.mode)))?;
+    let mut layers = Vec::new();
+    for (i, l) in d.layers.into_iter().enumerate() {
+        let kind = match l.kind {
+            KindDump::Ternary {
+                quant,
+                qmax,
+                clamp,
+                code_range,
+                weights,
+                acc_ranges,
+                acc_type,
+                scale,
+                scale_frac,
+                shift,
+                dequant_type,
+                bias,
+            } => {
+                let mut data = Vec::with_capacity(l.n_in * l.n_out);
+                for row in &weights {
+                    if row.len() != l.n_in {
+                        return Err(bad(format!("layer #{i}: weight row of {} entries, expected {}", row.len(), l.n_in)));
+                    }
+                    for c in row.chars() {
+                        data.push(match c {
+                            '+' => 1,
+                            '-' => -1,
+                            '0' => 0,
+                            _ => return Err(bad(format!("layer #{i}: weight code '{c}' (expected +, - or 0)"))),
+                        });
+                    }
+                }
+                if weights.len() != l.n_out {
+                    return Err(bad(format!("layer #{i}: {} weight rows, expected {}", weights.len(), l.n_out)));
+                }
+                FwKind::Ternary(TernaryFw {
+                    quant: un_quant(quant),
+                    qmax,
+                    clamp,
+                    code_range: un_iv(code_range),
+                    weights: Matrix::new(l.n_out, l.n_in, data),
+                    acc_ranges: acc_ranges.into_iter().map(un_iv).collect(),
+                    acc_type: acc_type.into(),
+                    scale,
+                    scale_frac,
+                    shift,
+                    dequant_type: dequant_type.into(),
+                    bias,
+                })
+            }
+            KindDump::Dense { weights, weight_type, acc_ranges, acc_type, shift, bias } => {
+                if weights.len() != l.n_out || weights.iter().any(|r| r.len() != l.n_in) {
+                    return Err(bad(format!("layer #{i}: dense weights are not {}x{}", l.n_out, l.n_in)));
+                }
+                FwKind::Dense(DenseFw {
+                    weights: Matrix::new(l.n_out, l.n_in, weights.concat()),
+                    weight_type: weight_type.into(),
+                    acc_ranges: acc_ranges.into_iter().map(un_iv).collect(),
+                    acc_type: acc_type.into(),
+                    shift,
+                    bias,
+                })
+            }
+            KindDump::Affine { scale, scale_frac, shift, prod_type, bias } => {
+                FwKind::Affine(AffineFw { scale, scale_frac, shift, prod_type: prod_type.into(), bias })
+            }
+        };
+        layers.push(FwLayer {
+            name: l.name,
+            sources: l.sources,
+            n_in: l.n_in,
+            n_out: l.n_out,
+            in_type: l.in_type.into(),
+            kind,
+            relu: l.relu,
+            out_ranges: l.out_ranges.into_iter().map(un_iv).collect(),
+            out_type: l.out_type.into(),
+        });
+    }
+    Ok(Firmware {
+        name: d.name,
+        profile,
+        options: LowerOptions {
+            mode,
+            input_type: d.options.input_type.into(),
+            input_type_origin: d.options.input_type_origin,
+            frac_bits: d.options.frac_bits,
+            const_bits: d.options.const_bits,
+            weight_bits: d.options.weight_bits,
+            recip_guard_bits: d.options.recip_guard_bits,
+        },
+        n_in: d.n_in,
+        n_out: d.n_out,
+        layers,
+    })
+}
