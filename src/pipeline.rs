@@ -24,6 +24,8 @@ pub struct ModelArgs {
     /// Float semantics profile (overrides the architecture's).
     #[arg(long, value_enum)]
     pub profile: Option<ProfileName>,
+    #[command(flatten)]
+    pub overrides: crate::ir::profile::ProfileOverrides,
     /// Activation between inferred linear layers.
     #[arg(long, value_enum, default_value = "relu")]
     pub hidden_act: HiddenAct,
@@ -68,6 +70,7 @@ impl ModelArgs {
             &LoadOptions {
                 arch: self.arch.clone(),
                 profile: self.profile,
+                overrides: self.overrides.clone(),
                 hidden_act: self.hidden_act,
                 float_layers: self.float_layers.clone(),
                 weight_scale_is: self.weight_scale_is.clone(),

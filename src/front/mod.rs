@@ -18,6 +18,8 @@ pub struct LoadOptions {
     pub arch: Option<PathBuf>,
     /// Overrides the document's profile.
     pub profile: Option<ProfileName>,
+    /// Per-decision overrides of the profile.
+    pub overrides: crate::ir::profile::ProfileOverrides,
     pub hidden_act: HiddenAct,
     /// Linear layers (index among linear layers, or module name) kept full precision when inferring.
     pub float_layers: Vec<String>,
@@ -27,7 +29,7 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { arch: None, profile: None, hidden_act: HiddenAct::Relu, float_layers: vec![], weight_scale_is: None }
+        LoadOptions { arch: None, profile: None, overrides: Default::default(), hidden_act: HiddenAct::Relu, float_layers: vec![], weight_scale_is: None }
     }
 }
 
@@ -83,7 +85,7 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         (None, Some(s)) => s.parse::<ProfileName>().map_err(arch_err)?,
         (None, None) => ProfileName::Bithep,
     };
-    let profile = Profile::named(profile_name);
+    let profile = Profile::named(profile_name).with(&opts.overrides).map_err(Error::Usage)?;
     let input_type = match doc.as_ref().and_then(|d| d.input_type.as_deref()) {
         Some(s) => Some(FixedType::parse(s).ok_or_else(|| {
             arch_err(format!("input_type '{s}' is not a fixed-point type like ap_fixed<16,6> (width 2..62)"))

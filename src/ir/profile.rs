@@ -36,7 +36,7 @@ impl FromStr for ProfileName {
 }
 
 /// How the weight is divided by β before rounding (D9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum WeightDiv {
     /// `W / β` (BitHEP).
@@ -46,7 +46,7 @@ pub enum WeightDiv {
 }
 
 /// How the activation scale `Q / m` is evaluated in f32 (D12, reference §9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActScaleOp {
     /// `Q * (1/m)`: what PyTorch does for `scalar / tensor` (two roundings).
@@ -71,7 +71,60 @@ pub struct Profile {
     pub act_scale_op: ActScaleOp,
 }
 
+/// Per-decision overrides of a named profile (each `None` keeps the profile's choice).
+#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+pub struct ProfileOverrides {
+    /// Activation scale numerator Q (D3): 127 (BitNet FAQ, BitHEP) or 128 (paper Q_b = 2^(b-1)).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(127..=128))]
+    pub act_qmax: Option<i32>,
+    /// Symmetric activation clamp [-127, 127] instead of [-128, 127] (D3).
+    #[arg(long)]
+    pub act_clamp_symmetric: bool,
+    /// eps of the activation absmax clamp (D4).
+    #[arg(long)]
+    pub eps_act: Option<f32>,
+    /// eps of the weight mean|W| clamp (D4).
+    #[arg(long)]
+    pub eps_w: Option<f32>,
+    /// W / β or W · (1/β) (D9).
+    #[arg(long, value_enum)]
+    pub weight_div: Option<WeightDiv>,
+    /// How PyTorch evaluates Q / m (D12).
+    #[arg(long, value_enum)]
+    pub act_scale_op: Option<ActScaleOp>,
+}
+
 impl Profile {
+    /// Applies overrides; returns an error message for values out of range.
+    pub fn with(mut self, o: &ProfileOverrides) -> Result<Profile, String> {
+        if let Some(q) = o.act_qmax {
+            self.act_qmax = q;
+        }
+        if o.act_clamp_symmetric {
+            self.act_clamp = (-127, 127);
+        }
+        for (name, v) in [("eps-act", o.eps_act), ("eps-w", o.eps_w)] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(format!("--{name} {v}: must be a positive number"));
+                }
+            }
+        }
+        if let Some(v) = o.eps_act {
+            self.eps_act = v;
+        }
+        if let Some(v) = o.eps_w {
+            self.eps_w = v;
+        }
+        if let Some(v) = o.weight_div {
+            self.weight_div = v;
+        }
+        if let Some(v) = o.act_scale_op {
+            self.act_scale_op = v;
+        }
+        Ok(self)
+    }
+
     pub fn named(name: ProfileName) -> Profile {
         match name {
             ProfileName::Bithep => Profile {

@@ -90,7 +90,14 @@ fn build(p: &Problem) -> Model {
             });
         }
     }
-    Model { name: "problem".into(), inputs: p.widths[0], profile: Profile::named(p.profile), layers, input_type: None }
+    let mut profile = Profile::named(p.profile);
+    if p.seed % 3 == 0 {
+        profile.act_qmax = 128;
+    }
+    if p.seed % 5 == 0 {
+        profile.act_clamp = (-127, 127);
+    }
+    Model { name: "problem".into(), inputs: p.widths[0], profile, layers, input_type: None }
 }
 
 /// Inputs that stress the ranges: extremes, a single outlier, zeros, random codes.
