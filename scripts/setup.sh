@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One command from a fresh clone: installs what bit2hls needs, builds it, and runs the main job
+# on the shipped quark/gluon tagger: inspect, validate against the float model on real jets,
+# compile the HLS project, C-simulate it (bit-exact against the emulator).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v g++ >/dev/null 2>&1; then
+    echo "installing g++ (C-simulation)..."
+    apt-get update -qq && apt-get install -y -qq g++ >/dev/null
+fi
+bash scripts/setup_ap_types.sh
+cargo build --release --locked
+B=target/release/bit2hls
+M=models/qg_mlp/qg_mlp.safetensors
+D=models/data/test_jets.npz
+set -x
+$B inspect "$M"
+$B validate "$M" --data "$D"
+$B compile "$M" -o out/qg_mlp --force --calib "$D"
+$B csim out/qg_mlp
