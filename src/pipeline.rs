@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::front::arch::HiddenAct;
 use crate::front::{load, LoadOptions, Loaded};
-use crate::io::npz::read_dataset;
+use crate::io::npy::stream_npz_member;
 use crate::ir::firmware::{Firmware, LowerOptions, Mode};
 use crate::ir::fixed::FixedType;
 use crate::ir::ProfileName;
@@ -117,15 +117,28 @@ pub fn lower_for(loaded: &Loaded, args: &FwArgs, mode: Mode, calib: Option<&Cali
     lower(&loaded.model, &opts, calib)
 }
 
-/// Reads the calibration file (if given) and calibrates.
+/// Calibrates on the `x` array of the `--calib` file (streamed), if one was given.
 pub fn calibration(loaded: &Loaded, args: &FwArgs) -> Result<Option<Calibration>> {
     let Some(path) = &args.calib else { return Ok(None) };
-    let ds = read_dataset(path)?;
-    if ds.cols != loaded.model.inputs {
-        return Err(Error::Data {
-            path: path.clone(),
-            detail: format!("'x' has {} features, the model takes {}", ds.cols, loaded.model.inputs),
-        });
+    calibrate_file(loaded, path).map(Some)
+}
+
+/// Streams `x` of an `.npz` through the float reference and collects the calibration statistics.
+pub fn calibrate_file(loaded: &Loaded, path: &std::path::Path) -> Result<Calibration> {
+    let mut cal = Calibration::default();
+    let inputs = loaded.model.inputs;
+    stream_npz_member(path, "x", 65536, |_, cols, x| {
+        if cols != inputs {
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                detail: format!("'x' has {cols} features, the model takes {inputs}"),
+            });
+        }
+        cal.merge(&calibrate(&loaded.model, x));
+        Ok(())
+    })?;
+    if cal.samples == 0 {
+        return Err(Error::Data { path: path.to_path_buf(), detail: "'x' has no events to calibrate on".into() });
     }
-    Ok(Some(calibrate(&loaded.model, &ds.x)))
+    Ok(cal)
 }

@@ -2,9 +2,8 @@
 
 use crate::back::emu::fixed::{code_to_f64, CodeTaps, Emulator};
 use crate::back::emu::float;
-use crate::io::npz::read_dataset;
+use crate::io::npy::stream_npz_member;
 use crate::ir::firmware::Mode;
-use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwArgs, ModelArgs};
 use clap::Args;
 use rayon::prelude::*;
@@ -94,110 +93,173 @@ fn score(v: &[f64]) -> f64 {
     }
 }
 
+/// Running agreement statistics of one firmware mode.
+struct ModeAcc {
+    agree: usize,
+    correct: usize,
+    max_abs_error: f64,
+    flips: Vec<(usize, usize)>,
+    scores: Vec<f32>,
+}
+
+/// Reads integer labels `y` (any integer or float dtype, 1-D) if the file has them.
+fn read_labels(path: &std::path::Path) -> anyhow::Result<Option<Vec<i64>>> {
+    use ndarray::{Array1, Ix1, OwnedRepr};
+    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path)?)
+        .map_err(|e| anyhow::anyhow!("{}: not a readable .npz: {e}", path.display()))?;
+    let names = npz.names()?;
+    if !names.iter().any(|n| n == "y" || n == "y.npy") {
+        return Ok(None);
+    }
+    let y: Array1<i64> = if let Ok(a) = npz.by_name::<OwnedRepr<i64>, Ix1>("y") {
+        a
+    } else if let Ok(a) = npz.by_name::<OwnedRepr<i32>, Ix1>("y") {
+        a.mapv(i64::from)
+    } else if let Ok(a) = npz.by_name::<OwnedRepr<f32>, Ix1>("y") {
+        a.mapv(|v| v as i64)
+    } else {
+        let a: Array1<f64> = npz
+            .by_name("y")
+            .map_err(|e| anyhow::anyhow!("{}: 'y' must be a 1-D array of integer labels: {e}", path.display()))?;
+        a.mapv(|v| v as i64)
+    };
+    Ok(Some(y.to_vec()))
+}
+
 pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
     let loaded = a.model.load()?;
-    let ds = read_dataset(&a.data)?;
-    anyhow::ensure!(
-        ds.cols == loaded.model.inputs,
-        "{}: 'x' has {} features, the model takes {}",
-        a.data.display(),
-        ds.cols,
-        loaded.model.inputs
-    );
-    let k = ds.cols;
     let model = &loaded.model;
-    // Float reference, with codes.
-    let float_out: Vec<(Vec<f32>, Vec<Vec<i32>>)> = ds
-        .x
-        .par_chunks(k)
-        .map(|x| {
-            let mut taps = Vec::new();
-            let y = float::forward(model, x, Some(&mut taps));
-            (y, taps.into_iter().map(|t| t.codes).collect())
-        })
-        .collect();
-    let binary = ds.y.as_ref().is_some_and(|y| y.iter().all(|&l| l == 0 || l == 1));
-    let fy: Vec<Vec<f64>> = float_out.iter().map(|(y, _)| y.iter().map(|&v| v as f64).collect()).collect();
-    let float_accuracy = ds.y.as_ref().map(|y| {
-        fy.iter().zip(y).filter(|(o, &l)| argmax(o) as i64 == l).count() as f64 / ds.rows as f64
-    });
-    let float_auc = if binary { auc(&fy.iter().map(|o| score(o)).collect::<Vec<_>>(), ds.y.as_ref().unwrap()) } else { None };
-
+    let k = model.inputs;
+    let labels = read_labels(&a.data)?;
+    let binary = labels.as_ref().is_some_and(|y| y.iter().all(|&l| l == 0 || l == 1));
     let modes = if a.only.is_empty() { Mode::ALL.to_vec() } else { a.only.clone() };
+
     let user_calib = crate::pipeline::calibration(&loaded, &a.fw)?;
-    let mut reports = Vec::new();
-    for mode in modes {
-        let (cal, cal_note) = match (&user_calib, mode) {
-            (Some(c), _) => (Some(c.clone()), Some(format!("{} events from --calib", c.samples))),
-            (None, Mode::Static) => {
-                (Some(calibrate(model, &ds.x)), Some("calibrated on the validation data itself (no --calib)".into()))
+    let data_calib = if user_calib.is_none() && modes.contains(&Mode::Static) {
+        Some(crate::pipeline::calibrate_file(&loaded, &a.data)?)
+    } else {
+        None
+    };
+    let mut fws = Vec::new();
+    for &mode in &modes {
+        let (cal, note) = match (&user_calib, &data_calib, mode) {
+            (Some(c), _, _) => (Some(c), Some(format!("{} events from --calib", c.samples))),
+            (None, Some(c), Mode::Static) => {
+                (Some(c), Some("calibrated on the validation data itself (no --calib)".to_string()))
             }
-            (None, _) => (None, None),
+            _ => (None, None),
         };
-        let fw = lower_for(&loaded, &a.fw, mode, cal.as_ref())?;
-        let emu = Emulator::new(&fw);
-        let out_t = fw.output_type();
-        let res: Vec<(Vec<f64>, CodeTaps)> = ds
-            .x
+        fws.push((lower_for(&loaded, &a.fw, mode, cal)?, note));
+    }
+    let emus: Vec<Emulator> = fws.iter().map(|(fw, _)| Emulator::new(fw)).collect();
+    let n_tern = fws.first().map(|(fw, _)| {
+        fw.layers.iter().filter(|l| matches!(l.kind, crate::ir::firmware::FwKind::Ternary(_))).count()
+    });
+    let mut accs: Vec<ModeAcc> = modes
+        .iter()
+        .map(|_| ModeAcc { agree: 0, correct: 0, max_abs_error: 0.0, flips: vec![(0, 0); n_tern.unwrap_or(0)], scores: Vec::new() })
+        .collect();
+    let (mut float_correct, mut float_scores, mut seen) = (0usize, Vec::<f32>::new(), 0usize);
+
+    let (rows, _) = stream_npz_member(&a.data, "x", 65536, |n, cols, x| {
+        if cols != k {
+            return Err(crate::Error::Data {
+                path: a.data.clone(),
+                detail: format!("'x' has {cols} features, the model takes {k}"),
+            });
+        }
+        let fl: Vec<(Vec<f64>, Vec<Vec<i32>>)> = x
             .par_chunks(k)
             .map(|x| {
-                let mut inp = vec![0i64; k];
-                emu.quantize_input(x, &mut inp);
-                let mut out = vec![0i64; fw.n_out];
                 let mut taps = Vec::new();
-                emu.run_with_taps(&inp, &mut out, &mut taps);
-                (out.iter().map(|&c| code_to_f64(c, out_t)).collect(), taps)
+                let y = float::forward(model, x, Some(&mut taps));
+                (y.iter().map(|&v| v as f64).collect(), taps.into_iter().map(|t| t.codes).collect())
             })
             .collect();
-        let agree = res.iter().zip(&fy).filter(|((o, _), f)| argmax(o) == argmax(f)).count();
-        let max_abs_error = res
-            .iter()
-            .zip(&fy)
-            .flat_map(|((o, _), f)| o.iter().zip(f).map(|(a, b)| (a - b).abs()))
-            .fold(0f64, f64::max);
-        let accuracy = ds.y.as_ref().map(|y| {
-            res.iter().zip(y).filter(|((o, _), &l)| argmax(o) as i64 == l).count() as f64 / ds.rows as f64
-        });
-        let fauc = if binary { auc(&res.iter().map(|(o, _)| score(o)).collect::<Vec<_>>(), ds.y.as_ref().unwrap()) } else { None };
-        let tern_names: Vec<String> = fw
-            .layers
-            .iter()
-            .filter(|l| matches!(l.kind, crate::ir::firmware::FwKind::Ternary(_)))
-            .map(|l| l.name.clone())
-            .collect();
-        let flipped: Vec<(String, f64)> = tern_names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let (mut diff, mut tot) = (0usize, 0usize);
-                for ((_, taps), (_, ftaps)) in res.iter().zip(&float_out) {
-                    if let (Some(a), Some(b)) = (taps.get(j), ftaps.get(j)) {
-                        diff += a.iter().zip(b).filter(|(x, y)| x != y).count();
-                        tot += a.len();
+        for (i, (fy, _)) in fl.iter().enumerate() {
+            if let Some(y) = &labels {
+                if y.get(seen + i).is_some_and(|&l| argmax(fy) as i64 == l) {
+                    float_correct += 1;
+                }
+            }
+            float_scores.push(score(fy) as f32);
+        }
+        for ((emu, (fw, _)), acc) in emus.iter().zip(&fws).zip(accs.iter_mut()) {
+            let out_t = fw.output_type();
+            let res: Vec<(Vec<f64>, CodeTaps)> = x
+                .par_chunks(k)
+                .map(|x| {
+                    let mut inp = vec![0i64; k];
+                    emu.quantize_input(x, &mut inp);
+                    let mut out = vec![0i64; fw.n_out];
+                    let mut taps = Vec::new();
+                    emu.run_with_taps(&inp, &mut out, &mut taps);
+                    (out.iter().map(|&c| code_to_f64(c, out_t)).collect(), taps)
+                })
+                .collect();
+            for (i, ((o, taps), (fy, ftaps))) in res.iter().zip(&fl).enumerate() {
+                if argmax(o) == argmax(fy) {
+                    acc.agree += 1;
+                }
+                if let Some(y) = &labels {
+                    if y.get(seen + i).is_some_and(|&l| argmax(o) as i64 == l) {
+                        acc.correct += 1;
                     }
                 }
-                (name.clone(), diff as f64 / tot.max(1) as f64)
-            })
-            .collect();
-        reports.push(ModeReport {
-            mode,
-            events: ds.rows,
-            argmax_agreement: agree as f64 / ds.rows as f64,
-            accuracy,
-            auc: fauc,
-            max_abs_error,
-            flipped_codes: flipped,
-            input_type: format!("{} [{}]", fw.input_type(), fw.options.input_type_origin),
-            output_type: out_t.to_string(),
-            calibration: cal_note,
-        });
+                for (p, q) in o.iter().zip(fy) {
+                    acc.max_abs_error = acc.max_abs_error.max((p - q).abs());
+                }
+                for (j, (ta, tb)) in taps.iter().zip(ftaps).enumerate() {
+                    acc.flips[j].0 += ta.iter().zip(tb).filter(|(p, q)| p != q).count();
+                    acc.flips[j].1 += ta.len();
+                }
+                acc.scores.push(score(o) as f32);
+            }
+        }
+        seen += n;
+        Ok(())
+    })?;
+    if let Some(y) = &labels {
+        anyhow::ensure!(y.len() == rows, "{}: 'y' has {} labels for {rows} events", a.data.display(), y.len());
     }
+    anyhow::ensure!(rows > 0, "{}: 'x' has no events", a.data.display());
+    let auc_of = |s: &[f32]| -> Option<f64> {
+        if !binary {
+            return None;
+        }
+        auc(&s.iter().map(|&v| v as f64).collect::<Vec<_>>(), labels.as_ref()?)
+    };
+    let reports = modes
+        .iter()
+        .zip(&accs)
+        .zip(&fws)
+        .map(|((&mode, acc), (fw, note))| {
+            let names: Vec<String> = fw
+                .layers
+                .iter()
+                .filter(|l| matches!(l.kind, crate::ir::firmware::FwKind::Ternary(_)))
+                .map(|l| l.name.clone())
+                .collect();
+            ModeReport {
+                mode,
+                events: rows,
+                argmax_agreement: acc.agree as f64 / rows as f64,
+                accuracy: labels.as_ref().map(|_| acc.correct as f64 / rows as f64),
+                auc: auc_of(&acc.scores),
+                max_abs_error: acc.max_abs_error,
+                flipped_codes: names.into_iter().zip(&acc.flips).map(|(n, (d, t))| (n, *d as f64 / (*t).max(1) as f64)).collect(),
+                input_type: format!("{} [{}]", fw.input_type(), fw.options.input_type_origin),
+                output_type: fw.output_type().to_string(),
+                calibration: note.clone(),
+            }
+        })
+        .collect();
     let report = Report {
         model: model.name.clone(),
         profile: model.profile.name.to_string(),
-        events: ds.rows,
-        float_accuracy,
-        float_auc,
+        events: rows,
+        float_accuracy: labels.as_ref().map(|_| float_correct as f64 / rows as f64),
+        float_auc: auc_of(&float_scores),
         modes: reports,
     };
     if a.json {

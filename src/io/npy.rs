@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Element types accepted for input arrays.
@@ -14,10 +14,10 @@ pub enum NpyDtype {
     F64,
 }
 
-/// A `.npy` file opened for reading rows.
-pub struct NpyRows {
+/// A `.npy` array opened for reading rows, from a file or any other byte stream (an `.npz` member).
+pub struct NpyRows<R: Read = BufReader<File>> {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: R,
     pub dtype: NpyDtype,
     pub rows: usize,
     pub cols: usize,
@@ -61,7 +61,14 @@ impl NpyRows {
     pub fn open(path: &Path) -> Result<NpyRows> {
         let f = File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
         let file_len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut reader = BufReader::with_capacity(1 << 20, f);
+        NpyRows::from_reader(path, BufReader::with_capacity(1 << 20, f), file_len)
+    }
+}
+
+impl<R: Read> NpyRows<R> {
+    /// Parses the header from `reader`; `total_len` is the byte length of the whole array file.
+    pub fn from_reader(path: &Path, mut reader: R, total_len: u64) -> Result<NpyRows<R>> {
+        let file_len = total_len;
         let mut magic = [0u8; 8];
         reader.read_exact(&mut magic).map_err(|_| data_err(path, "not a .npy file (too short)"))?;
         if &magic[..6] != b"\x93NUMPY" {
@@ -96,7 +103,7 @@ impl NpyRows {
             s => return Err(data_err(path, format!("expected a 2-D array [events, features], found shape {s:?}"))),
         };
         let esize = if dtype == NpyDtype::F32 { 4 } else { 8 };
-        let header_end = reader.stream_position().unwrap_or(0);
+        let header_end = 6 + 2 + if magic[6] == 1 { 2 } else { 4 } + hlen as u64;
         let need = (rows as u128) * (cols as u128) * esize as u128;
         if (file_len.saturating_sub(header_end)) as u128 != need {
             return Err(data_err(
@@ -177,4 +184,31 @@ impl NpyWriter {
     pub fn finish(mut self) -> std::io::Result<()> {
         self.w.flush()
     }
+}
+
+/// Streams the 2-D float array `member` of an `.npz` file in chunks of `chunk_rows` rows:
+/// `f(rows, cols, values)` is called per chunk. Memory stays bounded by the chunk size.
+pub fn stream_npz_member(
+    path: &Path,
+    member: &str,
+    chunk_rows: usize,
+    mut f: impl FnMut(usize, usize, &[f32]) -> Result<()>,
+) -> Result<(usize, usize)> {
+    let file = File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| data_err(path, format!("not a readable .npz (zip) file: {e}")))?;
+    let name = format!("{member}.npy");
+    let entry = zip.by_name(&name).map_err(|_| data_err(path, format!("no array '{member}' in the .npz")))?;
+    let len = entry.size();
+    let mut rows = NpyRows::from_reader(&path.join(&name), BufReader::with_capacity(1 << 20, entry), len)?;
+    let (r, c) = (rows.rows, rows.cols);
+    let mut buf = Vec::new();
+    loop {
+        let n = rows.next_chunk(chunk_rows.max(1), &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        f(n, c, &buf)?;
+    }
+    Ok((r, c))
 }

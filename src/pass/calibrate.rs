@@ -21,6 +21,19 @@ pub struct Calibration {
 }
 
 impl Calibration {
+    /// Combines the statistics of two disjoint sample sets.
+    pub fn merge(&mut self, o: &Calibration) {
+        self.samples += o.samples;
+        self.input_absmax = self.input_absmax.max(o.input_absmax);
+        for &(l, v) in &o.layer_absmax {
+            match self.layer_absmax.iter_mut().find(|(x, _)| *x == l) {
+                Some(e) => e.1 = e.1.max(v),
+                None => self.layer_absmax.push((l, v)),
+            }
+        }
+        self.layer_absmax.sort_by_key(|x| x.0);
+    }
+
     pub fn absmax_of(&self, layer: usize) -> Option<f32> {
         self.layer_absmax.iter().find(|(l, _)| *l == layer).map(|x| x.1)
     }
