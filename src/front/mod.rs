@@ -274,10 +274,20 @@ fn build_layer(
                     if s <= 0.0 {
                         return Err(file.tensor_error(sname, format!("weight_scale must be positive, found {s}")));
                     }
+                    let beta = if scale_is_beta { s } else { 1.0 / s };
+                    let mut b = bias_of(bias, n_out)?;
+                    if let (true, Some(b)) = (scale_is_beta, b.as_mut()) {
+                        // AutoBitLinear (offline) computes F.linear(x, W, bias) * weight_scale:
+                        // its bias is scaled by β too (reference §3.3).
+                        b.iter_mut().for_each(|v| *v *= beta);
+                        notes.push(format!(
+                            "layer '{lname}': bias scaled by weight_scale (AutoBitLinear convention for weight_scale_is = beta)"
+                        ));
+                    }
                     BitLinear {
                         codes,
-                        beta: if scale_is_beta { s } else { 1.0 / s },
-                        bias: bias_of(bias, n_out)?,
+                        beta,
+                        bias: b,
                         source: WeightSource::HfPacked { scale_is_beta },
                         master: None,
                     }
