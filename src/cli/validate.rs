@@ -161,6 +161,10 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         .collect();
     let (mut float_correct, mut float_scores, mut seen) = (0usize, Vec::<f32>::new(), 0usize);
 
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("validating {pos} events ({per_sec}) {elapsed}").expect("valid template"),
+    );
     let (rows, _) = stream_npz_member(&a.data, "x", 65536, |n, cols, x| {
         if cols != k {
             return Err(crate::Error::Data {
@@ -217,8 +221,10 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
             }
         }
         seen += n;
+        pb.inc(n as u64);
         Ok(())
     })?;
+    pb.finish_and_clear();
     if let Some(y) = &labels {
         anyhow::ensure!(y.len() == rows, "{}: 'y' has {} labels for {rows} events", a.data.display(), y.len());
     }
