@@ -1,6 +1,6 @@
 //! `bit2hls bench`: emulator throughput on random ternary MLPs.
 
-use crate::back::emu::fixed::Emulator;
+use crate::back::emu::fast::FastEmulator;
 use crate::ir::firmware::Mode;
 use crate::pipeline::FwArgs;
 use crate::testutil::random_mlp;
@@ -51,7 +51,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
             None
         };
         let fw = crate::pipeline::lower_for(&loaded, &fw_args, a.mode, cal.as_ref())?;
-        let emu = Emulator::new(&fw);
+        let emu = FastEmulator::new(&fw);
         let x = crate::testutil::gaussian(a.events * widths[0], 99);
         let _ = emu.run_batch(&x[..widths[0] * 10_000.min(a.events)]);
         let mut rates = Vec::new();

@@ -1,6 +1,7 @@
 //! `bit2hls emulate`: stream a .npy through the firmware emulator or the float reference.
 
-use crate::back::emu::fixed::{code_to_f64, Emulator};
+use crate::back::emu::fast::FastEmulator;
+use crate::back::emu::fixed::code_to_f64;
 use crate::back::emu::float;
 use crate::error::Error;
 use crate::io::npy::{NpyRows, NpyWriter};
@@ -57,7 +58,7 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("cannot create a temporary file in {}", out_dir.display()))?;
     let descr = if a.float { "<f4" } else if a.raw { "<i8" } else { "<f8" };
     let mut w = NpyWriter::create(tmp.path(), descr, rows.rows, fw.n_out)?;
-    let emu = Emulator::new(&fw);
+    let emu = FastEmulator::new(&fw);
     let out_t = fw.output_type();
     let pb = if a.quiet || rows.rows < 1_000_000 { ProgressBar::hidden() } else { ProgressBar::new(rows.rows as u64) };
     pb.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} eta {eta}").expect("valid template"));
@@ -65,12 +66,13 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
     let chunk = a.chunk.max(1);
     let mut saturated = 0usize;
     let in_t = fw.input_type();
+    let sat = crate::ir::fixed::SaturationBounds::new(in_t);
     loop {
         let n = rows.next_chunk(chunk, &mut buf)?;
         if n == 0 {
             break;
         }
-        saturated += buf.iter().filter(|v| crate::ir::fixed::saturates(**v as f64, in_t)).count();
+        saturated += buf.iter().filter(|v| sat.saturates(**v as f64)).count();
         if a.float {
             let ys: Vec<f32> = buf
                 .par_chunks(fw.n_in)

@@ -185,8 +185,28 @@ pub fn quantize_f64(v: f64, t: FixedType) -> i64 {
 
 /// Whether [`quantize_f64`] saturates `v` in type `t`.
 pub fn saturates(v: f64, t: FixedType) -> bool {
-    let r = (v * (2f64).powi(t.frac)).round_ties_even();
-    r < t.min_code() as f64 || r > t.max_code() as f64
+    SaturationBounds::new(t).saturates(v)
+}
+
+/// Precomputed test for [`saturates`] without rounding: with ties to even, `v·2^frac` rounds
+/// past the largest code (odd, `2^k − 1`) exactly when it is `≥ max + 1/2`, and below the
+/// smallest (even: `−2^k` or 0) exactly when it is `< min − 1/2`.
+#[derive(Clone, Copy, Debug)]
+pub struct SaturationBounds {
+    scale: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl SaturationBounds {
+    pub fn new(t: FixedType) -> SaturationBounds {
+        SaturationBounds { scale: (2f64).powi(t.frac), lo: t.min_code() as f64 - 0.5, hi: t.max_code() as f64 + 0.5 }
+    }
+    #[inline(always)]
+    pub fn saturates(&self, v: f64) -> bool {
+        let s = v * self.scale;
+        s < self.lo || s >= self.hi
+    }
 }
 
 /// Quantizes a real constant to `frac` fractional bits (round half to even), exactly.
@@ -275,6 +295,16 @@ mod tests {
             if !saturates(v, t) {
                 prop_assert_eq!(c as f64, (v * (2f64).powi(t.frac)).round_ties_even());
             }
+        }
+
+        #[test]
+        fn saturation_bounds_agree_with_rounding(v in -300.0f64..300.0, w in 2u32..20, i in -2i32..10, signed in any::<bool>(), half in any::<bool>()) {
+            let t = FixedType { signed: signed || w < 2, width: w, frac: w as i32 - i };
+            // Also probe the exact half-way points around the range ends.
+            let v = if half { (v.round() + 0.5) * (2f64).powi(-t.frac) } else { v };
+            let r = (v * (2f64).powi(t.frac)).round_ties_even();
+            let direct = r < t.min_code() as f64 || r > t.max_code() as f64;
+            prop_assert_eq!(saturates(v, t), direct);
         }
 
         #[test]

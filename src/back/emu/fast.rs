@@ -1,31 +1,43 @@
 //! The fast firmware emulator: the same integers as [`Emulator::run_codes`], with events in SIMD
 //! lanes.
 //!
-//! Layout: a block of `L` events is a structure of arrays — for each feature one `[f64; L]` (the
-//! activations, exact integers) or one `[i16; L]` / `[i32; L]` (the activation codes of a ternary
-//! layer). Per block and layer:
+//! Layout: a block of `L` = [`LANES`] events is a structure of arrays — for each feature one
+//! `[f64; L]` (the activations, exact integers) or one row of codes (`i16`, `u8` or `i32` lanes)
+//! of a ternary layer. Per block and ternary stage:
 //!
-//! 1. `max|X|` lane-wise; then per event (scalar) `M`, `e`, the reciprocal `R` (one integer
-//!    division, exactly as the reference) and two lane factors: `qs = R·2^-(G+e)` (dynamic),
-//!    `Q·2^-e` (pow2) or `R_s·2^-P` (static) for the quantizer, and `ds = M` / `2^(e-shift)` / `1`
-//!    for the dequantizer;
-//! 2. codes `q = rne(clamp(X·qs, lo, hi))` in f64 lanes, stored as i16 (or i32) lanes;
-//! 3. accumulation over the CSR `+1`/`−1` index lists in i16 lanes when every accumulator of the
-//!    layer provably fits (wrapping adds: the final sum is exact mod 2^16 and fits), else i32;
+//! 1. `max|X|` lane-wise (fused into the previous stage's dequantization on the AVX2 path); then
+//!    per event `M`, `e`, the reciprocal `R` (exactly as the reference: an integer division, or an
+//!    f64 division proven exact) and two lane factors: `qs = R·2^-(G+e)` (dynamic), `Q·2^-e`
+//!    (pow2) or `R_s·2^-P` (static) for the quantizer, and `ds = M` / `2^(e-shift)` / `1` for the
+//!    dequantizer;
+//! 2. codes `q = rne(clamp(X·qs, lo, hi))` in f64 lanes (the clamp is skipped where `|q| ≤ Q` is
+//!    proven), stored as i16 lanes — or u8 when the codes are provably in `[0, 127]` (after a
+//!    ReLU), which halves the loads of step 3: two rows are added in u8 lanes (≤ 254) and then
+//!    widened — or i32 when an accumulator might not fit i16;
+//! 3. accumulation over the CSR `+1`/`−1` index lists in i16 lanes (wrapping adds: the final sum
+//!    fits, so it is exact mod 2^16), else i32;
 //! 4. `Y = rne((acc·ds)·cs_n) + B_n` in f64 lanes with `cs_n = C_n·2^-shift` (dynamic, static) or
-//!    `C_n` (pow2), then ReLU.
+//!    `C_n` (pow2), then ReLU; when `acc·M·C_n` may exceed 2^53 (deep layers in dynamic mode) it is
+//!    formed in i64 lanes instead (`acc·C_n` in i32, times `M` with `pmuldq`) and rounded with
+//!    shifts.
 //!
 //! Why it is exact: every f64 product above is an integer times a power of two whose significand
 //! is an integer `< 2^53`, so it is computed without rounding; `rne` is round-half-to-even of a
-//! value `≤ 2^51` in magnitude, done with the `1.5·2^52` trick (correct in the default rounding
-//! mode). Clamping before rounding is the same as after, since the clamp bounds are integers.
+//! value `≤ 2^51` in magnitude, done with the `1.5·2^52` trick or `cvtpd2dq` (both in the default
+//! rounding mode). Clamping before rounding is the same as after, since the bounds are integers.
 //! [`FastEmulator::new`] proves these bounds for the given firmware with its own conservative
 //! interval arithmetic (independent of the compiler's range analysis): any model where one of
 //! them might fail (very wide types, huge constants, shifts beyond ±62) runs on the reference
 //! [`Emulator`] instead — the fast path never gives a different answer.
 //!
-//! SIMD: the block kernels are `#[inline(always)]` generic code compiled twice, once inside an
-//! `#[target_feature(enable = "avx2")]` function chosen at run time, once for the baseline target.
+//! SIMD: the block driver is `#[inline(always)]` generic code compiled twice: once inside an
+//! `#[target_feature(enable = "avx2,fma")]` function chosen at run time (with the explicit
+//! kernels of [`avx2`] for i16/u8 ternary stages, the input transpose and the quantizer
+//! parameters), once for the baseline target (portable code that LLVM auto-vectorizes). No
+//! `-C target-cpu` is needed. rayon splits the events into tasks of [`LANES`]·16 events.
+
+// Lane loops index several arrays with the same lane number on purpose (they vectorize).
+#![allow(clippy::needless_range_loop)]
 
 use super::fixed::Emulator;
 use crate::ir::firmware::{Firmware, FwKind, Quantizer};
@@ -33,9 +45,10 @@ use crate::ir::fixed::{bit_length, ceil_log2};
 use rayon::prelude::*;
 
 /// Events per SIMD block.
-pub const LANES: usize = 32;
+/// (A multiple of 16.)
+pub const LANES: usize = 64;
 /// Blocks per parallel task.
-const TASK_BLOCKS: usize = 32;
+const TASK_BLOCKS: usize = 16;
 
 /// 1.5·2^52: `(v + MAGIC) - MAGIC` rounds `|v| ≤ 2^51` to an integer, ties to even.
 const MAGIC: f64 = 6_755_399_441_055_744.0;
@@ -87,6 +100,7 @@ trait Code: Copy + Default + Send + Sync + 'static {
     fn add(self, o: Self) -> Self;
     fn sub(self, o: Self) -> Self;
     fn to_f64(self) -> f64;
+    fn to_i32(self) -> i32;
 }
 
 impl Code for i16 {
@@ -105,6 +119,10 @@ impl Code for i16 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self as f64
+    }
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self as i32
     }
 }
 
@@ -125,11 +143,17 @@ impl Code for i32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self
+    }
 }
 
 enum QuantPlan {
     /// `R = floor((Q·2^(G+e) + floor(M/2)) / M)`, `qs = R·2^-(G+e)`, `ds = M`.
-    Dynamic { m_floor: i64, guard: i32, qmax: i64 },
+    /// `vec_recip`: `Q·2^(G+e) + 2M < 2^52` for every M, so `R` can be computed as
+    /// `floor(N / M)` with f64 division (exact: `N + M < 2^53`, see `avx2::quant_params`).
+    Dynamic { m_floor: i64, guard: i32, qmax: i64, vec_recip: bool },
     /// `qs = Q·2^-e`, `ds = 2^(e - shift)`.
     Pow2 { m_floor: i64, qmax: f64, shift: i32 },
     /// Constant `qs = R_s·2^-P`, `ds = 1`.
@@ -140,15 +164,32 @@ struct TernaryPlan {
     quant: QuantPlan,
     lo: f64,
     hi: f64,
+    /// Whether the code clamp can bind (else `|q| ≤ Q` is proven and `[lo, hi] ⊇ [−Q, Q]`).
+    clamp: bool,
     /// i32 lanes (else i16).
     wide: bool,
     /// `idx[start[n]..mid[n]]`: +1 inputs of output n; `idx[mid[n]..start[n+1]]`: −1 inputs.
     idx: Vec<u32>,
+    /// `idx` as byte offsets of code rows of the AVX2 kernel (`k · LANES · 2`).
+    off: Vec<u32>,
     start: Vec<u32>,
     mid: Vec<u32>,
-    /// Per-output dequantization factor.
-    cs: Vec<f64>,
+    /// Every input is ≥ 0 (after a ReLU): `max|x|` needs no `abs`.
+    nonneg: bool,
+    /// Codes provably in `[0, 127]`: the AVX2 kernel stores them as u8 and adds rows in pairs
+    /// in u8 lanes (≤ 254) before widening (`off` is then `k · LANES`).
+    u8_codes: bool,
+    dq: DequantPlan,
     bias: Vec<f64>,
+}
+
+enum DequantPlan {
+    /// `Y = rne((acc·ds)·cs_n) + B_n`, every product exact in f64.
+    F64 { cs: Vec<f64> },
+    /// Dynamic mode with products beyond 2^53: `P = (acc·C_n)·M` in i64 (`acc·C_n` fits i32),
+    /// `Y = rnd(P, shift) + B_n` with logical shifts on `P + 2^62`; `k_n` folds the bias, the
+    /// `2^62` offset and the bits of [`MAGIC`] (the i64 → f64 conversion).
+    I64 { c: Vec<i32>, shift: u32, k: Vec<u64> },
 }
 
 struct DensePlan {
@@ -212,6 +253,8 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
     let (in_lo_i, in_hi_i) = (it.min_code() as i64, it.max_code() as i64);
     // Bound on max |X| at the current stage's input.
     let mut xb = (in_lo_i.unsigned_abs().max(in_hi_i.unsigned_abs())) as f64;
+    // Whether every X ≥ 0.
+    let mut nonneg = in_lo_i >= 0;
     let mut n_prev = fw.n_in;
     let mut stages = Vec::new();
     let (mut codes16, mut codes32) = (0usize, 0usize);
@@ -233,43 +276,12 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                 if t.scale.len() != n_out || t.bias.len() != n_out {
                     return refuse(format!("layer {li}: malformed constants"));
                 }
-                let cq = lo.unsigned_abs().max(hi.unsigned_abs()) as f64;
-                if cq > (1u64 << 30) as f64 {
+                if lo.unsigned_abs().max(hi.unsigned_abs()) > 1 << 30 {
                     return refuse(format!("layer {li}: code clamp too wide"));
                 }
-                let mut idx = Vec::new();
-                let mut start = vec![0u32];
-                let mut mid = Vec::new();
-                let mut nnz = Vec::with_capacity(n_out);
-                for n in 0..n_out {
-                    let row = t.weights.row(n);
-                    let s0 = idx.len();
-                    idx.extend(row.iter().enumerate().filter(|(_, &w)| w == 1).map(|(k, _)| k as u32));
-                    mid.push(idx.len() as u32);
-                    idx.extend(row.iter().enumerate().filter(|(_, &w)| w == -1).map(|(k, _)| k as u32));
-                    start.push(idx.len() as u32);
-                    if row.iter().any(|&w| !(-1..=1).contains(&w)) {
-                        return refuse(format!("layer {li}: non-ternary weight"));
-                    }
-                    nnz.push((idx.len() - s0) as f64);
-                }
-                let max_acc = nnz.iter().fold(0f64, |a, &b| a.max(b)) * cq;
-                let wide = if max_acc <= i16::MAX as f64 {
-                    false
-                } else if max_acc <= i32::MAX as f64 {
-                    true
-                } else {
-                    return refuse(format!("layer {li}: accumulator too wide"));
-                };
-                if wide {
-                    codes32 = codes32.max(n_in);
-                } else {
-                    codes16 = codes16.max(n_in);
-                }
                 let q = t.qmax;
-                let mut cs = Vec::with_capacity(n_out);
-                // Per-output dequantization bound: |acc·ds·cs| ≤ nnz·cq·dmax·|C|·2^-shift.
-                let (quant, dmax, pre, cshift) = match &t.quant {
+                // Quantizer: plan, bound on the dequantization lane factor `ds`, bound on M.
+                let (quant, dmax, mb, cshift, dyn_codes) = match &t.quant {
                     Quantizer::Dynamic { m_floor, guard, .. } => {
                         let (mf, g) = (*m_floor, *guard);
                         if mf < 1 || !(0..=62).contains(&g) || q < 1 {
@@ -283,12 +295,13 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                         if s_max > 62 || bit_length(q) + s_max > 61 {
                             return refuse(format!("layer {li}: reciprocal too wide"));
                         }
+                        // M ≥ 2^(e-1), so R ≤ Q·2^(G+1) + 1/2.
                         let r_max = q as f64 * pow2(g + 1) + 1.0;
                         if xb * r_max > EXACT {
                             return refuse(format!("layer {li}: X·R beyond 2^52"));
                         }
-                        // acc·M must be exact too.
-                        (QuantPlan::Dynamic { m_floor: mf, guard: g, qmax: q }, mb, mb, t.shift)
+                        let vec_recip = q as f64 * pow2(s_max) + 2.0 * mb < EXACT;
+                        (QuantPlan::Dynamic { m_floor: mf, guard: g, qmax: q, vec_recip }, mb, mb, t.shift, true)
                     }
                     Quantizer::Pow2 { m_floor, .. } => {
                         let mf = *m_floor;
@@ -303,42 +316,116 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                         if xb * q as f64 > EXACT || !(-62..=62).contains(&t.shift) || t.shift - e_max < -62 {
                             return refuse(format!("layer {li}: Q·X or shift out of range"));
                         }
-                        (QuantPlan::Pow2 { m_floor: mf, qmax: q as f64, shift: t.shift }, pow2(e_max - t.shift), 1.0, 0)
+                        (QuantPlan::Pow2 { m_floor: mf, qmax: q as f64, shift: t.shift }, pow2(e_max - t.shift), mb, 0, true)
                     }
                     Quantizer::Static { recip, recip_frac, .. } => {
                         if !(-62..=62).contains(recip_frac) || xb * (*recip as f64).abs() > EXACT {
                             return refuse(format!("layer {li}: X·R beyond 2^52"));
                         }
-                        (QuantPlan::Static { qs: *recip as f64 * pow2(-recip_frac) }, 1.0, 1.0, t.shift)
+                        (QuantPlan::Static { qs: *recip as f64 * pow2(-recip_frac) }, 1.0, 1.0, t.shift, *recip >= 0)
                     }
                 };
                 if !(-62..=62).contains(&cshift) {
                     return refuse(format!("layer {li}: dequantization shift out of range"));
                 }
+                // Code interval: the clamp; |q| ≤ Q in the dynamic modes (docs/arithmetic.md);
+                // q ≥ 0 when X ≥ 0 and the quantizer's multiplier is ≥ 0.
+                let (mut qlo, mut qhi) = (lo as f64, hi as f64);
+                if matches!(t.quant, Quantizer::Dynamic { .. } | Quantizer::Pow2 { .. }) {
+                    qlo = qlo.max(-(q as f64));
+                    qhi = qhi.min(q as f64);
+                }
+                if nonneg && dyn_codes {
+                    qlo = qlo.max((0i64).clamp(lo, hi) as f64);
+                }
+                let (qlo, qhi) = (qlo.min(hi as f64), qhi.max(lo as f64));
+                let u8_codes = qlo >= 0.0 && qhi <= 127.0;
+                let mut idx = Vec::new();
+                let mut start = vec![0u32];
+                let mut mid = Vec::new();
+                let mut accb = Vec::with_capacity(n_out);
                 for n in 0..n_out {
-                    let c = t.scale[n] as f64;
-                    let b = t.bias[n] as f64;
-                    let ab = nnz[n] * cq;
-                    // Exact products: acc·pre (pre = M or 1), then acc·pre·C.
-                    if ab * pre > EXACT || ab * pre * c.abs() > EXACT || t.scale[n].unsigned_abs() > 1 << 52 {
-                        return refuse(format!("layer {li}: dequantization product beyond 2^52"));
+                    let row = t.weights.row(n);
+                    if row.iter().any(|&w| !(-1..=1).contains(&w)) {
+                        return refuse(format!("layer {li}: non-ternary weight"));
                     }
-                    let v = ab * dmax * c.abs() * pow2(-cshift);
+                    let s0 = idx.len();
+                    idx.extend(row.iter().enumerate().filter(|(_, &w)| w == 1).map(|(k, _)| k as u32));
+                    mid.push(idx.len() as u32);
+                    idx.extend(row.iter().enumerate().filter(|(_, &w)| w == -1).map(|(k, _)| k as u32));
+                    start.push(idx.len() as u32);
+                    let np = (mid[n] as usize - s0) as f64;
+                    let nm = (idx.len() - mid[n] as usize) as f64;
+                    let (alo, ahi) = (qlo * np - qhi * nm, qhi * np - qlo * nm);
+                    accb.push(alo.abs().max(ahi.abs()));
+                }
+                let max_acc = accb.iter().fold(qlo.abs().max(qhi.abs()), |a, &b| a.max(b));
+                let wide = if max_acc <= i16::MAX as f64 {
+                    false
+                } else if max_acc <= i32::MAX as f64 {
+                    true
+                } else {
+                    return refuse(format!("layer {li}: accumulator too wide"));
+                };
+                if n_in as f64 * LANES as f64 * 2.0 >= u32::MAX as f64 {
+                    return refuse(format!("layer {li}: too many inputs"));
+                }
+                if wide {
+                    codes32 = codes32.max(n_in);
+                } else {
+                    codes16 = codes16.max(n_in);
+                }
+                // Dequantization in f64 when every product is exact, else (dynamic) in i64.
+                let pre = if matches!(t.quant, Quantizer::Dynamic { .. }) { mb } else { 1.0 };
+                let f64_ok = (0..n_out).all(|n| {
+                    let c = (t.scale[n] as f64).abs();
+                    accb[n] * pre <= EXACT
+                        && accb[n] * pre * c <= EXACT
+                        && t.scale[n].unsigned_abs() <= 1 << 52
+                        && accb[n] * dmax * c * pow2(-cshift) <= RLIM
+                });
+                let dq = if f64_ok {
+                    DequantPlan::F64 { cs: t.scale.iter().map(|&c| c as f64 * pow2(-cshift)).collect() }
+                } else if matches!(t.quant, Quantizer::Dynamic { .. })
+                    && mb <= i32::MAX as f64
+                    && (1..=61).contains(&cshift)
+                    && (0..n_out).all(|n| {
+                        let c = (t.scale[n] as f64).abs();
+                        accb[n] * c <= i32::MAX as f64 && accb[n] * c * mb <= pow2(61) && accb[n] * c * mb * pow2(-cshift) <= RLIM
+                    })
+                {
+                    let s = cshift as u32;
+                    let bias_p = 1u64 << (62 - s);
+                    DequantPlan::I64 {
+                        c: t.scale.iter().map(|&c| c as i32).collect(),
+                        shift: s,
+                        // rne(Y) bits: ((P + 2^62 + half − 1 + parity) >> s) − 2^(62−s) + B + bits(MAGIC).
+                        k: t.bias.iter().map(|&b| (b as u64).wrapping_sub(bias_p).wrapping_add(MAGIC.to_bits())).collect(),
+                    }
+                } else {
+                    return refuse(format!("layer {li}: dequantization product too wide"));
+                };
+                for n in 0..n_out {
+                    let b = t.bias[n] as f64;
+                    let v = accb[n] * dmax * (t.scale[n] as f64).abs() * pow2(-cshift);
                     if v > RLIM || b.abs() > RLIM || t.bias[n].unsigned_abs() > 1 << 50 {
                         return refuse(format!("layer {li}: output beyond 2^50"));
                     }
                     yb.push(v + 1.0 + b.abs());
-                    cs.push(c * pow2(-cshift));
                 }
                 OpPlan::Ternary(TernaryPlan {
                     quant,
                     lo: lo as f64,
                     hi: hi as f64,
+                    clamp: !(matches!(t.quant, Quantizer::Dynamic { .. } | Quantizer::Pow2 { .. }) && lo <= -q && hi >= q),
                     wide,
+                    off: idx.iter().map(|&k| k * (LANES as u32) * if u8_codes { 1 } else { 2 }).collect(),
                     idx,
                     start,
                     mid,
-                    cs,
+                    nonneg,
+                    u8_codes,
+                    dq,
                     bias: t.bias.iter().map(|&b| b as f64).collect(),
                 })
             }
@@ -396,6 +483,7 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
         if xb > RLIM {
             return refuse(format!("layer {li}: output beyond 2^50"));
         }
+        nonneg = layer.relu;
         stages.push(StagePlan { op, n_in, n_out, relu: layer.relu });
         n_prev = n_out;
     }
@@ -424,6 +512,8 @@ struct Scratch<const L: usize> {
     c16: Vec<[i16; L]>,
     c32: Vec<[i32; L]>,
     xin: Vec<[f32; L]>,
+    /// Accumulators of one stage (AVX2 kernel).
+    acc: Vec<[i16; L]>,
 }
 
 impl<const L: usize> Scratch<L> {
@@ -434,6 +524,7 @@ impl<const L: usize> Scratch<L> {
             c16: vec![[0; L]; p.codes16],
             c32: vec![[0; L]; p.codes32],
             xin: vec![[0.0; L]; p.n_in],
+            acc: vec![[0; L]; p.width],
         }
     }
 }
@@ -501,37 +592,53 @@ fn load_block<const L: usize>(p: &Plan, s: &mut Scratch<L>, input: Input<'_>, nb
     }
 }
 
+/// Lane-wise `max_k |x_k|`, 16 lanes at a time (so the maxima stay in registers).
 #[inline(always)]
-fn ternary<const L: usize, C: Code>(t: &TernaryPlan, relu: bool, x: &[[f64; L]], codes: &mut [[C; L]], y: &mut [[f64; L]]) {
-    let n_in = x.len();
-    let codes = &mut codes[..n_in];
-    // Per-event quantizer parameters.
+fn max_abs<const L: usize>(x: &[[f64; L]], nonneg: bool) -> [f64; L] {
+    if nonneg {
+        return max_abs_inner::<L, true>(x);
+    }
+    max_abs_inner::<L, false>(x)
+}
+
+#[inline(always)]
+fn max_abs_inner<const L: usize, const NONNEG: bool>(x: &[[f64; L]]) -> [f64; L] {
+    let mut out = [0f64; L];
+    for (g, o) in out.chunks_exact_mut(16).enumerate() {
+        let mut m = [0f64; 16];
+        for row in x {
+            let r: &[f64; 16] = row[16 * g..16 * g + 16].try_into().unwrap();
+            for l in 0..16 {
+                m[l] = fmax(m[l], if NONNEG { r[l] } else { r[l].abs() });
+            }
+        }
+        o.copy_from_slice(&m);
+    }
+    out
+}
+
+/// Per-event quantizer factors: `qs` (quantizer), `ds` (f64 dequantization), `mi` (M for the
+/// i64 dequantization).
+#[inline(always)]
+fn quant_params<const L: usize>(t: &TernaryPlan, x: &[[f64; L]]) -> ([f64; L], [f64; L], [i32; L]) {
     let mut qs = [0f64; L];
     let mut ds = [1f64; L];
+    let mut mi = [0i32; L];
     match t.quant {
         QuantPlan::Static { qs: q } => qs = [q; L],
-        QuantPlan::Dynamic { m_floor, guard, qmax } => {
-            let mut mabs = [0f64; L];
-            for row in x {
-                for l in 0..L {
-                    mabs[l] = fmax(mabs[l], row[l].abs());
-                }
-            }
+        QuantPlan::Dynamic { m_floor, guard, qmax, .. } => {
+            let mabs = max_abs(x, t.nonneg);
             for l in 0..L {
                 let m = (mabs[l] as i64).max(m_floor);
                 let s = guard + bit_length(m);
                 let r = ((qmax << s) + m / 2) / m;
                 qs[l] = r as f64 * pow2(-s);
                 ds[l] = m as f64;
+                mi[l] = m as i32;
             }
         }
         QuantPlan::Pow2 { m_floor, qmax, shift } => {
-            let mut mabs = [0f64; L];
-            for row in x {
-                for l in 0..L {
-                    mabs[l] = fmax(mabs[l], row[l].abs());
-                }
-            }
+            let mabs = max_abs(x, t.nonneg);
             for l in 0..L {
                 let m = (mabs[l] as i64).max(m_floor);
                 let e = ceil_log2(m);
@@ -540,6 +647,20 @@ fn ternary<const L: usize, C: Code>(t: &TernaryPlan, relu: bool, x: &[[f64; L]],
             }
         }
     }
+    (qs, ds, mi)
+}
+
+#[inline(always)]
+fn ternary<const L: usize, C: Code>(
+    t: &TernaryPlan,
+    relu: bool,
+    x: &[[f64; L]],
+    codes: &mut [[C; L]],
+    y: &mut [[f64; L]],
+    (qs, ds, mi): ([f64; L], [f64; L], [i32; L]),
+) {
+    let n_in = x.len();
+    let codes = &mut codes[..n_in];
     // Codes.
     let (lo, hi) = (t.lo, t.hi);
     for (c, row) in codes.iter_mut().zip(x) {
@@ -564,14 +685,29 @@ fn ternary<const L: usize, C: Code>(t: &TernaryPlan, relu: bool, x: &[[f64; L]],
                 acc[l] = acc[l].sub(c[l]);
             }
         }
-        let (cs, b) = (t.cs[n], t.bias[n]);
-        if relu {
-            for l in 0..L {
-                yn[l] = fmax(rne((acc[l].to_f64() * ds[l]) * cs) + b, 0.0);
+        match &t.dq {
+            DequantPlan::F64 { cs } => {
+                let (cs, b) = (cs[n], t.bias[n]);
+                if relu {
+                    for l in 0..L {
+                        yn[l] = fmax(rne((acc[l].to_f64() * ds[l]) * cs) + b, 0.0);
+                    }
+                } else {
+                    for l in 0..L {
+                        yn[l] = rne((acc[l].to_f64() * ds[l]) * cs) + b;
+                    }
+                }
             }
-        } else {
-            for l in 0..L {
-                yn[l] = rne((acc[l].to_f64() * ds[l]) * cs) + b;
+            DequantPlan::I64 { c, shift, k } => {
+                let (c, s, k) = (c[n], *shift, k[n]);
+                let half_m1 = (1u64 << (s - 1)) - 1;
+                for l in 0..L {
+                    let a = acc[l].to_i32().wrapping_mul(c);
+                    let p = ((a as i64 * mi[l] as i64) as u64).wrapping_add(1 << 62);
+                    let r = (p + half_m1 + ((p >> s) & 1)) >> s;
+                    let v = f64::from_bits(r.wrapping_add(k)) - MAGIC;
+                    yn[l] = if relu { fmax(v, 0.0) } else { v };
+                }
             }
         }
     }
@@ -610,29 +746,61 @@ fn affine<const L: usize>(a: &AffinePlan, relu: bool, x: &[[f64; L]], y: &mut [[
 
 /// Runs the events of `input` (a whole number of events) into `out`.
 #[inline(always)]
-fn run_chunk_impl<const L: usize>(p: &Plan, s: &mut Scratch<L>, input: Input<'_>, out: &mut [i64]) {
+fn run_chunk_impl<const AVX: bool>(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, out: &mut [i64]) {
+    const L: usize = LANES;
     let (k, o) = (p.n_in, p.n_out);
     let n = input.len() / k;
     let mut e0 = 0;
     while e0 < n {
         let nb = (n - e0).min(L);
+        #[cfg(target_arch = "x86_64")]
+        if let (true, Input::F32(x)) = (AVX, input) {
+            // The next block's events, while this one computes.
+            let next = &x[((e0 + nb) * k).min(x.len())..((e0 + nb + L) * k).min(x.len())];
+            avx2::prefetch(next);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let (true, true, Input::F32(x)) = (AVX, nb == L, input) {
+            // SAFETY: AVX is only true inside an AVX2 target-feature function.
+            unsafe { avx2::load_f32(p, &mut s.a, &x[e0 * k..(e0 + nb) * k]) };
+        } else {
+            load_block(p, s, input.slice(e0 * k, (e0 + nb) * k), nb);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
         load_block(p, s, input.slice(e0 * k, (e0 + nb) * k), nb);
-        let Scratch { a, b, c16, c32, .. } = s;
+        let Scratch { a, b, c16, c32, acc, .. } = s;
         let (mut cur, mut nxt) = (a, b);
+        // max_k |x_k| of the current stage's input, when the previous AVX2 stage computed it.
+        let mut mx = [0f64; L];
+        let mut have_mx = false;
         for st in &p.stages {
             let x = &cur[..st.n_in];
             let y = &mut nxt[..st.n_out];
             match &st.op {
                 OpPlan::Ternary(t) => {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: AVX is only true inside an AVX2 target-feature function.
+                    let qp = if AVX { unsafe { avx2::quant_params(t, x, have_mx.then_some(&mx)) } } else { quant_params::<L>(t, x) };
+                    #[cfg(not(target_arch = "x86_64"))]
+                    let qp = quant_params::<L>(t, x);
                     if t.wide {
-                        ternary::<L, i32>(t, st.relu, x, c32, y)
+                        ternary::<L, i32>(t, st.relu, x, c32, y, qp)
                     } else {
-                        ternary::<L, i16>(t, st.relu, x, c16, y)
+                        #[cfg(target_arch = "x86_64")]
+                        if AVX {
+                            // SAFETY: only instantiated inside an AVX2 target-feature function.
+                            unsafe { avx2::ternary16(t, st.relu, x, c16, y, qp, &mut mx, acc) };
+                            have_mx = true;
+                            std::mem::swap(&mut cur, &mut nxt);
+                            continue;
+                        }
+                        ternary::<L, i16>(t, st.relu, x, c16, y, qp)
                     }
                 }
                 OpPlan::Dense(d) => dense::<L>(d, st.relu, x, y),
                 OpPlan::Affine(af) => affine::<L>(af, st.relu, x, y),
             }
+            have_mx = false;
             std::mem::swap(&mut cur, &mut nxt);
         }
         for (l, ev) in out[e0 * o..(e0 + nb) * o].chunks_exact_mut(o).enumerate() {
@@ -645,14 +813,17 @@ fn run_chunk_impl<const L: usize>(p: &Plan, s: &mut Scratch<L>, input: Input<'_>
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn run_chunk_avx2(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, out: &mut [i64]) {
-    run_chunk_impl::<LANES>(p, s, input, out)
+    run_chunk_impl::<true>(p, s, input, out)
 }
 
 fn run_chunk_portable(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, out: &mut [i64]) {
-    run_chunk_impl::<LANES>(p, s, input, out)
+    run_chunk_impl::<false>(p, s, input, out)
 }
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 
 /// The fast emulator: bit-exact with [`Emulator`], events in SIMD lanes, rayon over blocks.
 pub struct FastEmulator<'a> {
@@ -665,7 +836,10 @@ pub struct FastEmulator<'a> {
 impl<'a> FastEmulator<'a> {
     pub fn new(fw: &'a Firmware) -> FastEmulator<'a> {
         #[cfg(target_arch = "x86_64")]
-        let avx2 = std::is_x86_feature_detected!("avx2");
+        // BIT2HLS_PORTABLE=1 forces the portable kernels (benchmarks, debugging).
+        let avx2 = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::env::var_os("BIT2HLS_PORTABLE").map_or(true, |v| v.is_empty() || v == "0");
         #[cfg(not(target_arch = "x86_64"))]
         let avx2 = false;
         Self::with_simd(fw, avx2)
@@ -686,7 +860,13 @@ impl<'a> FastEmulator<'a> {
         self.plan.as_ref().err().map(|s| s.as_str())
     }
 
-    /// Which kernels run: "avx2", "portable" or "reference".
+    /// Number of ternary stages dequantized in i64 (tests).
+    #[cfg(test)]
+    pub(crate) fn i64_stages(&self) -> usize {
+        self.plan.as_ref().map_or(0, |p| p.stages.iter().filter(|s| matches!(&s.op, OpPlan::Ternary(t) if matches!(t.dq, DequantPlan::I64 { .. }))).count())
+    }
+
+    /// Which kernels run: "avx2" (AVX2 + FMA), "portable" or "reference".
     pub fn kernel(&self) -> &'static str {
         match (&self.plan, self.avx2) {
             (Err(_), _) => "reference",
@@ -744,7 +924,7 @@ impl<'a> FastEmulator<'a> {
     /// Runs events given as input codes (row-major); the same as [`Emulator::run_codes`] per event.
     pub fn run_codes_batch(&self, codes: &[i64]) -> Vec<i64> {
         let (k, o) = (self.fw.n_in, self.fw.n_out);
-        let n = if k == 0 { 0 } else { codes.len() / k };
+        let n = codes.len().checked_div(k).unwrap_or(0);
         let mut out = vec![0i64; n * o];
         match &self.plan {
             Ok(p) if codes.iter().all(|&c| (p.in_lo_i..=p.in_hi_i).contains(&c)) => {

@@ -1,4 +1,5 @@
 //! Emulators: the float reference and the bit-exact firmware emulator.
+pub mod fast;
 pub mod fixed;
 pub mod float;
 #[cfg(test)]

@@ -1,0 +1,381 @@
+//! AVX2 kernel of a ternary stage with i16 codes (the common case): quantize, accumulate over
+//! the CSR lists, dequantize, with explicit 256-bit vectors.
+//!
+//! Within each group of 16 events a code vector holds the events in the order
+//! `[0..4, 8..12 | 4..8, 12..16]` — what `packs_epi32` produces — so neither the quantizer nor
+//! the dequantizer needs a cross-lane shuffle; the accumulation is lane-wise, so the order does
+//! not matter there.
+
+#![allow(clippy::needless_range_loop)]
+
+use super::{pow2, quant_params as quant_params_portable, DequantPlan, Plan, QuantPlan, TernaryPlan, LANES, MAGIC};
+use std::arch::x86_64::*;
+
+const L: usize = LANES;
+/// i16 vectors per row of codes.
+const N: usize = LANES / 16;
+
+/// Sum of the code rows at byte offsets `off`, two rows per iteration (two independent chains).
+#[inline(always)]
+unsafe fn acc_list(cb: *const u8, off: &[u32]) -> [__m256i; N] {
+    let mut a = [_mm256_setzero_si256(); N];
+    let mut b = [_mm256_setzero_si256(); N];
+    let pairs = off.chunks_exact(2);
+    let rest = pairs.remainder();
+    for pr in pairs {
+        let p = cb.add(pr[0] as usize) as *const __m256i;
+        let q = cb.add(pr[1] as usize) as *const __m256i;
+        for r in 0..N {
+            a[r] = _mm256_add_epi16(a[r], _mm256_loadu_si256(p.add(r)));
+            b[r] = _mm256_add_epi16(b[r], _mm256_loadu_si256(q.add(r)));
+        }
+    }
+    if let [k] = rest {
+        let p = cb.add(*k as usize) as *const __m256i;
+        for r in 0..N {
+            a[r] = _mm256_add_epi16(a[r], _mm256_loadu_si256(p.add(r)));
+        }
+    }
+    for r in 0..N {
+        a[r] = _mm256_add_epi16(a[r], b[r]);
+    }
+    a
+}
+
+/// [`acc_list`] for u8 rows of codes in `[0, 127]`: two rows are added in u8 lanes (no
+/// overflow: ≤ 254), then widened to i16 (zero-extension) and accumulated.
+#[inline(always)]
+unsafe fn acc_list8(cb: *const u8, off: &[u32]) -> [__m256i; N] {
+    let mut a = [_mm256_setzero_si256(); N];
+    let zero = _mm256_setzero_si256();
+    let pairs = off.chunks_exact(2);
+    let rest = pairs.remainder();
+    for pr in pairs {
+        let p = cb.add(pr[0] as usize) as *const __m256i;
+        let q = cb.add(pr[1] as usize) as *const __m256i;
+        for h in 0..N / 2 {
+            let s = _mm256_add_epi8(_mm256_loadu_si256(p.add(h)), _mm256_loadu_si256(q.add(h)));
+            a[2 * h] = _mm256_add_epi16(a[2 * h], _mm256_unpacklo_epi8(s, zero));
+            a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_unpackhi_epi8(s, zero));
+        }
+    }
+    if let [k] = rest {
+        let p = cb.add(*k as usize) as *const __m256i;
+        for h in 0..N / 2 {
+            let s = _mm256_loadu_si256(p.add(h));
+            a[2 * h] = _mm256_add_epi16(a[2 * h], _mm256_unpacklo_epi8(s, zero));
+            a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_unpackhi_epi8(s, zero));
+        }
+    }
+    a
+}
+
+/// # Safety
+/// AVX2 and FMA must be available; `codes.len() ≥ x.len()`, `y.len()` = outputs of `t`, and every index
+/// of `t.idx` is `< x.len()` (true by construction of the plan).
+#[inline(always)]
+pub(super) unsafe fn ternary16(
+    t: &TernaryPlan,
+    relu: bool,
+    x: &[[f64; L]],
+    codes: &mut [[i16; L]],
+    y: &mut [[f64; L]],
+    (qs, ds, mi): ([f64; L], [f64; L], [i32; L]),
+    mx: &mut [f64; L],
+    accbuf: &mut [[i16; L]],
+) {
+    // `mx` collects max_n |y_n| per event for the next stage's quantizer.
+    *mx = [0.0; L];
+    let sign = _mm256_set1_pd(-0.0);
+    let mxp = mx.as_mut_ptr();
+    let n_in = x.len();
+    let codes = &mut codes[..n_in];
+    // Quantize: q = rne(clamp(X·qs, lo, hi)); cvtpd2dq rounds half to even (default MXCSR).
+    let (lo, hi) = (_mm256_set1_pd(t.lo), _mm256_set1_pd(t.hi));
+    // Row k of codes starts at byte k·LANES (u8 codes) or k·2·LANES (i16).
+    let row_bytes = if t.u8_codes { L } else { 2 * L };
+    let cbase = codes.as_mut_ptr() as *mut u8;
+    for (kk, row) in x.iter().enumerate() {
+        let xp = row.as_ptr();
+        let cp = cbase.add(kk * row_bytes) as *mut __m256i;
+        let mut v16 = [_mm256_setzero_si256(); N];
+        for (g, vg) in v16.iter_mut().enumerate() {
+            let mut q = [_mm_setzero_si128(); 4];
+            for (j, qj) in q.iter_mut().enumerate() {
+                let o = 16 * g + 4 * j;
+                let v = _mm256_mul_pd(_mm256_loadu_pd(xp.add(o)), _mm256_loadu_pd(qs.as_ptr().add(o)));
+                let v = if t.clamp { _mm256_min_pd(_mm256_max_pd(v, lo), hi) } else { v };
+                *qj = _mm256_cvtpd_epi32(v);
+            }
+            let a = _mm256_set_m128i(q[1], q[0]);
+            let b = _mm256_set_m128i(q[3], q[2]);
+            *vg = _mm256_packs_epi32(a, b);
+        }
+        if t.u8_codes {
+            // Bytes of two i16 vectors; `unpacklo/hi_epi8(·, 0)` gives them back.
+            for h in 0..N / 2 {
+                _mm256_storeu_si256(cp.add(h), _mm256_packus_epi16(v16[2 * h], v16[2 * h + 1]));
+            }
+        } else {
+            for (g, vg) in v16.iter().enumerate() {
+                _mm256_storeu_si256(cp.add(g), *vg);
+            }
+        }
+    }
+    let cb = codes.as_ptr() as *const u8;
+    let magic = _mm256_set1_pd(MAGIC);
+    let zero = _mm256_setzero_pd();
+    for (n, yn) in y.iter_mut().enumerate() {
+        let (s0, m0, e0) = (t.start[n] as usize, t.mid[n] as usize, t.start[n + 1] as usize);
+        let (a, b) = if t.u8_codes {
+            (acc_list8(cb, t.off.get_unchecked(s0..m0)), acc_list8(cb, t.off.get_unchecked(m0..e0)))
+        } else {
+            (acc_list(cb, t.off.get_unchecked(s0..m0)), acc_list(cb, t.off.get_unchecked(m0..e0)))
+        };
+        let mut a = a;
+        for r in 0..N {
+            a[r] = _mm256_sub_epi16(a[r], b[r]);
+        }
+        let yp = yn.as_mut_ptr();
+        match &t.dq {
+            DequantPlan::F64 { .. } => {
+                // Dequantized below, 16 events at a time across all outputs.
+                let ap = accbuf.get_unchecked_mut(n).as_mut_ptr() as *mut __m256i;
+                for r in 0..N {
+                    _mm256_storeu_si256(ap.add(r), a[r]);
+                }
+            }
+            DequantPlan::I64 { c, shift, k } => {
+                // P = (acc·C)·M (acc·C fits i32); rnd(P, s) with logical shifts on P + 2^62;
+                // `k` adds B − 2^(62−s) + bits(MAGIC), so the bits are those of MAGIC + Y.
+                let cv = _mm256_set1_epi32(c[n]);
+                let s = _mm_cvtsi32_si128(*shift as i32);
+                let hm1 = _mm256_set1_epi64x(((1u64 << (shift - 1)) - 1) as i64);
+                let off = _mm256_set1_epi64x(1 << 62);
+                let one = _mm256_set1_epi64x(1);
+                let kv = _mm256_set1_epi64x(k[n] as i64);
+                for r in 0..N {
+                    let w0 = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(a[r])), cv);
+                    let w1 = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(a[r])), cv);
+                    let parts = [
+                        (_mm256_castsi256_si128(w0), 0),
+                        (_mm256_extracti128_si256::<1>(w0), 8),
+                        (_mm256_castsi256_si128(w1), 4),
+                        (_mm256_extracti128_si256::<1>(w1), 12),
+                    ];
+                    for (w, o) in parts {
+                        let o = 16 * r + o;
+                        let m = _mm256_cvtepi32_epi64(_mm_loadu_si128(mi.as_ptr().add(o) as *const __m128i));
+                        let p = _mm256_add_epi64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(w), m), off);
+                        let par = _mm256_and_si256(_mm256_srl_epi64(p, s), one);
+                        let q = _mm256_srl_epi64(_mm256_add_epi64(_mm256_add_epi64(p, hm1), par), s);
+                        let v = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(q, kv)), magic);
+                        let v = if relu { _mm256_max_pd(v, zero) } else { v };
+                        _mm256_storeu_pd(yp.add(o), v);
+                        let av = if relu { v } else { _mm256_andnot_pd(sign, v) };
+                        _mm256_storeu_pd(mxp.add(o), _mm256_max_pd(_mm256_loadu_pd(mxp.add(o)), av));
+                    }
+                }
+            }
+        }
+    }
+    if let DequantPlan::F64 { cs } = &t.dq {
+        // Per group of 16 events: M·(part) factors and running maxima stay in registers.
+        for r in 0..N {
+            let offs = [0usize, 8, 4, 12];
+            let dsv: [__m256d; 4] = std::array::from_fn(|j| _mm256_loadu_pd(ds.as_ptr().add(16 * r + offs[j])));
+            let mut mxv = [_mm256_setzero_pd(); 4];
+            for (n, yn) in y.iter_mut().enumerate() {
+                let a = _mm256_loadu_si256((accbuf.get_unchecked(n).as_ptr() as *const __m256i).add(r));
+                let csv = _mm256_set1_pd(*cs.get_unchecked(n));
+                // rne(v) + B = (v + MAGIC) − (MAGIC − B), exact for |v|, |B| ≤ 2^50.
+                let mb = _mm256_set1_pd(MAGIC - *t.bias.get_unchecked(n));
+                let w0 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(a));
+                let w1 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(a));
+                let parts = [
+                    _mm256_castsi256_si128(w0),
+                    _mm256_extracti128_si256::<1>(w0),
+                    _mm256_castsi256_si128(w1),
+                    _mm256_extracti128_si256::<1>(w1),
+                ];
+                let yp = yn.as_mut_ptr().add(16 * r);
+                for j in 0..4 {
+                    let f = _mm256_cvtepi32_pd(parts[j]);
+                    // fma(a, b, MAGIC) = round(a·b + MAGIC): a·b is exact, so this is the same
+                    // single rounding as add(mul(a, b), MAGIC).
+                    let v = _mm256_sub_pd(_mm256_fmadd_pd(_mm256_mul_pd(f, dsv[j]), csv, magic), mb);
+                    let v = if relu { _mm256_max_pd(v, zero) } else { v };
+                    _mm256_storeu_pd(yp.add(offs[j]), v);
+                    let av = if relu { v } else { _mm256_andnot_pd(sign, v) };
+                    mxv[j] = _mm256_max_pd(mxv[j], av);
+                }
+            }
+            for j in 0..4 {
+                _mm256_storeu_pd(mxp.add(16 * r + offs[j]), mxv[j]);
+            }
+        }
+    }
+}
+
+/// Lane-wise `max_k |x_k|` (no `abs` when every x ≥ 0), 16 lanes (4 registers) at a time.
+#[inline(always)]
+unsafe fn max_abs(x: &[[f64; L]], nonneg: bool) -> [f64; L] {
+    let mut out = [0f64; L];
+    let sign = _mm256_set1_pd(-0.0);
+    for g in 0..L / 16 {
+        let mut m = [_mm256_setzero_pd(); 4];
+        for row in x {
+            let p = row.as_ptr().add(16 * g);
+            for (j, mj) in m.iter_mut().enumerate() {
+                let v = _mm256_loadu_pd(p.add(4 * j));
+                let v = if nonneg { v } else { _mm256_andnot_pd(sign, v) };
+                *mj = _mm256_max_pd(*mj, v);
+            }
+        }
+        for (j, mj) in m.iter().enumerate() {
+            _mm256_storeu_pd(out.as_mut_ptr().add(16 * g + 4 * j), *mj);
+        }
+    }
+    out
+}
+
+const EXP: i64 = 0x7FF0_0000_0000_0000;
+/// `bits(2^-k) = INV − bits(2^k)`.
+const INV: i64 = 0x7FE0_0000_0000_0000;
+
+/// [`quant_params_portable`] with the per-event scalar work vectorized: `e` from the f64
+/// exponent of `M`, and `R = floor(N / M)` by f64 division where that is exact.
+///
+/// Exactness of the division: `N = Q·2^(G+e) + floor(M/2)` and `M` are integers with
+/// `N + M < 2^53`. If `floor(N/M) = k − 1`, then `N/M ≤ k − 1/M`, and rounding can only reach `k`
+/// if `1/M ≤ k·2^-53`, i.e. `k·M ≥ 2^53`, but `k·M ≤ N + M < 2^53`.
+///
+/// # Safety
+/// AVX2 must be available.
+#[inline(always)]
+pub(super) unsafe fn quant_params(t: &TernaryPlan, x: &[[f64; L]], pre: Option<&[f64; L]>) -> ([f64; L], [f64; L], [i32; L]) {
+    let (mut qs, mut ds, mut mi) = ([0f64; L], [1f64; L], [0i32; L]);
+    let exp = _mm256_set1_epi64x(EXP);
+    let inv = _mm256_set1_epi64x(INV);
+    match t.quant {
+        QuantPlan::Dynamic { m_floor, guard, qmax, vec_recip: true } => {
+            let mabs = match pre {
+                Some(m) => *m,
+                None => max_abs(x, t.nonneg),
+            };
+            let mf = _mm256_set1_pd(m_floor as f64);
+            let qg = _mm256_set1_pd(qmax as f64 * pow2(guard + 1));
+            let g1 = _mm256_set1_pd(pow2(-(guard + 1)));
+            let half = _mm256_set1_pd(0.5);
+            for o in (0..L).step_by(4) {
+                let m = _mm256_max_pd(_mm256_loadu_pd(mabs.as_ptr().add(o)), mf);
+                let e1 = _mm256_and_si256(_mm256_castpd_si256(m), exp); // 2^(e-1)
+                let num = _mm256_add_pd(
+                    _mm256_mul_pd(qg, _mm256_castsi256_pd(e1)),
+                    _mm256_round_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm256_mul_pd(m, half)),
+                );
+                let r = _mm256_round_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm256_div_pd(num, m));
+                let sc = _mm256_castsi256_pd(_mm256_sub_epi64(inv, e1)); // 2^-(e-1)
+                _mm256_storeu_pd(qs.as_mut_ptr().add(o), _mm256_mul_pd(_mm256_mul_pd(r, sc), g1));
+                _mm256_storeu_pd(ds.as_mut_ptr().add(o), m);
+                _mm_storeu_si128(mi.as_mut_ptr().add(o) as *mut __m128i, _mm256_cvttpd_epi32(m));
+            }
+            (qs, ds, mi)
+        }
+        QuantPlan::Pow2 { m_floor, qmax, shift } => {
+            let mabs = match pre {
+                Some(m) => *m,
+                None => max_abs(x, t.nonneg),
+            };
+            let mf = _mm256_set1_pd(m_floor as f64);
+            let q = _mm256_set1_pd(qmax);
+            let sh = _mm256_set1_pd(pow2(-shift));
+            let mant = _mm256_set1_epi64x(0x000F_FFFF_FFFF_FFFF);
+            for o in (0..L).step_by(4) {
+                let m = _mm256_max_pd(_mm256_loadu_pd(mabs.as_ptr().add(o)), mf);
+                // 2^ceil(log2 M): a non-zero mantissa carries into the exponent.
+                let pe = _mm256_and_si256(_mm256_add_epi64(_mm256_castpd_si256(m), mant), exp);
+                let sc = _mm256_castsi256_pd(_mm256_sub_epi64(inv, pe)); // 2^-e
+                _mm256_storeu_pd(qs.as_mut_ptr().add(o), _mm256_mul_pd(q, sc));
+                _mm256_storeu_pd(ds.as_mut_ptr().add(o), _mm256_mul_pd(_mm256_castsi256_pd(pe), sh));
+            }
+            (qs, ds, mi)
+        }
+        _ => quant_params_portable::<L>(t, x),
+    }
+}
+
+/// Quantizes a full block of float events (`x`: `L` events row-major) into `a` (feature-major),
+/// transposing 8×8 tiles in registers.
+///
+/// # Safety
+/// AVX2 must be available; `x.len() = L · p.n_in`, `a.len() ≥ p.n_in`.
+#[inline(always)]
+pub(super) unsafe fn load_f32(p: &Plan, a: &mut [[f64; L]], x: &[f32]) {
+    let k = p.n_in;
+    debug_assert_eq!(x.len(), L * k);
+    let k8 = k / 8 * 8;
+    let sc = _mm256_set1_pd(p.in_scale);
+    let (lo, hi) = (_mm256_set1_pd(p.in_lo), _mm256_set1_pd(p.in_hi));
+    let magic = _mm256_set1_pd(MAGIC);
+    let xp = x.as_ptr();
+    let conv = |v: __m128| {
+        let v = _mm256_mul_pd(_mm256_cvtps_pd(v), sc);
+        // NaN → 0, as `quantize_f64` does.
+        let v = _mm256_and_pd(v, _mm256_cmp_pd::<_CMP_ORD_Q>(v, v));
+        let v = _mm256_min_pd(_mm256_max_pd(v, lo), hi);
+        _mm256_sub_pd(_mm256_add_pd(v, magic), magic)
+    };
+    for e0 in (0..L).step_by(8) {
+        for j0 in (0..k8).step_by(8) {
+            let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(xp.add((e0 + i) * k + j0)));
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let c = [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            for (j, cj) in c.into_iter().enumerate() {
+                let ap = a[j0 + j].as_mut_ptr().add(e0);
+                _mm256_storeu_pd(ap, conv(_mm256_castps256_ps128(cj)));
+                _mm256_storeu_pd(ap.add(4), conv(_mm256_extractf128_ps::<1>(cj)));
+            }
+        }
+        for j in k8..k {
+            let v = _mm_set_ps(*xp.add((e0 + 3) * k + j), *xp.add((e0 + 2) * k + j), *xp.add((e0 + 1) * k + j), *xp.add(e0 * k + j));
+            let w = _mm_set_ps(*xp.add((e0 + 7) * k + j), *xp.add((e0 + 6) * k + j), *xp.add((e0 + 5) * k + j), *xp.add((e0 + 4) * k + j));
+            let ap = a[j].as_mut_ptr().add(e0);
+            _mm256_storeu_pd(ap, conv(v));
+            _mm256_storeu_pd(ap.add(4), conv(w));
+        }
+    }
+}
+
+/// Prefetches `x` into L1.
+#[inline(always)]
+pub(super) fn prefetch(x: &[f32]) {
+    for c in x.chunks(16) {
+        // SAFETY: prefetching is a hint; the address is inside `x`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(c.as_ptr() as *const i8) };
+    }
+}
