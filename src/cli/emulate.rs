@@ -62,36 +62,67 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
     let out_t = fw.output_type();
     let pb = if a.quiet || rows.rows < 1_000_000 { ProgressBar::hidden() } else { ProgressBar::new(rows.rows as u64) };
     pb.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} eta {eta}").expect("valid template"));
-    let mut buf = Vec::new();
     let chunk = a.chunk.max(1);
     let mut saturated = 0usize;
     let in_t = fw.input_type();
     let sat = crate::ir::fixed::SaturationBounds::new(in_t);
-    loop {
-        let n = rows.next_chunk(chunk, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        saturated += buf.iter().filter(|v| sat.saturates(**v as f64)).count();
-        if a.float {
-            let ys: Vec<f32> = buf
-                .par_chunks(fw.n_in)
-                .flat_map_iter(|x| float::forward(&loaded.model, x, None))
-                .collect();
-            w.write_f32(&ys)?;
-        } else {
-            let codes = emu.run_batch(&buf);
-            if a.raw {
-                w.write_i64(&codes)?;
-            } else {
-                let ys: Vec<f64> = codes.iter().map(|&c| code_to_f64(c, out_t)).collect();
-                w.write_f64(&ys)?;
+    let n_events = rows.rows;
+    // Three stages overlap: a reader thread, the (parallel) emulator here, a writer thread.
+    let (tx_in, rx_in) = std::sync::mpsc::sync_channel::<crate::Result<Vec<f32>>>(2);
+    let (tx_out, rx_out) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        s.spawn(move || loop {
+            let mut buf = Vec::new();
+            match rows.next_chunk(chunk, &mut buf) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if tx_in.send(Ok(buf)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx_in.send(Err(e));
+                    break;
+                }
             }
-        }
-        pb.inc(n as u64);
-    }
+        });
+        let writer = s.spawn(move || -> std::io::Result<NpyWriter> {
+            for b in rx_out {
+                w.write_bytes(&b)?;
+            }
+            Ok(w)
+        });
+        let computed = (|| -> anyhow::Result<()> {
+            for item in rx_in {
+                let buf = item?;
+                let n = buf.len() / fw.n_in;
+                saturated += buf.iter().filter(|v| sat.saturates(**v as f64)).count();
+                let bytes: Vec<u8> = if a.float {
+                    let ys: Vec<f32> =
+                        buf.par_chunks(fw.n_in).flat_map_iter(|x| float::forward(&loaded.model, x, None)).collect();
+                    ys.iter().flat_map(|v| v.to_le_bytes()).collect()
+                } else {
+                    let codes = emu.run_batch(&buf);
+                    if a.raw {
+                        codes.iter().flat_map(|v| v.to_le_bytes()).collect()
+                    } else {
+                        codes.iter().flat_map(|&c| code_to_f64(c, out_t).to_le_bytes()).collect()
+                    }
+                };
+                if tx_out.send(bytes).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+                pb.inc(n as u64);
+            }
+            Ok(())
+        })();
+        drop(tx_out);
+        let w = writer.join().expect("writer thread does not panic")?;
+        computed?;
+        w.finish()?;
+        Ok(())
+    })?;
     pb.finish_and_clear();
-    w.finish()?;
     tmp.persist(&a.output).with_context(|| format!("cannot write {}", a.output.display()))?;
     if saturated > 0 && !a.float {
         eprintln!(
@@ -102,7 +133,7 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
     if !a.quiet {
         eprintln!(
             "{} events → {} ({}, output {})",
-            rows.rows,
+            n_events,
             a.output.display(),
             if a.float { "float reference".to_string() } else { format!("firmware, mode {}", fw.mode()) },
             if a.float { "f32".to_string() } else if a.raw { format!("raw codes of {out_t}") } else { out_t.to_string() }

@@ -164,22 +164,23 @@ impl NpyWriter {
         Ok(NpyWriter { w })
     }
     pub fn write_f64(&mut self, v: &[f64]) -> std::io::Result<()> {
-        for x in v {
-            self.w.write_all(&x.to_le_bytes())?;
-        }
-        Ok(())
+        let mut b = Vec::with_capacity(v.len() * 8);
+        v.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        self.w.write_all(&b)
     }
     pub fn write_f32(&mut self, v: &[f32]) -> std::io::Result<()> {
-        for x in v {
-            self.w.write_all(&x.to_le_bytes())?;
-        }
-        Ok(())
+        let mut b = Vec::with_capacity(v.len() * 4);
+        v.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        self.w.write_all(&b)
     }
     pub fn write_i64(&mut self, v: &[i64]) -> std::io::Result<()> {
-        for x in v {
-            self.w.write_all(&x.to_le_bytes())?;
-        }
-        Ok(())
+        let mut b = Vec::with_capacity(v.len() * 8);
+        v.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        self.w.write_all(&b)
+    }
+    /// Appends raw little-endian element bytes.
+    pub fn write_bytes(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.w.write_all(b)
     }
     pub fn finish(mut self) -> std::io::Result<()> {
         self.w.flush()
