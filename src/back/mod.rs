@@ -1,2 +1,3 @@
 //! Backends: everything that consumes the lowered [`crate::ir::firmware::Firmware`].
 pub mod emu;
+pub mod hls;

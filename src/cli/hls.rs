@@ -1,22 +1,157 @@
-//! `compile` and `csim` (HLS backend). Placeholder until the HLS backend lands.
+//! `compile` (write an HLS project) and `csim` (C-simulate it with g++ and ap_types).
+// The csim verdict is the command's output.
+#![allow(clippy::print_stdout)]
 
+use crate::back::hls::csim::{csim, CsimOptions};
+use crate::back::hls::{self, parts, HlsOptions, ProjectMeta, Strategy};
+use crate::io::npy::NpyRows;
+use crate::io::npz::read_dataset;
+use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
+use anyhow::Context;
 use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct CompileArgs {
     #[command(flatten)]
-    pub model: crate::pipeline::ModelArgs,
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub fw: FwArgs,
+    /// Output directory of the project.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Project and top-function name.
+    #[arg(long, default_value = "myproject")]
+    pub name: String,
+    /// FPGA part (one of the known parts; see docs/hls.md).
+    #[arg(long, default_value = parts::DEFAULT_PART)]
+    pub part: String,
+    /// Clock period in ns.
+    #[arg(long, default_value_t = 5.0)]
+    pub clock: f64,
+    /// latency (II=1, add/subtract trees) or resource (2-bit lanes in ROM, II=reuse).
+    #[arg(long, value_enum, default_value = "latency")]
+    pub strategy: Strategy,
+    /// Reuse factor of the resource strategy (must divide n_in·n_out of every layer).
+    #[arg(long, default_value_t = 1)]
+    pub reuse: usize,
+    /// Test-bench inputs (.npy [samples, inputs]); default: the calibration file's x, else
+    /// seeded Gaussian samples.
+    #[arg(long)]
+    pub tb_input: Option<PathBuf>,
+    /// Number of test-bench samples.
+    #[arg(long, default_value_t = 1000)]
+    pub tb_samples: usize,
+    /// Replace an existing non-empty output directory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct CsimArgs {
-    pub dir: std::path::PathBuf,
+    /// A project directory written by `bit2hls compile`.
+    pub dir: PathBuf,
+    /// Run at most N samples.
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Replace the test-bench inputs with this .npy and recompute the expected outputs with
+    /// the emulator (from the project's firmware.json).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Directory of the Xilinx ap_types headers (default: $AP_TYPES_DIR, then
+    /// ~/.cache/bit2hls/ap_types as filled by scripts/setup_ap_types.sh).
+    #[arg(long)]
+    pub ap_types: Option<PathBuf>,
 }
 
-pub fn run_compile(_a: CompileArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("compile: the HLS backend is not implemented yet")
+/// Seed of the Gaussian test-bench samples.
+pub const TB_SEED: u64 = 0x0B17_2415;
+
+fn tb_inputs(a: &CompileArgs, n_in: usize) -> anyhow::Result<(Vec<f32>, String)> {
+    let n = a.tb_samples;
+    anyhow::ensure!(n > 0, "--tb-samples must be at least 1");
+    if let Some(p) = &a.tb_input {
+        let mut rows = NpyRows::open(p)?;
+        anyhow::ensure!(
+            rows.cols == n_in,
+            "{}: samples have {} features, the model takes {n_in}",
+            p.display(),
+            rows.cols
+        );
+        let mut x = Vec::new();
+        let got = rows.next_chunk(n.min(rows.rows), &mut x)?;
+        anyhow::ensure!(got > 0, "{}: no samples", p.display());
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            anyhow::bail!("{}: sample {}, feature {}: {} is not finite", p.display(), i / n_in, i % n_in, x[i]);
+        }
+        return Ok((x, format!("--tb-input {} ({got} samples)", p.display())));
+    }
+    if let Some(c) = &a.fw.calib {
+        let ds = read_dataset(c)?;
+        let rows = ds.rows.min(n);
+        if rows > 0 && ds.cols == n_in {
+            return Ok((ds.x[..rows * n_in].to_vec(), format!("calibration x of {} ({rows} samples)", c.display())));
+        }
+    }
+    Ok((
+        crate::testutil::gaussian(n * n_in, TB_SEED),
+        format!("standard normal samples, seed {TB_SEED:#x} ({n} samples)"),
+    ))
 }
 
-pub fn run_csim(_a: CsimArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("csim: the HLS backend is not implemented yet")
+pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
+    let t0 = Instant::now();
+    let opts = HlsOptions {
+        name: a.name.clone(),
+        part: a.part.clone(),
+        clock_ns: a.clock,
+        strategy: a.strategy,
+        reuse: a.reuse,
+    };
+    // Cheap checks first, before the model is read.
+    parts::check(&opts.part)?;
+    if a.output.is_dir() && !a.force && std::fs::read_dir(&a.output).map(|mut d| d.next().is_some()).unwrap_or(false) {
+        return Err(hls::HlsError::OutputExists { path: a.output.clone() }.into());
+    }
+    let loaded = a.model.load()?;
+    let calib = calibration(&loaded, &a.fw)?;
+    let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
+    hls::check_options(&fw, &opts)?;
+    let (x, tb_source) = tb_inputs(&a, fw.n_in)?;
+    let meta = ProjectMeta {
+        model: a.model.model.display().to_string(),
+        tb_source,
+        calib: a.fw.calib.as_ref().map(|c| c.display().to_string()),
+    };
+    let files = hls::render(&fw, &opts, &meta, &x)?;
+    hls::write_project(&files, &a.output, a.force).with_context(|| format!("writing {}", a.output.display()))?;
+    eprintln!(
+        "{}: {} project '{}' ({} files, mode {}, strategy {}{}, {} test-bench samples) in {:.0} ms",
+        a.output.display(),
+        opts.part,
+        opts.name,
+        files.len(),
+        fw.mode(),
+        opts.strategy.as_str(),
+        if opts.strategy == Strategy::Resource { format!(", reuse {}", opts.reuse) } else { String::new() },
+        x.len() / fw.n_in,
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(0)
+}
+
+pub fn run_csim(a: CsimArgs) -> anyhow::Result<i32> {
+    let o = CsimOptions { samples: a.samples, input: a.input.clone(), ap_types: a.ap_types.clone() };
+    let r = csim(&a.dir, &o)?;
+    eprint!("{}", r.stderr);
+    println!(
+        "{}: {} samples, {} mismatches (g++ build {:.1} s, run {:.2} s)",
+        a.dir.display(),
+        r.samples,
+        r.mismatches,
+        r.build_secs,
+        r.run_secs
+    );
+    Ok(if r.mismatches == 0 { 0 } else { 1 })
 }

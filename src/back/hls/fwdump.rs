@@ -42,7 +42,7 @@ fn un_iv(i: Iv) -> Interval {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
 enum QuantDump {
-    Dynamic { m_type: Ty, m_floor: i64, recip_frac: i32, recip_type: Ty, prod_type: Ty },
+    Dynamic { m_type: Ty, m_floor: i64, guard: i32, e_type: Ty, recip_type: Ty, prod_type: Ty },
     Pow2 { m_type: Ty, m_floor: i64, e_max: i32, e_type: Ty, prod_type: Ty },
     Static { m_cal: f64, recip: i64, recip_frac: i32, prod_type: Ty },
 }
@@ -132,10 +132,11 @@ const FORMAT: &str = "bit2hls-firmware";
 
 fn quant(q: &Quantizer) -> QuantDump {
     match q {
-        Quantizer::Dynamic { m_type, m_floor, recip_frac, recip_type, prod_type } => QuantDump::Dynamic {
+        Quantizer::Dynamic { m_type, m_floor, guard, e_type, recip_type, prod_type } => QuantDump::Dynamic {
             m_type: (*m_type).into(),
             m_floor: *m_floor,
-            recip_frac: *recip_frac,
+            guard: *guard,
+            e_type: (*e_type).into(),
             recip_type: (*recip_type).into(),
             prod_type: (*prod_type).into(),
         },
@@ -154,16 +155,21 @@ fn quant(q: &Quantizer) -> QuantDump {
 
 fn un_quant(q: QuantDump) -> Quantizer {
     match q {
-        QuantDump::Dynamic { m_type, m_floor, recip_frac, recip_type, prod_type } => Quantizer::Dynamic {
+        QuantDump::Dynamic { m_type, m_floor, guard, e_type, recip_type, prod_type } => Quantizer::Dynamic {
             m_type: m_type.into(),
             m_floor,
-            recip_frac,
+            guard,
+            e_type: e_type.into(),
             recip_type: recip_type.into(),
             prod_type: prod_type.into(),
         },
-        QuantDump::Pow2 { m_type, m_floor, e_max, e_type, prod_type } => {
-            Quantizer::Pow2 { m_type: m_type.into(), m_floor, e_max, e_type: e_type.into(), prod_type: prod_type.into() }
-        }
+        QuantDump::Pow2 { m_type, m_floor, e_max, e_type, prod_type } => Quantizer::Pow2 {
+            m_type: m_type.into(),
+            m_floor,
+            e_max,
+            e_type: e_type.into(),
+            prod_type: prod_type.into(),
+        },
         QuantDump::Static { m_cal, recip, recip_frac, prod_type } => {
             Quantizer::Static { m_cal, recip, recip_frac, prod_type: prod_type.into() }
         }
@@ -171,11 +177,13 @@ fn un_quant(q: QuantDump) -> Quantizer {
 }
 
 fn ternary_row(row: &[i8]) -> String {
-    row.iter().map(|t| match t {
-        1 => '+',
-        -1 => '-',
-        _ => '0',
-    }).collect()
+    row.iter()
+        .map(|t| match t {
+            1 => '+',
+            -1 => '-',
+            _ => '0',
+        })
+        .collect()
 }
 
 /// The JSON text of `fw` (deterministic).
@@ -261,7 +269,10 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
     let bad = |d: String| HlsError::Project { path: path.to_path_buf(), detail: d };
     let d: FirmwareDump = serde_json::from_str(text).map_err(|e| bad(format!("not a bit2hls firmware dump: {e}")))?;
     if d.format != FORMAT || d.version != VERSION {
-        return Err(bad(format!("format '{}' version {} (expected '{FORMAT}' version {VERSION})", d.format, d.version)));
+        return Err(bad(format!(
+            "format '{}' version {} (expected '{FORMAT}' version {VERSION})",
+            d.format, d.version
+        )));
     }
     let name: ProfileName = d.profile.name.parse().map_err(bad)?;
     let mut profile = Profile::named(name);
@@ -293,7 +304,11 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                 let mut data = Vec::with_capacity(l.n_in * l.n_out);
                 for row in &weights {
                     if row.len() != l.n_in {
-                        return Err(bad(format!("layer #{i}: weight row of {} entries, expected {}", row.len(), l.n_in)));
+                        return Err(bad(format!(
+                            "layer #{i}: weight row of {} entries, expected {}",
+                            row.len(),
+                            l.n_in
+                        )));
                     }
                     for c in row.chars() {
                         data.push(match c {
@@ -367,4 +382,44 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
         n_out: d.n_out,
         layers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::back::emu::fixed::Emulator;
+    use crate::front::{ArchOrigin, Loaded};
+    use crate::pipeline::{lower_for, FwArgs};
+
+    #[test]
+    fn round_trip_keeps_every_integer() {
+        let model = crate::testutil::random_mlp(&[7, 9, 4], 5, true);
+        let loaded = Loaded { model: model.clone(), origin: ArchOrigin::Inferred, notes: vec![] };
+        let xs = crate::testutil::gaussian(300 * 7, 3);
+        let cal = crate::pass::calibrate::calibrate(&model, &xs);
+        for mode in Mode::ALL {
+            let args = FwArgs {
+                mode,
+                calib: None,
+                input_type: None,
+                input_bits: 16,
+                frac_bits: 12,
+                const_bits: 18,
+                weight_bits: 16,
+            };
+            let fw = lower_for(&loaded, &args, mode, Some(&cal)).unwrap();
+            let text = to_json(&fw);
+            let back = from_json(&text, Path::new("firmware.json")).unwrap();
+            assert_eq!(to_json(&back), text);
+            assert_eq!(back.layers, fw.layers);
+            assert_eq!(back.options, fw.options);
+            assert_eq!(Emulator::new(&back).run_batch(&xs), Emulator::new(&fw).run_batch(&xs));
+        }
+    }
+
+    #[test]
+    fn rejects_foreign_json() {
+        let e = from_json("{\"format\": \"x\"}", Path::new("f.json")).unwrap_err();
+        assert!(e.to_string().contains("f.json"));
+    }
 }

@@ -31,7 +31,7 @@ pub struct Io {
 
 /// A C++ integer literal.
 pub fn lit(v: i64) -> String {
-    if v >= i32::MIN as i64 + 1 && v <= i32::MAX as i64 {
+    if v > i32::MIN as i64 && v <= i32::MAX as i64 {
         v.to_string()
     } else {
         format!("{v}LL")
@@ -40,6 +40,11 @@ pub fn lit(v: i64) -> String {
 
 fn hull(vals: impl IntoIterator<Item = i64>) -> Interval {
     vals.into_iter().fold(Interval::point(0), |a, v| a.union(Interval::point(v as i128)))
+}
+
+/// Bits of the unsigned integer `v`.
+fn bits_of(v: i64) -> u32 {
+    64 - (v as u64).leading_zeros()
 }
 
 fn span(vals: &[i64]) -> Interval {
@@ -62,16 +67,8 @@ pub fn add_sub_tree(plus: &[String], minus: &[String]) -> String {
     match (plus.is_empty(), minus.is_empty()) {
         (true, true) => "0".to_string(),
         (false, true) => balanced_sum(plus),
-        (true, false) => format!("-{}", paren(balanced_sum(minus))),
-        (false, false) => format!("{} - {}", balanced_sum(plus), paren(balanced_sum(minus))),
-    }
-}
-
-fn paren(s: String) -> String {
-    if s.starts_with('(') {
-        s
-    } else {
-        format!("({s})")
+        (true, false) => format!("-{}", balanced_sum(minus)),
+        (false, false) => format!("{} - {}", balanced_sum(plus), balanced_sum(minus)),
     }
 }
 
@@ -113,7 +110,7 @@ impl Cfg {
         }
     }
     fn unsigned(&mut self, name: &str, v: usize) {
-        self.consts.push(format!("static const unsigned {name} = {v};"));
+        self.consts.push(format!("static const int {name} = {v};"));
     }
     fn boolean(&mut self, name: &str, v: bool) {
         self.consts.push(format!("static const bool {name} = {v};"));
@@ -157,12 +154,6 @@ fn header_comment(index: usize, layer: &FwLayer, what: &str) -> String {
     )
 }
 
-fn out_decl(io: &Io, lines: &mut Vec<String>) {
-    if io.declare_output {
-        lines.push(format!("{} {}[{}];", io.out_t, io.output, "N"));
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn ternary(
     index: usize,
@@ -187,15 +178,20 @@ fn ternary(
     let bias_span = span(&t.bias);
     let dq = t.dequant_type.interval();
     let (mode, pre) = match &t.quant {
-        Quantizer::Dynamic { m_type, m_floor, recip_frac, recip_type, prod_type } => {
-            let num = Interval::new(0, ((t.qmax as i128) << recip_frac) + m_type.max_code() / 2);
+        Quantizer::Dynamic { m_type, m_floor, guard, e_type, recip_type, prod_type } => {
+            // e ≤ bitlen(max code of M) = width of M; the numerator Q·2^(G+e) + floor(M/2).
+            let s_max = guard + m_type.width as i32;
+            let num = Interval::new(0, ((t.qmax as i128) << s_max) + m_type.max_code() / 2);
             c.ty(types, CType::code_of(*m_type), "m_t");
+            c.ty(types, CType::code_of(*e_type), "e_t");
             c.ty(types, CType::int_of(num), "num_t");
             c.ty(types, CType::code_of(*recip_type), "recip_t");
             c.ty(types, CType::code_of(*prod_type), "prod_t");
             c.int("m_floor", *m_floor);
             c.int("qmax", t.qmax);
-            c.int("recip_frac", *recip_frac as i64);
+            c.int("guard", *guard as i64);
+            c.int("e_bits", e_type.width.max(bits_of(m_type.width as i64)) as i64);
+            c.int("s_max", s_max as i64);
             ("dynamic", dq.shift_round(t.shift))
         }
         Quantizer::Pow2 { m_type, m_floor, e_max, e_type, prod_type } => {
@@ -271,6 +267,19 @@ fn ternary(
                     format!("acc[{n}] = {};", add_sub_tree(&p, &m))
                 })
                 .collect();
+            // The canonical record of the weights (2-bit lanes, reuse-1 layout); the trees below
+            // are the code, so this array is not referenced by the latency strategy.
+            let p = pack(w, 1);
+            let words: Vec<String> = p.rows[0].iter().map(|x| format!("0x{x:016x}ULL")).collect();
+            weights.arrays.push(ArrayView {
+                decl: format!("static const ap_uint<64> {sym}_lanes[1][{}]", p.words),
+                lines: {
+                    let mut l: Vec<String> = init_lines(&words, 4).into_iter().map(|x| format!("    {x}")).collect();
+                    l.insert(0, "{".to_string());
+                    l.push("}".to_string());
+                    l
+                },
+            });
             weights.function = Some(FnView {
                 signature: format!(
                     "inline void {sym}_accumulate(const {cfg_name}::code_t q[{}], {cfg_name}::acc_t acc[{}])",
@@ -335,7 +344,10 @@ fn ternary(
         _ => {
             lines.push(format!("nnet::b2h_quantize_static<{}, {cfg_name}>({inp}, {q});", io.in_t));
             lines.push(accumulate);
-            lines.push(format!("nnet::b2h_dequantize_static<{}, {cfg_name}>({acc}, {scale}, {bias}, {outp});", io.out_t));
+            lines.push(format!(
+                "nnet::b2h_dequantize_static<{}, {cfg_name}>({acc}, {scale}, {bias}, {outp});",
+                io.out_t
+            ));
         }
     }
     let comment = header_comment(index, layer, &format!("ternary, {}", mode_name(mode)));
@@ -396,12 +408,7 @@ fn dense(
         guard: format!("WEIGHTS_{}_H_", sym.to_uppercase()),
         comment: format!(
             "{}: full-precision {}x{} (weights {} with {} fractional bits); {} non-zero",
-            layer.name,
-            layer.n_out,
-            layer.n_in,
-            d.weight_type,
-            d.weight_type.frac,
-            nz
+            layer.name, layer.n_out, layer.n_in, d.weight_type, d.weight_type.frac, nz
         ),
         arrays: vec![array_1d(&format!("{cfg_name}::bias_t"), &format!("{sym}_bias"), &d.bias)],
         function: None,
@@ -459,7 +466,12 @@ fn dense(
     lines.push(accumulate);
     lines.push(format!("nnet::b2h_requantize<{}, {cfg_name}>({acc}, {sym}_bias, {});", io.out_t, io.output));
     let comment = header_comment(index, layer, "full-precision dense");
-    LayerGen { config: c.view(comment.clone()), top: TopLayerView { comment, lines }, weights, weights_file: format!("{sym}.h") }
+    LayerGen {
+        config: c.view(comment.clone()),
+        top: TopLayerView { comment, lines },
+        weights,
+        weights_file: format!("{sym}.h"),
+    }
 }
 
 fn affine(
@@ -483,7 +495,10 @@ fn affine(
     c.int("shift", a.shift as i64);
     let weights = WeightsView {
         guard: format!("WEIGHTS_{}_H_", sym.to_uppercase()),
-        comment: format!("{}: per-channel affine over {} channels (scale frac {})", layer.name, layer.n_in, a.scale_frac),
+        comment: format!(
+            "{}: per-channel affine over {} channels (scale frac {})",
+            layer.name, layer.n_in, a.scale_frac
+        ),
         arrays: vec![
             array_1d(&format!("{cfg_name}::scale_t"), &format!("{sym}_scale"), &a.scale),
             array_1d(&format!("{cfg_name}::bias_t"), &format!("{sym}_bias"), &a.bias),
@@ -500,8 +515,12 @@ fn affine(
         io.in_t, io.out_t, io.input, io.output
     ));
     let comment = header_comment(index, layer, "affine");
-    let _ = out_decl;
-    LayerGen { config: c.view(comment.clone()), top: TopLayerView { comment, lines }, weights, weights_file: format!("{sym}.h") }
+    LayerGen {
+        config: c.view(comment.clone()),
+        top: TopLayerView { comment, lines },
+        weights,
+        weights_file: format!("{sym}.h"),
+    }
 }
 
 #[cfg(test)]
@@ -512,7 +531,8 @@ mod tests {
         let t: Vec<String> = (0..5).map(|k| format!("q[{k}]")).collect();
         assert_eq!(balanced_sum(&t), "((q[0] + q[1]) + (q[2] + (q[3] + q[4])))");
         assert_eq!(add_sub_tree(&t[..1], &t[1..3]), "q[0] - (q[1] + q[2])");
-        assert_eq!(add_sub_tree(&[], &t[..1]), "-(q[0])");
+        assert_eq!(add_sub_tree(&[], &t[..1]), "-q[0]");
+        assert_eq!(add_sub_tree(&t[..1], &t[1..2]), "q[0] - q[1]");
         assert_eq!(add_sub_tree(&[], &[]), "0");
         assert_eq!(lit(3_000_000_000), "3000000000LL");
     }

@@ -1,0 +1,107 @@
+//! Shared helpers of the HLS integration tests: random models, lowering, project writing, csim.
+#![allow(dead_code)]
+
+use bit2hls::back::emu::fixed::Emulator;
+use bit2hls::back::hls::csim::{csim, CsimOptions, CsimOutcome};
+use bit2hls::back::hls::{self, HlsOptions, ProjectMeta, Strategy};
+use bit2hls::front::{ArchOrigin, Loaded};
+use bit2hls::ir::firmware::{Firmware, Mode};
+use bit2hls::ir::Model;
+use bit2hls::pipeline::{lower_for, FwArgs};
+use std::path::{Path, PathBuf};
+
+pub fn fw_args(mode: Mode, input_type: Option<&str>) -> FwArgs {
+    fw_args_frac(mode, input_type, 12)
+}
+
+pub fn fw_args_frac(mode: Mode, input_type: Option<&str>, frac_bits: i32) -> FwArgs {
+    FwArgs {
+        mode,
+        calib: None,
+        input_type: input_type.map(|s| s.to_string()),
+        input_bits: 16,
+        frac_bits,
+        const_bits: 18,
+        weight_bits: 16,
+    }
+}
+
+/// Lowers `model` for `mode`, calibrated on `calib_x` if given (static mode without it: Gaussian samples).
+pub fn lower(model: &Model, mode: Mode, input_type: Option<&str>, calib_x: Option<&[f32]>) -> Firmware {
+    lower_frac(model, mode, input_type, calib_x, 12)
+}
+
+pub fn lower_frac(
+    model: &Model,
+    mode: Mode,
+    input_type: Option<&str>,
+    calib_x: Option<&[f32]>,
+    frac_bits: i32,
+) -> Firmware {
+    let loaded = Loaded { model: model.clone(), origin: ArchOrigin::Inferred, notes: vec![] };
+    // As `compile --calib`: calibration data (when given) also chooses the input type.
+    let cal = match calib_x {
+        Some(x) => Some(bit2hls::pass::calibrate::calibrate(model, x)),
+        None if mode == Mode::Static => {
+            Some(bit2hls::pass::calibrate::calibrate(model, &bit2hls::testutil::gaussian(2048 * model.inputs, 7)))
+        }
+        None => None,
+    };
+    lower_for(&loaded, &fw_args_frac(mode, input_type, frac_bits), mode, cal.as_ref()).expect("model lowers")
+}
+
+/// Samples that exercise the firmware: Gaussian, scaled Gaussian (saturation), exact ties,
+/// zeros and a few constant rows.
+pub fn tb_samples(n_in: usize, n: usize, seed: u64) -> Vec<f32> {
+    let mut x = bit2hls::testutil::gaussian(n * n_in, seed);
+    let mut r = bit2hls::testutil::Rng(seed ^ 0x5eed);
+    for (i, row) in x.chunks_mut(n_in).enumerate() {
+        match i % 10 {
+            0 => row.iter_mut().for_each(|v| *v *= 40.0),
+            1 => row.iter_mut().for_each(|v| *v = 0.0),
+            2 => row.iter_mut().for_each(|v| *v = ((r.next_u64() % 64) as f32 - 32.0) / 8.0),
+            3 => row.iter_mut().for_each(|v| *v *= 0.01),
+            4 => row.iter_mut().for_each(|v| *v = (r.next_u64() % 2048) as f32 / 2048.0 - 0.5 + 1.0 / 4096.0),
+            _ => {}
+        }
+    }
+    x
+}
+
+pub fn write(fw: &Firmware, o: &HlsOptions, x: &[f32], dir: &Path) {
+    let meta = ProjectMeta { model: fw.name.clone(), tb_source: "test".into(), calib: None };
+    let files = hls::render(fw, o, &meta, x).expect("renders");
+    hls::write_project(&files, dir, true).expect("writes");
+}
+
+pub fn opts(strategy: Strategy, reuse: usize) -> HlsOptions {
+    HlsOptions { strategy, reuse, ..HlsOptions::default() }
+}
+
+/// Runs csim; panics with a clear message if g++ or the ap_types headers are missing.
+pub fn run_csim(dir: &Path) -> CsimOutcome {
+    match csim(dir, &CsimOptions::default()) {
+        Ok(r) => r,
+        Err(e) => panic!("csim of {} failed: {e}", dir.display()),
+    }
+}
+
+/// Checks that the expected outputs in tb_data equal Emulator::run_codes on the quantized inputs.
+pub fn assert_predictions_are_emulator(fw: &Firmware, x: &[f32], dir: &Path) {
+    let emu = Emulator::new(fw);
+    let text = std::fs::read_to_string(dir.join("tb_data/tb_output_predictions.dat")).unwrap();
+    let f = fw.output_type().frac;
+    let mut inp = vec![0i64; fw.n_in];
+    let mut out = vec![0i64; fw.n_out];
+    for (row, line) in x.chunks(fw.n_in).zip(text.lines()) {
+        emu.quantize_input(row, &mut inp);
+        emu.run_codes(&inp, &mut out);
+        let got: Vec<f64> = line.split(' ').map(|t| t.parse().unwrap()).collect();
+        let want: Vec<f64> = out.iter().map(|&c| c as f64 * (2f64).powi(-f)).collect();
+        assert_eq!(got, want);
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

@@ -1,0 +1,244 @@
+//! C-simulation equals the emulator: for random models (including the corner cases an HLS
+//! generator gets wrong: all-zero weights, one input, one output, a 512-wide layer,
+//! full-precision and affine stages, a leading ReLU with an unsigned input, a narrow saturating
+//! input type, wide (multi-word ap_int) intermediates) and for every
+//! strategy × activation mode, the generated project is built with g++ against the ap_types
+//! headers and run on 1,000 samples; every output must equal Emulator::run_codes exactly.
+//! Also every shipped model under models/*/*.safetensors.
+//!
+//! Needs g++ and the ap_types headers (scripts/setup_ap_types.sh): without them the tests FAIL.
+
+mod common;
+
+use bit2hls::back::hls::Strategy;
+use bit2hls::ir::firmware::{Firmware, Mode};
+use bit2hls::ir::{Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource};
+use bit2hls::testutil::{random_mlp, Rng};
+use common::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+const SAMPLES: usize = 1000;
+
+struct Case {
+    label: String,
+    model: Model,
+    input_type: Option<&'static str>,
+    frac_bits: i32,
+    calib_x: Option<Vec<f32>>,
+    x: Vec<f32>,
+    modes: Vec<Mode>,
+    strategies: Vec<(Strategy, usize)>,
+}
+
+fn zero_weights(mut m: Model) -> Model {
+    for l in m.layers.iter_mut() {
+        if let LayerKind::BitLinear(b) = &mut l.kind {
+            b.codes.data.iter_mut().for_each(|c| *c = 0);
+        }
+    }
+    m.name = format!("{}_zero", m.name);
+    m
+}
+
+/// A ReLU in front of the first layer (an identity Affine stage in the firmware).
+fn relu_first(mut m: Model) -> Model {
+    m.layers.insert(0, Layer { name: "relu_in".into(), kind: LayerKind::Relu });
+    m.name = format!("{}_relu_first", m.name);
+    m
+}
+
+/// Affine (BatchNorm) → Linear (full precision) → ReLU → BitLinear → BatchNorm → ReLU → BitLinear.
+fn mixed_model(seed: u64) -> Model {
+    let mut r = Rng(seed);
+    let mut normal = |s: f64| (r.normal() * s) as f32;
+    let (a, b, c, d) = (8, 6, 5, 3);
+    let ternary = |rows: usize, cols: usize, rr: &mut Rng| -> BitLinear {
+        BitLinear {
+            codes: Matrix::new(rows, cols, (0..rows * cols).map(|_| (rr.next_u64() % 3) as i8 - 1).collect()),
+            beta: 0.37,
+            bias: Some((0..rows).map(|_| (rr.normal() * 0.2) as f32).collect()),
+            source: WeightSource::TernaryI8,
+            master: None,
+        }
+    };
+    let bn_in = Affine {
+        scale: (0..a).map(|_| 0.5 + normal(0.3).abs()).collect(),
+        shift: (0..a).map(|_| normal(0.1)).collect(),
+        origin: "batchnorm",
+    };
+    let lin = Linear {
+        weight: Matrix::new(b, a, (0..a * b).map(|_| normal(0.4)).collect()),
+        bias: Some((0..b).map(|_| normal(0.1)).collect()),
+    };
+    let bn_mid = Affine {
+        scale: (0..c).map(|i| if i == 2 { -0.8 } else { 0.5 + normal(0.3).abs() }).collect(),
+        shift: (0..c).map(|_| normal(0.1)).collect(),
+        origin: "batchnorm",
+    };
+    let mut rr = Rng(seed ^ 99);
+    let t1 = ternary(c, b, &mut rr);
+    let t2 = ternary(d, c, &mut rr);
+    Model {
+        name: "mixed".into(),
+        inputs: a,
+        profile: Profile::named(ProfileName::Bithep),
+        layers: vec![
+            Layer { name: "bn0".into(), kind: LayerKind::Affine(bn_in) },
+            Layer { name: "fc_float".into(), kind: LayerKind::Linear(lin) },
+            Layer { name: "relu0".into(), kind: LayerKind::Relu },
+            Layer { name: "fc1".into(), kind: LayerKind::BitLinear(t1) },
+            Layer { name: "bn1".into(), kind: LayerKind::Affine(bn_mid) },
+            Layer { name: "relu1".into(), kind: LayerKind::Relu },
+            Layer { name: "fc2".into(), kind: LayerKind::BitLinear(t2) },
+        ],
+        input_type: None,
+    }
+}
+
+fn case(label: &str, model: Model, input_type: Option<&'static str>, reuse: usize, seed: u64) -> Case {
+    let x = tb_samples(model.inputs, SAMPLES, seed);
+    Case {
+        label: label.to_string(),
+        model,
+        input_type,
+        frac_bits: 12,
+        calib_x: None,
+        x,
+        modes: Mode::ALL.to_vec(),
+        strategies: vec![(Strategy::Latency, 1), (Strategy::Resource, reuse)],
+    }
+}
+
+/// Runs every (case, mode, strategy) on two worker threads; returns the failures.
+fn run_all(cases: &[Case]) -> Vec<String> {
+    let jobs: Vec<(usize, Mode, Strategy, usize)> = cases
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.modes.iter().flat_map(move |&m| c.strategies.iter().map(move |&(s, r)| (i, m, s, r))))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    let log = Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..2 {
+            sc.spawn(|| loop {
+                let j = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&(ci, mode, strategy, reuse)) = jobs.get(j) else { break };
+                let c = &cases[ci];
+                let what = format!("{} / {mode} / {} (reuse {reuse})", c.label, strategy.as_str());
+                let job = std::panic::catch_unwind(|| {
+                    let fw: Firmware = lower_frac(&c.model, mode, c.input_type, c.calib_x.as_deref(), c.frac_bits);
+                    let dir = tempfile::tempdir().unwrap();
+                    let prj = dir.path().join("prj");
+                    write(&fw, &opts(strategy, reuse), &c.x, &prj);
+                    if strategy == Strategy::Latency {
+                        assert_predictions_are_emulator(&fw, &c.x, &prj);
+                    }
+                    run_csim(&prj)
+                });
+                let r = match job {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let msg = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        failures.lock().unwrap().push(format!("{what}: {msg}"));
+                        continue;
+                    }
+                };
+                log.lock().unwrap().push(format!(
+                    "{what}: {} samples, {} mismatches, g++ {:.1} s",
+                    r.samples, r.mismatches, r.build_secs
+                ));
+                if r.mismatches != 0 || r.samples != c.x.len() / c.model.inputs {
+                    failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{what}: {} mismatches over {} samples\n{}", r.mismatches, r.samples, r.stderr));
+                }
+            });
+        }
+    });
+    for l in log.into_inner().unwrap() {
+        eprintln!("{l}");
+    }
+    failures.into_inner().unwrap()
+}
+
+#[test]
+fn random_models_csim_equals_emulator() {
+    let cases = vec![
+        case("4-8-3 bias", random_mlp(&[4, 8, 3], 11, true), None, 4, 1),
+        case("16-64-32-5 no bias", random_mlp(&[16, 64, 32, 5], 12, false), None, 32, 2),
+        case("6-5-4 all-zero weights", zero_weights(random_mlp(&[6, 5, 4], 13, true)), None, 2, 3),
+        case("1-8-4 one input", random_mlp(&[1, 8, 4], 14, true), None, 4, 4),
+        case("8-6-1 one output", random_mlp(&[8, 6, 1], 15, true), Some("ap_fixed<8,3>"), 6, 5),
+        case("512-16-4 wide", random_mlp(&[512, 16, 4], 16, true), None, 64, 6),
+        case("mixed affine/dense/ternary", mixed_model(17), Some("ap_fixed<12,4>"), 3, 7),
+        case("ReLU first, unsigned input", relu_first(random_mlp(&[5, 7, 3], 18, true)), Some("ap_ufixed<10,4>"), 7, 8),
+        Case {
+            frac_bits: 24,
+            ..case(
+                "wide types (ap_fixed<24,4> in, 24 frac bits)",
+                random_mlp(&[12, 10, 4], 19, true),
+                Some("ap_fixed<24,4>"),
+                5,
+                9,
+            )
+        },
+    ];
+    let f = run_all(&cases);
+    assert!(f.is_empty(), "{} failing configurations:\n{}", f.len(), f.join("\n"));
+}
+
+/// Every shipped model: dynamic and dynamic-pow2, and static when the test jets exist.
+#[test]
+fn shipped_models_csim_equals_emulator() {
+    let root = repo().join("models");
+    let mut paths: Vec<_> = std::fs::read_dir(&root)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    paths.sort();
+    let jets = root.join("data/test_jets.npz");
+    let jets =
+        if jets.is_file() { Some(bit2hls::io::npz::read_dataset(&jets).expect("test_jets.npz reads")) } else { None };
+    let mut cases = Vec::new();
+    for p in &paths {
+        let loaded = match bit2hls::front::load(p, &Default::default()) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("{}: not loadable with default options, skipped: {e}", p.display());
+                continue;
+            }
+        };
+        let m = loaded.model;
+        let jets_fit = jets.as_ref().filter(|d| d.cols == m.inputs);
+        let (x, modes, calib_x) = match jets_fit {
+            Some(d) => {
+                let n = d.rows.min(SAMPLES);
+                (d.x[..n * m.inputs].to_vec(), Mode::ALL.to_vec(), Some(d.x.clone()))
+            }
+            None => (tb_samples(m.inputs, SAMPLES, 21), vec![Mode::Dynamic, Mode::DynamicPow2], None),
+        };
+        cases.push(Case {
+            label: p.strip_prefix(repo()).unwrap_or(p).display().to_string(),
+            model: m,
+            input_type: None,
+            frac_bits: 12,
+            calib_x,
+            x,
+            modes,
+            strategies: vec![(Strategy::Latency, 1)],
+        });
+    }
+    eprintln!("{} shipped models", cases.len());
+    let f = run_all(&cases);
+    assert!(f.is_empty(), "{} failing configurations:\n{}", f.len(), f.join("\n"));
+}

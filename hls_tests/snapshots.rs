@@ -1,0 +1,46 @@
+//! insta snapshots of every generated file of one small project (a seeded 4-8-3 model with
+//! biases), for both strategies, so every change of the generated code shows up in review.
+//! Update with `INSTA_UPDATE=always cargo test --test hls_snapshots` (or cargo insta review).
+
+mod common;
+
+use bit2hls::back::hls::{self, ProjectMeta, Strategy};
+use bit2hls::ir::firmware::Mode;
+use common::*;
+
+fn snapshot_project(mode: Mode, strategy: Strategy, reuse: usize, verbatim: bool) {
+    let model = bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true);
+    let fw = lower(&model, mode, None, None);
+    let x = tb_samples(4, 8, 1);
+    let meta =
+        ProjectMeta { model: "random_4_8_3.safetensors".into(), tb_source: "snapshot samples".into(), calib: None };
+    let files = hls::render(&fw, &opts(strategy, reuse), &meta, &x).unwrap();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for (path, text) in &files {
+            // The kernels and shared Tcl are verbatim copies: snapshotted once.
+            if !verbatim && (path.starts_with("firmware/nnet_utils/") || path.starts_with("vivado_scripts/")) {
+                continue;
+            }
+            let name = format!("{}__{}__{}", mode, strategy.as_str(), path.replace('/', "__"));
+            insta::assert_snapshot!(name, text);
+        }
+    });
+}
+
+#[test]
+fn latency_dynamic() {
+    snapshot_project(Mode::Dynamic, Strategy::Latency, 1, true);
+}
+
+#[test]
+fn resource_dynamic_pow2() {
+    snapshot_project(Mode::DynamicPow2, Strategy::Resource, 4, false);
+}
+
+#[test]
+fn latency_static() {
+    snapshot_project(Mode::Static, Strategy::Latency, 1, false);
+}

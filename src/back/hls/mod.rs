@@ -1,0 +1,517 @@
+//! HLS backend: an hls4ml-style Vitis HLS project from the lowered [`Firmware`].
+//!
+//! [`render`] builds every file in memory (deterministic: no timestamps, sorted maps);
+//! [`write_project`] writes them to a temporary sibling directory and renames it into place.
+//! The C++ computes exactly the integers of [`crate::back::emu::fixed::Emulator`]
+//! (docs/arithmetic.md); [`csim`] proves it with g++ and the ap_types headers.
+//!
+//! Layout of a project (docs/hls.md): `firmware/<name>.cpp|.h`, `firmware/defines.h`,
+//! `firmware/parameters.h`, `firmware/weights/`, `firmware/nnet_utils/`, `<name>_test.cpp`,
+//! `tb_data/`, `build_prj.tcl`, `vivado_synth.tcl`, `vivado_scripts/`, `report.json`,
+//! `firmware.json` (the complete firmware, for `csim --input`).
+
+pub mod csim;
+pub mod error;
+pub mod fwdump;
+pub mod lanes;
+pub mod layers;
+pub mod namer;
+pub mod parts;
+pub mod tbdata;
+pub mod types;
+pub mod view;
+
+use crate::ir::firmware::{Firmware, FwKind};
+use crate::ir::fixed::Interval;
+use askama::Template;
+pub use error::{HlsError, Result};
+use layers::{gen_layer, Io};
+use namer::Namer;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use types::{CType, Types};
+use view::*;
+
+/// Implementation strategy (DESIGN.md §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// II = 1: weights are constants, each output an add/subtract tree over its non-zero inputs.
+    Latency,
+    /// II = reuse: ternary weights as 2-bit lanes in ROM, decoded to add/subtract/skip.
+    Resource,
+}
+
+impl Strategy {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Strategy::Latency => "latency",
+            Strategy::Resource => "resource",
+        }
+    }
+}
+
+/// Project options.
+#[derive(Clone, Debug)]
+pub struct HlsOptions {
+    /// Project and top-function name.
+    pub name: String,
+    pub part: String,
+    /// Clock period in ns.
+    pub clock_ns: f64,
+    pub strategy: Strategy,
+    pub reuse: usize,
+}
+
+impl Default for HlsOptions {
+    fn default() -> Self {
+        HlsOptions {
+            name: "myproject".into(),
+            part: parts::DEFAULT_PART.into(),
+            clock_ns: 5.0,
+            strategy: Strategy::Latency,
+            reuse: 1,
+        }
+    }
+}
+
+/// Where the project came from (recorded in report.json).
+#[derive(Clone, Debug, Default)]
+pub struct ProjectMeta {
+    /// The model file as the user named it.
+    pub model: String,
+    /// Where the test-bench inputs came from.
+    pub tb_source: String,
+    /// The calibration file, if any.
+    pub calib: Option<String>,
+}
+
+/// The kernel headers, copied verbatim into `firmware/nnet_utils/`.
+pub const KERNELS: &[(&str, &str)] = &[
+    ("nnet_b2h_common.h", include_str!("../../../templates/hls/nnet_utils/nnet_b2h_common.h")),
+    ("nnet_b2h_ternary.h", include_str!("../../../templates/hls/nnet_utils/nnet_b2h_ternary.h")),
+    ("nnet_b2h_dense.h", include_str!("../../../templates/hls/nnet_utils/nnet_b2h_dense.h")),
+];
+
+/// Shared Tcl, copied into `vivado_scripts/`.
+pub const TCL: &[(&str, &str)] = &[("b2h_common.tcl", include_str!("../../../vivado_scripts/b2h_common.tcl"))];
+
+/// Checks the options against the firmware: part, name, clock, reuse factor.
+pub fn check_options(fw: &Firmware, o: &HlsOptions) -> Result<()> {
+    parts::check(&o.part)?;
+    Namer::check_top(&o.name).map_err(HlsError::Option)?;
+    if !(o.clock_ns.is_finite() && o.clock_ns > 0.0 && o.clock_ns <= 1000.0) {
+        return Err(HlsError::Option(format!("--clock {} ns: expected a period in (0, 1000] ns", o.clock_ns)));
+    }
+    if o.reuse == 0 {
+        return Err(HlsError::Option("--reuse 0: the reuse factor is at least 1".into()));
+    }
+    if o.strategy == Strategy::Latency && o.reuse != 1 {
+        return Err(HlsError::Option(format!(
+            "--reuse {} needs --strategy resource (the latency strategy has II = 1, reuse 1)",
+            o.reuse
+        )));
+    }
+    if fw.layers.is_empty() {
+        return Err(HlsError::Option("the model has no layers to generate".into()));
+    }
+    let out = fw.output_type();
+    if !(0..=58).contains(&out.frac) {
+        return Err(HlsError::Option(format!("output type {out}: the test bench needs 0..58 fractional bits")));
+    }
+    for (i, l) in fw.layers.iter().enumerate() {
+        if matches!(l.kind, FwKind::Affine(_)) {
+            continue;
+        }
+        let size = l.n_in * l.n_out;
+        if size % o.reuse != 0 {
+            let divs: Vec<String> = (1..=size).filter(|d| size % d == 0).map(|d| d.to_string()).collect();
+            let valid = if divs.len() > 24 {
+                format!("{}, ... ({} divisors)", divs[..24].join(", "), divs.len())
+            } else {
+                divs.join(", ")
+            };
+            return Err(HlsError::Reuse {
+                layer: l.name.clone(),
+                index: i + 1,
+                reuse: o.reuse,
+                n_in: l.n_in,
+                n_out: l.n_out,
+                size,
+                valid,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn render_err(file: &str) -> impl Fn(askama::Error) -> HlsError + '_ {
+    move |e| HlsError::Template { file: file.to_string(), detail: e.to_string() }
+}
+
+fn fmt_clock(c: f64) -> String {
+    format!("{c}")
+}
+
+#[derive(Serialize)]
+struct LayerReport {
+    index: usize,
+    name: String,
+    kind: &'static str,
+    n_in: usize,
+    n_out: usize,
+    relu: bool,
+    in_type: String,
+    out_type: String,
+    out_range: [i64; 2],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ternary: Option<TernaryReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dense: Option<DenseReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    affine: Option<AffineReport>,
+}
+
+#[derive(Serialize)]
+struct TernaryReport {
+    quantizer: serde_json::Value,
+    qmax: i64,
+    clamp: [i64; 2],
+    code_range: [i64; 2],
+    code_type: String,
+    acc_type: String,
+    acc_range: [i64; 2],
+    dequant_type: String,
+    scale_frac: i32,
+    shift: i32,
+    weights_plus: usize,
+    weights_minus: usize,
+    weights_zero: usize,
+}
+
+#[derive(Serialize)]
+struct DenseReport {
+    weight_type: String,
+    acc_type: String,
+    acc_range: [i64; 2],
+    shift: i32,
+}
+
+#[derive(Serialize)]
+struct AffineReport {
+    prod_type: String,
+    scale_frac: i32,
+    shift: i32,
+}
+
+#[derive(Serialize)]
+struct ProjectReport {
+    name: String,
+    part: String,
+    family: String,
+    clock_ns: f64,
+    strategy: &'static str,
+    reuse: usize,
+    ii: usize,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    generator: &'static str,
+    generator_version: &'static str,
+    report_version: u32,
+    project: ProjectReport,
+    model: &'a str,
+    firmware_name: &'a str,
+    calib: Option<&'a str>,
+    profile: &'a crate::ir::Profile,
+    profile_description: String,
+    mode: &'static str,
+    options: &'a crate::ir::firmware::LowerOptions,
+    input: serde_json::Value,
+    output: serde_json::Value,
+    layers: Vec<LayerReport>,
+    test_bench: serde_json::Value,
+    files: Vec<String>,
+}
+
+fn iv(i: Interval) -> [i64; 2] {
+    [i.lo as i64, i.hi as i64]
+}
+
+fn union(v: &[Interval]) -> Interval {
+    v.iter().copied().reduce(Interval::union).unwrap_or(Interval::point(0))
+}
+
+fn report_json(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_samples: usize, files: Vec<String>) -> String {
+    let layers = fw
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut r = LayerReport {
+                index: i + 1,
+                name: l.name.clone(),
+                kind: match l.kind {
+                    FwKind::Ternary(_) => "ternary",
+                    FwKind::Dense(_) => "dense",
+                    FwKind::Affine(_) => "affine",
+                },
+                n_in: l.n_in,
+                n_out: l.n_out,
+                relu: l.relu,
+                in_type: l.in_type.cpp(),
+                out_type: l.out_type.cpp(),
+                out_range: iv(union(&l.out_ranges)),
+                ternary: None,
+                dense: None,
+                affine: None,
+            };
+            match &l.kind {
+                FwKind::Ternary(t) => {
+                    let plus = t.weights.data.iter().filter(|&&v| v == 1).count();
+                    let minus = t.weights.data.iter().filter(|&&v| v == -1).count();
+                    r.ternary = Some(TernaryReport {
+                        quantizer: serde_json::to_value(&t.quant).unwrap_or_default(),
+                        qmax: t.qmax,
+                        clamp: [t.clamp.0, t.clamp.1],
+                        code_range: iv(t.code_range),
+                        code_type: CType::int_of(t.code_range).cpp(),
+                        acc_type: CType::code_of(t.acc_type).cpp(),
+                        acc_range: iv(union(&t.acc_ranges)),
+                        dequant_type: CType::code_of(t.dequant_type).cpp(),
+                        scale_frac: t.scale_frac,
+                        shift: t.shift,
+                        weights_plus: plus,
+                        weights_minus: minus,
+                        weights_zero: t.weights.data.len() - plus - minus,
+                    })
+                }
+                FwKind::Dense(d) => {
+                    r.dense = Some(DenseReport {
+                        weight_type: d.weight_type.cpp(),
+                        acc_type: d.acc_type.cpp(),
+                        acc_range: iv(union(&d.acc_ranges)),
+                        shift: d.shift,
+                    })
+                }
+                FwKind::Affine(a) => {
+                    r.affine = Some(AffineReport {
+                        prod_type: CType::code_of(a.prod_type).cpp(),
+                        scale_frac: a.scale_frac,
+                        shift: a.shift,
+                    })
+                }
+            }
+            r
+        })
+        .collect();
+    let p = &fw.profile;
+    let rep = Report {
+        generator: "bit2hls",
+        generator_version: env!("CARGO_PKG_VERSION"),
+        report_version: 1,
+        project: ProjectReport {
+            name: o.name.clone(),
+            part: o.part.clone(),
+            family: parts::check(&o.part).unwrap_or("?").to_string(),
+            clock_ns: o.clock_ns,
+            strategy: o.strategy.as_str(),
+            reuse: o.reuse,
+            ii: if o.strategy == Strategy::Latency { 1 } else { o.reuse },
+        },
+        model: &meta.model,
+        firmware_name: &fw.name,
+        calib: meta.calib.as_deref(),
+        profile: p,
+        profile_description: p.describe(),
+        mode: fw.mode().as_str(),
+        options: &fw.options,
+        input: serde_json::json!({"n": fw.n_in, "type": fw.input_type().cpp(), "origin": fw.options.input_type_origin}),
+        output: serde_json::json!({"n": fw.n_out, "type": fw.output_type().cpp()}),
+        layers,
+        test_bench: serde_json::json!({"samples": tb_samples, "source": meta.tb_source}),
+        files,
+    };
+    let mut s = serde_json::to_string_pretty(&rep).expect("report serializes");
+    s.push('\n');
+    s
+}
+
+/// Every file of the project, `(relative path, contents)`, sorted by path.
+/// `tb_x` are the test-bench inputs (`k · fw.n_in` floats).
+pub fn render(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_x: &[f32]) -> Result<Vec<(String, String)>> {
+    check_options(fw, o)?;
+    let mut types = Types::default();
+    let input_alias = types.name(CType::Fixed(fw.input_type()));
+    let result_alias = types.name(CType::Fixed(fw.output_type()));
+    let mut configs = Vec::new();
+    let mut top_layers = Vec::new();
+    let mut weight_files = Vec::new();
+    let mut sizes = vec![("N_INPUT".to_string(), fw.n_in.to_string()), ("N_OUTPUT".to_string(), fw.n_out.to_string())];
+    let mut input = "x".to_string();
+    let mut in_t = "input_t".to_string();
+    let mut in_ranges: Vec<Interval> = vec![fw.input_type().interval(); fw.n_in];
+    let last = fw.layers.len() - 1;
+    for (i, l) in fw.layers.iter().enumerate() {
+        let is_last = i == last;
+        let out_alias = types.name(CType::Fixed(l.out_type));
+        let io = Io {
+            input: input.clone(),
+            in_t: in_t.clone(),
+            output: if is_last { "y".to_string() } else { format!("layer{}_out", i + 1) },
+            out_t: if is_last { "result_t".to_string() } else { out_alias },
+            declare_output: !is_last,
+        };
+        let g = gen_layer(i, l, &in_ranges, &io, o.strategy, o.reuse, &mut types);
+        sizes.push((format!("N_LAYER_{}", i + 1), l.n_out.to_string()));
+        configs.push(g.config);
+        top_layers.push(g.top);
+        let text = g.weights.render().map_err(render_err(&g.weights_file))?;
+        weight_files.push((g.weights_file, text));
+        input = io.output;
+        in_t = io.out_t;
+        in_ranges = l.out_ranges.clone();
+    }
+    let name = &o.name;
+    let mut files: Vec<(String, String)> = Vec::new();
+    let ii = if o.strategy == Strategy::Latency { 1 } else { o.reuse };
+    let mut pragmas = vec![
+        "#pragma HLS ARRAY_RESHAPE variable=x complete dim=0".to_string(),
+        "#pragma HLS ARRAY_PARTITION variable=y complete dim=0".to_string(),
+        "#pragma HLS INTERFACE ap_vld port=x,y".to_string(),
+    ];
+    pragmas.push(format!("#pragma HLS PIPELINE II={ii}"));
+    let top = TopCpp {
+        name: name.clone(),
+        header: vec![
+            format!(
+                "{name}: generated by bit2hls {} from model '{}'. Do not edit.",
+                env!("CARGO_PKG_VERSION"),
+                fw.name
+            ),
+            format!(
+                "Activation mode {}, strategy {} (II={ii}{}). Arithmetic: bit2hls docs/arithmetic.md.",
+                fw.mode(),
+                o.strategy.as_str(),
+                if o.strategy == Strategy::Resource { format!(", reuse {}", o.reuse) } else { String::new() }
+            ),
+        ],
+        pragmas,
+        layers: top_layers,
+    };
+    files.push((format!("firmware/{name}.cpp"), top.render().map_err(render_err("top.cpp"))?));
+    let top_h = TopH {
+        name: name.clone(),
+        guard: format!("{}_H_", name.to_uppercase()),
+        signature_comment: format!(
+            "{} inputs ({}) -> {} outputs ({})",
+            fw.n_in,
+            fw.input_type(),
+            fw.n_out,
+            fw.output_type()
+        ),
+    };
+    files.push((format!("firmware/{name}.h"), top_h.render().map_err(render_err("top.h"))?));
+    let params = ParametersH {
+        kernels: KERNELS.iter().map(|k| k.0.to_string()).collect(),
+        configs,
+        weight_includes: weight_files.iter().map(|w| w.0.clone()).collect(),
+    };
+    files.push(("firmware/parameters.h".into(), params.render().map_err(render_err("parameters.h"))?));
+    let defines = DefinesH { sizes, typedefs: types.typedefs(), input_alias, result_alias };
+    files.push(("firmware/defines.h".into(), defines.render().map_err(render_err("defines.h"))?));
+    for (f, text) in weight_files {
+        files.push((format!("firmware/weights/{f}"), text));
+    }
+    for (f, text) in KERNELS {
+        files.push((format!("firmware/nnet_utils/{f}"), text.to_string()));
+    }
+    for (f, text) in TCL {
+        files.push((format!("vivado_scripts/{f}"), text.to_string()));
+    }
+    let it = fw.input_type();
+    let test = TestCpp {
+        name: name.clone(),
+        in_frac: it.frac.to_string(),
+        in_min: format!("{}.0", it.min_code()),
+        in_max: format!("{}.0", it.max_code()),
+        in_type: it.cpp(),
+        out_frac: fw.output_type().frac.to_string(),
+        out_type: fw.output_type().cpp(),
+        out_wide: (fw.output_type().width > 53).to_string(),
+    };
+    files.push((format!("{name}_test.cpp"), test.render().map_err(render_err("test.cpp"))?));
+    let clock = fmt_clock(o.clock_ns);
+    let b = BuildPrjTcl { name: name.clone(), part: o.part.clone(), clock: clock.clone() };
+    files.push(("build_prj.tcl".into(), b.render().map_err(render_err("build_prj.tcl"))?));
+    let v = VivadoSynthTcl { name: name.clone(), part: o.part.clone(), clock };
+    files.push(("vivado_synth.tcl".into(), v.render().map_err(render_err("vivado_synth.tcl"))?));
+    let n_tb = tb_x.len() / fw.n_in.max(1);
+    files.push(("tb_data/tb_input_features.dat".into(), tbdata::input_text(tb_x, fw.n_in)));
+    files.push(("tb_data/tb_output_predictions.dat".into(), tbdata::predictions_text(fw, tb_x)));
+    files.push(("firmware.json".into(), fwdump::to_json(fw)));
+    for f in files.iter_mut() {
+        if !f.1.ends_with('\n') {
+            f.1.push('\n');
+        }
+    }
+    let mut names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+    names.push("report.json".into());
+    names.sort();
+    files.push(("report.json".into(), report_json(fw, o, meta, n_tb, names)));
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// Whether `dir` exists and has entries.
+fn non_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false)
+}
+
+/// Writes `files` under `dir`: into a temporary sibling directory first, renamed into place
+/// only when complete. An existing non-empty `dir` is refused unless `force`.
+pub fn write_project(files: &[(String, String)], dir: &Path, force: bool) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(HlsError::io(dir, "exists and is not a directory"));
+    }
+    if dir.is_dir() && non_empty(dir) && !force {
+        return Err(HlsError::OutputExists { path: dir.to_path_buf() });
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| HlsError::io(&parent, format!("cannot create: {e}")))?;
+    let base = dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "prj".into());
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{base}.bit2hls-"))
+        .tempdir_in(&parent)
+        .map_err(|e| HlsError::io(&parent, format!("cannot create a temporary directory: {e}")))?;
+    for (rel, text) in files {
+        let p = tmp.path().join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|e| HlsError::io(d, e))?;
+        }
+        std::fs::write(&p, text).map_err(|e| HlsError::io(&p, e))?;
+    }
+    if dir.exists() {
+        // Move the old directory aside, then the new one in; drop the old one last.
+        let old = tempfile::Builder::new()
+            .prefix(&format!(".{base}.old-"))
+            .tempdir_in(&parent)
+            .map_err(|e| HlsError::io(&parent, format!("cannot create a temporary directory: {e}")))?;
+        let old_path = old.path().join("old");
+        std::fs::rename(dir, &old_path).map_err(|e| HlsError::io(dir, format!("cannot move aside: {e}")))?;
+        if let Err(e) = std::fs::rename(tmp.path(), dir) {
+            let _ = std::fs::rename(&old_path, dir);
+            return Err(HlsError::io(dir, format!("cannot move the new project into place: {e}")));
+        }
+        let _ = tmp.keep();
+        drop(old);
+    } else {
+        std::fs::rename(tmp.path(), dir).map_err(|e| HlsError::io(dir, format!("cannot move into place: {e}")))?;
+        let _ = tmp.keep();
+    }
+    Ok(())
+}
