@@ -67,8 +67,19 @@ def load_shards(raw_dir):
             raise SystemExit(f"{f}: unexpected feature names {names}")
         lab = int(d["label"][0])
         feats[lab].append(d["features"])
-        used[lab].append(os.path.basename(f))
+        used[lab].append((os.path.basename(f), len(d["features"])))
     return feats, used
+
+
+def used_shards(used, n_cls):
+    """Shards (in load order) that contribute to the first n_cls jets of a class."""
+    out, tot = [], 0
+    for name, n in used:
+        if tot >= n_cls:
+            break
+        out.append(name if tot + n <= n_cls else f"{name}[:{n_cls - tot}]")
+        tot += n
+    return out
 
 
 def main():
@@ -105,7 +116,7 @@ def main():
     tr = split == 0
     mean = X[tr].astype(np.float64).mean(0).astype(np.float32)
     std = X[tr].astype(np.float64).std(0).astype(np.float32)
-    shards = np.array(sorted(used[0] + used[1]))
+    shards = np.array(used_shards(used[1], n_cls) + used_shards(used[0], n_cls))
     np.savez_compressed(a.out, X=X, y=y, split=split, feature_names=np.array(FEATURES),
                         mean=mean, std=std, shards=shards)
     te = split == 2

@@ -138,7 +138,7 @@ BitLinear semantics: bit2hls profile `bithep` (`models/training/bitlinear.py`): 
 Quark (pp → Z(→νν)+q, `WeakBosonAndParton:qg2gmZq`) vs gluon (pp → Z(→νν)+g,
 `WeakBosonAndParton:qqbar2gmZg`) jets, Pythia 8.317 (pythia8mc), √s = 14 TeV, MPI and
 hadronization on, anti-kT R = 0.4 (FastJet 3.5) on visible final-state particles, leading jet with
-500 < pT < 550 GeV and |y| < 2; see `models/data/README.md` / `models/README.md`.
+500 < pT < 550 GeV and |y| < 2; see `models/README.md`.
 {info['n_jets']} jets (balanced), split train {info['n_train']} / val {info['n_val']} /
 test {info['n_test']} (`models/data/qg_features.npz`, `split` 0/1/2).
 
