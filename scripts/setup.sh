@@ -13,8 +13,9 @@ cargo build --release --locked
 B=target/release/bit2hls
 M=models/qg_mlp/qg_mlp.safetensors
 D=models/data/test_jets.npz
+C=models/data/calib_jets.npz
 set -x
 $B inspect "$M"
-$B validate "$M" --data "$D"
-$B compile "$M" -o out/qg_mlp --force --calib "$D"
+$B validate "$M" --data "$D" --calib "$C"
+$B compile "$M" -o out/qg_mlp --force --calib "$C"
 $B csim out/qg_mlp
