@@ -10,7 +10,7 @@ if ! command -v g++ >/dev/null 2>&1; then
 fi
 bash scripts/setup_ap_types.sh
 cargo build --release --locked
-B=target/release/bit2hls
+B="${CARGO_TARGET_DIR:-target}/release/bit2hls"
 M=models/qg_mlp/qg_mlp.safetensors
 D=models/data/test_jets.npz
 C=models/data/calib_jets.npz
