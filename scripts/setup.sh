@@ -15,7 +15,7 @@ M=models/qg_mlp/qg_mlp.safetensors
 D=models/data/test_jets.npz
 C=models/data/calib_jets.npz
 set -x
-$B inspect "$M"
+$B inspect "$M" --calib "$C"
 $B validate "$M" --data "$D" --calib "$C"
 $B compile "$M" -o out/qg_mlp --force --calib "$C"
 $B csim out/qg_mlp
