@@ -5,4 +5,6 @@ pub mod float;
 #[cfg(test)]
 mod naive;
 #[cfg(test)]
+mod problem;
+#[cfg(test)]
 mod tests;

@@ -5,100 +5,11 @@ use super::fixed::Emulator;
 use super::naive;
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::Mode;
-use crate::ir::{Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource};
+use super::problem::{build, problem, Problem};
 use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwArgs};
 use crate::testutil::Rng;
 use proptest::prelude::*;
-
-/// A random network: BitLinear stages, sometimes a full-precision layer, a batch-norm, biases.
-#[derive(Debug, Clone)]
-struct Problem {
-    widths: Vec<usize>,
-    seed: u64,
-    bias: bool,
-    dense_first: bool,
-    batchnorm: bool,
-    zero_frac: f64,
-    in_width: u32,
-    in_int: i32,
-    frac_bits: i32,
-    profile: ProfileName,
-}
-
-fn problem() -> impl Strategy<Value = Problem> {
-    (
-        prop::collection::vec(1usize..24, 2..5),
-        any::<u64>(),
-        any::<bool>(),
-        any::<bool>(),
-        any::<bool>(),
-        prop_oneof![Just(0.0), Just(0.33), Just(0.9), Just(1.0)],
-        4u32..20,
-        1i32..8,
-        0i32..16,
-        prop_oneof![Just(ProfileName::Bithep), Just(ProfileName::MsB158)],
-    )
-        .prop_map(|(widths, seed, bias, dense_first, batchnorm, zero_frac, in_width, in_int, frac_bits, profile)| Problem {
-            widths,
-            seed,
-            bias,
-            dense_first,
-            batchnorm,
-            zero_frac,
-            in_width,
-            in_int: in_int.min(in_width as i32),
-            frac_bits,
-            profile,
-        })
-}
-
-fn build(p: &Problem) -> Model {
-    let mut r = Rng(p.seed);
-    let mut layers = Vec::new();
-    for (i, w) in p.widths.windows(2).enumerate() {
-        if i > 0 {
-            layers.push(Layer { name: format!("relu{i}"), kind: LayerKind::Relu });
-        }
-        let bias = p.bias.then(|| (0..w[1]).map(|_| (r.normal() * 0.5) as f32).collect());
-        if i == 0 && p.dense_first {
-            let wts = (0..w[0] * w[1]).map(|_| (r.normal() * 0.7) as f32).collect();
-            layers.push(Layer { name: format!("fc{i}"), kind: LayerKind::Linear(Linear { weight: Matrix::new(w[1], w[0], wts), bias }) });
-        } else {
-            let codes = (0..w[0] * w[1])
-                .map(|_| if r.uniform() < p.zero_frac { 0 } else if r.uniform() < 0.5 { 1 } else { -1 })
-                .collect();
-            layers.push(Layer {
-                name: format!("fc{i}"),
-                kind: LayerKind::BitLinear(BitLinear {
-                    codes: Matrix::new(w[1], w[0], codes),
-                    beta: (0.01 + r.uniform() * 2.0) as f32,
-                    bias,
-                    source: WeightSource::TernaryI8,
-                    master: None,
-                }),
-            });
-        }
-        if p.batchnorm && i == 0 {
-            layers.push(Layer {
-                name: "bn".into(),
-                kind: LayerKind::Affine(Affine {
-                    scale: (0..w[1]).map(|_| (r.normal() * 2.0) as f32).collect(),
-                    shift: (0..w[1]).map(|_| r.normal() as f32).collect(),
-                    origin: "batchnorm",
-                }),
-            });
-        }
-    }
-    let mut profile = Profile::named(p.profile);
-    if p.seed % 3 == 0 {
-        profile.act_qmax = 128;
-    }
-    if p.seed % 5 == 0 {
-        profile.act_clamp = (-127, 127);
-    }
-    Model { name: "problem".into(), inputs: p.widths[0], profile, layers, input_type: None }
-}
 
 /// Inputs that stress the ranges: extremes, a single outlier, zeros, random codes.
 fn adversarial_inputs(n_in: usize, lo: i64, hi: i64, seed: u64) -> Vec<Vec<i64>> {
@@ -134,7 +45,7 @@ proptest! {
 
     /// Range analysis is sound and the emulator equals the naive i128 reference.
     #[test]
-    fn emulator_matches_naive_and_ranges_hold(p in problem()) {
+    fn emulator_matches_naive_and_ranges_hold(p in problem(24, 20)) {
         let model = build(&p);
         let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
         let calib_x = crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1);

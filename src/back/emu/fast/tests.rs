@@ -4,98 +4,12 @@ use super::{FastEmulator, LANES};
 use crate::back::emu::fixed::Emulator;
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::{Firmware, Mode};
-use crate::ir::{Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource};
+use crate::back::emu::problem::{build, problem};
 use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwArgs};
 use crate::testutil::{random_mlp, Rng};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-
-/// A random network as in `emu/tests.rs`: BitLinear stages, maybe a full-precision first layer,
-/// a batch-norm, biases.
-#[derive(Debug, Clone)]
-struct Problem {
-    widths: Vec<usize>,
-    seed: u64,
-    bias: bool,
-    dense_first: bool,
-    batchnorm: bool,
-    zero_frac: f64,
-    in_width: u32,
-    in_int: i32,
-    frac_bits: i32,
-    profile: ProfileName,
-    events: usize,
-}
-
-fn problem() -> impl Strategy<Value = Problem> {
-    (
-        prop::collection::vec(1usize..40, 2..5),
-        any::<u64>(),
-        any::<bool>(),
-        any::<bool>(),
-        any::<bool>(),
-        prop_oneof![Just(0.0), Just(0.33), Just(0.9), Just(1.0)],
-        4u32..24,
-        1i32..8,
-        0i32..16,
-        prop_oneof![Just(ProfileName::Bithep), Just(ProfileName::MsB158)],
-        0usize..150,
-    )
-        .prop_map(|(widths, seed, bias, dense_first, batchnorm, zero_frac, in_width, in_int, frac_bits, profile, events)| Problem {
-            widths,
-            seed,
-            bias,
-            dense_first,
-            batchnorm,
-            zero_frac,
-            in_width,
-            in_int: in_int.min(in_width as i32),
-            frac_bits,
-            profile,
-            events,
-        })
-}
-
-fn build(p: &Problem) -> Model {
-    let mut r = Rng(p.seed);
-    let mut layers = Vec::new();
-    for (i, w) in p.widths.windows(2).enumerate() {
-        if i > 0 {
-            layers.push(Layer { name: format!("relu{i}"), kind: LayerKind::Relu });
-        }
-        let bias = p.bias.then(|| (0..w[1]).map(|_| (r.normal() * 0.5) as f32).collect());
-        if i == 0 && p.dense_first {
-            let wts = (0..w[0] * w[1]).map(|_| (r.normal() * 0.7) as f32).collect();
-            layers.push(Layer { name: format!("fc{i}"), kind: LayerKind::Linear(Linear { weight: Matrix::new(w[1], w[0], wts), bias }) });
-        } else {
-            let codes = (0..w[0] * w[1])
-                .map(|_| if r.uniform() < p.zero_frac { 0 } else if r.uniform() < 0.5 { 1 } else { -1 })
-                .collect();
-            layers.push(Layer {
-                name: format!("fc{i}"),
-                kind: LayerKind::BitLinear(BitLinear {
-                    codes: Matrix::new(w[1], w[0], codes),
-                    beta: (0.01 + r.uniform() * 2.0) as f32,
-                    bias,
-                    source: WeightSource::TernaryI8,
-                    master: None,
-                }),
-            });
-        }
-        if p.batchnorm && i == 0 {
-            layers.push(Layer {
-                name: "bn".into(),
-                kind: LayerKind::Affine(Affine {
-                    scale: (0..w[1]).map(|_| (r.normal() * 2.0) as f32).collect(),
-                    shift: (0..w[1]).map(|_| r.normal() as f32).collect(),
-                    origin: "batchnorm",
-                }),
-            });
-        }
-    }
-    Model { name: "problem".into(), inputs: p.widths[0], profile: Profile::named(p.profile), layers, input_type: None }
-}
 
 fn fw_args(input_type: String, frac_bits: i32) -> FwArgs {
     FwArgs { mode: Mode::Dynamic, calib: None, input_type: Some(input_type), input_bits: 16, frac_bits, const_bits: 18, weight_bits: 12 }
@@ -230,7 +144,7 @@ proptest! {
 
     /// Random models × all modes × adversarial inputs: identical to `Emulator::run_codes`.
     #[test]
-    fn fast_matches_reference_on_random_models(p in problem()) {
+    fn fast_matches_reference_on_random_models(p in problem(40, 24)) {
         let model = build(&p);
         let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
         let calib_x = crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1);
@@ -305,7 +219,7 @@ fn random_problems_mostly_fast() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let (mut fast, mut total) = (0, 0);
     for _ in 0..200 {
-        let p = problem().new_tree(&mut runner).unwrap().current();
+        let p = problem(40, 24).new_tree(&mut runner).unwrap().current();
         let loaded = Loaded { model: build(&p), origin: ArchOrigin::Inferred, notes: vec![] };
         let cal = calibrate(&loaded.model, &crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1));
         let args = fw_args(format!("ap_fixed<{},{}>", p.in_width, p.in_int), p.frac_bits);

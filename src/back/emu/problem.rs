@@ -1,0 +1,102 @@
+//! Random small networks for property tests ("problems" in tract's sense), shared by the
+//! reference-emulator and fast-emulator tests. Test-only.
+
+use crate::ir::{Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource};
+use crate::testutil::Rng;
+use proptest::prelude::*;
+
+/// A random network: BitLinear stages, sometimes a full-precision layer, a batch-norm, biases.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub widths: Vec<usize>,
+    pub seed: u64,
+    pub bias: bool,
+    pub dense_first: bool,
+    pub batchnorm: bool,
+    pub zero_frac: f64,
+    pub in_width: u32,
+    pub in_int: i32,
+    pub frac_bits: i32,
+    pub profile: ProfileName,
+    /// Number of events to run (used by the fast-emulator tests).
+    pub events: usize,
+}
+
+/// Random problems with layer widths below `max_width` and input types up to `max_in_width` bits.
+pub fn problem(max_width: usize, max_in_width: u32) -> impl Strategy<Value = Problem> {
+    (
+        prop::collection::vec(1usize..max_width, 2..5),
+        any::<u64>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(0.0), Just(0.33), Just(0.9), Just(1.0)],
+        4u32..max_in_width,
+        1i32..8,
+        0i32..16,
+        prop_oneof![Just(ProfileName::Bithep), Just(ProfileName::MsB158)],
+        0usize..150,
+    )
+        .prop_map(|(widths, seed, bias, dense_first, batchnorm, zero_frac, in_width, in_int, frac_bits, profile, events)| Problem {
+            widths,
+            seed,
+            bias,
+            dense_first,
+            batchnorm,
+            zero_frac,
+            in_width,
+            in_int: in_int.min(in_width as i32),
+            frac_bits,
+            profile,
+            events,
+        })
+}
+
+/// The model of a problem (Q = 128 for a third of the seeds, a symmetric clamp for a fifth).
+pub fn build(p: &Problem) -> Model {
+    let mut r = Rng(p.seed);
+    let mut layers = Vec::new();
+    for (i, w) in p.widths.windows(2).enumerate() {
+        if i > 0 {
+            layers.push(Layer { name: format!("relu{i}"), kind: LayerKind::Relu });
+        }
+        let bias = p.bias.then(|| (0..w[1]).map(|_| (r.normal() * 0.5) as f32).collect());
+        if i == 0 && p.dense_first {
+            let wts = (0..w[0] * w[1]).map(|_| (r.normal() * 0.7) as f32).collect();
+            layers.push(Layer { name: format!("fc{i}"), kind: LayerKind::Linear(Linear { weight: Matrix::new(w[1], w[0], wts), bias }) });
+        } else {
+            let codes = (0..w[0] * w[1])
+                .map(|_| if r.uniform() < p.zero_frac { 0 } else if r.uniform() < 0.5 { 1 } else { -1 })
+                .collect();
+            layers.push(Layer {
+                name: format!("fc{i}"),
+                kind: LayerKind::BitLinear(BitLinear {
+                    codes: Matrix::new(w[1], w[0], codes),
+                    beta: (0.01 + r.uniform() * 2.0) as f32,
+                    bias,
+                    source: WeightSource::TernaryI8,
+                    master: None,
+                }),
+            });
+        }
+        if p.batchnorm && i == 0 {
+            layers.push(Layer {
+                name: "bn".into(),
+                kind: LayerKind::Affine(Affine {
+                    scale: (0..w[1]).map(|_| (r.normal() * 2.0) as f32).collect(),
+                    shift: (0..w[1]).map(|_| r.normal() as f32).collect(),
+                    origin: "batchnorm",
+                }),
+            });
+        }
+    }
+    let mut profile = Profile::named(p.profile);
+    if p.seed % 3 == 0 {
+        profile.act_qmax = 128;
+    }
+    if p.seed % 5 == 0 {
+        profile.act_clamp = (-127, 127);
+    }
+    Model { name: "problem".into(), inputs: p.widths[0], profile, layers, input_type: None }
+}
+
