@@ -61,6 +61,7 @@ fn main() {
                 frac_bits: 12,
                 const_bits: 18,
                 weight_bits: 16,
+                calib_quantile: 1.0,
             };
             let cal = (mode == Mode::Static).then(|| bit2hls::pass::calibrate::calibrate(&loaded.model, &gaussian(4096 * widths[0], 7)));
             let fw = lower_for(&loaded, &fw_args, mode, cal.as_ref()).unwrap();

@@ -49,6 +49,11 @@ pub struct FwArgs {
     /// Firmware input type, e.g. `ap_fixed<16,6>`.
     #[arg(long)]
     pub input_type: Option<String>,
+    /// Static-mode scale of each layer: this quantile of the calibration samples' max|x|
+    /// (1 = the maximum; the default 0.999 lets the rarest outliers saturate instead of
+    /// coarsening every other event's codes).
+    #[arg(long, default_value_t = 0.999)]
+    pub calib_quantile: f64,
     /// Input width used when the input type is chosen from calibration data.
     #[arg(long, default_value_t = 16)]
     pub input_bits: u32,
@@ -61,6 +66,22 @@ pub struct FwArgs {
     /// Signed width of full-precision layer weights.
     #[arg(long, default_value_t = 16)]
     pub weight_bits: u32,
+}
+
+impl Default for FwArgs {
+    /// The command-line defaults.
+    fn default() -> FwArgs {
+        FwArgs {
+            mode: Mode::Dynamic,
+            calib: None,
+            input_type: None,
+            calib_quantile: 0.999,
+            input_bits: 16,
+            frac_bits: 12,
+            const_bits: 18,
+            weight_bits: 16,
+        }
+    }
 }
 
 impl ModelArgs {
@@ -120,7 +141,11 @@ pub fn lower_for(loaded: &Loaded, args: &FwArgs, mode: Mode, calib: Option<&Cali
 /// Calibrates on the `x` array of the `--calib` file (streamed), if one was given.
 pub fn calibration(loaded: &Loaded, args: &FwArgs) -> Result<Option<Calibration>> {
     let Some(path) = &args.calib else { return Ok(None) };
-    calibrate_file(loaded, path).map(Some)
+    let q = args.calib_quantile;
+    if !(q > 0.0 && q <= 1.0) {
+        return Err(Error::Usage(format!("--calib-quantile {q}: must be in (0, 1]")));
+    }
+    calibrate_file(loaded, path).map(|c| Some(c.with_quantile(q)))
 }
 
 /// Streams `x` of an `.npz` through the float reference and collects the calibration statistics.

@@ -31,7 +31,7 @@ fn read_npy_f64(path: &Path) -> Vec<f64> {
 }
 
 fn fw_args(mode: Mode) -> FwArgs {
-    FwArgs { mode, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16 }
+    FwArgs { mode, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0 }
 }
 
 fn run_ok(c: &mut Command) -> String {

@@ -148,7 +148,7 @@ fn float_reference_and_firmware_against_pytorch() {
         assert!(unexplained_ok * 100 <= n, "{}: {unexplained_ok} class differences on tie samples", model_path.display());
 
         // Firmware, dynamic mode, default input type.
-        let args = FwArgs { mode: Mode::Dynamic, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16 };
+        let args = FwArgs { mode: Mode::Dynamic, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0 };
         let fw = lower_for(&loaded, &args, Mode::Dynamic, None).unwrap();
         let out = Emulator::new(&fw).run_batch(&xs);
         let t = fw.output_type();

@@ -43,6 +43,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
             frac_bits: 12,
             const_bits: 18,
             weight_bits: 16,
+            calib_quantile: 1.0,
         };
         let cal = if a.mode == Mode::Static {
             let xs = crate::testutil::gaussian(4096 * widths[0], 7);

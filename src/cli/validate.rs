@@ -136,17 +136,18 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
 
     let user_calib = crate::pipeline::calibration(&loaded, &a.fw)?;
     let data_calib = if user_calib.is_none() && modes.contains(&Mode::Static) {
-        Some(crate::pipeline::calibrate_file(&loaded, &a.data)?)
+        Some(crate::pipeline::calibrate_file(&loaded, &a.data)?.with_quantile(a.fw.calib_quantile))
     } else {
         None
     };
     let mut fws = Vec::new();
     for &mode in &modes {
         let (cal, note) = match (&user_calib, &data_calib, mode) {
-            (Some(c), _, _) => (Some(c), Some(format!("{} events from --calib", c.samples))),
-            (None, Some(c), Mode::Static) => {
-                (Some(c), Some("calibrated on the validation data itself (no --calib)".to_string()))
-            }
+            (Some(c), _, _) => (Some(c), Some(format!("{} events from --calib, static scale = {}", c.samples, c.rule))),
+            (None, Some(c), Mode::Static) => (
+                Some(c),
+                Some(format!("calibrated on the validation data itself (no --calib), static scale = {}", c.rule)),
+            ),
             _ => (None, None),
         };
         fws.push((lower_for(&loaded, &a.fw, mode, cal)?, note));

@@ -1,8 +1,8 @@
 //! Calibration from data: the input type and the static-mode activation scales.
 //!
 //! Rules (docs/arithmetic.md §Calibration):
-//! * static scale of a BitLinear = the largest `max_k |x_k|` seen at its input over the
-//!   calibration set, in the float reference;
+//! * static scale of a BitLinear = the `q`-quantile (default `q = 1`: the largest) over the
+//!   calibration samples of `max_k |x_k|` at its input, in the float reference;
 //! * input type (when not given) = `ap_fixed<W, I>` with the smallest `I` such that the largest
 //!   `|x|` of the calibration set is representable without saturation, at the requested width `W`.
 
@@ -16,14 +16,48 @@ use rayon::prelude::*;
 pub struct Calibration {
     pub samples: usize,
     pub input_absmax: f32,
-    /// `(float layer index, max over samples of max_k |x_k|)`.
+    /// `(float layer index, static scale)`: the max over samples of `max_k |x_k|`, or the
+    /// quantile chosen by [`Calibration::with_quantile`].
     pub layer_absmax: Vec<(usize, f32)>,
+    /// Per layer, every sample's `max_k |x_k|` (kept for quantiles).
+    #[serde(skip)]
+    pub per_sample: Vec<(usize, Vec<f32>)>,
+    /// The rule that produced `layer_absmax`, for reports.
+    pub rule: String,
 }
 
 impl Calibration {
+    /// Replaces each layer's scale by the `q`-quantile (nearest rank, `0 < q ≤ 1`) of the
+    /// per-sample maxima. Inputs beyond it saturate in static mode.
+    pub fn with_quantile(mut self, q: f64) -> Calibration {
+        for (layer, v) in &self.per_sample {
+            if v.is_empty() {
+                continue;
+            }
+            let mut v = v.clone();
+            let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            let (_, x, _) = v.select_nth_unstable_by(rank, |a, b| a.total_cmp(b));
+            let x = *x;
+            if let Some(e) = self.layer_absmax.iter_mut().find(|(l, _)| l == layer) {
+                e.1 = x;
+            }
+        }
+        self.rule = if q >= 1.0 { "max over the calibration set".into() } else { format!("{q} quantile of per-sample max|x|") };
+        self
+    }
+
     /// Combines the statistics of two disjoint sample sets.
     pub fn merge(&mut self, o: &Calibration) {
         self.samples += o.samples;
+        for (l, v) in &o.per_sample {
+            match self.per_sample.iter_mut().find(|(x, _)| x == l) {
+                Some(e) => e.1.extend_from_slice(v),
+                None => self.per_sample.push((*l, v.clone())),
+            }
+        }
+        if self.rule.is_empty() {
+            self.rule = o.rule.clone();
+        }
         self.input_absmax = self.input_absmax.max(o.input_absmax);
         for &(l, v) in &o.layer_absmax {
             match self.layer_absmax.iter_mut().find(|(x, _)| *x == l) {
@@ -43,11 +77,11 @@ impl Calibration {
 pub fn calibrate(model: &Model, x: &[f32]) -> Calibration {
     let k = model.inputs;
     let n = x.len() / k;
-    let per: Vec<(f32, Vec<(usize, f32)>)> = x
+    let per: Vec<(f32, Vec<(usize, Vec<f32>)>)> = x
         .par_chunks(k * 256)
         .map(|chunk| {
             let mut inmax = 0f32;
-            let mut lm: Vec<(usize, f32)> = Vec::new();
+            let mut lm: Vec<(usize, Vec<f32>)> = Vec::new();
             let mut taps = Vec::new();
             for s in chunk.chunks(k) {
                 inmax = s.iter().fold(inmax, |a, v| a.max(v.abs()));
@@ -55,25 +89,27 @@ pub fn calibrate(model: &Model, x: &[f32]) -> Calibration {
                 float::forward(model, s, Some(&mut taps));
                 for t in &taps {
                     match lm.iter_mut().find(|(l, _)| *l == t.layer) {
-                        Some(e) => e.1 = e.1.max(t.absmax),
-                        None => lm.push((t.layer, t.absmax)),
+                        Some(e) => e.1.push(t.absmax),
+                        None => lm.push((t.layer, vec![t.absmax])),
                     }
                 }
             }
             (inmax, lm)
         })
         .collect();
-    let mut cal = Calibration { samples: n, ..Default::default() };
+    let mut cal = Calibration { samples: n, rule: "max over the calibration set".into(), ..Default::default() };
     for (inmax, lm) in per {
         cal.input_absmax = cal.input_absmax.max(inmax);
         for (l, v) in lm {
-            match cal.layer_absmax.iter_mut().find(|(x, _)| *x == l) {
-                Some(e) => e.1 = e.1.max(v),
-                None => cal.layer_absmax.push((l, v)),
+            match cal.per_sample.iter_mut().find(|(x, _)| *x == l) {
+                Some(e) => e.1.extend(v),
+                None => cal.per_sample.push((l, v)),
             }
         }
     }
-    cal.layer_absmax.sort_by_key(|x| x.0);
+    cal.per_sample.sort_by_key(|x| x.0);
+    cal.layer_absmax =
+        cal.per_sample.iter().map(|(l, v)| (*l, v.iter().copied().fold(0f32, f32::max))).collect();
     cal
 }
 
@@ -86,5 +122,26 @@ pub fn input_type_for(absmax: f32, width: u32) -> FixedType {
             return t;
         }
         int_bits += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Calibration;
+
+    #[test]
+    fn quantile_is_nearest_rank() {
+        let v: Vec<f32> = (1..=1000).rev().map(|i| i as f32).collect();
+        let cal = Calibration {
+            samples: 1000,
+            input_absmax: 1.0,
+            layer_absmax: vec![(3, 1000.0)],
+            per_sample: vec![(3, v)],
+            rule: String::new(),
+        };
+        assert_eq!(cal.clone().with_quantile(1.0).absmax_of(3), Some(1000.0));
+        assert_eq!(cal.clone().with_quantile(0.999).absmax_of(3), Some(999.0));
+        assert_eq!(cal.clone().with_quantile(0.5).absmax_of(3), Some(500.0));
+        assert_eq!(cal.with_quantile(1e-9).absmax_of(3), Some(1.0));
     }
 }

@@ -37,6 +37,7 @@ fn fw_args(p: &Problem) -> FwArgs {
         frac_bits: p.frac_bits,
         const_bits: 18,
         weight_bits: 12,
+        calib_quantile: 1.0,
     }
 }
 
@@ -83,6 +84,7 @@ fn accumulator_width_bound() {
             frac_bits: 12,
             const_bits: 18,
             weight_bits: 16,
+            calib_quantile: 1.0,
         };
         let fw = lower_for(&loaded, &args, Mode::Dynamic, None).unwrap();
         let crate::ir::firmware::FwKind::Ternary(t) = &fw.layers[0].kind else { panic!() };

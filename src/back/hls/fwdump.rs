@@ -406,6 +406,7 @@ mod tests {
                 frac_bits: 12,
                 const_bits: 18,
                 weight_bits: 16,
+                calib_quantile: 1.0,
             };
             let fw = lower_for(&loaded, &args, mode, Some(&cal)).unwrap();
             let text = to_json(&fw);

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 
 fn fw_args(input_type: String, frac_bits: i32) -> FwArgs {
-    FwArgs { mode: Mode::Dynamic, calib: None, input_type: Some(input_type), input_bits: 16, frac_bits, const_bits: 18, weight_bits: 12 }
+    FwArgs { mode: Mode::Dynamic, calib: None, input_type: Some(input_type), input_bits: 16, frac_bits, const_bits: 18, weight_bits: 12, calib_quantile: 1.0 }
 }
 
 /// Input codes that stress every path: extremes, alternating signs, zeros, a single outlier,
@@ -160,7 +160,7 @@ proptest! {
 fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
     let model = random_mlp(widths, 1234, bias);
     let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
-    let args = FwArgs { mode, calib: None, input_type: Some("ap_fixed<16,6>".into()), input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16 };
+    let args = FwArgs { mode, calib: None, input_type: Some("ap_fixed<16,6>".into()), input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0 };
     let cal = (mode == Mode::Static).then(|| calibrate(&loaded.model, &crate::testutil::gaussian(4096 * widths[0], 7)));
     lower_for(&loaded, &args, mode, cal.as_ref()).unwrap()
 }
