@@ -1,6 +1,5 @@
 //! `compile` (write an HLS project) and `csim` (C-simulate it with g++ and ap_types).
 // The csim verdict is the command's output.
-#![allow(clippy::print_stdout)]
 
 use crate::back::hls::csim::{csim, CsimOptions};
 use crate::back::hls::{self, parts, HlsOptions, ProjectMeta, Strategy};

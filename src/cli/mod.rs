@@ -1,3 +1,4 @@
+#![allow(clippy::print_stdout)]
 //! Command-line interface. Each command lives in its own module; errors are printed once here.
 
 mod bench;
