@@ -1,5 +1,4 @@
 //! `compile` (write an HLS project) and `csim` (C-simulate it with g++ and ap_types).
-// The csim verdict is the command's output.
 
 use crate::back::hls::csim::{csim, CsimOptions};
 use crate::back::hls::{self, parts, HlsOptions, ProjectMeta, Strategy};
