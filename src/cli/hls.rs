@@ -120,7 +120,9 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
     let meta = ProjectMeta {
         model: a.model.model.display().to_string(),
         tb_source,
-        calib: a.fw.calib.as_ref().map(|c| c.display().to_string()),
+        calib: a.fw.calib.as_ref().zip(calib.as_ref()).map(|(p, c)| {
+            format!("{} ({} events; static scale = {})", p.display(), c.samples, c.rule)
+        }),
     };
     let files = hls::render(&fw, &opts, &meta, &x)?;
     hls::write_project(&files, &a.output, a.force).with_context(|| format!("writing {}", a.output.display()))?;
