@@ -53,16 +53,7 @@ fn main() {
     for (widths, events) in [(&[16usize, 64, 32, 32, 5][..], small), (&[64, 256, 256, 256, 10][..], big)] {
         for mode in Mode::ALL {
             let loaded = Loaded { model: random_mlp(widths, 1234, false), origin: ArchOrigin::Inferred, notes: vec![] };
-            let fw_args = FwArgs {
-                mode,
-                calib: None,
-                input_type: Some("ap_fixed<16,6>".into()),
-                input_bits: 16,
-                frac_bits: 12,
-                const_bits: 18,
-                weight_bits: 16,
-                calib_quantile: 1.0,
-            };
+            let fw_args = FwArgs { mode, input_type: Some("ap_fixed<16,6>".into()), ..FwArgs::default() };
             let cal = (mode == Mode::Static).then(|| bit2hls::pass::calibrate::calibrate(&loaded.model, &gaussian(4096 * widths[0], 7)));
             let fw = lower_for(&loaded, &fw_args, mode, cal.as_ref()).unwrap();
             let x = gaussian(events * widths[0], 99);

@@ -4,11 +4,7 @@
 # compile the HLS project, C-simulate it (bit-exact against the emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v g++ >/dev/null 2>&1; then
-    echo "installing g++ (C-simulation)..."
-    apt-get update -qq && apt-get install -y -qq g++ >/dev/null
-fi
-bash scripts/setup_ap_types.sh
+bash scripts/deps.sh
 cargo build --release --locked
 B="${CARGO_TARGET_DIR:-target}/release/bit2hls"
 M=models/qg_mlp/qg_mlp.safetensors

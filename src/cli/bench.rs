@@ -35,16 +35,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         anyhow::ensure!(widths.len() >= 2 && widths.iter().all(|&w| w > 0), "--shape '{shape}': need ≥ 2 positive widths");
         let model = random_mlp(&widths, 1234, false);
         let loaded = crate::front::Loaded { model, origin: crate::front::ArchOrigin::Inferred, notes: vec![] };
-        let fw_args = FwArgs {
-            mode: a.mode,
-            calib: None,
-            input_type: Some("ap_fixed<16,6>".into()),
-            input_bits: 16,
-            frac_bits: 12,
-            const_bits: 18,
-            weight_bits: 16,
-            calib_quantile: 1.0,
-        };
+        let fw_args = FwArgs { mode: a.mode, input_type: Some("ap_fixed<16,6>".into()), ..FwArgs::default() };
         let cal = if a.mode == Mode::Static {
             let xs = crate::testutil::gaussian(4096 * widths[0], 7);
             Some(crate::pass::calibrate::calibrate(&loaded.model, &xs))

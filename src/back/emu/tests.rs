@@ -76,16 +76,7 @@ fn accumulator_width_bound() {
     for k in [1usize, 2, 3, 16, 64, 100, 256, 512] {
         let model = crate::testutil::random_mlp(&[k, 4], k as u64, false);
         let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
-        let args = FwArgs {
-            mode: Mode::Dynamic,
-            calib: None,
-            input_type: Some("ap_fixed<16,6>".into()),
-            input_bits: 16,
-            frac_bits: 12,
-            const_bits: 18,
-            weight_bits: 16,
-            calib_quantile: 1.0,
-        };
+        let args = FwArgs { mode: Mode::Dynamic, input_type: Some("ap_fixed<16,6>".into()), ..FwArgs::default() };
         let fw = lower_for(&loaded, &args, Mode::Dynamic, None).unwrap();
         let crate::ir::firmware::FwKind::Ternary(t) = &fw.layers[0].kind else { panic!() };
         assert_eq!((t.code_range.lo, t.code_range.hi), (-127, 127));
