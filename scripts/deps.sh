@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# What building, testing and C-simulation need beyond a Rust toolchain: g++ (installed with
-# apt-get when missing) and the Xilinx ap_types headers (from the hls4ml wheel, cached).
+# What building and testing need beyond a Rust toolchain: g++ (C-simulation), yosys (synthesis),
+# verilator (RTL simulation) and chromium (report.html rendering check), installed with apt-get
+# when missing, and the Xilinx ap_types headers (from the hls4ml wheel, cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v g++ >/dev/null 2>&1; then
-    echo "installing g++ (C-simulation)..."
-    apt-get update -qq && apt-get install -y -qq g++ >/dev/null
+missing=()
+for tool in g++:g++ yosys:yosys verilator:verilator chromium:chromium; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (apt-get)..."
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 bash scripts/setup_ap_types.sh

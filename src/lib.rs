@@ -6,6 +6,9 @@
 #![warn(clippy::print_stdout)]
 
 pub mod back;
+pub mod estimate;
+pub mod report;
+pub mod synth;
 pub mod error;
 pub mod front;
 pub mod io;

@@ -3,9 +3,11 @@
 
 mod bench;
 mod emulate;
+mod estimate;
 pub mod hls;
 mod inspect;
-mod validate;
+mod synth;
+pub mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +32,10 @@ pub enum Command {
     Csim(hls::CsimArgs),
     /// Measure emulator throughput (events/s) on random ternary models.
     Bench(bench::BenchArgs),
+    /// Synthesize a Verilog project with Yosys; writes synth.json (LUT/FF/CARRY/DSP, depth).
+    Synth(synth::SynthArgs),
+    /// Estimate LUT/FF/DSP/BRAM and latency for a part and clock, and the trigger verdict.
+    Estimate(estimate::EstimateArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -42,6 +48,8 @@ pub fn main() -> i32 {
         Command::Compile(a) => hls::run_compile(a),
         Command::Csim(a) => hls::run_csim(a),
         Command::Bench(a) => bench::run(a),
+        Command::Synth(a) => synth::run(a),
+        Command::Estimate(a) => estimate::run(a),
     };
     match r {
         Ok(code) => code,

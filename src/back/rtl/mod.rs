@@ -1,0 +1,1 @@
+//! Verilog RTL backend (in progress).

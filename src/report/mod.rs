@@ -1,0 +1,1 @@
+//! Self-contained report.html (stub: filled by the report work).
