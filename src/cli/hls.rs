@@ -2,6 +2,7 @@
 
 use crate::back::hls::csim::{csim, CsimOptions};
 use crate::back::hls::{self, parts, HlsOptions, ProjectMeta, Strategy};
+use crate::back::rtl::{self, schedule::PipelineOptions, RtlOptions};
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
 use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
@@ -44,6 +45,12 @@ pub struct CompileArgs {
     /// Replace an existing non-empty output directory.
     #[arg(long)]
     pub force: bool,
+    /// hls (a Vitis HLS C++ project) or verilog (pipelined RTL, one event per clock).
+    #[arg(long, value_enum, default_value = "hls")]
+    pub backend: crate::estimate::Backend,
+    /// Verilog backend: adder levels between pipeline registers (default: from --clock).
+    #[arg(long)]
+    pub adders_per_stage: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -61,6 +68,19 @@ pub struct CsimArgs {
     /// ~/.cache/bit2hls/ap_types as filled by scripts/setup_ap_types.sh).
     #[arg(long)]
     pub ap_types: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RtlsimArgs {
+    /// A Verilog project directory written by `bit2hls compile --backend verilog`.
+    pub dir: PathBuf,
+    /// Replace the test-bench events with this .npy and recompute the expected outputs with
+    /// the emulator (from the project's firmware.json).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// With --input: use at most N events.
+    #[arg(long)]
+    pub samples: Option<usize>,
 }
 
 /// Seed of the Gaussian test-bench samples.
@@ -99,6 +119,10 @@ fn tb_inputs(a: &CompileArgs, n_in: usize) -> anyhow::Result<(Vec<f32>, String)>
 }
 
 pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
+    if a.backend == crate::estimate::Backend::Verilog {
+        return run_compile_rtl(a);
+    }
+    anyhow::ensure!(a.adders_per_stage.is_none(), "--adders-per-stage applies to --backend verilog only");
     let t0 = Instant::now();
     let opts = HlsOptions {
         name: a.name.clone(),
@@ -141,6 +165,49 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// The pipeline options of `--adders-per-stage` / `--clock`.
+pub fn pipeline_options(adders_per_stage: Option<u32>, clock_ns: f64) -> anyhow::Result<PipelineOptions> {
+    anyhow::ensure!(
+        clock_ns.is_finite() && clock_ns > 0.0 && clock_ns <= 1000.0,
+        "--clock {clock_ns} ns: expected a period in (0, 1000] ns"
+    );
+    match adders_per_stage {
+        Some(0) => anyhow::bail!("--adders-per-stage 0: at least one adder level per stage"),
+        Some(n) if n > 64 => anyhow::bail!("--adders-per-stage {n}: at most 64"),
+        Some(n) => Ok(PipelineOptions { adders_per_stage: n }),
+        None => Ok(PipelineOptions::for_clock(clock_ns)),
+    }
+}
+
+fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
+    let t0 = Instant::now();
+    anyhow::ensure!(a.strategy == Strategy::Latency && a.reuse == 1, "--backend verilog implements the latency strategy only (II = 1)");
+    let part = parts::check(&a.part).map(|_| a.part.clone())?;
+    let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
+    if a.output.is_dir() && !a.force && std::fs::read_dir(&a.output).map(|mut d| d.next().is_some()).unwrap_or(false) {
+        return Err(hls::HlsError::OutputExists { path: a.output.clone() }.into());
+    }
+    let loaded = a.model.load()?;
+    let calib = calibration(&loaded, &a.fw)?;
+    let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
+    let (x, _tb_source) = tb_inputs(&a, fw.n_in)?;
+    let o = RtlOptions { name: a.name.clone(), part, clock_ns: a.clock, pipeline };
+    let (files, design) = rtl::render(&fw, &o, &a.model.model.display().to_string(), &x, serde_json::json!({}))?;
+    hls::write_project(&files, &a.output, a.force).with_context(|| format!("writing {}", a.output.display()))?;
+    eprintln!(
+        "{}: Verilog project '{}' ({} files, mode {}, {} adder levels per stage, latency {} cycles, {} test-bench samples) in {:.0} ms",
+        a.output.display(),
+        o.name,
+        files.len(),
+        fw.mode(),
+        pipeline.adders_per_stage,
+        design.latency(),
+        x.len() / fw.n_in,
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(0)
+}
+
 pub fn run_csim(a: CsimArgs) -> anyhow::Result<i32> {
     let o = CsimOptions { samples: a.samples, input: a.input.clone(), ap_types: a.ap_types.clone() };
     let r = csim(&a.dir, &o)?;
@@ -154,4 +221,22 @@ pub fn run_csim(a: CsimArgs) -> anyhow::Result<i32> {
         r.run_secs
     );
     Ok(if r.mismatches == 0 { 0 } else { 1 })
+}
+
+pub fn run_rtlsim(a: RtlsimArgs) -> anyhow::Result<i32> {
+    let r = rtl::sim::rtlsim(&a.dir, a.input.as_deref(), a.samples)?;
+    eprint!("{}", r.stderr);
+    println!(
+        "{}: {} events, {} results, {} mismatches, latency {} cycles ({} latency errors), {} cycles for all events (verilator build {:.1} s, run {:.2} s)",
+        a.dir.display(),
+        r.events,
+        r.received,
+        r.mismatches,
+        r.latency,
+        r.latency_errors,
+        r.cycles,
+        r.build_secs,
+        r.run_secs
+    );
+    Ok(if r.mismatches == 0 && r.latency_errors == 0 && r.received == r.events { 0 } else { 1 })
 }

@@ -32,6 +32,8 @@ pub enum Command {
     Csim(hls::CsimArgs),
     /// Measure emulator throughput (events/s) on random ternary models.
     Bench(bench::BenchArgs),
+    /// Simulate a Verilog project with Verilator against the emulator's outputs.
+    Rtlsim(hls::RtlsimArgs),
     /// Synthesize a Verilog project with Yosys; writes synth.json (LUT/FF/CARRY/DSP, depth).
     Synth(synth::SynthArgs),
     /// Estimate LUT/FF/DSP/BRAM and latency for a part and clock, and the trigger verdict.
@@ -49,6 +51,7 @@ pub fn main() -> i32 {
         Command::Csim(a) => hls::run_csim(a),
         Command::Bench(a) => bench::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::Rtlsim(a) => hls::run_rtlsim(a),
         Command::Estimate(a) => estimate::run(a),
     };
     match r {

@@ -1,1 +1,268 @@
-//! Verilog RTL backend (in progress).
+//! Verilog RTL backend: the firmware as one pipelined Verilog-2001 module.
+//!
+//! [`build`] turns the firmware into a word-level [`netlist::Netlist`], [`schedule`] places
+//! registers (`--adders-per-stage`), [`verilog`] prints it, and [`render`] assembles a project:
+//!
+//! - `rtl/<name>.v` — the design (ports `clk`, `rst`, `valid_in`, `x_<k>`, `valid_out`, `y_<n>`);
+//! - `tb/tb_<name>.cpp` — a Verilator test bench (see [`sim`]);
+//! - `tb_data/tb_input_codes.dat`, `tb_data/tb_output_codes.dat` — input codes and the
+//!   emulator's output codes, one event per line;
+//! - `synth.ys` — the Yosys script `bit2hls synth` runs; `firmware.json`; `report.json`.
+
+pub mod build;
+pub mod netlist;
+pub mod schedule;
+pub mod sim;
+pub mod verilog;
+
+use crate::back::emu::fixed::Emulator;
+use crate::back::hls::{fwdump, HlsError, Result};
+use crate::ir::firmware::Firmware;
+use askama::Template;
+use netlist::Netlist;
+use schedule::{PipelineOptions, Schedule};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Options of the Verilog project.
+#[derive(Clone, Debug)]
+pub struct RtlOptions {
+    /// Module and project name.
+    pub name: String,
+    /// Full part name (recorded; the RTL itself is vendor-neutral).
+    pub part: String,
+    pub clock_ns: f64,
+    pub pipeline: PipelineOptions,
+}
+
+/// A scheduled design: everything the printer and the estimator need.
+pub struct Design {
+    pub netlist: Netlist,
+    pub schedule: Schedule,
+    pub pipeline: PipelineOptions,
+}
+
+impl Design {
+    pub fn new(fw: &Firmware, pipeline: PipelineOptions) -> Design {
+        let netlist = build::build(fw);
+        let schedule = schedule::schedule(&netlist, pipeline);
+        Design { netlist, schedule, pipeline }
+    }
+    pub fn latency(&self) -> u32 {
+        self.schedule.latency
+    }
+}
+
+#[derive(Template)]
+#[template(path = "rtl/top.v.jinja", escape = "none")]
+struct TopV {
+    title: String,
+    version: &'static str,
+    pipeline: String,
+    in_type: String,
+    out_type: String,
+    name: String,
+    in_ports: Vec<String>,
+    out_ports: Vec<String>,
+    body: String,
+    out_regs: Vec<String>,
+    latency: u32,
+    latency_m1: u32,
+    valid_zero: String,
+    valid_next: String,
+}
+
+#[derive(Template)]
+#[template(path = "rtl/tb.cpp.jinja", escape = "none")]
+struct TbCpp {
+    name: String,
+    version: &'static str,
+    n_in: usize,
+    n_out: usize,
+    latency: u32,
+    set_lines: Vec<String>,
+    get_lines: Vec<String>,
+}
+
+fn render_err(what: &'static str) -> impl Fn(askama::Error) -> HlsError {
+    move |e| HlsError::Option(format!("rendering {what}: {e}"))
+}
+
+/// The Verilog text of the design.
+pub fn verilog_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
+    let (nl, sch) = (&d.netlist, &d.schedule);
+    let it = fw.input_type();
+    let (ow, os) = (nl.out_width, nl.out_signed);
+    let lat = sch.latency;
+    let out_regs = nl
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(n, s)| {
+            let j = s.0 as usize;
+            let node = &nl.nodes[j];
+            let src = verilog::Names::at(j, sch.stage[j], sch.out_stage);
+            let v = verilog::Names::output(n);
+            let val = resize(&src, node.width, node.signed, ow);
+            format!("reg [{}:0] {v}_r; always @(posedge clk) {v}_r <= {val}; assign {v} = {v}_r;", ow - 1)
+        })
+        .collect();
+    let t = TopV {
+        title: format!("{name}: {} (bit2hls firmware, mode {})", fw.name, fw.mode()),
+        version: env!("CARGO_PKG_VERSION"),
+        pipeline: format!(
+            "Pipeline: {} adder levels per stage; {} nodes, {} register bits between stages.",
+            d.pipeline.adders_per_stage,
+            nl.nodes.len(),
+            (0..nl.nodes.len()).map(|i| sch.reg_bits(nl, netlist::Sig(i as u32))).sum::<u64>()
+        ),
+        in_type: it.cpp(),
+        out_type: fw.output_type().cpp(),
+        name: name.to_string(),
+        in_ports: (0..fw.n_in).map(|k| format!("[{}:0] {}", it.width - 1, verilog::Names::input(k))).collect(),
+        out_ports: (0..fw.n_out).map(|n| format!("[{}:0] {}", ow - 1, verilog::Names::output(n))).collect(),
+        body: verilog::body(nl, sch),
+        out_regs,
+        latency: lat,
+        latency_m1: lat - 1,
+        valid_zero: format!("{lat}'b0"),
+        valid_next: if lat == 1 { "valid_in".into() } else { format!("{{valid_sr[{}:0], valid_in}}", lat - 2) },
+    };
+    let _ = os;
+    t.render().map_err(render_err("the Verilog module"))
+}
+
+fn resize(name: &str, w: u32, signed: bool, to: u32) -> String {
+    if to == w {
+        name.to_string()
+    } else if to < w {
+        format!("{name}[{}:0]", to - 1)
+    } else if signed {
+        format!("{{{{{}{{{name}[{}]}}}}, {name}}}", to - w, w - 1)
+    } else {
+        format!("{{{}'b0, {name}}}", to - w)
+    }
+}
+
+/// The Verilator test bench.
+pub fn tb_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
+    let it = fw.input_type();
+    let ot = fw.output_type();
+    let mask = |w: u32| if w >= 64 { "~0ULL".to_string() } else { format!("0x{:x}ULL", (1u128 << w) - 1) };
+    let t = TbCpp {
+        name: name.to_string(),
+        version: env!("CARGO_PKG_VERSION"),
+        n_in: fw.n_in,
+        n_out: fw.n_out,
+        latency: d.latency(),
+        set_lines: (0..fw.n_in)
+            .map(|k| format!("top->{} = (uint64_t)x[{k}] & {};", verilog::Names::input(k), mask(it.width)))
+            .collect(),
+        get_lines: (0..fw.n_out)
+            .map(|n| {
+                format!("y[{n}] = sext((uint64_t)top->{}, {}, {});", verilog::Names::output(n), ot.width, ot.signed)
+            })
+            .collect(),
+    };
+    t.render().map_err(render_err("the test bench"))
+}
+
+/// Integer code lines, one event per line.
+pub fn codes_text(codes: &[i64], cols: usize) -> String {
+    let mut s = String::with_capacity(codes.len() * 6);
+    for row in codes.chunks(cols.max(1)) {
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            let _ = write!(s, "{v}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Input codes and expected output codes of float inputs `x` (row-major).
+pub fn tb_codes(fw: &Firmware, x: &[f32]) -> (Vec<i64>, Vec<i64>) {
+    let emu = Emulator::new(fw);
+    let mut inp = vec![0i64; x.len()];
+    for (o, xs) in inp.chunks_mut(fw.n_in.max(1)).zip(x.chunks(fw.n_in.max(1))) {
+        emu.quantize_input(xs, o);
+    }
+    (inp, emu.run_batch(x))
+}
+
+#[derive(Serialize)]
+struct RtlProjectReport<'a> {
+    name: &'a str,
+    backend: &'static str,
+    part: &'a str,
+    clock_ns: f64,
+    adders_per_stage: u32,
+    latency_cycles: u32,
+    ii: u32,
+    tb_samples: usize,
+}
+
+/// Every file of the project, sorted by path; `extra_report` is merged into report.json
+/// (the estimate).
+pub fn render(
+    fw: &Firmware,
+    o: &RtlOptions,
+    model: &str,
+    tb_x: &[f32],
+    extra_report: serde_json::Value,
+) -> Result<(Vec<(String, String)>, Design)> {
+    crate::back::hls::namer::Namer::check_top(&o.name).map_err(HlsError::Option)?;
+    if fw.layers.is_empty() {
+        return Err(HlsError::Option("the model has no layers to generate".into()));
+    }
+    let d = Design::new(fw, o.pipeline);
+    let name = o.name.as_str();
+    let mut files = vec![
+        (format!("rtl/{name}.v"), verilog_text(fw, &d, name)?),
+        (format!("tb/tb_{name}.cpp"), tb_text(fw, &d, name)?),
+    ];
+    let (ci, co) = tb_codes(fw, tb_x);
+    files.push(("tb_data/tb_input_codes.dat".into(), codes_text(&ci, fw.n_in)));
+    files.push(("tb_data/tb_output_codes.dat".into(), codes_text(&co, fw.n_out)));
+    files.push((
+        "synth.ys".into(),
+        format!("read_verilog rtl/{name}.v\nsynth_xilinx -family xcup -flatten -top {name}\nstat\nltp -noff\n"),
+    ));
+    files.push(("firmware.json".into(), fwdump::to_json(fw)));
+    let n_tb = tb_x.len() / fw.n_in.max(1);
+    let mut report = serde_json::json!({
+        "generator": "bit2hls",
+        "generator_version": env!("CARGO_PKG_VERSION"),
+        "report_version": 1,
+        "project": RtlProjectReport {
+            name,
+            backend: "verilog",
+            part: &o.part,
+            clock_ns: o.clock_ns,
+            adders_per_stage: o.pipeline.adders_per_stage,
+            latency_cycles: d.latency(),
+            ii: 1,
+            tb_samples: n_tb,
+        },
+        "model": model,
+        "firmware_name": fw.name,
+        "mode": fw.mode().as_str(),
+        "input": {"n": fw.n_in, "type": fw.input_type().cpp()},
+        "output": {"n": fw.n_out, "type": fw.output_type().cpp()},
+    });
+    if let (Some(r), serde_json::Value::Object(extra)) = (report.as_object_mut(), extra_report) {
+        r.extend(extra);
+    }
+    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    text.push('\n');
+    files.push(("report.json".into(), text));
+    for f in files.iter_mut() {
+        if !f.1.ends_with('\n') {
+            f.1.push('\n');
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((files, d))
+}

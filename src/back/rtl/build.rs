@@ -1,0 +1,235 @@
+//! Firmware → [`Netlist`]: the arithmetic of docs/arithmetic.md as word-level primitives.
+//!
+//! Each firmware stage becomes, in order: the activation quantizer (max-abs tree, exponent,
+//! normalized reciprocal by restoring division, per-input multiply and rounding shift), one
+//! balanced add/subtract tree per output over its non-zero weights (identical sub-trees are
+//! shared by hash-consing), and the dequantization (multiplies, rounding shift, bias, ReLU).
+
+use super::netlist::{Bit, Class, Netlist, Op, Sig};
+use crate::ir::firmware::{Firmware, FwKind, Quantizer, TernaryFw};
+use crate::ir::fixed::{bit_length, ceil_log2, Interval};
+
+/// Lowers the firmware; the result computes exactly the emulator's integers.
+pub fn build(fw: &Firmware) -> Netlist {
+    let mut nl = Netlist::default();
+    nl.cur_class = Some(Class::Io);
+    let in_iv = fw.input_type().interval();
+    let mut x: Vec<Sig> = (0..fw.n_in).map(|k| nl.input(k, in_iv)).collect();
+    for (li, layer) in fw.layers.iter().enumerate() {
+        nl.cur_layer = li;
+        let mut y: Vec<Sig> = match &layer.kind {
+            FwKind::Ternary(t) => ternary(&mut nl, t, &x),
+            FwKind::Dense(d) => {
+                nl.cur_class = Some(Class::Dequant);
+                (0..layer.n_out)
+                    .map(|n| {
+                        let terms: Vec<(Sig, bool)> = d
+                            .weights
+                            .row(n)
+                            .iter()
+                            .zip(&x)
+                            .filter(|(&w, _)| w != 0)
+                            .map(|(&w, &v)| (nl.mul_const(v, w), true))
+                            .collect();
+                        let acc = tree(&mut nl, terms);
+                        let v = nl.shift_round(acc, d.shift);
+                        nl.add_const(v, d.bias[n])
+                    })
+                    .collect()
+            }
+            FwKind::Affine(a) => {
+                nl.cur_class = Some(Class::Dequant);
+                (0..layer.n_out)
+                    .map(|n| {
+                        let p = nl.mul_const(x[n], a.scale[n]);
+                        let v = nl.shift_round(p, a.shift);
+                        nl.add_const(v, a.bias[n])
+                    })
+                    .collect()
+            }
+        };
+        if layer.relu {
+            nl.cur_class = Some(Class::Dequant);
+            y = y.into_iter().map(|v| nl.relu(v)).collect();
+        }
+        x = y;
+    }
+    let out = fw.output_type();
+    nl.outputs = x;
+    nl.out_width = out.width;
+    nl.out_signed = out.signed;
+    nl
+}
+
+/// Union of `iv.shift_round(base ± e)` over every `e` of `e_iv`.
+fn shift_var_iv(iv: Interval, e_iv: Interval, base: i32, neg: bool) -> Interval {
+    let mut r: Option<Interval> = None;
+    for e in e_iv.lo..=e_iv.hi {
+        let s = if neg { base - e as i32 } else { base + e as i32 };
+        let v = iv.shift_round(s);
+        r = Some(r.map_or(v, |u| u.union(v)));
+    }
+    r.unwrap_or(iv)
+}
+
+fn shift_round_var(nl: &mut Netlist, a: Sig, e: Sig, base: i32, neg: bool) -> Sig {
+    let e_iv = nl.iv(e);
+    // Smallest shift must be ≥ 0: pre-shift left (exact) so that it is.
+    let min_s = if neg { base - e_iv.hi as i32 } else { base + e_iv.lo as i32 };
+    let (a, base) = if min_s < 0 { (nl.shift_round(a, min_s), base - min_s) } else { (a, base) };
+    let iv = shift_var_iv(nl.iv(a), e_iv, base, neg);
+    nl.push(Op::ShiftRoundVar { a, e, base, neg }, iv)
+}
+
+/// `max(max_k |x_k|, floor)` as a balanced tree.
+fn max_abs(nl: &mut Netlist, x: &[Sig], floor: i64) -> Sig {
+    let mut level: Vec<Sig> = x.iter().map(|&v| nl.abs(v)).collect();
+    if level.is_empty() {
+        level.push(nl.push(Op::Const(0), Interval::point(0)));
+    }
+    while level.len() > 1 {
+        level = level.chunks(2).map(|c| if c.len() == 2 { nl.max(c[0], c[1]) } else { c[0] }).collect();
+    }
+    nl.max_const(level[0], floor)
+}
+
+fn bitlen_node(nl: &mut Netlist, m: Sig) -> Sig {
+    let iv = nl.iv(m);
+    let lo = if iv.lo <= 0 { 0 } else { bit_length(iv.lo as i64) };
+    let hi = if iv.hi <= 0 { 0 } else { bit_length(iv.hi as i64) };
+    nl.push(Op::BitLen(m), Interval::new(lo as i128, hi as i128))
+}
+
+fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
+    nl.cur_class = Some(Class::Quantizer);
+    let (lo, hi) = t.clamp;
+    let (codes, dq): (Vec<Sig>, Option<Sig>) = match &t.quant {
+        Quantizer::Dynamic { m_floor, guard, recip_type, .. } => {
+            let m = max_abs(nl, x, *m_floor);
+            let e = bitlen_node(nl, m);
+            let r = reciprocal(nl, m, e, t.qmax, *guard, recip_type.width);
+            let codes = x
+                .iter()
+                .map(|&v| {
+                    let p = nl.mul(v, r);
+                    let c = shift_round_var(nl, p, e, *guard, false);
+                    nl.clamp(c, lo, hi)
+                })
+                .collect();
+            (codes, Some(m))
+        }
+        Quantizer::Pow2 { m_floor, .. } => {
+            let m = max_abs(nl, x, *m_floor);
+            let m1 = nl.add_const(m, -1);
+            let iv = nl.iv(m);
+            let e_iv = Interval::new(ceil_log2(iv.lo.max(1) as i64) as i128, ceil_log2(iv.hi.max(1) as i64) as i128);
+            let e = nl.push(Op::BitLen(m1), e_iv);
+            let codes = x
+                .iter()
+                .map(|&v| {
+                    let p = nl.mul_const(v, t.qmax);
+                    let c = shift_round_var(nl, p, e, 0, false);
+                    nl.clamp(c, lo, hi)
+                })
+                .collect();
+            (codes, Some(e))
+        }
+        Quantizer::Static { recip, recip_frac, .. } => {
+            let codes = x
+                .iter()
+                .map(|&v| {
+                    let p = nl.mul_const(v, *recip);
+                    let c = nl.shift_round(p, *recip_frac);
+                    nl.clamp(c, lo, hi)
+                })
+                .collect();
+            (codes, None)
+        }
+    };
+    let mut out = Vec::with_capacity(t.weights.rows);
+    for n in 0..t.weights.rows {
+        nl.cur_class = Some(Class::TernaryAdder);
+        let row = t.weights.row(n);
+        let terms: Vec<(Sig, bool)> = row
+            .iter()
+            .zip(&codes)
+            .filter(|(&w, _)| w == 1)
+            .chain(row.iter().zip(&codes).filter(|(&w, _)| w == -1))
+            .map(|(&w, &c)| (c, w == 1))
+            .collect();
+        let acc = tree(nl, terms);
+        nl.cur_class = Some(Class::Dequant);
+        let v = match (&t.quant, dq) {
+            (Quantizer::Dynamic { .. }, Some(m)) => {
+                let p = nl.mul(acc, m);
+                let p = nl.mul_const(p, t.scale[n]);
+                nl.shift_round(p, t.shift)
+            }
+            (Quantizer::Pow2 { .. }, Some(e)) => {
+                let p = nl.mul_const(acc, t.scale[n]);
+                shift_round_var(nl, p, e, t.shift, true)
+            }
+            _ => {
+                let p = nl.mul_const(acc, t.scale[n]);
+                nl.shift_round(p, t.shift)
+            }
+        };
+        out.push(nl.add_const(v, t.bias[n]));
+    }
+    out
+}
+
+/// `R = floor((q·2^(g+e) + floor(M/2)) / M)` by restoring division on the normalized divisor
+/// `M·2^(wM−e)` (so the numerator's variable part is `floor(M/2)·2^(wM−e)`).
+fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig {
+    let wm = nl.node(m).width;
+    let top = (1i128 << wm) - 1;
+    let d = nl.push(Op::ShlVar { a: m, e, base: wm as i32, half: false }, Interval::new(1i128 << (wm - 1), top));
+    let h = nl.push(Op::ShlVar { a: m, e, base: wm as i32, half: true }, Interval::new(0, (1i128 << (wm - 1)) - 1));
+    let qshift = g as u32 + wm;
+    let wh = nl.node(h).width;
+    let mut prev = nl.push_packed(Op::DivInit { h, q, qshift, wr }, wm);
+    let mut steps = Vec::with_capacity(wr as usize);
+    for i in (0..wr).rev() {
+        let nbit = if i >= qshift {
+            Bit::Const((q >> (i - qshift)) & 1 == 1)
+        } else if i < wh {
+            Bit::Of(h, i)
+        } else {
+            Bit::Const(false)
+        };
+        prev = nl.push_packed(Op::DivStep { prev, first: steps.is_empty(), d, nbit }, wm + 1);
+        steps.push(prev);
+    }
+    let iv = Interval::new(0, (1i128 << wr) - 1);
+    nl.push(Op::DivQuot { steps, wd: wm }, iv)
+}
+
+/// Balanced add/subtract tree over `(term, positive)`; positive terms come first so the root
+/// is positive whenever one term is. An empty tree is the constant 0.
+pub fn tree(nl: &mut Netlist, terms: Vec<(Sig, bool)>) -> Sig {
+    if terms.is_empty() {
+        return nl.push(Op::Const(0), Interval::point(0));
+    }
+    let (s, pos) = subtree(nl, &terms);
+    if pos {
+        s
+    } else {
+        nl.neg(s)
+    }
+}
+
+fn subtree(nl: &mut Netlist, items: &[(Sig, bool)]) -> (Sig, bool) {
+    if items.len() == 1 {
+        return items[0];
+    }
+    let mid = items.len().div_ceil(2);
+    let (a, pa) = subtree(nl, &items[..mid]);
+    let (b, pb) = subtree(nl, &items[mid..]);
+    match (pa, pb) {
+        (true, true) => (nl.add(a, b, false), true),
+        (true, false) => (nl.add(a, b, true), true),
+        (false, true) => (nl.add(b, a, true), true),
+        (false, false) => (nl.add(a, b, false), false),
+    }
+}

@@ -1,0 +1,263 @@
+//! The RTL netlist: a dataflow graph of word-level primitives with exact widths.
+//!
+//! [`super::build`] lowers a [`crate::ir::firmware::Firmware`] into it, [`super::schedule`]
+//! places pipeline registers, [`super::verilog`] prints it and [`crate::estimate`] costs it, so
+//! the estimate describes exactly the circuit that is emitted. Every node's value is an integer
+//! of its [`Interval`]; its word is the narrowest two's-complement (signed) or unsigned vector
+//! holding that interval, so no primitive can overflow.
+
+use crate::ir::fixed::Interval;
+use std::collections::HashMap;
+
+/// Handle of a node (index into [`Netlist::nodes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sig(pub u32);
+
+/// Where a numerator bit of a division step comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bit {
+    Const(bool),
+    Of(Sig, u32),
+}
+
+/// A word-level primitive. Semantics are on integers (the node's value), never on bit patterns,
+/// except for the division nodes, whose packed layout is stated.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Input port `k` of the design.
+    Input(usize),
+    /// A constant (only for outputs that are constant).
+    Const(i64),
+    /// `a + b` or `a − b`: one carry chain, operands sign-extended to `max(wa, wb) + 1` bits.
+    Add { a: Sig, b: Sig, sub: bool },
+    /// `−a`.
+    Neg(Sig),
+    /// `|a|` (unsigned result).
+    Abs(Sig),
+    /// `max(a, b)` of two non-negative values.
+    Max(Sig, Sig),
+    /// `max(a, c)`.
+    MaxConst(Sig, i64),
+    /// `bitlen(a)` (leading-one position + 1; 0 for 0) of a non-negative value.
+    BitLen(Sig),
+    /// `(half ? floor(a/2) : a) << (base − e)` of a non-negative `a`, for a signal `e` with
+    /// `e ≤ base` (a barrel shift; normalizes the divisor of the reciprocal).
+    ShlVar { a: Sig, e: Sig, base: i32, half: bool },
+    /// First remainder of the reciprocal division: `N >> wr` with `N = (q << qshift) + h`.
+    DivInit { h: Sig, q: i64, qshift: u32, wr: u32 },
+    /// One restoring-division step with divisor `d` (`wd` bits, MSB set). `prev` is the previous
+    /// step (packed: bit `wd` = quotient bit, bits `[wd-1:0]` = remainder) or the [`Op::DivInit`]
+    /// remainder; the numerator bit `nbit` is shifted in. Output packed as described.
+    DivStep { prev: Sig, first: bool, d: Sig, nbit: Bit },
+    /// The quotient: bit `i` is the quotient bit of `steps[steps.len() - 1 - i]`.
+    DivQuot { steps: Vec<Sig>, wd: u32 },
+    /// `a · b` (a DSP multiplier).
+    Mul(Sig, Sig),
+    /// `a · c` for a constant `c`.
+    MulConst(Sig, i64),
+    /// `rnd(a, s)`: `a · 2^-s` rounded half to even (an exact left shift when `s ≤ 0`).
+    ShiftRound(Sig, i32),
+    /// `rnd(a, base + e)` (`neg`: `base − e`) for a signal `e`, `base ± e ≥ 0` for every `e` in
+    /// range (the builder pre-shifts to guarantee it).
+    ShiftRoundVar { a: Sig, e: Sig, base: i32, neg: bool },
+    /// `clamp(a, lo, hi)`.
+    Clamp { a: Sig, lo: i64, hi: i64 },
+    /// `a + c`.
+    AddConst(Sig, i64),
+    /// `max(a, 0)`.
+    Relu(Sig),
+}
+
+/// Cost class of a node (what the estimator prices and reports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Add/subtract trees of ternary layers.
+    TernaryAdder,
+    /// The activation quantizer (max tree, exponent, reciprocal, multipliers, rounding).
+    Quantizer,
+    /// Dequantization, bias, ReLU and full-precision arithmetic.
+    Dequant,
+    Io,
+}
+
+/// A node: its primitive, value range and word.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub op: Op,
+    pub iv: Interval,
+    pub width: u32,
+    pub signed: bool,
+    /// Firmware stage (layer index) the node belongs to.
+    pub layer: usize,
+    pub class: Class,
+}
+
+/// The whole design: nodes in topological order.
+#[derive(Clone, Debug, Default)]
+pub struct Netlist {
+    pub nodes: Vec<Node>,
+    /// Input port nodes, in input order.
+    pub inputs: Vec<Sig>,
+    /// Output nodes, in output order; each is printed at [`Netlist::out_width`] bits.
+    pub outputs: Vec<Sig>,
+    pub out_width: u32,
+    pub out_signed: bool,
+    /// Hash-consing: identical primitives on identical operands are one node.
+    memo: HashMap<(Op, usize), Sig>,
+    /// Layer and class the next nodes are attributed to.
+    pub cur_layer: usize,
+    pub cur_class: Option<Class>,
+}
+
+impl Netlist {
+    pub fn node(&self, s: Sig) -> &Node {
+        &self.nodes[s.0 as usize]
+    }
+    pub fn iv(&self, s: Sig) -> Interval {
+        self.node(s).iv
+    }
+
+    /// Adds a node with value range `iv` (word from the interval), or returns the existing
+    /// identical node of the same layer.
+    pub fn push(&mut self, op: Op, iv: Interval) -> Sig {
+        let key = (op, self.cur_layer);
+        if let Some(&s) = self.memo.get(&key) {
+            return s;
+        }
+        let (width, signed) = word(iv);
+        let s = Sig(self.nodes.len() as u32);
+        self.nodes.push(Node {
+            op: key.0.clone(),
+            iv,
+            width,
+            signed,
+            layer: self.cur_layer,
+            class: self.cur_class.unwrap_or(Class::Dequant),
+        });
+        self.memo.insert(key, s);
+        s
+    }
+
+    /// Adds a node with an explicit unsigned word (packed division values).
+    pub fn push_packed(&mut self, op: Op, width: u32) -> Sig {
+        let s = self.push(op, Interval::new(0, (1i128 << width) - 1));
+        debug_assert_eq!(self.node(s).width, width);
+        s
+    }
+
+    pub fn input(&mut self, k: usize, iv: Interval) -> Sig {
+        let s = self.push(Op::Input(k), iv);
+        self.inputs.push(s);
+        s
+    }
+
+    pub fn add(&mut self, a: Sig, b: Sig, sub: bool) -> Sig {
+        let (ia, ib) = (self.iv(a), self.iv(b));
+        let iv = if sub { ia.add(ib.neg()) } else { ia.add(ib) };
+        self.push(Op::Add { a, b, sub }, iv)
+    }
+
+    pub fn neg(&mut self, a: Sig) -> Sig {
+        let iv = self.iv(a).neg();
+        self.push(Op::Neg(a), iv)
+    }
+
+    pub fn abs(&mut self, a: Sig) -> Sig {
+        let ia = self.iv(a);
+        if ia.lo >= 0 {
+            return a;
+        }
+        let hi = ia.abs_max();
+        let lo = if ia.hi >= 0 { 0 } else { -ia.hi };
+        self.push(Op::Abs(a), Interval::new(lo, hi))
+    }
+
+    pub fn max(&mut self, a: Sig, b: Sig) -> Sig {
+        let (ia, ib) = (self.iv(a), self.iv(b));
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        self.push(Op::Max(a, b), Interval::new(ia.lo.max(ib.lo), ia.hi.max(ib.hi)))
+    }
+
+    pub fn max_const(&mut self, a: Sig, c: i64) -> Sig {
+        let ia = self.iv(a);
+        if ia.lo >= c as i128 {
+            return a;
+        }
+        self.push(Op::MaxConst(a, c), Interval::new(ia.lo.max(c as i128), ia.hi.max(c as i128)))
+    }
+
+    pub fn mul(&mut self, a: Sig, b: Sig) -> Sig {
+        let iv = self.iv(a).mul(self.iv(b));
+        self.push(Op::Mul(a, b), iv)
+    }
+
+    pub fn mul_const(&mut self, a: Sig, c: i64) -> Sig {
+        if c == 1 {
+            return a;
+        }
+        let iv = self.iv(a).mul(Interval::point(c as i128));
+        self.push(Op::MulConst(a, c), iv)
+    }
+
+    pub fn shift_round(&mut self, a: Sig, s: i32) -> Sig {
+        if s == 0 {
+            return a;
+        }
+        let iv = self.iv(a).shift_round(s);
+        self.push(Op::ShiftRound(a, s), iv)
+    }
+
+    pub fn clamp(&mut self, a: Sig, lo: i64, hi: i64) -> Sig {
+        let ia = self.iv(a);
+        if ia.lo >= lo as i128 && ia.hi <= hi as i128 {
+            return a;
+        }
+        self.push(Op::Clamp { a, lo, hi }, ia.clamp(lo as i128, hi as i128))
+    }
+
+    pub fn add_const(&mut self, a: Sig, c: i64) -> Sig {
+        if c == 0 {
+            return a;
+        }
+        let iv = self.iv(a).add(Interval::point(c as i128));
+        self.push(Op::AddConst(a, c), iv)
+    }
+
+    pub fn relu(&mut self, a: Sig) -> Sig {
+        let ia = self.iv(a);
+        if ia.lo >= 0 {
+            return a;
+        }
+        self.push(Op::Relu(a), ia.relu())
+    }
+
+    /// Operands of a node, in order.
+    pub fn operands(&self, s: Sig) -> Vec<Sig> {
+        match &self.node(s).op {
+            Op::Input(_) | Op::Const(_) => vec![],
+            Op::Add { a, b, .. } | Op::Max(a, b) | Op::Mul(a, b) => vec![*a, *b],
+            Op::Neg(a)
+            | Op::Abs(a)
+            | Op::MaxConst(a, _)
+            | Op::BitLen(a)
+            | Op::MulConst(a, _)
+            | Op::ShiftRound(a, _)
+            | Op::Clamp { a, .. }
+            | Op::AddConst(a, _)
+            | Op::Relu(a) => vec![*a],
+            Op::ShlVar { a, e, .. } | Op::ShiftRoundVar { a, e, .. } => vec![*a, *e],
+            Op::DivInit { h, .. } => vec![*h],
+            Op::DivStep { prev, d, nbit, .. } => match nbit {
+                Bit::Of(h, _) => vec![*prev, *d, *h],
+                Bit::Const(_) => vec![*prev, *d],
+            },
+            Op::DivQuot { steps, .. } => steps.clone(),
+        }
+    }
+}
+
+/// The word of an interval: `(width, signed)`.
+pub fn word(iv: Interval) -> (u32, bool) {
+    (iv.bits().max(1), iv.lo < 0)
+}

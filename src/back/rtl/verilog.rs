@@ -1,0 +1,308 @@
+//! Prints a scheduled [`Netlist`] as one synthesizable Verilog-2001 module.
+//!
+//! Every signal is a plain (unsigned) bit vector of its node's width; arithmetic is done
+//! modulo `2^W` on operands explicitly sign- or zero-extended to a common width `W`, then
+//! sliced to the result width. This is exact because each result's interval fits its width,
+//! and it keeps one carry chain per adder (implicitly signed `a - b` trees let Yosys fold a
+//! whole tree into one `$macc` and map it about 2× larger). Comparisons, multiplies and
+//! arithmetic shifts use `$signed` on operands extended by one bit where unsigned.
+//! The module's ports: `clk`, `rst` (synchronous, clears `valid` only), `valid_in`,
+//! `x_<k>` (input codes), `valid_out`, `y_<n>` (output codes, registered).
+
+use super::netlist::{Bit, Netlist, Op, Sig};
+use super::schedule::Schedule;
+use std::fmt::Write;
+
+/// One place that names identifiers.
+pub struct Names;
+
+impl Names {
+    pub fn input(k: usize) -> String {
+        format!("x_{k}")
+    }
+    pub fn output(n: usize) -> String {
+        format!("y_{n}")
+    }
+    /// Node `i`'s value as computed in its own stage.
+    pub fn node(i: usize) -> String {
+        format!("n{i}")
+    }
+    /// Node `i`'s value carried into stage `t`.
+    pub fn at(i: usize, own: u32, t: u32) -> String {
+        if t == own {
+            Self::node(i)
+        } else {
+            format!("n{i}_s{t}")
+        }
+    }
+    /// A helper wire of node `i`.
+    pub fn aux(i: usize, what: &str) -> String {
+        format!("n{i}_{what}")
+    }
+}
+
+/// A constant as an unsigned `w`-bit literal of its two's-complement pattern.
+fn lit(v: i128, w: u32) -> String {
+    let mask = if w >= 127 { u128::MAX } else { (1u128 << w) - 1 };
+    format!("{w}'h{:x}", (v as u128) & mask)
+}
+
+/// Resizes signal `name` (`w` bits, `signed`) to `to` bits: extension or truncation.
+fn ext(name: &str, w: u32, signed: bool, to: u32) -> String {
+    use std::cmp::Ordering::*;
+    match to.cmp(&w) {
+        Equal => name.to_string(),
+        Less => format!("{name}[{}:0]", to - 1),
+        Greater if signed => {
+            if w == 1 {
+                format!("{{{to}{{{name}}}}}")
+            } else {
+                format!("{{{{{}{{{name}[{}]}}}}, {name}}}", to - w, w - 1)
+            }
+        }
+        Greater => format!("{{{}'b0, {name}}}", to - w),
+    }
+}
+
+/// Bits of `v` as a two's-complement constant.
+fn sbits(v: i128) -> u32 {
+    crate::ir::fixed::Interval::point(v).bits() + u32::from(v >= 0)
+}
+
+fn decl(out: &mut String, name: &str, w: u32, expr: &str) {
+    let _ = writeln!(out, "    wire [{}:0] {name} = {expr};", w - 1);
+}
+
+/// The module body (declarations and logic) for the netlist under a schedule.
+pub fn body(nl: &Netlist, sch: &Schedule) -> String {
+    let mut o = String::new();
+    let mut layer = usize::MAX;
+    for (i, node) in nl.nodes.iter().enumerate() {
+        if node.layer != layer && !matches!(node.op, Op::Input(_)) {
+            layer = node.layer;
+            let _ = writeln!(o, "    // ---- stage {} ----", layer + 1);
+        }
+        let st = sch.stage[i];
+        // Operand `s` as seen in this node's stage, with its word.
+        let arg = |s: Sig| {
+            let j = s.0 as usize;
+            (Names::at(j, sch.stage[j], st), nl.nodes[j].width, nl.nodes[j].signed)
+        };
+        let w = node.width;
+        let me = Names::node(i);
+        match &node.op {
+            Op::Input(k) => decl(&mut o, &me, w, &Names::input(*k)),
+            Op::Const(c) => decl(&mut o, &me, w, &lit(*c as i128, w)),
+            Op::Add { a, b, sub } => {
+                let ((na, wa, sa), (nb, wb, sb)) = (arg(*a), arg(*b));
+                let ww = wa.max(wb).max(w);
+                let acc = Names::aux(i, "acc");
+                let op = if *sub { '-' } else { '+' };
+                decl(&mut o, &acc, ww, &format!("{} {op} {}", ext(&na, wa, sa, ww), ext(&nb, wb, sb, ww)));
+                decl(&mut o, &me, w, &ext(&acc, ww, true, w));
+            }
+            Op::Neg(a) => {
+                let (na, wa, sa) = arg(*a);
+                let ww = wa.max(w);
+                let t = Names::aux(i, "neg");
+                decl(&mut o, &t, ww, &format!("-{}", ext(&na, wa, sa, ww)));
+                decl(&mut o, &me, w, &ext(&t, ww, true, w));
+            }
+            Op::Abs(a) => {
+                let (na, wa, sa) = arg(*a);
+                let ww = wa.max(w);
+                let e = ext(&na, wa, sa, ww);
+                let t = Names::aux(i, "abs");
+                decl(&mut o, &t, ww, &format!("{na}[{}] ? -{e} : {e}", wa - 1));
+                decl(&mut o, &me, w, &ext(&t, ww, true, w));
+            }
+            Op::Max(a, b) => {
+                let ((na, wa, sa), (nb, wb, sb)) = (arg(*a), arg(*b));
+                let ww = wa.max(wb) + 1;
+                let (ea, eb) = (ext(&na, wa, sa, ww), ext(&nb, wb, sb, ww));
+                let t = Names::aux(i, "max");
+                decl(&mut o, &t, ww, &format!("($signed({ea}) > $signed({eb})) ? {ea} : {eb}"));
+                decl(&mut o, &me, w, &ext(&t, ww, true, w));
+            }
+            Op::MaxConst(a, c) => {
+                let (na, wa, sa) = arg(*a);
+                let ww = (wa + 1).max(sbits(*c as i128));
+                let ea = ext(&na, wa, sa, ww);
+                let cl = lit(*c as i128, ww);
+                let t = Names::aux(i, "max");
+                decl(&mut o, &t, ww, &format!("($signed({ea}) > $signed({cl})) ? {ea} : {cl}"));
+                decl(&mut o, &me, w, &ext(&t, ww, true, w));
+            }
+            Op::Clamp { a, lo, hi } => {
+                let (na, wa, sa) = arg(*a);
+                let ww = (wa + 1).max(sbits(*lo as i128)).max(sbits(*hi as i128));
+                let ea = ext(&na, wa, sa, ww);
+                let (l, h) = (lit(*lo as i128, ww), lit(*hi as i128, ww));
+                let t = Names::aux(i, "clamp");
+                decl(
+                    &mut o,
+                    &t,
+                    ww,
+                    &format!("($signed({ea}) < $signed({l})) ? {l} : (($signed({ea}) > $signed({h})) ? {h} : {ea})"),
+                );
+                decl(&mut o, &me, w, &ext(&t, ww, true, w));
+            }
+            Op::Relu(a) => {
+                let (na, wa, sa) = arg(*a);
+                let ww = wa.max(w);
+                let ea = ext(&na, wa, sa, ww);
+                let t = Names::aux(i, "relu");
+                decl(&mut o, &t, ww, &format!("{na}[{}] ? {} : {ea}", wa - 1, lit(0, ww)));
+                decl(&mut o, &me, w, &ext(&t, ww, false, w));
+            }
+            Op::AddConst(a, c) => {
+                let (na, wa, sa) = arg(*a);
+                let ww = wa.max(w).max(sbits(*c as i128));
+                let t = Names::aux(i, "acc");
+                decl(&mut o, &t, ww, &format!("{} + {}", ext(&na, wa, sa, ww), lit(*c as i128, ww)));
+                decl(&mut o, &me, w, &ext(&t, ww, true, w));
+            }
+            Op::BitLen(a) => {
+                let (na, wa, _) = arg(*a);
+                let it = Names::aux(i, "i");
+                let _ = writeln!(o, "    reg [{}:0] {me};", w - 1);
+                let _ = writeln!(o, "    integer {it};");
+                let _ = writeln!(
+                    o,
+                    "    always @* begin {me} = {}; for ({it} = 0; {it} < {wa}; {it} = {it} + 1) if ({na}[{it}]) {me} = {it} + 1; end",
+                    lit(0, w)
+                );
+            }
+            Op::ShlVar { a, e, base, half } => {
+                let ((na, wa, _), (ne, we, _)) = (arg(*a), arg(*e));
+                let wamt = sbits(*base as i128).max(we + 1);
+                let amt = Names::aux(i, "amt");
+                decl(&mut o, &amt, wamt, &format!("{} - {}", lit(*base as i128, wamt), ext(&ne, we, false, wamt)));
+                if *half && wa > 1 {
+                    let hs = Names::aux(i, "half");
+                    decl(&mut o, &hs, wa - 1, &format!("{na}[{}:1]", wa - 1));
+                    decl(&mut o, &me, w, &format!("{} << {amt}", ext(&hs, wa - 1, false, w)));
+                } else if *half {
+                    decl(&mut o, &me, w, &lit(0, w));
+                } else {
+                    decl(&mut o, &me, w, &format!("{} << {amt}", ext(&na, wa, false, w)));
+                }
+            }
+            Op::DivInit { h, q, qshift, wr } => {
+                let (nh, wh, _) = arg(*h);
+                let tw = (qshift + sbits(*q as i128)).max(wr + w).max(wh);
+                let num = Names::aux(i, "num");
+                decl(&mut o, &num, tw, &format!("{} | {}", lit((*q as i128) << qshift, tw), ext(&nh, wh, false, tw)));
+                decl(&mut o, &me, w, &format!("{num}[{}:{wr}]", wr + w - 1));
+            }
+            Op::DivStep { prev, d, nbit, .. } => {
+                let ((np, _, _), (nd, wd, _)) = (arg(*prev), arg(*d));
+                let bit = match nbit {
+                    Bit::Const(b) => format!("1'b{}", u8::from(*b)),
+                    Bit::Of(h, k) => format!("{}[{k}]", arg(*h).0),
+                };
+                let cat = Names::aux(i, "cat");
+                let t = Names::aux(i, "t");
+                decl(&mut o, &cat, wd + 1, &format!("{{{np}[{}:0], {bit}}}", wd - 1));
+                decl(&mut o, &t, wd + 2, &format!("{{1'b0, {cat}}} - {{2'b0, {nd}}}"));
+                decl(
+                    &mut o,
+                    &me,
+                    wd + 1,
+                    &format!("{t}[{}] ? {{1'b0, {cat}[{}:0]}} : {{1'b1, {t}[{}:0]}}", wd + 1, wd - 1, wd - 1),
+                );
+            }
+            Op::DivQuot { steps, wd } => {
+                let bits: Vec<String> = steps.iter().map(|s| format!("{}[{wd}]", arg(*s).0)).collect();
+                let raw = Names::aux(i, "q");
+                decl(&mut o, &raw, steps.len() as u32, &format!("{{{}}}", bits.join(", ")));
+                decl(&mut o, &me, w, &ext(&raw, steps.len() as u32, false, w));
+            }
+            Op::Mul(a, b) => {
+                let ((na, wa, sa), (nb, wb, sb)) = (arg(*a), arg(*b));
+                let (wa1, wb1) = (wa + u32::from(!sa), wb + u32::from(!sb));
+                let ww = (wa1 + wb1).max(w);
+                let p = Names::aux(i, "p");
+                decl(
+                    &mut o,
+                    &p,
+                    ww,
+                    &format!("$signed({}) * $signed({})", ext(&na, wa, sa, wa1), ext(&nb, wb, sb, wb1)),
+                );
+                decl(&mut o, &me, w, &ext(&p, ww, true, w));
+            }
+            Op::MulConst(a, c) => {
+                let (na, wa, sa) = arg(*a);
+                let wa1 = wa + u32::from(!sa);
+                let wc = sbits(*c as i128);
+                let ww = (wa1 + wc).max(w);
+                let p = Names::aux(i, "p");
+                decl(
+                    &mut o,
+                    &p,
+                    ww,
+                    &format!("$signed({}) * $signed({})", ext(&na, wa, sa, wa1), lit(*c as i128, wc)),
+                );
+                decl(&mut o, &me, w, &ext(&p, ww, true, w));
+            }
+            Op::ShiftRound(a, s) => {
+                let (na, wa, sa) = arg(*a);
+                let s = *s;
+                if s <= 0 {
+                    let k = (-s) as u32;
+                    if w <= k {
+                        decl(&mut o, &me, w, &lit(0, w));
+                    } else if k == 0 {
+                        decl(&mut o, &me, w, &ext(&na, wa, sa, w));
+                    } else {
+                        decl(&mut o, &me, w, &format!("{{{}, {}'b0}}", ext(&na, wa, sa, w - k), k));
+                    }
+                } else {
+                    let s = s as u32;
+                    let ww = (wa + 1).max(s + 2).max(w + s);
+                    let ea = Names::aux(i, "x");
+                    decl(&mut o, &ea, ww, &ext(&na, wa, sa, ww));
+                    let sum = Names::aux(i, "sum");
+                    decl(
+                        &mut o,
+                        &sum,
+                        ww,
+                        &format!("{ea} + {} + {{{}'b0, {ea}[{s}]}}", lit((1i128 << (s - 1)) - 1, ww), ww - 1),
+                    );
+                    decl(&mut o, &me, w, &format!("{sum}[{}:{s}]", s + w - 1));
+                }
+            }
+            Op::ShiftRoundVar { a, e, base, neg } => {
+                let ((na, wa, sa), (ne, we, _)) = (arg(*a), arg(*e));
+                let e_iv = nl.iv(*e);
+                let amax = if *neg { *base as i128 - e_iv.lo } else { *base as i128 + e_iv.hi } as u32;
+                let wamt = sbits(amax as i128).max(we + 1) + 1;
+                let amt = Names::aux(i, "amt");
+                let op = if *neg { '-' } else { '+' };
+                decl(&mut o, &amt, wamt, &format!("{} {op} {}", lit(*base as i128, wamt), ext(&ne, we, false, wamt)));
+                let ww = wa.max(amax).max(w + amax) + 2;
+                let (x, fl, h, sum, r) =
+                    (Names::aux(i, "x"), Names::aux(i, "fl"), Names::aux(i, "h"), Names::aux(i, "sum"), Names::aux(i, "r"));
+                decl(&mut o, &x, ww, &ext(&na, wa, sa, ww));
+                decl(&mut o, &fl, ww, &format!("$signed({x}) >>> {amt}"));
+                decl(&mut o, &h, ww, &format!("(({} << {amt}) >> 1) - {{{}'b0, ({amt} != 0)}}", lit(1, ww), ww - 1));
+                decl(&mut o, &sum, ww, &format!("{x} + {h} + {{{}'b0, {fl}[0]}}", ww - 1));
+                decl(&mut o, &r, ww, &format!("$signed({sum}) >>> {amt}"));
+                decl(&mut o, &me, w, &ext(&r, ww, true, w));
+            }
+        }
+    }
+    // Registers carrying values across stages.
+    let mut regs = String::new();
+    for (i, node) in nl.nodes.iter().enumerate() {
+        let (s0, s1) = (sch.stage[i], sch.last_use[i]);
+        for t in s0 + 1..=s1 {
+            let _ = writeln!(o, "    reg [{}:0] {};", node.width - 1, Names::at(i, s0, t));
+            let _ = writeln!(regs, "        {} <= {};", Names::at(i, s0, t), Names::at(i, s0, t - 1));
+        }
+    }
+    if !regs.is_empty() {
+        let _ = writeln!(o, "    always @(posedge clk) begin\n{regs}    end");
+    }
+    o
+}
