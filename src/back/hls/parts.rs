@@ -1,22 +1,42 @@
-//! The FPGA parts `compile` accepts (names as Vivado spells them).
+//! The FPGA parts `compile` accepts: a thin wrapper over the shared table
+//! [`crate::estimate::parts`], with errors as [`HlsError`].
 
 use super::error::HlsError;
+use crate::estimate::parts as table;
 
-/// `(part, family, LUT, FF, DSP, BRAM36)`.
-pub const PARTS: &[(&str, &str, u32, u32, u32, u32)] = &[
-    ("xcvu9p-flga2104-2L-e", "Virtex UltraScale+", 1_182_240, 2_364_480, 6_840, 2_160),
-    ("xcvu13p-flga2577-2-e", "Virtex UltraScale+", 1_728_000, 3_456_000, 12_288, 2_688),
-    ("xcku15p-ffva1760-2-e", "Kintex UltraScale+", 522_720, 1_045_440, 1_968, 984),
-    ("xczu9eg-ffvb1156-2-e", "Zynq UltraScale+", 274_080, 548_160, 2_520, 912),
-    ("xc7vx690t-ffg1761-2", "Virtex-7", 433_200, 866_400, 3_600, 1_470),
-];
+pub use table::{Part, PARTS};
 
-pub const DEFAULT_PART: &str = "xcvu9p-flga2104-2L-e";
+/// Full Vivado name of the default part.
+pub const DEFAULT_PART: &str = table::DEFAULT_PART;
 
-/// Checks `part` against the table.
+/// Checks `part` (full Vivado name or short device name, any case) against the table and returns
+/// its family.
 pub fn check(part: &str) -> Result<&'static str, HlsError> {
-    PARTS.iter().find(|p| p.0 == part).map(|p| p.1).ok_or_else(|| HlsError::UnknownPart {
-        part: part.to_string(),
-        known: PARTS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "),
+    lookup(part).map(|p| p.family)
+}
+
+/// The full Vivado name of `part` (full or short name, any case): what `set_part` needs.
+pub fn full_name(part: &str) -> Result<&'static str, HlsError> {
+    lookup(part).map(|p| p.name)
+}
+
+fn lookup(part: &str) -> Result<&'static Part, HlsError> {
+    table::lookup(part).map_err(|e| match e {
+        table::PartError::Unknown { part, known } => HlsError::UnknownPart { part, known },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_accepts_full_and_short_names() {
+        assert_eq!(check(DEFAULT_PART).unwrap(), "Virtex UltraScale+");
+        assert_eq!(check("xcku15p").unwrap(), "Kintex UltraScale+");
+        assert_eq!(check("XC7VX690T").unwrap(), "Virtex-7");
+        assert_eq!(full_name("xczu9eg").unwrap(), "xczu9eg-ffvb1156-2-e");
+        let msg = check("xc7z020clg400-1").unwrap_err().to_string();
+        assert!(msg.contains("unknown part 'xc7z020clg400-1'") && msg.contains("xc7vx690t-ffg1761-2"), "{msg}");
+    }
 }

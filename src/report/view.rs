@@ -1,0 +1,458 @@
+//! The view model of report.html: pre-formatted strings, CSS classes and bar widths only. The
+//! template `templates/report/report.html` lays them out and computes nothing.
+
+use super::scatter::{scatter, Datum, Scatter};
+use super::{ModeEntry, ReportInput, ValidationSummary};
+use crate::estimate::verdict::{fmt_int, fmt_num, fmt_pct, Verdict};
+use crate::estimate::{Estimate, Resources};
+use askama::Template;
+
+/// What the trade-off table says for a mode without validation data.
+pub const NO_DATA: &str = "no data given: run compile with --data";
+
+/// A horizontal bar: its number and its width as a CSS percentage ("100.0%").
+pub struct Bar {
+    pub value: String,
+    pub width: String,
+}
+
+/// Width of `v` on a scale where `max` is 100 % (0 % when `max` is 0), as "12.3%".
+pub fn bar_width(v: u64, max: u64) -> String {
+    if max == 0 {
+        return "0.0%".into();
+    }
+    format!("{:.1}%", 100.0 * (v.min(max) as f64) / max as f64)
+}
+
+fn bar(v: u64, max: u64) -> Bar {
+    Bar { value: fmt_int(v), width: bar_width(v, max) }
+}
+
+/// One firmware stage in the per-layer section.
+pub struct LayerRow {
+    pub index: String,
+    pub name: String,
+    pub kind: String,
+    pub dims: String,
+    pub lut: Bar,
+    pub ff: Bar,
+    pub dsp: Bar,
+    pub bram: String,
+    pub cycles: Bar,
+}
+
+/// A row of plain numbers under the layers (the design's own logic, the total).
+pub struct SumRow {
+    pub name: String,
+    pub lut: String,
+    pub ff: String,
+    pub dsp: String,
+    pub bram: String,
+    pub cycles: String,
+}
+
+/// One resource against the part and the budget.
+pub struct TotalRow {
+    pub name: String,
+    pub used: String,
+    pub capacity: String,
+    pub share: String,
+    /// Share of the budget used, as a bar width (capped at 100 %).
+    pub budget_width: String,
+    pub budget_used: String,
+    /// "ok" or "over".
+    pub class: &'static str,
+    pub status: &'static str,
+}
+
+/// A labelled fact with a CSS class ("ok", "over" or "").
+pub struct Fact {
+    pub key: String,
+    pub value: String,
+    pub class: &'static str,
+}
+
+/// The detailed sections of the selected mode.
+pub struct Detail {
+    pub mode: String,
+    /// Set when the selected mode had no entry and another one is shown.
+    pub note: String,
+    pub layers: Vec<LayerRow>,
+    /// The design's own logic (total − layers), when there is any.
+    pub own: Option<SumRow>,
+    pub total: SumRow,
+    pub totals: Vec<TotalRow>,
+    pub facts: Vec<Fact>,
+    pub budget: String,
+    pub copies_note: String,
+}
+
+/// One activation mode in the trade-off table.
+pub struct ModeRow {
+    pub mode: String,
+    /// "selected" for the selected mode, else "".
+    pub class: &'static str,
+    pub selected: bool,
+    pub has_data: bool,
+    pub accuracy: String,
+    pub agreement: String,
+    pub no_data: String,
+    pub lut: String,
+    pub ff: String,
+    pub dsp: String,
+    pub cycles: String,
+    pub ns: String,
+    pub interval: String,
+    pub verdict: &'static str,
+    /// "pass" or "fail".
+    pub verdict_class: &'static str,
+    pub reasons: String,
+}
+
+/// One row of the float-vs-firmware table.
+pub struct CompRow {
+    pub name: String,
+    pub class: &'static str,
+    pub events: String,
+    pub agreement: String,
+    pub accuracy: String,
+    pub delta: String,
+    pub auc: String,
+    pub max_err: String,
+}
+
+/// The whole page.
+#[derive(Template)]
+#[template(path = "report/report.html")]
+pub struct ReportView {
+    pub title: String,
+    pub model: String,
+    pub model_path: String,
+    pub part: String,
+    pub family: String,
+    pub capacity: String,
+    pub clock: String,
+    pub mode: String,
+    pub backend: String,
+    /// "pass", "fail" or "none".
+    pub badge_class: &'static str,
+    pub badge: &'static str,
+    /// Under a PASS badge: what passed (empty on FAIL).
+    pub verdict_line: String,
+    /// Under a FAIL badge: why.
+    pub reasons: Vec<String>,
+    pub detail: Option<Detail>,
+    pub modes: Vec<ModeRow>,
+    pub quality_axis: String,
+    pub scatter: Option<Scatter>,
+    pub no_data_note: String,
+    pub float_row: Option<CompRow>,
+    pub comparison: Vec<CompRow>,
+    pub provenance: Vec<String>,
+}
+
+fn pct2(f: f64) -> String {
+    format!("{:.2} %", 100.0 * f)
+}
+
+fn opt<T>(v: Option<T>, g: impl Fn(T) -> String) -> String {
+    v.map(g).unwrap_or_else(|| "–".into())
+}
+
+fn fmt_err(e: f64) -> String {
+    if e == 0.0 {
+        "0".into()
+    } else if (1e-3..1e4).contains(&e.abs()) {
+        format!("{e:.4}")
+    } else {
+        format!("{e:.3e}")
+    }
+}
+
+fn clock(ns: f64) -> String {
+    format!("{} MHz ({} ns)", fmt_num(1000.0 / ns), fmt_num(ns))
+}
+
+fn layer_rows(est: &Estimate) -> Vec<LayerRow> {
+    let max = |g: fn(&Resources) -> u64| est.layers.iter().map(|l| g(&l.resources)).max().unwrap_or(0);
+    let (ml, mf, md) = (max(|r| r.lut), max(|r| r.ff), max(|r| r.dsp));
+    let mc = est.layers.iter().map(|l| u64::from(l.latency_cycles)).max().unwrap_or(0);
+    est.layers
+        .iter()
+        .map(|l| LayerRow {
+            index: l.index.to_string(),
+            name: l.name.clone(),
+            kind: l.kind.to_string(),
+            dims: format!("{}×{}", l.n_in, l.n_out),
+            lut: bar(l.resources.lut, ml),
+            ff: bar(l.resources.ff, mf),
+            dsp: bar(l.resources.dsp, md),
+            bram: fmt_int(l.resources.bram),
+            cycles: bar(u64::from(l.latency_cycles), mc),
+        })
+        .collect()
+}
+
+fn detail(e: &ModeEntry, note: String) -> Detail {
+    let est = &e.estimate;
+    let v = &e.verdict;
+    let sum = est.layers.iter().fold(Resources::default(), |a, l| a + l.resources);
+    let t = est.total;
+    let own = Resources {
+        lut: t.lut.saturating_sub(sum.lut),
+        ff: t.ff.saturating_sub(sum.ff),
+        dsp: t.dsp.saturating_sub(sum.dsp),
+        bram: t.bram.saturating_sub(sum.bram),
+    };
+    let layer_cycles: u32 = est.layers.iter().map(|l| l.latency_cycles).sum();
+    let own_cycles = est.latency_cycles.saturating_sub(layer_cycles);
+    let own = (own != Resources::default() || own_cycles > 0).then(|| SumRow {
+        name: "I/O registers and control".into(),
+        lut: fmt_int(own.lut),
+        ff: fmt_int(own.ff),
+        dsp: fmt_int(own.dsp),
+        bram: fmt_int(own.bram),
+        cycles: own_cycles.to_string(),
+    });
+    let total = SumRow {
+        name: "total".into(),
+        lut: fmt_int(t.lut),
+        ff: fmt_int(t.ff),
+        dsp: fmt_int(t.dsp),
+        bram: fmt_int(t.bram),
+        cycles: est.latency_cycles.to_string(),
+    };
+    let totals = [
+        ("LUT", t.lut, v.capacity.lut, v.lut_share),
+        ("FF", t.ff, v.capacity.ff, v.ff_share),
+        ("DSP", t.dsp, v.capacity.dsp, v.dsp_share),
+        ("BRAM (36 Kb)", t.bram, v.capacity.bram, v.bram_share),
+    ]
+    .into_iter()
+    .map(|(name, used, cap, share)| {
+        let of_budget = if v.budget_share > 0.0 { share / v.budget_share } else { f64::INFINITY };
+        let fits = of_budget <= 1.0 + 1e-9;
+        TotalRow {
+            name: name.into(),
+            used: fmt_int(used),
+            capacity: fmt_int(cap),
+            share: fmt_pct(share),
+            budget_width: format!("{:.1}%", 100.0 * of_budget.clamp(0.0, 1.0)),
+            budget_used: format!("{} of the budget", fmt_pct(of_budget)),
+            class: if fits { "ok" } else { "over" },
+            status: if fits { "fits" } else { "over budget" },
+        }
+    })
+    .collect();
+    let facts = vec![
+        Fact {
+            key: "Event interval".into(),
+            value: format!(
+                "{} ns (II {} × {} ns) {} {} ns allowed (TMUX {} × {} ns)",
+                fmt_num(v.event_interval_ns),
+                v.ii,
+                fmt_num(v.clock_ns),
+                if v.accepts_event_rate { "≤" } else { ">" },
+                fmt_num(v.allowed_interval_ns),
+                v.tmux,
+                fmt_num(v.event_period_ns)
+            ),
+            class: if v.accepts_event_rate { "ok" } else { "over" },
+        },
+        Fact {
+            key: "Latency".into(),
+            value: format!("{} cycles = {} ns", v.latency_cycles, fmt_num(v.latency_ns)),
+            class: "",
+        },
+        Fact { key: "Strategy".into(), value: format!("{}, {} backend", est.strategy, est.backend.as_str()), class: "" },
+    ];
+    let copies_note = if v.tmux > 1 {
+        format!(
+            "Shares are those of one copy. With TMUX {0} the system runs {0} copies, one per part; \
+             all {0} on one part would use {1} of it.",
+            v.tmux,
+            fmt_pct(v.all_copies_max_share)
+        )
+    } else {
+        String::new()
+    };
+    Detail {
+        mode: e.mode.as_str().into(),
+        note,
+        layers: layer_rows(est),
+        own,
+        total,
+        totals,
+        facts,
+        budget: fmt_pct(v.budget_share),
+        copies_note,
+    }
+}
+
+fn mode_row(e: &ModeEntry, selected: bool) -> ModeRow {
+    let est = &e.estimate;
+    let v: &Verdict = &e.verdict;
+    let val = e.validation.as_ref();
+    ModeRow {
+        mode: e.mode.as_str().into(),
+        class: if selected { "selected" } else { "" },
+        selected,
+        has_data: val.is_some(),
+        accuracy: opt(val.and_then(|s| s.accuracy), pct2),
+        agreement: opt(val.map(|s| s.argmax_agreement), pct2),
+        no_data: NO_DATA.into(),
+        lut: fmt_int(est.total.lut),
+        ff: fmt_int(est.total.ff),
+        dsp: fmt_int(est.total.dsp),
+        cycles: est.latency_cycles.to_string(),
+        ns: fmt_num(est.latency_ns),
+        interval: format!("{} ns", fmt_num(v.event_interval_ns)),
+        verdict: v.label(),
+        verdict_class: if v.ok { "pass" } else { "fail" },
+        reasons: v.reasons.join("; "),
+    }
+}
+
+fn comp_row(name: &str, class: &'static str, s: &ValidationSummary) -> CompRow {
+    CompRow {
+        name: name.into(),
+        class,
+        events: fmt_int(s.events as u64),
+        agreement: pct2(s.argmax_agreement),
+        accuracy: opt(s.accuracy, pct2),
+        delta: opt(s.accuracy_delta, |d| {
+            let pp = 100.0 * d;
+            // No "-0.00": a delta that rounds to zero prints as ±0.00.
+            if (pp * 100.0).round() == 0.0 {
+                "±0.00 pp".into()
+            } else {
+                format!("{pp:+.2} pp")
+            }
+        }),
+        auc: opt(s.auc, |a| format!("{a:.4}")),
+        max_err: fmt_err(s.max_abs_error),
+    }
+}
+
+/// Quality plotted against LUT: accuracy when every validated mode has it, else agreement.
+/// Returns the axis title and one value (in %) per entry.
+fn quality(modes: &[ModeEntry]) -> (String, Vec<Option<f64>>) {
+    let vals: Vec<&ValidationSummary> = modes.iter().filter_map(|m| m.validation.as_ref()).collect();
+    let use_acc = !vals.is_empty() && vals.iter().all(|s| s.accuracy.is_some());
+    let title = if use_acc { "firmware accuracy (%)" } else { "argmax agreement with float (%)" };
+    let ys = modes
+        .iter()
+        .map(|m| {
+            m.validation.as_ref().and_then(|s| if use_acc { s.accuracy } else { Some(s.argmax_agreement) }).map(|f| 100.0 * f)
+        })
+        .collect();
+    (title.into(), ys)
+}
+
+impl ReportView {
+    /// Computes every string of the page from `r`.
+    pub fn new(r: &ReportInput) -> ReportView {
+        let sel_idx = r.modes.iter().position(|m| m.mode == r.selected);
+        let shown = sel_idx.or(if r.modes.is_empty() { None } else { Some(0) });
+        let shown_entry = shown.map(|i| &r.modes[i]);
+        let note = match (sel_idx, shown_entry) {
+            (None, Some(e)) => format!("No estimate for the selected mode {}; showing {}.", r.selected, e.mode),
+            _ => String::new(),
+        };
+        let (badge_class, badge, verdict_line, reasons) = match shown_entry {
+            // PASS: the summary without its "PASS: " prefix; FAIL: the list of reasons.
+            Some(e) if e.verdict.ok => {
+                let s = e.verdict.summary();
+                ("pass", "PASS", s.strip_prefix("PASS: ").unwrap_or(&s).to_string(), Vec::new())
+            }
+            Some(e) => ("fail", "FAIL", String::new(), e.verdict.reasons.clone()),
+            None => ("none", "NO ESTIMATE", "no estimate was given".to_string(), Vec::new()),
+        };
+        let (quality_axis, ys) = quality(&r.modes);
+        let data: Vec<Datum> = r
+            .modes
+            .iter()
+            .zip(&ys)
+            .filter_map(|(m, y)| {
+                y.map(|y| Datum {
+                    x: m.estimate.total.lut as f64,
+                    y,
+                    label: m.mode.as_str().into(),
+                    class: format!("pt m-{}{}", m.mode.as_str(), if Some(m.mode) == shown_entry.map(|e| e.mode) { " sel" } else { "" }),
+                })
+            })
+            .collect();
+        let any_data = !data.is_empty();
+        let comparison: Vec<CompRow> = r
+            .modes
+            .iter()
+            .filter_map(|m| m.validation.as_ref().map(|s| comp_row(m.mode.as_str(), "", s)))
+            .collect();
+        let float_row = (r.float_accuracy.is_some() || r.float_auc.is_some()).then(|| CompRow {
+            name: "float model".into(),
+            class: "float",
+            events: comparison.first().map(|c| c.events.clone()).unwrap_or_else(|| "–".into()),
+            agreement: "100.00 %".into(),
+            accuracy: opt(r.float_accuracy, pct2),
+            delta: "–".into(),
+            auc: opt(r.float_auc, |a| format!("{a:.4}")),
+            max_err: "0".into(),
+        });
+        let p = r.part;
+        ReportView {
+            title: format!("bit2hls report: {}", r.model),
+            model: r.model.clone(),
+            model_path: r.model_path.clone(),
+            part: p.name.into(),
+            family: p.family.into(),
+            capacity: format!(
+                "{} LUT · {} FF · {} DSP · {} BRAM36",
+                fmt_int(p.lut),
+                fmt_int(p.ff),
+                fmt_int(p.dsp),
+                fmt_int(p.bram36)
+            ),
+            clock: clock(r.clock_ns),
+            mode: r.selected.as_str().into(),
+            backend: shown_entry
+                .map(|e| format!("{} estimate, {} strategy", e.estimate.backend.as_str(), e.estimate.strategy))
+                .unwrap_or_default(),
+            badge_class,
+            badge,
+            verdict_line,
+            reasons,
+            detail: shown_entry.map(|e| detail(e, note)),
+            modes: r.modes.iter().enumerate().map(|(i, m)| mode_row(m, Some(i) == shown)).collect(),
+            quality_axis: quality_axis.clone(),
+            scatter: if any_data { scatter(&data, "LUT (whole design)", &quality_axis) } else { None },
+            no_data_note: if any_data { String::new() } else { NO_DATA.into() },
+            float_row,
+            comparison,
+            provenance: r.provenance.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_widths() {
+        assert_eq!(bar_width(10, 10), "100.0%");
+        assert_eq!(bar_width(5, 10), "50.0%");
+        assert_eq!(bar_width(1, 3), "33.3%");
+        assert_eq!(bar_width(0, 0), "0.0%");
+        assert_eq!(bar_width(20, 10), "100.0%");
+    }
+
+    #[test]
+    fn small_formatters() {
+        assert_eq!(pct2(0.99951), "99.95 %");
+        assert_eq!(clock(5.0), "200 MHz (5 ns)");
+        assert_eq!(clock(3.0), "333.333 MHz (3 ns)");
+        assert_eq!(fmt_err(0.0), "0");
+        assert_eq!(fmt_err(0.01234), "0.0123");
+        assert_eq!(fmt_err(1.5e-6), "1.500e-6");
+    }
+}
