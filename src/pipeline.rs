@@ -37,6 +37,21 @@ pub struct ModelArgs {
     pub weight_scale_is: Option<String>,
 }
 
+impl ModelArgs {
+    /// The defaults for the model file `path` (as if only the path were given on the command line).
+    pub fn from_path(path: &std::path::Path) -> ModelArgs {
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            m: ModelArgs,
+        }
+        use clap::Parser;
+        let mut w = Wrap::parse_from(["bit2hls", "placeholder"]);
+        w.m.model = path.to_path_buf();
+        w.m
+    }
+}
+
 /// Firmware arithmetic choices.
 #[derive(Args, Clone, Debug)]
 pub struct FwArgs {

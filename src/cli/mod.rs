@@ -2,6 +2,7 @@
 //! Command-line interface. Each command lives in its own module; errors are printed once here.
 
 mod bench;
+mod calibrate;
 mod emulate;
 mod estimate;
 pub mod hls;
@@ -36,6 +37,8 @@ pub enum Command {
     Rtlsim(hls::RtlsimArgs),
     /// Synthesize a Verilog project with Yosys; writes synth.json (LUT/FF/CARRY/DSP, depth).
     Synth(synth::SynthArgs),
+    /// Compare the estimator with Yosys on random ternary layers and models.
+    Calibrate(calibrate::CalibrateArgs),
     /// Estimate LUT/FF/DSP/BRAM and latency for a part and clock, and the trigger verdict.
     Estimate(estimate::EstimateArgs),
 }
@@ -53,6 +56,7 @@ pub fn main() -> i32 {
         Command::Synth(a) => synth::run(a),
         Command::Rtlsim(a) => hls::run_rtlsim(a),
         Command::Estimate(a) => estimate::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
     };
     match r {
         Ok(code) => code,

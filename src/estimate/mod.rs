@@ -4,6 +4,7 @@
 //! ([`crate::back::rtl`]), costed per primitive with coefficients calibrated against Yosys
 //! (docs/estimate.md). `parts` holds the device table, `verdict` the 40 MHz trigger check.
 
+pub mod cmvm;
 pub mod parts;
 pub mod verdict;
 

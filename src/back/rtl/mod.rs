@@ -90,9 +90,14 @@ fn render_err(what: &'static str) -> impl Fn(askama::Error) -> HlsError {
 
 /// The Verilog text of the design.
 pub fn verilog_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
+    let title = format!("{name}: {} (bit2hls firmware, mode {})", fw.name, fw.mode());
+    module_text(d, name, &title, &fw.input_type().cpp(), &fw.output_type().cpp())
+}
+
+/// The Verilog module of any scheduled design (`in_type`/`out_type` only label the ports).
+pub fn module_text(d: &Design, name: &str, title: &str, in_type: &str, out_type: &str) -> Result<String> {
     let (nl, sch) = (&d.netlist, &d.schedule);
-    let it = fw.input_type();
-    let (ow, os) = (nl.out_width, nl.out_signed);
+    let ow = nl.out_width;
     let lat = sch.latency;
     let out_regs = nl
         .outputs
@@ -108,7 +113,7 @@ pub fn verilog_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
         })
         .collect();
     let t = TopV {
-        title: format!("{name}: {} (bit2hls firmware, mode {})", fw.name, fw.mode()),
+        title: title.to_string(),
         version: env!("CARGO_PKG_VERSION"),
         pipeline: format!(
             "Pipeline: {} adder levels per stage; {} nodes, {} register bits between stages.",
@@ -116,11 +121,16 @@ pub fn verilog_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
             nl.nodes.len(),
             (0..nl.nodes.len()).map(|i| sch.reg_bits(nl, netlist::Sig(i as u32))).sum::<u64>()
         ),
-        in_type: it.cpp(),
-        out_type: fw.output_type().cpp(),
+        in_type: in_type.to_string(),
+        out_type: out_type.to_string(),
         name: name.to_string(),
-        in_ports: (0..fw.n_in).map(|k| format!("[{}:0] {}", it.width - 1, verilog::Names::input(k))).collect(),
-        out_ports: (0..fw.n_out).map(|n| format!("[{}:0] {}", ow - 1, verilog::Names::output(n))).collect(),
+        in_ports: nl
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, s)| format!("[{}:0] {}", nl.node(*s).width - 1, verilog::Names::input(k)))
+            .collect(),
+        out_ports: (0..nl.outputs.len()).map(|n| format!("[{}:0] {}", ow - 1, verilog::Names::output(n))).collect(),
         body: verilog::body(nl, sch),
         out_regs,
         latency: lat,
@@ -128,7 +138,6 @@ pub fn verilog_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
         valid_zero: format!("{lat}'b0"),
         valid_next: if lat == 1 { "valid_in".into() } else { format!("{{valid_sr[{}:0], valid_in}}", lat - 2) },
     };
-    let _ = os;
     t.render().map_err(render_err("the Verilog module"))
 }
 
