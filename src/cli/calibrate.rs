@@ -8,6 +8,8 @@
 use crate::back::rtl::schedule::PipelineOptions;
 use crate::back::rtl::{self, Design};
 use crate::estimate::cmvm::{cmvm_netlist, random_ternary};
+use crate::estimate::cost::{features, Features};
+use crate::estimate::{resources, Resources};
 use crate::ir::firmware::Mode;
 use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
 use clap::{Args, Subcommand};
@@ -25,8 +27,11 @@ pub enum CalibrateCmd {
     Write(WriteArgs),
     /// Write, synthesize (Yosys) and tabulate.
     Run(WriteArgs),
-    /// Tabulate estimate vs Yosys for the designs under --out.
-    Table(TableArgs),
+    /// Tabulate estimate vs Yosys for the designs under --out (same options as `write`).
+    Table(WriteArgs),
+    /// Fit the LUT coefficients to the synthesized designs (weighted least squares on the
+    /// relative error) and print them.
+    Fit(WriteArgs),
 }
 
 #[derive(Args, Debug)]
@@ -49,16 +54,19 @@ pub struct WriteArgs {
     pub calib: Option<PathBuf>,
     #[arg(long, default_value_t = 4)]
     pub adders_per_stage: u32,
-}
-
-#[derive(Args, Debug)]
-pub struct TableArgs {
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Print JSON.
+    /// Print JSON (table).
     #[arg(long)]
     pub json: bool,
 }
+
+/// A written design and what the estimator needs of it.
+pub struct Written {
+    pub name: String,
+    pub dir: PathBuf,
+    pub design: Design,
+    pub n_layers: usize,
+}
+
 
 fn write_design(dir: &Path, name: &str, text: String, latency: u32) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("rtl"))?;
@@ -74,8 +82,8 @@ fn shape(s: &str) -> anyhow::Result<(usize, usize)> {
     Ok((a.trim().parse()?, b.trim().parse()?))
 }
 
-/// Writes every design; returns their directories.
-pub fn write_all(a: &WriteArgs) -> anyhow::Result<Vec<PathBuf>> {
+/// Writes every design (unless `dry`); returns them.
+pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
     let p = PipelineOptions { adders_per_stage: a.adders_per_stage };
     let mut dirs = Vec::new();
     for l in &a.layers {
@@ -88,9 +96,11 @@ pub fn write_all(a: &WriteArgs) -> anyhow::Result<Vec<PathBuf>> {
         let name = format!("t{n_in}x{n_out}");
         let dir = a.out.join(&name);
         let title = format!("{name}: random ternary layer {n_in}x{n_out}, {:.0}% zeros, seed {seed}", a.zeros * 100.0);
-        let text = rtl::module_text(&d, &name, &title, &format!("int{}", a.bits), "int")?;
-        write_design(&dir, &name, text, d.latency())?;
-        dirs.push(dir);
+        if !dry {
+            let text = rtl::module_text(&d, &name, &title, &format!("int{}", a.bits), "int")?;
+            write_design(&dir, &name, text, d.latency())?;
+        }
+        dirs.push(Written { name, dir, design: d, n_layers: 1 });
     }
     for m in &a.models {
         let ma = ModelArgs::from_path(m);
@@ -103,8 +113,10 @@ pub fn write_all(a: &WriteArgs) -> anyhow::Result<Vec<PathBuf>> {
             let d = Design::new(&fw, p);
             let name = format!("{}_{}", stem, mode.as_str().replace('-', "_"));
             let dir = a.out.join(&name);
-            write_design(&dir, &name, rtl::verilog_text(&fw, &d, &name)?, d.latency())?;
-            dirs.push(dir);
+            if !dry {
+                write_design(&dir, &name, rtl::verilog_text(&fw, &d, &name)?, d.latency())?;
+            }
+            dirs.push(Written { name, dir, design: d, n_layers: fw.layers.len() });
         }
     }
     Ok(dirs)
@@ -113,23 +125,98 @@ pub fn write_all(a: &WriteArgs) -> anyhow::Result<Vec<PathBuf>> {
 pub fn run(a: CalibrateArgs) -> anyhow::Result<i32> {
     match a.what {
         CalibrateCmd::Write(w) => {
-            for d in write_all(&w)? {
-                println!("{}", d.display());
+            for d in write_all(&w, false)? {
+                println!("{}", d.dir.display());
             }
             Ok(0)
         }
         CalibrateCmd::Run(w) => {
-            let dirs = write_all(&w)?;
-            for d in &dirs {
-                let r = crate::synth::synth_project(d, &crate::synth::SynthOptions::default())?;
-                eprintln!("{}: {} LUT, {} FF, {} DSP ({:.0} s)", d.display(), r.lut, r.ff, r.dsp, r.wall_s);
+            for d in &write_all(&w, false)? {
+                let r = crate::synth::synth_project(&d.dir, &crate::synth::SynthOptions::default())?;
+                eprintln!("{}: {} LUT, {} FF, {} DSP ({:.0} s)", d.dir.display(), r.lut, r.ff, r.dsp, r.wall_s);
             }
-            table(&TableArgs { out: w.out.clone(), json: false })
+            table(&w)
         }
-        CalibrateCmd::Table(t) => table(&t),
+        CalibrateCmd::Table(w) => table(&w),
+        CalibrateCmd::Fit(w) => fit(&w),
     }
 }
 
-fn table(_t: &TableArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("table: not yet")
+/// One design's estimate next to Yosys.
+#[derive(serde::Serialize)]
+pub struct Row {
+    pub name: String,
+    pub features: Features,
+    pub est: Resources,
+    pub yosys: Resources,
+    pub lut_ratio: f64,
+    pub ff_ratio: f64,
+    pub latency: u32,
+}
+
+fn rows(w: &WriteArgs) -> anyhow::Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for d in write_all(w, true)? {
+        let sj = d.dir.join(crate::synth::SYNTH_JSON);
+        let Ok(text) = std::fs::read_to_string(&sj) else { continue };
+        let r: crate::synth::SynthReport = serde_json::from_str(&text)?;
+        let (per, io) = features(&d.design.netlist, &d.design.schedule, d.n_layers);
+        let mut f = io;
+        for p in per {
+            f += p;
+        }
+        let est = resources(&f);
+        let yosys = Resources { lut: r.lut, ff: r.ff, dsp: r.dsp, bram: r.bram.ceil() as u64 };
+        out.push(Row {
+            name: d.name,
+            features: f,
+            est,
+            yosys,
+            lut_ratio: est.lut as f64 / yosys.lut.max(1) as f64,
+            ff_ratio: est.ff as f64 / yosys.ff.max(1) as f64,
+            latency: d.design.latency(),
+        });
+    }
+    Ok(out)
+}
+
+fn table(w: &WriteArgs) -> anyhow::Result<i32> {
+    let rows = rows(w)?;
+    if w.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    println!(
+        "{:<28} {:>8} {:>8} {:>6} {:>8} {:>8} {:>6} {:>5} {:>5} {:>5} {:>4}",
+        "design", "LUT est", "LUT ys", "ratio", "FF est", "FF ys", "ratio", "DSPe", "DSPy", "lat", ""
+    );
+    let mut worst: f64 = 0.0;
+    for r in &rows {
+        worst = worst.max((r.lut_ratio - 1.0).abs());
+        println!(
+            "{:<28} {:>8} {:>8} {:>6.3} {:>8} {:>8} {:>6.3} {:>5} {:>5} {:>5}",
+            r.name, r.est.lut, r.yosys.lut, r.lut_ratio, r.est.ff, r.yosys.ff, r.ff_ratio, r.est.dsp, r.yosys.dsp, r.latency
+        );
+    }
+    println!("{} designs; largest LUT error {:.1} %", rows.len(), worst * 100.0);
+    Ok(0)
+}
+
+fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
+    let rows = rows(w)?;
+    let x: Vec<[f64; 5]> = rows
+        .iter()
+        .map(|r| {
+            let f = &r.features;
+            [f.tree_bits, f.carry_bits, f.mux_bits, f.shift_bits, f.lut_mul_bits]
+        })
+        .collect();
+    let y: Vec<f64> = rows.iter().map(|r| r.yosys.lut as f64).collect();
+    let c = crate::estimate::fit::weighted_least_squares(&x, &y)?;
+    println!("tree {:.4} carry {:.4} mux {:.4} shift {:.4} lut_mul {:.4}", c[0], c[1], c[2], c[3], c[4]);
+    for (r, xi) in rows.iter().zip(&x) {
+        let p: f64 = xi.iter().zip(&c).map(|(a, b)| a * b).sum();
+        println!("{:<28} fitted {:>8.0} yosys {:>8} ratio {:.3}", r.name, p, r.yosys.lut, p / r.yosys.lut.max(1) as f64);
+    }
+    Ok(0)
 }

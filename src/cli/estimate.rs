@@ -1,12 +1,91 @@
-//! `bit2hls estimate MODEL` (stub).
+//! `bit2hls estimate MODEL --part P --clock C`: resources, latency and the trigger verdict.
+
+use crate::back::hls::Strategy;
+use crate::back::rtl::Design;
+use crate::estimate::design::{estimate_hls, estimate_rtl};
+use crate::estimate::verdict::{render_table, Verdict, VerdictOptions};
+use crate::estimate::{parse_clock, parts, Backend};
+use crate::ir::firmware::Mode;
+use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
 use clap::Args;
-use std::path::PathBuf;
+use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct EstimateArgs {
-    pub model: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub fw: FwArgs,
+    /// FPGA part (full or short name, e.g. xcvu9p).
+    #[arg(long, default_value = parts::DEFAULT_PART)]
+    pub part: String,
+    /// Clock: a period (5, 5ns) or a frequency (200MHz).
+    #[arg(long, default_value = "5ns")]
+    pub clock: String,
+    /// verilog (calibrated against Yosys) or hls (derived from it, not checked against Vitis).
+    #[arg(long, value_enum, default_value = "verilog")]
+    pub backend: Backend,
+    /// HLS strategy (with --backend hls).
+    #[arg(long, value_enum, default_value = "latency")]
+    pub strategy: Strategy,
+    /// HLS reuse factor (resource strategy).
+    #[arg(long, default_value_t = 1)]
+    pub reuse: usize,
+    /// Adder levels between pipeline registers (default: from the clock).
+    #[arg(long)]
+    pub adders_per_stage: Option<u32>,
+    /// Time-multiplexing factor: copies of the design that take events in turn.
+    #[arg(long, default_value_t = 1)]
+    pub tmux: u32,
+    /// Share of the part the design may use.
+    #[arg(long, default_value_t = 0.10)]
+    pub budget: f64,
+    /// Time between events in ns (40 MHz LHC bunch crossings: 25).
+    #[arg(long, default_value_t = 25.0)]
+    pub event_period: f64,
+    /// Estimate every activation mode (default: only --mode).
+    #[arg(long)]
+    pub all_modes: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("{}: estimate is not implemented yet", a.model.display())
+    let t0 = Instant::now();
+    let part = parts::lookup(&a.part)?;
+    let clock_ns = parse_clock(&a.clock).map_err(anyhow::Error::msg)?;
+    let pipeline = super::hls::pipeline_options(a.adders_per_stage, clock_ns)?;
+    let vo = VerdictOptions { event_period_ns: a.event_period, tmux: a.tmux, budget_share: a.budget };
+    vo.validate().map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(a.reuse >= 1, "--reuse 0: the reuse factor is at least 1");
+    anyhow::ensure!(
+        a.backend == Backend::Hls || (a.strategy == Strategy::Latency && a.reuse == 1),
+        "--strategy/--reuse apply to --backend hls; the Verilog backend is latency-only (II = 1)"
+    );
+    let loaded = a.model.load()?;
+    let calib = calibration(&loaded, &a.fw)?;
+    let modes: Vec<Mode> = if a.all_modes { Mode::ALL.to_vec() } else { vec![a.fw.mode] };
+    let mut out = Vec::new();
+    for mode in modes {
+        let fw = lower_for(&loaded, &a.fw, mode, calib.as_ref())?;
+        let d = Design::new(&fw, pipeline);
+        let est = match a.backend {
+            Backend::Verilog => estimate_rtl(&fw, &d, part, clock_ns),
+            Backend::Hls => estimate_hls(&fw, &d, part, clock_ns, a.strategy, a.reuse),
+        };
+        let v = Verdict::new(&est, part, &vo);
+        out.push((est, v));
+    }
+    if a.json {
+        let j: Vec<_> = out.iter().map(|(e, v)| serde_json::json!({"estimate": e, "verdict": v})).collect();
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        for (e, v) in &out {
+            println!("{} — mode {}, {} backend ({} adder levels per stage)", a.model.model.display(), e.mode, e.backend.as_str(), pipeline.adders_per_stage);
+            println!("{}", render_table(e, v));
+        }
+        eprintln!("estimated in {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(0)
 }

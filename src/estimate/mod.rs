@@ -5,6 +5,9 @@
 //! (docs/estimate.md). `parts` holds the device table, `verdict` the 40 MHz trigger check.
 
 pub mod cmvm;
+pub mod cost;
+pub mod design;
+pub mod fit;
 pub mod parts;
 pub mod verdict;
 
@@ -82,4 +85,55 @@ pub struct Estimate {
     pub latency_ns: f64,
     /// Initiation interval in cycles (1 for the RTL and the latency strategy).
     pub ii: u32,
+}
+
+/// Resources of summed features under the calibrated coefficients.
+pub fn resources(f: &cost::Features) -> Resources {
+    Resources {
+        lut: cost::COEFFS.lut(f).round() as u64,
+        ff: f.ff.round() as u64,
+        dsp: f.dsp.round() as u64,
+        bram: 0,
+    }
+}
+
+/// Parses a clock given as a period (`5`, `5ns`, `4.0 ns`) or a frequency (`200MHz`, `0.2GHz`);
+/// returns the period in ns.
+pub fn parse_clock(s: &str) -> Result<f64, String> {
+    let t = s.trim().to_ascii_lowercase().replace(' ', "");
+    let (num, mul_ns): (&str, Option<f64>) = if let Some(v) = t.strip_suffix("mhz") {
+        (v, None)
+    } else if let Some(v) = t.strip_suffix("ghz") {
+        (v, Some(-1.0))
+    } else if let Some(v) = t.strip_suffix("ns") {
+        (v, Some(1.0))
+    } else {
+        (t.as_str(), Some(1.0))
+    };
+    let v: f64 = num.parse().map_err(|_| format!("--clock '{s}': expected a period (5, 5ns) or a frequency (200MHz)"))?;
+    let ns = match mul_ns {
+        None => 1000.0 / v,
+        Some(m) if m < 0.0 => 1.0 / v,
+        Some(_) => v,
+    };
+    if !(ns.is_finite() && ns > 0.0 && ns <= 1000.0) {
+        return Err(format!("--clock '{s}': the period must be in (0, 1000] ns"));
+    }
+    Ok(ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_clock;
+
+    #[test]
+    fn clocks() {
+        assert_eq!(parse_clock("5").unwrap(), 5.0);
+        assert_eq!(parse_clock("4ns").unwrap(), 4.0);
+        assert_eq!(parse_clock("200MHz").unwrap(), 5.0);
+        assert_eq!(parse_clock("0.25 GHz").unwrap(), 4.0);
+        assert!(parse_clock("0MHz").is_err());
+        assert!(parse_clock("fast").is_err());
+        assert!(parse_clock("-3").is_err());
+    }
 }

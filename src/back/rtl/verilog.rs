@@ -280,15 +280,29 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 let amt = Names::aux(i, "amt");
                 let op = if *neg { '-' } else { '+' };
                 decl(&mut o, &amt, wamt, &format!("{} {op} {}", lit(*base as i128, wamt), ext(&ne, we, false, wamt)));
-                let ww = wa.max(amax).max(w + amax) + 2;
-                let (x, fl, h, sum, r) =
-                    (Names::aux(i, "x"), Names::aux(i, "fl"), Names::aux(i, "h"), Names::aux(i, "sum"), Names::aux(i, "r"));
+                // One barrel shift by amt-1 gives the floor's bits, the rounding bit t[0] and,
+                // with a thermometer mask, the sticky bit: ties-to-even increment.
+                let ww = wa.max(w) + 1;
+                let (x, am1, t, mask, sticky, r) = (
+                    Names::aux(i, "x"),
+                    Names::aux(i, "am1"),
+                    Names::aux(i, "t"),
+                    Names::aux(i, "mask"),
+                    Names::aux(i, "sticky"),
+                    Names::aux(i, "r"),
+                );
                 decl(&mut o, &x, ww, &ext(&na, wa, sa, ww));
-                decl(&mut o, &fl, ww, &format!("$signed({x}) >>> {amt}"));
-                decl(&mut o, &h, ww, &format!("(({} << {amt}) >> 1) - {{{}'b0, ({amt} != 0)}}", lit(1, ww), ww - 1));
-                decl(&mut o, &sum, ww, &format!("{x} + {h} + {{{}'b0, {fl}[0]}}", ww - 1));
-                decl(&mut o, &r, ww, &format!("$signed({sum}) >>> {amt}"));
-                decl(&mut o, &me, w, &ext(&r, ww, true, w));
+                decl(&mut o, &am1, wamt, &format!("{amt} - {}", lit(1, wamt)));
+                decl(&mut o, &t, ww, &format!("$signed({x}) >>> {am1}"));
+                decl(&mut o, &mask, ww, &format!("~({} << {am1})", lit(-1, ww)));
+                decl(&mut o, &sticky, 1, &format!("|({x} & {mask})"));
+                decl(
+                    &mut o,
+                    &r,
+                    ww,
+                    &format!("{{{t}[{}], {t}[{}:1]}} + {{{}'b0, {t}[0] & ({sticky} | {t}[1])}}", ww - 1, ww - 1, ww - 1),
+                );
+                decl(&mut o, &me, w, &format!("({amt} == {}) ? {} : {}", lit(0, wamt), ext(&x, ww, true, w), ext(&r, ww, true, w)));
             }
         }
     }

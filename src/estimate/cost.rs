@@ -1,0 +1,179 @@
+//! The cost model: LUT, FF and DSP of every netlist primitive, from its word widths.
+//!
+//! Each node contributes *features* (bits of carry chains, of 2:1 selections, of barrel
+//! shifters, …) that follow from the widths the Verilog printer uses; LUTs are a weighted sum
+//! of the features with coefficients fitted to Yosys 0.23 `synth_xilinx -family xcup` on the
+//! calibration set (docs/estimate.md). Flip-flops are the pipeline register bits, counted
+//! exactly. DSPs follow Yosys' `mul2dsp` rules for DSP48E2 (27×18 signed).
+
+use crate::back::rtl::netlist::{Netlist, Op, Sig};
+use crate::back::rtl::schedule::Schedule;
+use crate::ir::fixed::Interval;
+use serde::Serialize;
+
+/// Per-node quantities the coefficients multiply.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Features {
+    /// Bits of adders and subtractors (carry chains) of the ternary trees.
+    pub tree_bits: f64,
+    /// Bits of other carry chains (rounding, bias, negation, comparisons, division steps).
+    pub carry_bits: f64,
+    /// Bits of 2:1 selections (max, clamp, ReLU, |x|, division steps).
+    pub mux_bits: f64,
+    /// Bits × stages of barrel shifters.
+    pub shift_bits: f64,
+    /// Bits multiplied in LUTs (multiplies too small for a DSP).
+    pub lut_mul_bits: f64,
+    pub dsp: f64,
+    /// Pipeline register bits.
+    pub ff: f64,
+}
+
+impl std::ops::AddAssign for Features {
+    fn add_assign(&mut self, o: Features) {
+        self.tree_bits += o.tree_bits;
+        self.carry_bits += o.carry_bits;
+        self.mux_bits += o.mux_bits;
+        self.shift_bits += o.shift_bits;
+        self.lut_mul_bits += o.lut_mul_bits;
+        self.dsp += o.dsp;
+        self.ff += o.ff;
+    }
+}
+
+/// LUTs per feature unit (fitted; docs/estimate.md has the fit and its residuals).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Coefficients {
+    pub tree: f64,
+    pub carry: f64,
+    pub mux: f64,
+    pub shift: f64,
+    pub lut_mul: f64,
+}
+
+/// The calibrated coefficients.
+pub const COEFFS: Coefficients = Coefficients { tree: 1.0, carry: 1.0, mux: 1.0, shift: 1.0, lut_mul: 1.0 };
+
+impl Coefficients {
+    pub fn lut(&self, f: &Features) -> f64 {
+        self.tree * f.tree_bits
+            + self.carry * f.carry_bits
+            + self.mux * f.mux_bits
+            + self.shift * f.shift_bits
+            + self.lut_mul * f.lut_mul_bits
+    }
+}
+
+fn sbits(v: i128) -> u32 {
+    Interval::point(v).bits() + u32::from(v >= 0)
+}
+
+fn ceil_log2(n: u32) -> u32 {
+    32 - n.saturating_sub(1).leading_zeros()
+}
+
+/// DSP48E2 slices Yosys uses for a signed `a`×`b`-bit product (`mul2dsp`: 27×18 signed,
+/// products narrower than 9 bits or with a 1-bit operand stay in LUTs; wider ones are split
+/// into 26×17-bit partial products).
+pub fn dsp_count(a: u32, b: u32) -> u32 {
+    let (big, small) = if a >= b { (a, b) } else { (b, a) };
+    if small < 2 || a + b < 9 {
+        return 0;
+    }
+    if big <= 27 && small <= 18 {
+        return 1;
+    }
+    // Split the operands so each piece fits a 27x18 multiplier; try both orientations.
+    let split = |x: u32, y: u32| x.saturating_sub(1).div_ceil(26).max(1) * y.saturating_sub(1).div_ceil(17).max(1);
+    split(big, small).min(split(small, big))
+}
+
+/// Features of node `s` (its own logic; not its registers).
+pub fn node_features(nl: &Netlist, s: Sig) -> Features {
+    let node = nl.node(s);
+    let w = node.width as f64;
+    let wof = |x: &Sig| nl.node(*x).width;
+    let signed_w = |x: &Sig| nl.node(*x).width + u32::from(!nl.node(*x).signed);
+    let mut f = Features::default();
+    match &node.op {
+        Op::Input(_) | Op::Const(_) | Op::DivInit { .. } | Op::DivQuot { .. } => {}
+        Op::Add { .. } => f.tree_bits = w,
+        Op::Neg(_) | Op::AddConst(..) => f.carry_bits = w,
+        Op::Abs(a) => {
+            f.carry_bits = wof(a) as f64;
+            f.mux_bits = w;
+        }
+        Op::Max(a, b) => {
+            f.carry_bits = wof(a).max(wof(b)) as f64;
+            f.mux_bits = w;
+        }
+        Op::MaxConst(a, _) => {
+            f.carry_bits = wof(a) as f64;
+            f.mux_bits = w;
+        }
+        Op::Clamp { a, .. } => {
+            f.carry_bits = 2.0 * wof(a) as f64;
+            f.mux_bits = w;
+        }
+        Op::Relu(_) => f.mux_bits = w,
+        Op::BitLen(a) => f.mux_bits = wof(a) as f64,
+        Op::ShlVar { e, .. } => {
+            let stages = nl.iv(*e).hi.max(1) as u32;
+            f.shift_bits = w * ceil_log2(stages + 1) as f64;
+        }
+        Op::DivStep { d, .. } => {
+            f.carry_bits = (wof(d) + 1) as f64;
+            f.mux_bits = wof(d) as f64;
+        }
+        Op::Mul(a, b) => {
+            let (x, y) = (signed_w(a), signed_w(b));
+            let n = dsp_count(x, y);
+            if n == 0 {
+                f.lut_mul_bits = (x * y) as f64;
+            }
+            f.dsp = n as f64;
+        }
+        Op::MulConst(a, c) => {
+            let c = *c;
+            if c != 0 && (c.unsigned_abs().is_power_of_two()) {
+                f.carry_bits = if c < 0 { w } else { 0.0 };
+            } else if c != 0 {
+                let (x, y) = (signed_w(a), sbits(c as i128));
+                let n = dsp_count(x, y);
+                if n == 0 {
+                    f.lut_mul_bits = (x * y) as f64;
+                }
+                f.dsp = n as f64;
+            }
+        }
+        Op::ShiftRound(a, s) => {
+            if *s > 0 {
+                f.carry_bits = (wof(a) as i64 - *s as i64 + 1).max(1) as f64;
+            }
+        }
+        Op::ShiftRoundVar { a, e, base, neg } => {
+            let e_iv = nl.iv(*e);
+            let amax = if *neg { *base as i128 - e_iv.lo } else { *base as i128 + e_iv.hi } as u32;
+            let ww = (wof(a) + 1) as f64;
+            f.shift_bits = ww * ceil_log2(amax + 1) as f64;
+            f.mux_bits = ww;
+            f.carry_bits = w;
+        }
+    }
+    f
+}
+
+/// Features of every node plus its registers, summed per firmware layer (index = layer), and
+/// the design-level part (output registers and the valid pipeline) separately.
+pub fn features(nl: &Netlist, sch: &Schedule, n_layers: usize) -> (Vec<Features>, Features) {
+    let mut per = vec![Features::default(); n_layers.max(1)];
+    for i in 0..nl.nodes.len() {
+        let s = Sig(i as u32);
+        let mut f = node_features(nl, s);
+        f.ff = sch.reg_bits(nl, s) as f64;
+        let l = nl.nodes[i].layer.min(per.len() - 1);
+        per[l] += f;
+    }
+    let io = Features { ff: (nl.outputs.len() as u64 * nl.out_width as u64 + sch.latency as u64) as f64, ..Default::default() };
+    (per, io)
+}

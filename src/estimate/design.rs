@@ -1,0 +1,117 @@
+//! Estimates of whole designs: the Verilog RTL (calibrated) and the HLS project (derived).
+
+use super::cost::{features, Features};
+use super::parts::Part;
+use super::{resources, Backend, Estimate, LayerEstimate};
+use crate::back::hls::Strategy;
+use crate::back::rtl::schedule::PipelineOptions;
+use crate::back::rtl::Design;
+use crate::ir::firmware::{Firmware, FwKind};
+
+fn kind(k: &FwKind) -> &'static str {
+    match k {
+        FwKind::Ternary(_) => "ternary",
+        FwKind::Dense(_) => "dense",
+        FwKind::Affine(_) => "affine",
+    }
+}
+
+/// Per-layer cycles: the stages between the previous layer's last node and this layer's.
+fn layer_cycles(d: &Design, n_layers: usize) -> Vec<u32> {
+    let mut end = vec![0u32; n_layers];
+    for (i, n) in d.netlist.nodes.iter().enumerate() {
+        if n.layer < n_layers {
+            end[n.layer] = end[n.layer].max(d.schedule.stage[i]);
+        }
+    }
+    let mut prev = 0;
+    end.iter()
+        .map(|&e| {
+            let e = e.max(prev);
+            let c = e - prev;
+            prev = e;
+            c
+        })
+        .collect()
+}
+
+/// The estimate of the Verilog design `d` of `fw` (what `compile --backend verilog` writes).
+pub fn estimate_rtl(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f64) -> Estimate {
+    let (per, io) = features(&d.netlist, &d.schedule, fw.layers.len());
+    let cycles = layer_cycles(d, fw.layers.len());
+    let layers: Vec<LayerEstimate> = fw
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LayerEstimate {
+            index: i + 1,
+            name: l.name.clone(),
+            kind: kind(&l.kind),
+            n_in: l.n_in,
+            n_out: l.n_out,
+            resources: resources(&per[i]),
+            latency_cycles: cycles[i],
+            ii: 1,
+        })
+        .collect();
+    let total = layers.iter().fold(resources(&io), |a, l| a + l.resources);
+    let lat = d.latency();
+    Estimate {
+        backend: Backend::Verilog,
+        strategy: "latency",
+        mode: fw.mode(),
+        part: part.name,
+        clock_ns,
+        layers,
+        total,
+        latency_cycles: lat,
+        latency_ns: lat as f64 * clock_ns,
+        ii: 1,
+    }
+}
+
+/// The estimate of the HLS project. Not calibrated (no Vitis HLS here): the latency strategy
+/// is taken as the RTL design (same arithmetic, same pipeline depth); the resource strategy
+/// with reuse `R` shares each layer's adders `R` ways (LUTs of the trees ÷ R plus a 2-bit lane
+/// decoder per adder), keeps the quantizer, and stores the weights as 2-bit lanes in ROM.
+pub fn estimate_hls(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f64, strategy: Strategy, reuse: usize) -> Estimate {
+    let mut e = estimate_rtl(fw, d, part, clock_ns);
+    e.backend = Backend::Hls;
+    e.strategy = strategy.as_str();
+    if strategy == Strategy::Latency || reuse <= 1 {
+        return e;
+    }
+    let (per, io) = features(&d.netlist, &d.schedule, fw.layers.len());
+    let r = reuse as f64;
+    let mut extra_cycles = 0;
+    for (le, (f, l)) in e.layers.iter_mut().zip(per.iter().zip(&fw.layers)) {
+        if let FwKind::Ternary(_) = l.kind {
+            let shared = Features { tree_bits: f.tree_bits / r, ff: f.ff + f.tree_bits / r, ..*f };
+            let mut res = resources(&shared);
+            // Weight ROM: 2 bits per weight, 64-bit lanes, 36 Kb blocks.
+            let bits = 2 * l.n_in * l.n_out;
+            res.bram = if bits > 16 * 1024 { bits.div_ceil(36 * 1024) as u64 } else { 0 };
+            // Lane decode: one LUT per weight lane and adder.
+            res.lut += (l.n_in * l.n_out).div_ceil(reuse) as u64;
+            le.resources = res;
+            le.ii = reuse as u32;
+            le.latency_cycles += reuse as u32;
+            extra_cycles += reuse as u32;
+        }
+    }
+    e.total = e.layers.iter().fold(resources(&io), |a, l| a + l.resources);
+    e.ii = reuse as u32;
+    e.latency_cycles += extra_cycles;
+    e.latency_ns = e.latency_cycles as f64 * clock_ns;
+    e
+}
+
+/// Estimates for every backend and strategy as `compile` records them in report.json.
+pub fn estimate_all(fw: &Firmware, part: &'static Part, clock_ns: f64, pipeline: PipelineOptions, reuse: usize) -> Vec<Estimate> {
+    let d = Design::new(fw, pipeline);
+    let mut v = vec![estimate_rtl(fw, &d, part, clock_ns), estimate_hls(fw, &d, part, clock_ns, Strategy::Latency, 1)];
+    if reuse > 1 {
+        v.push(estimate_hls(fw, &d, part, clock_ns, Strategy::Resource, reuse));
+    }
+    v
+}
