@@ -51,6 +51,100 @@ pub struct CompileArgs {
     /// Verilog backend: adder levels between pipeline registers (default: from --clock).
     #[arg(long)]
     pub adders_per_stage: Option<u32>,
+    /// Labelled data (.npz with x, y): report.html then compares firmware and float model
+    /// for every activation mode (accuracy vs LUT/latency).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Trigger verdict: time-multiplexing factor.
+    #[arg(long, default_value_t = 1)]
+    pub tmux: u32,
+    /// Trigger verdict: share of the part the design may use.
+    #[arg(long, default_value_t = 0.10)]
+    pub budget: f64,
+}
+
+/// report.json additions (estimates and verdict of the compiled mode) and report.html.
+fn estimates_and_html(
+    a: &CompileArgs,
+    loaded: &crate::front::Loaded,
+    fw: &crate::ir::firmware::Firmware,
+    calib: Option<&crate::pass::calibrate::Calibration>,
+) -> anyhow::Result<(serde_json::Value, String)> {
+    use crate::estimate::design::{estimate_all, estimate_hls, estimate_rtl};
+    use crate::estimate::verdict::{Verdict, VerdictOptions};
+    use crate::estimate::Backend;
+    use crate::ir::firmware::Mode;
+    use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
+    let part = crate::estimate::parts::lookup(&a.part)?;
+    let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
+    let vo = VerdictOptions { event_period_ns: 25.0, tmux: a.tmux, budget_share: a.budget };
+    vo.validate().map_err(anyhow::Error::msg)?;
+    let pick = |fw: &crate::ir::firmware::Firmware| -> crate::estimate::Estimate {
+        let d = rtl::Design::new(fw, pipeline);
+        match a.backend {
+            Backend::Verilog => estimate_rtl(fw, &d, part, a.clock),
+            Backend::Hls => estimate_hls(fw, &d, part, a.clock, a.strategy, a.reuse),
+        }
+    };
+    let all = estimate_all(fw, part, a.clock, pipeline, a.reuse);
+    let this = pick(fw);
+    let verdict = Verdict::new(&this, part, &vo);
+    let validation = match &a.data {
+        Some(d) => {
+            // Static mode needs calibration: without --calib, validate only the dynamic modes.
+            let modes: Vec<Mode> = Mode::ALL.into_iter().filter(|m| *m != Mode::Static || a.fw.calib.is_some()).collect();
+            Some(super::validate::compute(loaded, &a.fw, d, &modes)?)
+        }
+        None => None,
+    };
+    let mut modes = Vec::new();
+    let mut skipped = Vec::new();
+    for mode in Mode::ALL {
+        let e = if mode == fw.mode() {
+            this.clone()
+        } else {
+            match lower_for(loaded, &a.fw, mode, calib) {
+                Ok(f) => pick(&f),
+                Err(e) => {
+                    skipped.push(format!("{mode}: not estimated ({e})"));
+                    continue;
+                }
+            }
+        };
+        let v = Verdict::new(&e, part, &vo);
+        let val = validation.as_ref().and_then(|r| {
+            ValidationSummary::from_report(r).into_iter().find(|(m, _)| *m == mode).map(|(_, s)| s)
+        });
+        modes.push(ModeEntry { mode, estimate: e, verdict: v, validation: val });
+    }
+    let mut provenance = vec![
+        format!("bit2hls {}; estimates: {} backend, {} adder levels per stage, model calibrated against Yosys 0.23 (docs/estimate.md)", env!("CARGO_PKG_VERSION"), a.backend.as_str(), pipeline.adders_per_stage),
+    ];
+    provenance.extend(skipped);
+    if let Some(d) = &a.data {
+        provenance.push(format!("validation data: {}", d.display()));
+    }
+    if let Some(c) = &a.fw.calib {
+        provenance.push(format!("calibration data: {}", c.display()));
+    }
+    let input = ReportInput {
+        model: fw.name.clone(),
+        model_path: a.model.model.display().to_string(),
+        part,
+        clock_ns: a.clock,
+        selected: fw.mode(),
+        modes,
+        float_accuracy: validation.as_ref().and_then(|r| r.float_accuracy),
+        float_auc: validation.as_ref().and_then(|r| r.float_auc),
+        provenance,
+    };
+    let extra = serde_json::json!({
+        "estimate": this,
+        "estimates": all,
+        "verdict": verdict,
+        "validation": validation,
+    });
+    Ok((extra, render_html(&input)))
 }
 
 #[derive(Args, Debug)]
@@ -148,7 +242,11 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
             format!("{} ({} events; static scale = {})", p.display(), c.samples, c.rule)
         }),
     };
-    let files = hls::render(&fw, &opts, &meta, &x)?;
+    let mut files = hls::render(&fw, &opts, &meta, &x)?;
+    let (extra, html) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
+    merge_report(&mut files, extra)?;
+    files.push(("report.html".into(), html));
+    files.sort_by(|p, q| p.0.cmp(&q.0));
     hls::write_project(&files, &a.output, a.force).with_context(|| format!("writing {}", a.output.display()))?;
     eprintln!(
         "{}: {} project '{}' ({} files, mode {}, strategy {}{}, {} test-bench samples) in {:.0} ms",
@@ -163,6 +261,17 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         t0.elapsed().as_secs_f64() * 1e3
     );
     Ok(0)
+}
+
+/// Adds the keys of `extra` to the project's report.json.
+fn merge_report(files: &mut [(String, String)], extra: serde_json::Value) -> anyhow::Result<()> {
+    let f = files.iter_mut().find(|f| f.0 == "report.json").ok_or_else(|| anyhow::anyhow!("no report.json rendered"))?;
+    let mut v: serde_json::Value = serde_json::from_str(&f.1)?;
+    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    f.1 = serde_json::to_string_pretty(&v)? + "\n";
+    Ok(())
 }
 
 /// The pipeline options of `--adders-per-stage` / `--clock`.
@@ -192,7 +301,10 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
     let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
     let (x, _tb_source) = tb_inputs(&a, fw.n_in)?;
     let o = RtlOptions { name: a.name.clone(), part, clock_ns: a.clock, pipeline };
-    let (files, design) = rtl::render(&fw, &o, &a.model.model.display().to_string(), &x, serde_json::json!({}))?;
+    let (extra, html) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
+    let (mut files, design) = rtl::render(&fw, &o, &a.model.model.display().to_string(), &x, extra)?;
+    files.push(("report.html".into(), html));
+    files.sort_by(|p, q| p.0.cmp(&q.0));
     hls::write_project(&files, &a.output, a.force).with_context(|| format!("writing {}", a.output.display()))?;
     eprintln!(
         "{}: Verilog project '{}' ({} files, mode {}, {} adder levels per stage, latency {} cycles, {} test-bench samples) in {:.0} ms",

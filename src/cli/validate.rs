@@ -128,20 +128,36 @@ fn read_labels(path: &std::path::Path) -> anyhow::Result<Option<Vec<i64>>> {
 
 pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
     let loaded = a.model.load()?;
+    let modes = if a.only.is_empty() { Mode::ALL.to_vec() } else { a.only.clone() };
+    let report = compute(&loaded, &a.fw, &a.data, &modes)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(0)
+}
+
+/// Runs the float model and the firmware of each mode over the data set `data` and compares.
+pub fn compute(
+    loaded: &crate::front::Loaded,
+    fw_args: &FwArgs,
+    data: &std::path::Path,
+    modes: &[Mode],
+) -> anyhow::Result<Report> {
     let model = &loaded.model;
     let k = model.inputs;
-    let labels = read_labels(&a.data)?;
+    let labels = read_labels(data)?;
     let binary = labels.as_ref().is_some_and(|y| y.iter().all(|&l| l == 0 || l == 1));
-    let modes = if a.only.is_empty() { Mode::ALL.to_vec() } else { a.only.clone() };
 
-    let user_calib = crate::pipeline::calibration(&loaded, &a.fw)?;
+    let user_calib = crate::pipeline::calibration(loaded, fw_args)?;
     let data_calib = if user_calib.is_none() && modes.contains(&Mode::Static) {
-        Some(crate::pipeline::calibrate_file(&loaded, &a.data)?.with_quantile(a.fw.calib_quantile))
+        Some(crate::pipeline::calibrate_file(loaded, data)?.with_quantile(fw_args.calib_quantile))
     } else {
         None
     };
     let mut fws = Vec::new();
-    for &mode in &modes {
+    for &mode in modes {
         let (cal, note) = match (&user_calib, &data_calib, mode) {
             (Some(c), _, _) => (Some(c), Some(format!("{} events from --calib, static scale = {}", c.samples, c.rule))),
             (None, Some(c), Mode::Static) => (
@@ -150,7 +166,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
             ),
             _ => (None, None),
         };
-        fws.push((lower_for(&loaded, &a.fw, mode, cal)?, note));
+        fws.push((lower_for(loaded, fw_args, mode, cal)?, note));
     }
     let emus: Vec<Emulator> = fws.iter().map(|(fw, _)| Emulator::new(fw)).collect();
     let n_tern = fws.first().map(|(fw, _)| {
@@ -166,10 +182,10 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
     pb.set_style(
         indicatif::ProgressStyle::with_template("validating {pos} events ({per_sec}) {elapsed}").expect("valid template"),
     );
-    let (rows, _) = stream_npz_member(&a.data, "x", 65536, |n, cols, x| {
+    let (rows, _) = stream_npz_member(data, "x", 65536, |n, cols, x| {
         if cols != k {
             return Err(crate::Error::Data {
-                path: a.data.clone(),
+                path: data.to_path_buf(),
                 detail: format!("'x' has {cols} features, the model takes {k}"),
             });
         }
@@ -227,9 +243,9 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
     })?;
     pb.finish_and_clear();
     if let Some(y) = &labels {
-        anyhow::ensure!(y.len() == rows, "{}: 'y' has {} labels for {rows} events", a.data.display(), y.len());
+        anyhow::ensure!(y.len() == rows, "{}: 'y' has {} labels for {rows} events", data.display(), y.len());
     }
-    anyhow::ensure!(rows > 0, "{}: 'x' has no events", a.data.display());
+    anyhow::ensure!(rows > 0, "{}: 'x' has no events", data.display());
     let auc_of = |s: &[f32]| -> Option<f64> {
         if !binary {
             return None;
@@ -269,12 +285,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         float_auc: auc_of(&float_scores),
         modes: reports,
     };
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
-    Ok(0)
+    Ok(report)
 }
 
 fn pct(v: Option<f64>) -> String {

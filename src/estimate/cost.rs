@@ -155,7 +155,7 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
             let e_iv = nl.iv(*e);
             let amax = if *neg { *base as i128 - e_iv.lo } else { *base as i128 + e_iv.hi } as u32;
             let ww = (wof(a) + 1) as f64;
-            f.shift_bits = ww * ceil_log2(amax + 1) as f64;
+            f.shift_bits = (w + 1.0) * ceil_log2(amax + 1) as f64;
             f.mux_bits = ww;
             f.carry_bits = w;
         }

@@ -72,12 +72,17 @@ fn shift_var_iv(iv: Interval, e_iv: Interval, base: i32, neg: bool) -> Interval 
     r.unwrap_or(iv)
 }
 
-fn shift_round_var(nl: &mut Netlist, a: Sig, e: Sig, base: i32, neg: bool) -> Sig {
+/// `rnd(a, base ± e)`; `bound`, when given, is a range the result is proven to lie in (the
+/// quantizers' `|q| ≤ Q`, docs/arithmetic.md), which narrows the word to the code width.
+fn shift_round_var(nl: &mut Netlist, a: Sig, e: Sig, base: i32, neg: bool, bound: Option<Interval>) -> Sig {
     let e_iv = nl.iv(e);
     // Smallest shift must be ≥ 0: pre-shift left (exact) so that it is.
     let min_s = if neg { base - e_iv.hi as i32 } else { base + e_iv.lo as i32 };
     let (a, base) = if min_s < 0 { (nl.shift_round(a, min_s), base - min_s) } else { (a, base) };
-    let iv = shift_var_iv(nl.iv(a), e_iv, base, neg);
+    let mut iv = shift_var_iv(nl.iv(a), e_iv, base, neg);
+    if let Some(b) = bound {
+        iv = Interval::new(iv.lo.max(b.lo), iv.hi.min(b.hi));
+    }
     nl.push(Op::ShiftRoundVar { a, e, base, neg }, iv)
 }
 
@@ -103,6 +108,8 @@ fn bitlen_node(nl: &mut Netlist, m: Sig) -> Sig {
 fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
     nl.cur_class = Some(Class::Quantizer);
     let (lo, hi) = t.clamp;
+    // |V·R / 2^(G+e)| < Q + 1/2 and |Q·V / 2^e| ≤ Q: the rounded code lies in [-Q, Q].
+    let q_bound = Interval::new(-(t.qmax as i128), t.qmax as i128);
     let (codes, dq): (Vec<Sig>, Option<Sig>) = match &t.quant {
         Quantizer::Dynamic { m_floor, guard, recip_type, .. } => {
             let m = max_abs(nl, x, *m_floor);
@@ -112,7 +119,7 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
                 .iter()
                 .map(|&v| {
                     let p = nl.mul(v, r);
-                    let c = shift_round_var(nl, p, e, *guard, false);
+                    let c = shift_round_var(nl, p, e, *guard, false, Some(q_bound));
                     nl.clamp(c, lo, hi)
                 })
                 .collect();
@@ -128,7 +135,7 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
                 .iter()
                 .map(|&v| {
                     let p = nl.mul_const(v, t.qmax);
-                    let c = shift_round_var(nl, p, e, 0, false);
+                    let c = shift_round_var(nl, p, e, 0, false, Some(q_bound));
                     nl.clamp(c, lo, hi)
                 })
                 .collect();
@@ -167,7 +174,7 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
             }
             (Quantizer::Pow2 { .. }, Some(e)) => {
                 let p = nl.mul_const(acc, t.scale[n]);
-                shift_round_var(nl, p, e, t.shift, true)
+                shift_round_var(nl, p, e, t.shift, true, None)
             }
             _ => {
                 let p = nl.mul_const(acc, t.scale[n]);
