@@ -6,7 +6,8 @@ use bit2hls::back::hls::csim::{csim, CsimOptions, CsimOutcome};
 use bit2hls::back::hls::{self, HlsOptions, ProjectMeta, Strategy};
 use bit2hls::front::{ArchOrigin, Loaded};
 use bit2hls::ir::firmware::{Firmware, Mode};
-use bit2hls::ir::Model;
+use bit2hls::ir::{Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource};
+use bit2hls::testutil::Rng;
 use bit2hls::pipeline::{lower_for, FwArgs};
 use std::path::{Path, PathBuf};
 
@@ -106,3 +107,69 @@ pub fn assert_predictions_are_emulator(fw: &Firmware, x: &[f32], dir: &Path) {
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+pub fn zero_weights(mut m: Model) -> Model {
+    for l in m.layers.iter_mut() {
+        if let LayerKind::BitLinear(b) = &mut l.kind {
+            b.codes.data.iter_mut().for_each(|c| *c = 0);
+        }
+    }
+    m.name = format!("{}_zero", m.name);
+    m
+}
+
+/// A ReLU in front of the first layer (an identity Affine stage in the firmware).
+pub fn relu_first(mut m: Model) -> Model {
+    m.layers.insert(0, Layer { name: "relu_in".into(), kind: LayerKind::Relu });
+    m.name = format!("{}_relu_first", m.name);
+    m
+}
+
+/// Affine (BatchNorm) → Linear (full precision) → ReLU → BitLinear → BatchNorm → ReLU → BitLinear.
+pub fn mixed_model(seed: u64) -> Model {
+    let mut r = Rng(seed);
+    let mut normal = |s: f64| (r.normal() * s) as f32;
+    let (a, b, c, d) = (8, 6, 5, 3);
+    let ternary = |rows: usize, cols: usize, rr: &mut Rng| -> BitLinear {
+        BitLinear {
+            codes: Matrix::new(rows, cols, (0..rows * cols).map(|_| (rr.next_u64() % 3) as i8 - 1).collect()),
+            beta: 0.37,
+            bias: Some((0..rows).map(|_| (rr.normal() * 0.2) as f32).collect()),
+            source: WeightSource::TernaryI8,
+            master: None,
+        }
+    };
+    let bn_in = Affine {
+        scale: (0..a).map(|_| 0.5 + normal(0.3).abs()).collect(),
+        shift: (0..a).map(|_| normal(0.1)).collect(),
+        origin: "batchnorm",
+    };
+    let lin = Linear {
+        weight: Matrix::new(b, a, (0..a * b).map(|_| normal(0.4)).collect()),
+        bias: Some((0..b).map(|_| normal(0.1)).collect()),
+    };
+    let bn_mid = Affine {
+        scale: (0..c).map(|i| if i == 2 { -0.8 } else { 0.5 + normal(0.3).abs() }).collect(),
+        shift: (0..c).map(|_| normal(0.1)).collect(),
+        origin: "batchnorm",
+    };
+    let mut rr = Rng(seed ^ 99);
+    let t1 = ternary(c, b, &mut rr);
+    let t2 = ternary(d, c, &mut rr);
+    Model {
+        name: "mixed".into(),
+        inputs: a,
+        profile: Profile::named(ProfileName::Bithep),
+        layers: vec![
+            Layer { name: "bn0".into(), kind: LayerKind::Affine(bn_in) },
+            Layer { name: "fc_float".into(), kind: LayerKind::Linear(lin) },
+            Layer { name: "relu0".into(), kind: LayerKind::Relu },
+            Layer { name: "fc1".into(), kind: LayerKind::BitLinear(t1) },
+            Layer { name: "bn1".into(), kind: LayerKind::Affine(bn_mid) },
+            Layer { name: "relu1".into(), kind: LayerKind::Relu },
+            Layer { name: "fc2".into(), kind: LayerKind::BitLinear(t2) },
+        ],
+        input_type: None,
+    }
+}
+

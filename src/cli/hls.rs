@@ -339,7 +339,7 @@ pub fn run_rtlsim(a: RtlsimArgs) -> anyhow::Result<i32> {
     let r = rtl::sim::rtlsim(&a.dir, a.input.as_deref(), a.samples)?;
     eprint!("{}", r.stderr);
     println!(
-        "{}: {} events, {} results, {} mismatches, latency {} cycles ({} latency errors), {} cycles for all events (verilator build {:.1} s, run {:.2} s)",
+        "{}: {} events, {} results, {} mismatches, latency {} cycles ({} latency errors), {} cycles for all events with {} bubbles (verilator build {:.1} s, run {:.2} s)",
         a.dir.display(),
         r.events,
         r.received,
@@ -347,6 +347,7 @@ pub fn run_rtlsim(a: RtlsimArgs) -> anyhow::Result<i32> {
         r.latency,
         r.latency_errors,
         r.cycles,
+        r.bubbles,
         r.build_secs,
         r.run_secs
     );

@@ -23,6 +23,8 @@ pub struct RtlSimOutcome {
     pub latency_errors: usize,
     /// Cycles from the first event in to the last result out.
     pub cycles: u64,
+    /// Cycles without an event (`valid_in` low) while events were pending, after the first.
+    pub bubbles: u64,
     pub build_secs: f64,
     pub run_secs: f64,
     pub stderr: String,
@@ -102,7 +104,7 @@ pub fn build(dir: &Path, name: &str) -> Result<(PathBuf, f64)> {
 }
 
 /// Parses the test bench's summary line.
-pub fn parse_summary(stdout: &str) -> Option<(usize, usize, usize, u32, usize, u64)> {
+pub fn parse_summary(stdout: &str) -> Option<(usize, usize, usize, u32, usize, u64, u64)> {
     let line = stdout.lines().rev().find(|l| l.starts_with("events "))?;
     let f: Vec<&str> = line.split_whitespace().collect();
     let get = |key: &str| f.iter().position(|w| *w == key).and_then(|i| f.get(i + 1)).and_then(|v| v.parse::<u64>().ok());
@@ -113,6 +115,7 @@ pub fn parse_summary(stdout: &str) -> Option<(usize, usize, usize, u32, usize, u
         get("latency")? as u32,
         get("latency_errors")? as usize,
         get("cycles")?,
+        get("bubbles")?,
     ))
 }
 
@@ -132,7 +135,7 @@ pub fn rtlsim(dir: &Path, input: Option<&Path>, samples: Option<usize>) -> Resul
     let run_secs = t0.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let (events, received, mismatches, latency, latency_errors, cycles) = parse_summary(&stdout)
+    let (events, received, mismatches, latency, latency_errors, cycles, bubbles) = parse_summary(&stdout)
         .ok_or_else(|| HlsError::io(&exe, format!("the test bench printed no summary ({}):\n{stderr}", out.status)))?;
-    Ok(RtlSimOutcome { events, received, mismatches, latency, latency_errors, cycles, build_secs, run_secs, stderr })
+    Ok(RtlSimOutcome { events, received, mismatches, latency, latency_errors, cycles, bubbles, build_secs, run_secs, stderr })
 }

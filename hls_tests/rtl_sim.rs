@@ -1,0 +1,155 @@
+//! Verilator RTL simulation equals the emulator, bit for bit, with the promised timing.
+//!
+//! For every shipped model (models/*/*.safetensors) in every activation mode, 10,000 events
+//! (test jets where the model takes jet features, else adversarial samples: saturation, zeros,
+//! exact ties) and for random corner-case models (all-zero weights, one input, one output,
+//! 512 inputs, affine/dense stages, unsigned input, wide types) at several pipeline depths, the
+//! generated Verilog is simulated; every output must equal the emulator's, every event's
+//! latency must equal the design's (= the estimator's), and the events must leave one per
+//! clock (`cycles = events + bubbles + latency - 1`).
+//!
+//! Needs Verilator (scripts/deps.sh installs it): without it the tests FAIL.
+
+mod common;
+
+use bit2hls::back::rtl::schedule::PipelineOptions;
+use bit2hls::back::rtl::{self, sim::RtlSimOutcome, RtlOptions};
+use bit2hls::estimate::design::estimate_rtl;
+use bit2hls::estimate::parts;
+use bit2hls::ir::firmware::{Firmware, Mode};
+use bit2hls::ir::Model;
+use bit2hls::testutil::random_mlp;
+use common::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+struct Job {
+    label: String,
+    fw: Firmware,
+    x: Vec<f32>,
+    pipeline: PipelineOptions,
+}
+
+fn simulate(j: &Job) -> Result<RtlSimOutcome, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let prj = dir.path().join("prj");
+    let o = RtlOptions { name: "dut".into(), part: parts::DEFAULT_PART.into(), clock_ns: 5.0, pipeline: j.pipeline };
+    let (files, design) = rtl::render(&j.fw, &o, "test", &j.x, serde_json::json!({})).map_err(|e| e.to_string())?;
+    bit2hls::back::hls::write_project(&files, &prj, true).map_err(|e| e.to_string())?;
+    let r = rtl::sim::rtlsim(&prj, None, None).map_err(|e| format!("rtlsim failed: {e}"))?;
+    let events = j.x.len() / j.fw.n_in;
+    let est = estimate_rtl(&j.fw, &design, parts::default_part(), 5.0);
+    let mut problems = Vec::new();
+    if r.events != events || r.received != events {
+        problems.push(format!("{} events sent, {} read back, {} results", events, r.events, r.received));
+    }
+    if r.mismatches != 0 {
+        problems.push(format!("{} mismatches\n{}", r.mismatches, r.stderr));
+    }
+    if r.latency_errors != 0 || r.latency != design.latency() || est.latency_cycles != r.latency {
+        problems.push(format!(
+            "latency: test bench {} ({} events off), design {}, estimate {}",
+            r.latency,
+            r.latency_errors,
+            design.latency(),
+            est.latency_cycles
+        ));
+    }
+    if r.cycles != events as u64 + r.bubbles + r.latency as u64 - 1 {
+        problems.push(format!("{} cycles for {} events + {} bubbles at latency {}: not one per clock", r.cycles, events, r.bubbles, r.latency));
+    }
+    if problems.is_empty() {
+        Ok(r)
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn run_all(jobs: &[Job]) -> Vec<String> {
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..2 {
+            sc.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(j) = jobs.get(i) else { break };
+                match simulate(j) {
+                    Ok(r) => eprintln!(
+                        "{}: {} events, 0 mismatches, latency {} cycles, verilator {:.1} s",
+                        j.label, r.events, r.latency, r.build_secs
+                    ),
+                    Err(e) => failures.lock().unwrap().push(format!("{}: {e}", j.label)),
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap()
+}
+
+fn jobs_for(label: &str, model: &Model, input_type: Option<&'static str>, frac_bits: i32, x: &[f32], calib: Option<&[f32]>, stages: u32) -> Vec<Job> {
+    Mode::ALL
+        .iter()
+        .map(|&mode| Job {
+            label: format!("{label} / {mode} / {stages} adders per stage"),
+            fw: lower_frac(model, mode, input_type, calib, frac_bits),
+            x: x.to_vec(),
+            pipeline: PipelineOptions { adders_per_stage: stages },
+        })
+        .collect()
+}
+
+#[test]
+fn random_models_rtl_equals_emulator() {
+    let n = 1000;
+    let mut jobs = Vec::new();
+    let mut add = |label: &str, m: Model, it: Option<&'static str>, frac: i32, seed: u64, stages: u32| {
+        let x = tb_samples(m.inputs, n, seed);
+        jobs.extend(jobs_for(label, &m, it, frac, &x, None, stages));
+    };
+    add("4-8-3 bias", random_mlp(&[4, 8, 3], 11, true), None, 12, 1, 1);
+    add("16-64-32-5 no bias", random_mlp(&[16, 64, 32, 5], 12, false), None, 12, 2, 3);
+    add("6-5-4 all-zero weights", zero_weights(random_mlp(&[6, 5, 4], 13, true)), None, 12, 3, 2);
+    add("1-8-4 one input", random_mlp(&[1, 8, 4], 14, true), None, 12, 4, 4);
+    add("8-6-1 one output", random_mlp(&[8, 6, 1], 15, true), Some("ap_fixed<8,3>"), 12, 5, 5);
+    add("512-16-4 wide", random_mlp(&[512, 16, 4], 16, true), None, 12, 6, 4);
+    add("mixed affine/dense/ternary", mixed_model(17), Some("ap_fixed<12,4>"), 12, 7, 2);
+    add("ReLU first, unsigned input", relu_first(random_mlp(&[5, 7, 3], 18, true)), Some("ap_ufixed<10,4>"), 12, 8, 3);
+    add("wide types", random_mlp(&[12, 10, 4], 19, true), Some("ap_fixed<24,4>"), 24, 9, 64);
+    let f = run_all(&jobs);
+    assert!(f.is_empty(), "{} failing configurations:\n{}", f.len(), f.join("\n"));
+}
+
+/// Every shipped model in every mode, 10,000 events each.
+#[test]
+fn shipped_models_rtl_equals_emulator() {
+    const EVENTS: usize = 10_000;
+    let root = repo().join("models");
+    let mut paths: Vec<_> = std::fs::read_dir(&root)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 3, "expected the shipped models under {}", root.display());
+    let jets = bit2hls::io::npz::read_dataset(&root.join("data/test_jets.npz")).expect("models/data/test_jets.npz reads");
+    let calib = bit2hls::io::npz::read_dataset(&root.join("data/calib_jets.npz")).expect("models/data/calib_jets.npz reads");
+    let mut jobs = Vec::new();
+    for p in &paths {
+        let m = bit2hls::front::load(p, &Default::default())
+            .unwrap_or_else(|e| panic!("shipped model {} does not load: {e}", p.display()))
+            .model;
+        let label = p.strip_prefix(repo()).unwrap_or(p).display().to_string();
+        if jets.cols == m.inputs {
+            let x = &jets.x[..EVENTS.min(jets.rows) * m.inputs];
+            jobs.extend(jobs_for(&label, &m, None, 12, x, Some(&calib.x), 4));
+        } else {
+            let x = tb_samples(m.inputs, EVENTS, 31);
+            jobs.extend(jobs_for(&label, &m, None, 12, &x, None, 4));
+        }
+    }
+    assert!(jobs.iter().all(|j| j.x.len() / j.fw.n_in >= EVENTS), "every model gets 10,000 events");
+    let f = run_all(&jobs);
+    assert!(f.is_empty(), "{} failing configurations:\n{}", f.len(), f.join("\n"));
+}
