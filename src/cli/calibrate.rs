@@ -166,7 +166,7 @@ fn rows(w: &WriteArgs) -> anyhow::Result<Vec<Row>> {
             f += p;
         }
         let est = resources(&f);
-        let yosys = Resources { lut: r.lut, ff: r.ff, dsp: r.dsp, bram: r.bram.ceil() as u64 };
+        let yosys = Resources { lut: r.lut + r.srl, ff: r.ff, dsp: r.dsp, bram: r.bram.ceil() as u64 };
         out.push(Row {
             name: d.name,
             features: f,
@@ -211,11 +211,11 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
             [f.tree_bits, f.carry_bits, f.mux_bits, f.shift_bits, f.lut_mul_bits]
         })
         .collect();
-    let y: Vec<f64> = rows.iter().map(|r| r.yosys.lut as f64).collect();
+    let y: Vec<f64> = rows.iter().map(|r| r.yosys.lut as f64 - r.features.srl).collect();
     let c = crate::estimate::fit::weighted_least_squares(&x, &y)?;
     println!("tree {:.4} carry {:.4} mux {:.4} shift {:.4} lut_mul {:.4}", c[0], c[1], c[2], c[3], c[4]);
     for (r, xi) in rows.iter().zip(&x) {
-        let p: f64 = xi.iter().zip(&c).map(|(a, b)| a * b).sum();
+        let p: f64 = xi.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + r.features.srl;
         println!("{:<28} fitted {:>8.0} yosys {:>8} ratio {:.3}", r.name, p, r.yosys.lut, p / r.yosys.lut.max(1) as f64);
     }
     Ok(0)

@@ -25,8 +25,10 @@ pub struct Features {
     /// Bits multiplied in LUTs (multiplies too small for a DSP).
     pub lut_mul_bits: f64,
     pub dsp: f64,
-    /// Pipeline register bits.
+    /// Pipeline register bits kept as flip-flops.
     pub ff: f64,
+    /// Shift-register LUTs (SRL16E/SRLC32E) Yosys makes of register chains of 3 or more.
+    pub srl: f64,
 }
 
 impl std::ops::AddAssign for Features {
@@ -38,6 +40,7 @@ impl std::ops::AddAssign for Features {
         self.lut_mul_bits += o.lut_mul_bits;
         self.dsp += o.dsp;
         self.ff += o.ff;
+        self.srl += o.srl;
     }
 }
 
@@ -55,8 +58,10 @@ pub struct Coefficients {
 pub const COEFFS: Coefficients = Coefficients { tree: 1.0, carry: 1.0, mux: 1.0, shift: 1.0, lut_mul: 1.0 };
 
 impl Coefficients {
+    /// LUTs: logic plus the SRLs (Vivado counts both as LUTs).
     pub fn lut(&self, f: &Features) -> f64 {
-        self.tree * f.tree_bits
+        f.srl
+            + self.tree * f.tree_bits
             + self.carry * f.carry_bits
             + self.mux * f.mux_bits
             + self.shift * f.shift_bits
@@ -163,14 +168,80 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
     f
 }
 
+/// Shortest register chain Yosys (`shregmap -minlen 3` in `synth_xilinx`) turns into an SRL.
+pub const SRL_MIN_LEN: u32 = 3;
+
+/// Flip-flop bits and SRL LUTs of the registers carrying each node: the chain from the node's
+/// stage to its last use, cut after every register that is read (an SRL has one output);
+/// segments of [`SRL_MIN_LEN`] or more registers become one SRL per bit (per 32 stages).
+pub fn registers(nl: &Netlist, sch: &Schedule) -> Vec<(f64, f64)> {
+    // (stage, bits read): division steps read one bit of `h` and one quotient bit of each step.
+    let mut reads: Vec<Vec<(u32, u32)>> = vec![Vec::new(); nl.nodes.len()];
+    for i in 0..nl.nodes.len() {
+        let st = sch.stage[i];
+        match &nl.nodes[i].op {
+            Op::DivStep { prev, d, nbit, .. } => {
+                reads[prev.0 as usize].push((st, u32::MAX));
+                reads[d.0 as usize].push((st, u32::MAX));
+                if let crate::back::rtl::netlist::Bit::Of(h, _) = nbit {
+                    reads[h.0 as usize].push((st, 1));
+                }
+            }
+            Op::DivQuot { steps, .. } => steps.iter().for_each(|s| reads[s.0 as usize].push((st, 1))),
+            _ => {
+                for o in nl.operands(Sig(i as u32)) {
+                    reads[o.0 as usize].push((st, u32::MAX));
+                }
+            }
+        }
+    }
+    for o in &nl.outputs {
+        reads[o.0 as usize].push((sch.out_stage, u32::MAX));
+    }
+    reads
+        .iter_mut()
+        .enumerate()
+        .map(|(i, r)| {
+            let s0 = sch.stage[i];
+            let w = nl.nodes[i].width;
+            r.retain(|&(t, _)| t > s0);
+            // Bits a register at stage t must hold: all, if a full read comes at or after t,
+            // else the number of single-bit reads at or after t.
+            let need = |t: u32| -> u32 {
+                if r.iter().any(|&(u, b)| u >= t && b == u32::MAX) {
+                    w
+                } else {
+                    (r.iter().filter(|&&(u, _)| u >= t).count() as u32).min(w)
+                }
+            };
+            let mut stops: Vec<u32> = r.iter().map(|&(t, _)| t).collect();
+            stops.sort_unstable();
+            stops.dedup();
+            let (mut ff, mut srl, mut prev) = (0.0, 0.0, s0);
+            for &t in &stops {
+                let k = t - prev;
+                let bits = need(t) as f64;
+                if k >= SRL_MIN_LEN {
+                    srl += bits * k.div_ceil(32) as f64;
+                } else {
+                    ff += bits * k as f64;
+                }
+                prev = t;
+            }
+            (ff, srl)
+        })
+        .collect()
+}
+
 /// Features of every node plus its registers, summed per firmware layer (index = layer), and
 /// the design-level part (output registers and the valid pipeline) separately.
 pub fn features(nl: &Netlist, sch: &Schedule, n_layers: usize) -> (Vec<Features>, Features) {
     let mut per = vec![Features::default(); n_layers.max(1)];
+    let regs = registers(nl, sch);
     for i in 0..nl.nodes.len() {
         let s = Sig(i as u32);
         let mut f = node_features(nl, s);
-        f.ff = sch.reg_bits(nl, s) as f64;
+        (f.ff, f.srl) = regs[i];
         let l = nl.nodes[i].layer.min(per.len() - 1);
         per[l] += f;
     }
