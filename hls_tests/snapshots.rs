@@ -44,3 +44,41 @@ fn resource_dynamic_pow2() {
 fn latency_static() {
     snapshot_project(Mode::Static, Strategy::Latency, 1, false);
 }
+
+/// Every file of the Verilog project (and the estimate recorded in its report.json).
+fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
+    use bit2hls::back::rtl::{self, schedule::PipelineOptions, Design, RtlOptions};
+    let model = bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true);
+    let fw = lower(&model, mode, None, None);
+    let x = tb_samples(4, 8, 1);
+    let pipeline = PipelineOptions { adders_per_stage };
+    let part = bit2hls::estimate::parts::default_part();
+    let est = bit2hls::estimate::design::estimate_rtl(&fw, &Design::new(&fw, pipeline), part, 5.0);
+    let o = RtlOptions { name: "myproject".into(), part: part.name.into(), clock_ns: 5.0, pipeline };
+    let (files, _) =
+        rtl::render(&fw, &o, "random_4_8_3.safetensors", &x, serde_json::json!({ "estimate": est })).unwrap();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for (path, text) in &files {
+            let name = format!("verilog__{}__{}", mode, path.replace('/', "__"));
+            insta::assert_snapshot!(name, text);
+        }
+    });
+}
+
+#[test]
+fn verilog_dynamic() {
+    snapshot_rtl(Mode::Dynamic, 3);
+}
+
+#[test]
+fn verilog_dynamic_pow2() {
+    snapshot_rtl(Mode::DynamicPow2, 2);
+}
+
+#[test]
+fn verilog_static() {
+    snapshot_rtl(Mode::Static, 4);
+}

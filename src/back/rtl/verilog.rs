@@ -80,7 +80,7 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
     for (i, node) in nl.nodes.iter().enumerate() {
         if node.layer != layer && !matches!(node.op, Op::Input(_)) {
             layer = node.layer;
-            let _ = writeln!(o, "    // ---- stage {} ----", layer + 1);
+            let _ = writeln!(o, "    // ---- firmware layer {} ----", layer + 1);
         }
         let st = sch.stage[i];
         // Operand `s` as seen in this node's stage, with its word.
