@@ -204,16 +204,19 @@ fn table(w: &WriteArgs) -> anyhow::Result<i32> {
 
 fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
     let rows = rows(w)?;
-    let x: Vec<[f64; 5]> = rows
+    let x: Vec<[f64; 6]> = rows
         .iter()
         .map(|r| {
             let f = &r.features;
-            [f.tree_bits, f.carry_bits, f.mux_bits, f.shift_bits, f.lut_mul_bits]
+            [f.tree_bits, f.utree_bits, f.carry_bits, f.mux_bits, f.shift_bits, f.lut_mul_bits]
         })
         .collect();
     let y: Vec<f64> = rows.iter().map(|r| r.yosys.lut as f64 - r.features.srl).collect();
     let c = crate::estimate::fit::weighted_least_squares(&x, &y)?;
-    println!("tree {:.4} carry {:.4} mux {:.4} shift {:.4} lut_mul {:.4}", c[0], c[1], c[2], c[3], c[4]);
+    println!(
+        "tree {:.4} utree {:.4} carry {:.4} mux {:.4} shift {:.4} lut_mul {:.4}",
+        c[0], c[1], c[2], c[3], c[4], c[5]
+    );
     for (r, xi) in rows.iter().zip(&x) {
         let p: f64 = xi.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + r.features.srl;
         println!("{:<28} fitted {:>8.0} yosys {:>8} ratio {:.3}", r.name, p, r.yosys.lut, p / r.yosys.lut.max(1) as f64);

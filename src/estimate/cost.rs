@@ -16,6 +16,9 @@ use serde::Serialize;
 pub struct Features {
     /// Bits of adders and subtractors (carry chains) of the ternary trees.
     pub tree_bits: f64,
+    /// Bits of tree adders whose operands are both non-negative (codes after a ReLU): Yosys'
+    /// `alumacc` merges such chains into `$macc` cells, which map to more LUTs.
+    pub utree_bits: f64,
     /// Bits of other carry chains (rounding, bias, negation, comparisons, division steps).
     pub carry_bits: f64,
     /// Bits of 2:1 selections (max, clamp, ReLU, |x|, division steps).
@@ -34,6 +37,7 @@ pub struct Features {
 impl std::ops::AddAssign for Features {
     fn add_assign(&mut self, o: Features) {
         self.tree_bits += o.tree_bits;
+        self.utree_bits += o.utree_bits;
         self.carry_bits += o.carry_bits;
         self.mux_bits += o.mux_bits;
         self.shift_bits += o.shift_bits;
@@ -48,6 +52,7 @@ impl std::ops::AddAssign for Features {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Coefficients {
     pub tree: f64,
+    pub utree: f64,
     pub carry: f64,
     pub mux: f64,
     pub shift: f64,
@@ -55,13 +60,15 @@ pub struct Coefficients {
 }
 
 /// The calibrated coefficients.
-pub const COEFFS: Coefficients = Coefficients { tree: 1.0, carry: 1.0, mux: 1.0, shift: 1.0, lut_mul: 1.0 };
+pub const COEFFS: Coefficients =
+    Coefficients { tree: 0.8952, utree: 1.2796, carry: 0.0, mux: 0.7252, shift: 2.0575, lut_mul: 1.0 };
 
 impl Coefficients {
     /// LUTs: logic plus the SRLs (Vivado counts both as LUTs).
     pub fn lut(&self, f: &Features) -> f64 {
         f.srl
             + self.tree * f.tree_bits
+            + self.utree * f.utree_bits
             + self.carry * f.carry_bits
             + self.mux * f.mux_bits
             + self.shift * f.shift_bits
@@ -102,7 +109,13 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
     let mut f = Features::default();
     match &node.op {
         Op::Input(_) | Op::Const(_) | Op::DivInit { .. } | Op::DivQuot { .. } => {}
-        Op::Add { .. } => f.tree_bits = w,
+        Op::Add { a, b, .. } => {
+            if nl.node(*a).signed || nl.node(*b).signed {
+                f.tree_bits = w
+            } else {
+                f.utree_bits = w
+            }
+        }
         Op::Neg(_) | Op::AddConst(..) => f.carry_bits = w,
         Op::Abs(a) => {
             f.carry_bits = wof(a) as f64;
