@@ -11,7 +11,11 @@ use bit2hls::pipeline::lower_for;
 use common::*;
 use std::time::Instant;
 
-fn time_compile(widths: &[usize], strategy: Strategy, reuse: usize) -> (f64, std::path::PathBuf, tempfile::TempDir) {
+fn time_compile(
+    widths: &[usize],
+    strategy: Strategy,
+    reuse: usize,
+) -> (f64, std::path::PathBuf, tempfile::TempDir) {
     let model = bit2hls::testutil::random_mlp(widths, 1234, true);
     let x = bit2hls::testutil::gaussian(1000 * widths[0], 9);
     let t = tempfile::tempdir().unwrap();
@@ -19,9 +23,17 @@ fn time_compile(widths: &[usize], strategy: Strategy, reuse: usize) -> (f64, std
     let dir = t.path().join("prj");
     for _ in 0..5 {
         let t0 = Instant::now();
-        let loaded = Loaded { model: model.clone(), origin: ArchOrigin::Inferred, notes: vec![] };
+        let loaded = Loaded {
+            model: model.clone(),
+            origin: ArchOrigin::Inferred,
+            notes: vec![],
+        };
         let fw = lower_for(&loaded, &fw_args(Mode::Dynamic, None), Mode::Dynamic, None).unwrap();
-        let meta = ProjectMeta { model: "bench".into(), tb_source: "gaussian".into(), calib: None };
+        let meta = ProjectMeta {
+            model: "bench".into(),
+            tb_source: "gaussian".into(),
+            calib: None,
+        };
         let files = hls::render(&fw, &opts(strategy, reuse), &meta, &x).unwrap();
         hls::write_project(&files, &dir, true).unwrap();
         best = best.min(t0.elapsed().as_secs_f64());
@@ -52,7 +64,11 @@ fn compile_and_gxx_times() {
             bytes / 1024
         );
         if let Some(keep) = std::env::var_os("B2H_BENCH_KEEP") {
-            let shape = w.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("-");
+            let shape = w
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("-");
             let to = std::path::PathBuf::from(keep).join(format!("{shape}_{}", s.as_str()));
             let _ = std::fs::remove_dir_all(&to);
             std::fs::rename(&dir, &to).unwrap();

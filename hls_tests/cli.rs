@@ -42,7 +42,10 @@ fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push((p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                ));
             }
         }
     }
@@ -72,7 +75,17 @@ fn write_npy(path: &Path, rows: usize, cols: usize, seed: u64) -> Vec<f32> {
 #[test]
 fn compile_is_byte_identical_and_complete() {
     let t = tempfile::tempdir().unwrap();
-    for extra in [&[][..], &["--strategy", "resource", "--reuse", "16", "--mode", "dynamic-pow2"][..]] {
+    for extra in [
+        &[][..],
+        &[
+            "--strategy",
+            "resource",
+            "--reuse",
+            "16",
+            "--mode",
+            "dynamic-pow2",
+        ][..],
+    ] {
         let (a, b) = (t.path().join("a"), t.path().join("b"));
         let oa = compile(&a, extra);
         assert!(oa.status.success(), "{}", stderr(&oa));
@@ -103,7 +116,10 @@ fn compile_is_byte_identical_and_complete() {
             serde_json::from_slice(&ta.iter().find(|f| f.0 == "report.json").unwrap().1).unwrap();
         assert_eq!(rep["generator"], "bit2hls");
         assert_eq!(rep["test_bench"]["samples"], 1000);
-        assert!(rep["layers"][0]["ternary"]["acc_type"].as_str().unwrap().starts_with("ap_int<"));
+        assert!(rep["layers"][0]["ternary"]["acc_type"]
+            .as_str()
+            .unwrap()
+            .starts_with("ap_int<"));
         std::fs::remove_dir_all(&a).unwrap();
         std::fs::remove_dir_all(&b).unwrap();
     }
@@ -140,14 +156,21 @@ fn bad_options_are_clear_errors_and_write_nothing() {
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (
             vec!["--part", "xc7z020clg400-1"],
-            vec!["unknown part 'xc7z020clg400-1'", "xcvu9p-flga2104-2L-e", "xc7vx690t-ffg1761-2"],
+            vec![
+                "unknown part 'xc7z020clg400-1'",
+                "xcvu9p-flga2104-2L-e",
+                "xc7vx690t-ffg1761-2",
+            ],
         ),
         (
             vec!["--strategy", "resource", "--reuse", "7"],
             vec!["reuse factor 7", "net.0", "1024", "valid here: 1, 2, 4"],
         ),
         (vec!["--reuse", "4"], vec!["--strategy resource"]),
-        (vec!["--strategy", "resource", "--reuse", "0"], vec!["--reuse 0"]),
+        (
+            vec!["--strategy", "resource", "--reuse", "0"],
+            vec!["--reuse 0"],
+        ),
         (vec!["--name", "my-project"], vec!["not a C++ identifier"]),
         (vec!["--clock=0"], vec!["--clock 0 ns"]),
         (vec!["--mode", "static"], vec!["--calib"]),
@@ -163,7 +186,12 @@ fn bad_options_are_clear_errors_and_write_nothing() {
         assert!(!d.exists(), "{extra:?} left {}", d.display());
     }
     // A missing model names the file.
-    let o = run(&["compile", "/nonexistent/m.safetensors", "-o", d.to_str().unwrap()]);
+    let o = run(&[
+        "compile",
+        "/nonexistent/m.safetensors",
+        "-o",
+        d.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("/nonexistent/m.safetensors"));
     assert!(!d.exists());
@@ -179,17 +207,33 @@ fn csim_refuses_foreign_dirs_and_missing_headers() {
     std::fs::write(foreign.join("report.json"), "{\"generator\": \"hls4ml\"}").unwrap();
     let o = run(&["csim", foreign.to_str().unwrap()]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("not a bit2hls HLS project"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a bit2hls HLS project"),
+        "{}",
+        stderr(&o)
+    );
     let o = run(&["csim", t.path().join("nope").to_str().unwrap()]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("not a bit2hls HLS project"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a bit2hls HLS project"),
+        "{}",
+        stderr(&o)
+    );
     // A project, but no headers anywhere.
     let d = t.path().join("prj");
     assert!(compile(&d, &["--tb-samples", "10"]).status.success());
-    let o = run(&["csim", d.to_str().unwrap(), "--ap-types", t.path().join("none").to_str().unwrap()]);
+    let o = run(&[
+        "csim",
+        d.to_str().unwrap(),
+        "--ap-types",
+        t.path().join("none").to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     let e = stderr(&o);
-    assert!(e.contains("ap_types") && e.contains("setup_ap_types.sh"), "{e}");
+    assert!(
+        e.contains("ap_types") && e.contains("setup_ap_types.sh"),
+        "{e}"
+    );
     let o = bin()
         .args(["csim", d.to_str().unwrap()])
         .env_remove("AP_TYPES_DIR")
@@ -204,7 +248,10 @@ fn csim_refuses_foreign_dirs_and_missing_headers() {
 fn read_f64_npy(p: &Path) -> Vec<f64> {
     let b = std::fs::read(p).unwrap();
     let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
-    b[10 + hlen..].chunks(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+    b[10 + hlen..]
+        .chunks(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
 }
 
 #[test]
@@ -213,9 +260,23 @@ fn csim_with_user_inputs_matches_emulate_and_catches_a_wrong_value() {
     let d = t.path().join("prj");
     let tbx = t.path().join("tb.npy");
     write_npy(&tbx, 50, 16, 5);
-    let o = compile(&d, &["--tb-input", tbx.to_str().unwrap(), "--mode", "dynamic-pow2"]);
+    let o = compile(
+        &d,
+        &[
+            "--tb-input",
+            tbx.to_str().unwrap(),
+            "--mode",
+            "dynamic-pow2",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read_to_string(d.join("tb_data/tb_input_features.dat")).unwrap().lines().count(), 50);
+    assert_eq!(
+        std::fs::read_to_string(d.join("tb_data/tb_input_features.dat"))
+            .unwrap()
+            .lines()
+            .count(),
+        50
+    );
 
     // The user's own inputs: csim regenerates the expected outputs from firmware.json.
     let x = t.path().join("x.npy");
@@ -264,7 +325,11 @@ fn csim_with_user_inputs_matches_emulate_and_catches_a_wrong_value() {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     let mut vals: Vec<f64> = lines[3].split(' ').map(|v| v.parse().unwrap()).collect();
     vals[2] += 1.0 / 4096.0;
-    lines[3] = vals.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(" ");
+    lines[3] = vals
+        .iter()
+        .map(|v| format!("{v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     std::fs::write(&p, lines.join("\n") + "\n").unwrap();
     let o = run(&["csim", d.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
@@ -275,7 +340,16 @@ fn csim_with_user_inputs_matches_emulate_and_catches_a_wrong_value() {
     // Inputs of the wrong width are refused.
     let bad = t.path().join("bad.npy");
     write_npy(&bad, 5, 3, 1);
-    let o = run(&["csim", d.to_str().unwrap(), "--input", bad.to_str().unwrap()]);
+    let o = run(&[
+        "csim",
+        d.to_str().unwrap(),
+        "--input",
+        bad.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("3 features, the model takes 16"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("3 features, the model takes 16"),
+        "{}",
+        stderr(&o)
+    );
 }

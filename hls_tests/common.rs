@@ -6,9 +6,11 @@ use bit2hls::back::hls::csim::{csim, CsimOptions, CsimOutcome};
 use bit2hls::back::hls::{self, HlsOptions, ProjectMeta, Strategy};
 use bit2hls::front::{ArchOrigin, Loaded};
 use bit2hls::ir::firmware::{Firmware, Mode};
-use bit2hls::ir::{Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource};
-use bit2hls::testutil::Rng;
+use bit2hls::ir::{
+    Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
+};
 use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::testutil::Rng;
 use std::path::{Path, PathBuf};
 
 pub fn fw_args(mode: Mode, input_type: Option<&str>) -> FwArgs {
@@ -29,7 +31,12 @@ pub fn fw_args_frac(mode: Mode, input_type: Option<&str>, frac_bits: i32) -> FwA
 }
 
 /// Lowers `model` for `mode`, calibrated on `calib_x` if given (static mode without it: Gaussian samples).
-pub fn lower(model: &Model, mode: Mode, input_type: Option<&str>, calib_x: Option<&[f32]>) -> Firmware {
+pub fn lower(
+    model: &Model,
+    mode: Mode,
+    input_type: Option<&str>,
+    calib_x: Option<&[f32]>,
+) -> Firmware {
     lower_frac(model, mode, input_type, calib_x, 12)
 }
 
@@ -40,16 +47,27 @@ pub fn lower_frac(
     calib_x: Option<&[f32]>,
     frac_bits: i32,
 ) -> Firmware {
-    let loaded = Loaded { model: model.clone(), origin: ArchOrigin::Inferred, notes: vec![] };
+    let loaded = Loaded {
+        model: model.clone(),
+        origin: ArchOrigin::Inferred,
+        notes: vec![],
+    };
     // As `compile --calib`: calibration data (when given) also chooses the input type.
     let cal = match calib_x {
         Some(x) => Some(bit2hls::pass::calibrate::calibrate(model, x)),
-        None if mode == Mode::Static => {
-            Some(bit2hls::pass::calibrate::calibrate(model, &bit2hls::testutil::gaussian(2048 * model.inputs, 7)))
-        }
+        None if mode == Mode::Static => Some(bit2hls::pass::calibrate::calibrate(
+            model,
+            &bit2hls::testutil::gaussian(2048 * model.inputs, 7),
+        )),
         None => None,
     };
-    lower_for(&loaded, &fw_args_frac(mode, input_type, frac_bits), mode, cal.as_ref()).expect("model lowers")
+    lower_for(
+        &loaded,
+        &fw_args_frac(mode, input_type, frac_bits),
+        mode,
+        cal.as_ref(),
+    )
+    .expect("model lowers")
 }
 
 /// Samples that exercise the firmware: Gaussian, scaled Gaussian (saturation), exact ties,
@@ -61,9 +79,13 @@ pub fn tb_samples(n_in: usize, n: usize, seed: u64) -> Vec<f32> {
         match i % 10 {
             0 => row.iter_mut().for_each(|v| *v *= 40.0),
             1 => row.iter_mut().for_each(|v| *v = 0.0),
-            2 => row.iter_mut().for_each(|v| *v = ((r.next_u64() % 64) as f32 - 32.0) / 8.0),
+            2 => row
+                .iter_mut()
+                .for_each(|v| *v = ((r.next_u64() % 64) as f32 - 32.0) / 8.0),
             3 => row.iter_mut().for_each(|v| *v *= 0.01),
-            4 => row.iter_mut().for_each(|v| *v = (r.next_u64() % 2048) as f32 / 2048.0 - 0.5 + 1.0 / 4096.0),
+            4 => row
+                .iter_mut()
+                .for_each(|v| *v = (r.next_u64() % 2048) as f32 / 2048.0 - 0.5 + 1.0 / 4096.0),
             _ => {}
         }
     }
@@ -71,13 +93,21 @@ pub fn tb_samples(n_in: usize, n: usize, seed: u64) -> Vec<f32> {
 }
 
 pub fn write(fw: &Firmware, o: &HlsOptions, x: &[f32], dir: &Path) {
-    let meta = ProjectMeta { model: fw.name.clone(), tb_source: "test".into(), calib: None };
+    let meta = ProjectMeta {
+        model: fw.name.clone(),
+        tb_source: "test".into(),
+        calib: None,
+    };
     let files = hls::render(fw, o, &meta, x).expect("renders");
     hls::write_project(&files, dir, true).expect("writes");
 }
 
 pub fn opts(strategy: Strategy, reuse: usize) -> HlsOptions {
-    HlsOptions { strategy, reuse, ..HlsOptions::default() }
+    HlsOptions {
+        strategy,
+        reuse,
+        ..HlsOptions::default()
+    }
 }
 
 /// Runs csim; panics with a clear message if g++ or the ap_types headers are missing.
@@ -120,7 +150,13 @@ pub fn zero_weights(mut m: Model) -> Model {
 
 /// A ReLU in front of the first layer (an identity Affine stage in the firmware).
 pub fn relu_first(mut m: Model) -> Model {
-    m.layers.insert(0, Layer { name: "relu_in".into(), kind: LayerKind::Relu });
+    m.layers.insert(
+        0,
+        Layer {
+            name: "relu_in".into(),
+            kind: LayerKind::Relu,
+        },
+    );
     m.name = format!("{}_relu_first", m.name);
     m
 }
@@ -132,7 +168,13 @@ pub fn mixed_model(seed: u64) -> Model {
     let (a, b, c, d) = (8, 6, 5, 3);
     let ternary = |rows: usize, cols: usize, rr: &mut Rng| -> BitLinear {
         BitLinear {
-            codes: Matrix::new(rows, cols, (0..rows * cols).map(|_| (rr.next_u64() % 3) as i8 - 1).collect()),
+            codes: Matrix::new(
+                rows,
+                cols,
+                (0..rows * cols)
+                    .map(|_| (rr.next_u64() % 3) as i8 - 1)
+                    .collect(),
+            ),
             beta: 0.37,
             bias: Some((0..rows).map(|_| (rr.normal() * 0.2) as f32).collect()),
             source: WeightSource::TernaryI8,
@@ -149,7 +191,15 @@ pub fn mixed_model(seed: u64) -> Model {
         bias: Some((0..b).map(|_| normal(0.1)).collect()),
     };
     let bn_mid = Affine {
-        scale: (0..c).map(|i| if i == 2 { -0.8 } else { 0.5 + normal(0.3).abs() }).collect(),
+        scale: (0..c)
+            .map(|i| {
+                if i == 2 {
+                    -0.8
+                } else {
+                    0.5 + normal(0.3).abs()
+                }
+            })
+            .collect(),
         shift: (0..c).map(|_| normal(0.1)).collect(),
         origin: "batchnorm",
     };
@@ -161,15 +211,35 @@ pub fn mixed_model(seed: u64) -> Model {
         inputs: a,
         profile: Profile::named(ProfileName::Bithep),
         layers: vec![
-            Layer { name: "bn0".into(), kind: LayerKind::Affine(bn_in) },
-            Layer { name: "fc_float".into(), kind: LayerKind::Linear(lin) },
-            Layer { name: "relu0".into(), kind: LayerKind::Relu },
-            Layer { name: "fc1".into(), kind: LayerKind::BitLinear(t1) },
-            Layer { name: "bn1".into(), kind: LayerKind::Affine(bn_mid) },
-            Layer { name: "relu1".into(), kind: LayerKind::Relu },
-            Layer { name: "fc2".into(), kind: LayerKind::BitLinear(t2) },
+            Layer {
+                name: "bn0".into(),
+                kind: LayerKind::Affine(bn_in),
+            },
+            Layer {
+                name: "fc_float".into(),
+                kind: LayerKind::Linear(lin),
+            },
+            Layer {
+                name: "relu0".into(),
+                kind: LayerKind::Relu,
+            },
+            Layer {
+                name: "fc1".into(),
+                kind: LayerKind::BitLinear(t1),
+            },
+            Layer {
+                name: "bn1".into(),
+                kind: LayerKind::Affine(bn_mid),
+            },
+            Layer {
+                name: "relu1".into(),
+                kind: LayerKind::Relu,
+            },
+            Layer {
+                name: "fc2".into(),
+                kind: LayerKind::BitLinear(t2),
+            },
         ],
         input_type: None,
     }
 }
-

@@ -31,7 +31,13 @@ struct Case {
     strategies: Vec<(Strategy, usize)>,
 }
 
-fn case(label: &str, model: Model, input_type: Option<&'static str>, reuse: usize, seed: u64) -> Case {
+fn case(
+    label: &str,
+    model: Model,
+    input_type: Option<&'static str>,
+    reuse: usize,
+    seed: u64,
+) -> Case {
     let x = tb_samples(model.inputs, SAMPLES, seed);
     Case {
         label: label.to_string(),
@@ -50,7 +56,11 @@ fn run_all(cases: &[Case]) -> Vec<String> {
     let jobs: Vec<(usize, Mode, Strategy, usize)> = cases
         .iter()
         .enumerate()
-        .flat_map(|(i, c)| c.modes.iter().flat_map(move |&m| c.strategies.iter().map(move |&(s, r)| (i, m, s, r))))
+        .flat_map(|(i, c)| {
+            c.modes
+                .iter()
+                .flat_map(move |&m| c.strategies.iter().map(move |&(s, r)| (i, m, s, r)))
+        })
         .collect();
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
@@ -59,11 +69,23 @@ fn run_all(cases: &[Case]) -> Vec<String> {
         for _ in 0..2 {
             sc.spawn(|| loop {
                 let j = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&(ci, mode, strategy, reuse)) = jobs.get(j) else { break };
+                let Some(&(ci, mode, strategy, reuse)) = jobs.get(j) else {
+                    break;
+                };
                 let c = &cases[ci];
-                let what = format!("{} / {mode} / {} (reuse {reuse})", c.label, strategy.as_str());
+                let what = format!(
+                    "{} / {mode} / {} (reuse {reuse})",
+                    c.label,
+                    strategy.as_str()
+                );
                 let job = std::panic::catch_unwind(|| {
-                    let fw: Firmware = lower_frac(&c.model, mode, c.input_type, c.calib_x.as_deref(), c.frac_bits);
+                    let fw: Firmware = lower_frac(
+                        &c.model,
+                        mode,
+                        c.input_type,
+                        c.calib_x.as_deref(),
+                        c.frac_bits,
+                    );
                     let dir = tempfile::tempdir().unwrap();
                     let prj = dir.path().join("prj");
                     write(&fw, &opts(strategy, reuse), &c.x, &prj);
@@ -89,10 +111,10 @@ fn run_all(cases: &[Case]) -> Vec<String> {
                     r.samples, r.mismatches, r.build_secs
                 ));
                 if r.mismatches != 0 || r.samples != c.x.len() / c.model.inputs {
-                    failures
-                        .lock()
-                        .unwrap()
-                        .push(format!("{what}: {} mismatches over {} samples\n{}", r.mismatches, r.samples, r.stderr));
+                    failures.lock().unwrap().push(format!(
+                        "{what}: {} mismatches over {} samples\n{}",
+                        r.mismatches, r.samples, r.stderr
+                    ));
                 }
             });
         }
@@ -107,13 +129,55 @@ fn run_all(cases: &[Case]) -> Vec<String> {
 fn random_models_csim_equals_emulator() {
     let cases = vec![
         case("4-8-3 bias", random_mlp(&[4, 8, 3], 11, true), None, 4, 1),
-        case("16-64-32-5 no bias", random_mlp(&[16, 64, 32, 5], 12, false), None, 32, 2),
-        case("6-5-4 all-zero weights", zero_weights(random_mlp(&[6, 5, 4], 13, true)), None, 2, 3),
-        case("1-8-4 one input", random_mlp(&[1, 8, 4], 14, true), None, 4, 4),
-        case("8-6-1 one output", random_mlp(&[8, 6, 1], 15, true), Some("ap_fixed<8,3>"), 6, 5),
-        case("512-16-4 wide", random_mlp(&[512, 16, 4], 16, true), None, 64, 6),
-        case("mixed affine/dense/ternary", mixed_model(17), Some("ap_fixed<12,4>"), 3, 7),
-        case("ReLU first, unsigned input", relu_first(random_mlp(&[5, 7, 3], 18, true)), Some("ap_ufixed<10,4>"), 7, 8),
+        case(
+            "16-64-32-5 no bias",
+            random_mlp(&[16, 64, 32, 5], 12, false),
+            None,
+            32,
+            2,
+        ),
+        case(
+            "6-5-4 all-zero weights",
+            zero_weights(random_mlp(&[6, 5, 4], 13, true)),
+            None,
+            2,
+            3,
+        ),
+        case(
+            "1-8-4 one input",
+            random_mlp(&[1, 8, 4], 14, true),
+            None,
+            4,
+            4,
+        ),
+        case(
+            "8-6-1 one output",
+            random_mlp(&[8, 6, 1], 15, true),
+            Some("ap_fixed<8,3>"),
+            6,
+            5,
+        ),
+        case(
+            "512-16-4 wide",
+            random_mlp(&[512, 16, 4], 16, true),
+            None,
+            64,
+            6,
+        ),
+        case(
+            "mixed affine/dense/ternary",
+            mixed_model(17),
+            Some("ap_fixed<12,4>"),
+            3,
+            7,
+        ),
+        case(
+            "ReLU first, unsigned input",
+            relu_first(random_mlp(&[5, 7, 3], 18, true)),
+            Some("ap_ufixed<10,4>"),
+            7,
+            8,
+        ),
         Case {
             frac_bits: 24,
             ..case(
@@ -126,7 +190,12 @@ fn random_models_csim_equals_emulator() {
         },
     ];
     let f = run_all(&cases);
-    assert!(f.is_empty(), "{} failing configurations:\n{}", f.len(), f.join("\n"));
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
 }
 
 /// Every shipped model: dynamic and dynamic-pow2, and static when the test jets exist.
@@ -134,31 +203,61 @@ fn random_models_csim_equals_emulator() {
 fn shipped_models_csim_equals_emulator() {
     let root = repo().join("models");
     let mut paths: Vec<_> = std::fs::read_dir(&root)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect::<Vec<_>>())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter()
-        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten().map(|e| e.path()))
+        .flat_map(|d| {
+            std::fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+        })
         .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
         .collect();
     paths.sort();
     let jets = root.join("data/test_jets.npz");
-    let jets =
-        if jets.is_file() { Some(bit2hls::io::npz::read_dataset(&jets).expect("test_jets.npz reads")) } else { None };
+    let jets = if jets.is_file() {
+        Some(bit2hls::io::npz::read_dataset(&jets).expect("test_jets.npz reads"))
+    } else {
+        None
+    };
     let mut cases = Vec::new();
     for p in &paths {
         let loaded = bit2hls::front::load(p, &Default::default())
             .unwrap_or_else(|e| panic!("shipped model {} does not load: {e}", p.display()));
         let m = loaded.model;
         // The largest reuse factor in {4, 2, 1} that divides every weighted layer.
-        let sizes: Vec<usize> = m.layers.iter().filter_map(|l| l.shape()).map(|(a, b)| a * b).collect();
-        let reuse = [4usize, 2, 1].into_iter().find(|r| sizes.iter().all(|s| s % r == 0)).unwrap_or(1);
+        let sizes: Vec<usize> = m
+            .layers
+            .iter()
+            .filter_map(|l| l.shape())
+            .map(|(a, b)| a * b)
+            .collect();
+        let reuse = [4usize, 2, 1]
+            .into_iter()
+            .find(|r| sizes.iter().all(|s| s % r == 0))
+            .unwrap_or(1);
         let jets_fit = jets.as_ref().filter(|d| d.cols == m.inputs);
         let (x, modes, calib_x) = match jets_fit {
             Some(d) => {
                 let n = d.rows.min(SAMPLES);
-                (d.x[..n * m.inputs].to_vec(), Mode::ALL.to_vec(), Some(d.x.clone()))
+                (
+                    d.x[..n * m.inputs].to_vec(),
+                    Mode::ALL.to_vec(),
+                    Some(d.x.clone()),
+                )
             }
-            None => (tb_samples(m.inputs, SAMPLES, 21), vec![Mode::Dynamic, Mode::DynamicPow2], None),
+            None => (
+                tb_samples(m.inputs, SAMPLES, 21),
+                vec![Mode::Dynamic, Mode::DynamicPow2],
+                None,
+            ),
         };
         cases.push(Case {
             label: p.strip_prefix(repo()).unwrap_or(p).display().to_string(),
@@ -173,5 +272,10 @@ fn shipped_models_csim_equals_emulator() {
     }
     eprintln!("{} shipped models", cases.len());
     let f = run_all(&cases);
-    assert!(f.is_empty(), "{} failing configurations:\n{}", f.len(), f.join("\n"));
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
 }

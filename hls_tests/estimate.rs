@@ -33,8 +33,19 @@ fn estimate(d: &Design, n_layers: usize) -> Resources {
 fn check(name: &str, est: Resources, r: &bit2hls::synth::SynthReport) -> Option<String> {
     let lut = (r.lut + r.srl) as f64;
     let lr = est.lut as f64 / lut;
-    let dr = if r.dsp == 0 { if est.dsp == 0 { 1.0 } else { f64::INFINITY } } else { est.dsp as f64 / r.dsp as f64 };
-    eprintln!("{name}: LUT est {} / yosys {} = {lr:.3}; DSP {} / {}; FF {} / {}", est.lut, lut, est.dsp, r.dsp, est.ff, r.ff);
+    let dr = if r.dsp == 0 {
+        if est.dsp == 0 {
+            1.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        est.dsp as f64 / r.dsp as f64
+    };
+    eprintln!(
+        "{name}: LUT est {} / yosys {} = {lr:.3}; DSP {} / {}; FF {} / {}",
+        est.lut, lut, est.dsp, r.dsp, est.ff, r.ff
+    );
     if (lr - 1.0).abs() > 0.15 || (dr - 1.0).abs() > 0.15 {
         Some(format!("{name}: LUT ratio {lr:.3}, DSP ratio {dr:.3}"))
     } else {
@@ -45,24 +56,41 @@ fn check(name: &str, est: Resources, r: &bit2hls::synth::SynthReport) -> Option<
 #[test]
 fn estimate_within_15_percent_of_yosys() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = PipelineOptions { adders_per_stage: 4 };
+    let p = PipelineOptions {
+        adders_per_stage: 4,
+    };
     let mut bad = Vec::new();
     let w = random_ternary(64, 16, 1.0 / 3.0, 29_377);
     let nl = cmvm_netlist(&w, 8);
     let sch = rtl::schedule::schedule(&nl, p);
-    let d = Design { netlist: nl, schedule: sch, pipeline: p };
+    let d = Design {
+        netlist: nl,
+        schedule: sch,
+        pipeline: p,
+    };
     let text = rtl::module_text(&d, "t16x64", "random 16x64", "int8", "int").unwrap();
     let r = synth(&tmp.path().join("t16x64"), "t16x64", &text);
     bad.extend(check("t16x64", estimate(&d, 1), &r));
     let model = repo().join("models/qg_mlp_tiny/qg_mlp_tiny.safetensors");
-    let m = bit2hls::front::load(&model, &Default::default()).expect("qg_mlp_tiny loads").model;
-    let calib = bit2hls::io::npz::read_dataset(&repo().join("models/data/calib_jets.npz")).expect("calib_jets.npz");
+    let m = bit2hls::front::load(&model, &Default::default())
+        .expect("qg_mlp_tiny loads")
+        .model;
+    let calib = bit2hls::io::npz::read_dataset(&repo().join("models/data/calib_jets.npz"))
+        .expect("calib_jets.npz");
     for mode in Mode::ALL {
         let fw = lower(&m, mode, None, Some(&calib.x));
         let d = Design::new(&fw, p);
         let name = format!("tiny_{}", mode.as_str().replace('-', "_"));
-        let r = synth(&tmp.path().join(&name), &name, &rtl::verilog_text(&fw, &d, &name).unwrap());
+        let r = synth(
+            &tmp.path().join(&name),
+            &name,
+            &rtl::verilog_text(&fw, &d, &name).unwrap(),
+        );
         bad.extend(check(&name, estimate(&d, fw.layers.len()), &r));
     }
-    assert!(bad.is_empty(), "estimates off by more than 15 %:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "estimates off by more than 15 %:\n{}",
+        bad.join("\n")
+    );
 }

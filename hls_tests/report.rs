@@ -17,14 +17,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const LAYERS: [(&str, &str, usize, usize); 4] =
-    [("fc1", "ternary", 16, 64), ("fc2", "ternary", 64, 32), ("fc3", "ternary", 32, 32), ("out", "dense", 32, 2)];
+const LAYERS: [(&str, &str, usize, usize); 4] = [
+    ("fc1", "ternary", 16, 64),
+    ("fc2", "ternary", 64, 32),
+    ("fc3", "ternary", 32, 32),
+    ("out", "dense", 32, 2),
+];
 
 /// Plausible per-layer (LUT, FF, DSP, cycles) of the static mode.
-const BASE: [(u64, u64, u64, u32); 4] = [(3_950, 2_700, 0, 2), (6_120, 3_480, 0, 3), (3_180, 1_920, 0, 3), (410, 820, 64, 3)];
+const BASE: [(u64, u64, u64, u32); 4] = [
+    (3_950, 2_700, 0, 2),
+    (6_120, 3_480, 0, 3),
+    (3_180, 1_920, 0, 3),
+    (410, 820, 64, 3),
+];
 
 /// The design's own logic: I/O registers and the valid pipeline.
-const OWN: Resources = Resources { lut: 120, ff: 576, dsp: 0, bram: 0 };
+const OWN: Resources = Resources {
+    lut: 120,
+    ff: 576,
+    dsp: 0,
+    bram: 0,
+};
 
 fn estimate(mode: Mode, part: &Part, names: &[&str; 4]) -> Estimate {
     // Extra logic of the ternary layers' activation quantizer per mode: (LUT, FF, DSP, cycles).
@@ -38,19 +52,26 @@ fn estimate(mode: Mode, part: &Part, names: &[&str; 4]) -> Estimate {
         .zip(BASE)
         .zip(names)
         .enumerate()
-        .map(|(i, (((_, kind, n_in, n_out), (lut, ff, dsp, cyc)), name))| {
-            let t = u64::from(*kind == "ternary");
-            LayerEstimate {
-                index: i,
-                name: name.to_string(),
-                kind,
-                n_in: *n_in,
-                n_out: *n_out,
-                resources: Resources { lut: lut + t * xl, ff: ff + t * xf, dsp: dsp + t * xd, bram: 0 },
-                latency_cycles: cyc + t as u32 * xc,
-                ii: 1,
-            }
-        })
+        .map(
+            |(i, (((_, kind, n_in, n_out), (lut, ff, dsp, cyc)), name))| {
+                let t = u64::from(*kind == "ternary");
+                LayerEstimate {
+                    index: i,
+                    name: name.to_string(),
+                    kind,
+                    n_in: *n_in,
+                    n_out: *n_out,
+                    resources: Resources {
+                        lut: lut + t * xl,
+                        ff: ff + t * xf,
+                        dsp: dsp + t * xd,
+                        bram: 0,
+                    },
+                    latency_cycles: cyc + t as u32 * xc,
+                    ii: 1,
+                }
+            },
+        )
         .collect();
     let total = layers.iter().fold(OWN, |a, l| a + l.resources);
     let latency_cycles = layers.iter().map(|l| l.latency_cycles).sum::<u32>() + 1;
@@ -97,7 +118,12 @@ fn input_named(with_validation: bool, names: &[&str; 4]) -> ReportInput {
         .map(|&mode| {
             let estimate = estimate(mode, part, names);
             let verdict = Verdict::new(&estimate, part, &o);
-            ModeEntry { mode, estimate, verdict, validation: with_validation.then(|| validation(mode)) }
+            ModeEntry {
+                mode,
+                estimate,
+                verdict,
+                validation: with_validation.then(|| validation(mode)),
+            }
         })
         .collect();
     ReportInput {
@@ -136,7 +162,9 @@ fn self_contained() {
     for with in [true, false] {
         let html = render_html(&input(with));
         assert!(html.starts_with("<!DOCTYPE html>"));
-        for bad in ["http://", "https://", "src=", "<script", "<link", "@import", "url(", "<img", "<iframe"] {
+        for bad in [
+            "http://", "https://", "src=", "<script", "<link", "@import", "url(", "<img", "<iframe",
+        ] {
             assert!(!html.contains(bad), "report.html contains {bad:?}");
         }
     }
@@ -147,11 +175,17 @@ fn every_layer_and_mode_is_shown() {
     let r = input(true);
     let html = render_html(&r);
     for (name, ..) in LAYERS {
-        assert!(html.contains(&format!("<td class=\"name\">{name}</td>")), "layer {name}");
+        assert!(
+            html.contains(&format!("<td class=\"name\">{name}</td>")),
+            "layer {name}"
+        );
     }
     for m in Mode::ALL {
         assert!(html.contains(&format!("id=\"mode-{m}\"")), "mode {m}");
-        assert!(html.contains(&format!("<tr class=\"cmp\"><td class=\"name\">{m}</td>")), "validation row {m}");
+        assert!(
+            html.contains(&format!("<tr class=\"cmp\"><td class=\"name\">{m}</td>")),
+            "validation row {m}"
+        );
     }
     assert_eq!(html.matches("<tr class=\"layer\">").count(), LAYERS.len());
     // The selected mode is highlighted and detailed; its verdict is the badge.
@@ -166,7 +200,9 @@ fn every_layer_and_mode_is_shown() {
     assert_eq!(e.mode, Mode::DynamicPow2);
     let total = format!("<td class=\"num\">{}</td>", fmt_thousands(e.total.lut));
     assert!(html.contains(&total), "{total}");
-    assert!(html.contains("I/O registers and control</td><td class=\"num\">120</td><td class=\"num\">576</td>"));
+    assert!(html.contains(
+        "I/O registers and control</td><td class=\"num\">120</td><td class=\"num\">576</td>"
+    ));
     // Scatter: one point per mode.
     assert_eq!(html.matches("<circle ").count(), 3);
     assert!(html.contains("firmware accuracy (%)"));
@@ -188,8 +224,15 @@ fn bars_are_scaled_to_the_largest_layer() {
         assert_eq!(w.len(), vals.len(), "{class}");
         let max = *vals.iter().max().unwrap();
         for (wi, v) in w.iter().zip(&vals) {
-            let expect = if max == 0 { 0.0 } else { 100.0 * *v as f64 / max as f64 };
-            assert!((wi - expect).abs() <= 0.05 + 1e-9, "{class}: width {wi} for {v} of max {max}");
+            let expect = if max == 0 {
+                0.0
+            } else {
+                100.0 * *v as f64 / max as f64
+            };
+            assert!(
+                (wi - expect).abs() <= 0.05 + 1e-9,
+                "{class}: width {wi} for {v} of max {max}"
+            );
         }
         if max > 0 {
             // The largest layer's bar is full.
@@ -200,20 +243,35 @@ fn bars_are_scaled_to_the_largest_layer() {
     check("lut", e.layers.iter().map(|l| l.resources.lut).collect());
     check("ff", e.layers.iter().map(|l| l.resources.ff).collect());
     check("dsp", e.layers.iter().map(|l| l.resources.dsp).collect());
-    check("cyc", e.layers.iter().map(|l| u64::from(l.latency_cycles)).collect());
+    check(
+        "cyc",
+        e.layers
+            .iter()
+            .map(|l| u64::from(l.latency_cycles))
+            .collect(),
+    );
     // fc2 is the largest LUT layer: 6,120 + 610 vs fc1's 3,950 + 610.
     assert_eq!(widths(&html, "lut")[1], 100.0);
-    assert_eq!(widths(&html, "lut")[0], (1000.0 * 4_560.0 / 6_730.0_f64).round() / 10.0);
+    assert_eq!(
+        widths(&html, "lut")[0],
+        (1000.0 * 4_560.0 / 6_730.0_f64).round() / 10.0
+    );
     // Totals: share of the budget, e.g. LUT 15,500 of 118,224 (10 % of 1,182,240).
     let lut_total = e.total.lut as f64;
     let w = widths(&html, "ok");
     assert_eq!(w.len(), 4);
-    assert!((w[0] - 100.0 * lut_total / 118_224.0).abs() <= 0.05, "{w:?}");
+    assert!(
+        (w[0] - 100.0 * lut_total / 118_224.0).abs() <= 0.05,
+        "{w:?}"
+    );
 }
 
 #[test]
 fn layer_names_are_escaped() {
-    let html = render_html(&input_named(true, &["<script>alert(1)</script>", "a&b", "\"q\"", "out"]));
+    let html = render_html(&input_named(
+        true,
+        &["<script>alert(1)</script>", "a&b", "\"q\"", "out"],
+    ));
     assert!(!html.contains("<script>"), "unescaped layer name");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("a&amp;b"));
@@ -302,7 +360,9 @@ fn run_chromium(html: &Path, extra: &[String]) -> String {
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {:?}: {e}; run scripts/deps.sh", cmd.get_program()));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {:?}: {e}; run scripts/deps.sh", cmd.get_program()));
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let t_out = std::thread::spawn(move || {
@@ -323,7 +383,10 @@ fn run_chromium(html: &Path, extra: &[String]) -> String {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("chromium did not finish within 60 s: {}", t_err.join().unwrap_or_default());
+            panic!(
+                "chromium did not finish within 60 s: {}",
+                t_err.join().unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     };
@@ -347,8 +410,15 @@ fn chromium_renders_the_report() {
     let shot = dir.join("shot.png");
     let _ = std::fs::remove_file(&shot);
 
-    run_chromium(&html, &[format!("--screenshot={}", shot.display()), "--window-size=1280,2000".into()]);
-    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: no screenshot: {e}", shot.display()));
+    run_chromium(
+        &html,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2000".into(),
+        ],
+    );
+    let png =
+        std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: no screenshot: {e}", shot.display()));
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     assert_eq!(&png[12..16], b"IHDR");
     let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
@@ -358,14 +428,33 @@ fn chromium_renders_the_report() {
     assert!(png.len() > 40_000, "screenshot is only {} bytes", png.len());
 
     let dom = run_chromium(&html, &["--dump-dom".into()]);
-    assert_eq!(dom.matches("<tr class=\"layer\">").count(), LAYERS.len(), "{dom}");
-    for id in ["summary", "layers", "totals", "modes", "scatter", "validation", "provenance"] {
-        assert!(dom.contains(&format!("id=\"{id}\"")), "section {id} missing from the DOM");
+    assert_eq!(
+        dom.matches("<tr class=\"layer\">").count(),
+        LAYERS.len(),
+        "{dom}"
+    );
+    for id in [
+        "summary",
+        "layers",
+        "totals",
+        "modes",
+        "scatter",
+        "validation",
+        "provenance",
+    ] {
+        assert!(
+            dom.contains(&format!("id=\"{id}\"")),
+            "section {id} missing from the DOM"
+        );
     }
     for m in Mode::ALL {
         assert!(dom.contains(&format!("id=\"mode-{m}\"")), "mode row {m}");
     }
-    assert_eq!(dom.matches("<tr class=\"cmp").count(), 4, "float row + 3 modes");
+    assert_eq!(
+        dom.matches("<tr class=\"cmp").count(),
+        4,
+        "float row + 3 modes"
+    );
     assert_eq!(dom.matches("<circle ").count(), 3);
     assert!(dom.contains("id=\"verdict-badge\">PASS</span>"));
 }

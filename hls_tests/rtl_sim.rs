@@ -33,15 +33,24 @@ struct Job {
 fn simulate(j: &Job) -> Result<RtlSimOutcome, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let prj = dir.path().join("prj");
-    let o = RtlOptions { name: "dut".into(), part: parts::DEFAULT_PART.into(), clock_ns: 5.0, pipeline: j.pipeline };
-    let (files, design) = rtl::render(&j.fw, &o, "test", &j.x, serde_json::json!({})).map_err(|e| e.to_string())?;
+    let o = RtlOptions {
+        name: "dut".into(),
+        part: parts::DEFAULT_PART.into(),
+        clock_ns: 5.0,
+        pipeline: j.pipeline,
+    };
+    let (files, design) =
+        rtl::render(&j.fw, &o, "test", &j.x, serde_json::json!({})).map_err(|e| e.to_string())?;
     bit2hls::back::hls::write_project(&files, &prj, true).map_err(|e| e.to_string())?;
     let r = rtl::sim::rtlsim(&prj, None, None).map_err(|e| format!("rtlsim failed: {e}"))?;
     let events = j.x.len() / j.fw.n_in;
     let est = estimate_rtl(&j.fw, &design, parts::default_part(), 5.0);
     let mut problems = Vec::new();
     if r.events != events || r.received != events {
-        problems.push(format!("{} events sent, {} read back, {} results", events, r.events, r.received));
+        problems.push(format!(
+            "{} events sent, {} read back, {} results",
+            events, r.events, r.received
+        ));
     }
     if r.mismatches != 0 {
         problems.push(format!("{} mismatches\n{}", r.mismatches, r.stderr));
@@ -56,7 +65,10 @@ fn simulate(j: &Job) -> Result<RtlSimOutcome, String> {
         ));
     }
     if r.cycles != events as u64 + r.bubbles + r.latency as u64 - 1 {
-        problems.push(format!("{} cycles for {} events + {} bubbles at latency {}: not one per clock", r.cycles, events, r.bubbles, r.latency));
+        problems.push(format!(
+            "{} cycles for {} events + {} bubbles at latency {}: not one per clock",
+            r.cycles, events, r.bubbles, r.latency
+        ));
     }
     if problems.is_empty() {
         Ok(r)
@@ -86,14 +98,24 @@ fn run_all(jobs: &[Job]) -> Vec<String> {
     failures.into_inner().unwrap()
 }
 
-fn jobs_for(label: &str, model: &Model, input_type: Option<&'static str>, frac_bits: i32, x: &[f32], calib: Option<&[f32]>, stages: u32) -> Vec<Job> {
+fn jobs_for(
+    label: &str,
+    model: &Model,
+    input_type: Option<&'static str>,
+    frac_bits: i32,
+    x: &[f32],
+    calib: Option<&[f32]>,
+    stages: u32,
+) -> Vec<Job> {
     Mode::ALL
         .iter()
         .map(|&mode| Job {
             label: format!("{label} / {mode} / {stages} adders per stage"),
             fw: lower_frac(model, mode, input_type, calib, frac_bits),
             x: x.to_vec(),
-            pipeline: PipelineOptions { adders_per_stage: stages },
+            pipeline: PipelineOptions {
+                adders_per_stage: stages,
+            },
         })
         .collect()
 }
@@ -102,21 +124,90 @@ fn jobs_for(label: &str, model: &Model, input_type: Option<&'static str>, frac_b
 fn random_models_rtl_equals_emulator() {
     let n = 1000;
     let mut jobs = Vec::new();
-    let mut add = |label: &str, m: Model, it: Option<&'static str>, frac: i32, seed: u64, stages: u32| {
-        let x = tb_samples(m.inputs, n, seed);
-        jobs.extend(jobs_for(label, &m, it, frac, &x, None, stages));
-    };
-    add("4-8-3 bias", random_mlp(&[4, 8, 3], 11, true), None, 12, 1, 1);
-    add("16-64-32-5 no bias", random_mlp(&[16, 64, 32, 5], 12, false), None, 12, 2, 3);
-    add("6-5-4 all-zero weights", zero_weights(random_mlp(&[6, 5, 4], 13, true)), None, 12, 3, 2);
-    add("1-8-4 one input", random_mlp(&[1, 8, 4], 14, true), None, 12, 4, 4);
-    add("8-6-1 one output", random_mlp(&[8, 6, 1], 15, true), Some("ap_fixed<8,3>"), 12, 5, 5);
-    add("512-16-4 wide", random_mlp(&[512, 16, 4], 16, true), None, 12, 6, 4);
-    add("mixed affine/dense/ternary", mixed_model(17), Some("ap_fixed<12,4>"), 12, 7, 2);
-    add("ReLU first, unsigned input", relu_first(random_mlp(&[5, 7, 3], 18, true)), Some("ap_ufixed<10,4>"), 12, 8, 3);
-    add("wide types", random_mlp(&[12, 10, 4], 19, true), Some("ap_fixed<24,4>"), 24, 9, 64);
+    let mut add =
+        |label: &str, m: Model, it: Option<&'static str>, frac: i32, seed: u64, stages: u32| {
+            let x = tb_samples(m.inputs, n, seed);
+            jobs.extend(jobs_for(label, &m, it, frac, &x, None, stages));
+        };
+    add(
+        "4-8-3 bias",
+        random_mlp(&[4, 8, 3], 11, true),
+        None,
+        12,
+        1,
+        1,
+    );
+    add(
+        "16-64-32-5 no bias",
+        random_mlp(&[16, 64, 32, 5], 12, false),
+        None,
+        12,
+        2,
+        3,
+    );
+    add(
+        "6-5-4 all-zero weights",
+        zero_weights(random_mlp(&[6, 5, 4], 13, true)),
+        None,
+        12,
+        3,
+        2,
+    );
+    add(
+        "1-8-4 one input",
+        random_mlp(&[1, 8, 4], 14, true),
+        None,
+        12,
+        4,
+        4,
+    );
+    add(
+        "8-6-1 one output",
+        random_mlp(&[8, 6, 1], 15, true),
+        Some("ap_fixed<8,3>"),
+        12,
+        5,
+        5,
+    );
+    add(
+        "512-16-4 wide",
+        random_mlp(&[512, 16, 4], 16, true),
+        None,
+        12,
+        6,
+        4,
+    );
+    add(
+        "mixed affine/dense/ternary",
+        mixed_model(17),
+        Some("ap_fixed<12,4>"),
+        12,
+        7,
+        2,
+    );
+    add(
+        "ReLU first, unsigned input",
+        relu_first(random_mlp(&[5, 7, 3], 18, true)),
+        Some("ap_ufixed<10,4>"),
+        12,
+        8,
+        3,
+    );
+    add(
+        "wide types",
+        random_mlp(&[12, 10, 4], 19, true),
+        Some("ap_fixed<24,4>"),
+        24,
+        9,
+        64,
+    );
     let f = run_all(&jobs);
-    assert!(f.is_empty(), "{} failing configurations:\n{}", f.len(), f.join("\n"));
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
 }
 
 /// Every shipped model in every mode, 10,000 events each.
@@ -125,16 +216,33 @@ fn shipped_models_rtl_equals_emulator() {
     const EVENTS: usize = 10_000;
     let root = repo().join("models");
     let mut paths: Vec<_> = std::fs::read_dir(&root)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect::<Vec<_>>())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter()
-        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten().map(|e| e.path()))
+        .flat_map(|d| {
+            std::fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+        })
         .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 3, "expected the shipped models under {}", root.display());
-    let jets = bit2hls::io::npz::read_dataset(&root.join("data/test_jets.npz")).expect("models/data/test_jets.npz reads");
-    let calib = bit2hls::io::npz::read_dataset(&root.join("data/calib_jets.npz")).expect("models/data/calib_jets.npz reads");
+    assert!(
+        paths.len() >= 3,
+        "expected the shipped models under {}",
+        root.display()
+    );
+    let jets = bit2hls::io::npz::read_dataset(&root.join("data/test_jets.npz"))
+        .expect("models/data/test_jets.npz reads");
+    let calib = bit2hls::io::npz::read_dataset(&root.join("data/calib_jets.npz"))
+        .expect("models/data/calib_jets.npz reads");
     let mut jobs = Vec::new();
     for p in &paths {
         let m = bit2hls::front::load(p, &Default::default())
@@ -149,7 +257,15 @@ fn shipped_models_rtl_equals_emulator() {
             jobs.extend(jobs_for(&label, &m, None, 12, &x, None, 4));
         }
     }
-    assert!(jobs.iter().all(|j| j.x.len() / j.fw.n_in >= EVENTS), "every model gets 10,000 events");
+    assert!(
+        jobs.iter().all(|j| j.x.len() / j.fw.n_in >= EVENTS),
+        "every model gets 10,000 events"
+    );
     let f = run_all(&jobs);
-    assert!(f.is_empty(), "{} failing configurations:\n{}", f.len(), f.join("\n"));
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
 }

@@ -12,8 +12,11 @@ fn snapshot_project(mode: Mode, strategy: Strategy, reuse: usize, verbatim: bool
     let model = bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true);
     let fw = lower(&model, mode, None, None);
     let x = tb_samples(4, 8, 1);
-    let meta =
-        ProjectMeta { model: "random_4_8_3.safetensors".into(), tb_source: "snapshot samples".into(), calib: None };
+    let meta = ProjectMeta {
+        model: "random_4_8_3.safetensors".into(),
+        tb_source: "snapshot samples".into(),
+        calib: None,
+    };
     let files = hls::render(&fw, &opts(strategy, reuse), &meta, &x).unwrap();
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("snapshots");
@@ -21,10 +24,17 @@ fn snapshot_project(mode: Mode, strategy: Strategy, reuse: usize, verbatim: bool
     settings.bind(|| {
         for (path, text) in &files {
             // The kernels and shared Tcl are verbatim copies: snapshotted once.
-            if !verbatim && (path.starts_with("firmware/nnet_utils/") || path.starts_with("vivado_scripts/")) {
+            if !verbatim
+                && (path.starts_with("firmware/nnet_utils/") || path.starts_with("vivado_scripts/"))
+            {
                 continue;
             }
-            let name = format!("{}__{}__{}", mode, strategy.as_str(), path.replace('/', "__"));
+            let name = format!(
+                "{}__{}__{}",
+                mode,
+                strategy.as_str(),
+                path.replace('/', "__")
+            );
             insta::assert_snapshot!(name, text);
         }
     });
@@ -54,9 +64,20 @@ fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
     let pipeline = PipelineOptions { adders_per_stage };
     let part = bit2hls::estimate::parts::default_part();
     let est = bit2hls::estimate::design::estimate_rtl(&fw, &Design::new(&fw, pipeline), part, 5.0);
-    let o = RtlOptions { name: "myproject".into(), part: part.name.into(), clock_ns: 5.0, pipeline };
-    let (files, _) =
-        rtl::render(&fw, &o, "random_4_8_3.safetensors", &x, serde_json::json!({ "estimate": est })).unwrap();
+    let o = RtlOptions {
+        name: "myproject".into(),
+        part: part.name.into(),
+        clock_ns: 5.0,
+        pipeline,
+    };
+    let (files, _) = rtl::render(
+        &fw,
+        &o,
+        "random_4_8_3.safetensors",
+        &x,
+        serde_json::json!({ "estimate": est }),
+    )
+    .unwrap();
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("snapshots");
     settings.set_prepend_module_to_snapshot(false);

@@ -6,7 +6,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn synth(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bit2hls")).arg("synth").args(args).output().expect("bit2hls runs")
+    Command::new(env!("CARGO_BIN_EXE_bit2hls"))
+        .arg("synth")
+        .args(args)
+        .output()
+        .expect("bit2hls runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -67,8 +71,12 @@ fn synthesizes_a_small_project() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("LUT") && out.contains("synth.json"), "{out}");
 
-    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path().join("synth.json")).unwrap()).unwrap();
-    let n = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("synth.json: no count '{k}': {r:#}"));
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("synth.json")).unwrap()).unwrap();
+    let n = |k: &str| {
+        r[k].as_u64()
+            .unwrap_or_else(|| panic!("synth.json: no count '{k}': {r:#}"))
+    };
     assert_eq!(r["top"], "tiny");
     assert_eq!(r["family"], "xcup");
     assert!(n("lut") > 0, "{r:#}");
@@ -76,13 +84,25 @@ fn synthesizes_a_small_project() {
     assert!(n("dsp") >= 1, "{r:#}");
     assert!(n("carry") >= 1, "{r:#}");
     assert!(n("ltp_comb") >= 3, "{r:#}");
-    assert_eq!(r["sources"], serde_json::json!(["rtl/sadd.v", "rtl/tiny.v"]));
+    assert_eq!(
+        r["sources"],
+        serde_json::json!(["rtl/sadd.v", "rtl/tiny.v"])
+    );
     // The counts are those of the cell histogram.
     let cells = r["cells"].as_object().unwrap();
-    let lut: u64 = cells.iter().filter(|(k, _)| k.starts_with("LUT")).map(|(_, v)| v.as_u64().unwrap()).sum();
+    let lut: u64 = cells
+        .iter()
+        .filter(|(k, _)| k.starts_with("LUT"))
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum();
     assert_eq!(lut, n("lut"));
-    assert_eq!(n("cells_total"), cells.values().map(|v| v.as_u64().unwrap()).sum::<u64>());
-    assert!(std::fs::read_to_string(d.path().join("synth/yosys.log")).unwrap().contains("synth_xilinx"));
+    assert_eq!(
+        n("cells_total"),
+        cells.values().map(|v| v.as_u64().unwrap()).sum::<u64>()
+    );
+    assert!(std::fs::read_to_string(d.path().join("synth/yosys.log"))
+        .unwrap()
+        .contains("synth_xilinx"));
 
     // --json prints the same report (the wall time aside).
     let o = synth(&[d.path().to_str().unwrap(), "--json"]);
@@ -100,8 +120,14 @@ fn yosys_error_leaves_no_synth_json() {
     let o = synth(&[d.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("yosys failed") && e.contains("syntax error") && e.contains("yosys.log"), "{e}");
-    assert!(!d.path().join("synth.json").exists(), "a stale synth.json survived a failed run");
+    assert!(
+        e.contains("yosys failed") && e.contains("syntax error") && e.contains("yosys.log"),
+        "{e}"
+    );
+    assert!(
+        !d.path().join("synth.json").exists(),
+        "a stale synth.json survived a failed run"
+    );
 }
 
 #[test]
@@ -111,24 +137,43 @@ fn broken_projects_are_clear_errors() {
     let check = |args: &[&str], want: &str| {
         let o = synth(args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
-        assert!(stderr(&o).contains(want), "{args:?}: wanted '{want}' in: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{args:?}: wanted '{want}' in: {}",
+            stderr(&o)
+        );
         assert!(!d.path().join("synth.json").exists());
     };
     check(&[&format!("{dir}/nope")], "nope: not a directory");
     // empty directory: no report.json
     check(&[dir], "report.json: missing");
     // report.json but no rtl/
-    std::fs::write(d.path().join("report.json"), r#"{"project": {"name": "tiny", "backend": "verilog"}}"#).unwrap();
+    std::fs::write(
+        d.path().join("report.json"),
+        r#"{"project": {"name": "tiny", "backend": "verilog"}}"#,
+    )
+    .unwrap();
     check(&[dir], "rtl: missing");
     // rtl/ without .v files
     std::fs::create_dir(d.path().join("rtl")).unwrap();
     check(&[dir], "no .v file");
     // an HLS project's report.json, and one without a name
-    std::fs::write(d.path().join("report.json"), r#"{"project": {"name": "tiny"}}"#).unwrap();
+    std::fs::write(
+        d.path().join("report.json"),
+        r#"{"project": {"name": "tiny"}}"#,
+    )
+    .unwrap();
     check(&[dir], "project.backend is missing, expected \"verilog\"");
-    std::fs::write(d.path().join("report.json"), r#"{"project": {"backend": "verilog"}}"#).unwrap();
+    std::fs::write(
+        d.path().join("report.json"),
+        r#"{"project": {"backend": "verilog"}}"#,
+    )
+    .unwrap();
     check(&[dir], "project.name is missing");
     // a yosys that does not exist
     std::fs::write(d.path().join("rtl/tiny.v"), top_v()).unwrap();
-    check(&[dir, "--top", "tiny", "--yosys", "/nonexistent/yosys"], "scripts/deps.sh");
+    check(
+        &[dir, "--top", "tiny", "--yosys", "/nonexistent/yosys"],
+        "scripts/deps.sh",
+    );
 }

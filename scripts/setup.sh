@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One command from a fresh clone: installs what bit2hls needs, builds it, and runs the main job
 # on the shipped quark/gluon tagger: inspect, validate against the float model on real jets,
-# compile the HLS project, C-simulate it (bit-exact against the emulator).
+# compile the HLS project, C-simulate it (bit-exact against the emulator), estimate its cost and
+# the 40 MHz trigger verdict, compile the Verilog RTL, simulate it with Verilator (bit-exact) and
+# synthesize it with Yosys.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -15,3 +17,7 @@ $B inspect "$M" --calib "$C"
 $B validate "$M" --data "$D" --calib "$C"
 $B compile "$M" -o out/qg_mlp --force --calib "$C"
 $B csim out/qg_mlp
+$B estimate "$M" --part xcvu9p --clock 200MHz --calib "$C" --all-modes
+$B compile "$M" -o out/qg_mlp_rtl --force --backend verilog --mode static --calib "$C" --data "$D" --tb-samples 10000
+$B rtlsim out/qg_mlp_rtl
+$B synth out/qg_mlp_rtl

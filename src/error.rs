@@ -7,19 +7,30 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum Error {
     #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{path}: not a valid safetensors file: {detail}")]
     Safetensors { path: PathBuf, detail: String },
 
     #[error("{path}: tensor '{tensor}': {detail}")]
-    Tensor { path: PathBuf, tensor: String, detail: String },
+    Tensor {
+        path: PathBuf,
+        tensor: String,
+        detail: String,
+    },
 
     #[error("{path}: architecture: {detail}")]
     Arch { path: PathBuf, detail: String },
 
     #[error("layer '{layer}' (#{index}): {detail}")]
-    Layer { layer: String, index: usize, detail: String },
+    Layer {
+        layer: String,
+        index: usize,
+        detail: String,
+    },
 
     #[error("{path}: {detail}")]
     Data { path: PathBuf, detail: String },
@@ -35,6 +46,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn layer(layer: &str, index: usize, detail: impl Into<String>) -> Error {
-        Error::Layer { layer: layer.to_string(), index, detail: detail.into() }
+        Error::Layer {
+            layer: layer.to_string(),
+            index,
+            detail: detail.into(),
+        }
     }
 }

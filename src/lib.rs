@@ -6,16 +6,16 @@
 #![warn(clippy::print_stdout)]
 
 pub mod back;
-pub mod estimate;
-pub mod report;
-pub mod synth;
+pub mod cli;
 pub mod error;
+pub mod estimate;
 pub mod front;
 pub mod io;
 pub mod ir;
 pub mod pass;
 pub mod pipeline;
+pub mod report;
+pub mod synth;
 pub mod testutil;
-pub mod cli;
 
 pub use error::{Error, Result};

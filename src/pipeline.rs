@@ -116,30 +116,55 @@ impl ModelArgs {
 }
 
 /// The default input type when neither the user, the architecture nor calibration chose one.
-pub const DEFAULT_INPUT_TYPE: FixedType = FixedType { signed: true, width: 16, frac: 10 };
+pub const DEFAULT_INPUT_TYPE: FixedType = FixedType {
+    signed: true,
+    width: 16,
+    frac: 10,
+};
 
 /// Lowers `loaded` for `mode` (overriding `args.mode`); `calib` is the calibration, if any.
-pub fn lower_for(loaded: &Loaded, args: &FwArgs, mode: Mode, calib: Option<&Calibration>) -> Result<Firmware> {
+pub fn lower_for(
+    loaded: &Loaded,
+    args: &FwArgs,
+    mode: Mode,
+    calib: Option<&Calibration>,
+) -> Result<Firmware> {
     if !(2..=30).contains(&args.input_bits) {
-        return Err(Error::Usage(format!("--input-bits {} is out of range 2..30", args.input_bits)));
+        return Err(Error::Usage(format!(
+            "--input-bits {} is out of range 2..30",
+            args.input_bits
+        )));
     }
     if !(0..=40).contains(&args.frac_bits) {
-        return Err(Error::Usage(format!("--frac-bits {} is out of range 0..40", args.frac_bits)));
+        return Err(Error::Usage(format!(
+            "--frac-bits {} is out of range 0..40",
+            args.frac_bits
+        )));
     }
     if !(4..=32).contains(&args.const_bits) || !(2..=32).contains(&args.weight_bits) {
-        return Err(Error::Usage("--const-bits must be in 4..32 and --weight-bits in 2..32".into()));
+        return Err(Error::Usage(
+            "--const-bits must be in 4..32 and --weight-bits in 2..32".into(),
+        ));
     }
     let (input_type, origin) = if let Some(s) = &args.input_type {
         let t = FixedType::parse(s).ok_or_else(|| {
-            Error::Usage(format!("--input-type '{s}' is not a type like ap_fixed<16,6> (signed, width 2..62)"))
+            Error::Usage(format!(
+                "--input-type '{s}' is not a type like ap_fixed<16,6> (signed, width 2..62)"
+            ))
         })?;
         (t, "--input-type".to_string())
     } else if let Some(t) = loaded.model.input_type {
         (t, "architecture".to_string())
     } else if let Some(c) = calib {
-        (input_type_for(c.input_absmax, args.input_bits), format!("calibration (max|x| = {})", c.input_absmax))
+        (
+            input_type_for(c.input_absmax, args.input_bits),
+            format!("calibration (max|x| = {})", c.input_absmax),
+        )
     } else {
-        (DEFAULT_INPUT_TYPE, "default (no --input-type, architecture input_type or --calib given)".to_string())
+        (
+            DEFAULT_INPUT_TYPE,
+            "default (no --input-type, architecture input_type or --calib given)".to_string(),
+        )
     };
     let opts = LowerOptions {
         mode,
@@ -155,10 +180,14 @@ pub fn lower_for(loaded: &Loaded, args: &FwArgs, mode: Mode, calib: Option<&Cali
 
 /// Calibrates on the `x` array of the `--calib` file (streamed), if one was given.
 pub fn calibration(loaded: &Loaded, args: &FwArgs) -> Result<Option<Calibration>> {
-    let Some(path) = &args.calib else { return Ok(None) };
+    let Some(path) = &args.calib else {
+        return Ok(None);
+    };
     let q = args.calib_quantile;
     if !(q > 0.0 && q <= 1.0) {
-        return Err(Error::Usage(format!("--calib-quantile {q}: must be in (0, 1]")));
+        return Err(Error::Usage(format!(
+            "--calib-quantile {q}: must be in (0, 1]"
+        )));
     }
     calibrate_file(loaded, path).map(|c| Some(c.with_quantile(q)))
 }
@@ -178,7 +207,10 @@ pub fn calibrate_file(loaded: &Loaded, path: &std::path::Path) -> Result<Calibra
         Ok(())
     })?;
     if cal.samples == 0 {
-        return Err(Error::Data { path: path.to_path_buf(), detail: "'x' has no events to calibrate on".into() });
+        return Err(Error::Data {
+            path: path.to_path_buf(),
+            detail: "'x' has no events to calibrate on".into(),
+        });
     }
     Ok(cal)
 }

@@ -38,9 +38,14 @@ pub fn random_mlp(widths: &[usize], seed: u64, bias: bool) -> Model {
     let mut layers = Vec::new();
     for (i, w) in widths.windows(2).enumerate() {
         if i > 0 {
-            layers.push(Layer { name: format!("relu{i}"), kind: LayerKind::Relu });
+            layers.push(Layer {
+                name: format!("relu{i}"),
+                kind: LayerKind::Relu,
+            });
         }
-        let codes: Vec<i8> = (0..w[0] * w[1]).map(|_| (r.next_u64() % 3) as i8 - 1).collect();
+        let codes: Vec<i8> = (0..w[0] * w[1])
+            .map(|_| (r.next_u64() % 3) as i8 - 1)
+            .collect();
         let b = bias.then(|| (0..w[1]).map(|_| (r.normal() * 0.1) as f32).collect());
         layers.push(Layer {
             name: format!("fc{}", i + 1),
@@ -54,7 +59,14 @@ pub fn random_mlp(widths: &[usize], seed: u64, bias: bool) -> Model {
         });
     }
     Model {
-        name: format!("random_{}", widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("_")),
+        name: format!(
+            "random_{}",
+            widths
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("_")
+        ),
         inputs: widths[0],
         profile: Profile::named(ProfileName::Bithep),
         layers,
@@ -80,18 +92,37 @@ impl RawTensor {
         }
     }
     pub fn i8(name: &str, shape: &[usize], v: &[i8]) -> RawTensor {
-        RawTensor { name: name.into(), dtype: safetensors::Dtype::I8, shape: shape.to_vec(), data: v.iter().map(|&x| x as u8).collect() }
+        RawTensor {
+            name: name.into(),
+            dtype: safetensors::Dtype::I8,
+            shape: shape.to_vec(),
+            data: v.iter().map(|&x| x as u8).collect(),
+        }
     }
     pub fn u8(name: &str, shape: &[usize], v: &[u8]) -> RawTensor {
-        RawTensor { name: name.into(), dtype: safetensors::Dtype::U8, shape: shape.to_vec(), data: v.to_vec() }
+        RawTensor {
+            name: name.into(),
+            dtype: safetensors::Dtype::U8,
+            shape: shape.to_vec(),
+            data: v.to_vec(),
+        }
     }
 }
 
 /// Serializes tensors (and optional metadata) to safetensors bytes with the official writer.
-pub fn safetensors_bytes(tensors: &[RawTensor], metadata: Option<Vec<(String, String)>>) -> Vec<u8> {
+pub fn safetensors_bytes(
+    tensors: &[RawTensor],
+    metadata: Option<Vec<(String, String)>>,
+) -> Vec<u8> {
     let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
         .iter()
-        .map(|t| (t.name.clone(), safetensors::tensor::TensorView::new(t.dtype, t.shape.clone(), &t.data).expect("valid view")))
+        .map(|t| {
+            (
+                t.name.clone(),
+                safetensors::tensor::TensorView::new(t.dtype, t.shape.clone(), &t.data)
+                    .expect("valid view"),
+            )
+        })
         .collect();
     let md = metadata.map(|m| m.into_iter().collect::<std::collections::HashMap<_, _>>());
     safetensors::serialize(views, md).expect("serialize")
@@ -99,13 +130,24 @@ pub fn safetensors_bytes(tensors: &[RawTensor], metadata: Option<Vec<(String, St
 
 /// A float state dict of a BitLinear Sequential `widths` under `prefix` (`net.0.weight`, ...):
 /// linear layers at even indices (ReLUs at odd ones have no tensors), like PyTorch writes it.
-pub fn sequential_state_dict(widths: &[usize], prefix: &str, bias: bool, seed: u64) -> Vec<RawTensor> {
+pub fn sequential_state_dict(
+    widths: &[usize],
+    prefix: &str,
+    bias: bool,
+    seed: u64,
+) -> Vec<RawTensor> {
     let mut r = Rng(seed);
     let mut out = Vec::new();
     for (i, w) in widths.windows(2).enumerate() {
         let idx = 2 * i;
-        let wts: Vec<f32> = (0..w[0] * w[1]).map(|_| (r.normal() * 0.3) as f32).collect();
-        out.push(RawTensor::f32(&format!("{prefix}{idx}.weight"), &[w[1], w[0]], &wts));
+        let wts: Vec<f32> = (0..w[0] * w[1])
+            .map(|_| (r.normal() * 0.3) as f32)
+            .collect();
+        out.push(RawTensor::f32(
+            &format!("{prefix}{idx}.weight"),
+            &[w[1], w[0]],
+            &wts,
+        ));
         if bias {
             let b: Vec<f32> = (0..w[1]).map(|_| (r.normal() * 0.1) as f32).collect();
             out.push(RawTensor::f32(&format!("{prefix}{idx}.bias"), &[w[1]], &b));

@@ -31,11 +31,24 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
             .split('-')
             .map(|s| s.parse::<usize>())
             .collect::<Result<_, _>>()
-            .map_err(|_| anyhow::anyhow!("--shape '{shape}': expected widths like 16-64-32-32-5"))?;
-        anyhow::ensure!(widths.len() >= 2 && widths.iter().all(|&w| w > 0), "--shape '{shape}': need ≥ 2 positive widths");
+            .map_err(|_| {
+                anyhow::anyhow!("--shape '{shape}': expected widths like 16-64-32-32-5")
+            })?;
+        anyhow::ensure!(
+            widths.len() >= 2 && widths.iter().all(|&w| w > 0),
+            "--shape '{shape}': need ≥ 2 positive widths"
+        );
         let model = random_mlp(&widths, 1234, false);
-        let loaded = crate::front::Loaded { model, origin: crate::front::ArchOrigin::Inferred, notes: vec![] };
-        let fw_args = FwArgs { mode: a.mode, input_type: Some("ap_fixed<16,6>".into()), ..FwArgs::default() };
+        let loaded = crate::front::Loaded {
+            model,
+            origin: crate::front::ArchOrigin::Inferred,
+            notes: vec![],
+        };
+        let fw_args = FwArgs {
+            mode: a.mode,
+            input_type: Some("ap_fixed<16,6>".into()),
+            ..FwArgs::default()
+        };
         let cal = if a.mode == Mode::Static {
             let xs = crate::testutil::gaussian(4096 * widths[0], 7);
             Some(crate::pass::calibrate::calibrate(&loaded.model, &xs))

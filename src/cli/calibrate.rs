@@ -39,7 +39,11 @@ pub struct WriteArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Random layer shapes `INxOUT`.
-    #[arg(long, value_delimiter = ',', default_value = "16x64,64x32,32x32,32x5,64x256,256x256")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "16x64,64x32,32x32,32x5,64x256,256x256"
+    )]
     pub layers: Vec<String>,
     /// Share of zero weights in the random layers.
     #[arg(long, default_value_t = 1.0 / 3.0)]
@@ -67,7 +71,6 @@ pub struct Written {
     pub n_layers: usize,
 }
 
-
 fn write_design(dir: &Path, name: &str, text: String, latency: u32) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("rtl"))?;
     std::fs::write(dir.join("rtl").join(format!("{name}.v")), text)?;
@@ -78,13 +81,17 @@ fn write_design(dir: &Path, name: &str, text: String, latency: u32) -> anyhow::R
 
 /// Parses `INxOUT`.
 fn shape(s: &str) -> anyhow::Result<(usize, usize)> {
-    let (a, b) = s.split_once('x').ok_or_else(|| anyhow::anyhow!("layer shape '{s}': expected INxOUT, e.g. 16x64"))?;
+    let (a, b) = s
+        .split_once('x')
+        .ok_or_else(|| anyhow::anyhow!("layer shape '{s}': expected INxOUT, e.g. 16x64"))?;
     Ok((a.trim().parse()?, b.trim().parse()?))
 }
 
 /// Writes every design (unless `dry`); returns them.
 pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
-    let p = PipelineOptions { adders_per_stage: a.adders_per_stage };
+    let p = PipelineOptions {
+        adders_per_stage: a.adders_per_stage,
+    };
     let mut dirs = Vec::new();
     for l in &a.layers {
         let (n_in, n_out) = shape(l)?;
@@ -92,22 +99,41 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
         let w = random_ternary(n_out, n_in, a.zeros, seed);
         let nl = cmvm_netlist(&w, a.bits);
         let sch = rtl::schedule::schedule(&nl, p);
-        let d = Design { netlist: nl, schedule: sch, pipeline: p };
+        let d = Design {
+            netlist: nl,
+            schedule: sch,
+            pipeline: p,
+        };
         let name = format!("t{n_in}x{n_out}");
         let dir = a.out.join(&name);
-        let title = format!("{name}: random ternary layer {n_in}x{n_out}, {:.0}% zeros, seed {seed}", a.zeros * 100.0);
+        let title = format!(
+            "{name}: random ternary layer {n_in}x{n_out}, {:.0}% zeros, seed {seed}",
+            a.zeros * 100.0
+        );
         if !dry {
             let text = rtl::module_text(&d, &name, &title, &format!("int{}", a.bits), "int")?;
             write_design(&dir, &name, text, d.latency())?;
         }
-        dirs.push(Written { name, dir, design: d, n_layers: 1 });
+        dirs.push(Written {
+            name,
+            dir,
+            design: d,
+            n_layers: 1,
+        });
     }
     for m in &a.models {
         let ma = ModelArgs::from_path(m);
         let loaded = ma.load()?;
-        let stem = m.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
+        let stem = m
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "model".into());
         for mode in Mode::ALL {
-            let fa = FwArgs { mode, calib: a.calib.clone(), ..FwArgs::default() };
+            let fa = FwArgs {
+                mode,
+                calib: a.calib.clone(),
+                ..FwArgs::default()
+            };
             let cal = calibration(&loaded, &fa)?;
             let fw = lower_for(&loaded, &fa, mode, cal.as_ref())?;
             let d = Design::new(&fw, p);
@@ -116,7 +142,12 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
             if !dry {
                 write_design(&dir, &name, rtl::verilog_text(&fw, &d, &name)?, d.latency())?;
             }
-            dirs.push(Written { name, dir, design: d, n_layers: fw.layers.len() });
+            dirs.push(Written {
+                name,
+                dir,
+                design: d,
+                n_layers: fw.layers.len(),
+            });
         }
     }
     Ok(dirs)
@@ -132,8 +163,16 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<i32> {
         }
         CalibrateCmd::Run(w) => {
             for d in &write_all(&w, false)? {
-                let r = crate::synth::synth_project(&d.dir, &crate::synth::SynthOptions::default())?;
-                eprintln!("{}: {} LUT, {} FF, {} DSP ({:.0} s)", d.dir.display(), r.lut, r.ff, r.dsp, r.wall_s);
+                let r =
+                    crate::synth::synth_project(&d.dir, &crate::synth::SynthOptions::default())?;
+                eprintln!(
+                    "{}: {} LUT, {} FF, {} DSP ({:.0} s)",
+                    d.dir.display(),
+                    r.lut,
+                    r.ff,
+                    r.dsp,
+                    r.wall_s
+                );
             }
             table(&w)
         }
@@ -158,7 +197,9 @@ fn rows(w: &WriteArgs) -> anyhow::Result<Vec<Row>> {
     let mut out = Vec::new();
     for d in write_all(w, true)? {
         let sj = d.dir.join(crate::synth::SYNTH_JSON);
-        let Ok(text) = std::fs::read_to_string(&sj) else { continue };
+        let Ok(text) = std::fs::read_to_string(&sj) else {
+            continue;
+        };
         let r: crate::synth::SynthReport = serde_json::from_str(&text)?;
         let (per, io) = features(&d.design.netlist, &d.design.schedule, d.n_layers);
         let mut f = io;
@@ -166,7 +207,12 @@ fn rows(w: &WriteArgs) -> anyhow::Result<Vec<Row>> {
             f += p;
         }
         let est = resources(&f);
-        let yosys = Resources { lut: r.lut + r.srl, ff: r.ff, dsp: r.dsp, bram: r.bram.ceil() as u64 };
+        let yosys = Resources {
+            lut: r.lut + r.srl,
+            ff: r.ff,
+            dsp: r.dsp,
+            bram: r.bram.ceil() as u64,
+        };
         out.push(Row {
             name: d.name,
             features: f,
@@ -188,17 +234,40 @@ fn table(w: &WriteArgs) -> anyhow::Result<i32> {
     }
     println!(
         "{:<28} {:>8} {:>8} {:>6} {:>8} {:>8} {:>6} {:>5} {:>5} {:>5} {:>4}",
-        "design", "LUT est", "LUT ys", "ratio", "FF est", "FF ys", "ratio", "DSPe", "DSPy", "lat", ""
+        "design",
+        "LUT est",
+        "LUT ys",
+        "ratio",
+        "FF est",
+        "FF ys",
+        "ratio",
+        "DSPe",
+        "DSPy",
+        "lat",
+        ""
     );
     let mut worst: f64 = 0.0;
     for r in &rows {
         worst = worst.max((r.lut_ratio - 1.0).abs());
         println!(
             "{:<28} {:>8} {:>8} {:>6.3} {:>8} {:>8} {:>6.3} {:>5} {:>5} {:>5}",
-            r.name, r.est.lut, r.yosys.lut, r.lut_ratio, r.est.ff, r.yosys.ff, r.ff_ratio, r.est.dsp, r.yosys.dsp, r.latency
+            r.name,
+            r.est.lut,
+            r.yosys.lut,
+            r.lut_ratio,
+            r.est.ff,
+            r.yosys.ff,
+            r.ff_ratio,
+            r.est.dsp,
+            r.yosys.dsp,
+            r.latency
         );
     }
-    println!("{} designs; largest LUT error {:.1} %", rows.len(), worst * 100.0);
+    println!(
+        "{} designs; largest LUT error {:.1} %",
+        rows.len(),
+        worst * 100.0
+    );
     Ok(0)
 }
 
@@ -208,10 +277,20 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
         .iter()
         .map(|r| {
             let f = &r.features;
-            [f.tree_bits, f.utree_bits, f.carry_bits, f.mux_bits, f.shift_bits, f.lut_mul_bits]
+            [
+                f.tree_bits,
+                f.utree_bits,
+                f.carry_bits,
+                f.mux_bits,
+                f.shift_bits,
+                f.lut_mul_bits,
+            ]
         })
         .collect();
-    let y: Vec<f64> = rows.iter().map(|r| r.yosys.lut as f64 - r.features.srl).collect();
+    let y: Vec<f64> = rows
+        .iter()
+        .map(|r| r.yosys.lut as f64 - r.features.srl)
+        .collect();
     let c = crate::estimate::fit::weighted_least_squares(&x, &y)?;
     println!(
         "tree {:.4} utree {:.4} carry {:.4} mux {:.4} shift {:.4} lut_mul {:.4}",
@@ -219,7 +298,13 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
     );
     for (r, xi) in rows.iter().zip(&x) {
         let p: f64 = xi.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + r.features.srl;
-        println!("{:<28} fitted {:>8.0} yosys {:>8} ratio {:.3}", r.name, p, r.yosys.lut, p / r.yosys.lut.max(1) as f64);
+        println!(
+            "{:<28} fitted {:>8.0} yosys {:>8} ratio {:.3}",
+            r.name,
+            p,
+            r.yosys.lut,
+            p / r.yosys.lut.max(1) as f64
+        );
     }
     Ok(0)
 }

@@ -46,22 +46,43 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
     if rows.cols != fw.n_in {
         return Err(Error::Data {
             path: a.input.clone(),
-            detail: format!("events have {} features, the model takes {}", rows.cols, fw.n_in),
+            detail: format!(
+                "events have {} features, the model takes {}",
+                rows.cols, fw.n_in
+            ),
         }
         .into());
     }
-    let out_dir = a.output.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into());
+    let out_dir = a
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ".".into());
     let tmp = tempfile::Builder::new()
         .prefix(".bit2hls-")
         .suffix(".npy.part")
         .tempfile_in(&out_dir)
         .with_context(|| format!("cannot create a temporary file in {}", out_dir.display()))?;
-    let descr = if a.float { "<f4" } else if a.raw { "<i8" } else { "<f8" };
+    let descr = if a.float {
+        "<f4"
+    } else if a.raw {
+        "<i8"
+    } else {
+        "<f8"
+    };
     let mut w = NpyWriter::create(tmp.path(), descr, rows.rows, fw.n_out)?;
     let emu = FastEmulator::new(&fw);
     let out_t = fw.output_type();
-    let pb = if a.quiet || rows.rows < 1_000_000 { ProgressBar::hidden() } else { ProgressBar::new(rows.rows as u64) };
-    pb.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} eta {eta}").expect("valid template"));
+    let pb = if a.quiet || rows.rows < 1_000_000 {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(rows.rows as u64)
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} eta {eta}")
+            .expect("valid template"),
+    );
     let chunk = a.chunk.max(1);
     let mut saturated = 0usize;
     let in_t = fw.input_type();
@@ -98,15 +119,20 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
                 let n = buf.len() / fw.n_in;
                 saturated += buf.iter().filter(|v| sat.saturates(**v as f64)).count();
                 let bytes: Vec<u8> = if a.float {
-                    let ys: Vec<f32> =
-                        buf.par_chunks(fw.n_in).flat_map_iter(|x| float::forward(&loaded.model, x, None)).collect();
+                    let ys: Vec<f32> = buf
+                        .par_chunks(fw.n_in)
+                        .flat_map_iter(|x| float::forward(&loaded.model, x, None))
+                        .collect();
                     ys.iter().flat_map(|v| v.to_le_bytes()).collect()
                 } else {
                     let codes = emu.run_batch(&buf);
                     if a.raw {
                         codes.iter().flat_map(|v| v.to_le_bytes()).collect()
                     } else {
-                        codes.iter().flat_map(|&c| code_to_f64(c, out_t).to_le_bytes()).collect()
+                        codes
+                            .iter()
+                            .flat_map(|&c| code_to_f64(c, out_t).to_le_bytes())
+                            .collect()
                     }
                 };
                 if tx_out.send(bytes).is_err() {
@@ -123,7 +149,8 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
         Ok(())
     })?;
     pb.finish_and_clear();
-    tmp.persist(&a.output).with_context(|| format!("cannot write {}", a.output.display()))?;
+    tmp.persist(&a.output)
+        .with_context(|| format!("cannot write {}", a.output.display()))?;
     if saturated > 0 && !a.float {
         eprintln!(
             "warning: {saturated} input value(s) saturated in the input type {in_t} ({})",
@@ -135,8 +162,18 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
             "{} events → {} ({}, output {})",
             n_events,
             a.output.display(),
-            if a.float { "float reference".to_string() } else { format!("firmware, mode {}", fw.mode()) },
-            if a.float { "f32".to_string() } else if a.raw { format!("raw codes of {out_t}") } else { out_t.to_string() }
+            if a.float {
+                "float reference".to_string()
+            } else {
+                format!("firmware, mode {}", fw.mode())
+            },
+            if a.float {
+                "f32".to_string()
+            } else if a.raw {
+                format!("raw codes of {out_t}")
+            } else {
+                out_t.to_string()
+            }
         );
     }
     Ok(0)

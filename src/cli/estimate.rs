@@ -56,7 +56,11 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
     let part = parts::lookup(&a.part)?;
     let clock_ns = parse_clock(&a.clock).map_err(anyhow::Error::msg)?;
     let pipeline = super::hls::pipeline_options(a.adders_per_stage, clock_ns)?;
-    let vo = VerdictOptions { event_period_ns: a.event_period, tmux: a.tmux, budget_share: a.budget };
+    let vo = VerdictOptions {
+        event_period_ns: a.event_period,
+        tmux: a.tmux,
+        budget_share: a.budget,
+    };
     vo.validate().map_err(anyhow::Error::msg)?;
     anyhow::ensure!(a.reuse >= 1, "--reuse 0: the reuse factor is at least 1");
     anyhow::ensure!(
@@ -65,7 +69,11 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
     );
     let loaded = a.model.load()?;
     let calib = calibration(&loaded, &a.fw)?;
-    let modes: Vec<Mode> = if a.all_modes { Mode::ALL.to_vec() } else { vec![a.fw.mode] };
+    let modes: Vec<Mode> = if a.all_modes {
+        Mode::ALL.to_vec()
+    } else {
+        vec![a.fw.mode]
+    };
     let mut out = Vec::new();
     for mode in modes {
         let fw = lower_for(&loaded, &a.fw, mode, calib.as_ref())?;
@@ -78,11 +86,20 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
         out.push((est, v));
     }
     if a.json {
-        let j: Vec<_> = out.iter().map(|(e, v)| serde_json::json!({"estimate": e, "verdict": v})).collect();
+        let j: Vec<_> = out
+            .iter()
+            .map(|(e, v)| serde_json::json!({"estimate": e, "verdict": v}))
+            .collect();
         println!("{}", serde_json::to_string_pretty(&j)?);
     } else {
         for (e, v) in &out {
-            println!("{} — mode {}, {} backend ({} adder levels per stage)", a.model.model.display(), e.mode, e.backend.as_str(), pipeline.adders_per_stage);
+            println!(
+                "{} — mode {}, {} backend ({} adder levels per stage)",
+                a.model.model.display(),
+                e.mode,
+                e.backend.as_str(),
+                pipeline.adders_per_stage
+            );
             println!("{}", render_table(e, v));
         }
         eprintln!("estimated in {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);

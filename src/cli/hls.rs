@@ -77,7 +77,11 @@ fn estimates_and_html(
     use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
     let part = crate::estimate::parts::lookup(&a.part)?;
     let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
-    let vo = VerdictOptions { event_period_ns: 25.0, tmux: a.tmux, budget_share: a.budget };
+    let vo = VerdictOptions {
+        event_period_ns: 25.0,
+        tmux: a.tmux,
+        budget_share: a.budget,
+    };
     vo.validate().map_err(anyhow::Error::msg)?;
     let pick = |fw: &crate::ir::firmware::Firmware| -> crate::estimate::Estimate {
         let d = rtl::Design::new(fw, pipeline);
@@ -92,7 +96,10 @@ fn estimates_and_html(
     let validation = match &a.data {
         Some(d) => {
             // Static mode needs calibration: without --calib, validate only the dynamic modes.
-            let modes: Vec<Mode> = Mode::ALL.into_iter().filter(|m| *m != Mode::Static || a.fw.calib.is_some()).collect();
+            let modes: Vec<Mode> = Mode::ALL
+                .into_iter()
+                .filter(|m| *m != Mode::Static || a.fw.calib.is_some())
+                .collect();
             Some(super::validate::compute(loaded, &a.fw, d, &modes)?)
         }
         None => None,
@@ -113,9 +120,17 @@ fn estimates_and_html(
         };
         let v = Verdict::new(&e, part, &vo);
         let val = validation.as_ref().and_then(|r| {
-            ValidationSummary::from_report(r).into_iter().find(|(m, _)| *m == mode).map(|(_, s)| s)
+            ValidationSummary::from_report(r)
+                .into_iter()
+                .find(|(m, _)| *m == mode)
+                .map(|(_, s)| s)
         });
-        modes.push(ModeEntry { mode, estimate: e, verdict: v, validation: val });
+        modes.push(ModeEntry {
+            mode,
+            estimate: e,
+            verdict: v,
+            validation: val,
+        });
     }
     let mut provenance = vec![
         format!("bit2hls {}; estimates: {} backend, {} adder levels per stage, model calibrated against Yosys 0.23 (docs/estimate.md)", env!("CARGO_PKG_VERSION"), a.backend.as_str(), pipeline.adders_per_stage),
@@ -195,7 +210,13 @@ fn tb_inputs(a: &CompileArgs, n_in: usize) -> anyhow::Result<(Vec<f32>, String)>
         let got = rows.next_chunk(n.min(rows.rows), &mut x)?;
         anyhow::ensure!(got > 0, "{}: no samples", p.display());
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            anyhow::bail!("{}: sample {}, feature {}: {} is not finite", p.display(), i / n_in, i % n_in, x[i]);
+            anyhow::bail!(
+                "{}: sample {}, feature {}: {} is not finite",
+                p.display(),
+                i / n_in,
+                i % n_in,
+                x[i]
+            );
         }
         return Ok((x, format!("--tb-input {} ({got} samples)", p.display())));
     }
@@ -203,7 +224,10 @@ fn tb_inputs(a: &CompileArgs, n_in: usize) -> anyhow::Result<(Vec<f32>, String)>
         let ds = read_dataset(c)?;
         let rows = ds.rows.min(n);
         if rows > 0 && ds.cols == n_in {
-            return Ok((ds.x[..rows * n_in].to_vec(), format!("calibration x of {} ({rows} samples)", c.display())));
+            return Ok((
+                ds.x[..rows * n_in].to_vec(),
+                format!("calibration x of {} ({rows} samples)", c.display()),
+            ));
         }
     }
     Ok((
@@ -216,7 +240,10 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
     if a.backend == crate::estimate::Backend::Verilog {
         return run_compile_rtl(a);
     }
-    anyhow::ensure!(a.adders_per_stage.is_none(), "--adders-per-stage applies to --backend verilog only");
+    anyhow::ensure!(
+        a.adders_per_stage.is_none(),
+        "--adders-per-stage applies to --backend verilog only"
+    );
     let t0 = Instant::now();
     let opts = HlsOptions {
         name: a.name.clone(),
@@ -227,8 +254,16 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
     };
     // Cheap checks first, before the model is read.
     parts::check(&opts.part)?;
-    if a.output.is_dir() && !a.force && std::fs::read_dir(&a.output).map(|mut d| d.next().is_some()).unwrap_or(false) {
-        return Err(hls::HlsError::OutputExists { path: a.output.clone() }.into());
+    if a.output.is_dir()
+        && !a.force
+        && std::fs::read_dir(&a.output)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        return Err(hls::HlsError::OutputExists {
+            path: a.output.clone(),
+        }
+        .into());
     }
     let loaded = a.model.load()?;
     let calib = calibration(&loaded, &a.fw)?;
@@ -239,7 +274,12 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         model: a.model.model.display().to_string(),
         tb_source,
         calib: a.fw.calib.as_ref().zip(calib.as_ref()).map(|(p, c)| {
-            format!("{} ({} events; static scale = {})", p.display(), c.samples, c.rule)
+            format!(
+                "{} ({} events; static scale = {})",
+                p.display(),
+                c.samples,
+                c.rule
+            )
         }),
     };
     let mut files = hls::render(&fw, &opts, &meta, &x)?;
@@ -247,7 +287,8 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
     merge_report(&mut files, extra)?;
     files.push(("report.html".into(), html));
     files.sort_by(|p, q| p.0.cmp(&q.0));
-    hls::write_project(&files, &a.output, a.force).with_context(|| format!("writing {}", a.output.display()))?;
+    hls::write_project(&files, &a.output, a.force)
+        .with_context(|| format!("writing {}", a.output.display()))?;
     eprintln!(
         "{}: {} project '{}' ({} files, mode {}, strategy {}{}, {} test-bench samples) in {:.0} ms",
         a.output.display(),
@@ -256,7 +297,11 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         files.len(),
         fw.mode(),
         opts.strategy.as_str(),
-        if opts.strategy == Strategy::Resource { format!(", reuse {}", opts.reuse) } else { String::new() },
+        if opts.strategy == Strategy::Resource {
+            format!(", reuse {}", opts.reuse)
+        } else {
+            String::new()
+        },
         x.len() / fw.n_in,
         t0.elapsed().as_secs_f64() * 1e3
     );
@@ -265,7 +310,10 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
 
 /// Adds the keys of `extra` to the project's report.json.
 fn merge_report(files: &mut [(String, String)], extra: serde_json::Value) -> anyhow::Result<()> {
-    let f = files.iter_mut().find(|f| f.0 == "report.json").ok_or_else(|| anyhow::anyhow!("no report.json rendered"))?;
+    let f = files
+        .iter_mut()
+        .find(|f| f.0 == "report.json")
+        .ok_or_else(|| anyhow::anyhow!("no report.json rendered"))?;
     let mut v: serde_json::Value = serde_json::from_str(&f.1)?;
     if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
         o.extend(e);
@@ -275,7 +323,10 @@ fn merge_report(files: &mut [(String, String)], extra: serde_json::Value) -> any
 }
 
 /// The pipeline options of `--adders-per-stage` / `--clock`.
-pub fn pipeline_options(adders_per_stage: Option<u32>, clock_ns: f64) -> anyhow::Result<PipelineOptions> {
+pub fn pipeline_options(
+    adders_per_stage: Option<u32>,
+    clock_ns: f64,
+) -> anyhow::Result<PipelineOptions> {
     anyhow::ensure!(
         clock_ns.is_finite() && clock_ns > 0.0 && clock_ns <= 1000.0,
         "--clock {clock_ns} ns: expected a period in (0, 1000] ns"
@@ -283,29 +334,49 @@ pub fn pipeline_options(adders_per_stage: Option<u32>, clock_ns: f64) -> anyhow:
     match adders_per_stage {
         Some(0) => anyhow::bail!("--adders-per-stage 0: at least one adder level per stage"),
         Some(n) if n > 64 => anyhow::bail!("--adders-per-stage {n}: at most 64"),
-        Some(n) => Ok(PipelineOptions { adders_per_stage: n }),
+        Some(n) => Ok(PipelineOptions {
+            adders_per_stage: n,
+        }),
         None => Ok(PipelineOptions::for_clock(clock_ns)),
     }
 }
 
 fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
-    anyhow::ensure!(a.strategy == Strategy::Latency && a.reuse == 1, "--backend verilog implements the latency strategy only (II = 1)");
+    anyhow::ensure!(
+        a.strategy == Strategy::Latency && a.reuse == 1,
+        "--backend verilog implements the latency strategy only (II = 1)"
+    );
     let part = parts::check(&a.part).map(|_| a.part.clone())?;
     let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
-    if a.output.is_dir() && !a.force && std::fs::read_dir(&a.output).map(|mut d| d.next().is_some()).unwrap_or(false) {
-        return Err(hls::HlsError::OutputExists { path: a.output.clone() }.into());
+    if a.output.is_dir()
+        && !a.force
+        && std::fs::read_dir(&a.output)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        return Err(hls::HlsError::OutputExists {
+            path: a.output.clone(),
+        }
+        .into());
     }
     let loaded = a.model.load()?;
     let calib = calibration(&loaded, &a.fw)?;
     let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
     let (x, _tb_source) = tb_inputs(&a, fw.n_in)?;
-    let o = RtlOptions { name: a.name.clone(), part, clock_ns: a.clock, pipeline };
+    let o = RtlOptions {
+        name: a.name.clone(),
+        part,
+        clock_ns: a.clock,
+        pipeline,
+    };
     let (extra, html) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
-    let (mut files, design) = rtl::render(&fw, &o, &a.model.model.display().to_string(), &x, extra)?;
+    let (mut files, design) =
+        rtl::render(&fw, &o, &a.model.model.display().to_string(), &x, extra)?;
     files.push(("report.html".into(), html));
     files.sort_by(|p, q| p.0.cmp(&q.0));
-    hls::write_project(&files, &a.output, a.force).with_context(|| format!("writing {}", a.output.display()))?;
+    hls::write_project(&files, &a.output, a.force)
+        .with_context(|| format!("writing {}", a.output.display()))?;
     eprintln!(
         "{}: Verilog project '{}' ({} files, mode {}, {} adder levels per stage, latency {} cycles, {} test-bench samples) in {:.0} ms",
         a.output.display(),
@@ -321,7 +392,11 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
 }
 
 pub fn run_csim(a: CsimArgs) -> anyhow::Result<i32> {
-    let o = CsimOptions { samples: a.samples, input: a.input.clone(), ap_types: a.ap_types.clone() };
+    let o = CsimOptions {
+        samples: a.samples,
+        input: a.input.clone(),
+        ap_types: a.ap_types.clone(),
+    };
     let r = csim(&a.dir, &o)?;
     eprint!("{}", r.stderr);
     println!(
@@ -351,5 +426,11 @@ pub fn run_rtlsim(a: RtlsimArgs) -> anyhow::Result<i32> {
         r.build_secs,
         r.run_secs
     );
-    Ok(if r.mismatches == 0 && r.latency_errors == 0 && r.received == r.events { 0 } else { 1 })
+    Ok(
+        if r.mismatches == 0 && r.latency_errors == 0 && r.received == r.events {
+            0
+        } else {
+            1
+        },
+    )
 }

@@ -56,7 +56,10 @@ pub fn dump_model(m: &Model, origin: &str) -> String {
                     WeightSource::FloatMaster => "float master".to_string(),
                     WeightSource::TernaryI8 => "I8 codes".to_string(),
                     WeightSource::HfPacked { scale_is_beta } => {
-                        format!("HF packed, weight_scale = {}", if scale_is_beta { "beta" } else { "1/beta" })
+                        format!(
+                            "HF packed, weight_scale = {}",
+                            if scale_is_beta { "beta" } else { "1/beta" }
+                        )
                     }
                 };
                 writeln!(
@@ -81,7 +84,13 @@ pub fn dump_model(m: &Model, origin: &str) -> String {
                 lin.bias.is_some()
             ),
             LayerKind::Relu => writeln!(s, "  #{i} {:<12} relu", l.name),
-            LayerKind::Affine(a) => writeln!(s, "  #{i} {:<12} {} ({} channels)", l.name, a.origin, a.scale.len()),
+            LayerKind::Affine(a) => writeln!(
+                s,
+                "  #{i} {:<12} {} ({} channels)",
+                l.name,
+                a.origin,
+                a.scale.len()
+            ),
         };
     }
     s
@@ -99,7 +108,16 @@ pub fn dump_stages(m: &Model) -> crate::Result<String> {
             StageOp::Affine(None) => "identity".into(),
         };
         let folded = st.sources.len() - 1 - usize::from(st.relu);
-        let _ = writeln!(s, "  stage {i}: {op}{}{}", if folded > 0 { format!(" + {folded} folded affine") } else { String::new() }, if st.relu { " + relu" } else { "" });
+        let _ = writeln!(
+            s,
+            "  stage {i}: {op}{}{}",
+            if folded > 0 {
+                format!(" + {folded} folded affine")
+            } else {
+                String::new()
+            },
+            if st.relu { " + relu" } else { "" }
+        );
     }
     Ok(s)
 }
@@ -110,9 +128,22 @@ pub fn dump_firmware(fw: &Firmware) -> String {
     let o = &fw.options;
     let _ = writeln!(s, "== lower: firmware, mode {}", o.mode);
     let _ = writeln!(s, "input: {} [{}]", o.input_type, o.input_type_origin);
-    let _ = writeln!(s, "hidden/output frac bits: {}, constants: {} bits, float-layer weights: {} bits", o.frac_bits, o.const_bits, o.weight_bits);
+    let _ = writeln!(
+        s,
+        "hidden/output frac bits: {}, constants: {} bits, float-layer weights: {} bits",
+        o.frac_bits, o.const_bits, o.weight_bits
+    );
     for (i, l) in fw.layers.iter().enumerate() {
-        let _ = writeln!(s, "  stage {i} '{}' {}→{}  in {}  out {}{}", l.name, l.n_in, l.n_out, l.in_type, l.out_type, if l.relu { " (relu)" } else { "" });
+        let _ = writeln!(
+            s,
+            "  stage {i} '{}' {}→{}  in {}  out {}{}",
+            l.name,
+            l.n_in,
+            l.n_out,
+            l.in_type,
+            l.out_type,
+            if l.relu { " (relu)" } else { "" }
+        );
         match &l.kind {
             FwKind::Ternary(t) => {
                 let q = match &t.quant {
@@ -126,7 +157,11 @@ pub fn dump_firmware(fw: &Firmware) -> String {
                         format!("static: m_cal {m_cal:.6}, R {recip}/2^{recip_frac}, X·R {prod_type}")
                     }
                 };
-                let _ = writeln!(s, "    quantizer {q}; codes [{}, {}]", t.code_range.lo, t.code_range.hi);
+                let _ = writeln!(
+                    s,
+                    "    quantizer {q}; codes [{}, {}]",
+                    t.code_range.lo, t.code_range.hi
+                );
                 let _ = writeln!(
                     s,
                     "    accumulator {}; dequant constants 2^-{} (shift {}), product {}",
@@ -134,10 +169,18 @@ pub fn dump_firmware(fw: &Firmware) -> String {
                 );
             }
             FwKind::Dense(d) => {
-                let _ = writeln!(s, "    weights {}; accumulator {}; shift {}", d.weight_type, d.acc_type, d.shift);
+                let _ = writeln!(
+                    s,
+                    "    weights {}; accumulator {}; shift {}",
+                    d.weight_type, d.acc_type, d.shift
+                );
             }
             FwKind::Affine(a) => {
-                let _ = writeln!(s, "    scale 2^-{}, product {}, shift {}", a.scale_frac, a.prod_type, a.shift);
+                let _ = writeln!(
+                    s,
+                    "    scale 2^-{}, product {}, shift {}",
+                    a.scale_frac, a.prod_type, a.shift
+                );
             }
         }
     }

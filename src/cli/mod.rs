@@ -13,7 +13,11 @@ pub mod validate;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "bit2hls", version, about = "Ternary BitNet (b1.58) networks → FPGA firmware for trigger systems")]
+#[command(
+    name = "bit2hls",
+    version,
+    about = "Ternary BitNet (b1.58) networks → FPGA firmware for trigger systems"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -1,6 +1,6 @@
 //! `bit2hls synth DIR`: synthesize a Verilog project with Yosys, write DIR/synth.json.
-use anyhow::Context;
 use crate::synth::{synth_project, SynthOptions, SynthReport, LOG_FILE, SYNTH_JSON};
+use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -24,32 +24,64 @@ pub struct SynthArgs {
 }
 
 pub fn run(a: SynthArgs) -> anyhow::Result<i32> {
-    let opts = SynthOptions { family: a.family, top: a.top, yosys: a.yosys };
+    let opts = SynthOptions {
+        family: a.family,
+        top: a.top,
+        yosys: a.yosys,
+    };
     let r = synth_project(&a.dir, &opts)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r).context("cannot serialize the synthesis report")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).context("cannot serialize the synthesis report")?
+        );
     } else {
         print!("{}", summary(&r));
-        println!("wrote {} (log: {})", a.dir.join(SYNTH_JSON).display(), a.dir.join(LOG_FILE).display());
+        println!(
+            "wrote {} (log: {})",
+            a.dir.join(SYNTH_JSON).display(),
+            a.dir.join(LOG_FILE).display()
+        );
     }
     Ok(0)
 }
 
 fn summary(r: &SynthReport) -> String {
-    let sizes: Vec<String> = r.lut_by_size.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    let mut s = format!("{} ({}), {}, {:.1} s\n", r.top, r.family, r.yosys_version, r.wall_s);
+    let sizes: Vec<String> = r
+        .lut_by_size
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let mut s = format!(
+        "{} ({}), {}, {:.1} s\n",
+        r.top, r.family, r.yosys_version, r.wall_s
+    );
     s += &format!("  LUT    {:>8}   ({})\n", r.lut, sizes.join(", "));
     s += &format!("  FF     {:>8}\n", r.ff);
     s += &format!("  CARRY  {:>8}\n", r.carry);
     s += &format!("  DSP    {:>8}\n", r.dsp);
-    s += &format!("  BRAM   {:>8}   (RAMB36 {}, RAMB18 {})\n", r.bram, r.bram36, r.bram18);
+    s += &format!(
+        "  BRAM   {:>8}   (RAMB36 {}, RAMB18 {})\n",
+        r.bram, r.bram36, r.bram18
+    );
     if r.muxf > 0 || r.srl > 0 {
         s += &format!("  MUXF   {:>8}\n  SRL    {:>8}\n", r.muxf, r.srl);
     }
-    let loop_note = if r.ltp_loop { ", through a feedback loop: not a depth" } else { "" };
-    s += &format!("  depth  {:>8}   cells between registers/ports (ltp through registers: {}{loop_note})\n", r.ltp_comb, r.ltp);
+    let loop_note = if r.ltp_loop {
+        ", through a feedback loop: not a depth"
+    } else {
+        ""
+    };
+    s += &format!(
+        "  depth  {:>8}   cells between registers/ports (ltp through registers: {}{loop_note})\n",
+        r.ltp_comb, r.ltp
+    );
     if !r.warnings.is_empty() {
-        s += &format!("  {} yosys warning(s), first: {}\n", r.warnings.len(), r.warnings[0]);
+        s += &format!(
+            "  {} yosys warning(s), first: {}\n",
+            r.warnings.len(),
+            r.warnings[0]
+        );
     }
     s
 }

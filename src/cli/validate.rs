@@ -81,7 +81,13 @@ pub fn auc(score: &[f64], label: &[i64]) -> Option<f64> {
 }
 
 fn argmax(v: &[f64]) -> usize {
-    v.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0
+    v.iter()
+        .enumerate()
+        .fold(
+            (0, f64::NEG_INFINITY),
+            |b, (i, &x)| if x > b.1 { (i, x) } else { b },
+        )
+        .0
 }
 
 /// Binary-classification score: `y1 - y0` for two outputs, `y0` for one.
@@ -118,9 +124,12 @@ fn read_labels(path: &std::path::Path) -> anyhow::Result<Option<Vec<i64>>> {
     } else if let Ok(a) = npz.by_name::<OwnedRepr<f32>, Ix1>("y") {
         a.mapv(|v| v as i64)
     } else {
-        let a: Array1<f64> = npz
-            .by_name("y")
-            .map_err(|e| anyhow::anyhow!("{}: 'y' must be a 1-D array of integer labels: {e}", path.display()))?;
+        let a: Array1<f64> = npz.by_name("y").map_err(|e| {
+            anyhow::anyhow!(
+                "{}: 'y' must be a 1-D array of integer labels: {e}",
+                path.display()
+            )
+        })?;
         a.mapv(|v| v as i64)
     };
     Ok(Some(y.to_vec()))
@@ -128,7 +137,11 @@ fn read_labels(path: &std::path::Path) -> anyhow::Result<Option<Vec<i64>>> {
 
 pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
     let loaded = a.model.load()?;
-    let modes = if a.only.is_empty() { Mode::ALL.to_vec() } else { a.only.clone() };
+    let modes = if a.only.is_empty() {
+        Mode::ALL.to_vec()
+    } else {
+        a.only.clone()
+    };
     let report = compute(&loaded, &a.fw, &a.data, &modes)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -148,7 +161,9 @@ pub fn compute(
     let model = &loaded.model;
     let k = model.inputs;
     let labels = read_labels(data)?;
-    let binary = labels.as_ref().is_some_and(|y| y.iter().all(|&l| l == 0 || l == 1));
+    let binary = labels
+        .as_ref()
+        .is_some_and(|y| y.iter().all(|&l| l == 0 || l == 1));
 
     let user_calib = crate::pipeline::calibration(loaded, fw_args)?;
     let data_calib = if user_calib.is_none() && modes.contains(&Mode::Static) {
@@ -159,10 +174,19 @@ pub fn compute(
     let mut fws = Vec::new();
     for &mode in modes {
         let (cal, note) = match (&user_calib, &data_calib, mode) {
-            (Some(c), _, _) => (Some(c), Some(format!("{} events from --calib, static scale = {}", c.samples, c.rule))),
+            (Some(c), _, _) => (
+                Some(c),
+                Some(format!(
+                    "{} events from --calib, static scale = {}",
+                    c.samples, c.rule
+                )),
+            ),
             (None, Some(c), Mode::Static) => (
                 Some(c),
-                Some(format!("calibrated on the validation data itself (no --calib), static scale = {}", c.rule)),
+                Some(format!(
+                    "calibrated on the validation data itself (no --calib), static scale = {}",
+                    c.rule
+                )),
             ),
             _ => (None, None),
         };
@@ -170,17 +194,27 @@ pub fn compute(
     }
     let emus: Vec<Emulator> = fws.iter().map(|(fw, _)| Emulator::new(fw)).collect();
     let n_tern = fws.first().map(|(fw, _)| {
-        fw.layers.iter().filter(|l| matches!(l.kind, crate::ir::firmware::FwKind::Ternary(_))).count()
+        fw.layers
+            .iter()
+            .filter(|l| matches!(l.kind, crate::ir::firmware::FwKind::Ternary(_)))
+            .count()
     });
     let mut accs: Vec<ModeAcc> = modes
         .iter()
-        .map(|_| ModeAcc { agree: 0, correct: 0, max_abs_error: 0.0, flips: vec![(0, 0); n_tern.unwrap_or(0)], scores: Vec::new() })
+        .map(|_| ModeAcc {
+            agree: 0,
+            correct: 0,
+            max_abs_error: 0.0,
+            flips: vec![(0, 0); n_tern.unwrap_or(0)],
+            scores: Vec::new(),
+        })
         .collect();
     let (mut float_correct, mut float_scores, mut seen) = (0usize, Vec::<f32>::new(), 0usize);
 
     let pb = indicatif::ProgressBar::new_spinner();
     pb.set_style(
-        indicatif::ProgressStyle::with_template("validating {pos} events ({per_sec}) {elapsed}").expect("valid template"),
+        indicatif::ProgressStyle::with_template("validating {pos} events ({per_sec}) {elapsed}")
+            .expect("valid template"),
     );
     let (rows, _) = stream_npz_member(data, "x", 65536, |n, cols, x| {
         if cols != k {
@@ -194,7 +228,10 @@ pub fn compute(
             .map(|x| {
                 let mut taps = Vec::new();
                 let y = float::forward(model, x, Some(&mut taps));
-                (y.iter().map(|&v| v as f64).collect(), taps.into_iter().map(|t| t.codes).collect())
+                (
+                    y.iter().map(|&v| v as f64).collect(),
+                    taps.into_iter().map(|t| t.codes).collect(),
+                )
             })
             .collect();
         for (i, (fy, _)) in fl.iter().enumerate() {
@@ -243,14 +280,22 @@ pub fn compute(
     })?;
     pb.finish_and_clear();
     if let Some(y) = &labels {
-        anyhow::ensure!(y.len() == rows, "{}: 'y' has {} labels for {rows} events", data.display(), y.len());
+        anyhow::ensure!(
+            y.len() == rows,
+            "{}: 'y' has {} labels for {rows} events",
+            data.display(),
+            y.len()
+        );
     }
     anyhow::ensure!(rows > 0, "{}: 'x' has no events", data.display());
     let auc_of = |s: &[f32]| -> Option<f64> {
         if !binary {
             return None;
         }
-        auc(&s.iter().map(|&v| v as f64).collect::<Vec<_>>(), labels.as_ref()?)
+        auc(
+            &s.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            labels.as_ref()?,
+        )
     };
     let reports = modes
         .iter()
@@ -270,7 +315,11 @@ pub fn compute(
                 accuracy: labels.as_ref().map(|_| acc.correct as f64 / rows as f64),
                 auc: auc_of(&acc.scores),
                 max_abs_error: acc.max_abs_error,
-                flipped_codes: names.into_iter().zip(&acc.flips).map(|(n, (d, t))| (n, *d as f64 / (*t).max(1) as f64)).collect(),
+                flipped_codes: names
+                    .into_iter()
+                    .zip(&acc.flips)
+                    .map(|(n, (d, t))| (n, *d as f64 / (*t).max(1) as f64))
+                    .collect(),
                 input_type: format!("{} [{}]", fw.input_type(), fw.options.input_type_origin),
                 output_type: fw.output_type().to_string(),
                 calibration: note.clone(),
@@ -289,12 +338,20 @@ pub fn compute(
 }
 
 fn pct(v: Option<f64>) -> String {
-    v.map(|x| format!("{:.3} %", 100.0 * x)).unwrap_or_else(|| "-".into())
+    v.map(|x| format!("{:.3} %", 100.0 * x))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn print_table(r: &Report) {
-    println!("model {} (profile {}), {} events", r.model, r.profile, r.events);
-    println!("float model: accuracy {}, AUC {}", pct(r.float_accuracy), r.float_auc.map(|v| format!("{v:.4}")).unwrap_or("-".into()));
+    println!(
+        "model {} (profile {}), {} events",
+        r.model, r.profile, r.events
+    );
+    println!(
+        "float model: accuracy {}, AUC {}",
+        pct(r.float_accuracy),
+        r.float_auc.map(|v| format!("{v:.4}")).unwrap_or("-".into())
+    );
     println!("| mode | argmax agreement | accuracy | Δacc | AUC | max abs error | flipped codes per layer |");
     println!("|---|---|---|---|---|---|---|");
     for m in &r.modes {
@@ -302,7 +359,11 @@ fn print_table(r: &Report) {
             (Some(a), Some(f)) => format!("{:+.3} %", 100.0 * (a - f)),
             _ => "-".into(),
         };
-        let flips: Vec<String> = m.flipped_codes.iter().map(|(n, f)| format!("{n}: {:.3} %", 100.0 * f)).collect();
+        let flips: Vec<String> = m
+            .flipped_codes
+            .iter()
+            .map(|(n, f)| format!("{n}: {:.3} %", 100.0 * f))
+            .collect();
         println!(
             "| {} | {} | {} | {} | {} | {:.4e} | {} |",
             m.mode,
@@ -315,6 +376,15 @@ fn print_table(r: &Report) {
         );
     }
     for m in &r.modes {
-        println!("{}: input {}, output {}{}", m.mode, m.input_type, m.output_type, m.calibration.as_ref().map(|c| format!(", calibration: {c}")).unwrap_or_default());
+        println!(
+            "{}: input {}, output {}{}",
+            m.mode,
+            m.input_type,
+            m.output_type,
+            m.calibration
+                .as_ref()
+                .map(|c| format!(", calibration: {c}"))
+                .unwrap_or_default()
+        );
     }
 }

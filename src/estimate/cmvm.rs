@@ -55,7 +55,13 @@ pub fn cmvm_netlist(w: &Matrix<i8>, bits: u32) -> Netlist {
     }
     let ow = outs.iter().map(|s| nl.node(*s).width).max().unwrap_or(1);
     nl.out_signed = outs.iter().any(|s| nl.node(*s).signed);
-    nl.out_width = ow + u32::from(nl.out_signed && outs.iter().any(|s| !nl.node(*s).signed && nl.node(*s).width == ow));
+    nl.out_width = ow
+        + u32::from(
+            nl.out_signed
+                && outs
+                    .iter()
+                    .any(|s| !nl.node(*s).signed && nl.node(*s).width == ow),
+        );
     nl.outputs = outs;
     nl
 }

@@ -60,8 +60,14 @@ pub struct Coefficients {
 }
 
 /// The calibrated coefficients.
-pub const COEFFS: Coefficients =
-    Coefficients { tree: 0.8952, utree: 1.2796, carry: 0.0, mux: 0.7252, shift: 2.0575, lut_mul: 1.0 };
+pub const COEFFS: Coefficients = Coefficients {
+    tree: 0.8952,
+    utree: 1.2796,
+    carry: 0.0,
+    mux: 0.7252,
+    shift: 2.0575,
+    lut_mul: 1.0,
+};
 
 impl Coefficients {
     /// LUTs: logic plus the SRLs (Vivado counts both as LUTs).
@@ -96,7 +102,9 @@ pub fn dsp_count(a: u32, b: u32) -> u32 {
         return 1;
     }
     // Split the operands so each piece fits a 27x18 multiplier; try both orientations.
-    let split = |x: u32, y: u32| x.saturating_sub(1).div_ceil(26).max(1) * y.saturating_sub(1).div_ceil(17).max(1);
+    let split = |x: u32, y: u32| {
+        x.saturating_sub(1).div_ceil(26).max(1) * y.saturating_sub(1).div_ceil(17).max(1)
+    };
     split(big, small).min(split(small, big))
 }
 
@@ -171,7 +179,11 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
         }
         Op::ShiftRoundVar { a, e, base, neg } => {
             let e_iv = nl.iv(*e);
-            let amax = if *neg { *base as i128 - e_iv.lo } else { *base as i128 + e_iv.hi } as u32;
+            let amax = if *neg {
+                *base as i128 - e_iv.lo
+            } else {
+                *base as i128 + e_iv.hi
+            } as u32;
             let ww = (wof(a) + 1) as f64;
             f.shift_bits = (w + 1.0) * ceil_log2(amax + 1) as f64;
             f.mux_bits = ww;
@@ -200,7 +212,9 @@ pub fn registers(nl: &Netlist, sch: &Schedule) -> Vec<(f64, f64)> {
                     reads[h.0 as usize].push((st, 1));
                 }
             }
-            Op::DivQuot { steps, .. } => steps.iter().for_each(|s| reads[s.0 as usize].push((st, 1))),
+            Op::DivQuot { steps, .. } => {
+                steps.iter().for_each(|s| reads[s.0 as usize].push((st, 1)))
+            }
             _ => {
                 for o in nl.operands(Sig(i as u32)) {
                     reads[o.0 as usize].push((st, u32::MAX));
@@ -258,6 +272,9 @@ pub fn features(nl: &Netlist, sch: &Schedule, n_layers: usize) -> (Vec<Features>
         let l = nl.nodes[i].layer.min(per.len() - 1);
         per[l] += f;
     }
-    let io = Features { ff: (nl.outputs.len() as u64 * nl.out_width as u64 + sch.latency as u64) as f64, ..Default::default() };
+    let io = Features {
+        ff: (nl.outputs.len() as u64 * nl.out_width as u64 + sch.latency as u64) as f64,
+        ..Default::default()
+    };
     (per, io)
 }

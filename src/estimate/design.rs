@@ -74,7 +74,14 @@ pub fn estimate_rtl(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f6
 /// is taken as the RTL design (same arithmetic, same pipeline depth); the resource strategy
 /// with reuse `R` shares each layer's adders `R` ways (LUTs of the trees ÷ R plus a 2-bit lane
 /// decoder per adder), keeps the quantizer, and stores the weights as 2-bit lanes in ROM.
-pub fn estimate_hls(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f64, strategy: Strategy, reuse: usize) -> Estimate {
+pub fn estimate_hls(
+    fw: &Firmware,
+    d: &Design,
+    part: &'static Part,
+    clock_ns: f64,
+    strategy: Strategy,
+    reuse: usize,
+) -> Estimate {
     let mut e = estimate_rtl(fw, d, part, clock_ns);
     e.backend = Backend::Hls;
     e.strategy = strategy.as_str();
@@ -86,11 +93,19 @@ pub fn estimate_hls(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f6
     let mut extra_cycles = 0;
     for (le, (f, l)) in e.layers.iter_mut().zip(per.iter().zip(&fw.layers)) {
         if let FwKind::Ternary(_) = l.kind {
-            let shared = Features { tree_bits: f.tree_bits / r, ff: f.ff + f.tree_bits / r, ..*f };
+            let shared = Features {
+                tree_bits: f.tree_bits / r,
+                ff: f.ff + f.tree_bits / r,
+                ..*f
+            };
             let mut res = resources(&shared);
             // Weight ROM: 2 bits per weight, 64-bit lanes, 36 Kb blocks.
             let bits = 2 * l.n_in * l.n_out;
-            res.bram = if bits > 16 * 1024 { bits.div_ceil(36 * 1024) as u64 } else { 0 };
+            res.bram = if bits > 16 * 1024 {
+                bits.div_ceil(36 * 1024) as u64
+            } else {
+                0
+            };
             // Lane decode: one LUT per weight lane and adder.
             res.lut += (l.n_in * l.n_out).div_ceil(reuse) as u64;
             le.resources = res;
@@ -107,11 +122,27 @@ pub fn estimate_hls(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f6
 }
 
 /// Estimates for every backend and strategy as `compile` records them in report.json.
-pub fn estimate_all(fw: &Firmware, part: &'static Part, clock_ns: f64, pipeline: PipelineOptions, reuse: usize) -> Vec<Estimate> {
+pub fn estimate_all(
+    fw: &Firmware,
+    part: &'static Part,
+    clock_ns: f64,
+    pipeline: PipelineOptions,
+    reuse: usize,
+) -> Vec<Estimate> {
     let d = Design::new(fw, pipeline);
-    let mut v = vec![estimate_rtl(fw, &d, part, clock_ns), estimate_hls(fw, &d, part, clock_ns, Strategy::Latency, 1)];
+    let mut v = vec![
+        estimate_rtl(fw, &d, part, clock_ns),
+        estimate_hls(fw, &d, part, clock_ns, Strategy::Latency, 1),
+    ];
     if reuse > 1 {
-        v.push(estimate_hls(fw, &d, part, clock_ns, Strategy::Resource, reuse));
+        v.push(estimate_hls(
+            fw,
+            &d,
+            part,
+            clock_ns,
+            Strategy::Resource,
+            reuse,
+        ));
     }
     v
 }

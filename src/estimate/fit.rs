@@ -3,8 +3,14 @@
 /// Coefficients `c ≥ 0` minimizing `Σ ((x_i·c − y_i) / y_i)²`: features that would get a
 /// negative weight are dropped (set to 0) and the fit repeated. Features that are zero on every
 /// design get 0.
-pub fn weighted_least_squares<const K: usize>(x: &[[f64; K]], y: &[f64]) -> anyhow::Result<[f64; K]> {
-    anyhow::ensure!(!x.is_empty() && x.len() == y.len(), "no synthesized designs to fit");
+pub fn weighted_least_squares<const K: usize>(
+    x: &[[f64; K]],
+    y: &[f64],
+) -> anyhow::Result<[f64; K]> {
+    anyhow::ensure!(
+        !x.is_empty() && x.len() == y.len(),
+        "no synthesized designs to fit"
+    );
     let mut active: Vec<bool> = (0..K).map(|j| x.iter().any(|r| r[j] != 0.0)).collect();
     loop {
         let idx: Vec<usize> = (0..K).filter(|&j| active[j]).collect();
@@ -19,12 +25,14 @@ pub fn weighted_least_squares<const K: usize>(x: &[[f64; K]], y: &[f64]) -> anyh
                 a[p][n] += wgt * r[jp] * yi;
             }
         }
-        let sol = solve(a).ok_or_else(|| anyhow::anyhow!("the features are linearly dependent on this design set"))?;
+        let sol = solve(a).ok_or_else(|| {
+            anyhow::anyhow!("the features are linearly dependent on this design set")
+        })?;
         let mut c = [0f64; K];
         let mut neg = None;
         for (p, &j) in idx.iter().enumerate() {
             c[j] = sol[p];
-            if sol[p] < 0.0 && neg.is_none_or(|(_, v)| sol[p] < v) {
+            if sol[p] < 0.0 && neg.map_or(true, |(_, v)| sol[p] < v) {
                 neg = Some((j, sol[p]));
             }
         }
@@ -65,7 +73,10 @@ mod tests {
         let x = [[1.0, 2.0], [3.0, 1.0], [2.0, 5.0], [7.0, 1.0]];
         let y: Vec<f64> = x.iter().map(|r| 1.5 * r[0] + 0.25 * r[1]).collect();
         let c = weighted_least_squares(&x, &y).unwrap();
-        assert!((c[0] - 1.5).abs() < 1e-9 && (c[1] - 0.25).abs() < 1e-9, "{c:?}");
+        assert!(
+            (c[0] - 1.5).abs() < 1e-9 && (c[1] - 0.25).abs() < 1e-9,
+            "{c:?}"
+        );
     }
 
     #[test]

@@ -45,7 +45,12 @@ pub struct Resources {
 impl std::ops::Add for Resources {
     type Output = Resources;
     fn add(self, o: Resources) -> Resources {
-        Resources { lut: self.lut + o.lut, ff: self.ff + o.ff, dsp: self.dsp + o.dsp, bram: self.bram + o.bram }
+        Resources {
+            lut: self.lut + o.lut,
+            ff: self.ff + o.ff,
+            dsp: self.dsp + o.dsp,
+            bram: self.bram + o.bram,
+        }
     }
 }
 
@@ -110,7 +115,9 @@ pub fn parse_clock(s: &str) -> Result<f64, String> {
     } else {
         (t.as_str(), Some(1.0))
     };
-    let v: f64 = num.parse().map_err(|_| format!("--clock '{s}': expected a period (5, 5ns) or a frequency (200MHz)"))?;
+    let v: f64 = num.parse().map_err(|_| {
+        format!("--clock '{s}': expected a period (5, 5ns) or a frequency (200MHz)")
+    })?;
     let ns = match mul_ns {
         None => 1000.0 / v,
         Some(m) if m < 0.0 => 1.0 / v,

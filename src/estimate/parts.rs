@@ -31,7 +31,12 @@ pub struct Part {
 impl Part {
     /// The capacity as [`Resources`] (`bram` counts 36 Kb blocks, as in estimates).
     pub fn capacity(&self) -> Resources {
-        Resources { lut: self.lut, ff: self.ff, dsp: self.dsp, bram: self.bram36 }
+        Resources {
+            lut: self.lut,
+            ff: self.ff,
+            dsp: self.dsp,
+            bram: self.bram36,
+        }
     }
 }
 
@@ -106,7 +111,11 @@ pub enum PartError {
 
 /// The known parts as `full (short)`, comma-separated, for error messages.
 pub fn known_parts() -> String {
-    PARTS.iter().map(|p| format!("{} ({})", p.name, p.short)).collect::<Vec<_>>().join(", ")
+    PARTS
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.short))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Finds a part by its full Vivado name or its short device name, ignoring letter case and
@@ -116,7 +125,10 @@ pub fn lookup(name: &str) -> Result<&'static Part, PartError> {
     PARTS
         .iter()
         .find(|p| p.name.eq_ignore_ascii_case(n) || p.short.eq_ignore_ascii_case(n))
-        .ok_or_else(|| PartError::Unknown { part: name.to_string(), known: known_parts() })
+        .ok_or_else(|| PartError::Unknown {
+            part: name.to_string(),
+            known: known_parts(),
+        })
 }
 
 #[cfg(test)]
@@ -144,7 +156,11 @@ mod tests {
     fn names_are_unique_and_short_is_a_prefix() {
         for (i, a) in PARTS.iter().enumerate() {
             assert!(a.name.starts_with(a.short), "{}", a.name);
-            assert!(a.name.as_bytes().get(a.short.len()) == Some(&b'-'), "{}", a.name);
+            assert!(
+                a.name.as_bytes().get(a.short.len()) == Some(&b'-'),
+                "{}",
+                a.name
+            );
             for b in &PARTS[i + 1..] {
                 assert!(!a.short.eq_ignore_ascii_case(b.short));
             }
@@ -157,7 +173,15 @@ mod tests {
             // Every CLB of these families has 8 LUTs and 16 flip-flops.
             assert_eq!(p.ff, 2 * p.lut, "{}", p.name);
             assert!(p.dsp > 0 && p.bram36 > 0);
-            assert_eq!(p.capacity(), Resources { lut: p.lut, ff: p.ff, dsp: p.dsp, bram: p.bram36 });
+            assert_eq!(
+                p.capacity(),
+                Resources {
+                    lut: p.lut,
+                    ff: p.ff,
+                    dsp: p.dsp,
+                    bram: p.bram36
+                }
+            );
         }
     }
 
@@ -165,9 +189,15 @@ mod tests {
     fn unknown_part_lists_known_ones() {
         let e = lookup("xc7z020clg400-1").unwrap_err();
         let msg = e.to_string();
-        assert!(msg.starts_with("unknown part 'xc7z020clg400-1'; known parts: "), "{msg}");
+        assert!(
+            msg.starts_with("unknown part 'xc7z020clg400-1'; known parts: "),
+            "{msg}"
+        );
         for p in PARTS {
-            assert!(msg.contains(p.name) && msg.contains(&format!("({})", p.short)), "{msg}");
+            assert!(
+                msg.contains(p.name) && msg.contains(&format!("({})", p.short)),
+                "{msg}"
+            );
         }
         assert!(lookup("").is_err());
         // A prefix of a short name is not a name.

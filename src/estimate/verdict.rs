@@ -36,7 +36,11 @@ pub struct VerdictOptions {
 
 impl Default for VerdictOptions {
     fn default() -> Self {
-        VerdictOptions { event_period_ns: 25.0, tmux: 1, budget_share: 0.10 }
+        VerdictOptions {
+            event_period_ns: 25.0,
+            tmux: 1,
+            budget_share: 0.10,
+        }
     }
 }
 
@@ -44,13 +48,19 @@ impl VerdictOptions {
     /// Checks the options a user can set; the message names the offending value.
     pub fn validate(&self) -> Result<(), String> {
         if !(self.event_period_ns.is_finite() && self.event_period_ns > 0.0) {
-            return Err(format!("event period {} ns: expected a positive number of ns", self.event_period_ns));
+            return Err(format!(
+                "event period {} ns: expected a positive number of ns",
+                self.event_period_ns
+            ));
         }
         if self.tmux == 0 {
             return Err("time-multiplexing factor 0: expected at least 1".into());
         }
         if !(self.budget_share.is_finite() && self.budget_share > 0.0 && self.budget_share <= 1.0) {
-            return Err(format!("budget share {}: expected a fraction in (0, 1]", self.budget_share));
+            return Err(format!(
+                "budget share {}: expected a fraction in (0, 1]",
+                self.budget_share
+            ));
         }
         Ok(())
     }
@@ -130,7 +140,11 @@ impl Verdict {
         let mut reasons = Vec::new();
         for &(what, s) in &shares {
             if !le(s, o.budget_share) {
-                reasons.push(format!("{what} {} of the part > budget {}", fmt_pct(s), fmt_pct(o.budget_share)));
+                reasons.push(format!(
+                    "{what} {} of the part > budget {}",
+                    fmt_pct(s),
+                    fmt_pct(o.budget_share)
+                ));
             }
         }
         if !accepts_event_rate {
@@ -249,7 +263,16 @@ pub fn fmt_int(n: u64) -> String {
 /// DSP, BRAM, cycles), the total, then the verdict (part, clock, II and event interval vs the
 /// allowed one, latency, shares vs budget) and a final PASS/FAIL line with the reasons.
 pub fn render_table(est: &Estimate, v: &Verdict) -> String {
-    let head = ["layer", "kind", "n_in×n_out", "LUT", "FF", "DSP", "BRAM", "cycles"];
+    let head = [
+        "layer",
+        "kind",
+        "n_in×n_out",
+        "LUT",
+        "FF",
+        "DSP",
+        "BRAM",
+        "cycles",
+    ];
     let mut rows: Vec<[String; 8]> = est
         .layers
         .iter()
@@ -277,7 +300,13 @@ pub fn render_table(est: &Estimate, v: &Verdict) -> String {
         fmt_int(t.bram),
         est.latency_cycles.to_string(),
     ]);
-    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).chain([head[i].chars().count()]).max().unwrap_or(0);
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
     let w: Vec<usize> = (0..8).map(width).collect();
     let line = |cells: &[String]| {
         let mut s = String::new();
@@ -318,7 +347,12 @@ pub fn render_table(est: &Estimate, v: &Verdict) -> String {
     let ok = |b: bool| if b { "ok" } else { "OVER BUDGET" };
     let _ = writeln!(out);
     let _ = writeln!(out, "part      {} ({})", v.part, v.family);
-    let _ = writeln!(out, "clock     {} MHz ({} ns)", fmt_num(v.clock_mhz), fmt_num(v.clock_ns));
+    let _ = writeln!(
+        out,
+        "clock     {} MHz ({} ns)",
+        fmt_num(v.clock_mhz),
+        fmt_num(v.clock_ns)
+    );
     let _ = writeln!(
         out,
         "events    II {} → a new event every {} ns; allowed {} ns (TMUX {} × {} ns): {}",
@@ -327,9 +361,18 @@ pub fn render_table(est: &Estimate, v: &Verdict) -> String {
         fmt_num(v.allowed_interval_ns),
         v.tmux,
         fmt_num(v.event_period_ns),
-        if v.accepts_event_rate { "ok" } else { "TOO SLOW" }
+        if v.accepts_event_rate {
+            "ok"
+        } else {
+            "TOO SLOW"
+        }
     );
-    let _ = writeln!(out, "latency   {} cycles = {} ns", v.latency_cycles, fmt_num(v.latency_ns));
+    let _ = writeln!(
+        out,
+        "latency   {} cycles = {} ns",
+        v.latency_cycles,
+        fmt_num(v.latency_ns)
+    );
     for (name, used, cap, s) in [
         ("LUT", v.resources.lut, v.capacity.lut, v.lut_share),
         ("FF", v.resources.ff, v.capacity.ff, v.ff_share),
@@ -373,7 +416,12 @@ mod tests {
             kind: "ternary",
             n_in,
             n_out,
-            resources: Resources { lut, ff: lut / 2, dsp: 0, bram: 0 },
+            resources: Resources {
+                lut,
+                ff: lut / 2,
+                dsp: 0,
+                bram: 0,
+            },
             latency_cycles: cycles,
             ii,
         };
@@ -383,7 +431,10 @@ mod tests {
             mode: Mode::DynamicPow2,
             part: PARTS[0].name,
             clock_ns,
-            layers: vec![layer(0, "fc1", 16, 64, 3000, 3), layer(1, "fc2_long_name", 64, 2, 500, 2)],
+            layers: vec![
+                layer(0, "fc1", 16, 64, 3000, 3),
+                layer(1, "fc2_long_name", 64, 2, 500, 2),
+            ],
             total,
             latency_cycles: 6,
             latency_ns: 6.0 * clock_ns,
@@ -392,7 +443,12 @@ mod tests {
     }
 
     fn small() -> Resources {
-        Resources { lut: 3600, ff: 1800, dsp: 2, bram: 0 }
+        Resources {
+            lut: 3600,
+            ff: 1800,
+            dsp: 2,
+            bram: 0,
+        }
     }
 
     fn vu9p() -> &'static Part {
@@ -407,7 +463,11 @@ mod tests {
         assert_eq!(v.allowed_interval_ns, 25.0);
         assert!(v.accepts_event_rate && v.ok, "{v:?}");
         // 3 × (25/3 ns) is 25 ns up to rounding.
-        let v = Verdict::new(&est(3, 25.0 / 3.0, small()), vu9p(), &VerdictOptions::default());
+        let v = Verdict::new(
+            &est(3, 25.0 / 3.0, small()),
+            vu9p(),
+            &VerdictOptions::default(),
+        );
         assert!(v.accepts_event_rate, "{}", v.event_interval_ns);
     }
 
@@ -426,7 +486,10 @@ mod tests {
 
     #[test]
     fn tmux_doubles_the_allowed_interval() {
-        let o2 = VerdictOptions { tmux: 2, ..VerdictOptions::default() };
+        let o2 = VerdictOptions {
+            tmux: 2,
+            ..VerdictOptions::default()
+        };
         // 10 × 5 ns = 50 ns = 2 × 25 ns: accepted with T = 2, not with T = 1.
         let e = est(10, 5.0, small());
         assert!(!Verdict::new(&e, vu9p(), &VerdictOptions::default()).accepts_event_rate);
@@ -439,9 +502,21 @@ mod tests {
         assert_eq!(v.lut_share, 3600.0 / 1_182_240.0);
         assert_eq!(v.all_copies_max_share, 2.0 * (3600.0 / 1_182_240.0));
         // tmux 0 is treated as 1 (and rejected by validate()).
-        let v0 = Verdict::new(&e, vu9p(), &VerdictOptions { tmux: 0, ..VerdictOptions::default() });
+        let v0 = Verdict::new(
+            &e,
+            vu9p(),
+            &VerdictOptions {
+                tmux: 0,
+                ..VerdictOptions::default()
+            },
+        );
         assert_eq!(v0.tmux, 1);
-        assert!(VerdictOptions { tmux: 0, ..VerdictOptions::default() }.validate().is_err());
+        assert!(VerdictOptions {
+            tmux: 0,
+            ..VerdictOptions::default()
+        }
+        .validate()
+        .is_err());
         assert!(VerdictOptions::default().validate().is_ok());
     }
 
@@ -450,7 +525,12 @@ mod tests {
         let p = vu9p();
         // 10 % of 1,182,240 LUTs is 118,224; of 2,364,480 FFs 236,448; of 6,840 DSPs 684; of
         // 2,160 BRAMs 216.
-        let at = Resources { lut: 118_224, ff: 236_448, dsp: 684, bram: 216 };
+        let at = Resources {
+            lut: 118_224,
+            ff: 236_448,
+            dsp: 684,
+            bram: 216,
+        };
         let v = Verdict::new(&est(1, 5.0, at), p, &VerdictOptions::default());
         assert!(v.fits_budget && v.ok, "{v:?}");
         assert!((v.lut_share - 0.1).abs() < 1e-15);
@@ -465,15 +545,28 @@ mod tests {
             assert_eq!(v.reasons.len(), 1, "{:?}", v.reasons);
         }
         // A 20 % budget takes twice as much.
-        let o = VerdictOptions { budget_share: 0.2, ..VerdictOptions::default() };
-        let twice = Resources { lut: 236_448, ff: 472_896, dsp: 1_368, bram: 432 };
+        let o = VerdictOptions {
+            budget_share: 0.2,
+            ..VerdictOptions::default()
+        };
+        let twice = Resources {
+            lut: 236_448,
+            ff: 472_896,
+            dsp: 1_368,
+            bram: 432,
+        };
         assert!(Verdict::new(&est(1, 5.0, twice), p, &o).fits_budget);
     }
 
     #[test]
     fn shares_latency_and_clock() {
         let p = lookup("xcku15p").unwrap();
-        let r = Resources { lut: 52_272, ff: 10_454, dsp: 984, bram: 0 };
+        let r = Resources {
+            lut: 52_272,
+            ff: 10_454,
+            dsp: 984,
+            bram: 0,
+        };
         let v = Verdict::new(&est(1, 4.0, r), p, &VerdictOptions::default());
         assert_eq!(v.lut_share, 52_272.0 / 522_720.0);
         assert_eq!(v.dsp_share, 0.5); // 984 of 1,968 DSPs.
@@ -481,7 +574,10 @@ mod tests {
         assert_eq!(v.latency_cycles, 6);
         assert_eq!(v.latency_ns, 24.0);
         assert!(!v.fits_budget);
-        assert_eq!(v.reasons, vec!["DSP 50.0 % of the part > budget 10.0 %".to_string()]);
+        assert_eq!(
+            v.reasons,
+            vec!["DSP 50.0 % of the part > budget 10.0 %".to_string()]
+        );
         assert_eq!(v.summary(), "FAIL: DSP 50.0 % of the part > budget 10.0 %");
     }
 
@@ -490,7 +586,11 @@ mod tests {
         let no_dsp = Part { dsp: 0, ..*vu9p() };
         let v = Verdict::new(&est(1, 5.0, small()), &no_dsp, &VerdictOptions::default());
         assert!(v.dsp_share.is_infinite() && !v.fits_budget);
-        let v = Verdict::new(&est(1, 5.0, Resources { dsp: 0, ..small() }), &no_dsp, &VerdictOptions::default());
+        let v = Verdict::new(
+            &est(1, 5.0, Resources { dsp: 0, ..small() }),
+            &no_dsp,
+            &VerdictOptions::default(),
+        );
         assert_eq!(v.dsp_share, 0.0);
         assert!(v.ok);
     }
@@ -517,34 +617,84 @@ mod tests {
         let v = Verdict::new(&e, vu9p(), &VerdictOptions::default());
         let t = render_table(&e, &v);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "verilog estimate, latency strategy, mode dynamic-pow2");
-        assert!(lines[1].starts_with("layer") && lines[1].ends_with("cycles"), "{t}");
-        let fc1 = lines.iter().find(|l| l.starts_with("fc1 ")).expect("fc1 row");
+        assert_eq!(
+            lines[0],
+            "verilog estimate, latency strategy, mode dynamic-pow2"
+        );
+        assert!(
+            lines[1].starts_with("layer") && lines[1].ends_with("cycles"),
+            "{t}"
+        );
+        let fc1 = lines
+            .iter()
+            .find(|l| l.starts_with("fc1 "))
+            .expect("fc1 row");
         for cell in ["ternary", "16×64", "3,000", "1,500", "3"] {
             assert!(fc1.contains(cell), "{fc1}");
         }
-        let total = lines.iter().find(|l| l.starts_with("total")).expect("total row");
+        let total = lines
+            .iter()
+            .find(|l| l.starts_with("total"))
+            .expect("total row");
         assert!(total.contains("3,600") && total.ends_with(" 6"), "{total}");
         // Numeric columns are right-aligned: every row has the same length up to 'cycles'.
         assert_eq!(fc1.chars().count(), lines[1].chars().count(), "{t}");
         assert!(t.contains("200 MHz (5 ns)"), "{t}");
-        assert!(t.contains("a new event every 5 ns; allowed 25 ns (TMUX 1 × 25 ns): ok"), "{t}");
+        assert!(
+            t.contains("a new event every 5 ns; allowed 25 ns (TMUX 1 × 25 ns): ok"),
+            "{t}"
+        );
         assert!(t.contains("latency   6 cycles = 30 ns"), "{t}");
-        assert!(t.contains("3,600 / 1,182,240 = 0.305 % of the part (budget 10.0 %): ok"), "{t}");
-        assert!(lines.last().unwrap().starts_with("PASS: fits 10.0 % of xcvu9p-flga2104-2L-e"), "{t}");
+        assert!(
+            t.contains("3,600 / 1,182,240 = 0.305 % of the part (budget 10.0 %): ok"),
+            "{t}"
+        );
+        assert!(
+            lines
+                .last()
+                .unwrap()
+                .starts_with("PASS: fits 10.0 % of xcvu9p-flga2104-2L-e"),
+            "{t}"
+        );
 
         let e = est(6, 5.0, small());
         let v = Verdict::new(&e, vu9p(), &VerdictOptions::default());
         let t = render_table(&e, &v);
         assert!(t.contains("TOO SLOW"), "{t}");
-        assert!(t.trim_end().ends_with("FAIL: a new event every 30 ns (II 6 × 5 ns) > 25 ns allowed (TMUX 1 × 25 ns)"), "{t}");
+        assert!(
+            t.trim_end().ends_with(
+                "FAIL: a new event every 30 ns (II 6 × 5 ns) > 25 ns allowed (TMUX 1 × 25 ns)"
+            ),
+            "{t}"
+        );
 
         // 200,000 of 1,182,240 LUTs = 16.9 % > 10 %; TMUX 2 shows the copies line.
-        let e = est(1, 5.0, Resources { lut: 200_000, ..small() });
-        let v = Verdict::new(&e, vu9p(), &VerdictOptions { tmux: 2, ..VerdictOptions::default() });
+        let e = est(
+            1,
+            5.0,
+            Resources {
+                lut: 200_000,
+                ..small()
+            },
+        );
+        let v = Verdict::new(
+            &e,
+            vu9p(),
+            &VerdictOptions {
+                tmux: 2,
+                ..VerdictOptions::default()
+            },
+        );
         let t = render_table(&e, &v);
-        assert!(t.contains("200,000 / 1,182,240 = 16.9 % of the part (budget 10.0 %): OVER BUDGET"), "{t}");
+        assert!(
+            t.contains("200,000 / 1,182,240 = 16.9 % of the part (budget 10.0 %): OVER BUDGET"),
+            "{t}"
+        );
         assert!(t.contains("copies    TMUX 2: 2 copies in the system, one per part (33.8 % of one part if all shared one)"), "{t}");
-        assert!(t.trim_end().ends_with("FAIL: LUT 16.9 % of the part > budget 10.0 %"), "{t}");
+        assert!(
+            t.trim_end()
+                .ends_with("FAIL: LUT 16.9 % of the part > budget 10.0 %"),
+            "{t}"
+        );
     }
 }

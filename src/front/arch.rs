@@ -74,16 +74,24 @@ pub enum ArchLayer {
 
 /// Parses and version-checks a document. `origin` names where it came from in errors.
 pub fn parse(text: &str, origin: &std::path::Path) -> Result<ArchDoc> {
-    let doc: ArchDoc = serde_json::from_str(text)
-        .map_err(|e| Error::Arch { path: origin.to_path_buf(), detail: format!("invalid JSON document: {e}") })?;
+    let doc: ArchDoc = serde_json::from_str(text).map_err(|e| Error::Arch {
+        path: origin.to_path_buf(),
+        detail: format!("invalid JSON document: {e}"),
+    })?;
     if doc.schema != SCHEMA {
         return Err(Error::Arch {
             path: origin.to_path_buf(),
-            detail: format!("schema '{}' is not supported (expected '{SCHEMA}')", doc.schema),
+            detail: format!(
+                "schema '{}' is not supported (expected '{SCHEMA}')",
+                doc.schema
+            ),
         });
     }
     if doc.layers.is_empty() {
-        return Err(Error::Arch { path: origin.to_path_buf(), detail: "'layers' is empty".into() });
+        return Err(Error::Arch {
+            path: origin.to_path_buf(),
+            detail: "'layers' is empty".into(),
+        });
     }
     Ok(doc)
 }
@@ -112,7 +120,10 @@ pub fn infer(
     float_layers: &[String],
     weight_scale_is: Option<&str>,
 ) -> Result<Vec<ArchLayer>> {
-    let arch_err = |detail: String| Error::Arch { path: file.path.clone(), detail };
+    let arch_err = |detail: String| Error::Arch {
+        path: file.path.clone(),
+        detail,
+    };
     let mut modules: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for name in file.tensors.keys() {
         let (module, leaf) = match name.rfind('.') {
@@ -124,7 +135,13 @@ pub fn infer(
     let mut order: Vec<&String> = modules.keys().collect();
     order.sort_by_key(|m| natural_key(m));
 
-    let full = |module: &str, leaf: &str| if module.is_empty() { leaf.to_string() } else { format!("{module}.{leaf}") };
+    let full = |module: &str, leaf: &str| {
+        if module.is_empty() {
+            leaf.to_string()
+        } else {
+            format!("{module}.{leaf}")
+        }
+    };
     let mut layers = Vec::new();
     let mut linear_index = 0usize;
     for module in order {
@@ -132,7 +149,11 @@ pub fn infer(
         let has = |l: &str| leaves.iter().any(|x| x == l);
         let weight = full(module, "weight");
         let bias = has("bias").then(|| full(module, "bias"));
-        let display = if module.is_empty() { "<root>".to_string() } else { module.clone() };
+        let display = if module.is_empty() {
+            "<root>".to_string()
+        } else {
+            module.clone()
+        };
         if has("running_mean") && has("running_var") && has("weight") {
             layers.push(ArchLayer::Batchnorm {
                 name: Some(display),
@@ -144,8 +165,14 @@ pub fn infer(
             });
             continue;
         }
-        let wname = if has("weight_ternary") { full(module, "weight_ternary") } else { weight.clone() };
-        let Ok(meta) = file.meta(&wname) else { continue };
+        let wname = if has("weight_ternary") {
+            full(module, "weight_ternary")
+        } else {
+            weight.clone()
+        };
+        let Ok(meta) = file.meta(&wname) else {
+            continue;
+        };
         if meta.shape.len() != 2 {
             return Err(arch_err(format!(
                 "tensor '{wname}' has shape {:?}; only linear layers ([out,in]) and BatchNorm1d can be inferred \
@@ -156,12 +183,17 @@ pub fn infer(
         if linear_index > 0 && hidden_act == HiddenAct::Relu {
             layers.push(ArchLayer::Relu {});
         }
-        let keep_float =
-            float_layers.iter().any(|f| f == &display || f.parse::<usize>().ok() == Some(linear_index));
+        let keep_float = float_layers
+            .iter()
+            .any(|f| f == &display || f.parse::<usize>().ok() == Some(linear_index));
         linear_index += 1;
         let layer = match meta.dtype {
             StoredDtype::F32 | StoredDtype::F16 | StoredDtype::BF16 if keep_float => {
-                ArchLayer::Linear { name: Some(display), weight: wname, bias }
+                ArchLayer::Linear {
+                    name: Some(display),
+                    weight: wname,
+                    bias,
+                }
             }
             StoredDtype::F32 | StoredDtype::F16 | StoredDtype::BF16 => ArchLayer::Bitlinear {
                 name: Some(display),
@@ -214,7 +246,10 @@ pub fn infer(
             StoredDtype::Other => {
                 return Err(file.tensor_error(
                     &wname,
-                    format!("unsupported dtype {} (expected F32, F16, BF16, I8 or U8)", meta.dtype_name),
+                    format!(
+                        "unsupported dtype {} (expected F32, F16, BF16, I8 or U8)",
+                        meta.dtype_name
+                    ),
                 ))
             }
         };

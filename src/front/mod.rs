@@ -5,7 +5,9 @@ pub mod tensors;
 
 use crate::error::{Error, Result};
 use crate::ir::fixed::FixedType;
-use crate::ir::{Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource};
+use crate::ir::{
+    Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
+};
 use crate::pass::ternarize::{ternarize, unpack_hf};
 use arch::{ArchLayer, HiddenAct};
 use std::path::{Path, PathBuf};
@@ -29,7 +31,14 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { arch: None, profile: None, overrides: Default::default(), hidden_act: HiddenAct::Relu, float_layers: vec![], weight_scale_is: None }
+        LoadOptions {
+            arch: None,
+            profile: None,
+            overrides: Default::default(),
+            hidden_act: HiddenAct::Relu,
+            float_layers: vec![],
+            weight_scale_is: None,
+        }
     }
 }
 
@@ -51,7 +60,10 @@ pub struct Loaded {
 
 /// Reads a model file and its architecture.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     load_bytes(path, bytes, opts)
 }
 
@@ -60,35 +72,60 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
     let file = TensorFile::from_bytes(path, bytes)?;
     let sidecar = path.with_extension("json");
     let (doc_layers, origin, doc) = if let Some(a) = &opts.arch {
-        let text = std::fs::read_to_string(a).map_err(|e| Error::Io { path: a.clone(), source: e })?;
+        let text = std::fs::read_to_string(a).map_err(|e| Error::Io {
+            path: a.clone(),
+            source: e,
+        })?;
         let doc = arch::parse(&text, a)?;
         (doc.layers.clone(), ArchOrigin::File(a.clone()), Some(doc))
     } else if sidecar.is_file() {
-        let text = std::fs::read_to_string(&sidecar).map_err(|e| Error::Io { path: sidecar.clone(), source: e })?;
+        let text = std::fs::read_to_string(&sidecar).map_err(|e| Error::Io {
+            path: sidecar.clone(),
+            source: e,
+        })?;
         let doc = arch::parse(&text, &sidecar)?;
-        (doc.layers.clone(), ArchOrigin::Sidecar(sidecar.clone()), Some(doc))
+        (
+            doc.layers.clone(),
+            ArchOrigin::Sidecar(sidecar.clone()),
+            Some(doc),
+        )
     } else if let Some(text) = file.metadata.get(arch::METADATA_KEY) {
         let doc = arch::parse(text, path)?;
         (doc.layers.clone(), ArchOrigin::Metadata, Some(doc))
     } else {
-        let layers = arch::infer(&file, opts.hidden_act, &opts.float_layers, opts.weight_scale_is.as_deref())?;
+        let layers = arch::infer(
+            &file,
+            opts.hidden_act,
+            &opts.float_layers,
+            opts.weight_scale_is.as_deref(),
+        )?;
         (layers, ArchOrigin::Inferred, None)
     };
     let arch_path = match &origin {
         ArchOrigin::File(p) | ArchOrigin::Sidecar(p) => p.clone(),
         _ => path.to_path_buf(),
     };
-    let arch_err = |detail: String| Error::Arch { path: arch_path.clone(), detail };
+    let arch_err = |detail: String| Error::Arch {
+        path: arch_path.clone(),
+        detail,
+    };
 
-    let profile_name = match (opts.profile, doc.as_ref().and_then(|d| d.profile.as_deref())) {
+    let profile_name = match (
+        opts.profile,
+        doc.as_ref().and_then(|d| d.profile.as_deref()),
+    ) {
         (Some(p), _) => p,
         (None, Some(s)) => s.parse::<ProfileName>().map_err(arch_err)?,
         (None, None) => ProfileName::Bithep,
     };
-    let profile = Profile::named(profile_name).with(&opts.overrides).map_err(Error::Usage)?;
+    let profile = Profile::named(profile_name)
+        .with(&opts.overrides)
+        .map_err(Error::Usage)?;
     let input_type = match doc.as_ref().and_then(|d| d.input_type.as_deref()) {
         Some(s) => Some(FixedType::parse(s).ok_or_else(|| {
-            arch_err(format!("input_type '{s}' is not a fixed-point type like ap_fixed<16,6> (width 2..62)"))
+            arch_err(format!(
+                "input_type '{s}' is not a fixed-point type like ap_fixed<16,6> (width 2..62)"
+            ))
         })?),
         None => None,
     };
@@ -148,15 +185,30 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
             _ => None,
         })
     });
-    let inputs = inputs.ok_or_else(|| arch_err("cannot determine the input width: no linear layer".into()))?;
+    let inputs = inputs
+        .ok_or_else(|| arch_err("cannot determine the input width: no linear layer".into()))?;
     if !layers.iter().any(|l| l.shape().is_some()) {
         return Err(arch_err("the model has no linear layer".into()));
     }
     let name = doc
         .as_ref()
         .and_then(|d| d.name.clone())
-        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()));
-    Ok(Loaded { model: Model { name, inputs, profile, layers, input_type }, origin, notes })
+        .unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into())
+        });
+    Ok(Loaded {
+        model: Model {
+            name,
+            inputs,
+            profile,
+            layers,
+            input_type,
+        },
+        origin,
+        notes,
+    })
 }
 
 fn build_layer(
@@ -172,29 +224,51 @@ fn build_layer(
         let m = file.meta(name)?;
         match m.shape.as_slice() {
             [r, c] if *r > 0 && *c > 0 => Ok((*r, *c)),
-            s => Err(file.tensor_error(name, format!("expected a 2-D weight [out,in] with non-zero sizes, found shape {s:?}"))),
+            s => Err(file.tensor_error(
+                name,
+                format!("expected a 2-D weight [out,in] with non-zero sizes, found shape {s:?}"),
+            )),
         }
     };
     let bias_of = |b: &Option<String>, n: usize| -> Result<Option<Vec<f32>>> {
         b.as_ref().map(|b| file.f32(b, &[n])).transpose()
     };
-    let name_or = |n: &Option<String>, t: &str| n.clone().unwrap_or_else(|| t.rsplit_once('.').map(|x| x.0).unwrap_or(t).to_string());
+    let name_or = |n: &Option<String>, t: &str| {
+        n.clone()
+            .unwrap_or_else(|| t.rsplit_once('.').map(|x| x.0).unwrap_or(t).to_string())
+    };
     Ok(match al {
-        ArchLayer::Relu {} => Layer { name: format!("relu{index}"), kind: LayerKind::Relu },
+        ArchLayer::Relu {} => Layer {
+            name: format!("relu{index}"),
+            kind: LayerKind::Relu,
+        },
         ArchLayer::Linear { name, weight, bias } => {
             let (r, c) = shape2(weight)?;
             let w = file.f32(weight, &[r, c])?;
             Layer {
                 name: name_or(name, weight),
-                kind: LayerKind::Linear(Linear { weight: Matrix::new(r, c, w), bias: bias_of(bias, r)? }),
+                kind: LayerKind::Linear(Linear {
+                    weight: Matrix::new(r, c, w),
+                    bias: bias_of(bias, r)?,
+                }),
             }
         }
-        ArchLayer::Bitlinear { name, weight, bias, beta, weight_scale, weight_scale_is, out } => {
+        ArchLayer::Bitlinear {
+            name,
+            weight,
+            bias,
+            beta,
+            weight_scale,
+            weight_scale_is,
+            out,
+        } => {
             let lname = name_or(name, weight);
             let meta = file.meta(weight)?;
             let (r, c) = shape2(weight)?;
             let bl = match meta.dtype {
-                tensors::StoredDtype::F32 | tensors::StoredDtype::F16 | tensors::StoredDtype::BF16 => {
+                tensors::StoredDtype::F32
+                | tensors::StoredDtype::F16
+                | tensors::StoredDtype::BF16 => {
                     let w = Matrix::new(r, c, file.f32(weight, &[r, c])?);
                     let t = ternarize(&w, profile);
                     if t.tie_fragile > 0 {
@@ -216,7 +290,12 @@ fn build_layer(
                     if let Some(i) = codes.iter().position(|v| !(-1..=1).contains(v)) {
                         return Err(file.tensor_error(
                             weight,
-                            format!("ternary code {} at [{}][{}] is outside {{-1,0,1}}", codes[i], i / c, i % c),
+                            format!(
+                                "ternary code {} at [{}][{}] is outside {{-1,0,1}}",
+                                codes[i],
+                                i / c,
+                                i % c
+                            ),
                         ));
                     }
                     let bname = beta.as_ref().ok_or_else(|| {
@@ -224,7 +303,9 @@ fn build_layer(
                     })?;
                     let b = file.f32_numel(bname, 1)?[0];
                     if b <= 0.0 {
-                        return Err(file.tensor_error(bname, format!("β must be positive, found {b}")));
+                        return Err(
+                            file.tensor_error(bname, format!("β must be positive, found {b}"))
+                        );
                     }
                     BitLinear {
                         codes: Matrix::new(r, c, codes),
@@ -236,7 +317,11 @@ fn build_layer(
                 }
                 tensors::StoredDtype::U8 => {
                     let sname = weight_scale.as_ref().ok_or_else(|| {
-                        Error::layer(&lname, index, format!("packed U8 weight '{weight}' needs 'weight_scale'"))
+                        Error::layer(
+                            &lname,
+                            index,
+                            format!("packed U8 weight '{weight}' needs 'weight_scale'"),
+                        )
                     })?;
                     let is = weight_scale_is.as_deref().or(opts.weight_scale_is.as_deref()).ok_or_else(|| {
                         Error::layer(
@@ -253,11 +338,19 @@ fn build_layer(
                         "beta" => true,
                         "inv_beta" | "inv-beta" => false,
                         other => {
-                            return Err(Error::layer(&lname, index, format!("weight_scale_is '{other}': expected 'beta' or 'inv_beta'")))
+                            return Err(Error::layer(
+                                &lname,
+                                index,
+                                format!("weight_scale_is '{other}': expected 'beta' or 'inv_beta'"),
+                            ))
                         }
                     };
                     let n_out = out
-                        .or_else(|| bias.as_ref().and_then(|b| file.meta(b).ok()).and_then(|m| m.shape.first().copied()))
+                        .or_else(|| {
+                            bias.as_ref()
+                                .and_then(|b| file.meta(b).ok())
+                                .and_then(|m| m.shape.first().copied())
+                        })
                         .or(next_in)
                         .unwrap_or(4 * r);
                     if n_out.div_ceil(4) != r {
@@ -268,11 +361,17 @@ fn build_layer(
                     }
                     let packed = file.u8(weight, &[r, c])?;
                     let codes = unpack_hf(&packed, r, c, n_out).map_err(|(row, col)| {
-                        file.tensor_error(weight, format!("packed code 3 (invalid) for row {row}, column {col}"))
+                        file.tensor_error(
+                            weight,
+                            format!("packed code 3 (invalid) for row {row}, column {col}"),
+                        )
                     })?;
                     let s = file.f32_numel(sname, 1)?[0];
                     if s <= 0.0 {
-                        return Err(file.tensor_error(sname, format!("weight_scale must be positive, found {s}")));
+                        return Err(file.tensor_error(
+                            sname,
+                            format!("weight_scale must be positive, found {s}"),
+                        ));
                     }
                     let beta = if scale_is_beta { s } else { 1.0 / s };
                     let mut b = bias_of(bias, n_out)?;
@@ -295,13 +394,26 @@ fn build_layer(
                 tensors::StoredDtype::Other => {
                     return Err(file.tensor_error(
                         weight,
-                        format!("unsupported dtype {} (expected F32, F16, BF16, I8 or U8)", meta.dtype_name),
+                        format!(
+                            "unsupported dtype {} (expected F32, F16, BF16, I8 or U8)",
+                            meta.dtype_name
+                        ),
                     ))
                 }
             };
-            Layer { name: lname, kind: LayerKind::BitLinear(bl) }
+            Layer {
+                name: lname,
+                kind: LayerKind::BitLinear(bl),
+            }
         }
-        ArchLayer::Batchnorm { name, weight, bias, running_mean, running_var, eps } => {
+        ArchLayer::Batchnorm {
+            name,
+            weight,
+            bias,
+            running_mean,
+            running_var,
+            eps,
+        } => {
             let n = file.meta(weight)?.shape.iter().product::<usize>();
             if n == 0 {
                 return Err(file.tensor_error(weight, "batch-norm weight has no elements"));
@@ -312,12 +424,22 @@ fn build_layer(
             let var = file.f32(running_var, &[n])?;
             let eps = eps.unwrap_or(1e-5) as f32;
             if let Some(i) = var.iter().position(|v| *v < 0.0) {
-                return Err(file.tensor_error(running_var, format!("variance {} at {i} is negative", var[i])));
+                return Err(file.tensor_error(
+                    running_var,
+                    format!("variance {} at {i} is negative", var[i]),
+                ));
             }
             // Eval-mode BatchNorm1d, in PyTorch's op order: (x - mean) / sqrt(var + eps) * g + b.
             let scale: Vec<f32> = (0..n).map(|i| g[i] / (var[i] + eps).sqrt()).collect();
             let shift: Vec<f32> = (0..n).map(|i| b[i] - mean[i] * scale[i]).collect();
-            Layer { name: name_or(name, weight), kind: LayerKind::Affine(Affine { scale, shift, origin: "batchnorm" }) }
+            Layer {
+                name: name_or(name, weight),
+                kind: LayerKind::Affine(Affine {
+                    scale,
+                    shift,
+                    origin: "batchnorm",
+                }),
+            }
         }
         ArchLayer::Affine { name, scale, shift } => {
             let n = file.meta(scale)?.shape.iter().product::<usize>();

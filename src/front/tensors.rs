@@ -47,14 +47,23 @@ fn classify(d: Dtype) -> StoredDtype {
 impl TensorFile {
     /// Reads and validates the whole file (header, offsets tiling the buffer exactly).
     pub fn open(path: &Path) -> Result<TensorFile> {
-        let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         TensorFile::from_bytes(path, bytes)
     }
 
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<TensorFile> {
-        let bad = |detail: String| Error::Safetensors { path: path.to_path_buf(), detail };
+        let bad = |detail: String| Error::Safetensors {
+            path: path.to_path_buf(),
+            detail,
+        };
         if bytes.len() < 8 {
-            return Err(bad(format!("file is {} bytes, shorter than the 8-byte header length", bytes.len())));
+            return Err(bad(format!(
+                "file is {} bytes, shorter than the 8-byte header length",
+                bytes.len()
+            )));
         }
         let n = u64::from_le_bytes(bytes[0..8].try_into().expect("8 bytes"));
         if n > (bytes.len() as u64).saturating_sub(8) {
@@ -71,23 +80,42 @@ impl TensorFile {
             let dtype = view.dtype();
             tensors.insert(
                 name.clone(),
-                TensorMeta { dtype: classify(dtype), dtype_name: format!("{dtype:?}"), shape: view.shape().to_vec() },
+                TensorMeta {
+                    dtype: classify(dtype),
+                    dtype_name: format!("{dtype:?}"),
+                    shape: view.shape().to_vec(),
+                },
             );
         }
-        let metadata: BTreeMap<String, String> =
-            meta.metadata().clone().map(|m| m.into_iter().collect()).unwrap_or_default();
+        let metadata: BTreeMap<String, String> = meta
+            .metadata()
+            .clone()
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default();
         drop(st);
-        Ok(TensorFile { path: path.to_path_buf(), bytes, metadata, tensors })
+        Ok(TensorFile {
+            path: path.to_path_buf(),
+            bytes,
+            metadata,
+            tensors,
+        })
     }
 
     fn err(&self, tensor: &str, detail: impl Into<String>) -> Error {
-        Error::Tensor { path: self.path.clone(), tensor: tensor.to_string(), detail: detail.into() }
+        Error::Tensor {
+            path: self.path.clone(),
+            tensor: tensor.to_string(),
+            detail: detail.into(),
+        }
     }
 
     pub fn meta(&self, name: &str) -> Result<&TensorMeta> {
         self.tensors.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.tensors.keys().map(|s| s.as_str()).take(12).collect();
-            self.err(name, format!("not found in the file (it has: {})", known.join(", ")))
+            self.err(
+                name,
+                format!("not found in the file (it has: {})", known.join(", ")),
+            )
         })
     }
 
@@ -107,23 +135,40 @@ impl TensorFile {
     pub fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let meta = self.meta(name)?;
         if meta.shape != shape {
-            return Err(self.err(name, format!("expected shape {shape:?}, found {:?}", meta.shape)));
+            return Err(self.err(
+                name,
+                format!("expected shape {shape:?}, found {:?}", meta.shape),
+            ));
         }
         let raw = self.raw(name)?;
         let out: Vec<f32> = match meta.dtype {
-            StoredDtype::F32 => raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            StoredDtype::F16 => {
-                raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
-            }
-            StoredDtype::BF16 => {
-                raw.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
-            }
+            StoredDtype::F32 => raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            StoredDtype::F16 => raw
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            StoredDtype::BF16 => raw
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
             _ => {
-                return Err(self.err(name, format!("expected a float tensor (F32, F16, BF16), found {}", meta.dtype_name)))
+                return Err(self.err(
+                    name,
+                    format!(
+                        "expected a float tensor (F32, F16, BF16), found {}",
+                        meta.dtype_name
+                    ),
+                ))
             }
         };
         if let Some(i) = out.iter().position(|v| !v.is_finite()) {
-            return Err(self.err(name, format!("element {i} is {} (weights must be finite)", out[i])));
+            return Err(self.err(
+                name,
+                format!("element {i} is {} (weights must be finite)", out[i]),
+            ));
         }
         Ok(out)
     }
@@ -133,7 +178,10 @@ impl TensorFile {
         let meta = self.meta(name)?;
         let n: usize = meta.shape.iter().product();
         if n != numel {
-            return Err(self.err(name, format!("expected {numel} element(s), found shape {:?}", meta.shape)));
+            return Err(self.err(
+                name,
+                format!("expected {numel} element(s), found shape {:?}", meta.shape),
+            ));
         }
         let shape = meta.shape.clone();
         self.f32(name, &shape)
@@ -146,7 +194,10 @@ impl TensorFile {
             return Err(self.err(name, format!("expected I8, found {}", meta.dtype_name)));
         }
         if meta.shape != shape {
-            return Err(self.err(name, format!("expected shape {shape:?}, found {:?}", meta.shape)));
+            return Err(self.err(
+                name,
+                format!("expected shape {shape:?}, found {:?}", meta.shape),
+            ));
         }
         Ok(self.raw(name)?.iter().map(|&b| b as i8).collect())
     }
@@ -158,7 +209,10 @@ impl TensorFile {
             return Err(self.err(name, format!("expected U8, found {}", meta.dtype_name)));
         }
         if meta.shape != shape {
-            return Err(self.err(name, format!("expected shape {shape:?}, found {:?}", meta.shape)));
+            return Err(self.err(
+                name,
+                format!("expected shape {shape:?}, found {:?}", meta.shape),
+            ));
         }
         Ok(self.raw(name)?.to_vec())
     }

@@ -22,14 +22,23 @@ fn err_of(path: &std::path::Path, opts: &LoadOptions) -> String {
 #[test]
 fn plain_sequential_with_prefix_and_bias() {
     let d = tempfile::tempdir().unwrap();
-    let p = write(&d, "m.safetensors", &safetensors_bytes(&sequential_state_dict(&[16, 64, 32, 5], "net.", true, 1), None));
+    let p = write(
+        &d,
+        "m.safetensors",
+        &safetensors_bytes(
+            &sequential_state_dict(&[16, 64, 32, 5], "net.", true, 1),
+            None,
+        ),
+    );
     let l = load(&p, &LoadOptions::default()).unwrap();
     let ops: Vec<&str> = l.model.layers.iter().map(|x| x.op_name()).collect();
     assert_eq!(ops, ["bitlinear", "relu", "bitlinear", "relu", "bitlinear"]);
     assert_eq!(l.model.inputs, 16);
     assert_eq!(l.model.outputs(), 5);
     assert_eq!(l.model.layers[0].name, "net.0");
-    let LayerKind::BitLinear(b) = &l.model.layers[4].kind else { panic!() };
+    let LayerKind::BitLinear(b) = &l.model.layers[4].kind else {
+        panic!()
+    };
     assert!(b.bias.is_some());
     assert_eq!(b.source, WeightSource::FloatMaster);
 }
@@ -57,26 +66,42 @@ fn i8_codes_with_beta_and_hf_packed() {
         &d,
         "i8.safetensors",
         &safetensors_bytes(
-            &[RawTensor::i8("0.weight", &[5, 4], &codes), RawTensor::f32("0.weight_beta", &[1], &[0.25])],
+            &[
+                RawTensor::i8("0.weight", &[5, 4], &codes),
+                RawTensor::f32("0.weight_beta", &[1], &[0.25]),
+            ],
             None,
         ),
     );
     let l = load(&p, &LoadOptions::default()).unwrap();
-    let LayerKind::BitLinear(b) = &l.model.layers[0].kind else { panic!() };
+    let LayerKind::BitLinear(b) = &l.model.layers[0].kind else {
+        panic!()
+    };
     assert_eq!(b.codes.data, codes);
     assert_eq!(b.beta, 0.25);
 
     let m = crate::ir::Matrix::new(5, 4, codes.clone());
     let (packed, rows) = pack_hf(&m);
-    let packed_t =
-        vec![RawTensor::u8("0.weight", &[rows, 4], &packed), RawTensor::f32("0.weight_scale", &[1], &[4.0]), RawTensor::f32("0.bias", &[5], &[0.0; 5])];
+    let packed_t = vec![
+        RawTensor::u8("0.weight", &[rows, 4], &packed),
+        RawTensor::f32("0.weight_scale", &[1], &[4.0]),
+        RawTensor::f32("0.bias", &[5], &[0.0; 5]),
+    ];
     let p = write(&d, "hf.safetensors", &safetensors_bytes(&packed_t, None));
     let e = err_of(&p, &LoadOptions::default());
     assert!(e.contains("never guesses"), "{e}");
-    let opts = LoadOptions { weight_scale_is: Some("inv_beta".into()), ..Default::default() };
+    let opts = LoadOptions {
+        weight_scale_is: Some("inv_beta".into()),
+        ..Default::default()
+    };
     let l = load(&p, &opts).unwrap();
-    let LayerKind::BitLinear(b) = &l.model.layers[0].kind else { panic!() };
-    assert_eq!(b.codes.data, codes, "out_features 5 taken from the bias, padding rows dropped");
+    let LayerKind::BitLinear(b) = &l.model.layers[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        b.codes.data, codes,
+        "out_features 5 taken from the bias, padding rows dropped"
+    );
     assert_eq!(b.beta, 0.25);
 }
 
@@ -97,7 +122,11 @@ fn batchnorm_and_metadata_architecture() {
         {"op":"linear","name":"first","weight":"0.weight","bias":"0.bias"},
         {"op":"batchnorm","weight":"1.weight","bias":"1.bias","running_mean":"1.running_mean","running_var":"1.running_var"},
         {"op":"relu"}]}"#;
-    let p = write(&d, "meta.safetensors", &safetensors_bytes(&t, Some(vec![("bit2hls.arch".into(), arch.into())])));
+    let p = write(
+        &d,
+        "meta.safetensors",
+        &safetensors_bytes(&t, Some(vec![("bit2hls.arch".into(), arch.into())])),
+    );
     let l = load(&p, &LoadOptions::default()).unwrap();
     assert_eq!(l.model.name, "x");
     let ops: Vec<&str> = l.model.layers.iter().map(|x| x.op_name()).collect();
@@ -115,7 +144,10 @@ fn bad_files_are_refused_with_where_and_what() {
 
     let p = write(&d, "trunc.safetensors", &good[..good.len() - 3]);
     let e = err_of(&p, &o);
-    assert!(e.contains("trunc.safetensors") && e.contains("truncated"), "{e}");
+    assert!(
+        e.contains("trunc.safetensors") && e.contains("truncated"),
+        "{e}"
+    );
 
     let mut big = good.clone();
     big[0..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
@@ -140,7 +172,12 @@ fn bad_files_are_refused_with_where_and_what() {
     assert!(err_of(&p, &o).contains("offs.safetensors"));
 
     // Unknown / unsupported dtype.
-    let t = [RawTensor { name: "0.weight".into(), dtype: safetensors::Dtype::I32, shape: vec![2, 2], data: vec![0; 16] }];
+    let t = [RawTensor {
+        name: "0.weight".into(),
+        dtype: safetensors::Dtype::I32,
+        shape: vec![2, 2],
+        data: vec![0; 16],
+    }];
     let p = write(&d, "i32.safetensors", &safetensors_bytes(&t, None));
     let e = err_of(&p, &o);
     assert!(e.contains("0.weight") && e.contains("I32"), "{e}");
@@ -150,10 +187,16 @@ fn bad_files_are_refused_with_where_and_what() {
     t[0].data[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
     let p = write(&d, "nan.safetensors", &safetensors_bytes(&t, None));
     let e = err_of(&p, &o);
-    assert!(e.contains("0.weight") && e.contains("element 2") && e.contains("NaN"), "{e}");
+    assert!(
+        e.contains("0.weight") && e.contains("element 2") && e.contains("NaN"),
+        "{e}"
+    );
 
     // Codes outside {-1,0,1}.
-    let t = [RawTensor::i8("0.weight", &[2, 2], &[0, 1, 2, -1]), RawTensor::f32("0.weight_beta", &[1], &[1.0])];
+    let t = [
+        RawTensor::i8("0.weight", &[2, 2], &[0, 1, 2, -1]),
+        RawTensor::f32("0.weight_beta", &[1], &[1.0]),
+    ];
     let p = write(&d, "codes.safetensors", &safetensors_bytes(&t, None));
     let e = err_of(&p, &o);
     assert!(e.contains("ternary code 2 at [1][0]"), "{e}");
@@ -163,7 +206,10 @@ fn bad_files_are_refused_with_where_and_what() {
     t.push(RawTensor::f32("0.bias", &[4], &[0.0; 4]));
     let p = write(&d, "bias.safetensors", &safetensors_bytes(&t, None));
     let e = err_of(&p, &o);
-    assert!(e.contains("0.bias") && e.contains("expected shape [3]"), "{e}");
+    assert!(
+        e.contains("0.bias") && e.contains("expected shape [3]"),
+        "{e}"
+    );
     let mut t = sequential_state_dict(&[4, 3], "", false, 9);
     t.push(RawTensor::i8("0.bias", &[3], &[0; 3]));
     let p = write(&d, "biasdt.safetensors", &safetensors_bytes(&t, None));
@@ -176,19 +222,34 @@ fn bad_files_are_refused_with_where_and_what() {
     t.extend(t2);
     let p = write(&d, "chain.safetensors", &safetensors_bytes(&t, None));
     let e = err_of(&p, &o);
-    assert!(e.contains("'2'") && e.contains("takes 5 inputs") && e.contains("gives 3"), "{e}");
+    assert!(
+        e.contains("'2'") && e.contains("takes 5 inputs") && e.contains("gives 3"),
+        "{e}"
+    );
 
     // Architecture naming a missing tensor, and an unknown schema version.
     let t = sequential_state_dict(&[4, 3], "", false, 9);
     let arch = r#"{"schema":"bit2hls.arch/1","layers":[{"op":"bitlinear","weight":"fc.weight"}]}"#;
-    let p = write(&d, "arch.safetensors", &safetensors_bytes(&t, Some(vec![("bit2hls.arch".into(), arch.into())])));
+    let p = write(
+        &d,
+        "arch.safetensors",
+        &safetensors_bytes(&t, Some(vec![("bit2hls.arch".into(), arch.into())])),
+    );
     let e = err_of(&p, &o);
     assert!(e.contains("fc.weight") && e.contains("not found"), "{e}");
     let arch = r#"{"schema":"bit2hls.arch/9","layers":[{"op":"relu"}]}"#;
-    let p = write(&d, "v9.safetensors", &safetensors_bytes(&t, Some(vec![("bit2hls.arch".into(), arch.into())])));
+    let p = write(
+        &d,
+        "v9.safetensors",
+        &safetensors_bytes(&t, Some(vec![("bit2hls.arch".into(), arch.into())])),
+    );
     assert!(err_of(&p, &o).contains("bit2hls.arch/9"));
     let arch = r#"{"schema":"bit2hls.arch/1","layers":[{"op":"conv2d","weight":"0.weight"}]}"#;
-    let p = write(&d, "conv.safetensors", &safetensors_bytes(&t, Some(vec![("bit2hls.arch".into(), arch.into())])));
+    let p = write(
+        &d,
+        "conv.safetensors",
+        &safetensors_bytes(&t, Some(vec![("bit2hls.arch".into(), arch.into())])),
+    );
     assert!(err_of(&p, &o).contains("conv2d"));
 
     // No linear layer at all.

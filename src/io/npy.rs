@@ -25,7 +25,10 @@ pub struct NpyRows<R: Read = BufReader<File>> {
 }
 
 fn data_err(path: &Path, detail: impl Into<String>) -> Error {
-    Error::Data { path: path.to_path_buf(), detail: detail.into() }
+    Error::Data {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
 }
 
 /// Parses the header dictionary of a `.npy` file.
@@ -43,23 +46,39 @@ fn parse_header(path: &Path, h: &str) -> Result<(NpyDtype, bool, Vec<usize>)> {
         NpyDtype::F64
     } else {
         let d: String = descr.chars().take_while(|c| *c != ',').collect();
-        return Err(data_err(path, format!("array dtype {d} is not supported: expected float32 or float64 ('<f4' / '<f8')")));
+        return Err(data_err(
+            path,
+            format!(
+                "array dtype {d} is not supported: expected float32 or float64 ('<f4' / '<f8')"
+            ),
+        ));
     };
-    let fortran = field("fortran_order").map(|r| r.starts_with("True")).unwrap_or(false);
+    let fortran = field("fortran_order")
+        .map(|r| r.starts_with("True"))
+        .unwrap_or(false);
     let shape_s = field("shape").ok_or_else(|| data_err(path, "npy header has no 'shape'"))?;
-    let inner = shape_s.strip_prefix('(').and_then(|s| s.split(')').next()).ok_or_else(|| data_err(path, "bad shape"))?;
+    let inner = shape_s
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| data_err(path, "bad shape"))?;
     let shape: Vec<usize> = inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| data_err(path, format!("bad shape entry '{s}'"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| data_err(path, format!("bad shape entry '{s}'")))
+        })
         .collect::<Result<_>>()?;
     Ok((dtype, fortran, shape))
 }
 
 impl NpyRows {
     pub fn open(path: &Path) -> Result<NpyRows> {
-        let f = File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+        let f = File::open(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         let file_len = f.metadata().map(|m| m.len()).unwrap_or(0);
         NpyRows::from_reader(path, BufReader::with_capacity(1 << 20, f), file_len)
     }
@@ -70,37 +89,56 @@ impl<R: Read> NpyRows<R> {
     pub fn from_reader(path: &Path, mut reader: R, total_len: u64) -> Result<NpyRows<R>> {
         let file_len = total_len;
         let mut magic = [0u8; 8];
-        reader.read_exact(&mut magic).map_err(|_| data_err(path, "not a .npy file (too short)"))?;
+        reader
+            .read_exact(&mut magic)
+            .map_err(|_| data_err(path, "not a .npy file (too short)"))?;
         if &magic[..6] != b"\x93NUMPY" {
             return Err(data_err(path, "not a .npy file (bad magic)"));
         }
         let hlen = match magic[6] {
             1 => {
                 let mut b = [0u8; 2];
-                reader.read_exact(&mut b).map_err(|_| data_err(path, "truncated npy header"))?;
+                reader
+                    .read_exact(&mut b)
+                    .map_err(|_| data_err(path, "truncated npy header"))?;
                 u16::from_le_bytes(b) as usize
             }
             2 | 3 => {
                 let mut b = [0u8; 4];
-                reader.read_exact(&mut b).map_err(|_| data_err(path, "truncated npy header"))?;
+                reader
+                    .read_exact(&mut b)
+                    .map_err(|_| data_err(path, "truncated npy header"))?;
                 u32::from_le_bytes(b) as usize
             }
             v => return Err(data_err(path, format!("unsupported npy version {v}"))),
         };
         if hlen as u64 > file_len {
-            return Err(data_err(path, "npy header length runs past the end of the file"));
+            return Err(data_err(
+                path,
+                "npy header length runs past the end of the file",
+            ));
         }
         let mut hb = vec![0u8; hlen];
-        reader.read_exact(&mut hb).map_err(|_| data_err(path, "truncated npy header"))?;
+        reader
+            .read_exact(&mut hb)
+            .map_err(|_| data_err(path, "truncated npy header"))?;
         let h = String::from_utf8_lossy(&hb);
         let (dtype, fortran, shape) = parse_header(path, &h)?;
         if fortran {
-            return Err(data_err(path, "Fortran-order arrays are not supported (save with np.ascontiguousarray)"));
+            return Err(data_err(
+                path,
+                "Fortran-order arrays are not supported (save with np.ascontiguousarray)",
+            ));
         }
         let (rows, cols) = match shape.as_slice() {
             [r, c] => (*r, *c),
             [c] => (1, *c),
-            s => return Err(data_err(path, format!("expected a 2-D array [events, features], found shape {s:?}"))),
+            s => {
+                return Err(data_err(
+                    path,
+                    format!("expected a 2-D array [events, features], found shape {s:?}"),
+                ))
+            }
         };
         let esize = if dtype == NpyDtype::F32 { 4 } else { 8 };
         let header_end = 6 + 2 + if magic[6] == 1 { 2 } else { 4 } + hlen as u64;
@@ -108,10 +146,21 @@ impl<R: Read> NpyRows<R> {
         if (file_len.saturating_sub(header_end)) as u128 != need {
             return Err(data_err(
                 path,
-                format!("data is {} bytes, shape {:?} needs {need} (truncated?)", file_len.saturating_sub(header_end), shape),
+                format!(
+                    "data is {} bytes, shape {:?} needs {need} (truncated?)",
+                    file_len.saturating_sub(header_end),
+                    shape
+                ),
             ));
         }
-        Ok(NpyRows { path: path.to_path_buf(), reader, dtype, rows, cols, read: 0 })
+        Ok(NpyRows {
+            path: path.to_path_buf(),
+            reader,
+            dtype,
+            rows,
+            cols,
+            read: 0,
+        })
     }
 
     /// Reads up to `max_rows` rows into `out` (cleared first) as f32. Returns rows read.
@@ -123,19 +172,34 @@ impl<R: Read> NpyRows<R> {
         match self.dtype {
             NpyDtype::F32 => {
                 let mut buf = vec![0u8; count * 4];
-                self.reader.read_exact(&mut buf).map_err(|e| data_err(&self.path, format!("read failed: {e}")))?;
-                out.extend(buf.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+                self.reader
+                    .read_exact(&mut buf)
+                    .map_err(|e| data_err(&self.path, format!("read failed: {e}")))?;
+                out.extend(
+                    buf.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                );
             }
             NpyDtype::F64 => {
                 let mut buf = vec![0u8; count * 8];
-                self.reader.read_exact(&mut buf).map_err(|e| data_err(&self.path, format!("read failed: {e}")))?;
-                out.extend(buf.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32));
+                self.reader
+                    .read_exact(&mut buf)
+                    .map_err(|e| data_err(&self.path, format!("read failed: {e}")))?;
+                out.extend(
+                    buf.chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32),
+                );
             }
         }
         if let Some(i) = out.iter().position(|v| !v.is_finite()) {
             return Err(data_err(
                 &self.path,
-                format!("row {}, column {} is {} (inputs must be finite)", self.read + i / self.cols, i % self.cols, out[i]),
+                format!(
+                    "row {}, column {} is {} (inputs must be finite)",
+                    self.read + i / self.cols,
+                    i % self.cols,
+                    out[i]
+                ),
             ));
         }
         self.read += n;
@@ -151,13 +215,20 @@ pub struct NpyWriter {
 impl NpyWriter {
     /// `descr` is `'<f4'`, `'<f8'` or `'<i8'`.
     pub fn create(path: &Path, descr: &str, rows: usize, cols: usize) -> Result<NpyWriter> {
-        let f = File::create(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+        let f = File::create(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+        let mut h =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
         let total = 10 + h.len() + 1;
         h.push_str(&" ".repeat((64 - total % 64) % 64));
         h.push('\n');
-        let io = |e| Error::Io { path: path.to_path_buf(), source: e };
+        let io = |e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
         w.write_all(b"\x93NUMPY\x01\x00").map_err(io)?;
         w.write_all(&(h.len() as u16).to_le_bytes()).map_err(io)?;
         w.write_all(h.as_bytes()).map_err(io)?;
@@ -195,13 +266,22 @@ pub fn stream_npz_member(
     chunk_rows: usize,
     mut f: impl FnMut(usize, usize, &[f32]) -> Result<()>,
 ) -> Result<(usize, usize)> {
-    let file = File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    let file = File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     let mut zip = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| data_err(path, format!("not a readable .npz (zip) file: {e}")))?;
     let name = format!("{member}.npy");
-    let entry = zip.by_name(&name).map_err(|_| data_err(path, format!("no array '{member}' in the .npz")))?;
+    let entry = zip
+        .by_name(&name)
+        .map_err(|_| data_err(path, format!("no array '{member}' in the .npz")))?;
     let len = entry.size();
-    let mut rows = NpyRows::from_reader(&path.join(&name), BufReader::with_capacity(1 << 20, entry), len)?;
+    let mut rows = NpyRows::from_reader(
+        &path.join(&name),
+        BufReader::with_capacity(1 << 20, entry),
+        len,
+    )?;
     let (r, c) = (rows.rows, rows.cols);
     let mut buf = Vec::new();
     loop {

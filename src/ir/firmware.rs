@@ -192,6 +192,9 @@ impl Firmware {
         self.options.input_type
     }
     pub fn output_type(&self) -> FixedType {
-        self.layers.last().map(|l| l.out_type).unwrap_or(self.options.input_type)
+        self.layers
+            .last()
+            .map(|l| l.out_type)
+            .unwrap_or(self.options.input_type)
     }
 }

@@ -44,7 +44,11 @@ impl FixedType {
         let signed = iv.lo < 0;
         let mut width = 1u32;
         loop {
-            let t = FixedType { signed, width, frac };
+            let t = FixedType {
+                signed,
+                width,
+                frac,
+            };
             // 126 bits is the widest type whose bounds fit i128; callers refuse anything > 62.
             if width >= 126 || (t.min_code() <= iv.lo && iv.hi <= t.max_code()) {
                 return t;
@@ -55,7 +59,10 @@ impl FixedType {
 
     /// The interval of all codes of this type.
     pub fn interval(&self) -> Interval {
-        Interval { lo: self.min_code(), hi: self.max_code() }
+        Interval {
+            lo: self.min_code(),
+            hi: self.max_code(),
+        }
     }
 
     /// The C++ spelling of the type, with its quantization and overflow modes.
@@ -81,7 +88,11 @@ impl FixedType {
         if width == 0 || width > 62 || (signed && width < 2) {
             return None;
         }
-        Some(FixedType { signed, width, frac: width as i32 - int_bits })
+        Some(FixedType {
+            signed,
+            width,
+            frac: width as i32 - int_bits,
+        })
     }
 }
 
@@ -108,27 +119,53 @@ impl Interval {
         Interval { lo: v, hi: v }
     }
     pub fn add(self, o: Interval) -> Interval {
-        Interval { lo: self.lo + o.lo, hi: self.hi + o.hi }
+        Interval {
+            lo: self.lo + o.lo,
+            hi: self.hi + o.hi,
+        }
     }
     pub fn neg(self) -> Interval {
-        Interval { lo: -self.hi, hi: -self.lo }
+        Interval {
+            lo: -self.hi,
+            hi: -self.lo,
+        }
     }
     pub fn mul(self, o: Interval) -> Interval {
-        let c = [self.lo * o.lo, self.lo * o.hi, self.hi * o.lo, self.hi * o.hi];
-        Interval { lo: *c.iter().min().unwrap(), hi: *c.iter().max().unwrap() }
+        let c = [
+            self.lo * o.lo,
+            self.lo * o.hi,
+            self.hi * o.lo,
+            self.hi * o.hi,
+        ];
+        Interval {
+            lo: *c.iter().min().unwrap(),
+            hi: *c.iter().max().unwrap(),
+        }
     }
     pub fn union(self, o: Interval) -> Interval {
-        Interval { lo: self.lo.min(o.lo), hi: self.hi.max(o.hi) }
+        Interval {
+            lo: self.lo.min(o.lo),
+            hi: self.hi.max(o.hi),
+        }
     }
     pub fn relu(self) -> Interval {
-        Interval { lo: self.lo.max(0), hi: self.hi.max(0) }
+        Interval {
+            lo: self.lo.max(0),
+            hi: self.hi.max(0),
+        }
     }
     pub fn clamp(self, lo: i128, hi: i128) -> Interval {
-        Interval { lo: self.lo.clamp(lo, hi), hi: self.hi.clamp(lo, hi) }
+        Interval {
+            lo: self.lo.clamp(lo, hi),
+            hi: self.hi.clamp(lo, hi),
+        }
     }
     /// Rounding is monotone, so the image of an interval is the interval of the rounded ends.
     pub fn shift_round(self, s: i32) -> Interval {
-        Interval { lo: shift_round_i128(self.lo, s), hi: shift_round_i128(self.hi, s) }
+        Interval {
+            lo: shift_round_i128(self.lo, s),
+            hi: shift_round_i128(self.hi, s),
+        }
     }
     /// Largest absolute value.
     pub fn abs_max(self) -> i128 {
@@ -200,7 +237,11 @@ pub struct SaturationBounds {
 
 impl SaturationBounds {
     pub fn new(t: FixedType) -> SaturationBounds {
-        SaturationBounds { scale: (2f64).powi(t.frac), lo: t.min_code() as f64 - 0.5, hi: t.max_code() as f64 + 0.5 }
+        SaturationBounds {
+            scale: (2f64).powi(t.frac),
+            lo: t.min_code() as f64 - 0.5,
+            hi: t.max_code() as f64 + 0.5,
+        }
     }
     #[inline(always)]
     pub fn saturates(&self, v: f64) -> bool {
@@ -270,11 +311,25 @@ mod tests {
     #[test]
     fn type_parse_and_fit() {
         let t = FixedType::parse("ap_fixed<16,6>").unwrap();
-        assert_eq!(t, FixedType { signed: true, width: 16, frac: 10 });
+        assert_eq!(
+            t,
+            FixedType {
+                signed: true,
+                width: 16,
+                frac: 10
+            }
+        );
         assert_eq!(t.cpp(), "ap_fixed<16,6>");
         assert_eq!(FixedType::fitting(Interval::new(-128, 127), 0).width, 8);
         assert_eq!(FixedType::fitting(Interval::new(-129, 127), 0).width, 9);
-        assert_eq!(FixedType::fitting(Interval::new(0, 255), 0), FixedType { signed: false, width: 8, frac: 0 });
+        assert_eq!(
+            FixedType::fitting(Interval::new(0, 255), 0),
+            FixedType {
+                signed: false,
+                width: 8,
+                frac: 0
+            }
+        );
         assert!(FixedType::parse("ap_fixed<0,0>").is_none());
         assert!(FixedType::parse("float").is_none());
     }

@@ -131,6 +131,10 @@ pub struct Model {
 impl Model {
     /// Output width.
     pub fn outputs(&self) -> usize {
-        self.layers.iter().rev().find_map(|l| l.shape().map(|s| s.1)).unwrap_or(self.inputs)
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| l.shape().map(|s| s.1))
+            .unwrap_or(self.inputs)
     }
 }

@@ -42,7 +42,11 @@ impl Calibration {
                 e.1 = x;
             }
         }
-        self.rule = if q >= 1.0 { "max over the calibration set".into() } else { format!("{q} quantile of per-sample max|x|") };
+        self.rule = if q >= 1.0 {
+            "max over the calibration set".into()
+        } else {
+            format!("{q} quantile of per-sample max|x|")
+        };
         self
     }
 
@@ -69,7 +73,10 @@ impl Calibration {
     }
 
     pub fn absmax_of(&self, layer: usize) -> Option<f32> {
-        self.layer_absmax.iter().find(|(l, _)| *l == layer).map(|x| x.1)
+        self.layer_absmax
+            .iter()
+            .find(|(l, _)| *l == layer)
+            .map(|x| x.1)
     }
 }
 
@@ -97,7 +104,11 @@ pub fn calibrate(model: &Model, x: &[f32]) -> Calibration {
             (inmax, lm)
         })
         .collect();
-    let mut cal = Calibration { samples: n, rule: "max over the calibration set".into(), ..Default::default() };
+    let mut cal = Calibration {
+        samples: n,
+        rule: "max over the calibration set".into(),
+        ..Default::default()
+    };
     for (inmax, lm) in per {
         cal.input_absmax = cal.input_absmax.max(inmax);
         for (l, v) in lm {
@@ -108,8 +119,11 @@ pub fn calibrate(model: &Model, x: &[f32]) -> Calibration {
         }
     }
     cal.per_sample.sort_by_key(|x| x.0);
-    cal.layer_absmax =
-        cal.per_sample.iter().map(|(l, v)| (*l, v.iter().copied().fold(0f32, f32::max))).collect();
+    cal.layer_absmax = cal
+        .per_sample
+        .iter()
+        .map(|(l, v)| (*l, v.iter().copied().fold(0f32, f32::max)))
+        .collect();
     cal
 }
 
@@ -117,8 +131,14 @@ pub fn calibrate(model: &Model, x: &[f32]) -> Calibration {
 pub fn input_type_for(absmax: f32, width: u32) -> FixedType {
     let mut int_bits = 1i32;
     loop {
-        let t = FixedType { signed: true, width, frac: width as i32 - int_bits };
-        if !crate::ir::fixed::saturates(absmax as f64, t) && !crate::ir::fixed::saturates(-(absmax as f64), t) {
+        let t = FixedType {
+            signed: true,
+            width,
+            frac: width as i32 - int_bits,
+        };
+        if !crate::ir::fixed::saturates(absmax as f64, t)
+            && !crate::ir::fixed::saturates(-(absmax as f64), t)
+        {
             return t;
         }
         int_bits += 1;

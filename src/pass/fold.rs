@@ -39,7 +39,11 @@ pub fn stages(model: &Model) -> Result<Vec<Stage>> {
                 let (_, n_out) = layer.shape().expect("linear layers have a shape");
                 width = n_out;
                 out.push(Stage {
-                    op: if matches!(layer.kind, LayerKind::BitLinear(_)) { StageOp::Ternary(i) } else { StageOp::Dense(i) },
+                    op: if matches!(layer.kind, LayerKind::BitLinear(_)) {
+                        StageOp::Ternary(i)
+                    } else {
+                        StageOp::Dense(i)
+                    },
                     post_scale: vec![1.0; n_out],
                     post_shift: vec![0.0; n_out],
                     relu: false,
@@ -48,13 +52,18 @@ pub fn stages(model: &Model) -> Result<Vec<Stage>> {
             }
             LayerKind::Affine(a) => {
                 if a.scale.len() != width {
-                    return Err(Error::layer(&layer.name, i, format!("has {} channels, its input has {width}", a.scale.len())));
+                    return Err(Error::layer(
+                        &layer.name,
+                        i,
+                        format!("has {} channels, its input has {width}", a.scale.len()),
+                    ));
                 }
                 match out.last_mut() {
                     Some(s) if !s.relu => {
                         for n in 0..width {
                             s.post_scale[n] *= a.scale[n] as f64;
-                            s.post_shift[n] = s.post_shift[n] * a.scale[n] as f64 + a.shift[n] as f64;
+                            s.post_shift[n] =
+                                s.post_shift[n] * a.scale[n] as f64 + a.shift[n] as f64;
                         }
                         s.sources.push(i);
                     }

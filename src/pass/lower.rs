@@ -8,7 +8,9 @@
 use super::calibrate::Calibration;
 use super::fold::{stages, Stage, StageOp};
 use crate::error::{Error, Result};
-use crate::ir::firmware::{AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw};
+use crate::ir::firmware::{
+    AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw,
+};
 use crate::ir::fixed::{bit_length, ceil_log2, const_code, const_frac, FixedType, Interval};
 use crate::ir::{LayerKind, Matrix, Model};
 
@@ -65,7 +67,10 @@ pub fn lower(model: &Model, opts: &LowerOptions, calib: Option<&Calibration>) ->
             StageOp::Affine(None) => "input_relu".to_string(),
             _ => model.layers[first].name.clone(),
         };
-        let ctx = Ctx { name: &name, index: si };
+        let ctx = Ctx {
+            name: &name,
+            index: si,
+        };
         let layer = lower_stage(model, st, opts, calib, &ctx, in_type, &in_ranges)?;
         in_type = layer.out_type;
         in_ranges = layer.out_ranges.clone();
@@ -95,7 +100,9 @@ fn lower_stage(
     let n_in = in_ranges.len();
     let (kind, pre_ranges): (FwKind, Vec<Interval>) = match st.op {
         StageOp::Ternary(li) => {
-            let LayerKind::BitLinear(b) = &model.layers[li].kind else { unreachable!("stage op matches layer kind") };
+            let LayerKind::BitLinear(b) = &model.layers[li].kind else {
+                unreachable!("stage op matches layer kind")
+            };
             let p = &model.profile;
             let q = p.act_qmax as i64;
             let clamp = (p.act_clamp.0 as i64, p.act_clamp.1 as i64);
@@ -109,9 +116,23 @@ fn lower_stage(
                 Mode::Static => (clamp.0, clamp.1),
                 _ => ((-q).max(clamp.0), q.min(clamp.1)),
             };
-            let code_range = if nonneg { Interval::new(0, qhi as i128) } else { Interval::new(qlo as i128, qhi as i128) };
-            let post: Vec<f64> = st.post_scale.iter().map(|a| a * b.beta as f64 / q as f64).collect();
-            let (quant, mult, mult_frac, shift, prod_scale): (Quantizer, Vec<i64>, i32, i32, Interval) = match opts.mode {
+            let code_range = if nonneg {
+                Interval::new(0, qhi as i128)
+            } else {
+                Interval::new(qlo as i128, qhi as i128)
+            };
+            let post: Vec<f64> = st
+                .post_scale
+                .iter()
+                .map(|a| a * b.beta as f64 / q as f64)
+                .collect();
+            let (quant, mult, mult_frac, shift, prod_scale): (
+                Quantizer,
+                Vec<i64>,
+                i32,
+                i32,
+                Interval,
+            ) = match opts.mode {
                 Mode::Dynamic => {
                     let g = opts.recip_guard_bits;
                     let e_max = bit_length(m_max as i64);
@@ -134,13 +155,29 @@ fn lower_stage(
                         // |V_k·R| ≤ M·(Q·2^(G+e) + M/2)/M = Q·2^(G+e) + M/2 since |V_k| ≤ M.
                         bound = bound.max(num + hi_m / 2);
                     }
-                    let recip_type = ctx.ty("reciprocal", r_iv.expect("M range is not empty"), 0)?;
-                    ctx.ty("reciprocal numerator", Interval::new(0, ((q as i128) << (g + e_max)) + m_max / 2), 0)?;
-                    let prod_iv = if nonneg { Interval::new(0, bound) } else { Interval::new(-bound, bound) };
+                    let recip_type =
+                        ctx.ty("reciprocal", r_iv.expect("M range is not empty"), 0)?;
+                    ctx.ty(
+                        "reciprocal numerator",
+                        Interval::new(0, ((q as i128) << (g + e_max)) + m_max / 2),
+                        0,
+                    )?;
+                    let prod_iv = if nonneg {
+                        Interval::new(0, bound)
+                    } else {
+                        Interval::new(-bound, bound)
+                    };
                     let prod_type = ctx.ty("V·R", prod_iv, 0)?;
                     let pc = const_frac(post.iter().copied(), opts.const_bits);
                     (
-                        Quantizer::Dynamic { m_type, m_floor, guard: g, e_type, recip_type, prod_type },
+                        Quantizer::Dynamic {
+                            m_type,
+                            m_floor,
+                            guard: g,
+                            e_type,
+                            recip_type,
+                            prod_type,
+                        },
                         post.iter().map(|c| const_code(*c, pc)).collect(),
                         pc,
                         ctx.shift("dequantization", pc + f_in - f_out)?,
@@ -157,7 +194,13 @@ fn lower_stage(
                     ctx.shift("dequantization", pc + f_in - f_out - ceil_log2(m_floor))?;
                     ctx.shift("dequantization", pc + f_in - f_out - e_max)?;
                     (
-                        Quantizer::Pow2 { m_type, m_floor, e_max, e_type, prod_type },
+                        Quantizer::Pow2 {
+                            m_type,
+                            m_floor,
+                            e_max,
+                            e_type,
+                            prod_type,
+                        },
                         post.iter().map(|c| const_code(*c, pc)).collect(),
                         pc,
                         pc + f_in - f_out,
@@ -166,11 +209,19 @@ fn lower_stage(
                 }
                 Mode::Static => {
                     let cal = calib.ok_or_else(|| {
-                        Error::layer(ctx.name, ctx.index, "static mode needs calibration data (--calib FILE.npz)")
+                        Error::layer(
+                            ctx.name,
+                            ctx.index,
+                            "static mode needs calibration data (--calib FILE.npz)",
+                        )
                     })?;
-                    let m_cal = cal
-                        .absmax_of(st.sources[0])
-                        .ok_or_else(|| Error::layer(ctx.name, ctx.index, "no calibration statistic for this layer"))?;
+                    let m_cal = cal.absmax_of(st.sources[0]).ok_or_else(|| {
+                        Error::layer(
+                            ctx.name,
+                            ctx.index,
+                            "no calibration statistic for this layer",
+                        )
+                    })?;
                     let m_cal = (m_cal as f64).max(p.eps_act as f64);
                     let r_real = q as f64 * (2f64).powi(-f_in) / m_cal;
                     let pf = ctx.shift("requantization", const_frac([r_real], opts.const_bits))?;
@@ -181,7 +232,12 @@ fn lower_stage(
                     let consts: Vec<f64> = post.iter().map(|c| c * m_cal).collect();
                     let pd = const_frac(consts.iter().copied(), opts.const_bits);
                     (
-                        Quantizer::Static { m_cal, recip, recip_frac: pf, prod_type },
+                        Quantizer::Static {
+                            m_cal,
+                            recip,
+                            recip_frac: pf,
+                            prod_type,
+                        },
                         consts.iter().map(|c| const_code(*c, pd)).collect(),
                         pd,
                         ctx.shift("dequantization", pd - f_out)?,
@@ -197,18 +253,27 @@ fn lower_stage(
                 .collect();
             let acc_ranges: Vec<Interval> = (0..b.codes.rows)
                 .map(|n| {
-                    b.codes.row(n).iter().fold(Interval::point(0), |a, &t| match t {
-                        1 => a.add(code_range),
-                        -1 => a.add(code_range.neg()),
-                        _ => a,
-                    })
+                    b.codes
+                        .row(n)
+                        .iter()
+                        .fold(Interval::point(0), |a, &t| match t {
+                            1 => a.add(code_range),
+                            -1 => a.add(code_range.neg()),
+                            _ => a,
+                        })
                 })
                 .collect();
-            let acc_type = ctx.ty("accumulator", acc_ranges.iter().copied().reduce(Interval::union).unwrap(), 0)?;
+            let acc_type = ctx.ty(
+                "accumulator",
+                acc_ranges.iter().copied().reduce(Interval::union).unwrap(),
+                0,
+            )?;
             let mut dq_union: Option<Interval> = None;
             let mut pre = Vec::with_capacity(b.codes.rows);
             for n in 0..b.codes.rows {
-                let prod = acc_ranges[n].mul(prod_scale).mul(Interval::point(mult[n] as i128));
+                let prod = acc_ranges[n]
+                    .mul(prod_scale)
+                    .mul(Interval::point(mult[n] as i128));
                 dq_union = Some(dq_union.map_or(prod, |u| u.union(prod)));
                 let y = match &quant {
                     Quantizer::Pow2 { e_max, m_floor, .. } => {
@@ -222,14 +287,13 @@ fn lower_stage(
                 };
                 pre.push(y.add(Interval::point(bias[n] as i128)));
             }
-            let mut dequant_type = ctx.ty("dequantization product", dq_union.expect("n_out > 0"), 0)?;
+            let mut dequant_type =
+                ctx.ty("dequantization product", dq_union.expect("n_out > 0"), 0)?;
             if let Quantizer::Pow2 { e_max, .. } = &quant {
                 // A left shift by up to e_max - shift happens on the product when shift < e.
                 let extra = (*e_max - shift).max(0);
-                let widened = Interval::new(
-                    dq_union.unwrap().lo << extra,
-                    dq_union.unwrap().hi << extra,
-                );
+                let widened =
+                    Interval::new(dq_union.unwrap().lo << extra, dq_union.unwrap().hi << extra);
                 dequant_type = ctx.ty("dequantization product", widened, 0)?;
             }
             (
@@ -251,15 +315,24 @@ fn lower_stage(
             )
         }
         StageOp::Dense(li) => {
-            let LayerKind::Linear(l) = &model.layers[li].kind else { unreachable!("stage op matches layer kind") };
+            let LayerKind::Linear(l) = &model.layers[li].kind else {
+                unreachable!("stage op matches layer kind")
+            };
             let folded: Vec<f64> = (0..l.weight.rows)
-                .flat_map(|n| l.weight.row(n).iter().map(move |w| *w as f64 * st.post_scale[n]))
+                .flat_map(|n| {
+                    l.weight
+                        .row(n)
+                        .iter()
+                        .map(move |w| *w as f64 * st.post_scale[n])
+                })
                 .collect();
             let fw = const_frac(folded.iter().copied(), opts.weight_bits);
             let wq: Vec<i64> = folded.iter().map(|w| const_code(*w, fw)).collect();
             let weights = Matrix::new(l.weight.rows, l.weight.cols, wq);
             let weight_type = FixedType::fitting(
-                weights.data.iter().fold(Interval::point(0), |a, &w| a.union(Interval::point(w as i128))),
+                weights.data.iter().fold(Interval::point(0), |a, &w| {
+                    a.union(Interval::point(w as i128))
+                }),
                 fw,
             );
             let acc_ranges: Vec<Interval> = (0..weights.rows)
@@ -268,10 +341,16 @@ fn lower_stage(
                         .row(n)
                         .iter()
                         .zip(in_ranges)
-                        .fold(Interval::point(0), |a, (&w, r)| a.add(r.mul(Interval::point(w as i128))))
+                        .fold(Interval::point(0), |a, (&w, r)| {
+                            a.add(r.mul(Interval::point(w as i128)))
+                        })
                 })
                 .collect();
-            let acc_type = ctx.ty("accumulator", acc_ranges.iter().copied().reduce(Interval::union).unwrap(), fw + f_in)?;
+            let acc_type = ctx.ty(
+                "accumulator",
+                acc_ranges.iter().copied().reduce(Interval::union).unwrap(),
+                fw + f_in,
+            )?;
             let shift = ctx.shift("output", fw + f_in - f_out)?;
             let bias: Vec<i64> = (0..weights.rows)
                 .map(|n| {
@@ -279,15 +358,35 @@ fn lower_stage(
                     const_code(st.post_scale[n] * bn + st.post_shift[n], f_out)
                 })
                 .collect();
-            let pre =
-                (0..weights.rows).map(|n| acc_ranges[n].shift_round(shift).add(Interval::point(bias[n] as i128))).collect();
-            (FwKind::Dense(DenseFw { weights, weight_type, acc_ranges, acc_type, shift, bias }), pre)
+            let pre = (0..weights.rows)
+                .map(|n| {
+                    acc_ranges[n]
+                        .shift_round(shift)
+                        .add(Interval::point(bias[n] as i128))
+                })
+                .collect();
+            (
+                FwKind::Dense(DenseFw {
+                    weights,
+                    weight_type,
+                    acc_ranges,
+                    acc_type,
+                    shift,
+                    bias,
+                }),
+                pre,
+            )
         }
         StageOp::Affine(li) => {
             let (a, c): (Vec<f64>, Vec<f64>) = match li {
                 Some(li) => {
-                    let LayerKind::Affine(af) = &model.layers[li].kind else { unreachable!("stage op matches layer kind") };
-                    (af.scale.iter().map(|v| *v as f64).collect(), af.shift.iter().map(|v| *v as f64).collect())
+                    let LayerKind::Affine(af) = &model.layers[li].kind else {
+                        unreachable!("stage op matches layer kind")
+                    };
+                    (
+                        af.scale.iter().map(|v| *v as f64).collect(),
+                        af.shift.iter().map(|v| *v as f64).collect(),
+                    )
                 }
                 None => (vec![1.0; n_in], vec![0.0; n_in]),
             };
@@ -295,16 +394,48 @@ fn lower_stage(
             let scale: Vec<i64> = a.iter().map(|v| const_code(*v, pa)).collect();
             let shift = ctx.shift("affine", pa + f_in - f_out)?;
             let bias: Vec<i64> = c.iter().map(|v| const_code(*v, f_out)).collect();
-            let prods: Vec<Interval> =
-                in_ranges.iter().zip(&scale).map(|(r, &s)| r.mul(Interval::point(s as i128))).collect();
-            let prod_type = ctx.ty("affine product", prods.iter().copied().reduce(Interval::union).unwrap(), 0)?;
-            let pre = prods.iter().zip(&bias).map(|(p, &b)| p.shift_round(shift).add(Interval::point(b as i128))).collect();
-            (FwKind::Affine(AffineFw { scale, scale_frac: pa, shift, prod_type, bias }), pre)
+            let prods: Vec<Interval> = in_ranges
+                .iter()
+                .zip(&scale)
+                .map(|(r, &s)| r.mul(Interval::point(s as i128)))
+                .collect();
+            let prod_type = ctx.ty(
+                "affine product",
+                prods.iter().copied().reduce(Interval::union).unwrap(),
+                0,
+            )?;
+            let pre = prods
+                .iter()
+                .zip(&bias)
+                .map(|(p, &b)| p.shift_round(shift).add(Interval::point(b as i128)))
+                .collect();
+            (
+                FwKind::Affine(AffineFw {
+                    scale,
+                    scale_frac: pa,
+                    shift,
+                    prod_type,
+                    bias,
+                }),
+                pre,
+            )
         }
     };
-    ctx.ty("pre-activation", pre_ranges.iter().copied().reduce(Interval::union).unwrap(), f_out)?;
-    let out_ranges: Vec<Interval> = if st.relu { pre_ranges.iter().map(|r| r.relu()).collect() } else { pre_ranges };
-    let out_type = ctx.ty("output", out_ranges.iter().copied().reduce(Interval::union).unwrap(), f_out)?;
+    ctx.ty(
+        "pre-activation",
+        pre_ranges.iter().copied().reduce(Interval::union).unwrap(),
+        f_out,
+    )?;
+    let out_ranges: Vec<Interval> = if st.relu {
+        pre_ranges.iter().map(|r| r.relu()).collect()
+    } else {
+        pre_ranges
+    };
+    let out_type = ctx.ty(
+        "output",
+        out_ranges.iter().copied().reduce(Interval::union).unwrap(),
+        f_out,
+    )?;
     Ok(FwLayer {
         name: ctx.name.to_string(),
         sources: st.sources.clone(),

@@ -38,13 +38,22 @@ pub fn ternarize(w: &Matrix<f32>, profile: &Profile) -> Ternarized {
             r.round_ties_even().clamp(-1.0, 1.0) as i8
         })
         .collect();
-    Ternarized { codes: Matrix::new(w.rows, w.cols, codes), beta, tie_fragile }
+    Ternarized {
+        codes: Matrix::new(w.rows, w.cols, codes),
+        beta,
+        tie_fragile,
+    }
 }
 
 /// Decodes the Hugging Face bitnet packed layout (reference §3.2): `packed` is `[ceil(out/4), in]`,
 /// byte `P[r][c]` holds `W[i·R + r][c] + 1` in bits `2i+1:2i`. Code 3 is invalid.
 /// Returns `Err((row, col))` of the first invalid code.
-pub fn unpack_hf(packed: &[u8], packed_rows: usize, cols: usize, out: usize) -> Result<Matrix<i8>, (usize, usize)> {
+pub fn unpack_hf(
+    packed: &[u8],
+    packed_rows: usize,
+    cols: usize,
+    out: usize,
+) -> Result<Matrix<i8>, (usize, usize)> {
     let mut codes = vec![0i8; out * cols];
     for i in 0..4 {
         for r in 0..packed_rows {
@@ -71,7 +80,11 @@ pub fn pack_hf(codes: &Matrix<i8>) -> (Vec<u8>, usize) {
         for r in 0..rows {
             let row = i * rows + r;
             for c in 0..codes.cols {
-                let v = if row < codes.rows { codes.at(row, c) } else { 0 };
+                let v = if row < codes.rows {
+                    codes.at(row, c)
+                } else {
+                    0
+                };
                 packed[r * codes.cols + c] |= ((v + 1) as u8) << (2 * i);
             }
         }

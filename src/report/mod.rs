@@ -58,7 +58,15 @@ impl ValidationSummary {
 
     /// One summary per mode of a `validate` report, with `accuracy_delta` filled in.
     pub fn from_report(r: &Report) -> Vec<(Mode, ValidationSummary)> {
-        r.modes.iter().map(|m| (m.mode, ValidationSummary::from(m).with_float(r.float_accuracy))).collect()
+        r.modes
+            .iter()
+            .map(|m| {
+                (
+                    m.mode,
+                    ValidationSummary::from(m).with_float(r.float_accuracy),
+                )
+            })
+            .collect()
     }
 }
 

@@ -109,7 +109,10 @@ fn axis(lo: f64, hi: f64, integer: bool, nonneg: bool) -> (f64, f64, f64) {
 /// Tick values: multiples of `step` within `lo..=hi` (at most 12).
 fn ticks(lo: f64, hi: f64, step: f64) -> Vec<f64> {
     let first = (lo / step).ceil();
-    (0..12).map(|k| (first + k as f64) * step).take_while(|&t| t <= hi + 1e-9 * step).collect()
+    (0..12)
+        .map(|k| (first + k as f64) * step)
+        .take_while(|&t| t <= hi + 1e-9 * step)
+        .collect()
 }
 
 /// Decimals to print multiples of `step` exactly (0 for steps ≥ 1).
@@ -124,7 +127,10 @@ fn decimals(step: f64) -> usize {
 /// Builds the plot. `x` is a LUT count (integer axis); `y` a percentage. Needs at least one
 /// datum with finite coordinates (others are dropped); returns None otherwise.
 pub fn scatter(data: &[Datum], x_title: &str, y_title: &str) -> Option<Scatter> {
-    let data: Vec<&Datum> = data.iter().filter(|d| d.x.is_finite() && d.y.is_finite()).collect();
+    let data: Vec<&Datum> = data
+        .iter()
+        .filter(|d| d.x.is_finite() && d.y.is_finite())
+        .collect();
     if data.is_empty() {
         return None;
     }
@@ -138,9 +144,18 @@ pub fn scatter(data: &[Datum], x_title: &str, y_title: &str) -> Option<Scatter> 
     let yd = decimals(ystep);
     let x_ticks = ticks(xlo, xhi, xstep)
         .into_iter()
-        .map(|t| Tick { pos: f(px(t)), label: fmt_int(t.round().max(0.0) as u64) })
+        .map(|t| Tick {
+            pos: f(px(t)),
+            label: fmt_int(t.round().max(0.0) as u64),
+        })
         .collect();
-    let y_ticks = ticks(ylo, yhi, ystep).into_iter().map(|t| Tick { pos: f(py(t)), label: format!("{t:.yd$}") }).collect();
+    let y_ticks = ticks(ylo, yhi, ystep)
+        .into_iter()
+        .map(|t| Tick {
+            pos: f(py(t)),
+            label: format!("{t:.yd$}"),
+        })
+        .collect();
     // Labels right of the point (left of it near the right edge), pushed down when they would
     // overlap an earlier label.
     let mut placed: Vec<(f64, f64, &'static str)> = Vec::new();
@@ -148,9 +163,19 @@ pub fn scatter(data: &[Datum], x_title: &str, y_title: &str) -> Option<Scatter> 
     for d in &data {
         let (cx, cy) = (px(d.x), py(d.y));
         let right = cx > x1 - 110.0;
-        let (lx, anchor) = if right { (cx - 9.0, "end") } else { (cx + 9.0, "start") };
+        let (lx, anchor) = if right {
+            (cx - 9.0, "end")
+        } else {
+            (cx + 9.0, "start")
+        };
         let mut ly = cy + 4.0;
-        let span = |lx: f64, a: &str| if a == "end" { (lx - 100.0, lx) } else { (lx, lx + 100.0) };
+        let span = |lx: f64, a: &str| {
+            if a == "end" {
+                (lx - 100.0, lx)
+            } else {
+                (lx, lx + 100.0)
+            }
+        };
         loop {
             let (a0, a1) = span(lx, anchor);
             let clash = placed.iter().any(|&(ox, oy, oa)| {
@@ -199,7 +224,12 @@ mod tests {
     use super::*;
 
     fn d(x: f64, y: f64, label: &str) -> Datum {
-        Datum { x, y, label: label.into(), class: String::new() }
+        Datum {
+            x,
+            y,
+            label: label.into(),
+            class: String::new(),
+        }
     }
 
     #[test]
@@ -212,7 +242,16 @@ mod tests {
 
     #[test]
     fn points_inside_the_plot_area_and_ordered() {
-        let s = scatter(&[d(1000.0, 99.95, "a"), d(3000.0, 99.19, "b"), d(2000.0, 99.66, "c")], "LUT", "%").unwrap();
+        let s = scatter(
+            &[
+                d(1000.0, 99.95, "a"),
+                d(3000.0, 99.19, "b"),
+                d(2000.0, 99.66, "c"),
+            ],
+            "LUT",
+            "%",
+        )
+        .unwrap();
         let num = |s: &str| s.parse::<f64>().unwrap();
         let (x0, x1, y0, y1) = (num(&s.x0), num(&s.x1), num(&s.y0), num(&s.y1));
         for p in &s.points {
@@ -220,8 +259,14 @@ mod tests {
             assert!(x0 < cx && cx < x1 && y0 < cy && cy < y1, "{cx} {cy}");
         }
         // More LUTs → further right; higher agreement → higher up (smaller y).
-        assert!(num(&s.points[0].cx) < num(&s.points[2].cx) && num(&s.points[2].cx) < num(&s.points[1].cx));
-        assert!(num(&s.points[0].cy) < num(&s.points[2].cy) && num(&s.points[2].cy) < num(&s.points[1].cy));
+        assert!(
+            num(&s.points[0].cx) < num(&s.points[2].cx)
+                && num(&s.points[2].cx) < num(&s.points[1].cx)
+        );
+        assert!(
+            num(&s.points[0].cy) < num(&s.points[2].cy)
+                && num(&s.points[2].cy) < num(&s.points[1].cy)
+        );
         assert!(s.x_ticks.len() >= 2 && s.y_ticks.len() >= 2);
         assert!(s.x_ticks.iter().all(|t| (x0..=x1).contains(&num(&t.pos))));
         assert!(s.y_ticks.iter().all(|t| (y0..=y1).contains(&num(&t.pos))));

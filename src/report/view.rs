@@ -25,7 +25,10 @@ pub fn bar_width(v: u64, max: u64) -> String {
 }
 
 fn bar(v: u64, max: u64) -> Bar {
-    Bar { value: fmt_int(v), width: bar_width(v, max) }
+    Bar {
+        value: fmt_int(v),
+        width: bar_width(v, max),
+    }
 }
 
 /// One firmware stage in the per-layer section.
@@ -174,9 +177,20 @@ fn clock(ns: f64) -> String {
 }
 
 fn layer_rows(est: &Estimate) -> Vec<LayerRow> {
-    let max = |g: fn(&Resources) -> u64| est.layers.iter().map(|l| g(&l.resources)).max().unwrap_or(0);
+    let max = |g: fn(&Resources) -> u64| {
+        est.layers
+            .iter()
+            .map(|l| g(&l.resources))
+            .max()
+            .unwrap_or(0)
+    };
     let (ml, mf, md) = (max(|r| r.lut), max(|r| r.ff), max(|r| r.dsp));
-    let mc = est.layers.iter().map(|l| u64::from(l.latency_cycles)).max().unwrap_or(0);
+    let mc = est
+        .layers
+        .iter()
+        .map(|l| u64::from(l.latency_cycles))
+        .max()
+        .unwrap_or(0);
     est.layers
         .iter()
         .map(|l| LayerRow {
@@ -196,7 +210,10 @@ fn layer_rows(est: &Estimate) -> Vec<LayerRow> {
 fn detail(e: &ModeEntry, note: String) -> Detail {
     let est = &e.estimate;
     let v = &e.verdict;
-    let sum = est.layers.iter().fold(Resources::default(), |a, l| a + l.resources);
+    let sum = est
+        .layers
+        .iter()
+        .fold(Resources::default(), |a, l| a + l.resources);
     let t = est.total;
     let own = Resources {
         lut: t.lut.saturating_sub(sum.lut),
@@ -230,7 +247,11 @@ fn detail(e: &ModeEntry, note: String) -> Detail {
     ]
     .into_iter()
     .map(|(name, used, cap, share)| {
-        let of_budget = if v.budget_share > 0.0 { share / v.budget_share } else { f64::INFINITY };
+        let of_budget = if v.budget_share > 0.0 {
+            share / v.budget_share
+        } else {
+            f64::INFINITY
+        };
         let fits = of_budget <= 1.0 + 1e-9;
         TotalRow {
             name: name.into(),
@@ -264,7 +285,11 @@ fn detail(e: &ModeEntry, note: String) -> Detail {
             value: format!("{} cycles = {} ns", v.latency_cycles, fmt_num(v.latency_ns)),
             class: "",
         },
-        Fact { key: "Strategy".into(), value: format!("{}, {} backend", est.strategy, est.backend.as_str()), class: "" },
+        Fact {
+            key: "Strategy".into(),
+            value: format!("{}, {} backend", est.strategy, est.backend.as_str()),
+            class: "",
+        },
     ];
     let copies_note = if v.tmux > 1 {
         format!(
@@ -337,13 +362,27 @@ fn comp_row(name: &str, class: &'static str, s: &ValidationSummary) -> CompRow {
 /// Quality plotted against LUT: accuracy when every validated mode has it, else agreement.
 /// Returns the axis title and one value (in %) per entry.
 fn quality(modes: &[ModeEntry]) -> (String, Vec<Option<f64>>) {
-    let vals: Vec<&ValidationSummary> = modes.iter().filter_map(|m| m.validation.as_ref()).collect();
+    let vals: Vec<&ValidationSummary> =
+        modes.iter().filter_map(|m| m.validation.as_ref()).collect();
     let use_acc = !vals.is_empty() && vals.iter().all(|s| s.accuracy.is_some());
-    let title = if use_acc { "firmware accuracy (%)" } else { "argmax agreement with float (%)" };
+    let title = if use_acc {
+        "firmware accuracy (%)"
+    } else {
+        "argmax agreement with float (%)"
+    };
     let ys = modes
         .iter()
         .map(|m| {
-            m.validation.as_ref().and_then(|s| if use_acc { s.accuracy } else { Some(s.argmax_agreement) }).map(|f| 100.0 * f)
+            m.validation
+                .as_ref()
+                .and_then(|s| {
+                    if use_acc {
+                        s.accuracy
+                    } else {
+                        Some(s.argmax_agreement)
+                    }
+                })
+                .map(|f| 100.0 * f)
         })
         .collect();
     (title.into(), ys)
@@ -356,17 +395,30 @@ impl ReportView {
         let shown = sel_idx.or(if r.modes.is_empty() { None } else { Some(0) });
         let shown_entry = shown.map(|i| &r.modes[i]);
         let note = match (sel_idx, shown_entry) {
-            (None, Some(e)) => format!("No estimate for the selected mode {}; showing {}.", r.selected, e.mode),
+            (None, Some(e)) => format!(
+                "No estimate for the selected mode {}; showing {}.",
+                r.selected, e.mode
+            ),
             _ => String::new(),
         };
         let (badge_class, badge, verdict_line, reasons) = match shown_entry {
             // PASS: the summary without its "PASS: " prefix; FAIL: the list of reasons.
             Some(e) if e.verdict.ok => {
                 let s = e.verdict.summary();
-                ("pass", "PASS", s.strip_prefix("PASS: ").unwrap_or(&s).to_string(), Vec::new())
+                (
+                    "pass",
+                    "PASS",
+                    s.strip_prefix("PASS: ").unwrap_or(&s).to_string(),
+                    Vec::new(),
+                )
             }
             Some(e) => ("fail", "FAIL", String::new(), e.verdict.reasons.clone()),
-            None => ("none", "NO ESTIMATE", "no estimate was given".to_string(), Vec::new()),
+            None => (
+                "none",
+                "NO ESTIMATE",
+                "no estimate was given".to_string(),
+                Vec::new(),
+            ),
         };
         let (quality_axis, ys) = quality(&r.modes);
         let data: Vec<Datum> = r
@@ -378,7 +430,15 @@ impl ReportView {
                     x: m.estimate.total.lut as f64,
                     y,
                     label: m.mode.as_str().into(),
-                    class: format!("pt m-{}{}", m.mode.as_str(), if Some(m.mode) == shown_entry.map(|e| e.mode) { " sel" } else { "" }),
+                    class: format!(
+                        "pt m-{}{}",
+                        m.mode.as_str(),
+                        if Some(m.mode) == shown_entry.map(|e| e.mode) {
+                            " sel"
+                        } else {
+                            ""
+                        }
+                    ),
                 })
             })
             .collect();
@@ -386,12 +446,19 @@ impl ReportView {
         let comparison: Vec<CompRow> = r
             .modes
             .iter()
-            .filter_map(|m| m.validation.as_ref().map(|s| comp_row(m.mode.as_str(), "", s)))
+            .filter_map(|m| {
+                m.validation
+                    .as_ref()
+                    .map(|s| comp_row(m.mode.as_str(), "", s))
+            })
             .collect();
         let float_row = (r.float_accuracy.is_some() || r.float_auc.is_some()).then(|| CompRow {
             name: "float model".into(),
             class: "float",
-            events: comparison.first().map(|c| c.events.clone()).unwrap_or_else(|| "–".into()),
+            events: comparison
+                .first()
+                .map(|c| c.events.clone())
+                .unwrap_or_else(|| "–".into()),
             agreement: "100.00 %".into(),
             accuracy: opt(r.float_accuracy, pct2),
             delta: "–".into(),
@@ -415,17 +482,36 @@ impl ReportView {
             clock: clock(r.clock_ns),
             mode: r.selected.as_str().into(),
             backend: shown_entry
-                .map(|e| format!("{} estimate, {} strategy", e.estimate.backend.as_str(), e.estimate.strategy))
+                .map(|e| {
+                    format!(
+                        "{} estimate, {} strategy",
+                        e.estimate.backend.as_str(),
+                        e.estimate.strategy
+                    )
+                })
                 .unwrap_or_default(),
             badge_class,
             badge,
             verdict_line,
             reasons,
             detail: shown_entry.map(|e| detail(e, note)),
-            modes: r.modes.iter().enumerate().map(|(i, m)| mode_row(m, Some(i) == shown)).collect(),
+            modes: r
+                .modes
+                .iter()
+                .enumerate()
+                .map(|(i, m)| mode_row(m, Some(i) == shown))
+                .collect(),
             quality_axis: quality_axis.clone(),
-            scatter: if any_data { scatter(&data, "LUT (whole design)", &quality_axis) } else { None },
-            no_data_note: if any_data { String::new() } else { NO_DATA.into() },
+            scatter: if any_data {
+                scatter(&data, "LUT (whole design)", &quality_axis)
+            } else {
+                None
+            },
+            no_data_note: if any_data {
+                String::new()
+            } else {
+                NO_DATA.into()
+            },
             float_row,
             comparison,
             provenance: r.provenance.clone(),

@@ -11,11 +11,19 @@ pub enum SynthError {
 
     /// yosys ran and failed (non-zero exit or killed by a signal).
     #[error("yosys failed ({status}); log: {log}\n--- last lines of the log ---\n{tail}")]
-    YosysFailed { status: String, log: String, tail: String },
+    YosysFailed {
+        status: String,
+        log: String,
+        tail: String,
+    },
 
     /// yosys succeeded but its output did not have the expected form.
     #[error("{source_name}: cannot parse yosys {version} output: {what}")]
-    Unparsable { source_name: String, version: String, what: String },
+    Unparsable {
+        source_name: String,
+        version: String,
+        what: String,
+    },
 
     /// The project directory does not exist or is not a directory.
     #[error("{path}: not a directory (expected a Verilog project written by `bit2hls compile --backend verilog`)")]
@@ -35,12 +43,18 @@ pub enum SynthError {
 
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl SynthError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> SynthError {
-        SynthError::Io { path: path.into(), source }
+        SynthError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -50,7 +50,11 @@ pub struct SynthOptions {
 
 impl Default for SynthOptions {
     fn default() -> Self {
-        SynthOptions { family: "xcup".into(), top: None, yosys: PathBuf::from("yosys") }
+        SynthOptions {
+            family: "xcup".into(),
+            top: None,
+            yosys: PathBuf::from("yosys"),
+        }
     }
 }
 
@@ -110,13 +114,23 @@ pub struct SynthReport {
 /// `log_path` is where the yosys log is written (its directory must exist); without it the log
 /// is discarded. Errors: no file, a file that does not exist, no top module in `opts`, yosys
 /// missing or failing (with the end of its log), or output this parser does not understand.
-pub fn synth_files(files: &[PathBuf], opts: &SynthOptions, log_path: Option<&Path>) -> Result<SynthReport, SynthError> {
+pub fn synth_files(
+    files: &[PathBuf],
+    opts: &SynthOptions,
+    log_path: Option<&Path>,
+) -> Result<SynthReport, SynthError> {
     if files.is_empty() {
-        return Err(SynthError::NoVerilog { path: PathBuf::from("."), detail: "no Verilog file given".into() });
+        return Err(SynthError::NoVerilog {
+            path: PathBuf::from("."),
+            detail: "no Verilog file given".into(),
+        });
     }
     for f in files {
         if !f.is_file() {
-            return Err(SynthError::NoVerilog { path: f.clone(), detail: "no such Verilog file".into() });
+            return Err(SynthError::NoVerilog {
+                path: f.clone(),
+                detail: "no such Verilog file".into(),
+            });
         }
     }
     let top = opts
@@ -136,7 +150,13 @@ pub fn synth_files(files: &[PathBuf], opts: &SynthOptions, log_path: Option<&Pat
     let ltp_of = |text: &str, what: &str| -> Result<LtpPath, SynthError> {
         let paths = parse_ltp(text).map_err(|e| bad(what, e))?;
         paths.get(top).cloned().ok_or_else(|| {
-            bad(what, ParseError(format!("no longest path for top module '{top}' (found: {:?})", paths.keys())))
+            bad(
+                what,
+                ParseError(format!(
+                    "no longest path for top module '{top}' (found: {:?})",
+                    paths.keys()
+                )),
+            )
         })
     };
     let ltp = ltp_of(&out.ltp, "ltp")?;
@@ -173,47 +193,85 @@ mod tests {
     use super::*;
 
     fn testdata(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/synth/testdata").join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/synth/testdata")
+            .join(name)
     }
 
     /// Runs yosys (needs it installed: scripts/deps.sh) on the fixture design: the report must
     /// match the captured fixture output, so the fixtures stay the output of the real flow.
     #[test]
     fn synth_fixture_end_to_end() {
-        let opts = SynthOptions { top: Some("fixture_top".into()), ..Default::default() };
+        let opts = SynthOptions {
+            top: Some("fixture_top".into()),
+            ..Default::default()
+        };
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("y.log");
         let r = synth_files(&[testdata("fixture.v")], &opts, Some(&log)).unwrap();
         let want = parse_stat(include_str!("testdata/fixture.stat")).unwrap();
         assert_eq!(r.cells, want.modules["fixture_top"].cells);
-        assert_eq!((r.lut, r.ff, r.carry, r.dsp, r.bram18, r.muxf, r.srl), (55, 28, 16, 1, 1, 2, 1));
+        assert_eq!(
+            (r.lut, r.ff, r.carry, r.dsp, r.bram18, r.muxf, r.srl),
+            (55, 28, 16, 1, 1, 2, 1)
+        );
         assert_eq!(r.bram, 0.5);
         assert_eq!((r.ltp, r.ltp_loop, r.ltp_comb), (14, true, 12));
-        assert!(r.warnings.iter().any(|w| w.starts_with("Detected loop")), "{:?}", r.warnings);
+        assert!(
+            r.warnings.iter().any(|w| w.starts_with("Detected loop")),
+            "{:?}",
+            r.warnings
+        );
         assert!(r.yosys_version.starts_with("Yosys "));
-        assert!(std::fs::read_to_string(&log).unwrap().contains("synth_xilinx"));
+        assert!(std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("synth_xilinx"));
     }
 
     #[test]
     fn yosys_failure_quotes_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let v = dir.path().join("bad.v");
-        std::fs::write(&v, "module bad(input a, output b);\n  assign b = a &;\nendmodule\n").unwrap();
+        std::fs::write(
+            &v,
+            "module bad(input a, output b);\n  assign b = a &;\nendmodule\n",
+        )
+        .unwrap();
         let log = dir.path().join("y.log");
-        let opts = SynthOptions { top: Some("bad".into()), ..Default::default() };
-        let e = synth_files(&[v], &opts, Some(&log)).unwrap_err().to_string();
-        assert!(e.contains("yosys failed") && e.contains("syntax error") && e.contains("y.log"), "{e}");
+        let opts = SynthOptions {
+            top: Some("bad".into()),
+            ..Default::default()
+        };
+        let e = synth_files(&[v], &opts, Some(&log))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("yosys failed") && e.contains("syntax error") && e.contains("y.log"),
+            "{e}"
+        );
     }
 
     #[test]
     fn input_errors() {
-        let opts = SynthOptions { top: Some("t".into()), ..Default::default() };
-        assert!(matches!(synth_files(&[], &opts, None), Err(SynthError::NoVerilog { .. })));
+        let opts = SynthOptions {
+            top: Some("t".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            synth_files(&[], &opts, None),
+            Err(SynthError::NoVerilog { .. })
+        ));
         let e = synth_files(&[PathBuf::from("/nonexistent/x.v")], &opts, None).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/x.v"), "{e}");
         let no_top = SynthOptions::default();
-        assert!(synth_files(&[testdata("fixture.v")], &no_top, None).unwrap_err().to_string().contains("--top"));
-        let no_yosys = SynthOptions { yosys: "/nonexistent/yosys".into(), ..opts };
+        assert!(synth_files(&[testdata("fixture.v")], &no_top, None)
+            .unwrap_err()
+            .to_string()
+            .contains("--top"));
+        let no_yosys = SynthOptions {
+            yosys: "/nonexistent/yosys".into(),
+            ..opts
+        };
         let e = synth_files(&[testdata("fixture.v")], &no_yosys, None).unwrap_err();
         assert!(matches!(e, SynthError::YosysNotFound { .. }), "{e}");
     }

@@ -71,9 +71,17 @@ pub fn parse_stat(text: &str) -> Result<Stat, ParseError> {
     let mut stat = Stat::default();
     // (name, block, in the cell list)
     let mut cur: Option<(String, Option<StatBlock>, bool)> = None;
-    let finish = |stat: &mut Stat, cur: Option<(String, Option<StatBlock>, bool)>| -> Result<(), ParseError> {
-        let Some((name, block, _)) = cur else { return Ok(()) };
-        let block = block.ok_or_else(|| ParseError(format!("stat block '{name}' has no 'Number of cells:' line")))?;
+    let finish = |stat: &mut Stat,
+                  cur: Option<(String, Option<StatBlock>, bool)>|
+     -> Result<(), ParseError> {
+        let Some((name, block, _)) = cur else {
+            return Ok(());
+        };
+        let block = block.ok_or_else(|| {
+            ParseError(format!(
+                "stat block '{name}' has no 'Number of cells:' line"
+            ))
+        })?;
         let sum: u64 = block.cells.values().sum();
         if sum != block.cells_total {
             return Err(ParseError(format!(
@@ -84,7 +92,9 @@ pub fn parse_stat(text: &str) -> Result<Stat, ParseError> {
         if name == HIERARCHY {
             stat.hierarchy = Some(block);
         } else if stat.modules.insert(name.clone(), block).is_some() {
-            return Err(ParseError(format!("stat has two blocks for module '{name}'")));
+            return Err(ParseError(format!(
+                "stat has two blocks for module '{name}'"
+            )));
         }
         Ok(())
     };
@@ -95,30 +105,45 @@ pub fn parse_stat(text: &str) -> Result<Stat, ParseError> {
             cur = Some((name.to_string(), None, false));
             continue;
         }
-        let Some((name, block, in_cells)) = cur.as_mut() else { continue };
+        let Some((name, block, in_cells)) = cur.as_mut() else {
+            continue;
+        };
         if let Some(n) = t.strip_prefix("Number of cells:") {
             let n = n.trim();
-            let total = n
-                .parse::<u64>()
-                .map_err(|_| ParseError(format!("stat block '{name}': 'Number of cells:' is followed by '{n}', not a count")))?;
-            *block = Some(StatBlock { cells_total: total, cells: BTreeMap::new() });
+            let total = n.parse::<u64>().map_err(|_| {
+                ParseError(format!(
+                    "stat block '{name}': 'Number of cells:' is followed by '{n}', not a count"
+                ))
+            })?;
+            *block = Some(StatBlock {
+                cells_total: total,
+                cells: BTreeMap::new(),
+            });
             *in_cells = true;
             continue;
         }
         if !*in_cells {
             continue;
         }
-        if t.is_empty() || t.starts_with("Number of ") || t.starts_with("Chip area") || t.starts_with("Estimated ") {
+        if t.is_empty()
+            || t.starts_with("Number of ")
+            || t.starts_with("Chip area")
+            || t.starts_with("Estimated ")
+        {
             *in_cells = false;
             continue;
         }
         let mut it = t.split_whitespace();
         let (Some(ty), Some(count), None) = (it.next(), it.next(), it.next()) else {
-            return Err(ParseError(format!("stat block '{name}': cell line '{t}' is not '<type> <count>'")));
+            return Err(ParseError(format!(
+                "stat block '{name}': cell line '{t}' is not '<type> <count>'"
+            )));
         };
-        let count = count
-            .parse::<u64>()
-            .map_err(|_| ParseError(format!("stat block '{name}': cell line '{t}' is not '<type> <count>'")))?;
+        let count = count.parse::<u64>().map_err(|_| {
+            ParseError(format!(
+                "stat block '{name}': cell line '{t}' is not '<type> <count>'"
+            ))
+        })?;
         let b = block.as_mut().expect("in_cells implies a block");
         *b.cells.entry(ty.to_string()).or_insert(0) += count;
     }
@@ -150,16 +175,39 @@ pub fn parse_ltp(text: &str) -> Result<BTreeMap<String, LtpPath>, ParseError> {
             }
             continue;
         }
-        let Some(rest) = t.strip_prefix(HEAD) else { continue };
-        let bad = || ParseError(format!("ltp line '{t}' is not '{HEAD}<module> (length=<n>):'"));
+        let Some(rest) = t.strip_prefix(HEAD) else {
+            continue;
+        };
+        let bad = || {
+            ParseError(format!(
+                "ltp line '{t}' is not '{HEAD}<module> (length=<n>):'"
+            ))
+        };
         let (module, len) = rest.rsplit_once(" (length=").ok_or_else(bad)?;
-        let len = len.strip_suffix("):").ok_or_else(bad)?.parse::<u64>().map_err(|_| bad())?;
-        if out.insert(module.to_string(), LtpPath { length: len, loop_detected: false }).is_some() {
-            return Err(ParseError(format!("ltp printed two paths for module '{module}'")));
+        let len = len
+            .strip_suffix("):")
+            .ok_or_else(bad)?
+            .parse::<u64>()
+            .map_err(|_| bad())?;
+        if out
+            .insert(
+                module.to_string(),
+                LtpPath {
+                    length: len,
+                    loop_detected: false,
+                },
+            )
+            .is_some()
+        {
+            return Err(ParseError(format!(
+                "ltp printed two paths for module '{module}'"
+            )));
         }
     }
     if out.is_empty() {
-        return Err(ParseError(format!("no '{HEAD}<module> (length=<n>):' line")));
+        return Err(ParseError(format!(
+            "no '{HEAD}<module> (length=<n>):' line"
+        )));
     }
     for m in loops {
         if let Some(p) = out.get_mut(&m) {
@@ -242,51 +290,104 @@ mod tests {
         // The instance list ("hier_top 1", "add8 2") before the totals is not taken for cells.
         assert_eq!(
             h.cells,
-            map(&[("BUFG", 1), ("CARRY4", 9), ("FDRE", 10), ("IBUF", 33), ("LUT2", 25), ("OBUF", 10)])
+            map(&[
+                ("BUFG", 1),
+                ("CARRY4", 9),
+                ("FDRE", 10),
+                ("IBUF", 33),
+                ("LUT2", 25),
+                ("OBUF", 10)
+            ])
         );
     }
 
     #[test]
     fn stat_errors() {
         // counts that do not add up
-        let broken = FIX_STAT.replace("LUT2                           49", "LUT2                           48");
+        let broken = FIX_STAT.replace(
+            "LUT2                           49",
+            "LUT2                           48",
+        );
         let e = parse_stat(&broken).unwrap_err();
         assert!(e.0.contains("sum to 260") && e.0.contains("261"), "{e}");
         // malformed cell line
         let broken = FIX_STAT.replace("LUT2                           49", "LUT2  forty-nine");
-        assert!(parse_stat(&broken).unwrap_err().0.contains("LUT2  forty-nine"));
+        assert!(parse_stat(&broken)
+            .unwrap_err()
+            .0
+            .contains("LUT2  forty-nine"));
         // no cells line
         let e = parse_stat("=== m ===\n\n   Number of wires: 3\n").unwrap_err();
-        assert!(e.0.contains("'m'") && e.0.contains("Number of cells"), "{e}");
+        assert!(
+            e.0.contains("'m'") && e.0.contains("Number of cells"),
+            "{e}"
+        );
         // nothing printed (empty top) and wrong top
-        assert!(parse_stat("\n3. Printing statistics.\n").unwrap().design("t").unwrap_err().0.contains("empty"));
-        assert!(parse_stat(FIX_STAT).unwrap().design("other").unwrap_err().0.contains("fixture_top"));
+        assert!(parse_stat("\n3. Printing statistics.\n")
+            .unwrap()
+            .design("t")
+            .unwrap_err()
+            .0
+            .contains("empty"));
+        assert!(parse_stat(FIX_STAT)
+            .unwrap()
+            .design("other")
+            .unwrap_err()
+            .0
+            .contains("fixture_top"));
     }
 
     #[test]
     fn ltp_through_flip_flops_detects_the_counter_loop() {
         let l = parse_ltp(FIX_LTP).unwrap();
         assert_eq!(l.len(), 1);
-        assert_eq!(l["fixture_top"], LtpPath { length: 14, loop_detected: true });
+        assert_eq!(
+            l["fixture_top"],
+            LtpPath {
+                length: 14,
+                loop_detected: true
+            }
+        );
     }
 
     #[test]
     fn ltp_cut_at_flip_flops() {
         let l = parse_ltp(FIX_LTP_COMB).unwrap();
-        assert_eq!(l["fixture_top"], LtpPath { length: 12, loop_detected: false });
+        assert_eq!(
+            l["fixture_top"],
+            LtpPath {
+                length: 12,
+                loop_detected: false
+            }
+        );
     }
 
     #[test]
     fn ltp_per_module() {
         let l = parse_ltp(HIER_LTP).unwrap();
-        assert_eq!(l["add8"], LtpPath { length: 4, loop_detected: false });
-        assert_eq!(l["hier_top"], LtpPath { length: 8, loop_detected: false });
+        assert_eq!(
+            l["add8"],
+            LtpPath {
+                length: 4,
+                loop_detected: false
+            }
+        );
+        assert_eq!(
+            l["hier_top"],
+            LtpPath {
+                length: 8,
+                loop_detected: false
+            }
+        );
         assert_eq!(parse_ltp(HIER_LTP_COMB).unwrap()["hier_top"].length, 6);
     }
 
     #[test]
     fn ltp_errors() {
-        assert!(parse_ltp("4. Executing LTP pass (find longest path).\n").unwrap_err().0.contains("no 'Longest"));
+        assert!(parse_ltp("4. Executing LTP pass (find longest path).\n")
+            .unwrap_err()
+            .0
+            .contains("no 'Longest"));
         let e = parse_ltp("Longest topological path in m (length=x):\n").unwrap_err();
         assert!(e.0.contains("length=x"), "{e}");
     }
@@ -295,7 +396,10 @@ mod tests {
     fn warnings_deduplicated_in_order() {
         let w = parse_warnings(FIX_STDERR);
         assert_eq!(w.len(), 12);
-        assert_eq!(w[0], "Resizing cell port fixture_top.mem.0.0.ADDRARDADDR from 16 bits to 14 bits.");
+        assert_eq!(
+            w[0],
+            "Resizing cell port fixture_top.mem.0.0.ADDRARDADDR from 16 bits to 14 bits."
+        );
         assert!(w[11].starts_with("Detected loop at") && w[11].ends_with("X [3] in fixture_top"));
         let glued = "Warnings: 2 unique messages, 3 totalWarning: A.\nWarning: A.\nWarning: B.\n";
         assert_eq!(parse_warnings(glued), ["A.", "B."]);

@@ -28,7 +28,9 @@ const HOW: &str = "write a Verilog project with `bit2hls compile --backend veril
 /// with the sources. Errors name the file and what was expected.
 pub fn synth_project(dir: &Path, opts: &SynthOptions) -> Result<SynthReport, SynthError> {
     if !dir.is_dir() {
-        return Err(SynthError::NotADirectory { path: dir.to_path_buf() });
+        return Err(SynthError::NotADirectory {
+            path: dir.to_path_buf(),
+        });
     }
     let top = project_top(&dir.join(REPORT_FILE), opts.top.as_deref())?;
     let sources = rtl_sources(&dir.join(RTL_DIR))?;
@@ -42,7 +44,10 @@ pub fn synth_project(dir: &Path, opts: &SynthOptions) -> Result<SynthReport, Syn
     let log_dir = log.parent().expect("LOG_FILE has a directory");
     std::fs::create_dir_all(log_dir).map_err(|e| SynthError::io(log_dir, e))?;
 
-    let opts = SynthOptions { top: Some(top), ..opts.clone() };
+    let opts = SynthOptions {
+        top: Some(top),
+        ..opts.clone()
+    };
     let mut report = synth_files(&sources, &opts, Some(&log))?;
     report.sources = sources
         .iter()
@@ -54,33 +59,51 @@ pub fn synth_project(dir: &Path, opts: &SynthOptions) -> Result<SynthReport, Syn
 
 /// Checks `report.json` and returns the top module: `top` if given, else `project.name`.
 fn project_top(path: &Path, top: Option<&str>) -> Result<String, SynthError> {
-    let err = |detail: String| SynthError::Report { path: path.to_path_buf(), detail };
+    let err = |detail: String| SynthError::Report {
+        path: path.to_path_buf(),
+        detail,
+    };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(err(format!("missing: not a Verilog project (expected report.json and rtl/*.v; {HOW})")))
+            return Err(err(format!(
+                "missing: not a Verilog project (expected report.json and rtl/*.v; {HOW})"
+            )))
         }
         Err(e) => return Err(SynthError::io(path, e)),
     };
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| err(format!("not valid JSON: {e}")))?;
     let project = v
         .get("project")
         .and_then(|p| p.as_object())
-        .ok_or_else(|| err(format!("expected a JSON object with a \"project\" object ({HOW})")))?;
+        .ok_or_else(|| {
+            err(format!(
+                "expected a JSON object with a \"project\" object ({HOW})"
+            ))
+        })?;
     match project.get("backend") {
         Some(serde_json::Value::String(b)) if b == "verilog" => {}
-        Some(b) => {
-            return Err(err(format!("project.backend is {b}, expected \"verilog\": synth needs a Verilog project ({HOW})")))
+        Some(b) => return Err(err(format!(
+            "project.backend is {b}, expected \"verilog\": synth needs a Verilog project ({HOW})"
+        ))),
+        None => {
+            return Err(err(format!(
+                "project.backend is missing, expected \"verilog\" ({HOW})"
+            )))
         }
-        None => return Err(err(format!("project.backend is missing, expected \"verilog\" ({HOW})"))),
     }
     if let Some(t) = top {
         return Ok(t.to_string());
     }
     match project.get("name") {
         Some(serde_json::Value::String(n)) if !n.is_empty() => Ok(n.clone()),
-        Some(n) => Err(err(format!("project.name is {n}, expected the top module name as a string (or pass --top NAME)"))),
-        None => Err(err("project.name is missing, expected the top module name (or pass --top NAME)".into())),
+        Some(n) => Err(err(format!(
+            "project.name is {n}, expected the top module name as a string (or pass --top NAME)"
+        ))),
+        None => Err(err(
+            "project.name is missing, expected the top module name (or pass --top NAME)".into(),
+        )),
     }
 }
 
@@ -100,7 +123,10 @@ fn rtl_sources(rtl: &Path) -> Result<Vec<PathBuf>, SynthError> {
         }
     }
     if files.is_empty() {
-        return Err(SynthError::NoVerilog { path: rtl.to_path_buf(), detail: "no .v file in it".into() });
+        return Err(SynthError::NoVerilog {
+            path: rtl.to_path_buf(),
+            detail: "no .v file in it".into(),
+        });
     }
     files.sort();
     Ok(files)
@@ -108,12 +134,17 @@ fn rtl_sources(rtl: &Path) -> Result<Vec<PathBuf>, SynthError> {
 
 /// Writes `value` as pretty JSON to a temporary file next to `path`, then renames it into place.
 fn write_json_atomic(path: &Path, value: &SynthReport) -> Result<(), SynthError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| SynthError::io(dir, e))?;
     let mut text = serde_json::to_string_pretty(value).expect("a SynthReport serializes");
     text.push('\n');
-    tmp.write_all(text.as_bytes()).map_err(|e| SynthError::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| SynthError::io(path, e.error))?;
+    tmp.write_all(text.as_bytes())
+        .map_err(|e| SynthError::io(tmp.path(), e))?;
+    tmp.persist(path)
+        .map_err(|e| SynthError::io(path, e.error))?;
     Ok(())
 }
 
@@ -142,9 +173,15 @@ mod tests {
         report(d.path(), r#"{"project": {"backend": "verilog"}}"#);
         assert!(msg().contains("project.name is missing"));
         assert_eq!(project_top(&p, Some("given")).unwrap(), "given");
-        report(d.path(), r#"{"project": {"backend": "verilog", "name": 3}}"#);
+        report(
+            d.path(),
+            r#"{"project": {"backend": "verilog", "name": 3}}"#,
+        );
         assert!(msg().contains("project.name is 3"));
-        report(d.path(), r#"{"project": {"backend": "verilog", "name": "net"}}"#);
+        report(
+            d.path(),
+            r#"{"project": {"backend": "verilog", "name": "net"}}"#,
+        );
         assert_eq!(project_top(&p, None).unwrap(), "net");
         assert_eq!(project_top(&p, Some("layer1")).unwrap(), "layer1");
     }
@@ -153,13 +190,23 @@ mod tests {
     fn rtl_checks() {
         let d = tempfile::tempdir().unwrap();
         let rtl = d.path().join(RTL_DIR);
-        assert!(rtl_sources(&rtl).unwrap_err().to_string().contains("rtl: missing"));
+        assert!(rtl_sources(&rtl)
+            .unwrap_err()
+            .to_string()
+            .contains("rtl: missing"));
         std::fs::create_dir(&rtl).unwrap();
         std::fs::write(rtl.join("notes.txt"), "").unwrap();
-        assert!(rtl_sources(&rtl).unwrap_err().to_string().contains("no .v file"));
+        assert!(rtl_sources(&rtl)
+            .unwrap_err()
+            .to_string()
+            .contains("no .v file"));
         std::fs::write(rtl.join("b.v"), "").unwrap();
         std::fs::write(rtl.join("a.v"), "").unwrap();
-        let names: Vec<_> = rtl_sources(&rtl).unwrap().iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+        let names: Vec<_> = rtl_sources(&rtl)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect();
         assert_eq!(names, ["a.v", "b.v"]);
     }
 }

@@ -37,12 +37,19 @@ pub(crate) fn version(program: &Path) -> Result<String, SynthError> {
         .arg("-V")
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| SynthError::YosysNotFound { program: program.to_path_buf(), detail: e.to_string() })?;
+        .map_err(|e| SynthError::YosysNotFound {
+            program: program.to_path_buf(),
+            detail: e.to_string(),
+        })?;
     let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || !v.starts_with("Yosys") {
         return Err(SynthError::YosysNotFound {
             program: program.to_path_buf(),
-            detail: format!("'{} -V' did not print a Yosys version ({}): {v}", program.display(), out.status),
+            detail: format!(
+                "'{} -V' did not print a Yosys version ({}): {v}",
+                program.display(),
+                out.status
+            ),
         });
     }
     Ok(v)
@@ -51,7 +58,9 @@ pub(crate) fn version(program: &Path) -> Result<String, SynthError> {
 /// A Verilog identifier that can be put in a yosys command unquoted.
 pub(crate) fn check_top(top: &str) -> Result<(), SynthError> {
     let ok = top.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && top.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        && top
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
     if ok {
         Ok(())
     } else {
@@ -63,7 +72,11 @@ pub(crate) fn check_top(top: &str) -> Result<(), SynthError> {
 
 /// A `synth_xilinx -family` value: lowercase letters and digits (yosys itself rejects unknown ones).
 pub(crate) fn check_family(family: &str) -> Result<(), SynthError> {
-    if !family.is_empty() && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+    if !family.is_empty()
+        && family
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
         Ok(())
     } else {
         Err(SynthError::Invalid(format!(
@@ -76,7 +89,10 @@ pub(crate) fn check_family(family: &str) -> Result<(), SynthError> {
 fn script_path(f: &Path) -> Result<String, SynthError> {
     let abs = std::path::absolute(f).map_err(|e| SynthError::io(f, e))?;
     let s = abs.to_str().ok_or_else(|| {
-        SynthError::Invalid(format!("{}: the path is not UTF-8, which yosys scripts cannot name", f.display()))
+        SynthError::Invalid(format!(
+            "{}: the path is not UTF-8, which yosys scripts cannot name",
+            f.display()
+        ))
     })?;
     if s.contains(['"', '\n', '\r']) {
         return Err(SynthError::Invalid(format!(
@@ -106,8 +122,15 @@ pub(crate) fn script(files: &[PathBuf], family: &str, top: &str) -> Result<Strin
 
 /// Runs `program -q -l LOG -p SCRIPT` in a temporary directory. `log` is where the log is kept
 /// (its directory must exist); without it the log lives in the temporary directory and is lost.
-pub(crate) fn run(program: &Path, script: &str, log: Option<&Path>) -> Result<RunOutput, SynthError> {
-    let tmp = tempfile::Builder::new().prefix("bit2hls-synth").tempdir().map_err(|e| SynthError::io(std::env::temp_dir(), e))?;
+pub(crate) fn run(
+    program: &Path,
+    script: &str,
+    log: Option<&Path>,
+) -> Result<RunOutput, SynthError> {
+    let tmp = tempfile::Builder::new()
+        .prefix("bit2hls-synth")
+        .tempdir()
+        .map_err(|e| SynthError::io(std::env::temp_dir(), e))?;
     let log_abs = match log {
         Some(l) => std::path::absolute(l).map_err(|e| SynthError::io(l, e))?,
         None => tmp.path().join("yosys.log"),
@@ -122,15 +145,26 @@ pub(crate) fn run(program: &Path, script: &str, log: Option<&Path>) -> Result<Ru
         .arg(script)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| SynthError::YosysNotFound { program: program.to_path_buf(), detail: e.to_string() })?;
+        .map_err(|e| SynthError::YosysNotFound {
+            program: program.to_path_buf(),
+            detail: e.to_string(),
+        })?;
     let wall_s = t0.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         let logged = std::fs::read_to_string(&log_abs).unwrap_or_default();
-        let source = if logged.trim().is_empty() { &stderr } else { &logged };
+        let source = if logged.trim().is_empty() {
+            &stderr
+        } else {
+            &logged
+        };
         return Err(SynthError::YosysFailed {
             status: out.status.to_string(),
-            log: if log.is_some() { log_abs.display().to_string() } else { "not kept (no log path given)".into() },
+            log: if log.is_some() {
+                log_abs.display().to_string()
+            } else {
+                "not kept (no log path given)".into()
+            },
             tail: tail(source, TAIL_LINES),
         });
     }
@@ -164,9 +198,17 @@ mod tests {
 
     #[test]
     fn script_quotes_absolute_paths() {
-        let s = script(&[PathBuf::from("/a b/x.v"), PathBuf::from("/c;d.v")], "xcup", "top_1").unwrap();
+        let s = script(
+            &[PathBuf::from("/a b/x.v"), PathBuf::from("/c;d.v")],
+            "xcup",
+            "top_1",
+        )
+        .unwrap();
         assert!(s.starts_with("read_verilog \"/a b/x.v\" \"/c;d.v\"; synth_xilinx -family xcup -flatten -top top_1;"), "{s}");
-        assert!(s.ends_with("delete t:FD* t:SRL* t:RAMB*; tee -q -o ltp_comb.txt ltp -noff"), "{s}");
+        assert!(
+            s.ends_with("delete t:FD* t:SRL* t:RAMB*; tee -q -o ltp_comb.txt ltp -noff"),
+            "{s}"
+        );
     }
 
     #[test]

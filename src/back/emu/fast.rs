@@ -153,7 +153,12 @@ enum QuantPlan {
     /// `R = floor((Q·2^(G+e) + floor(M/2)) / M)`, `qs = R·2^-(G+e)`, `ds = M`.
     /// `vec_recip`: `Q·2^(G+e) + 2M < 2^52` for every M, so `R` can be computed as
     /// `floor(N / M)` with f64 division (exact: `N + M < 2^53`, see `avx2::quant_params`).
-    Dynamic { m_floor: i64, guard: i32, qmax: i64, vec_recip: bool },
+    Dynamic {
+        m_floor: i64,
+        guard: i32,
+        qmax: i64,
+        vec_recip: bool,
+    },
     /// `qs = Q·2^-e`, `ds = 2^(e - shift)`.
     Pow2 { m_floor: i64, qmax: f64, shift: i32 },
     /// Constant `qs = R_s·2^-P`, `ds = 1`.
@@ -189,7 +194,11 @@ enum DequantPlan {
     /// Dynamic mode with products beyond 2^53: `P = (acc·C_n)·M` in i64 (`acc·C_n` fits i32),
     /// `Y = rnd(P, shift) + B_n` with logical shifts on `P + 2^62`; `k_n` folds the bias, the
     /// `2^62` offset and the bits of [`MAGIC`] (the i64 → f64 conversion).
-    I64 { c: Vec<i32>, shift: u32, k: Vec<u64> },
+    I64 {
+        c: Vec<i32>,
+        shift: u32,
+        k: Vec<u64>,
+    },
 }
 
 struct DensePlan {
@@ -301,7 +310,18 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                             return refuse(format!("layer {li}: X·R beyond 2^52"));
                         }
                         let vec_recip = q as f64 * pow2(s_max) + 2.0 * mb < EXACT;
-                        (QuantPlan::Dynamic { m_floor: mf, guard: g, qmax: q, vec_recip }, mb, mb, t.shift, true)
+                        (
+                            QuantPlan::Dynamic {
+                                m_floor: mf,
+                                guard: g,
+                                qmax: q,
+                                vec_recip,
+                            },
+                            mb,
+                            mb,
+                            t.shift,
+                            true,
+                        )
                     }
                     Quantizer::Pow2 { m_floor, .. } => {
                         let mf = *m_floor;
@@ -313,16 +333,39 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                             return refuse(format!("layer {li}: M too wide"));
                         }
                         let e_max = ceil_log2(mb as i64);
-                        if xb * q as f64 > EXACT || !(-62..=62).contains(&t.shift) || t.shift - e_max < -62 {
+                        if xb * q as f64 > EXACT
+                            || !(-62..=62).contains(&t.shift)
+                            || t.shift - e_max < -62
+                        {
                             return refuse(format!("layer {li}: Q·X or shift out of range"));
                         }
-                        (QuantPlan::Pow2 { m_floor: mf, qmax: q as f64, shift: t.shift }, pow2(e_max - t.shift), mb, 0, true)
+                        (
+                            QuantPlan::Pow2 {
+                                m_floor: mf,
+                                qmax: q as f64,
+                                shift: t.shift,
+                            },
+                            pow2(e_max - t.shift),
+                            mb,
+                            0,
+                            true,
+                        )
                     }
-                    Quantizer::Static { recip, recip_frac, .. } => {
+                    Quantizer::Static {
+                        recip, recip_frac, ..
+                    } => {
                         if !(-62..=62).contains(recip_frac) || xb * (*recip as f64).abs() > EXACT {
                             return refuse(format!("layer {li}: X·R beyond 2^52"));
                         }
-                        (QuantPlan::Static { qs: *recip as f64 * pow2(-recip_frac) }, 1.0, 1.0, t.shift, *recip >= 0)
+                        (
+                            QuantPlan::Static {
+                                qs: *recip as f64 * pow2(-recip_frac),
+                            },
+                            1.0,
+                            1.0,
+                            t.shift,
+                            *recip >= 0,
+                        )
                     }
                 };
                 if !(-62..=62).contains(&cshift) {
@@ -350,9 +393,19 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                         return refuse(format!("layer {li}: non-ternary weight"));
                     }
                     let s0 = idx.len();
-                    idx.extend(row.iter().enumerate().filter(|(_, &w)| w == 1).map(|(k, _)| k as u32));
+                    idx.extend(
+                        row.iter()
+                            .enumerate()
+                            .filter(|(_, &w)| w == 1)
+                            .map(|(k, _)| k as u32),
+                    );
                     mid.push(idx.len() as u32);
-                    idx.extend(row.iter().enumerate().filter(|(_, &w)| w == -1).map(|(k, _)| k as u32));
+                    idx.extend(
+                        row.iter()
+                            .enumerate()
+                            .filter(|(_, &w)| w == -1)
+                            .map(|(k, _)| k as u32),
+                    );
                     start.push(idx.len() as u32);
                     let np = (mid[n] as usize - s0) as f64;
                     let nm = (idx.len() - mid[n] as usize) as f64;
@@ -376,7 +429,11 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                     codes16 = codes16.max(n_in);
                 }
                 // Dequantization in f64 when every product is exact, else (dynamic) in i64.
-                let pre = if matches!(t.quant, Quantizer::Dynamic { .. }) { mb } else { 1.0 };
+                let pre = if matches!(t.quant, Quantizer::Dynamic { .. }) {
+                    mb
+                } else {
+                    1.0
+                };
                 let f64_ok = (0..n_out).all(|n| {
                     let c = (t.scale[n] as f64).abs();
                     accb[n] * pre <= EXACT
@@ -385,13 +442,17 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                         && accb[n] * dmax * c * pow2(-cshift) <= RLIM
                 });
                 let dq = if f64_ok {
-                    DequantPlan::F64 { cs: t.scale.iter().map(|&c| c as f64 * pow2(-cshift)).collect() }
+                    DequantPlan::F64 {
+                        cs: t.scale.iter().map(|&c| c as f64 * pow2(-cshift)).collect(),
+                    }
                 } else if matches!(t.quant, Quantizer::Dynamic { .. })
                     && mb <= i32::MAX as f64
                     && (1..=61).contains(&cshift)
                     && (0..n_out).all(|n| {
                         let c = (t.scale[n] as f64).abs();
-                        accb[n] * c <= i32::MAX as f64 && accb[n] * c * mb <= pow2(61) && accb[n] * c * mb * pow2(-cshift) <= RLIM
+                        accb[n] * c <= i32::MAX as f64
+                            && accb[n] * c * mb <= pow2(61)
+                            && accb[n] * c * mb * pow2(-cshift) <= RLIM
                     })
                 {
                     let s = cshift as u32;
@@ -400,7 +461,14 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                         c: t.scale.iter().map(|&c| c as i32).collect(),
                         shift: s,
                         // rne(Y) bits: ((P + 2^62 + half − 1 + parity) >> s) − 2^(62−s) + B + bits(MAGIC).
-                        k: t.bias.iter().map(|&b| (b as u64).wrapping_sub(bias_p).wrapping_add(MAGIC.to_bits())).collect(),
+                        k: t.bias
+                            .iter()
+                            .map(|&b| {
+                                (b as u64)
+                                    .wrapping_sub(bias_p)
+                                    .wrapping_add(MAGIC.to_bits())
+                            })
+                            .collect(),
                     }
                 } else {
                     return refuse(format!("layer {li}: dequantization product too wide"));
@@ -417,9 +485,14 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                     quant,
                     lo: lo as f64,
                     hi: hi as f64,
-                    clamp: !(matches!(t.quant, Quantizer::Dynamic { .. } | Quantizer::Pow2 { .. }) && lo <= -q && hi >= q),
+                    clamp: !(matches!(t.quant, Quantizer::Dynamic { .. } | Quantizer::Pow2 { .. })
+                        && lo <= -q
+                        && hi >= q),
                     wide,
-                    off: idx.iter().map(|&k| k * (LANES as u32) * if u8_codes { 1 } else { 2 }).collect(),
+                    off: idx
+                        .iter()
+                        .map(|&k| k * (LANES as u32) * if u8_codes { 1 } else { 2 })
+                        .collect(),
                     idx,
                     start,
                     mid,
@@ -438,7 +511,9 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                 }
                 for n in 0..n_out {
                     let sw: f64 = d.weights.row(n).iter().map(|w| (*w as f64).abs()).sum();
-                    if sw * xb > EXACT || d.weights.row(n).iter().any(|w| w.unsigned_abs() > 1 << 52) {
+                    if sw * xb > EXACT
+                        || d.weights.row(n).iter().any(|w| w.unsigned_abs() > 1 << 52)
+                    {
                         return refuse(format!("layer {li}: accumulator beyond 2^52"));
                     }
                     let v = sw * xb * pow2(-d.shift);
@@ -484,7 +559,12 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
             return refuse(format!("layer {li}: output beyond 2^50"));
         }
         nonneg = layer.relu;
-        stages.push(StagePlan { op, n_in, n_out, relu: layer.relu });
+        stages.push(StagePlan {
+            op,
+            n_in,
+            n_out,
+            relu: layer.relu,
+        });
         n_prev = n_out;
     }
     if n_prev != fw.n_out {
@@ -626,7 +706,12 @@ fn quant_params<const L: usize>(t: &TernaryPlan, x: &[[f64; L]]) -> ([f64; L], [
     let mut mi = [0i32; L];
     match t.quant {
         QuantPlan::Static { qs: q } => qs = [q; L],
-        QuantPlan::Dynamic { m_floor, guard, qmax, .. } => {
+        QuantPlan::Dynamic {
+            m_floor,
+            guard,
+            qmax,
+            ..
+        } => {
             let mabs = max_abs(x, t.nonneg);
             for l in 0..L {
                 let m = (mabs[l] as i64).max(m_floor);
@@ -637,7 +722,11 @@ fn quant_params<const L: usize>(t: &TernaryPlan, x: &[[f64; L]]) -> ([f64; L], [
                 mi[l] = m as i32;
             }
         }
-        QuantPlan::Pow2 { m_floor, qmax, shift } => {
+        QuantPlan::Pow2 {
+            m_floor,
+            qmax,
+            shift,
+        } => {
             let mabs = max_abs(x, t.nonneg);
             for l in 0..L {
                 let m = (mabs[l] as i64).max(m_floor);
@@ -671,7 +760,11 @@ fn ternary<const L: usize, C: Code>(
     // Accumulate and dequantize.
     let codes = &*codes;
     for (n, yn) in y.iter_mut().enumerate() {
-        let (s0, m0, e0) = (t.start[n] as usize, t.mid[n] as usize, t.start[n + 1] as usize);
+        let (s0, m0, e0) = (
+            t.start[n] as usize,
+            t.mid[n] as usize,
+            t.start[n + 1] as usize,
+        );
         let mut acc = [C::default(); L];
         for &k in &t.idx[s0..m0] {
             let c = &codes[k as usize];
@@ -746,7 +839,12 @@ fn affine<const L: usize>(a: &AffinePlan, relu: bool, x: &[[f64; L]], y: &mut [[
 
 /// Runs the events of `input` (a whole number of events) into `out`.
 #[inline(always)]
-fn run_chunk_impl<const AVX: bool>(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, out: &mut [i64]) {
+fn run_chunk_impl<const AVX: bool>(
+    p: &Plan,
+    s: &mut Scratch<LANES>,
+    input: Input<'_>,
+    out: &mut [i64],
+) {
     const L: usize = LANES;
     let (k, o) = (p.n_in, p.n_out);
     let n = input.len() / k;
@@ -768,7 +866,14 @@ fn run_chunk_impl<const AVX: bool>(p: &Plan, s: &mut Scratch<LANES>, input: Inpu
         }
         #[cfg(not(target_arch = "x86_64"))]
         load_block(p, s, input.slice(e0 * k, (e0 + nb) * k), nb);
-        let Scratch { a, b, c16, c32, acc, .. } = s;
+        let Scratch {
+            a,
+            b,
+            c16,
+            c32,
+            acc,
+            ..
+        } = s;
         let (mut cur, mut nxt) = (a, b);
         // max_k |x_k| of the current stage's input, when the previous AVX2 stage computed it.
         let mut mx = [0f64; L];
@@ -780,7 +885,11 @@ fn run_chunk_impl<const AVX: bool>(p: &Plan, s: &mut Scratch<LANES>, input: Inpu
                 OpPlan::Ternary(t) => {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: AVX is only true inside an AVX2 target-feature function.
-                    let qp = if AVX { unsafe { avx2::quant_params(t, x, have_mx.then_some(&mx)) } } else { quant_params::<L>(t, x) };
+                    let qp = if AVX {
+                        unsafe { avx2::quant_params(t, x, have_mx.then_some(&mx)) }
+                    } else {
+                        quant_params::<L>(t, x)
+                    };
                     #[cfg(not(target_arch = "x86_64"))]
                     let qp = quant_params::<L>(t, x);
                     if t.wide {
@@ -847,7 +956,12 @@ impl<'a> FastEmulator<'a> {
 
     /// `simd = false` forces the portable kernels (tests).
     pub fn with_simd(fw: &'a Firmware, simd: bool) -> FastEmulator<'a> {
-        FastEmulator { fw, plan: build_plan(fw), reference: Emulator::new(fw), avx2: simd }
+        FastEmulator {
+            fw,
+            plan: build_plan(fw),
+            reference: Emulator::new(fw),
+            avx2: simd,
+        }
     }
 
     /// Whether the lane kernels run this firmware (else the reference emulator does).
@@ -931,7 +1045,9 @@ impl<'a> FastEmulator<'a> {
                 self.run_parallel(p, Input::Codes(&codes[..n * k]), &mut out);
             }
             _ => {
-                out.par_chunks_mut(o.max(1)).zip(codes.par_chunks(k.max(1))).for_each(|(os, xs)| self.reference.run_codes(xs, os));
+                out.par_chunks_mut(o.max(1))
+                    .zip(codes.par_chunks(k.max(1)))
+                    .for_each(|(os, xs)| self.reference.run_codes(xs, os));
             }
         }
         out

@@ -23,9 +23,19 @@ impl Csr {
         let mut mid = Vec::new();
         for n in 0..w.rows {
             let row = w.row(n);
-            idx.extend(row.iter().enumerate().filter(|(_, &t)| t == 1).map(|(k, _)| k as u32));
+            idx.extend(
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, &t)| t == 1)
+                    .map(|(k, _)| k as u32),
+            );
             mid.push(idx.len() as u32);
-            idx.extend(row.iter().enumerate().filter(|(_, &t)| t == -1).map(|(k, _)| k as u32));
+            idx.extend(
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, &t)| t == -1)
+                    .map(|(k, _)| k as u32),
+            );
             start.push(idx.len() as u32);
         }
         Csr { idx, start, mid }
@@ -51,15 +61,30 @@ pub struct Emulator<'a> {
 }
 
 #[inline(always)]
-fn check<const CHECK: bool>(layer: usize, what: &'static str, v: i64, iv: Interval) -> Result<(), RangeViolation> {
+fn check<const CHECK: bool>(
+    layer: usize,
+    what: &'static str,
+    v: i64,
+    iv: Interval,
+) -> Result<(), RangeViolation> {
     if CHECK && ((v as i128) < iv.lo || (v as i128) > iv.hi) {
-        return Err(RangeViolation { layer, what, value: v, range: iv });
+        return Err(RangeViolation {
+            layer,
+            what,
+            value: v,
+            range: iv,
+        });
     }
     Ok(())
 }
 
 #[inline(always)]
-fn check_ty<const CHECK: bool>(layer: usize, what: &'static str, v: i64, t: FixedType) -> Result<(), RangeViolation> {
+fn check_ty<const CHECK: bool>(
+    layer: usize,
+    what: &'static str,
+    v: i64,
+    t: FixedType,
+) -> Result<(), RangeViolation> {
     check::<CHECK>(layer, what, v, t.interval())
 }
 
@@ -73,7 +98,13 @@ impl<'a> Emulator<'a> {
                 _ => None,
             })
             .collect();
-        let width = fw.layers.iter().map(|l| l.n_in.max(l.n_out)).max().unwrap_or(0).max(fw.n_in);
+        let width = fw
+            .layers
+            .iter()
+            .map(|l| l.n_in.max(l.n_out))
+            .max()
+            .unwrap_or(0)
+            .max(fw.n_in);
         Emulator { fw, csr, width }
     }
 
@@ -89,11 +120,17 @@ impl<'a> Emulator<'a> {
     pub fn run_codes(&self, input: &[i64], out: &mut [i64]) {
         let mut a = vec![0i64; self.width];
         let mut b = vec![0i64; self.width];
-        self.run_inner::<false>(input, out, &mut a, &mut b, None).expect("unchecked run cannot fail");
+        self.run_inner::<false>(input, out, &mut a, &mut b, None)
+            .expect("unchecked run cannot fail");
     }
 
     /// Like [`Self::run_codes`], and checks every intermediate against its proven range.
-    pub fn run_checked(&self, input: &[i64], out: &mut [i64], taps: Option<&mut CodeTaps>) -> Result<(), RangeViolation> {
+    pub fn run_checked(
+        &self,
+        input: &[i64],
+        out: &mut [i64],
+        taps: Option<&mut CodeTaps>,
+    ) -> Result<(), RangeViolation> {
         let mut a = vec![0i64; self.width];
         let mut b = vec![0i64; self.width];
         self.run_inner::<true>(input, out, &mut a, &mut b, taps)
@@ -103,7 +140,8 @@ impl<'a> Emulator<'a> {
     pub fn run_with_taps(&self, input: &[i64], out: &mut [i64], taps: &mut CodeTaps) {
         let mut a = vec![0i64; self.width];
         let mut b = vec![0i64; self.width];
-        self.run_inner::<false>(input, out, &mut a, &mut b, Some(taps)).expect("unchecked run cannot fail");
+        self.run_inner::<false>(input, out, &mut a, &mut b, Some(taps))
+            .expect("unchecked run cannot fail");
     }
 
     fn run_inner<const CHECK: bool>(
@@ -132,7 +170,14 @@ impl<'a> Emulator<'a> {
                     let (lo, hi) = t.clamp;
                     // The scale factor used by dequantization: M (dynamic), e (pow2), unused (static).
                     let dq: i64 = match &t.quant {
-                        Quantizer::Dynamic { m_floor, guard, e_type, recip_type, prod_type, m_type } => {
+                        Quantizer::Dynamic {
+                            m_floor,
+                            guard,
+                            e_type,
+                            recip_type,
+                            prod_type,
+                            m_type,
+                        } => {
                             let m = mabs.max(*m_floor);
                             check_ty::<CHECK>(li, "max|x|", m, *m_type)?;
                             let e = bit_length(m);
@@ -147,7 +192,13 @@ impl<'a> Emulator<'a> {
                             }
                             m
                         }
-                        Quantizer::Pow2 { m_floor, prod_type, e_type, m_type, .. } => {
+                        Quantizer::Pow2 {
+                            m_floor,
+                            prod_type,
+                            e_type,
+                            m_type,
+                            ..
+                        } => {
                             let m = mabs.max(*m_floor);
                             check_ty::<CHECK>(li, "max|x|", m, *m_type)?;
                             let e = ceil_log2(m);
@@ -159,7 +210,12 @@ impl<'a> Emulator<'a> {
                             }
                             e as i64
                         }
-                        Quantizer::Static { recip, recip_frac, prod_type, .. } => {
+                        Quantizer::Static {
+                            recip,
+                            recip_frac,
+                            prod_type,
+                            ..
+                        } => {
                             for (c, &v) in codes.iter_mut().zip(x) {
                                 let p = v * recip;
                                 check_ty::<CHECK>(li, "V·R", p, *prod_type)?;
@@ -178,7 +234,11 @@ impl<'a> Emulator<'a> {
                     }
                     let csr = self.csr[li].as_ref().expect("ternary layer has a CSR");
                     for n in 0..layer.n_out {
-                        let (s, m, e) = (csr.start[n] as usize, csr.mid[n] as usize, csr.start[n + 1] as usize);
+                        let (s, m, e) = (
+                            csr.start[n] as usize,
+                            csr.mid[n] as usize,
+                            csr.start[n + 1] as usize,
+                        );
                         let mut acc = 0i64;
                         for &k in &csr.idx[s..m] {
                             acc += codes[k as usize];
@@ -197,9 +257,19 @@ impl<'a> Emulator<'a> {
                                 let p = acc * t.scale[n];
                                 let s = t.shift - dq as i32;
                                 if s < 0 {
-                                    check_ty::<CHECK>(li, "dequantization product", p << (-s), t.dequant_type)?;
+                                    check_ty::<CHECK>(
+                                        li,
+                                        "dequantization product",
+                                        p << (-s),
+                                        t.dequant_type,
+                                    )?;
                                 } else {
-                                    check_ty::<CHECK>(li, "dequantization product", p, t.dequant_type)?;
+                                    check_ty::<CHECK>(
+                                        li,
+                                        "dequantization product",
+                                        p,
+                                        t.dequant_type,
+                                    )?;
                                 }
                                 shift_round(p, s)
                             }
@@ -240,21 +310,28 @@ impl<'a> Emulator<'a> {
         let (k, o) = (self.fw.n_in, self.fw.n_out);
         let n = x.len() / k;
         let mut out = vec![0i64; n * o];
-        out.par_chunks_mut(o * 512).zip(x.par_chunks(k * 512)).for_each(|(oc, xc)| {
-            let mut a = vec![0i64; self.width];
-            let mut b = vec![0i64; self.width];
-            let mut inp = vec![0i64; k];
-            for (os, xs) in oc.chunks_mut(o).zip(xc.chunks(k)) {
-                self.quantize_input(xs, &mut inp);
-                self.run_inner::<false>(&inp, os, &mut a, &mut b, None).expect("unchecked run cannot fail");
-            }
-        });
+        out.par_chunks_mut(o * 512)
+            .zip(x.par_chunks(k * 512))
+            .for_each(|(oc, xc)| {
+                let mut a = vec![0i64; self.width];
+                let mut b = vec![0i64; self.width];
+                let mut inp = vec![0i64; k];
+                for (os, xs) in oc.chunks_mut(o).zip(xc.chunks(k)) {
+                    self.quantize_input(xs, &mut inp);
+                    self.run_inner::<false>(&inp, os, &mut a, &mut b, None)
+                        .expect("unchecked run cannot fail");
+                }
+            });
         out
     }
 }
 
 #[inline(always)]
-fn finish<const CHECK: bool>(li: usize, layer: &FwLayer, y: &mut [i64]) -> Result<(), RangeViolation> {
+fn finish<const CHECK: bool>(
+    li: usize,
+    layer: &FwLayer,
+    y: &mut [i64],
+) -> Result<(), RangeViolation> {
     for (n, v) in y.iter_mut().enumerate() {
         if layer.relu && *v < 0 {
             *v = 0;

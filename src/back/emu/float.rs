@@ -26,9 +26,9 @@ pub fn act_quant(x: &[f32], p: &Profile, codes: &mut Vec<i32>) -> f32 {
         ActScaleOp::Divide => q / m,
     };
     codes.clear();
-    codes.extend(
-        x.iter().map(|v| ((v * g).round_ties_even()).clamp(p.act_clamp.0 as f32, p.act_clamp.1 as f32) as i32),
-    );
+    codes.extend(x.iter().map(|v| {
+        ((v * g).round_ties_even()).clamp(p.act_clamp.0 as f32, p.act_clamp.1 as f32) as i32
+    }));
     g
 }
 
@@ -61,13 +61,23 @@ pub fn forward(model: &Model, x: &[f32], mut taps: Option<&mut Vec<Tap>>) -> Vec
                     })
                     .collect();
                 if let Some(t) = taps.as_deref_mut() {
-                    t.push(Tap { layer: li, codes: codes.clone(), absmax });
+                    t.push(Tap {
+                        layer: li,
+                        codes: codes.clone(),
+                        absmax,
+                    });
                 }
                 out
             }
             LayerKind::Linear(l) => (0..l.weight.rows)
                 .map(|n| {
-                    let acc: f64 = l.weight.row(n).iter().zip(&cur).map(|(w, x)| (w * x) as f64).sum();
+                    let acc: f64 = l
+                        .weight
+                        .row(n)
+                        .iter()
+                        .zip(&cur)
+                        .map(|(w, x)| (w * x) as f64)
+                        .sum();
                     let y = acc as f32;
                     match &l.bias {
                         Some(b) => y + b[n],
@@ -76,7 +86,11 @@ pub fn forward(model: &Model, x: &[f32], mut taps: Option<&mut Vec<Tap>>) -> Vec
                 })
                 .collect(),
             LayerKind::Relu => cur.iter().map(|v| v.max(0.0)).collect(),
-            LayerKind::Affine(a) => cur.iter().enumerate().map(|(i, v)| v * a.scale[i] + a.shift[i]).collect(),
+            LayerKind::Affine(a) => cur
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v * a.scale[i] + a.shift[i])
+                .collect(),
         };
     }
     cur

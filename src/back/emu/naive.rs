@@ -66,21 +66,27 @@ pub fn run(fw: &Firmware, input: &[i64]) -> Vec<i64> {
                         }
                         pow2_e = e;
                     }
-                    Quantizer::Static { recip, recip_frac, .. } => {
+                    Quantizer::Static {
+                        recip, recip_frac, ..
+                    } => {
                         for k in 0..layer.n_in {
                             codes[k] = rnd(x[k] * *recip as i128, *recip_frac).clamp(lo, hi);
                         }
                     }
                 }
                 for n in 0..layer.n_out {
-                    let acc: i128 = (0..layer.n_in).map(|k| t.weights.at(n, k) as i128 * codes[k]).sum();
+                    let acc: i128 = (0..layer.n_in)
+                        .map(|k| t.weights.at(n, k) as i128 * codes[k])
+                        .sum();
                     let prod = acc * scale_m * t.scale[n] as i128;
                     y[n] = rnd(prod, t.shift - pow2_e) + t.bias[n] as i128;
                 }
             }
             FwKind::Dense(d) => {
                 for n in 0..layer.n_out {
-                    let acc: i128 = (0..layer.n_in).map(|k| d.weights.at(n, k) as i128 * x[k]).sum();
+                    let acc: i128 = (0..layer.n_in)
+                        .map(|k| d.weights.at(n, k) as i128 * x[k])
+                        .sum();
                     y[n] = rnd(acc, d.shift) + d.bias[n] as i128;
                 }
             }
@@ -97,5 +103,7 @@ pub fn run(fw: &Firmware, input: &[i64]) -> Vec<i64> {
         }
         x = y;
     }
-    x.iter().map(|&v| i64::try_from(v).expect("output fits i64")).collect()
+    x.iter()
+        .map(|&v| i64::try_from(v).expect("output fits i64"))
+        .collect()
 }

@@ -1,7 +1,9 @@
 //! Random small networks for property tests ("problems" in tract's sense), shared by the
 //! reference-emulator and fast-emulator tests. Test-only.
 
-use crate::ir::{Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource};
+use crate::ir::{
+    Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
+};
 use crate::testutil::Rng;
 use proptest::prelude::*;
 
@@ -37,19 +39,33 @@ pub fn problem(max_width: usize, max_in_width: u32) -> impl Strategy<Value = Pro
         prop_oneof![Just(ProfileName::Bithep), Just(ProfileName::MsB158)],
         0usize..150,
     )
-        .prop_map(|(widths, seed, bias, dense_first, batchnorm, zero_frac, in_width, in_int, frac_bits, profile, events)| Problem {
-            widths,
-            seed,
-            bias,
-            dense_first,
-            batchnorm,
-            zero_frac,
-            in_width,
-            in_int: in_int.min(in_width as i32),
-            frac_bits,
-            profile,
-            events,
-        })
+        .prop_map(
+            |(
+                widths,
+                seed,
+                bias,
+                dense_first,
+                batchnorm,
+                zero_frac,
+                in_width,
+                in_int,
+                frac_bits,
+                profile,
+                events,
+            )| Problem {
+                widths,
+                seed,
+                bias,
+                dense_first,
+                batchnorm,
+                zero_frac,
+                in_width,
+                in_int: in_int.min(in_width as i32),
+                frac_bits,
+                profile,
+                events,
+            },
+        )
 }
 
 /// The model of a problem (Q = 128 for a third of the seeds, a symmetric clamp for a fifth).
@@ -58,15 +74,36 @@ pub fn build(p: &Problem) -> Model {
     let mut layers = Vec::new();
     for (i, w) in p.widths.windows(2).enumerate() {
         if i > 0 {
-            layers.push(Layer { name: format!("relu{i}"), kind: LayerKind::Relu });
+            layers.push(Layer {
+                name: format!("relu{i}"),
+                kind: LayerKind::Relu,
+            });
         }
-        let bias = p.bias.then(|| (0..w[1]).map(|_| (r.normal() * 0.5) as f32).collect());
+        let bias = p
+            .bias
+            .then(|| (0..w[1]).map(|_| (r.normal() * 0.5) as f32).collect());
         if i == 0 && p.dense_first {
-            let wts = (0..w[0] * w[1]).map(|_| (r.normal() * 0.7) as f32).collect();
-            layers.push(Layer { name: format!("fc{i}"), kind: LayerKind::Linear(Linear { weight: Matrix::new(w[1], w[0], wts), bias }) });
+            let wts = (0..w[0] * w[1])
+                .map(|_| (r.normal() * 0.7) as f32)
+                .collect();
+            layers.push(Layer {
+                name: format!("fc{i}"),
+                kind: LayerKind::Linear(Linear {
+                    weight: Matrix::new(w[1], w[0], wts),
+                    bias,
+                }),
+            });
         } else {
             let codes = (0..w[0] * w[1])
-                .map(|_| if r.uniform() < p.zero_frac { 0 } else if r.uniform() < 0.5 { 1 } else { -1 })
+                .map(|_| {
+                    if r.uniform() < p.zero_frac {
+                        0
+                    } else if r.uniform() < 0.5 {
+                        1
+                    } else {
+                        -1
+                    }
+                })
                 .collect();
             layers.push(Layer {
                 name: format!("fc{i}"),
@@ -97,6 +134,11 @@ pub fn build(p: &Problem) -> Model {
     if p.seed % 5 == 0 {
         profile.act_clamp = (-127, 127);
     }
-    Model { name: "problem".into(), inputs: p.widths[0], profile, layers, input_type: None }
+    Model {
+        name: "problem".into(),
+        inputs: p.widths[0],
+        profile,
+        layers,
+        input_type: None,
+    }
 }
-

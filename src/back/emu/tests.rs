@@ -3,9 +3,9 @@
 
 use super::fixed::Emulator;
 use super::naive;
+use super::problem::{build, problem, Problem};
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::Mode;
-use super::problem::{build, problem, Problem};
 use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwArgs};
 use crate::testutil::Rng;
@@ -15,7 +15,11 @@ use proptest::prelude::*;
 fn adversarial_inputs(n_in: usize, lo: i64, hi: i64, seed: u64) -> Vec<Vec<i64>> {
     let mut r = Rng(seed);
     let mut v = vec![vec![hi; n_in], vec![lo; n_in], vec![0; n_in]];
-    v.push((0..n_in).map(|k| if k % 2 == 0 { hi } else { lo }).collect());
+    v.push(
+        (0..n_in)
+            .map(|k| if k % 2 == 0 { hi } else { lo })
+            .collect(),
+    );
     let mut one = vec![0; n_in];
     one[0] = lo;
     v.push(one);
@@ -23,7 +27,11 @@ fn adversarial_inputs(n_in: usize, lo: i64, hi: i64, seed: u64) -> Vec<Vec<i64>>
     small[n_in - 1] = -1;
     v.push(small);
     for _ in 0..40 {
-        v.push((0..n_in).map(|_| lo + (r.next_u64() % ((hi - lo + 1) as u64)) as i64).collect());
+        v.push(
+            (0..n_in)
+                .map(|_| lo + (r.next_u64() % ((hi - lo + 1) as u64)) as i64)
+                .collect(),
+        );
     }
     v
 }
@@ -75,13 +83,27 @@ proptest! {
 fn accumulator_width_bound() {
     for k in [1usize, 2, 3, 16, 64, 100, 256, 512] {
         let model = crate::testutil::random_mlp(&[k, 4], k as u64, false);
-        let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
-        let args = FwArgs { mode: Mode::Dynamic, input_type: Some("ap_fixed<16,6>".into()), ..FwArgs::default() };
+        let loaded = Loaded {
+            model,
+            origin: ArchOrigin::Inferred,
+            notes: vec![],
+        };
+        let args = FwArgs {
+            mode: Mode::Dynamic,
+            input_type: Some("ap_fixed<16,6>".into()),
+            ..FwArgs::default()
+        };
         let fw = lower_for(&loaded, &args, Mode::Dynamic, None).unwrap();
-        let crate::ir::firmware::FwKind::Ternary(t) = &fw.layers[0].kind else { panic!() };
+        let crate::ir::firmware::FwKind::Ternary(t) = &fw.layers[0].kind else {
+            panic!()
+        };
         assert_eq!((t.code_range.lo, t.code_range.hi), (-127, 127));
         let bound = 8 + (k as f64).log2().ceil() as u32;
-        assert!(t.acc_type.width <= bound, "K={k}: {} > {bound}", t.acc_type.width);
+        assert!(
+            t.acc_type.width <= bound,
+            "K={k}: {} > {bound}",
+            t.acc_type.width
+        );
     }
 }
 

@@ -61,18 +61,28 @@ pub fn find_ap_types(explicit: Option<&Path>) -> Result<PathBuf> {
         }
         tried.push(format!("{} ({what})", p.display()));
     }
-    Err(HlsError::NoApTypes { searched: if tried.is_empty() { "nowhere: no HOME".into() } else { tried.join(", ") } })
+    Err(HlsError::NoApTypes {
+        searched: if tried.is_empty() {
+            "nowhere: no HOME".into()
+        } else {
+            tried.join(", ")
+        },
+    })
 }
 
 /// Checks that `dir` is a project written by `compile`; returns its name.
 pub fn project_name(dir: &Path) -> Result<String> {
-    let not = |d: &str| HlsError::NotAProject { path: dir.to_path_buf(), detail: d.to_string() };
+    let not = |d: &str| HlsError::NotAProject {
+        path: dir.to_path_buf(),
+        detail: d.to_string(),
+    };
     if !dir.is_dir() {
         return Err(not("no such directory"));
     }
     let rp = dir.join("report.json");
     let text = std::fs::read_to_string(&rp).map_err(|_| not("no report.json"))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| not("report.json is not JSON"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| not("report.json is not JSON"))?;
     if v.get("generator").and_then(|g| g.as_str()) != Some("bit2hls") {
         return Err(not("report.json was not written by bit2hls"));
     }
@@ -81,8 +91,13 @@ pub fn project_name(dir: &Path) -> Result<String> {
         .and_then(|n| n.as_str())
         .ok_or_else(|| not("report.json has no project.name"))?
         .to_string();
-    super::namer::Namer::check_top(&name).map_err(|_| not("report.json has an invalid project name"))?;
-    for f in [format!("firmware/{name}.cpp"), format!("{name}_test.cpp"), "firmware.json".into()] {
+    super::namer::Namer::check_top(&name)
+        .map_err(|_| not("report.json has an invalid project name"))?;
+    for f in [
+        format!("firmware/{name}.cpp"),
+        format!("{name}_test.cpp"),
+        "firmware.json".into(),
+    ] {
         if !dir.join(&f).is_file() {
             return Err(not(&format!("{f} is missing")));
         }
@@ -102,34 +117,57 @@ pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result
     let fp = dir.join("firmware.json");
     let text = std::fs::read_to_string(&fp).map_err(|e| HlsError::io(&fp, e))?;
     let fw = fwdump::from_json(&text, &fp)?;
-    let data_err = |e: crate::Error| HlsError::Project { path: input.to_path_buf(), detail: e.to_string() };
+    let data_err = |e: crate::Error| HlsError::Project {
+        path: input.to_path_buf(),
+        detail: e.to_string(),
+    };
     let mut rows = NpyRows::open(input).map_err(data_err)?;
     if rows.cols != fw.n_in {
         return Err(HlsError::Project {
             path: input.to_path_buf(),
-            detail: format!("samples have {} features, the model takes {}", rows.cols, fw.n_in),
+            detail: format!(
+                "samples have {} features, the model takes {}",
+                rows.cols, fw.n_in
+            ),
         });
     }
     let n = samples.unwrap_or(rows.rows).min(rows.rows);
     if n == 0 {
-        return Err(HlsError::Project { path: input.to_path_buf(), detail: "no samples".into() });
+        return Err(HlsError::Project {
+            path: input.to_path_buf(),
+            detail: "no samples".into(),
+        });
     }
     let mut x = Vec::new();
     rows.next_chunk(n, &mut x).map_err(data_err)?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(HlsError::Project {
             path: input.to_path_buf(),
-            detail: format!("sample {}, feature {}: {} is not finite", i / fw.n_in, i % fw.n_in, x[i]),
+            detail: format!(
+                "sample {}, feature {}: {} is not finite",
+                i / fw.n_in,
+                i % fw.n_in,
+                x[i]
+            ),
         });
     }
-    write_atomic(&dir.join("tb_data/tb_output_predictions.dat"), &tbdata::predictions_text(&fw, &x))?;
-    write_atomic(&dir.join("tb_data/tb_input_features.dat"), &tbdata::input_text(&x, fw.n_in))?;
+    write_atomic(
+        &dir.join("tb_data/tb_output_predictions.dat"),
+        &tbdata::predictions_text(&fw, &x),
+    )?;
+    write_atomic(
+        &dir.join("tb_data/tb_input_features.dat"),
+        &tbdata::input_text(&x, fw.n_in),
+    )?;
     Ok(n)
 }
 
 /// The C++ compiler: `$CXX` or `g++`.
 fn cxx() -> String {
-    std::env::var("CXX").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "g++".into())
+    std::env::var("CXX")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "g++".into())
 }
 
 /// Compiles the test bench into `out_dir`; returns the executable.
@@ -161,18 +199,27 @@ pub fn build(dir: &Path, name: &str, ap_types: &Path, out_dir: &Path) -> Result<
         .arg("-o")
         .arg(&exe)
         .output()
-        .map_err(|e| HlsError::Tool(format!("cannot run the C++ compiler '{cc}': {e}; install g++ (or set CXX)")))?;
+        .map_err(|e| {
+            HlsError::Tool(format!(
+                "cannot run the C++ compiler '{cc}': {e}; install g++ (or set CXX)"
+            ))
+        })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let head: String = err.lines().take(40).collect::<Vec<_>>().join("\n");
-        return Err(HlsError::Tool(format!("{cc} failed to build the test bench of {}:\n{head}", dir.display())));
+        return Err(HlsError::Tool(format!(
+            "{cc} failed to build the test bench of {}:\n{head}",
+            dir.display()
+        )));
     }
     Ok(exe)
 }
 
 /// FNV-1a, for cache keys.
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// A precompiled header of ap_fixed.h + ap_int.h (the bulk of every build's parse time), cached
@@ -193,7 +240,9 @@ fn precompiled_header(cc: &str, ap_types: &Path) -> Option<PathBuf> {
         stamp("ap_fixed.h"),
         stamp("ap_int.h")
     );
-    let dir = default_ap_types_dir()?.with_file_name("pch").join(format!("{:016x}", fnv(&key)));
+    let dir = default_ap_types_dir()?
+        .with_file_name("pch")
+        .join(format!("{:016x}", fnv(&key)));
     let gch = dir.join("b2h_pch.h.gch");
     if gch.is_file() {
         return Some(dir);
@@ -220,7 +269,8 @@ fn precompiled_header(cc: &str, ap_types: &Path) -> Option<PathBuf> {
 }
 
 fn count(text: &str, suffix: &str) -> Option<usize> {
-    text.lines().find_map(|l| l.strip_suffix(suffix).and_then(|n| n.trim().parse().ok()))
+    text.lines()
+        .find_map(|l| l.strip_suffix(suffix).and_then(|n| n.trim().parse().ok()))
 }
 
 /// Builds and runs the C-simulation of the project in `dir`.
@@ -243,11 +293,14 @@ pub fn csim(dir: &Path, o: &CsimOptions) -> Result<CsimOutcome> {
     if let Some(n) = o.samples {
         cmd.arg(n.to_string());
     }
-    let out = cmd.output().map_err(|e| HlsError::Tool(format!("cannot run {}: {e}", exe.display())))?;
+    let out = cmd
+        .output()
+        .map_err(|e| HlsError::Tool(format!("cannot run {}: {e}", exe.display())))?;
     let run_secs = t1.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let (Some(samples), Some(mismatches)) = (count_samples(&stdout), count(&stdout, " mismatches")) else {
+    let (Some(samples), Some(mismatches)) = (count_samples(&stdout), count(&stdout, " mismatches"))
+    else {
         return Err(HlsError::Tool(format!(
             "the test bench of {} failed (exit {:?}):\n{}{}",
             dir.display(),
@@ -257,13 +310,26 @@ pub fn csim(dir: &Path, o: &CsimOptions) -> Result<CsimOutcome> {
         )));
     };
     if mismatches == 0 && !out.status.success() {
-        return Err(HlsError::Tool(format!("the test bench exited with {:?}:\n{stdout}{stderr}", out.status.code())));
+        return Err(HlsError::Tool(format!(
+            "the test bench exited with {:?}:\n{stdout}{stderr}",
+            out.status.code()
+        )));
     }
-    Ok(CsimOutcome { samples, mismatches, build_secs, run_secs, stdout, stderr })
+    Ok(CsimOutcome {
+        samples,
+        mismatches,
+        build_secs,
+        run_secs,
+        stdout,
+        stderr,
+    })
 }
 
 fn count_samples(stdout: &str) -> Option<usize> {
     stdout.lines().find_map(|l| {
-        l.split(" samples,").next().filter(|_| l.contains(" samples,")).and_then(|n| n.trim().parse().ok())
+        l.split(" samples,")
+            .next()
+            .filter(|_| l.contains(" samples,"))
+            .and_then(|n| n.trim().parse().ok())
     })
 }

@@ -15,7 +15,15 @@ pub enum HlsError {
         "layer '{layer}' (#{index}): reuse factor {reuse} does not divide n_in·n_out = {n_in}·{n_out} = {size}; \
          the reuse factor must divide n_in·n_out of every layer with weights (valid here: {valid})"
     )]
-    Reuse { layer: String, index: usize, reuse: usize, n_in: usize, n_out: usize, size: usize, valid: String },
+    Reuse {
+        layer: String,
+        index: usize,
+        reuse: usize,
+        n_in: usize,
+        n_out: usize,
+        size: usize,
+        valid: String,
+    },
 
     #[error("{0}")]
     Option(String),
@@ -47,6 +55,9 @@ pub type Result<T> = std::result::Result<T, HlsError>;
 
 impl HlsError {
     pub fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> HlsError {
-        HlsError::Io { path: path.into(), detail: e.to_string() }
+        HlsError::Io {
+            path: path.into(),
+            detail: e.to_string(),
+        }
     }
 }

@@ -4,7 +4,9 @@
 //! module mirrors it with serde structs of its own.
 
 use super::error::{HlsError, Result};
-use crate::ir::firmware::{AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw};
+use crate::ir::firmware::{
+    AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw,
+};
 use crate::ir::fixed::{FixedType, Interval};
 use crate::ir::{Matrix, Profile, ProfileName};
 use serde::{Deserialize, Serialize};
@@ -22,12 +24,20 @@ struct Ty {
 
 impl From<FixedType> for Ty {
     fn from(t: FixedType) -> Ty {
-        Ty { signed: t.signed, width: t.width, frac: t.frac }
+        Ty {
+            signed: t.signed,
+            width: t.width,
+            frac: t.frac,
+        }
     }
 }
 impl From<Ty> for FixedType {
     fn from(t: Ty) -> FixedType {
-        FixedType { signed: t.signed, width: t.width, frac: t.frac }
+        FixedType {
+            signed: t.signed,
+            width: t.width,
+            frac: t.frac,
+        }
     }
 }
 
@@ -36,15 +46,36 @@ fn iv(i: Interval) -> Iv {
     [i.lo as i64, i.hi as i64]
 }
 fn un_iv(i: Iv) -> Interval {
-    Interval { lo: i[0] as i128, hi: i[1] as i128 }
+    Interval {
+        lo: i[0] as i128,
+        hi: i[1] as i128,
+    }
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
 enum QuantDump {
-    Dynamic { m_type: Ty, m_floor: i64, guard: i32, e_type: Ty, recip_type: Ty, prod_type: Ty },
-    Pow2 { m_type: Ty, m_floor: i64, e_max: i32, e_type: Ty, prod_type: Ty },
-    Static { m_cal: f64, recip: i64, recip_frac: i32, prod_type: Ty },
+    Dynamic {
+        m_type: Ty,
+        m_floor: i64,
+        guard: i32,
+        e_type: Ty,
+        recip_type: Ty,
+        prod_type: Ty,
+    },
+    Pow2 {
+        m_type: Ty,
+        m_floor: i64,
+        e_max: i32,
+        e_type: Ty,
+        prod_type: Ty,
+    },
+    Static {
+        m_cal: f64,
+        recip: i64,
+        recip_frac: i32,
+        prod_type: Ty,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -132,7 +163,14 @@ const FORMAT: &str = "bit2hls-firmware";
 
 fn quant(q: &Quantizer) -> QuantDump {
     match q {
-        Quantizer::Dynamic { m_type, m_floor, guard, e_type, recip_type, prod_type } => QuantDump::Dynamic {
+        Quantizer::Dynamic {
+            m_type,
+            m_floor,
+            guard,
+            e_type,
+            recip_type,
+            prod_type,
+        } => QuantDump::Dynamic {
             m_type: (*m_type).into(),
             m_floor: *m_floor,
             guard: *guard,
@@ -140,22 +178,43 @@ fn quant(q: &Quantizer) -> QuantDump {
             recip_type: (*recip_type).into(),
             prod_type: (*prod_type).into(),
         },
-        Quantizer::Pow2 { m_type, m_floor, e_max, e_type, prod_type } => QuantDump::Pow2 {
+        Quantizer::Pow2 {
+            m_type,
+            m_floor,
+            e_max,
+            e_type,
+            prod_type,
+        } => QuantDump::Pow2 {
             m_type: (*m_type).into(),
             m_floor: *m_floor,
             e_max: *e_max,
             e_type: (*e_type).into(),
             prod_type: (*prod_type).into(),
         },
-        Quantizer::Static { m_cal, recip, recip_frac, prod_type } => {
-            QuantDump::Static { m_cal: *m_cal, recip: *recip, recip_frac: *recip_frac, prod_type: (*prod_type).into() }
-        }
+        Quantizer::Static {
+            m_cal,
+            recip,
+            recip_frac,
+            prod_type,
+        } => QuantDump::Static {
+            m_cal: *m_cal,
+            recip: *recip,
+            recip_frac: *recip_frac,
+            prod_type: (*prod_type).into(),
+        },
     }
 }
 
 fn un_quant(q: QuantDump) -> Quantizer {
     match q {
-        QuantDump::Dynamic { m_type, m_floor, guard, e_type, recip_type, prod_type } => Quantizer::Dynamic {
+        QuantDump::Dynamic {
+            m_type,
+            m_floor,
+            guard,
+            e_type,
+            recip_type,
+            prod_type,
+        } => Quantizer::Dynamic {
             m_type: m_type.into(),
             m_floor,
             guard,
@@ -163,16 +222,30 @@ fn un_quant(q: QuantDump) -> Quantizer {
             recip_type: recip_type.into(),
             prod_type: prod_type.into(),
         },
-        QuantDump::Pow2 { m_type, m_floor, e_max, e_type, prod_type } => Quantizer::Pow2 {
+        QuantDump::Pow2 {
+            m_type,
+            m_floor,
+            e_max,
+            e_type,
+            prod_type,
+        } => Quantizer::Pow2 {
             m_type: m_type.into(),
             m_floor,
             e_max,
             e_type: e_type.into(),
             prod_type: prod_type.into(),
         },
-        QuantDump::Static { m_cal, recip, recip_frac, prod_type } => {
-            Quantizer::Static { m_cal, recip, recip_frac, prod_type: prod_type.into() }
-        }
+        QuantDump::Static {
+            m_cal,
+            recip,
+            recip_frac,
+            prod_type,
+        } => Quantizer::Static {
+            m_cal,
+            recip,
+            recip_frac,
+            prod_type: prod_type.into(),
+        },
     }
 }
 
@@ -203,7 +276,9 @@ pub fn to_json(fw: &Firmware) -> String {
                     qmax: t.qmax,
                     clamp: t.clamp,
                     code_range: iv(t.code_range),
-                    weights: (0..t.weights.rows).map(|n| ternary_row(t.weights.row(n))).collect(),
+                    weights: (0..t.weights.rows)
+                        .map(|n| ternary_row(t.weights.row(n)))
+                        .collect(),
                     acc_ranges: t.acc_ranges.iter().map(|r| iv(*r)).collect(),
                     acc_type: t.acc_type.into(),
                     scale: t.scale.clone(),
@@ -213,7 +288,9 @@ pub fn to_json(fw: &Firmware) -> String {
                     bias: t.bias.clone(),
                 },
                 FwKind::Dense(d) => KindDump::Dense {
-                    weights: (0..d.weights.rows).map(|n| d.weights.row(n).to_vec()).collect(),
+                    weights: (0..d.weights.rows)
+                        .map(|n| d.weights.row(n).to_vec())
+                        .collect(),
                     weight_type: d.weight_type.into(),
                     acc_ranges: d.acc_ranges.iter().map(|r| iv(*r)).collect(),
                     acc_type: d.acc_type.into(),
@@ -266,8 +343,12 @@ pub fn to_json(fw: &Firmware) -> String {
 
 /// Parses firmware.json written by [`to_json`].
 pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
-    let bad = |d: String| HlsError::Project { path: path.to_path_buf(), detail: d };
-    let d: FirmwareDump = serde_json::from_str(text).map_err(|e| bad(format!("not a bit2hls firmware dump: {e}")))?;
+    let bad = |d: String| HlsError::Project {
+        path: path.to_path_buf(),
+        detail: d,
+    };
+    let d: FirmwareDump =
+        serde_json::from_str(text).map_err(|e| bad(format!("not a bit2hls firmware dump: {e}")))?;
     if d.format != FORMAT || d.version != VERSION {
         return Err(bad(format!(
             "format '{}' version {} (expected '{FORMAT}' version {VERSION})",
@@ -315,12 +396,20 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                             '+' => 1,
                             '-' => -1,
                             '0' => 0,
-                            _ => return Err(bad(format!("layer #{i}: weight code '{c}' (expected +, - or 0)"))),
+                            _ => {
+                                return Err(bad(format!(
+                                    "layer #{i}: weight code '{c}' (expected +, - or 0)"
+                                )))
+                            }
                         });
                     }
                 }
                 if weights.len() != l.n_out {
-                    return Err(bad(format!("layer #{i}: {} weight rows, expected {}", weights.len(), l.n_out)));
+                    return Err(bad(format!(
+                        "layer #{i}: {} weight rows, expected {}",
+                        weights.len(),
+                        l.n_out
+                    )));
                 }
                 FwKind::Ternary(TernaryFw {
                     quant: un_quant(quant),
@@ -337,9 +426,19 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                     bias,
                 })
             }
-            KindDump::Dense { weights, weight_type, acc_ranges, acc_type, shift, bias } => {
+            KindDump::Dense {
+                weights,
+                weight_type,
+                acc_ranges,
+                acc_type,
+                shift,
+                bias,
+            } => {
                 if weights.len() != l.n_out || weights.iter().any(|r| r.len() != l.n_in) {
-                    return Err(bad(format!("layer #{i}: dense weights are not {}x{}", l.n_out, l.n_in)));
+                    return Err(bad(format!(
+                        "layer #{i}: dense weights are not {}x{}",
+                        l.n_out, l.n_in
+                    )));
                 }
                 FwKind::Dense(DenseFw {
                     weights: Matrix::new(l.n_out, l.n_in, weights.concat()),
@@ -350,9 +449,19 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                     bias,
                 })
             }
-            KindDump::Affine { scale, scale_frac, shift, prod_type, bias } => {
-                FwKind::Affine(AffineFw { scale, scale_frac, shift, prod_type: prod_type.into(), bias })
-            }
+            KindDump::Affine {
+                scale,
+                scale_frac,
+                shift,
+                prod_type,
+                bias,
+            } => FwKind::Affine(AffineFw {
+                scale,
+                scale_frac,
+                shift,
+                prod_type: prod_type.into(),
+                bias,
+            }),
         };
         layers.push(FwLayer {
             name: l.name,
@@ -394,7 +503,11 @@ mod tests {
     #[test]
     fn round_trip_keeps_every_integer() {
         let model = crate::testutil::random_mlp(&[7, 9, 4], 5, true);
-        let loaded = Loaded { model: model.clone(), origin: ArchOrigin::Inferred, notes: vec![] };
+        let loaded = Loaded {
+            model: model.clone(),
+            origin: ArchOrigin::Inferred,
+            notes: vec![],
+        };
         let xs = crate::testutil::gaussian(300 * 7, 3);
         let cal = crate::pass::calibrate::calibrate(&model, &xs);
         for mode in Mode::ALL {
@@ -414,7 +527,10 @@ mod tests {
             assert_eq!(to_json(&back), text);
             assert_eq!(back.layers, fw.layers);
             assert_eq!(back.options, fw.options);
-            assert_eq!(Emulator::new(&back).run_batch(&xs), Emulator::new(&fw).run_batch(&xs));
+            assert_eq!(
+                Emulator::new(&back).run_batch(&xs),
+                Emulator::new(&fw).run_batch(&xs)
+            );
         }
     }
 

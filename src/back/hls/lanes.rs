@@ -43,7 +43,10 @@ fn decode(bits: u64) -> i8 {
 /// `n_in·n_out` (checked by the caller; panics otherwise).
 pub fn pack(w: &Matrix<i8>, reuse: usize) -> PackedLanes {
     let total = w.rows * w.cols;
-    assert!(reuse >= 1 && total % reuse == 0, "reuse {reuse} must divide {total}");
+    assert!(
+        reuse >= 1 && total % reuse == 0,
+        "reuse {reuse} must divide {total}"
+    );
     let block = total / reuse;
     let words = block.div_ceil(LANES_PER_WORD).max(1);
     let mut rows = vec![vec![0u64; words]; reuse];
@@ -51,7 +54,12 @@ pub fn pack(w: &Matrix<i8>, reuse: usize) -> PackedLanes {
         let (r, j) = (i % reuse, i / reuse);
         rows[r][j / LANES_PER_WORD] |= code(t) << (2 * (j % LANES_PER_WORD));
     }
-    PackedLanes { reuse, block, words, rows }
+    PackedLanes {
+        reuse,
+        block,
+        words,
+        rows,
+    }
 }
 
 /// Inverse of [`pack`].

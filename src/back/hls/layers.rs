@@ -39,7 +39,9 @@ pub fn lit(v: i64) -> String {
 }
 
 fn hull(vals: impl IntoIterator<Item = i64>) -> Interval {
-    vals.into_iter().fold(Interval::point(0), |a, v| a.union(Interval::point(v as i128)))
+    vals.into_iter().fold(Interval::point(0), |a, v| {
+        a.union(Interval::point(v as i128))
+    })
 }
 
 /// Bits of the unsigned integer `v`.
@@ -58,7 +60,11 @@ pub fn balanced_sum(terms: &[String]) -> String {
     match terms.len() {
         0 => "0".to_string(),
         1 => terms[0].clone(),
-        n => format!("({} + {})", balanced_sum(&terms[..n / 2]), balanced_sum(&terms[n / 2..])),
+        n => format!(
+            "({} + {})",
+            balanced_sum(&terms[..n / 2]),
+            balanced_sum(&terms[n / 2..])
+        ),
     }
 }
 
@@ -82,7 +88,10 @@ fn init_lines(vals: &[String], per_line: usize) -> Vec<String> {
 
 fn array_1d(ctype: &str, name: &str, vals: &[i64]) -> ArrayView {
     let v: Vec<String> = vals.iter().map(|x| lit(*x)).collect();
-    ArrayView { decl: format!("static const {ctype} {name}[{}]", vals.len()), lines: init_lines(&v, 16) }
+    ArrayView {
+        decl: format!("static const {ctype} {name}[{}]", vals.len()),
+        lines: init_lines(&v, 16),
+    }
 }
 
 fn partition(var: &str) -> String {
@@ -97,7 +106,11 @@ struct Cfg {
 
 impl Cfg {
     fn new(name: String) -> Cfg {
-        Cfg { name, typedefs: Vec::new(), consts: Vec::new() }
+        Cfg {
+            name,
+            typedefs: Vec::new(),
+            consts: Vec::new(),
+        }
     }
     fn ty(&mut self, types: &mut Types, t: CType, alias: &str) {
         self.typedefs.push((types.name(t), alias.to_string()));
@@ -106,7 +119,8 @@ impl Cfg {
         if v >= i32::MIN as i64 && v <= i32::MAX as i64 {
             self.consts.push(format!("static const int {name} = {v};"));
         } else {
-            self.consts.push(format!("static const long long {name} = {v}LL;"));
+            self.consts
+                .push(format!("static const long long {name} = {v}LL;"));
         }
     }
     fn unsigned(&mut self, name: &str, v: usize) {
@@ -116,7 +130,12 @@ impl Cfg {
         self.consts.push(format!("static const bool {name} = {v};"));
     }
     fn view(self, comment: String) -> ConfigView {
-        ConfigView { name: self.name, comment, typedefs: self.typedefs, consts: self.consts }
+        ConfigView {
+            name: self.name,
+            comment,
+            typedefs: self.typedefs,
+            consts: self.consts,
+        }
     }
 }
 
@@ -138,7 +157,9 @@ pub fn gen_layer(
     let cfg_name = format!("config{}", index + 1);
     match &layer.kind {
         FwKind::Ternary(t) => ternary(index, layer, t, &sym, &cfg_name, io, strategy, reuse, types),
-        FwKind::Dense(d) => dense(index, layer, d, in_ranges, &sym, &cfg_name, io, strategy, reuse, types),
+        FwKind::Dense(d) => dense(
+            index, layer, d, in_ranges, &sym, &cfg_name, io, strategy, reuse, types,
+        ),
         FwKind::Affine(a) => affine(index, layer, a, &sym, &cfg_name, io, types),
     }
 }
@@ -172,13 +193,24 @@ fn ternary(
     c.boolean("relu", layer.relu);
     c.ty(types, CType::int_of(t.code_range), "code_t");
     c.ty(types, CType::code_of(t.acc_type), "acc_t");
-    c.ty(types, CType::int_of(hull(t.scale.iter().copied())), "scale_t");
+    c.ty(
+        types,
+        CType::int_of(hull(t.scale.iter().copied())),
+        "scale_t",
+    );
     c.ty(types, CType::int_of(hull(t.bias.iter().copied())), "bias_t");
     c.ty(types, CType::code_of(t.dequant_type), "dq_t");
     let bias_span = span(&t.bias);
     let dq = t.dequant_type.interval();
     let (mode, pre) = match &t.quant {
-        Quantizer::Dynamic { m_type, m_floor, guard, e_type, recip_type, prod_type } => {
+        Quantizer::Dynamic {
+            m_type,
+            m_floor,
+            guard,
+            e_type,
+            recip_type,
+            prod_type,
+        } => {
             // e ≤ bitlen(max code of M) = width of M; the numerator Q·2^(G+e) + floor(M/2).
             let s_max = guard + m_type.width as i32;
             let num = Interval::new(0, ((t.qmax as i128) << s_max) + m_type.max_code() / 2);
@@ -190,14 +222,27 @@ fn ternary(
             c.int("m_floor", *m_floor);
             c.int("qmax", t.qmax);
             c.int("guard", *guard as i64);
-            c.int("e_bits", e_type.width.max(bits_of(m_type.width as i64)) as i64);
+            c.int(
+                "e_bits",
+                e_type.width.max(bits_of(m_type.width as i64)) as i64,
+            );
             c.int("s_max", s_max as i64);
             ("dynamic", dq.shift_round(t.shift))
         }
-        Quantizer::Pow2 { m_type, m_floor, e_max, e_type, prod_type } => {
+        Quantizer::Pow2 {
+            m_type,
+            m_floor,
+            e_max,
+            e_type,
+            prod_type,
+        } => {
             c.ty(types, CType::code_of(*m_type), "m_t");
             c.ty(types, CType::code_of(*e_type), "e_t");
-            c.ty(types, CType::int_of(Interval::point(t.qmax as i128)), "qmax_t");
+            c.ty(
+                types,
+                CType::int_of(Interval::point(t.qmax as i128)),
+                "qmax_t",
+            );
             c.ty(types, CType::code_of(*prod_type), "prod_t");
             c.int("m_floor", *m_floor);
             c.int("qmax", t.qmax);
@@ -218,8 +263,17 @@ fn ternary(
                 .unwrap_or(dq);
             ("pow2", pre)
         }
-        Quantizer::Static { recip, recip_frac, prod_type, .. } => {
-            c.ty(types, CType::int_of(Interval::point(*recip as i128)), "recip_t");
+        Quantizer::Static {
+            recip,
+            recip_frac,
+            prod_type,
+            ..
+        } => {
+            c.ty(
+                types,
+                CType::int_of(Interval::point(*recip as i128)),
+                "recip_t",
+            );
             c.ty(types, CType::code_of(*prod_type), "prod_t");
             c.int("recip", *recip);
             c.int("recip_frac", *recip_frac as i64);
@@ -248,8 +302,16 @@ fn ternary(
             w.data.len() - nz
         ),
         arrays: vec![
-            array_1d(&format!("{cfg_name}::scale_t"), &format!("{sym}_scale"), &t.scale),
-            array_1d(&format!("{cfg_name}::bias_t"), &format!("{sym}_bias"), &t.bias),
+            array_1d(
+                &format!("{cfg_name}::scale_t"),
+                &format!("{sym}_scale"),
+                &t.scale,
+            ),
+            array_1d(
+                &format!("{cfg_name}::bias_t"),
+                &format!("{sym}_bias"),
+                &t.bias,
+            ),
         ],
         function: None,
     };
@@ -260,10 +322,18 @@ fn ternary(
             let body = (0..w.rows)
                 .map(|n| {
                     let row = w.row(n);
-                    let p: Vec<String> =
-                        row.iter().enumerate().filter(|(_, &v)| v == 1).map(|(k, _)| format!("q[{k}]")).collect();
-                    let m: Vec<String> =
-                        row.iter().enumerate().filter(|(_, &v)| v == -1).map(|(k, _)| format!("q[{k}]")).collect();
+                    let p: Vec<String> = row
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &v)| v == 1)
+                        .map(|(k, _)| format!("q[{k}]"))
+                        .collect();
+                    let m: Vec<String> = row
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &v)| v == -1)
+                        .map(|(k, _)| format!("q[{k}]"))
+                        .collect();
                     format!("acc[{n}] = {};", add_sub_tree(&p, &m))
                 })
                 .collect();
@@ -274,7 +344,10 @@ fn ternary(
             weights.arrays.push(ArrayView {
                 decl: format!("static const ap_uint<64> {sym}_lanes[1][{}]", p.words),
                 lines: {
-                    let mut l: Vec<String> = init_lines(&words, 4).into_iter().map(|x| format!("    {x}")).collect();
+                    let mut l: Vec<String> = init_lines(&words, 4)
+                        .into_iter()
+                        .map(|x| format!("    {x}"))
+                        .collect();
                     l.insert(0, "{".to_string());
                     l.push("}".to_string());
                     l
@@ -299,10 +372,16 @@ fn ternary(
             for (r, row) in p.rows.iter().enumerate() {
                 let words: Vec<String> = row.iter().map(|x| format!("0x{x:016x}ULL")).collect();
                 let body = init_lines(&words, 4).join(" ");
-                lines.push(format!("{{{body}}}{}", if r + 1 < p.rows.len() { "," } else { "" }));
+                lines.push(format!(
+                    "{{{body}}}{}",
+                    if r + 1 < p.rows.len() { "," } else { "" }
+                ));
             }
             weights.arrays.push(ArrayView {
-                decl: format!("static const ap_uint<64> {sym}_lanes[{}][{}]", reuse, p.words),
+                decl: format!(
+                    "static const ap_uint<64> {sym}_lanes[{}][{}]",
+                    reuse, p.words
+                ),
                 lines,
             });
             weights.comment.push_str(&format!(
@@ -321,11 +400,19 @@ fn ternary(
     lines.push(partition(&q));
     lines.push(format!("{cfg_name}::acc_t {acc}[{}];", layer.n_out));
     lines.push(partition(&acc));
-    let (inp, outp, scale, bias) = (&io.input, &io.output, format!("{sym}_scale"), format!("{sym}_bias"));
+    let (inp, outp, scale, bias) = (
+        &io.input,
+        &io.output,
+        format!("{sym}_scale"),
+        format!("{sym}_bias"),
+    );
     match mode {
         "dynamic" => {
             lines.push(format!("{cfg_name}::m_t {sym}_m;"));
-            lines.push(format!("nnet::b2h_quantize_dynamic<{}, {cfg_name}>({inp}, {q}, {sym}_m);", io.in_t));
+            lines.push(format!(
+                "nnet::b2h_quantize_dynamic<{}, {cfg_name}>({inp}, {q}, {sym}_m);",
+                io.in_t
+            ));
             lines.push(accumulate);
             lines.push(format!(
                 "nnet::b2h_dequantize_dynamic<{}, {cfg_name}>({acc}, {sym}_m, {scale}, {bias}, {outp});",
@@ -334,7 +421,10 @@ fn ternary(
         }
         "pow2" => {
             lines.push(format!("{cfg_name}::e_t {sym}_e;"));
-            lines.push(format!("nnet::b2h_quantize_pow2<{}, {cfg_name}>({inp}, {q}, {sym}_e);", io.in_t));
+            lines.push(format!(
+                "nnet::b2h_quantize_pow2<{}, {cfg_name}>({inp}, {q}, {sym}_e);",
+                io.in_t
+            ));
             lines.push(accumulate);
             lines.push(format!(
                 "nnet::b2h_dequantize_pow2<{}, {cfg_name}>({acc}, {sym}_e, {scale}, {bias}, {outp});",
@@ -342,7 +432,10 @@ fn ternary(
             ));
         }
         _ => {
-            lines.push(format!("nnet::b2h_quantize_static<{}, {cfg_name}>({inp}, {q});", io.in_t));
+            lines.push(format!(
+                "nnet::b2h_quantize_static<{}, {cfg_name}>({inp}, {q});",
+                io.in_t
+            ));
             lines.push(accumulate);
             lines.push(format!(
                 "nnet::b2h_dequantize_static<{}, {cfg_name}>({acc}, {scale}, {bias}, {outp});",
@@ -387,17 +480,31 @@ fn dense(
     // Every partial sum in any order lies in Σ_k hull(0, range_k · w_nk).
     let accw = (0..d.weights.rows)
         .map(|n| {
-            d.weights.row(n).iter().zip(in_ranges).fold(Interval::point(0), |a, (&w, r)| {
-                let term = r.mul(Interval::point(w as i128)).union(Interval::point(0));
-                a.add(term)
-            })
+            d.weights
+                .row(n)
+                .iter()
+                .zip(in_ranges)
+                .fold(Interval::point(0), |a, (&w, r)| {
+                    let term = r.mul(Interval::point(w as i128)).union(Interval::point(0));
+                    a.add(term)
+                })
         })
         .reduce(Interval::union)
         .unwrap_or(Interval::point(0));
-    let acc_int = FixedType { frac: 0, ..d.acc_type };
+    let acc_int = FixedType {
+        frac: 0,
+        ..d.acc_type
+    };
     c.ty(types, CType::code_of(acc_int), "acc_t");
     c.ty(types, CType::int_of(accw), "accw_t");
-    c.ty(types, CType::code_of(FixedType { frac: 0, ..d.weight_type }), "weight_t");
+    c.ty(
+        types,
+        CType::code_of(FixedType {
+            frac: 0,
+            ..d.weight_type
+        }),
+        "weight_t",
+    );
     c.ty(types, CType::int_of(hull(d.bias.iter().copied())), "bias_t");
     let pre = acc_int.interval().shift_round(d.shift).add(span(&d.bias));
     c.ty(types, CType::int_of(pre), "pre_t");
@@ -410,7 +517,11 @@ fn dense(
             "{}: full-precision {}x{} (weights {} with {} fractional bits); {} non-zero",
             layer.name, layer.n_out, layer.n_in, d.weight_type, d.weight_type.frac, nz
         ),
-        arrays: vec![array_1d(&format!("{cfg_name}::bias_t"), &format!("{sym}_bias"), &d.bias)],
+        arrays: vec![array_1d(
+            &format!("{cfg_name}::bias_t"),
+            &format!("{sym}_bias"),
+            &d.bias,
+        )],
         function: None,
     };
     let acc = format!("{sym}_acc");
@@ -424,7 +535,9 @@ fn dense(
                         .iter()
                         .enumerate()
                         .filter(|(_, &w)| w != 0)
-                        .map(|(k, &w)| format!("nnet::b2h_code(x[{k}]) * {cfg_name}::weight_t({})", lit(w)))
+                        .map(|(k, &w)| {
+                            format!("nnet::b2h_code(x[{k}]) * {cfg_name}::weight_t({})", lit(w))
+                        })
                         .collect();
                     format!("acc[{n}] = {};", balanced_sum(&terms))
                 })
@@ -446,14 +559,23 @@ fn dense(
             c.unsigned("block", block);
             let mut lines = Vec::new();
             for r in 0..reuse {
-                let row: Vec<String> = (0..block).map(|j| lit(d.weights.data[r + reuse * j])).collect();
-                lines.push(format!("{{{}}}{}", row.join(", "), if r + 1 < reuse { "," } else { "" }));
+                let row: Vec<String> = (0..block)
+                    .map(|j| lit(d.weights.data[r + reuse * j]))
+                    .collect();
+                lines.push(format!(
+                    "{{{}}}{}",
+                    row.join(", "),
+                    if r + 1 < reuse { "," } else { "" }
+                ));
             }
             weights.arrays.push(ArrayView {
                 decl: format!("static const {cfg_name}::weight_t {sym}_w[{reuse}][{block}]"),
                 lines,
             });
-            format!("nnet::b2h_dense_rom<{}, {cfg_name}>({}, {acc}, {sym}_w);", io.in_t, io.input)
+            format!(
+                "nnet::b2h_dense_rom<{}, {cfg_name}>({}, {acc}, {sym}_w);",
+                io.in_t, io.input
+            )
         }
     };
     let mut lines = Vec::new();
@@ -464,7 +586,10 @@ fn dense(
     lines.push(format!("{cfg_name}::acc_t {acc}[{}];", layer.n_out));
     lines.push(partition(&acc));
     lines.push(accumulate);
-    lines.push(format!("nnet::b2h_requantize<{}, {cfg_name}>({acc}, {sym}_bias, {});", io.out_t, io.output));
+    lines.push(format!(
+        "nnet::b2h_requantize<{}, {cfg_name}>({acc}, {sym}_bias, {});",
+        io.out_t, io.output
+    ));
     let comment = header_comment(index, layer, "full-precision dense");
     LayerGen {
         config: c.view(comment.clone()),
@@ -487,9 +612,17 @@ fn affine(
     c.unsigned("n_in", layer.n_in);
     c.boolean("relu", layer.relu);
     c.ty(types, CType::code_of(a.prod_type), "prod_t");
-    c.ty(types, CType::int_of(hull(a.scale.iter().copied())), "scale_t");
+    c.ty(
+        types,
+        CType::int_of(hull(a.scale.iter().copied())),
+        "scale_t",
+    );
     c.ty(types, CType::int_of(hull(a.bias.iter().copied())), "bias_t");
-    let pre = a.prod_type.interval().shift_round(a.shift).add(span(&a.bias));
+    let pre = a
+        .prod_type
+        .interval()
+        .shift_round(a.shift)
+        .add(span(&a.bias));
     c.ty(types, CType::int_of(pre), "pre_t");
     c.ty(types, out_int(layer), "out_int_t");
     c.int("shift", a.shift as i64);
@@ -500,8 +633,16 @@ fn affine(
             layer.name, layer.n_in, a.scale_frac
         ),
         arrays: vec![
-            array_1d(&format!("{cfg_name}::scale_t"), &format!("{sym}_scale"), &a.scale),
-            array_1d(&format!("{cfg_name}::bias_t"), &format!("{sym}_bias"), &a.bias),
+            array_1d(
+                &format!("{cfg_name}::scale_t"),
+                &format!("{sym}_scale"),
+                &a.scale,
+            ),
+            array_1d(
+                &format!("{cfg_name}::bias_t"),
+                &format!("{sym}_bias"),
+                &a.bias,
+            ),
         ],
         function: None,
     };

@@ -88,23 +88,40 @@ pub struct ProjectMeta {
 
 /// The kernel headers, copied verbatim into `firmware/nnet_utils/`.
 pub const KERNELS: &[(&str, &str)] = &[
-    ("nnet_b2h_common.h", include_str!("../../../templates/hls/nnet_utils/nnet_b2h_common.h")),
-    ("nnet_b2h_ternary.h", include_str!("../../../templates/hls/nnet_utils/nnet_b2h_ternary.h")),
-    ("nnet_b2h_dense.h", include_str!("../../../templates/hls/nnet_utils/nnet_b2h_dense.h")),
+    (
+        "nnet_b2h_common.h",
+        include_str!("../../../templates/hls/nnet_utils/nnet_b2h_common.h"),
+    ),
+    (
+        "nnet_b2h_ternary.h",
+        include_str!("../../../templates/hls/nnet_utils/nnet_b2h_ternary.h"),
+    ),
+    (
+        "nnet_b2h_dense.h",
+        include_str!("../../../templates/hls/nnet_utils/nnet_b2h_dense.h"),
+    ),
 ];
 
 /// Shared Tcl, copied into `vivado_scripts/`.
-pub const TCL: &[(&str, &str)] = &[("b2h_common.tcl", include_str!("../../../vivado_scripts/b2h_common.tcl"))];
+pub const TCL: &[(&str, &str)] = &[(
+    "b2h_common.tcl",
+    include_str!("../../../vivado_scripts/b2h_common.tcl"),
+)];
 
 /// Checks the options against the firmware: part, name, clock, reuse factor.
 pub fn check_options(fw: &Firmware, o: &HlsOptions) -> Result<()> {
     parts::check(&o.part)?;
     Namer::check_top(&o.name).map_err(HlsError::Option)?;
     if !(o.clock_ns.is_finite() && o.clock_ns > 0.0 && o.clock_ns <= 1000.0) {
-        return Err(HlsError::Option(format!("--clock {} ns: expected a period in (0, 1000] ns", o.clock_ns)));
+        return Err(HlsError::Option(format!(
+            "--clock {} ns: expected a period in (0, 1000] ns",
+            o.clock_ns
+        )));
     }
     if o.reuse == 0 {
-        return Err(HlsError::Option("--reuse 0: the reuse factor is at least 1".into()));
+        return Err(HlsError::Option(
+            "--reuse 0: the reuse factor is at least 1".into(),
+        ));
     }
     if o.strategy == Strategy::Latency && o.reuse != 1 {
         return Err(HlsError::Option(format!(
@@ -113,11 +130,15 @@ pub fn check_options(fw: &Firmware, o: &HlsOptions) -> Result<()> {
         )));
     }
     if fw.layers.is_empty() {
-        return Err(HlsError::Option("the model has no layers to generate".into()));
+        return Err(HlsError::Option(
+            "the model has no layers to generate".into(),
+        ));
     }
     let out = fw.output_type();
     if !(0..=58).contains(&out.frac) {
-        return Err(HlsError::Option(format!("output type {out}: the test bench needs 0..58 fractional bits")));
+        return Err(HlsError::Option(format!(
+            "output type {out}: the test bench needs 0..58 fractional bits"
+        )));
     }
     for (i, l) in fw.layers.iter().enumerate() {
         if matches!(l.kind, FwKind::Affine(_)) {
@@ -125,7 +146,10 @@ pub fn check_options(fw: &Firmware, o: &HlsOptions) -> Result<()> {
         }
         let size = l.n_in * l.n_out;
         if size % o.reuse != 0 {
-            let divs: Vec<String> = (1..=size).filter(|d| size % d == 0).map(|d| d.to_string()).collect();
+            let divs: Vec<String> = (1..=size)
+                .filter(|d| size % d == 0)
+                .map(|d| d.to_string())
+                .collect();
             let valid = if divs.len() > 24 {
                 format!("{}, ... ({} divisors)", divs[..24].join(", "), divs.len())
             } else {
@@ -146,7 +170,10 @@ pub fn check_options(fw: &Firmware, o: &HlsOptions) -> Result<()> {
 }
 
 fn render_err(file: &str) -> impl Fn(askama::Error) -> HlsError + '_ {
-    move |e| HlsError::Template { file: file.to_string(), detail: e.to_string() }
+    move |e| HlsError::Template {
+        file: file.to_string(),
+        detail: e.to_string(),
+    }
 }
 
 fn fmt_clock(c: f64) -> String {
@@ -240,10 +267,19 @@ fn iv(i: Interval) -> [i64; 2] {
 }
 
 fn union(v: &[Interval]) -> Interval {
-    v.iter().copied().reduce(Interval::union).unwrap_or(Interval::point(0))
+    v.iter()
+        .copied()
+        .reduce(Interval::union)
+        .unwrap_or(Interval::point(0))
 }
 
-fn report_json(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_samples: usize, files: Vec<String>) -> String {
+fn report_json(
+    fw: &Firmware,
+    o: &HlsOptions,
+    meta: &ProjectMeta,
+    tb_samples: usize,
+    files: Vec<String>,
+) -> String {
     let layers = fw
         .layers
         .iter()
@@ -318,7 +354,11 @@ fn report_json(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_samples: us
             clock_ns: o.clock_ns,
             strategy: o.strategy.as_str(),
             reuse: o.reuse,
-            ii: if o.strategy == Strategy::Latency { 1 } else { o.reuse },
+            ii: if o.strategy == Strategy::Latency {
+                1
+            } else {
+                o.reuse
+            },
         },
         model: &meta.model,
         firmware_name: &fw.name,
@@ -340,7 +380,12 @@ fn report_json(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_samples: us
 
 /// Every file of the project, `(relative path, contents)`, sorted by path.
 /// `tb_x` are the test-bench inputs (`k · fw.n_in` floats).
-pub fn render(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_x: &[f32]) -> Result<Vec<(String, String)>> {
+pub fn render(
+    fw: &Firmware,
+    o: &HlsOptions,
+    meta: &ProjectMeta,
+    tb_x: &[f32],
+) -> Result<Vec<(String, String)>> {
     check_options(fw, o)?;
     let mut types = Types::default();
     let input_alias = types.name(CType::Fixed(fw.input_type()));
@@ -348,7 +393,10 @@ pub fn render(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_x: &[f32]) -
     let mut configs = Vec::new();
     let mut top_layers = Vec::new();
     let mut weight_files = Vec::new();
-    let mut sizes = vec![("N_INPUT".to_string(), fw.n_in.to_string()), ("N_OUTPUT".to_string(), fw.n_out.to_string())];
+    let mut sizes = vec![
+        ("N_INPUT".to_string(), fw.n_in.to_string()),
+        ("N_OUTPUT".to_string(), fw.n_out.to_string()),
+    ];
     let mut input = "x".to_string();
     let mut in_t = "input_t".to_string();
     let mut in_ranges: Vec<Interval> = vec![fw.input_type().interval(); fw.n_in];
@@ -359,8 +407,16 @@ pub fn render(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_x: &[f32]) -
         let io = Io {
             input: input.clone(),
             in_t: in_t.clone(),
-            output: if is_last { "y".to_string() } else { format!("layer{}_out", i + 1) },
-            out_t: if is_last { "result_t".to_string() } else { out_alias },
+            output: if is_last {
+                "y".to_string()
+            } else {
+                format!("layer{}_out", i + 1)
+            },
+            out_t: if is_last {
+                "result_t".to_string()
+            } else {
+                out_alias
+            },
             declare_output: !is_last,
         };
         let g = gen_layer(i, l, &in_ranges, &io, o.strategy, o.reuse, &mut types);
@@ -375,7 +431,11 @@ pub fn render(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_x: &[f32]) -
     }
     let name = &o.name;
     let mut files: Vec<(String, String)> = Vec::new();
-    let ii = if o.strategy == Strategy::Latency { 1 } else { o.reuse };
+    let ii = if o.strategy == Strategy::Latency {
+        1
+    } else {
+        o.reuse
+    };
     let mut pragmas = vec![
         "#pragma HLS ARRAY_RESHAPE variable=x complete dim=0".to_string(),
         "#pragma HLS ARRAY_PARTITION variable=y complete dim=0".to_string(),
@@ -400,7 +460,10 @@ pub fn render(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_x: &[f32]) -
         pragmas,
         layers: top_layers,
     };
-    files.push((format!("firmware/{name}.cpp"), top.render().map_err(render_err("top.cpp"))?));
+    files.push((
+        format!("firmware/{name}.cpp"),
+        top.render().map_err(render_err("top.cpp"))?,
+    ));
     let top_h = TopH {
         name: name.clone(),
         guard: format!("{}_H_", name.to_uppercase()),
@@ -412,15 +475,29 @@ pub fn render(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_x: &[f32]) -
             fw.output_type()
         ),
     };
-    files.push((format!("firmware/{name}.h"), top_h.render().map_err(render_err("top.h"))?));
+    files.push((
+        format!("firmware/{name}.h"),
+        top_h.render().map_err(render_err("top.h"))?,
+    ));
     let params = ParametersH {
         kernels: KERNELS.iter().map(|k| k.0.to_string()).collect(),
         configs,
         weight_includes: weight_files.iter().map(|w| w.0.clone()).collect(),
     };
-    files.push(("firmware/parameters.h".into(), params.render().map_err(render_err("parameters.h"))?));
-    let defines = DefinesH { sizes, typedefs: types.typedefs(), input_alias, result_alias };
-    files.push(("firmware/defines.h".into(), defines.render().map_err(render_err("defines.h"))?));
+    files.push((
+        "firmware/parameters.h".into(),
+        params.render().map_err(render_err("parameters.h"))?,
+    ));
+    let defines = DefinesH {
+        sizes,
+        typedefs: types.typedefs(),
+        input_alias,
+        result_alias,
+    };
+    files.push((
+        "firmware/defines.h".into(),
+        defines.render().map_err(render_err("defines.h"))?,
+    ));
     for (f, text) in weight_files {
         files.push((format!("firmware/weights/{f}"), text));
     }
@@ -441,15 +518,38 @@ pub fn render(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_x: &[f32]) -
         out_type: fw.output_type().cpp(),
         out_wide: (fw.output_type().width > 53).to_string(),
     };
-    files.push((format!("{name}_test.cpp"), test.render().map_err(render_err("test.cpp"))?));
+    files.push((
+        format!("{name}_test.cpp"),
+        test.render().map_err(render_err("test.cpp"))?,
+    ));
     let clock = fmt_clock(o.clock_ns);
-    let b = BuildPrjTcl { name: name.clone(), part: o.part.clone(), clock: clock.clone() };
-    files.push(("build_prj.tcl".into(), b.render().map_err(render_err("build_prj.tcl"))?));
-    let v = VivadoSynthTcl { name: name.clone(), part: o.part.clone(), clock };
-    files.push(("vivado_synth.tcl".into(), v.render().map_err(render_err("vivado_synth.tcl"))?));
+    let b = BuildPrjTcl {
+        name: name.clone(),
+        part: o.part.clone(),
+        clock: clock.clone(),
+    };
+    files.push((
+        "build_prj.tcl".into(),
+        b.render().map_err(render_err("build_prj.tcl"))?,
+    ));
+    let v = VivadoSynthTcl {
+        name: name.clone(),
+        part: o.part.clone(),
+        clock,
+    };
+    files.push((
+        "vivado_synth.tcl".into(),
+        v.render().map_err(render_err("vivado_synth.tcl"))?,
+    ));
     let n_tb = tb_x.len() / fw.n_in.max(1);
-    files.push(("tb_data/tb_input_features.dat".into(), tbdata::input_text(tb_x, fw.n_in)));
-    files.push(("tb_data/tb_output_predictions.dat".into(), tbdata::predictions_text(fw, tb_x)));
+    files.push((
+        "tb_data/tb_input_features.dat".into(),
+        tbdata::input_text(tb_x, fw.n_in),
+    ));
+    files.push((
+        "tb_data/tb_output_predictions.dat".into(),
+        tbdata::predictions_text(fw, tb_x),
+    ));
     files.push(("firmware.json".into(), fwdump::to_json(fw)));
     for f in files.iter_mut() {
         if !f.1.ends_with('\n') {
@@ -466,7 +566,9 @@ pub fn render(fw: &Firmware, o: &HlsOptions, meta: &ProjectMeta, tb_x: &[f32]) -
 
 /// Whether `dir` exists and has entries.
 fn non_empty(dir: &Path) -> bool {
-    std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false)
+    std::fs::read_dir(dir)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
 }
 
 /// Writes `files` under `dir`: into a temporary sibling directory first, renamed into place
@@ -476,14 +578,20 @@ pub fn write_project(files: &[(String, String)], dir: &Path, force: bool) -> Res
         return Err(HlsError::io(dir, "exists and is not a directory"));
     }
     if dir.is_dir() && non_empty(dir) && !force {
-        return Err(HlsError::OutputExists { path: dir.to_path_buf() });
+        return Err(HlsError::OutputExists {
+            path: dir.to_path_buf(),
+        });
     }
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|e| HlsError::io(&parent, format!("cannot create: {e}")))?;
-    let base = dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "prj".into());
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| HlsError::io(&parent, format!("cannot create: {e}")))?;
+    let base = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "prj".into());
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{base}.bit2hls-"))
         .tempdir_in(&parent)
@@ -500,17 +608,24 @@ pub fn write_project(files: &[(String, String)], dir: &Path, force: bool) -> Res
         let old = tempfile::Builder::new()
             .prefix(&format!(".{base}.old-"))
             .tempdir_in(&parent)
-            .map_err(|e| HlsError::io(&parent, format!("cannot create a temporary directory: {e}")))?;
+            .map_err(|e| {
+                HlsError::io(&parent, format!("cannot create a temporary directory: {e}"))
+            })?;
         let old_path = old.path().join("old");
-        std::fs::rename(dir, &old_path).map_err(|e| HlsError::io(dir, format!("cannot move aside: {e}")))?;
+        std::fs::rename(dir, &old_path)
+            .map_err(|e| HlsError::io(dir, format!("cannot move aside: {e}")))?;
         if let Err(e) = std::fs::rename(tmp.path(), dir) {
             let _ = std::fs::rename(&old_path, dir);
-            return Err(HlsError::io(dir, format!("cannot move the new project into place: {e}")));
+            return Err(HlsError::io(
+                dir,
+                format!("cannot move the new project into place: {e}"),
+            ));
         }
         let _ = tmp.keep();
         drop(old);
     } else {
-        std::fs::rename(tmp.path(), dir).map_err(|e| HlsError::io(dir, format!("cannot move into place: {e}")))?;
+        std::fs::rename(tmp.path(), dir)
+            .map_err(|e| HlsError::io(dir, format!("cannot move into place: {e}")))?;
         let _ = tmp.keep();
     }
     Ok(())

@@ -98,7 +98,10 @@ const KEYWORDS: &[&str] = &[
 impl Namer {
     /// `[A-Za-z0-9_]` only, no leading digit, no `__`.
     pub fn sanitize(name: &str) -> String {
-        let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let mut s: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         while s.contains("__") {
             s = s.replace("__", "_");
         }
@@ -128,13 +131,19 @@ impl Namer {
             ));
         }
         if KEYWORDS.contains(&name) || name.starts_with("b2h_") || name.starts_with("ap_") {
-            return Err(format!("--name '{name}' is reserved (a C++ keyword, main, or a b2h_/ap_ prefix)"));
+            return Err(format!(
+                "--name '{name}' is reserved (a C++ keyword, main, or a b2h_/ap_ prefix)"
+            ));
         }
         if name.starts_with('l') && name[1..].starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(format!("--name '{name}' looks like a generated layer symbol (l<digit>...); choose another"));
+            return Err(format!(
+                "--name '{name}' looks like a generated layer symbol (l<digit>...); choose another"
+            ));
         }
         if name == "defines" || name == "parameters" {
-            return Err(format!("--name '{name}' would collide with firmware/{name}.h"));
+            return Err(format!(
+                "--name '{name}' would collide with firmware/{name}.h"
+            ));
         }
         Ok(())
     }

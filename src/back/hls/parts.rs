@@ -37,6 +37,9 @@ mod tests {
         assert_eq!(check("XC7VX690T").unwrap(), "Virtex-7");
         assert_eq!(full_name("xczu9eg").unwrap(), "xczu9eg-ffvb1156-2-e");
         let msg = check("xc7z020clg400-1").unwrap_err().to_string();
-        assert!(msg.contains("unknown part 'xc7z020clg400-1'") && msg.contains("xc7vx690t-ffg1761-2"), "{msg}");
+        assert!(
+            msg.contains("unknown part 'xc7z020clg400-1'") && msg.contains("xc7vx690t-ffg1761-2"),
+            "{msg}"
+        );
     }
 }

@@ -14,28 +14,55 @@ impl CType {
     /// The integer type holding every value of `iv`.
     pub fn int_of(iv: Interval) -> CType {
         let t = FixedType::fitting(iv, 0);
-        CType::Int { signed: t.signed, width: t.width }
+        CType::Int {
+            signed: t.signed,
+            width: t.width,
+        }
     }
     /// The integer type of the codes of `t`.
     pub fn code_of(t: FixedType) -> CType {
-        CType::Int { signed: t.signed, width: t.width }
+        CType::Int {
+            signed: t.signed,
+            width: t.width,
+        }
     }
     pub fn cpp(&self) -> String {
         match self {
-            CType::Int { signed: true, width } => format!("ap_int<{width}>"),
-            CType::Int { signed: false, width } => format!("ap_uint<{width}>"),
+            CType::Int {
+                signed: true,
+                width,
+            } => format!("ap_int<{width}>"),
+            CType::Int {
+                signed: false,
+                width,
+            } => format!("ap_uint<{width}>"),
             CType::Fixed(t) => t.cpp(),
         }
     }
     /// The typedef name, derived from the spelling (so distinct types get distinct names).
     pub fn alias(&self) -> String {
         match self {
-            CType::Int { signed: true, width } => format!("int_{width}_t"),
-            CType::Int { signed: false, width } => format!("uint_{width}_t"),
+            CType::Int {
+                signed: true,
+                width,
+            } => format!("int_{width}_t"),
+            CType::Int {
+                signed: false,
+                width,
+            } => format!("uint_{width}_t"),
             CType::Fixed(t) => {
                 let i = t.int_bits();
-                let i = if i < 0 { format!("m{}", -i) } else { i.to_string() };
-                format!("{}fixed_{}_{}_t", if t.signed { "" } else { "u" }, t.width, i)
+                let i = if i < 0 {
+                    format!("m{}", -i)
+                } else {
+                    i.to_string()
+                };
+                format!(
+                    "{}fixed_{}_{}_t",
+                    if t.signed { "" } else { "u" },
+                    t.width,
+                    i
+                )
             }
         }
     }

@@ -65,7 +65,11 @@ pub fn build(fw: &Firmware) -> Netlist {
 fn shift_var_iv(iv: Interval, e_iv: Interval, base: i32, neg: bool) -> Interval {
     let mut r: Option<Interval> = None;
     for e in e_iv.lo..=e_iv.hi {
-        let s = if neg { base - e as i32 } else { base + e as i32 };
+        let s = if neg {
+            base - e as i32
+        } else {
+            base + e as i32
+        };
         let v = iv.shift_round(s);
         r = Some(r.map_or(v, |u| u.union(v)));
     }
@@ -74,11 +78,26 @@ fn shift_var_iv(iv: Interval, e_iv: Interval, base: i32, neg: bool) -> Interval 
 
 /// `rnd(a, base ± e)`; `bound`, when given, is a range the result is proven to lie in (the
 /// quantizers' `|q| ≤ Q`, docs/arithmetic.md), which narrows the word to the code width.
-fn shift_round_var(nl: &mut Netlist, a: Sig, e: Sig, base: i32, neg: bool, bound: Option<Interval>) -> Sig {
+fn shift_round_var(
+    nl: &mut Netlist,
+    a: Sig,
+    e: Sig,
+    base: i32,
+    neg: bool,
+    bound: Option<Interval>,
+) -> Sig {
     let e_iv = nl.iv(e);
     // Smallest shift must be ≥ 0: pre-shift left (exact) so that it is.
-    let min_s = if neg { base - e_iv.hi as i32 } else { base + e_iv.lo as i32 };
-    let (a, base) = if min_s < 0 { (nl.shift_round(a, min_s), base - min_s) } else { (a, base) };
+    let min_s = if neg {
+        base - e_iv.hi as i32
+    } else {
+        base + e_iv.lo as i32
+    };
+    let (a, base) = if min_s < 0 {
+        (nl.shift_round(a, min_s), base - min_s)
+    } else {
+        (a, base)
+    };
     let mut iv = shift_var_iv(nl.iv(a), e_iv, base, neg);
     if let Some(b) = bound {
         iv = Interval::new(iv.lo.max(b.lo), iv.hi.min(b.hi));
@@ -93,15 +112,32 @@ fn max_abs(nl: &mut Netlist, x: &[Sig], floor: i64) -> Sig {
         level.push(nl.push(Op::Const(0), Interval::point(0)));
     }
     while level.len() > 1 {
-        level = level.chunks(2).map(|c| if c.len() == 2 { nl.max(c[0], c[1]) } else { c[0] }).collect();
+        level = level
+            .chunks(2)
+            .map(|c| {
+                if c.len() == 2 {
+                    nl.max(c[0], c[1])
+                } else {
+                    c[0]
+                }
+            })
+            .collect();
     }
     nl.max_const(level[0], floor)
 }
 
 fn bitlen_node(nl: &mut Netlist, m: Sig) -> Sig {
     let iv = nl.iv(m);
-    let lo = if iv.lo <= 0 { 0 } else { bit_length(iv.lo as i64) };
-    let hi = if iv.hi <= 0 { 0 } else { bit_length(iv.hi as i64) };
+    let lo = if iv.lo <= 0 {
+        0
+    } else {
+        bit_length(iv.lo as i64)
+    };
+    let hi = if iv.hi <= 0 {
+        0
+    } else {
+        bit_length(iv.hi as i64)
+    };
     nl.push(Op::BitLen(m), Interval::new(lo as i128, hi as i128))
 }
 
@@ -111,7 +147,12 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
     // |V·R / 2^(G+e)| < Q + 1/2 and |Q·V / 2^e| ≤ Q: the rounded code lies in [-Q, Q].
     let q_bound = Interval::new(-(t.qmax as i128), t.qmax as i128);
     let (codes, dq): (Vec<Sig>, Option<Sig>) = match &t.quant {
-        Quantizer::Dynamic { m_floor, guard, recip_type, .. } => {
+        Quantizer::Dynamic {
+            m_floor,
+            guard,
+            recip_type,
+            ..
+        } => {
             let m = max_abs(nl, x, *m_floor);
             let e = bitlen_node(nl, m);
             let r = reciprocal(nl, m, e, t.qmax, *guard, recip_type.width);
@@ -129,7 +170,10 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
             let m = max_abs(nl, x, *m_floor);
             let m1 = nl.add_const(m, -1);
             let iv = nl.iv(m);
-            let e_iv = Interval::new(ceil_log2(iv.lo.max(1) as i64) as i128, ceil_log2(iv.hi.max(1) as i64) as i128);
+            let e_iv = Interval::new(
+                ceil_log2(iv.lo.max(1) as i64) as i128,
+                ceil_log2(iv.hi.max(1) as i64) as i128,
+            );
             let e = nl.push(Op::BitLen(m1), e_iv);
             let codes = x
                 .iter()
@@ -141,7 +185,9 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
                 .collect();
             (codes, Some(e))
         }
-        Quantizer::Static { recip, recip_frac, .. } => {
+        Quantizer::Static {
+            recip, recip_frac, ..
+        } => {
             let codes = x
                 .iter()
                 .map(|&v| {
@@ -191,8 +237,24 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
 fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig {
     let wm = nl.node(m).width;
     let top = (1i128 << wm) - 1;
-    let d = nl.push(Op::ShlVar { a: m, e, base: wm as i32, half: false }, Interval::new(1i128 << (wm - 1), top));
-    let h = nl.push(Op::ShlVar { a: m, e, base: wm as i32, half: true }, Interval::new(0, (1i128 << (wm - 1)) - 1));
+    let d = nl.push(
+        Op::ShlVar {
+            a: m,
+            e,
+            base: wm as i32,
+            half: false,
+        },
+        Interval::new(1i128 << (wm - 1), top),
+    );
+    let h = nl.push(
+        Op::ShlVar {
+            a: m,
+            e,
+            base: wm as i32,
+            half: true,
+        },
+        Interval::new(0, (1i128 << (wm - 1)) - 1),
+    );
     let qshift = g as u32 + wm;
     let wh = nl.node(h).width;
     let mut prev = nl.push_packed(Op::DivInit { h, q, qshift, wr }, wm);
@@ -205,7 +267,15 @@ fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig 
         } else {
             Bit::Const(false)
         };
-        prev = nl.push_packed(Op::DivStep { prev, first: steps.is_empty(), d, nbit }, wm + 1);
+        prev = nl.push_packed(
+            Op::DivStep {
+                prev,
+                first: steps.is_empty(),
+                d,
+                nbit,
+            },
+            wm + 1,
+        );
         steps.push(prev);
     }
     let iv = Interval::new(0, (1i128 << wr) - 1);

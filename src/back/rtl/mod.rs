@@ -46,7 +46,11 @@ impl Design {
     pub fn new(fw: &Firmware, pipeline: PipelineOptions) -> Design {
         let netlist = build::build(fw);
         let schedule = schedule::schedule(&netlist, pipeline);
-        Design { netlist, schedule, pipeline }
+        Design {
+            netlist,
+            schedule,
+            pipeline,
+        }
     }
     pub fn latency(&self) -> u32 {
         self.schedule.latency
@@ -91,11 +95,23 @@ fn render_err(what: &'static str) -> impl Fn(askama::Error) -> HlsError {
 /// The Verilog text of the design.
 pub fn verilog_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
     let title = format!("{name}: {} (bit2hls firmware, mode {})", fw.name, fw.mode());
-    module_text(d, name, &title, &fw.input_type().cpp(), &fw.output_type().cpp())
+    module_text(
+        d,
+        name,
+        &title,
+        &fw.input_type().cpp(),
+        &fw.output_type().cpp(),
+    )
 }
 
 /// The Verilog module of any scheduled design (`in_type`/`out_type` only label the ports).
-pub fn module_text(d: &Design, name: &str, title: &str, in_type: &str, out_type: &str) -> Result<String> {
+pub fn module_text(
+    d: &Design,
+    name: &str,
+    title: &str,
+    in_type: &str,
+    out_type: &str,
+) -> Result<String> {
     let (nl, sch) = (&d.netlist, &d.schedule);
     let ow = nl.out_width;
     let lat = sch.latency;
@@ -109,7 +125,10 @@ pub fn module_text(d: &Design, name: &str, title: &str, in_type: &str, out_type:
             let src = verilog::Names::at(j, sch.stage[j], sch.out_stage);
             let v = verilog::Names::output(n);
             let val = resize(&src, node.width, node.signed, ow);
-            format!("reg [{}:0] {v}_r; always @(posedge clk) {v}_r <= {val}; assign {v} = {v}_r;", ow - 1)
+            format!(
+                "reg [{}:0] {v}_r; always @(posedge clk) {v}_r <= {val}; assign {v} = {v}_r;",
+                ow - 1
+            )
         })
         .collect();
     let t = TopV {
@@ -119,7 +138,9 @@ pub fn module_text(d: &Design, name: &str, title: &str, in_type: &str, out_type:
             "Pipeline: {} adder levels per stage; {} nodes, {} register bits between stages.",
             d.pipeline.adders_per_stage,
             nl.nodes.len(),
-            (0..nl.nodes.len()).map(|i| sch.reg_bits(nl, netlist::Sig(i as u32))).sum::<u64>()
+            (0..nl.nodes.len())
+                .map(|i| sch.reg_bits(nl, netlist::Sig(i as u32)))
+                .sum::<u64>()
         ),
         in_type: in_type.to_string(),
         out_type: out_type.to_string(),
@@ -130,13 +151,19 @@ pub fn module_text(d: &Design, name: &str, title: &str, in_type: &str, out_type:
             .enumerate()
             .map(|(k, s)| format!("[{}:0] {}", nl.node(*s).width - 1, verilog::Names::input(k)))
             .collect(),
-        out_ports: (0..nl.outputs.len()).map(|n| format!("[{}:0] {}", ow - 1, verilog::Names::output(n))).collect(),
+        out_ports: (0..nl.outputs.len())
+            .map(|n| format!("[{}:0] {}", ow - 1, verilog::Names::output(n)))
+            .collect(),
         body: verilog::body(nl, sch),
         out_regs,
         latency: lat,
         latency_m1: lat - 1,
         valid_zero: format!("{lat}'b0"),
-        valid_next: if lat == 1 { "valid_in".into() } else { format!("{{valid_sr[{}:0], valid_in}}", lat - 2) },
+        valid_next: if lat == 1 {
+            "valid_in".into()
+        } else {
+            format!("{{valid_sr[{}:0], valid_in}}", lat - 2)
+        },
     };
     t.render().map_err(render_err("the Verilog module"))
 }
@@ -157,7 +184,13 @@ fn resize(name: &str, w: u32, signed: bool, to: u32) -> String {
 pub fn tb_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
     let it = fw.input_type();
     let ot = fw.output_type();
-    let mask = |w: u32| if w >= 64 { "~0ULL".to_string() } else { format!("0x{:x}ULL", (1u128 << w) - 1) };
+    let mask = |w: u32| {
+        if w >= 64 {
+            "~0ULL".to_string()
+        } else {
+            format!("0x{:x}ULL", (1u128 << w) - 1)
+        }
+    };
     let t = TbCpp {
         name: name.to_string(),
         version: env!("CARGO_PKG_VERSION"),
@@ -165,11 +198,22 @@ pub fn tb_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
         n_out: fw.n_out,
         latency: d.latency(),
         set_lines: (0..fw.n_in)
-            .map(|k| format!("top->{} = (uint64_t)x[{k}] & {};", verilog::Names::input(k), mask(it.width)))
+            .map(|k| {
+                format!(
+                    "top->{} = (uint64_t)x[{k}] & {};",
+                    verilog::Names::input(k),
+                    mask(it.width)
+                )
+            })
             .collect(),
         get_lines: (0..fw.n_out)
             .map(|n| {
-                format!("y[{n}] = sext((uint64_t)top->{}, {}, {});", verilog::Names::output(n), ot.width, ot.signed)
+                format!(
+                    "y[{n}] = sext((uint64_t)top->{}, {}, {});",
+                    verilog::Names::output(n),
+                    ot.width,
+                    ot.signed
+                )
             })
             .collect(),
     };
@@ -224,7 +268,9 @@ pub fn render(
 ) -> Result<(Vec<(String, String)>, Design)> {
     crate::back::hls::namer::Namer::check_top(&o.name).map_err(HlsError::Option)?;
     if fw.layers.is_empty() {
-        return Err(HlsError::Option("the model has no layers to generate".into()));
+        return Err(HlsError::Option(
+            "the model has no layers to generate".into(),
+        ));
     }
     let d = Design::new(fw, o.pipeline);
     let name = o.name.as_str();
@@ -233,8 +279,14 @@ pub fn render(
         (format!("tb/tb_{name}.cpp"), tb_text(fw, &d, name)?),
     ];
     let (ci, co) = tb_codes(fw, tb_x);
-    files.push(("tb_data/tb_input_codes.dat".into(), codes_text(&ci, fw.n_in)));
-    files.push(("tb_data/tb_output_codes.dat".into(), codes_text(&co, fw.n_out)));
+    files.push((
+        "tb_data/tb_input_codes.dat".into(),
+        codes_text(&ci, fw.n_in),
+    ));
+    files.push((
+        "tb_data/tb_output_codes.dat".into(),
+        codes_text(&co, fw.n_out),
+    ));
     files.push((
         "synth.ys".into(),
         format!("read_verilog rtl/{name}.v\nsynth_xilinx -family xcup -flatten -top {name}\nstat\nltp -noff\n"),

@@ -42,13 +42,28 @@ pub enum Op {
     BitLen(Sig),
     /// `(half ? floor(a/2) : a) << (base − e)` of a non-negative `a`, for a signal `e` with
     /// `e ≤ base` (a barrel shift; normalizes the divisor of the reciprocal).
-    ShlVar { a: Sig, e: Sig, base: i32, half: bool },
+    ShlVar {
+        a: Sig,
+        e: Sig,
+        base: i32,
+        half: bool,
+    },
     /// First remainder of the reciprocal division: `N >> wr` with `N = (q << qshift) + h`.
-    DivInit { h: Sig, q: i64, qshift: u32, wr: u32 },
+    DivInit {
+        h: Sig,
+        q: i64,
+        qshift: u32,
+        wr: u32,
+    },
     /// One restoring-division step with divisor `d` (`wd` bits, MSB set). `prev` is the previous
     /// step (packed: bit `wd` = quotient bit, bits `[wd-1:0]` = remainder) or the [`Op::DivInit`]
     /// remainder; the numerator bit `nbit` is shifted in. Output packed as described.
-    DivStep { prev: Sig, first: bool, d: Sig, nbit: Bit },
+    DivStep {
+        prev: Sig,
+        first: bool,
+        d: Sig,
+        nbit: Bit,
+    },
     /// The quotient: bit `i` is the quotient bit of `steps[steps.len() - 1 - i]`.
     DivQuot { steps: Vec<Sig>, wd: u32 },
     /// `a · b` (a DSP multiplier).
@@ -59,7 +74,12 @@ pub enum Op {
     ShiftRound(Sig, i32),
     /// `rnd(a, base + e)` (`neg`: `base − e`) for a signal `e`, `base ± e ≥ 0` for every `e` in
     /// range (the builder pre-shifts to guarantee it).
-    ShiftRoundVar { a: Sig, e: Sig, base: i32, neg: bool },
+    ShiftRoundVar {
+        a: Sig,
+        e: Sig,
+        base: i32,
+        neg: bool,
+    },
     /// `clamp(a, lo, hi)`.
     Clamp { a: Sig, lo: i64, hi: i64 },
     /// `a + c`.
@@ -176,7 +196,10 @@ impl Netlist {
     pub fn max(&mut self, a: Sig, b: Sig) -> Sig {
         let (ia, ib) = (self.iv(a), self.iv(b));
         let (a, b) = if a <= b { (a, b) } else { (b, a) };
-        self.push(Op::Max(a, b), Interval::new(ia.lo.max(ib.lo), ia.hi.max(ib.hi)))
+        self.push(
+            Op::Max(a, b),
+            Interval::new(ia.lo.max(ib.lo), ia.hi.max(ib.hi)),
+        )
     }
 
     pub fn max_const(&mut self, a: Sig, c: i64) -> Sig {
@@ -184,7 +207,10 @@ impl Netlist {
         if ia.lo >= c as i128 {
             return a;
         }
-        self.push(Op::MaxConst(a, c), Interval::new(ia.lo.max(c as i128), ia.hi.max(c as i128)))
+        self.push(
+            Op::MaxConst(a, c),
+            Interval::new(ia.lo.max(c as i128), ia.hi.max(c as i128)),
+        )
     }
 
     pub fn mul(&mut self, a: Sig, b: Sig) -> Sig {

@@ -22,7 +22,9 @@ impl PipelineOptions {
     /// is taken as [`ADDER_LEVEL_NS`] ns on UltraScale+, a conservative figure.
     pub fn for_clock(clock_ns: f64) -> PipelineOptions {
         let n = (clock_ns / ADDER_LEVEL_NS).floor();
-        PipelineOptions { adders_per_stage: n.clamp(1.0, 64.0) as u32 }
+        PipelineOptions {
+            adders_per_stage: n.clamp(1.0, 64.0) as u32,
+        }
     }
 }
 
@@ -71,7 +73,12 @@ pub fn schedule(nl: &Netlist, o: PipelineOptions) -> Schedule {
         let s = Sig(i as u32);
         let ops = nl.operands(s);
         let s_in = ops.iter().map(|o| stage[o.0 as usize]).max().unwrap_or(0);
-        let d_in = ops.iter().filter(|o| stage[o.0 as usize] == s_in).map(|o| depth[o.0 as usize]).max().unwrap_or(0);
+        let d_in = ops
+            .iter()
+            .filter(|o| stage[o.0 as usize] == s_in)
+            .map(|o| depth[o.0 as usize])
+            .max()
+            .unwrap_or(0);
         let l = levels(&nl.nodes[i].op, n);
         if l == 0 || d_in + l <= n {
             stage[i] = s_in;
@@ -81,7 +88,12 @@ pub fn schedule(nl: &Netlist, o: PipelineOptions) -> Schedule {
             depth[i] = l;
         }
     }
-    let out_stage = nl.outputs.iter().map(|o| stage[o.0 as usize]).max().unwrap_or(0);
+    let out_stage = nl
+        .outputs
+        .iter()
+        .map(|o| stage[o.0 as usize])
+        .max()
+        .unwrap_or(0);
     let mut last_use = stage.clone();
     for i in 0..len {
         for o in nl.operands(Sig(i as u32)) {
@@ -93,5 +105,11 @@ pub fn schedule(nl: &Netlist, o: PipelineOptions) -> Schedule {
         let j = o.0 as usize;
         last_use[j] = last_use[j].max(out_stage);
     }
-    Schedule { stage, depth, last_use, out_stage, latency: out_stage + 1 }
+    Schedule {
+        stage,
+        depth,
+        last_use,
+        out_stage,
+        latency: out_stage + 1,
+    }
 }

@@ -38,16 +38,21 @@ fn not_project(dir: &Path, why: &str) -> HlsError {
 pub fn project_name(dir: &Path) -> Result<String> {
     let rp = dir.join("report.json");
     let text = std::fs::read_to_string(&rp).map_err(|_| not_project(dir, "no report.json"))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| not_project(dir, "report.json is not JSON"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| not_project(dir, "report.json is not JSON"))?;
     if v.pointer("/project/backend").and_then(|b| b.as_str()) != Some("verilog") {
-        return Err(not_project(dir, "report.json has no project.backend = \"verilog\""));
+        return Err(not_project(
+            dir,
+            "report.json has no project.backend = \"verilog\"",
+        ));
     }
     let name = v
         .pointer("/project/name")
         .and_then(|n| n.as_str())
         .ok_or_else(|| not_project(dir, "report.json has no project.name"))?
         .to_string();
-    crate::back::hls::namer::Namer::check_top(&name).map_err(|_| not_project(dir, "invalid project name"))?;
+    crate::back::hls::namer::Namer::check_top(&name)
+        .map_err(|_| not_project(dir, "invalid project name"))?;
     Ok(name)
 }
 
@@ -59,17 +64,41 @@ pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result
     let fw = fwdump::from_json(&text, &fp)?;
     let mut rows = NpyRows::open(input).map_err(|e| HlsError::io(input, e))?;
     if rows.cols != fw.n_in {
-        return Err(HlsError::io(input, format!("samples have {} features, the design takes {}", rows.cols, fw.n_in)));
+        return Err(HlsError::io(
+            input,
+            format!(
+                "samples have {} features, the design takes {}",
+                rows.cols, fw.n_in
+            ),
+        ));
     }
     let mut x = Vec::new();
-    let n = rows.next_chunk(samples.unwrap_or(rows.rows).min(rows.rows), &mut x).map_err(|e| HlsError::io(input, e))?;
+    let n = rows
+        .next_chunk(samples.unwrap_or(rows.rows).min(rows.rows), &mut x)
+        .map_err(|e| HlsError::io(input, e))?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(HlsError::io(input, format!("sample {}, feature {}: {} is not finite", i / fw.n_in, i % fw.n_in, x[i])));
+        return Err(HlsError::io(
+            input,
+            format!(
+                "sample {}, feature {}: {} is not finite",
+                i / fw.n_in,
+                i % fw.n_in,
+                x[i]
+            ),
+        ));
     }
     let (ci, co) = super::tb_codes(&fw, &x);
     let d = dir.join("tb_data");
-    std::fs::write(d.join("tb_input_codes.dat"), super::codes_text(&ci, fw.n_in)).map_err(|e| HlsError::io(&d, e))?;
-    std::fs::write(d.join("tb_output_codes.dat"), super::codes_text(&co, fw.n_out)).map_err(|e| HlsError::io(&d, e))?;
+    std::fs::write(
+        d.join("tb_input_codes.dat"),
+        super::codes_text(&ci, fw.n_in),
+    )
+    .map_err(|e| HlsError::io(&d, e))?;
+    std::fs::write(
+        d.join("tb_output_codes.dat"),
+        super::codes_text(&co, fw.n_out),
+    )
+    .map_err(|e| HlsError::io(&d, e))?;
     Ok(n)
 }
 
@@ -79,7 +108,17 @@ pub fn build(dir: &Path, name: &str) -> Result<(PathBuf, f64)> {
     let mdir = dir.join("sim");
     let mut cmd = Command::new("verilator");
     cmd.current_dir(dir)
-        .args(["--cc", "--exe", "--build", "-j", "2", "--x-assign", "unique", "--x-initial", "unique"])
+        .args([
+            "--cc",
+            "--exe",
+            "--build",
+            "-j",
+            "2",
+            "--x-assign",
+            "unique",
+            "--x-initial",
+            "unique",
+        ])
         .args(["-Wno-WIDTH", "-Wno-UNUSED"])
         .args(["-CFLAGS", "-O1", "--Mdir", "sim", "-o", "tb"])
         .arg("--top-module")
@@ -97,7 +136,11 @@ pub fn build(dir: &Path, name: &str) -> Result<(PathBuf, f64)> {
         let tail: Vec<&str> = log.lines().rev().take(30).collect();
         return Err(HlsError::io(
             dir,
-            format!("verilator failed ({}):\n{}", out.status, tail.into_iter().rev().collect::<Vec<_>>().join("\n")),
+            format!(
+                "verilator failed ({}):\n{}",
+                out.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ),
         ));
     }
     Ok((mdir.join("tb"), t0.elapsed().as_secs_f64()))
@@ -107,7 +150,12 @@ pub fn build(dir: &Path, name: &str) -> Result<(PathBuf, f64)> {
 pub fn parse_summary(stdout: &str) -> Option<(usize, usize, usize, u32, usize, u64, u64)> {
     let line = stdout.lines().rev().find(|l| l.starts_with("events "))?;
     let f: Vec<&str> = line.split_whitespace().collect();
-    let get = |key: &str| f.iter().position(|w| *w == key).and_then(|i| f.get(i + 1)).and_then(|v| v.parse::<u64>().ok());
+    let get = |key: &str| {
+        f.iter()
+            .position(|w| *w == key)
+            .and_then(|i| f.get(i + 1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
     Some((
         get("events")? as usize,
         get("received")? as usize,
@@ -135,7 +183,26 @@ pub fn rtlsim(dir: &Path, input: Option<&Path>, samples: Option<usize>) -> Resul
     let run_secs = t0.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let (events, received, mismatches, latency, latency_errors, cycles, bubbles) = parse_summary(&stdout)
-        .ok_or_else(|| HlsError::io(&exe, format!("the test bench printed no summary ({}):\n{stderr}", out.status)))?;
-    Ok(RtlSimOutcome { events, received, mismatches, latency, latency_errors, cycles, bubbles, build_secs, run_secs, stderr })
+    let (events, received, mismatches, latency, latency_errors, cycles, bubbles) =
+        parse_summary(&stdout).ok_or_else(|| {
+            HlsError::io(
+                &exe,
+                format!(
+                    "the test bench printed no summary ({}):\n{stderr}",
+                    out.status
+                ),
+            )
+        })?;
+    Ok(RtlSimOutcome {
+        events,
+        received,
+        mismatches,
+        latency,
+        latency_errors,
+        cycles,
+        bubbles,
+        build_secs,
+        run_secs,
+        stderr,
+    })
 }

@@ -43,7 +43,11 @@ impl Names {
 
 /// A constant as an unsigned `w`-bit literal of its two's-complement pattern.
 fn lit(v: i128, w: u32) -> String {
-    let mask = if w >= 127 { u128::MAX } else { (1u128 << w) - 1 };
+    let mask = if w >= 127 {
+        u128::MAX
+    } else {
+        (1u128 << w) - 1
+    };
     format!("{w}'h{:x}", (v as u128) & mask)
 }
 
@@ -86,7 +90,11 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
         // Operand `s` as seen in this node's stage, with its word.
         let arg = |s: Sig| {
             let j = s.0 as usize;
-            (Names::at(j, sch.stage[j], st), nl.nodes[j].width, nl.nodes[j].signed)
+            (
+                Names::at(j, sch.stage[j], st),
+                nl.nodes[j].width,
+                nl.nodes[j].signed,
+            )
         };
         let w = node.width;
         let me = Names::node(i);
@@ -98,7 +106,12 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 let ww = wa.max(wb).max(w);
                 let acc = Names::aux(i, "acc");
                 let op = if *sub { '-' } else { '+' };
-                decl(&mut o, &acc, ww, &format!("{} {op} {}", ext(&na, wa, sa, ww), ext(&nb, wb, sb, ww)));
+                decl(
+                    &mut o,
+                    &acc,
+                    ww,
+                    &format!("{} {op} {}", ext(&na, wa, sa, ww), ext(&nb, wb, sb, ww)),
+                );
                 decl(&mut o, &me, w, &ext(&acc, ww, true, w));
             }
             Op::Neg(a) => {
@@ -121,7 +134,12 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 let ww = wa.max(wb) + 1;
                 let (ea, eb) = (ext(&na, wa, sa, ww), ext(&nb, wb, sb, ww));
                 let t = Names::aux(i, "max");
-                decl(&mut o, &t, ww, &format!("($signed({ea}) > $signed({eb})) ? {ea} : {eb}"));
+                decl(
+                    &mut o,
+                    &t,
+                    ww,
+                    &format!("($signed({ea}) > $signed({eb})) ? {ea} : {eb}"),
+                );
                 decl(&mut o, &me, w, &ext(&t, ww, true, w));
             }
             Op::MaxConst(a, c) => {
@@ -130,7 +148,12 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 let ea = ext(&na, wa, sa, ww);
                 let cl = lit(*c as i128, ww);
                 let t = Names::aux(i, "max");
-                decl(&mut o, &t, ww, &format!("($signed({ea}) > $signed({cl})) ? {ea} : {cl}"));
+                decl(
+                    &mut o,
+                    &t,
+                    ww,
+                    &format!("($signed({ea}) > $signed({cl})) ? {ea} : {cl}"),
+                );
                 decl(&mut o, &me, w, &ext(&t, ww, true, w));
             }
             Op::Clamp { a, lo, hi } => {
@@ -152,14 +175,24 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 let ww = wa.max(w);
                 let ea = ext(&na, wa, sa, ww);
                 let t = Names::aux(i, "relu");
-                decl(&mut o, &t, ww, &format!("{na}[{}] ? {} : {ea}", wa - 1, lit(0, ww)));
+                decl(
+                    &mut o,
+                    &t,
+                    ww,
+                    &format!("{na}[{}] ? {} : {ea}", wa - 1, lit(0, ww)),
+                );
                 decl(&mut o, &me, w, &ext(&t, ww, false, w));
             }
             Op::AddConst(a, c) => {
                 let (na, wa, sa) = arg(*a);
                 let ww = wa.max(w).max(sbits(*c as i128));
                 let t = Names::aux(i, "acc");
-                decl(&mut o, &t, ww, &format!("{} + {}", ext(&na, wa, sa, ww), lit(*c as i128, ww)));
+                decl(
+                    &mut o,
+                    &t,
+                    ww,
+                    &format!("{} + {}", ext(&na, wa, sa, ww), lit(*c as i128, ww)),
+                );
                 decl(&mut o, &me, w, &ext(&t, ww, true, w));
             }
             Op::BitLen(a) => {
@@ -177,22 +210,50 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 let ((na, wa, _), (ne, we, _)) = (arg(*a), arg(*e));
                 let wamt = sbits(*base as i128).max(we + 1);
                 let amt = Names::aux(i, "amt");
-                decl(&mut o, &amt, wamt, &format!("{} - {}", lit(*base as i128, wamt), ext(&ne, we, false, wamt)));
+                decl(
+                    &mut o,
+                    &amt,
+                    wamt,
+                    &format!(
+                        "{} - {}",
+                        lit(*base as i128, wamt),
+                        ext(&ne, we, false, wamt)
+                    ),
+                );
                 if *half && wa > 1 {
                     let hs = Names::aux(i, "half");
                     decl(&mut o, &hs, wa - 1, &format!("{na}[{}:1]", wa - 1));
-                    decl(&mut o, &me, w, &format!("{} << {amt}", ext(&hs, wa - 1, false, w)));
+                    decl(
+                        &mut o,
+                        &me,
+                        w,
+                        &format!("{} << {amt}", ext(&hs, wa - 1, false, w)),
+                    );
                 } else if *half {
                     decl(&mut o, &me, w, &lit(0, w));
                 } else {
-                    decl(&mut o, &me, w, &format!("{} << {amt}", ext(&na, wa, false, w)));
+                    decl(
+                        &mut o,
+                        &me,
+                        w,
+                        &format!("{} << {amt}", ext(&na, wa, false, w)),
+                    );
                 }
             }
             Op::DivInit { h, q, qshift, wr } => {
                 let (nh, wh, _) = arg(*h);
                 let tw = (qshift + sbits(*q as i128)).max(wr + w).max(wh);
                 let num = Names::aux(i, "num");
-                decl(&mut o, &num, tw, &format!("{} | {}", lit((*q as i128) << qshift, tw), ext(&nh, wh, false, tw)));
+                decl(
+                    &mut o,
+                    &num,
+                    tw,
+                    &format!(
+                        "{} | {}",
+                        lit((*q as i128) << qshift, tw),
+                        ext(&nh, wh, false, tw)
+                    ),
+                );
                 decl(&mut o, &me, w, &format!("{num}[{}:{wr}]", wr + w - 1));
             }
             Op::DivStep { prev, d, nbit, .. } => {
@@ -203,19 +264,42 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 };
                 let cat = Names::aux(i, "cat");
                 let t = Names::aux(i, "t");
-                decl(&mut o, &cat, wd + 1, &format!("{{{np}[{}:0], {bit}}}", wd - 1));
-                decl(&mut o, &t, wd + 2, &format!("{{1'b0, {cat}}} - {{2'b0, {nd}}}"));
+                decl(
+                    &mut o,
+                    &cat,
+                    wd + 1,
+                    &format!("{{{np}[{}:0], {bit}}}", wd - 1),
+                );
+                decl(
+                    &mut o,
+                    &t,
+                    wd + 2,
+                    &format!("{{1'b0, {cat}}} - {{2'b0, {nd}}}"),
+                );
                 decl(
                     &mut o,
                     &me,
                     wd + 1,
-                    &format!("{t}[{}] ? {{1'b0, {cat}[{}:0]}} : {{1'b1, {t}[{}:0]}}", wd + 1, wd - 1, wd - 1),
+                    &format!(
+                        "{t}[{}] ? {{1'b0, {cat}[{}:0]}} : {{1'b1, {t}[{}:0]}}",
+                        wd + 1,
+                        wd - 1,
+                        wd - 1
+                    ),
                 );
             }
             Op::DivQuot { steps, wd } => {
-                let bits: Vec<String> = steps.iter().map(|s| format!("{}[{wd}]", arg(*s).0)).collect();
+                let bits: Vec<String> = steps
+                    .iter()
+                    .map(|s| format!("{}[{wd}]", arg(*s).0))
+                    .collect();
                 let raw = Names::aux(i, "q");
-                decl(&mut o, &raw, steps.len() as u32, &format!("{{{}}}", bits.join(", ")));
+                decl(
+                    &mut o,
+                    &raw,
+                    steps.len() as u32,
+                    &format!("{{{}}}", bits.join(", ")),
+                );
                 decl(&mut o, &me, w, &ext(&raw, steps.len() as u32, false, w));
             }
             Op::Mul(a, b) => {
@@ -227,7 +311,11 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                     &mut o,
                     &p,
                     ww,
-                    &format!("$signed({}) * $signed({})", ext(&na, wa, sa, wa1), ext(&nb, wb, sb, wb1)),
+                    &format!(
+                        "$signed({}) * $signed({})",
+                        ext(&na, wa, sa, wa1),
+                        ext(&nb, wb, sb, wb1)
+                    ),
                 );
                 decl(&mut o, &me, w, &ext(&p, ww, true, w));
             }
@@ -241,7 +329,11 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                     &mut o,
                     &p,
                     ww,
-                    &format!("$signed({}) * $signed({})", ext(&na, wa, sa, wa1), lit(*c as i128, wc)),
+                    &format!(
+                        "$signed({}) * $signed({})",
+                        ext(&na, wa, sa, wa1),
+                        lit(*c as i128, wc)
+                    ),
                 );
                 decl(&mut o, &me, w, &ext(&p, ww, true, w));
             }
@@ -255,7 +347,12 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                     } else if k == 0 {
                         decl(&mut o, &me, w, &ext(&na, wa, sa, w));
                     } else {
-                        decl(&mut o, &me, w, &format!("{{{}, {}'b0}}", ext(&na, wa, sa, w - k), k));
+                        decl(
+                            &mut o,
+                            &me,
+                            w,
+                            &format!("{{{}, {}'b0}}", ext(&na, wa, sa, w - k), k),
+                        );
                     }
                 } else {
                     let s = s as u32;
@@ -267,7 +364,11 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                         &mut o,
                         &sum,
                         ww,
-                        &format!("{ea} + {} + {{{}'b0, {ea}[{s}]}}", lit((1i128 << (s - 1)) - 1, ww), ww - 1),
+                        &format!(
+                            "{ea} + {} + {{{}'b0, {ea}[{s}]}}",
+                            lit((1i128 << (s - 1)) - 1, ww),
+                            ww - 1
+                        ),
                     );
                     decl(&mut o, &me, w, &format!("{sum}[{}:{s}]", s + w - 1));
                 }
@@ -275,11 +376,24 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
             Op::ShiftRoundVar { a, e, base, neg } => {
                 let ((na, wa, sa), (ne, we, _)) = (arg(*a), arg(*e));
                 let e_iv = nl.iv(*e);
-                let amax = if *neg { *base as i128 - e_iv.lo } else { *base as i128 + e_iv.hi } as u32;
+                let amax = if *neg {
+                    *base as i128 - e_iv.lo
+                } else {
+                    *base as i128 + e_iv.hi
+                } as u32;
                 let wamt = sbits(amax as i128).max(we + 1) + 1;
                 let amt = Names::aux(i, "amt");
                 let op = if *neg { '-' } else { '+' };
-                decl(&mut o, &amt, wamt, &format!("{} {op} {}", lit(*base as i128, wamt), ext(&ne, we, false, wamt)));
+                decl(
+                    &mut o,
+                    &amt,
+                    wamt,
+                    &format!(
+                        "{} {op} {}",
+                        lit(*base as i128, wamt),
+                        ext(&ne, we, false, wamt)
+                    ),
+                );
                 // One barrel shift by amt-1 gives the floor's bits, the rounding bit t[0] and,
                 // with a thermometer mask, the sticky bit: ties-to-even increment.
                 let ww = wa.max(w) + 1;
@@ -300,9 +414,24 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                     &mut o,
                     &r,
                     ww,
-                    &format!("{{{t}[{}], {t}[{}:1]}} + {{{}'b0, {t}[0] & ({sticky} | {t}[1])}}", ww - 1, ww - 1, ww - 1),
+                    &format!(
+                        "{{{t}[{}], {t}[{}:1]}} + {{{}'b0, {t}[0] & ({sticky} | {t}[1])}}",
+                        ww - 1,
+                        ww - 1,
+                        ww - 1
+                    ),
                 );
-                decl(&mut o, &me, w, &format!("({amt} == {}) ? {} : {}", lit(0, wamt), ext(&x, ww, true, w), ext(&r, ww, true, w)));
+                decl(
+                    &mut o,
+                    &me,
+                    w,
+                    &format!(
+                        "({amt} == {}) ? {} : {}",
+                        lit(0, wamt),
+                        ext(&x, ww, true, w),
+                        ext(&r, ww, true, w)
+                    ),
+                );
             }
         }
     }
@@ -312,7 +441,12 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
         let (s0, s1) = (sch.stage[i], sch.last_use[i]);
         for t in s0 + 1..=s1 {
             let _ = writeln!(o, "    reg [{}:0] {};", node.width - 1, Names::at(i, s0, t));
-            let _ = writeln!(regs, "        {} <= {};", Names::at(i, s0, t), Names::at(i, s0, t - 1));
+            let _ = writeln!(
+                regs,
+                "        {} <= {};",
+                Names::at(i, s0, t),
+                Names::at(i, s0, t - 1)
+            );
         }
     }
     if !regs.is_empty() {

@@ -8,7 +8,10 @@
 
 #![allow(clippy::needless_range_loop)]
 
-use super::{pow2, quant_params as quant_params_portable, DequantPlan, Plan, QuantPlan, TernaryPlan, LANES, MAGIC};
+use super::{
+    pow2, quant_params as quant_params_portable, DequantPlan, Plan, QuantPlan, TernaryPlan, LANES,
+    MAGIC,
+};
 use std::arch::x86_64::*;
 
 const L: usize = LANES;
@@ -103,8 +106,15 @@ pub(super) unsafe fn ternary16(
             let mut q = [_mm_setzero_si128(); 4];
             for (j, qj) in q.iter_mut().enumerate() {
                 let o = 16 * g + 4 * j;
-                let v = _mm256_mul_pd(_mm256_loadu_pd(xp.add(o)), _mm256_loadu_pd(qs.as_ptr().add(o)));
-                let v = if t.clamp { _mm256_min_pd(_mm256_max_pd(v, lo), hi) } else { v };
+                let v = _mm256_mul_pd(
+                    _mm256_loadu_pd(xp.add(o)),
+                    _mm256_loadu_pd(qs.as_ptr().add(o)),
+                );
+                let v = if t.clamp {
+                    _mm256_min_pd(_mm256_max_pd(v, lo), hi)
+                } else {
+                    v
+                };
                 *qj = _mm256_cvtpd_epi32(v);
             }
             let a = _mm256_set_m128i(q[1], q[0]);
@@ -126,11 +136,21 @@ pub(super) unsafe fn ternary16(
     let magic = _mm256_set1_pd(MAGIC);
     let zero = _mm256_setzero_pd();
     for (n, yn) in y.iter_mut().enumerate() {
-        let (s0, m0, e0) = (t.start[n] as usize, t.mid[n] as usize, t.start[n + 1] as usize);
+        let (s0, m0, e0) = (
+            t.start[n] as usize,
+            t.mid[n] as usize,
+            t.start[n + 1] as usize,
+        );
         let (a, b) = if t.u8_codes {
-            (acc_list8(cb, t.off.get_unchecked(s0..m0)), acc_list8(cb, t.off.get_unchecked(m0..e0)))
+            (
+                acc_list8(cb, t.off.get_unchecked(s0..m0)),
+                acc_list8(cb, t.off.get_unchecked(m0..e0)),
+            )
         } else {
-            (acc_list(cb, t.off.get_unchecked(s0..m0)), acc_list(cb, t.off.get_unchecked(m0..e0)))
+            (
+                acc_list(cb, t.off.get_unchecked(s0..m0)),
+                acc_list(cb, t.off.get_unchecked(m0..e0)),
+            )
         };
         let mut a = a;
         for r in 0..N {
@@ -155,8 +175,12 @@ pub(super) unsafe fn ternary16(
                 let one = _mm256_set1_epi64x(1);
                 let kv = _mm256_set1_epi64x(k[n] as i64);
                 for r in 0..N {
-                    let w0 = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(a[r])), cv);
-                    let w1 = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(a[r])), cv);
+                    let w0 =
+                        _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(a[r])), cv);
+                    let w1 = _mm256_mullo_epi32(
+                        _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(a[r])),
+                        cv,
+                    );
                     let parts = [
                         (_mm256_castsi256_si128(w0), 0),
                         (_mm256_extracti128_si256::<1>(w0), 8),
@@ -165,15 +189,22 @@ pub(super) unsafe fn ternary16(
                     ];
                     for (w, o) in parts {
                         let o = 16 * r + o;
-                        let m = _mm256_cvtepi32_epi64(_mm_loadu_si128(mi.as_ptr().add(o) as *const __m128i));
-                        let p = _mm256_add_epi64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(w), m), off);
+                        let m = _mm256_cvtepi32_epi64(_mm_loadu_si128(
+                            mi.as_ptr().add(o) as *const __m128i
+                        ));
+                        let p =
+                            _mm256_add_epi64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(w), m), off);
                         let par = _mm256_and_si256(_mm256_srl_epi64(p, s), one);
-                        let q = _mm256_srl_epi64(_mm256_add_epi64(_mm256_add_epi64(p, hm1), par), s);
+                        let q =
+                            _mm256_srl_epi64(_mm256_add_epi64(_mm256_add_epi64(p, hm1), par), s);
                         let v = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(q, kv)), magic);
                         let v = if relu { _mm256_max_pd(v, zero) } else { v };
                         _mm256_storeu_pd(yp.add(o), v);
                         let av = if relu { v } else { _mm256_andnot_pd(sign, v) };
-                        _mm256_storeu_pd(mxp.add(o), _mm256_max_pd(_mm256_loadu_pd(mxp.add(o)), av));
+                        _mm256_storeu_pd(
+                            mxp.add(o),
+                            _mm256_max_pd(_mm256_loadu_pd(mxp.add(o)), av),
+                        );
                     }
                 }
             }
@@ -183,10 +214,12 @@ pub(super) unsafe fn ternary16(
         // Per group of 16 events: M·(part) factors and running maxima stay in registers.
         for r in 0..N {
             let offs = [0usize, 8, 4, 12];
-            let dsv: [__m256d; 4] = std::array::from_fn(|j| _mm256_loadu_pd(ds.as_ptr().add(16 * r + offs[j])));
+            let dsv: [__m256d; 4] =
+                std::array::from_fn(|j| _mm256_loadu_pd(ds.as_ptr().add(16 * r + offs[j])));
             let mut mxv = [_mm256_setzero_pd(); 4];
             for (n, yn) in y.iter_mut().enumerate() {
-                let a = _mm256_loadu_si256((accbuf.get_unchecked(n).as_ptr() as *const __m256i).add(r));
+                let a =
+                    _mm256_loadu_si256((accbuf.get_unchecked(n).as_ptr() as *const __m256i).add(r));
                 let csv = _mm256_set1_pd(*cs.get_unchecked(n));
                 // rne(v) + B = (v + MAGIC) − (MAGIC − B), exact for |v|, |B| ≤ 2^50.
                 let mb = _mm256_set1_pd(MAGIC - *t.bias.get_unchecked(n));
@@ -203,7 +236,8 @@ pub(super) unsafe fn ternary16(
                     let f = _mm256_cvtepi32_pd(parts[j]);
                     // fma(a, b, MAGIC) = round(a·b + MAGIC): a·b is exact, so this is the same
                     // single rounding as add(mul(a, b), MAGIC).
-                    let v = _mm256_sub_pd(_mm256_fmadd_pd(_mm256_mul_pd(f, dsv[j]), csv, magic), mb);
+                    let v =
+                        _mm256_sub_pd(_mm256_fmadd_pd(_mm256_mul_pd(f, dsv[j]), csv, magic), mb);
                     let v = if relu { _mm256_max_pd(v, zero) } else { v };
                     _mm256_storeu_pd(yp.add(offs[j]), v);
                     let av = if relu { v } else { _mm256_andnot_pd(sign, v) };
@@ -253,12 +287,21 @@ const INV: i64 = 0x7FE0_0000_0000_0000;
 /// # Safety
 /// AVX2 must be available.
 #[inline(always)]
-pub(super) unsafe fn quant_params(t: &TernaryPlan, x: &[[f64; L]], pre: Option<&[f64; L]>) -> ([f64; L], [f64; L], [i32; L]) {
+pub(super) unsafe fn quant_params(
+    t: &TernaryPlan,
+    x: &[[f64; L]],
+    pre: Option<&[f64; L]>,
+) -> ([f64; L], [f64; L], [i32; L]) {
     let (mut qs, mut ds, mut mi) = ([0f64; L], [1f64; L], [0i32; L]);
     let exp = _mm256_set1_epi64x(EXP);
     let inv = _mm256_set1_epi64x(INV);
     match t.quant {
-        QuantPlan::Dynamic { m_floor, guard, qmax, vec_recip: true } => {
+        QuantPlan::Dynamic {
+            m_floor,
+            guard,
+            qmax,
+            vec_recip: true,
+        } => {
             let mabs = match pre {
                 Some(m) => *m,
                 None => max_abs(x, t.nonneg),
@@ -272,17 +315,31 @@ pub(super) unsafe fn quant_params(t: &TernaryPlan, x: &[[f64; L]], pre: Option<&
                 let e1 = _mm256_and_si256(_mm256_castpd_si256(m), exp); // 2^(e-1)
                 let num = _mm256_add_pd(
                     _mm256_mul_pd(qg, _mm256_castsi256_pd(e1)),
-                    _mm256_round_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm256_mul_pd(m, half)),
+                    _mm256_round_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+                        _mm256_mul_pd(m, half),
+                    ),
                 );
-                let r = _mm256_round_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm256_div_pd(num, m));
+                let r = _mm256_round_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+                    _mm256_div_pd(num, m),
+                );
                 let sc = _mm256_castsi256_pd(_mm256_sub_epi64(inv, e1)); // 2^-(e-1)
-                _mm256_storeu_pd(qs.as_mut_ptr().add(o), _mm256_mul_pd(_mm256_mul_pd(r, sc), g1));
+                _mm256_storeu_pd(
+                    qs.as_mut_ptr().add(o),
+                    _mm256_mul_pd(_mm256_mul_pd(r, sc), g1),
+                );
                 _mm256_storeu_pd(ds.as_mut_ptr().add(o), m);
-                _mm_storeu_si128(mi.as_mut_ptr().add(o) as *mut __m128i, _mm256_cvttpd_epi32(m));
+                _mm_storeu_si128(
+                    mi.as_mut_ptr().add(o) as *mut __m128i,
+                    _mm256_cvttpd_epi32(m),
+                );
             }
             (qs, ds, mi)
         }
-        QuantPlan::Pow2 { m_floor, qmax, shift } => {
+        QuantPlan::Pow2 {
+            m_floor,
+            qmax,
+            shift,
+        } => {
             let mabs = match pre {
                 Some(m) => *m,
                 None => max_abs(x, t.nonneg),
@@ -297,7 +354,10 @@ pub(super) unsafe fn quant_params(t: &TernaryPlan, x: &[[f64; L]], pre: Option<&
                 let pe = _mm256_and_si256(_mm256_add_epi64(_mm256_castpd_si256(m), mant), exp);
                 let sc = _mm256_castsi256_pd(_mm256_sub_epi64(inv, pe)); // 2^-e
                 _mm256_storeu_pd(qs.as_mut_ptr().add(o), _mm256_mul_pd(q, sc));
-                _mm256_storeu_pd(ds.as_mut_ptr().add(o), _mm256_mul_pd(_mm256_castsi256_pd(pe), sh));
+                _mm256_storeu_pd(
+                    ds.as_mut_ptr().add(o),
+                    _mm256_mul_pd(_mm256_castsi256_pd(pe), sh),
+                );
             }
             (qs, ds, mi)
         }
@@ -328,7 +388,8 @@ pub(super) unsafe fn load_f32(p: &Plan, a: &mut [[f64; L]], x: &[f32]) {
     };
     for e0 in (0..L).step_by(8) {
         for j0 in (0..k8).step_by(8) {
-            let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(xp.add((e0 + i) * k + j0)));
+            let r: [__m256; 8] =
+                std::array::from_fn(|i| _mm256_loadu_ps(xp.add((e0 + i) * k + j0)));
             let t0 = _mm256_unpacklo_ps(r[0], r[1]);
             let t1 = _mm256_unpackhi_ps(r[0], r[1]);
             let t2 = _mm256_unpacklo_ps(r[2], r[3]);
@@ -362,8 +423,18 @@ pub(super) unsafe fn load_f32(p: &Plan, a: &mut [[f64; L]], x: &[f32]) {
             }
         }
         for j in k8..k {
-            let v = _mm_set_ps(*xp.add((e0 + 3) * k + j), *xp.add((e0 + 2) * k + j), *xp.add((e0 + 1) * k + j), *xp.add(e0 * k + j));
-            let w = _mm_set_ps(*xp.add((e0 + 7) * k + j), *xp.add((e0 + 6) * k + j), *xp.add((e0 + 5) * k + j), *xp.add((e0 + 4) * k + j));
+            let v = _mm_set_ps(
+                *xp.add((e0 + 3) * k + j),
+                *xp.add((e0 + 2) * k + j),
+                *xp.add((e0 + 1) * k + j),
+                *xp.add(e0 * k + j),
+            );
+            let w = _mm_set_ps(
+                *xp.add((e0 + 7) * k + j),
+                *xp.add((e0 + 6) * k + j),
+                *xp.add((e0 + 5) * k + j),
+                *xp.add((e0 + 4) * k + j),
+            );
             let ap = a[j].as_mut_ptr().add(e0);
             _mm256_storeu_pd(ap, conv(v));
             _mm256_storeu_pd(ap.add(4), conv(w));

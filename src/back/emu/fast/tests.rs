@@ -2,9 +2,9 @@
 
 use super::{FastEmulator, LANES};
 use crate::back::emu::fixed::Emulator;
+use crate::back::emu::problem::{build, problem};
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::{Firmware, Mode};
-use crate::back::emu::problem::{build, problem};
 use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwArgs};
 use crate::testutil::{random_mlp, Rng};
@@ -12,7 +12,16 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 
 fn fw_args(input_type: String, frac_bits: i32) -> FwArgs {
-    FwArgs { mode: Mode::Dynamic, calib: None, input_type: Some(input_type), input_bits: 16, frac_bits, const_bits: 18, weight_bits: 12, calib_quantile: 1.0 }
+    FwArgs {
+        mode: Mode::Dynamic,
+        calib: None,
+        input_type: Some(input_type),
+        input_bits: 16,
+        frac_bits,
+        const_bits: 18,
+        weight_bits: 12,
+        calib_quantile: 1.0,
+    }
 }
 
 /// Input codes that stress every path: extremes, alternating signs, zeros, a single outlier,
@@ -20,7 +29,11 @@ fn fw_args(input_type: String, frac_bits: i32) -> FwArgs {
 fn adversarial_codes(n_in: usize, lo: i64, hi: i64, extra: usize, seed: u64) -> Vec<i64> {
     let mut r = Rng(seed);
     let mut v: Vec<Vec<i64>> = vec![vec![hi; n_in], vec![lo; n_in], vec![0; n_in]];
-    v.push((0..n_in).map(|k| if k % 2 == 0 { hi } else { lo }).collect());
+    v.push(
+        (0..n_in)
+            .map(|k| if k % 2 == 0 { hi } else { lo })
+            .collect(),
+    );
     for pos in [0, n_in / 2, n_in - 1] {
         for val in [lo, hi, 1, -1] {
             let mut one = vec![0; n_in];
@@ -34,7 +47,11 @@ fn adversarial_codes(n_in: usize, lo: i64, hi: i64, extra: usize, seed: u64) -> 
     for i in 0..extra {
         let span = if i % 3 == 0 { (hi - lo + 1) as u64 } else { 7 };
         let base = if i % 3 == 0 { lo } else { (-3).max(lo) };
-        v.push((0..n_in).map(|_| (base + (r.next_u64() % span) as i64).clamp(lo, hi)).collect());
+        v.push(
+            (0..n_in)
+                .map(|_| (base + (r.next_u64() % span) as i64).clamp(lo, hi))
+                .collect(),
+        );
     }
     v.concat()
 }
@@ -118,19 +135,40 @@ fn assert_same(fw: &Firmware, what: &str, got: &[i64], want: &[i64]) {
 
 fn check_fw(fw: &Firmware, seed: u64, extra: usize) {
     let t = fw.input_type();
-    let codes = adversarial_codes(fw.n_in, t.min_code() as i64, t.max_code() as i64, extra, seed);
+    let codes = adversarial_codes(
+        fw.n_in,
+        t.min_code() as i64,
+        t.max_code() as i64,
+        extra,
+        seed,
+    );
     let want = reference_codes(fw, &codes);
     let floats = adversarial_floats(fw.n_in, t.frac, extra, seed ^ 0x55);
     let want_f = reference_floats(fw, &floats);
     for simd in simd_variants() {
         let fast = FastEmulator::with_simd(fw, simd);
         let what = format!("mode {} simd {simd} kernel {}", fw.mode(), fast.kernel());
-        assert_same(fw, &format!("{what} codes"), &fast.run_codes_batch(&codes), &want);
-        assert_same(fw, &format!("{what} floats"), &fast.run_batch(&floats), &want_f);
+        assert_same(
+            fw,
+            &format!("{what} codes"),
+            &fast.run_codes_batch(&codes),
+            &want,
+        );
+        assert_same(
+            fw,
+            &format!("{what} floats"),
+            &fast.run_batch(&floats),
+            &want_f,
+        );
         // Every prefix length around block boundaries (tails).
         for n in [0usize, 1, LANES - 1, LANES, LANES + 1] {
             let n = n.min(floats.len() / fw.n_in);
-            assert_same(fw, &format!("{what} floats[..{n}]"), &fast.run_batch(&floats[..n * fw.n_in]), &want_f[..n * fw.n_out]);
+            assert_same(
+                fw,
+                &format!("{what} floats[..{n}]"),
+                &fast.run_batch(&floats[..n * fw.n_in]),
+                &want_f[..n * fw.n_out],
+            );
         }
     }
 }
@@ -159,9 +197,27 @@ proptest! {
 
 fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
     let model = random_mlp(widths, 1234, bias);
-    let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
-    let args = FwArgs { mode, calib: None, input_type: Some("ap_fixed<16,6>".into()), input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0 };
-    let cal = (mode == Mode::Static).then(|| calibrate(&loaded.model, &crate::testutil::gaussian(4096 * widths[0], 7)));
+    let loaded = Loaded {
+        model,
+        origin: ArchOrigin::Inferred,
+        notes: vec![],
+    };
+    let args = FwArgs {
+        mode,
+        calib: None,
+        input_type: Some("ap_fixed<16,6>".into()),
+        input_bits: 16,
+        frac_bits: 12,
+        const_bits: 18,
+        weight_bits: 16,
+        calib_quantile: 1.0,
+    };
+    let cal = (mode == Mode::Static).then(|| {
+        calibrate(
+            &loaded.model,
+            &crate::testutil::gaussian(4096 * widths[0], 7),
+        )
+    });
     lower_for(&loaded, &args, mode, cal.as_ref()).unwrap()
 }
 
@@ -173,7 +229,11 @@ fn fast_matches_reference_on_bench_shapes() {
             for bias in [false, true] {
                 let fw = bench_fw(widths, mode, bias);
                 let fast = FastEmulator::new(&fw);
-                assert!(fast.is_fast(), "{widths:?} {mode}: falls back: {:?}", fast.fallback_reason());
+                assert!(
+                    fast.is_fast(),
+                    "{widths:?} {mode}: falls back: {:?}",
+                    fast.fallback_reason()
+                );
                 if widths.len() == 5 && widths[1] == 256 && mode == Mode::Dynamic {
                     // The deep layers' dequantization products exceed 2^53: the i64 path runs.
                     assert!(fast.i64_stages() >= 1);
@@ -181,7 +241,12 @@ fn fast_matches_reference_on_bench_shapes() {
                 check_fw(&fw, 42, 300);
                 // Gaussian events like the benchmark, 1000 + a tail.
                 let x = crate::testutil::gaussian(1037 * widths[0], 99);
-                assert_same(&fw, "gaussian", &fast.run_batch(&x), &reference_floats(&fw, &x));
+                assert_same(
+                    &fw,
+                    "gaussian",
+                    &fast.run_batch(&x),
+                    &reference_floats(&fw, &x),
+                );
             }
         }
     }
@@ -191,12 +256,23 @@ fn fast_matches_reference_on_bench_shapes() {
 #[test]
 fn wide_types_fall_back_to_reference() {
     let model = random_mlp(&[8, 16, 4], 5, true);
-    let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
+    let loaded = Loaded {
+        model,
+        origin: ArchOrigin::Inferred,
+        notes: vec![],
+    };
     let cal = calibrate(&loaded.model, &crate::testutil::gaussian(64 * 8, 9));
     let mut found = 0;
-    for ty in ["ap_fixed<36,12>", "ap_fixed<40,16>", "ap_fixed<44,20>", "ap_fixed<48,20>"] {
+    for ty in [
+        "ap_fixed<36,12>",
+        "ap_fixed<40,16>",
+        "ap_fixed<44,20>",
+        "ap_fixed<48,20>",
+    ] {
         for mode in Mode::ALL {
-            let Ok(fw) = lower_for(&loaded, &fw_args(ty.into(), 20), mode, Some(&cal)) else { continue };
+            let Ok(fw) = lower_for(&loaded, &fw_args(ty.into(), 20), mode, Some(&cal)) else {
+                continue;
+            };
             let fast = FastEmulator::new(&fw);
             if fast.is_fast() {
                 continue;
@@ -204,10 +280,20 @@ fn wide_types_fall_back_to_reference() {
             found += 1;
             assert_eq!(fast.kernel(), "reference");
             let floats = adversarial_floats(fw.n_in, fw.input_type().frac, 50, 3);
-            assert_same(&fw, "fallback", &fast.run_batch(&floats), &reference_floats(&fw, &floats));
+            assert_same(
+                &fw,
+                "fallback",
+                &fast.run_batch(&floats),
+                &reference_floats(&fw, &floats),
+            );
             let t = fw.input_type();
             let codes = adversarial_codes(fw.n_in, t.min_code() as i64, t.max_code() as i64, 50, 3);
-            assert_same(&fw, "fallback codes", &fast.run_codes_batch(&codes), &reference_codes(&fw, &codes));
+            assert_same(
+                &fw,
+                "fallback codes",
+                &fast.run_codes_batch(&codes),
+                &reference_codes(&fw, &codes),
+            );
         }
     }
     assert!(found > 0, "no wide firmware lowered");
@@ -220,9 +306,19 @@ fn random_problems_mostly_fast() {
     let (mut fast, mut total) = (0, 0);
     for _ in 0..200 {
         let p = problem(40, 24).new_tree(&mut runner).unwrap().current();
-        let loaded = Loaded { model: build(&p), origin: ArchOrigin::Inferred, notes: vec![] };
-        let cal = calibrate(&loaded.model, &crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1));
-        let args = fw_args(format!("ap_fixed<{},{}>", p.in_width, p.in_int), p.frac_bits);
+        let loaded = Loaded {
+            model: build(&p),
+            origin: ArchOrigin::Inferred,
+            notes: vec![],
+        };
+        let cal = calibrate(
+            &loaded.model,
+            &crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1),
+        );
+        let args = fw_args(
+            format!("ap_fixed<{},{}>", p.in_width, p.in_int),
+            p.frac_bits,
+        );
         for mode in Mode::ALL {
             if let Ok(fw) = lower_for(&loaded, &args, mode, Some(&cal)) {
                 total += 1;
@@ -234,7 +330,10 @@ fn random_problems_mostly_fast() {
             }
         }
     }
-    assert!(fast * 10 >= total * 9, "only {fast}/{total} random problems take the fast path");
+    assert!(
+        fast * 10 >= total * 9,
+        "only {fast}/{total} random problems take the fast path"
+    );
 }
 
 #[test]
@@ -243,11 +342,17 @@ fn print_bench_types() {
     for widths in [&[16usize, 64, 32, 32, 5][..], &[64, 256, 256, 256, 10][..]] {
         for mode in Mode::ALL {
             let fw = bench_fw(widths, mode, false);
-            eprintln!("{widths:?} {mode}: {:?}", FastEmulator::new(&fw).fallback_reason());
+            eprintln!(
+                "{widths:?} {mode}: {:?}",
+                FastEmulator::new(&fw).fallback_reason()
+            );
             for l in &fw.layers {
                 if let crate::ir::firmware::FwKind::Ternary(t) = &l.kind {
                     let cmax = t.scale.iter().map(|c| c.abs()).max().unwrap();
-                    eprintln!("  in {} out {} acc {} dequant {} shift {} cmax {} quant {:?}", l.in_type, l.out_type, t.acc_type, t.dequant_type, t.shift, cmax, t.quant);
+                    eprintln!(
+                        "  in {} out {} acc {} dequant {} shift {} cmax {} quant {:?}",
+                        l.in_type, l.out_type, t.acc_type, t.dequant_type, t.shift, cmax, t.quant
+                    );
                 }
             }
         }
