@@ -17,7 +17,8 @@ fn cpu_seconds() -> f64 {
     let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     // Fields after the command: state is index 0, utime is field 14 overall → index 11 here.
-    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     ticks / 100.0
 }
 
@@ -43,18 +44,37 @@ fn measure(events: usize, reps: usize, mut f: impl FnMut()) -> (f64, f64) {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let small = args.first().copied().unwrap_or(1_000_000);
     let big = args.get(1).copied().unwrap_or(100_000);
     let reps = args.get(2).copied().unwrap_or(5);
-    println!("threads {}, reps {reps} (median)", rayon::current_num_threads());
+    println!(
+        "threads {}, reps {reps} (median)",
+        rayon::current_num_threads()
+    );
     println!("| model | mode | events | fast kernel | fast ev/s wall | fast ev/s cpu-norm | reference ev/s wall | ref cpu-norm |");
     println!("|---|---|---|---|---|---|---|---|");
-    for (widths, events) in [(&[16usize, 64, 32, 32, 5][..], small), (&[64, 256, 256, 256, 10][..], big)] {
+    for (widths, events) in [
+        (&[16usize, 64, 32, 32, 5][..], small),
+        (&[64, 256, 256, 256, 10][..], big),
+    ] {
         for mode in Mode::ALL {
-            let loaded = Loaded { model: random_mlp(widths, 1234, false), origin: ArchOrigin::Inferred, notes: vec![] };
-            let fw_args = FwArgs { mode, input_type: Some("ap_fixed<16,6>".into()), ..FwArgs::default() };
-            let cal = (mode == Mode::Static).then(|| bit2hls::pass::calibrate::calibrate(&loaded.model, &gaussian(4096 * widths[0], 7)));
+            let loaded = Loaded {
+                model: random_mlp(widths, 1234, false),
+                origin: ArchOrigin::Inferred,
+                notes: vec![],
+            };
+            let fw_args = FwArgs {
+                mode,
+                input_type: Some("ap_fixed<16,6>".into()),
+                ..FwArgs::default()
+            };
+            let cal = (mode == Mode::Static).then(|| {
+                bit2hls::pass::calibrate::calibrate(&loaded.model, &gaussian(4096 * widths[0], 7))
+            });
             let fw = lower_for(&loaded, &fw_args, mode, cal.as_ref()).unwrap();
             let x = gaussian(events * widths[0], 99);
             let fast = FastEmulator::new(&fw);
@@ -66,7 +86,11 @@ fn main() {
             let (r_wall, r_norm) = measure(refn, 1.max(reps / 2), || {
                 std::hint::black_box(reference.run_batch(&x[..refn * widths[0]]));
             });
-            let shape = widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-");
+            let shape = widths
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("-");
             println!(
                 "| {shape} | {mode} | {events} | {} | {fw_wall:.0} | {fw_norm:.0} | {r_wall:.0} | {r_norm:.0} |",
                 fast.kernel()
