@@ -14,8 +14,19 @@ fn bin() -> Command {
 }
 
 fn model(dir: &Path, bias: bool) -> PathBuf {
-    let p = dir.join(if bias { "m.safetensors" } else { "nb.safetensors" });
-    std::fs::write(&p, safetensors_bytes(&sequential_state_dict(&[16, 32, 8, 5], "net.", bias, 3), None)).unwrap();
+    let p = dir.join(if bias {
+        "m.safetensors"
+    } else {
+        "nb.safetensors"
+    });
+    std::fs::write(
+        &p,
+        safetensors_bytes(
+            &sequential_state_dict(&[16, 32, 8, 5], "net.", bias, 3),
+            None,
+        ),
+    )
+    .unwrap();
     p
 }
 
@@ -31,12 +42,26 @@ fn read_npy_f64(path: &Path) -> Vec<f64> {
 }
 
 fn fw_args(mode: Mode) -> FwArgs {
-    FwArgs { mode, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0 }
+    FwArgs {
+        mode,
+        calib: None,
+        input_type: None,
+        input_bits: 16,
+        frac_bits: 12,
+        const_bits: 18,
+        weight_bits: 16,
+        calib_quantile: 1.0,
+    }
 }
 
 fn run_ok(c: &mut Command) -> String {
     let o = c.output().unwrap();
-    assert!(o.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -44,7 +69,11 @@ fn run_err(c: &mut Command) -> String {
     let o = c.output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(!o.status.success(), "should have failed");
-    assert_eq!(o.status.code(), Some(1), "clean error exit, not a panic: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "clean error exit, not a panic: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     err
 }
@@ -60,17 +89,37 @@ fn emulate_equals_library_emulator_in_every_mode() {
     let loaded: Loaded = load(&m, &LoadOptions::default()).unwrap();
     for mode in [Mode::Dynamic, Mode::DynamicPow2] {
         let out = d.path().join(format!("y_{mode}.npy"));
-        run_ok(bin().args(["emulate"]).arg(&m).args(["--mode", mode.as_str(), "--input"]).arg(&xin).arg("--output").arg(&out));
+        run_ok(
+            bin()
+                .args(["emulate"])
+                .arg(&m)
+                .args(["--mode", mode.as_str(), "--input"])
+                .arg(&xin)
+                .arg("--output")
+                .arg(&out),
+        );
         let fw = lower_for(&loaded, &fw_args(mode), mode, None).unwrap();
         let expect = Emulator::new(&fw).run_batch(&x);
         let got = read_npy_f64(&out);
         let t = fw.output_type();
-        let expect: Vec<f64> = expect.iter().map(|&c| bit2hls::back::emu::fixed::code_to_f64(c, t)).collect();
+        let expect: Vec<f64> = expect
+            .iter()
+            .map(|&c| bit2hls::back::emu::fixed::code_to_f64(c, t))
+            .collect();
         assert_eq!(got, expect, "mode {mode}");
     }
     // Float reference.
     let out = d.path().join("yf.npy");
-    run_ok(bin().arg("emulate").arg(&m).arg("--float").arg("--input").arg(&xin).arg("--output").arg(&out));
+    run_ok(
+        bin()
+            .arg("emulate")
+            .arg(&m)
+            .arg("--float")
+            .arg("--input")
+            .arg(&xin)
+            .arg("--output")
+            .arg(&out),
+    );
     let a: ndarray::Array2<f32> = ndarray_npy::read_npy(&out).unwrap();
     let first: Vec<f32> = bit2hls::back::emu::float::forward(&loaded.model, &x[..16], None);
     assert_eq!(a.row(0).to_vec(), first);
@@ -81,7 +130,14 @@ fn inspect_shows_every_pass() {
     let d = tempfile::tempdir().unwrap();
     let m = model(d.path(), false);
     let s = run_ok(bin().arg("inspect").arg(&m));
-    for needle in ["== front + ternarize", "inferred from tensor names", "== fold", "== lower", "accumulator", "ap_fixed<16,6> [default"] {
+    for needle in [
+        "== front + ternarize",
+        "inferred from tensor names",
+        "== fold",
+        "== lower",
+        "accumulator",
+        "ap_fixed<16,6> [default",
+    ] {
         assert!(s.contains(needle), "missing '{needle}' in:\n{s}");
     }
 }
@@ -98,9 +154,21 @@ fn validate_reports_all_modes() {
     z.add_array("x", &x).unwrap();
     z.add_array("y", &y).unwrap();
     z.finish().unwrap();
-    let s = run_ok(bin().arg("validate").arg(&m).arg("--data").arg(&data).arg("--json"));
+    let s = run_ok(
+        bin()
+            .arg("validate")
+            .arg(&m)
+            .arg("--data")
+            .arg(&data)
+            .arg("--json"),
+    );
     let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-    let modes: Vec<&str> = v["modes"].as_array().unwrap().iter().map(|m| m["mode"].as_str().unwrap()).collect();
+    let modes: Vec<&str> = v["modes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mode"].as_str().unwrap())
+        .collect();
     assert_eq!(modes, ["dynamic", "dynamic-pow2", "static"]);
     for m in v["modes"].as_array().unwrap() {
         let agree = m["argmax_agreement"].as_f64().unwrap();
@@ -118,8 +186,19 @@ fn bad_inputs_fail_cleanly_and_write_nothing() {
     // Wrong width.
     let xin = d.path().join("w.npy");
     write_npy(&xin, 4, 7, &[0.0; 28]);
-    let e = run_err(bin().arg("emulate").arg(&m).arg("--input").arg(&xin).arg("--output").arg(&out));
-    assert!(e.contains("w.npy") && e.contains("7 features") && e.contains("takes 16"), "{e}");
+    let e = run_err(
+        bin()
+            .arg("emulate")
+            .arg(&m)
+            .arg("--input")
+            .arg(&xin)
+            .arg("--output")
+            .arg(&out),
+    );
+    assert!(
+        e.contains("w.npy") && e.contains("7 features") && e.contains("takes 16"),
+        "{e}"
+    );
     assert!(!out.exists());
 
     // Wrong dtype (int64).
@@ -127,7 +206,15 @@ fn bad_inputs_fail_cleanly_and_write_nothing() {
     let mut w = NpyWriter::create(&xi, "<i8", 2, 16).unwrap();
     w.write_i64(&[0; 32]).unwrap();
     w.finish().unwrap();
-    let e = run_err(bin().arg("emulate").arg(&m).arg("--input").arg(&xi).arg("--output").arg(&out));
+    let e = run_err(
+        bin()
+            .arg("emulate")
+            .arg(&m)
+            .arg("--input")
+            .arg(&xi)
+            .arg("--output")
+            .arg(&out),
+    );
     assert!(e.contains("i.npy") && e.contains("float32"), "{e}");
     assert!(!out.exists());
 
@@ -136,14 +223,36 @@ fn bad_inputs_fail_cleanly_and_write_nothing() {
     let mut v = vec![0.5f32; 32];
     v[20] = f32::NAN;
     write_npy(&xn, 2, 16, &v);
-    let e = run_err(bin().arg("emulate").arg(&m).arg("--input").arg(&xn).arg("--output").arg(&out));
+    let e = run_err(
+        bin()
+            .arg("emulate")
+            .arg(&m)
+            .arg("--input")
+            .arg(&xn)
+            .arg("--output")
+            .arg(&out),
+    );
     assert!(e.contains("row 1, column 4"), "{e}");
     assert!(!out.exists());
-    assert_eq!(std::fs::read_dir(d.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".part")).count(), 0);
+    assert_eq!(
+        std::fs::read_dir(d.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".part"))
+            .count(),
+        0
+    );
 
     // Missing model, not-a-model, bad input type.
     let e = run_err(bin().arg("inspect").arg(d.path().join("nope.safetensors")));
-    assert!(e.contains("nope.safetensors") && e.contains("cannot read"), "{e}");
+    assert!(
+        e.contains("nope.safetensors") && e.contains("cannot read"),
+        "{e}"
+    );
     let e = run_err(bin().arg("inspect").arg(&xin));
     assert!(e.contains("w.npy") && e.contains("safetensors"), "{e}");
     let e = run_err(bin().arg("inspect").arg(&m).args(["--input-type", "float"]));

@@ -36,7 +36,10 @@ fn read_golden(p: &Path) -> Golden {
     let mut margins = Vec::new();
     for j in 0.. {
         let cname = format!("codes_{j}");
-        if !names.iter().any(|n| n == &cname || n == &format!("{cname}.npy")) {
+        if !names
+            .iter()
+            .any(|n| n == &cname || n == &format!("{cname}.npy"))
+        {
             // Full-precision layers have no codes: keep scanning a few indices further.
             if j > 16 {
                 break;
@@ -52,7 +55,12 @@ fn read_golden(p: &Path) -> Golden {
         codes.pop();
         margins.pop();
     }
-    Golden { x, y, codes, margins }
+    Golden {
+        x,
+        y,
+        codes,
+        margins,
+    }
 }
 
 /// (model, golden, trained on real jets?) for every shipped model.
@@ -60,10 +68,26 @@ fn cases() -> Vec<(PathBuf, PathBuf, bool)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let sr = root.join("seq_random");
     let mut v = vec![
-        (sr.join("seq_bias.safetensors"), sr.join("golden_bias.npz"), false),
-        (sr.join("seq_nobias.safetensors"), sr.join("golden_nobias.npz"), false),
-        (sr.join("seq_i8.safetensors"), sr.join("golden_nobias.npz"), false),
-        (sr.join("seq_hfpacked.safetensors"), sr.join("golden_nobias.npz"), false),
+        (
+            sr.join("seq_bias.safetensors"),
+            sr.join("golden_bias.npz"),
+            false,
+        ),
+        (
+            sr.join("seq_nobias.safetensors"),
+            sr.join("golden_nobias.npz"),
+            false,
+        ),
+        (
+            sr.join("seq_i8.safetensors"),
+            sr.join("golden_nobias.npz"),
+            false,
+        ),
+        (
+            sr.join("seq_hfpacked.safetensors"),
+            sr.join("golden_nobias.npz"),
+            false,
+        ),
     ];
     for d in std::fs::read_dir(&root).unwrap().flatten() {
         let name = d.file_name().to_string_lossy().into_owned();
@@ -77,7 +101,13 @@ fn cases() -> Vec<(PathBuf, PathBuf, bool)> {
 }
 
 fn argmax(v: &[f64]) -> usize {
-    v.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0
+    v.iter()
+        .enumerate()
+        .fold(
+            (0, f64::NEG_INFINITY),
+            |b, (i, &x)| if x > b.1 { (i, x) } else { b },
+        )
+        .0
 }
 
 #[test]
@@ -95,15 +125,20 @@ fn float_reference_and_firmware_against_pytorch() {
             .model
             .layers
             .iter()
-            .filter_map(|l| l.shape().map(|_| matches!(l.kind, bit2hls::ir::LayerKind::BitLinear(_))))
+            .filter_map(|l| {
+                l.shape()
+                    .map(|_| matches!(l.kind, bit2hls::ir::LayerKind::BitLinear(_)))
+            })
             .collect();
-        let (mut clean, mut class_agree, mut worst_rel, mut exact, mut unexplained_ok) = (0usize, 0usize, 0f64, 0usize, 0usize);
+        let (mut clean, mut class_agree, mut worst_rel, mut exact, mut unexplained_ok) =
+            (0usize, 0usize, 0f64, 0usize, 0usize);
         for s in 0..n {
             let x = &xs[s * k..(s + 1) * k];
             let mut taps = Vec::new();
             let ours = float::forward(&loaded.model, x, Some(&mut taps));
             let torch: Vec<f32> = g.y.row(s).to_vec();
-            let near_tie = (0..g.margins.len()).any(|j| !g.margins[j].is_empty() && g.margins[j][s] < TIE_MARGIN);
+            let near_tie = (0..g.margins.len())
+                .any(|j| !g.margins[j].is_empty() && g.margins[j][s] < TIE_MARGIN);
             let o64: Vec<f64> = ours.iter().map(|&v| v as f64).collect();
             let t64: Vec<f64> = torch.iter().map(|&v| v as f64).collect();
             // Top-two PyTorch outputs equal within float noise: the class is not determined
@@ -131,7 +166,12 @@ fn float_reference_and_firmware_against_pytorch() {
                     continue;
                 }
                 let want: Vec<i32> = g.codes[j].row(s).iter().map(|&c| c as i32).collect();
-                assert_eq!(taps[bit_j].codes, want, "{}: sample {s}, linear layer {j}: activation codes differ", model_path.display());
+                assert_eq!(
+                    taps[bit_j].codes,
+                    want,
+                    "{}: sample {s}, linear layer {j}: activation codes differ",
+                    model_path.display()
+                );
                 bit_j += 1;
             }
             let scale = t64.iter().fold(0f64, |a, v| a.max(v.abs())).max(1e-30);
@@ -143,25 +183,59 @@ fn float_reference_and_firmware_against_pytorch() {
             "{}: {exact}/{n} bit-identical; {clean}/{n} samples without near-ties; worst |ours - torch| / max|y| = {worst_rel:.2e}; class agreement {class_agree}/{n} ({unexplained_ok} differ on near-tie or tied-output samples)",
             model_path.display()
         );
-        assert!(clean * 2 > n, "{}: too few clean samples ({clean}/{n})", model_path.display());
-        assert!(worst_rel <= 1e-5, "{}: float reference off by {worst_rel:e}", model_path.display());
-        assert!(unexplained_ok * 100 <= n, "{}: {unexplained_ok} class differences on tie samples", model_path.display());
+        assert!(
+            clean * 2 > n,
+            "{}: too few clean samples ({clean}/{n})",
+            model_path.display()
+        );
+        assert!(
+            worst_rel <= 1e-5,
+            "{}: float reference off by {worst_rel:e}",
+            model_path.display()
+        );
+        assert!(
+            unexplained_ok * 100 <= n,
+            "{}: {unexplained_ok} class differences on tie samples",
+            model_path.display()
+        );
 
         // Firmware, dynamic mode, default input type.
-        let args = FwArgs { mode: Mode::Dynamic, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0 };
+        let args = FwArgs {
+            mode: Mode::Dynamic,
+            calib: None,
+            input_type: None,
+            input_bits: 16,
+            frac_bits: 12,
+            const_bits: 18,
+            weight_bits: 16,
+            calib_quantile: 1.0,
+        };
         let fw = lower_for(&loaded, &args, Mode::Dynamic, None).unwrap();
         let out = Emulator::new(&fw).run_batch(&xs);
         let t = fw.output_type();
         let agree = (0..n)
             .filter(|&s| {
-                let o: Vec<f64> = out[s * fw.n_out..(s + 1) * fw.n_out].iter().map(|&c| code_to_f64(c, t)).collect();
+                let o: Vec<f64> = out[s * fw.n_out..(s + 1) * fw.n_out]
+                    .iter()
+                    .map(|&c| code_to_f64(c, t))
+                    .collect();
                 let torch: Vec<f64> = g.y.row(s).iter().map(|&v| v as f64).collect();
                 argmax(&o) == argmax(&torch)
             })
             .count();
         let rate = agree as f64 / n as f64;
-        eprintln!("{}: firmware (dynamic) class agreement with PyTorch {:.3} %", model_path.display(), 100.0 * rate);
+        eprintln!(
+            "{}: firmware (dynamic) class agreement with PyTorch {:.3} %",
+            model_path.display(),
+            100.0 * rate
+        );
         let bound = if trained { 0.999 } else { 0.99 };
-        assert!(rate >= bound, "{}: firmware agrees on {:.3} % < {:.1} %", model_path.display(), 100.0 * rate, 100.0 * bound);
+        assert!(
+            rate >= bound,
+            "{}: firmware agrees on {:.3} % < {:.1} %",
+            model_path.display(),
+            100.0 * rate,
+            100.0 * bound
+        );
     }
 }
