@@ -353,3 +353,49 @@ fn csim_with_user_inputs_matches_emulate_and_catches_a_wrong_value() {
         stderr(&o)
     );
 }
+
+/// The Verilog backend, `estimate` and `rtlsim` from the command line: deterministic output,
+/// report.json with the estimate and verdict, and a clear error for every bad option.
+#[test]
+fn verilog_compile_estimate_and_bad_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for d in [&a, &b] {
+        let o = compile(d, &["--backend", "verilog", "--adders-per-stage", "3"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(tree(&a), tree(&b), "same input, same Verilog project");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("report.json")).unwrap()).unwrap();
+    assert_eq!(rep["project"]["backend"], "verilog");
+    assert_eq!(rep["estimate"]["latency_cycles"], rep["project"]["latency_cycles"]);
+    assert!(rep["verdict"]["ok"].is_boolean());
+    assert!(a.join("report.html").is_file() && a.join("rtl/myproject.v").is_file());
+    no_leftovers(tmp.path());
+
+    let m = model();
+    let m = m.to_str().unwrap();
+    let bad: &[(&[&str], &str)] = &[
+        (&["estimate", m, "--part", "xcfoo"], "unknown part 'xcfoo'"),
+        (&["estimate", m, "--clock", "fast"], "--clock 'fast'"),
+        (&["estimate", m, "--clock", "0MHz"], "--clock '0MHz'"),
+        (&["estimate", m, "--adders-per-stage", "0"], "--adders-per-stage 0"),
+        (&["estimate", m, "--budget", "1.5"], "budget"),
+        (&["estimate", m, "--strategy", "resource", "--reuse", "4"], "apply to --backend hls"),
+    ];
+    for (args, want) in bad {
+        let o = run(args);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(stderr(&o).contains(want), "{args:?}: expected '{want}' in: {}", stderr(&o));
+    }
+    let c = tmp.path().join("c");
+    let o = compile(&c, &["--backend", "verilog", "--strategy", "resource", "--reuse", "2"]);
+    assert!(!o.status.success() && stderr(&o).contains("latency strategy only"), "{}", stderr(&o));
+    assert!(!c.exists(), "nothing written for a refused option");
+    let o = run(&["rtlsim", tmp.path().to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("not a bit2hls Verilog project"), "{}", stderr(&o));
+    let o = run(&["estimate", m, "--part", "xcku15p", "--clock", "250MHz", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["estimate"]["part"], "xcku15p-ffva1760-2-e");
+    assert_eq!(v[0]["estimate"]["clock_ns"], 4.0);
+}

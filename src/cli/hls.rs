@@ -247,7 +247,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let opts = HlsOptions {
         name: a.name.clone(),
-        part: a.part.clone(),
+        part: parts::full_name(&a.part)?.to_string(),
         clock_ns: a.clock,
         strategy: a.strategy,
         reuse: a.reuse,
@@ -347,7 +347,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         a.strategy == Strategy::Latency && a.reuse == 1,
         "--backend verilog implements the latency strategy only (II = 1)"
     );
-    let part = parts::check(&a.part).map(|_| a.part.clone())?;
+    let part = parts::full_name(&a.part)?.to_string();
     let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
     if a.output.is_dir()
         && !a.force

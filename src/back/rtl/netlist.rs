@@ -145,7 +145,14 @@ impl Netlist {
         if let Some(&s) = self.memo.get(&key) {
             return s;
         }
-        let (width, signed) = word(iv);
+        let (mut width, mut signed) = word(iv);
+        if matches!(key.0, Op::Add { .. }) && !signed {
+            // A non-negative sum keeps a (zero) sign bit computed by its adder: consumers then
+            // sign-extend it, and Yosys cannot merge the tree into one `$macc` (it merges
+            // zero-extended unsigned add chains, which map to about 1.4x the LUTs).
+            width += 1;
+            signed = true;
+        }
         let s = Sig(self.nodes.len() as u32);
         self.nodes.push(Node {
             op: key.0.clone(),
