@@ -61,6 +61,9 @@ pub struct WriteArgs {
     /// Print JSON (table).
     #[arg(long)]
     pub json: bool,
+    /// Print a Markdown table (table).
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// A written design and what the estimator needs of it.
@@ -230,6 +233,17 @@ fn table(w: &WriteArgs) -> anyhow::Result<i32> {
     let rows = rows(w)?;
     if w.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if w.markdown {
+        println!("| design | LUT est. | LUT Yosys | ratio | FF est. | FF Yosys | DSP est. | DSP Yosys | latency (cycles) |");
+        println!("|---|---|---|---|---|---|---|---|---|");
+        for r in &rows {
+            println!(
+                "| {} | {} | {} | {:.3} | {} | {} | {} | {} | {} |",
+                r.name, r.est.lut, r.yosys.lut, r.lut_ratio, r.est.ff, r.yosys.ff, r.est.dsp, r.yosys.dsp, r.latency
+            );
+        }
         return Ok(0);
     }
     println!(
