@@ -365,9 +365,13 @@ fn verilog_compile_estimate_and_bad_options() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     assert_eq!(tree(&a), tree(&b), "same input, same Verilog project");
-    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("report.json")).unwrap()).unwrap();
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("report.json")).unwrap()).unwrap();
     assert_eq!(rep["project"]["backend"], "verilog");
-    assert_eq!(rep["estimate"]["latency_cycles"], rep["project"]["latency_cycles"]);
+    assert_eq!(
+        rep["estimate"]["latency_cycles"],
+        rep["project"]["latency_cycles"]
+    );
     assert!(rep["verdict"]["ok"].is_boolean());
     assert!(a.join("report.html").is_file() && a.join("rtl/myproject.v").is_file());
     no_leftovers(tmp.path());
@@ -378,22 +382,52 @@ fn verilog_compile_estimate_and_bad_options() {
         (&["estimate", m, "--part", "xcfoo"], "unknown part 'xcfoo'"),
         (&["estimate", m, "--clock", "fast"], "--clock 'fast'"),
         (&["estimate", m, "--clock", "0MHz"], "--clock '0MHz'"),
-        (&["estimate", m, "--adders-per-stage", "0"], "--adders-per-stage 0"),
+        (
+            &["estimate", m, "--adders-per-stage", "0"],
+            "--adders-per-stage 0",
+        ),
         (&["estimate", m, "--budget", "1.5"], "budget"),
-        (&["estimate", m, "--strategy", "resource", "--reuse", "4"], "apply to --backend hls"),
+        (
+            &["estimate", m, "--strategy", "resource", "--reuse", "4"],
+            "apply to --backend hls",
+        ),
     ];
     for (args, want) in bad {
         let o = run(args);
         assert!(!o.status.success(), "{args:?} should fail");
-        assert!(stderr(&o).contains(want), "{args:?}: expected '{want}' in: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{args:?}: expected '{want}' in: {}",
+            stderr(&o)
+        );
     }
     let c = tmp.path().join("c");
-    let o = compile(&c, &["--backend", "verilog", "--strategy", "resource", "--reuse", "2"]);
-    assert!(!o.status.success() && stderr(&o).contains("latency strategy only"), "{}", stderr(&o));
+    let o = compile(
+        &c,
+        &[
+            "--backend",
+            "verilog",
+            "--strategy",
+            "resource",
+            "--reuse",
+            "2",
+        ],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("latency strategy only"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!c.exists(), "nothing written for a refused option");
     let o = run(&["rtlsim", tmp.path().to_str().unwrap()]);
-    assert!(!o.status.success() && stderr(&o).contains("not a bit2hls Verilog project"), "{}", stderr(&o));
-    let o = run(&["estimate", m, "--part", "xcku15p", "--clock", "250MHz", "--json"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("not a bit2hls Verilog project"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "estimate", m, "--part", "xcku15p", "--clock", "250MHz", "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["estimate"]["part"], "xcku15p-ffva1760-2-e");

@@ -243,3 +243,28 @@ pub fn mixed_model(seed: u64) -> Model {
         input_type: None,
     }
 }
+
+/// Every shipped model file: models/*/*.safetensors, sorted.
+pub fn shipped_models() -> Vec<PathBuf> {
+    let root = repo().join("models");
+    let mut paths: Vec<_> = std::fs::read_dir(&root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|d| {
+            std::fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+        })
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    paths.sort();
+    paths
+}

@@ -202,25 +202,7 @@ fn random_models_csim_equals_emulator() {
 #[test]
 fn shipped_models_csim_equals_emulator() {
     let root = repo().join("models");
-    let mut paths: Vec<_> = std::fs::read_dir(&root)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|d| {
-            std::fs::read_dir(d)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-        })
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .collect();
-    paths.sort();
+    let paths = shipped_models();
     let jets = root.join("data/test_jets.npz");
     let jets = if jets.is_file() {
         Some(bit2hls::io::npz::read_dataset(&jets).expect("test_jets.npz reads"))

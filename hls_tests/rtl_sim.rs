@@ -215,25 +215,7 @@ fn random_models_rtl_equals_emulator() {
 fn shipped_models_rtl_equals_emulator() {
     const EVENTS: usize = 10_000;
     let root = repo().join("models");
-    let mut paths: Vec<_> = std::fs::read_dir(&root)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|d| {
-            std::fs::read_dir(d)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-        })
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .collect();
-    paths.sort();
+    let paths = shipped_models();
     assert!(
         paths.len() >= 3,
         "expected the shipped models under {}",

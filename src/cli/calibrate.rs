@@ -241,7 +241,15 @@ fn table(w: &WriteArgs) -> anyhow::Result<i32> {
         for r in &rows {
             println!(
                 "| {} | {} | {} | {:.3} | {} | {} | {} | {} | {} |",
-                r.name, r.est.lut, r.yosys.lut, r.lut_ratio, r.est.ff, r.yosys.ff, r.est.dsp, r.yosys.dsp, r.latency
+                r.name,
+                r.est.lut,
+                r.yosys.lut,
+                r.lut_ratio,
+                r.est.ff,
+                r.yosys.ff,
+                r.est.dsp,
+                r.yosys.dsp,
+                r.latency
             );
         }
         return Ok(0);

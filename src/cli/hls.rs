@@ -254,20 +254,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
     };
     // Cheap checks first, before the model is read.
     parts::check(&opts.part)?;
-    if a.output.is_dir()
-        && !a.force
-        && std::fs::read_dir(&a.output)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false)
-    {
-        return Err(hls::HlsError::OutputExists {
-            path: a.output.clone(),
-        }
-        .into());
-    }
-    let loaded = a.model.load()?;
-    let calib = calibration(&loaded, &a.fw)?;
-    let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
+    let (loaded, calib, fw) = load_and_lower(&a)?;
     hls::check_options(&fw, &opts)?;
     let (x, tb_source) = tb_inputs(&a, fw.n_in)?;
     let meta = ProjectMeta {
@@ -306,6 +293,32 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         t0.elapsed().as_secs_f64() * 1e3
     );
     Ok(0)
+}
+
+/// Refuses an existing non-empty output directory (unless `--force`), then loads, calibrates
+/// and lowers the model.
+fn load_and_lower(
+    a: &CompileArgs,
+) -> anyhow::Result<(
+    crate::front::Loaded,
+    Option<crate::pass::calibrate::Calibration>,
+    crate::ir::firmware::Firmware,
+)> {
+    if a.output.is_dir()
+        && !a.force
+        && std::fs::read_dir(&a.output)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        return Err(hls::HlsError::OutputExists {
+            path: a.output.clone(),
+        }
+        .into());
+    }
+    let loaded = a.model.load()?;
+    let calib = calibration(&loaded, &a.fw)?;
+    let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
+    Ok((loaded, calib, fw))
 }
 
 /// Adds the keys of `extra` to the project's report.json.
@@ -349,20 +362,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
     );
     let part = parts::full_name(&a.part)?.to_string();
     let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
-    if a.output.is_dir()
-        && !a.force
-        && std::fs::read_dir(&a.output)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false)
-    {
-        return Err(hls::HlsError::OutputExists {
-            path: a.output.clone(),
-        }
-        .into());
-    }
-    let loaded = a.model.load()?;
-    let calib = calibration(&loaded, &a.fw)?;
-    let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
+    let (loaded, calib, fw) = load_and_lower(&a)?;
     let (x, _tb_source) = tb_inputs(&a, fw.n_in)?;
     let o = RtlOptions {
         name: a.name.clone(),

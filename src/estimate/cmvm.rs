@@ -4,7 +4,7 @@
 //! equally likely otherwise) on signed `bits`-bit inputs: exactly the add/subtract trees a
 //! ternary layer of the Verilog backend contains, without quantizer and dequantization.
 
-use crate::back::rtl::build::tree;
+use crate::back::rtl::build::{row_terms, tree};
 use crate::back::rtl::netlist::{Class, Netlist, Sig};
 use crate::ir::fixed::Interval;
 use crate::ir::Matrix;
@@ -43,14 +43,7 @@ pub fn cmvm_netlist(w: &Matrix<i8>, bits: u32) -> Netlist {
     nl.cur_class = Some(Class::TernaryAdder);
     let mut outs = Vec::with_capacity(w.rows);
     for n in 0..w.rows {
-        let row = w.row(n);
-        let terms: Vec<(Sig, bool)> = row
-            .iter()
-            .zip(&x)
-            .filter(|(&t, _)| t == 1)
-            .chain(row.iter().zip(&x).filter(|(&t, _)| t == -1))
-            .map(|(&t, &v)| (v, t == 1))
-            .collect();
+        let terms = row_terms(w.row(n), &x);
         outs.push(tree(&mut nl, terms));
     }
     let ow = outs.iter().map(|s| nl.node(*s).width).max().unwrap_or(1);

@@ -84,9 +84,11 @@ fn project_top(path: &Path, top: Option<&str>) -> Result<String, SynthError> {
         })?;
     match project.get("backend") {
         Some(serde_json::Value::String(b)) if b == "verilog" => {}
-        Some(b) => return Err(err(format!(
+        Some(b) => {
+            return Err(err(format!(
             "project.backend is {b}, expected \"verilog\": synth needs a Verilog project ({HOW})"
-        ))),
+        )))
+        }
         None => {
             return Err(err(format!(
                 "project.backend is missing, expected \"verilog\" ({HOW})"

@@ -202,15 +202,7 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
     let mut out = Vec::with_capacity(t.weights.rows);
     for n in 0..t.weights.rows {
         nl.cur_class = Some(Class::TernaryAdder);
-        let row = t.weights.row(n);
-        let terms: Vec<(Sig, bool)> = row
-            .iter()
-            .zip(&codes)
-            .filter(|(&w, _)| w == 1)
-            .chain(row.iter().zip(&codes).filter(|(&w, _)| w == -1))
-            .map(|(&w, &c)| (c, w == 1))
-            .collect();
-        let acc = tree(nl, terms);
+        let acc = tree(nl, row_terms(t.weights.row(n), &codes));
         nl.cur_class = Some(Class::Dequant);
         let v = match (&t.quant, dq) {
             (Quantizer::Dynamic { .. }, Some(m)) => {
@@ -280,6 +272,23 @@ fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig 
     }
     let iv = Interval::new(0, (1i128 << wr) - 1);
     nl.push(Op::DivQuot { steps, wd: wm }, iv)
+}
+
+/// The terms of one ternary row: `(x_k, true)` for every +1 weight, then `(x_k, false)` for
+/// every −1 weight, in input order (the canonical order that lets equal sub-trees be shared).
+pub fn row_terms(row: &[i8], x: &[Sig]) -> Vec<(Sig, bool)> {
+    let pos = row
+        .iter()
+        .zip(x)
+        .filter(|(&w, _)| w == 1)
+        .map(|(_, &v)| (v, true));
+    pos.chain(
+        row.iter()
+            .zip(x)
+            .filter(|(&w, _)| w == -1)
+            .map(|(_, &v)| (v, false)),
+    )
+    .collect()
 }
 
 /// Balanced add/subtract tree over `(term, positive)`; positive terms come first so the root

@@ -77,6 +77,21 @@ fn decl(out: &mut String, name: &str, w: u32, expr: &str) {
     let _ = writeln!(out, "    wire [{}:0] {name} = {expr};", w - 1);
 }
 
+/// `n<i> = a · rhs` as a signed product (`a` extended by one bit when unsigned; `rhs` is an
+/// expression already `wr` bits wide and signed), sliced to `w` bits.
+fn product(o: &mut String, i: usize, w: u32, (na, wa, sa): (&str, u32, bool), rhs: &str, wr: u32) {
+    let wa1 = wa + u32::from(!sa);
+    let ww = (wa1 + wr).max(w);
+    let p = Names::aux(i, "p");
+    decl(
+        o,
+        &p,
+        ww,
+        &format!("$signed({}) * $signed({rhs})", ext(na, wa, sa, wa1)),
+    );
+    decl(o, &Names::node(i), w, &ext(&p, ww, true, w));
+}
+
 /// The module body (declarations and logic) for the netlist under a schedule.
 pub fn body(nl: &Netlist, sch: &Schedule) -> String {
     let mut o = String::new();
@@ -304,38 +319,13 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
             }
             Op::Mul(a, b) => {
                 let ((na, wa, sa), (nb, wb, sb)) = (arg(*a), arg(*b));
-                let (wa1, wb1) = (wa + u32::from(!sa), wb + u32::from(!sb));
-                let ww = (wa1 + wb1).max(w);
-                let p = Names::aux(i, "p");
-                decl(
-                    &mut o,
-                    &p,
-                    ww,
-                    &format!(
-                        "$signed({}) * $signed({})",
-                        ext(&na, wa, sa, wa1),
-                        ext(&nb, wb, sb, wb1)
-                    ),
-                );
-                decl(&mut o, &me, w, &ext(&p, ww, true, w));
+                let wb1 = wb + u32::from(!sb);
+                product(&mut o, i, w, (&na, wa, sa), &ext(&nb, wb, sb, wb1), wb1);
             }
             Op::MulConst(a, c) => {
                 let (na, wa, sa) = arg(*a);
-                let wa1 = wa + u32::from(!sa);
                 let wc = sbits(*c as i128);
-                let ww = (wa1 + wc).max(w);
-                let p = Names::aux(i, "p");
-                decl(
-                    &mut o,
-                    &p,
-                    ww,
-                    &format!(
-                        "$signed({}) * $signed({})",
-                        ext(&na, wa, sa, wa1),
-                        lit(*c as i128, wc)
-                    ),
-                );
-                decl(&mut o, &me, w, &ext(&p, ww, true, w));
+                product(&mut o, i, w, (&na, wa, sa), &lit(*c as i128, wc), wc);
             }
             Op::ShiftRound(a, s) => {
                 let (na, wa, sa) = arg(*a);
