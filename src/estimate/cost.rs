@@ -60,8 +60,14 @@ pub struct Coefficients {
 }
 
 /// The calibrated coefficients.
-pub const COEFFS: Coefficients =
-    Coefficients { tree: 0.9054, utree: 0.0405, carry: 0.0, mux: 0.7389, shift: 2.4247, lut_mul: 1.0 };
+pub const COEFFS: Coefficients = Coefficients {
+    tree: 0.9054,
+    utree: 0.0405,
+    carry: 0.0,
+    mux: 0.7389,
+    shift: 2.4247,
+    lut_mul: 1.0,
+};
 
 impl Coefficients {
     /// LUTs: logic plus the SRLs (Vivado counts both as LUTs).

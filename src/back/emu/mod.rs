@@ -5,6 +5,6 @@ pub mod float;
 #[cfg(test)]
 mod naive;
 #[cfg(test)]
-mod problem;
+pub(crate) mod problem;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

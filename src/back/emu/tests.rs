@@ -12,7 +12,7 @@ use crate::testutil::Rng;
 use proptest::prelude::*;
 
 /// Inputs that stress the ranges: extremes, a single outlier, zeros, random codes.
-fn adversarial_inputs(n_in: usize, lo: i64, hi: i64, seed: u64) -> Vec<Vec<i64>> {
+pub(crate) fn adversarial_inputs(n_in: usize, lo: i64, hi: i64, seed: u64) -> Vec<Vec<i64>> {
     let mut r = Rng(seed);
     let mut v = vec![vec![hi; n_in], vec![lo; n_in], vec![0; n_in]];
     v.push(
@@ -36,7 +36,7 @@ fn adversarial_inputs(n_in: usize, lo: i64, hi: i64, seed: u64) -> Vec<Vec<i64>>
     v
 }
 
-fn fw_args(p: &Problem) -> FwArgs {
+pub(crate) fn fw_args(p: &Problem) -> FwArgs {
     FwArgs {
         mode: Mode::Dynamic,
         calib: None,

@@ -10,6 +10,7 @@
 //! - `synth.ys` — the Yosys script `bit2hls synth` runs; `firmware.json`; `report.json`.
 
 pub mod build;
+pub mod eval;
 pub mod netlist;
 pub mod schedule;
 pub mod sim;
