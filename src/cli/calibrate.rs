@@ -295,7 +295,7 @@ fn table(w: &WriteArgs) -> anyhow::Result<i32> {
 
 fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
     let rows = rows(w)?;
-    let x: Vec<[f64; 6]> = rows
+    let x: Vec<[f64; 7]> = rows
         .iter()
         .map(|r| {
             let f = &r.features;
@@ -306,6 +306,7 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
                 f.mux_bits,
                 f.shift_bits,
                 f.lut_mul_bits,
+                f.dsp_add_bits,
             ]
         })
         .collect();
@@ -315,17 +316,29 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
         .collect();
     let c = crate::estimate::fit::weighted_least_squares(&x, &y)?;
     println!(
-        "tree {:.4} utree {:.4} carry {:.4} mux {:.4} shift {:.4} lut_mul {:.4}",
-        c[0], c[1], c[2], c[3], c[4], c[5]
+        "tree {:.4} utree {:.4} carry {:.4} mux {:.4} shift {:.4} lut_mul {:.4} dsp_add {:.4}",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6]
     );
-    for (r, xi) in rows.iter().zip(&x) {
+    for (i, (r, xi)) in rows.iter().zip(&x).enumerate() {
         let p: f64 = xi.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + r.features.srl;
+        // Leave-one-out: the design predicted by a fit on all the others.
+        let (xo, yo): (Vec<[f64; 7]>, Vec<f64>) = x
+            .iter()
+            .zip(&y)
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, (a, b))| (*a, *b))
+            .unzip();
+        let loo = crate::estimate::fit::weighted_least_squares(&xo, &yo)
+            .map(|co| xi.iter().zip(&co).map(|(a, b)| a * b).sum::<f64>() + r.features.srl)
+            .unwrap_or(f64::NAN);
         println!(
-            "{:<28} fitted {:>8.0} yosys {:>8} ratio {:.3}",
+            "{:<28} fitted {:>8.0} yosys {:>8} ratio {:.3} leave-one-out {:.3}",
             r.name,
             p,
             r.yosys.lut,
-            p / r.yosys.lut.max(1) as f64
+            p / r.yosys.lut.max(1) as f64,
+            loo / r.yosys.lut.max(1) as f64
         );
     }
     Ok(0)

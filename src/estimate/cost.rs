@@ -27,6 +27,8 @@ pub struct Features {
     pub shift_bits: f64,
     /// Bits multiplied in LUTs (multiplies too small for a DSP).
     pub lut_mul_bits: f64,
+    /// Bits of the adders that sum the partial products of a multiply split over several DSPs.
+    pub dsp_add_bits: f64,
     pub dsp: f64,
     /// Pipeline register bits kept as flip-flops.
     pub ff: f64,
@@ -42,6 +44,7 @@ impl std::ops::AddAssign for Features {
         self.mux_bits += o.mux_bits;
         self.shift_bits += o.shift_bits;
         self.lut_mul_bits += o.lut_mul_bits;
+        self.dsp_add_bits += o.dsp_add_bits;
         self.dsp += o.dsp;
         self.ff += o.ff;
         self.srl += o.srl;
@@ -57,16 +60,19 @@ pub struct Coefficients {
     pub mux: f64,
     pub shift: f64,
     pub lut_mul: f64,
+    pub dsp_add: f64,
 }
 
 /// The calibrated coefficients.
 pub const COEFFS: Coefficients = Coefficients {
-    tree: 0.9054,
-    utree: 0.0405,
-    carry: 0.0,
-    mux: 0.7389,
-    shift: 2.4247,
+    tree: 0.9075,
+    utree: 0.1377,
+    carry: 0.1255,
+    mux: 0.3004,
+    shift: 2.7599,
+    // No calibration design keeps a multiply in LUTs: one LUT per partial-product bit, unfitted.
     lut_mul: 1.0,
+    dsp_add: 1.3177,
 };
 
 impl Coefficients {
@@ -79,6 +85,7 @@ impl Coefficients {
             + self.mux * f.mux_bits
             + self.shift * f.shift_bits
             + self.lut_mul * f.lut_mul_bits
+            + self.dsp_add * f.dsp_add_bits
     }
 }
 
@@ -158,6 +165,7 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
                 f.lut_mul_bits = (x * y) as f64;
             }
             f.dsp = n as f64;
+            f.dsp_add_bits = n.saturating_sub(1) as f64 * w;
         }
         Op::MulConst(a, c) => {
             let c = *c;
@@ -170,6 +178,7 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
                     f.lut_mul_bits = (x * y) as f64;
                 }
                 f.dsp = n as f64;
+                f.dsp_add_bits = n.saturating_sub(1) as f64 * w;
             }
         }
         Op::ShiftRound(a, s) => {
