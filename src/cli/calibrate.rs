@@ -87,7 +87,17 @@ fn shape(s: &str) -> anyhow::Result<(usize, usize)> {
     let (a, b) = s
         .split_once('x')
         .ok_or_else(|| anyhow::anyhow!("layer shape '{s}': expected INxOUT, e.g. 16x64"))?;
-    Ok((a.trim().parse()?, b.trim().parse()?))
+    let bad =
+        || anyhow::anyhow!("layer shape '{s}': expected INxOUT with 1..=2^20 weights, e.g. 16x64");
+    let (n_in, n_out): (usize, usize) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    anyhow::ensure!(
+        n_in >= 1 && n_out >= 1 && n_in.checked_mul(n_out).is_some_and(|n| n <= 1 << 20),
+        bad()
+    );
+    Ok((n_in, n_out))
 }
 
 /// Writes every design (unless `dry`); returns them.
