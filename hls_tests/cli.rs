@@ -419,6 +419,18 @@ fn verilog_compile_estimate_and_bad_options() {
         stderr(&o)
     );
     assert!(!c.exists(), "nothing written for a refused option");
+    // rtlsim with a relative project path (as in scripts/setup.sh): builds, runs, all equal.
+    let o = bin()
+        .current_dir(tmp.path())
+        .args(["rtlsim", "a"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(" 0 mismatches"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let o = run(&["rtlsim", tmp.path().to_str().unwrap()]);
     assert!(
         !o.status.success() && stderr(&o).contains("not a bit2hls Verilog project"),

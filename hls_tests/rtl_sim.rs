@@ -243,7 +243,10 @@ fn shipped_models_rtl_equals_emulator() {
     // seq_hfpacked) are simulated once.
     let mut unique: Vec<Job> = Vec::new();
     for j in jobs {
-        match unique.iter().find(|u| u.fw.layers == j.fw.layers && u.fw.options == j.fw.options && u.x == j.x) {
+        match unique
+            .iter()
+            .find(|u| u.fw.layers == j.fw.layers && u.fw.options == j.fw.options && u.x == j.x)
+        {
             Some(u) => eprintln!("{}: same firmware as {}", j.label, u.label),
             None => unique.push(j),
         }

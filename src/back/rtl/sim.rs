@@ -143,7 +143,12 @@ pub fn build(dir: &Path, name: &str) -> Result<(PathBuf, f64)> {
             ),
         ));
     }
-    Ok((mdir.join("tb"), t0.elapsed().as_secs_f64()))
+    // An absolute path: the test bench runs with the project as its working directory.
+    let exe = mdir.join("tb");
+    let exe = exe
+        .canonicalize()
+        .map_err(|e| HlsError::io(&exe, format!("verilator built no test bench: {e}")))?;
+    Ok((exe, t0.elapsed().as_secs_f64()))
 }
 
 /// Parses the test bench's summary line.
