@@ -7,7 +7,9 @@
 //! - `tb/tb_<name>.cpp` — a Verilator test bench (see [`sim`]);
 //! - `tb_data/tb_input_codes.dat`, `tb_data/tb_output_codes.dat` — input codes and the
 //!   emulator's output codes, one event per line;
-//! - `synth.ys` — the Yosys script `bit2hls synth` runs; `firmware.json`; `report.json`.
+//! - `synth.ys` — the Yosys script `bit2hls synth` runs; `vivado_synth.tcl` — out-of-context
+//!   Vivado synthesis, place and route and timing (untested: no Vivado here);
+//! - `firmware.json`; `report.json`; `report.html` (added by the CLI).
 
 pub mod build;
 pub mod eval;
@@ -75,6 +77,14 @@ struct TopV {
     latency_m1: u32,
     valid_zero: String,
     valid_next: String,
+}
+
+#[derive(Template)]
+#[template(path = "rtl/vivado_synth.tcl.jinja", escape = "none")]
+struct VivadoTcl {
+    name: String,
+    part: String,
+    clock: String,
 }
 
 #[derive(Template)]
@@ -293,6 +303,8 @@ pub fn render(
         format!("read_verilog rtl/{name}.v\nsynth_xilinx -family xcup -flatten -top {name}\nstat\nltp -noff\n"),
     ));
     files.push(("firmware.json".into(), fwdump::to_json(fw)));
+    let tcl = VivadoTcl { name: name.to_string(), part: o.part.clone(), clock: format!("{}", o.clock_ns) };
+    files.push(("vivado_synth.tcl".into(), tcl.render().map_err(render_err("vivado_synth.tcl"))?));
     let n_tb = tb_x.len() / fw.n_in.max(1);
     let mut report = serde_json::json!({
         "generator": "bit2hls",
