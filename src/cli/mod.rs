@@ -31,7 +31,7 @@ pub enum Command {
     Emulate(emulate::EmulateArgs),
     /// Compare firmware and float model on a labelled data set, for every activation mode.
     Validate(validate::ValidateArgs),
-    /// Write an hls4ml-style Vitis HLS project.
+    /// Write an hls4ml-style Vitis HLS project, or a pipelined Verilog project (--backend verilog).
     Compile(hls::CompileArgs),
     /// C-simulate a generated project with g++ and the ap_types headers.
     Csim(hls::CsimArgs),
