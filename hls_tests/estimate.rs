@@ -31,20 +31,20 @@ fn estimate(d: &Design, n_layers: usize) -> Resources {
 }
 
 fn check(name: &str, est: Resources, r: &bit2hls::synth::SynthReport) -> Option<String> {
-    let lut = (r.lut + r.srl) as f64;
+    let lut = (r.resources.lut + r.resources.srl) as f64;
     let lr = est.lut as f64 / lut;
-    let dr = if r.dsp == 0 {
+    let dr = if r.resources.dsp == 0 {
         if est.dsp == 0 {
             1.0
         } else {
             f64::INFINITY
         }
     } else {
-        est.dsp as f64 / r.dsp as f64
+        est.dsp as f64 / r.resources.dsp as f64
     };
     eprintln!(
         "{name}: LUT est {} / yosys {} = {lr:.3}; DSP {} / {}; FF {} / {}",
-        est.lut, lut, est.dsp, r.dsp, est.ff, r.ff
+        est.lut, lut, est.dsp, r.resources.dsp, est.ff, r.resources.ff
     );
     if (lr - 1.0).abs() > 0.15 || (dr - 1.0).abs() > 0.15 {
         Some(format!("{name}: LUT ratio {lr:.3}, DSP ratio {dr:.3}"))

@@ -181,9 +181,9 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<i32> {
                 eprintln!(
                     "{}: {} LUT, {} FF, {} DSP ({:.0} s)",
                     d.dir.display(),
-                    r.lut,
-                    r.ff,
-                    r.dsp,
+                    r.resources.lut,
+                    r.resources.ff,
+                    r.resources.dsp,
                     r.wall_s
                 );
             }
@@ -221,10 +221,10 @@ fn rows(w: &WriteArgs) -> anyhow::Result<Vec<Row>> {
         }
         let est = resources(&f);
         let yosys = Resources {
-            lut: r.lut + r.srl,
-            ff: r.ff,
-            dsp: r.dsp,
-            bram: r.bram.ceil() as u64,
+            lut: r.resources.lut + r.resources.srl,
+            ff: r.resources.ff,
+            dsp: r.resources.dsp,
+            bram: r.resources.bram.ceil() as u64,
         };
         out.push(Row {
             name: d.name,

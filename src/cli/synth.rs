@@ -48,6 +48,7 @@ pub fn run(a: SynthArgs) -> anyhow::Result<i32> {
 
 fn summary(r: &SynthReport) -> String {
     let sizes: Vec<String> = r
+        .resources
         .lut_by_size
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
@@ -56,16 +57,19 @@ fn summary(r: &SynthReport) -> String {
         "{} ({}), {}, {:.1} s\n",
         r.top, r.family, r.yosys_version, r.wall_s
     );
-    s += &format!("  LUT    {:>8}   ({})\n", r.lut, sizes.join(", "));
-    s += &format!("  FF     {:>8}\n", r.ff);
-    s += &format!("  CARRY  {:>8}\n", r.carry);
-    s += &format!("  DSP    {:>8}\n", r.dsp);
+    s += &format!("  LUT    {:>8}   ({})\n", r.resources.lut, sizes.join(", "));
+    s += &format!("  FF     {:>8}\n", r.resources.ff);
+    s += &format!("  CARRY  {:>8}\n", r.resources.carry);
+    s += &format!("  DSP    {:>8}\n", r.resources.dsp);
     s += &format!(
         "  BRAM   {:>8}   (RAMB36 {}, RAMB18 {})\n",
-        r.bram, r.bram36, r.bram18
+        r.resources.bram, r.resources.bram36, r.resources.bram18
     );
-    if r.muxf > 0 || r.srl > 0 {
-        s += &format!("  MUXF   {:>8}\n  SRL    {:>8}\n", r.muxf, r.srl);
+    if r.resources.muxf > 0 || r.resources.srl > 0 {
+        s += &format!(
+            "  MUXF   {:>8}\n  SRL    {:>8}\n",
+            r.resources.muxf, r.resources.srl
+        );
     }
     let loop_note = if r.ltp_loop {
         ", through a feedback loop: not a depth"

@@ -65,26 +65,9 @@ pub struct SynthReport {
     pub top: String,
     /// `synth_xilinx -family`.
     pub family: String,
-    /// LUT1..LUT6.
-    pub lut: u64,
-    /// "LUT1".."LUT6" → count, only the sizes present.
-    pub lut_by_size: BTreeMap<String, u64>,
-    /// Flip-flops: every `FD*` cell (FDRE, FDSE, FDCE, FDPE, ...).
-    pub ff: u64,
-    /// CARRY4 + CARRY8.
-    pub carry: u64,
-    /// DSP slices (DSP48E1, DSP48E2, ...).
-    pub dsp: u64,
-    /// RAMB36* cells.
-    pub bram36: u64,
-    /// RAMB18* cells.
-    pub bram18: u64,
-    /// Block RAM in RAMB36 units: `bram36 + bram18 / 2`.
-    pub bram: f64,
-    /// MUXF7 + MUXF8 + MUXF9.
-    pub muxf: u64,
-    /// SRL16E + SRLC16E + SRLC32E.
-    pub srl: u64,
+    /// LUT, FF, CARRY, DSP, BRAM, MUXF and SRL counts (flattened into the JSON: `lut`, `ff`, ...).
+    #[serde(flatten)]
+    pub resources: Resources,
     /// Total number of cells (the sum of `cells`).
     pub cells_total: u64,
     /// Every cell type → count (including IBUF, OBUF, BUFG, INV).
@@ -161,20 +144,10 @@ pub fn synth_files(
     };
     let ltp = ltp_of(&out.ltp, "ltp")?;
     let ltp_comb = ltp_of(&out.ltp_comb, "ltp (cut at flip-flops)")?;
-    let r = Resources::from_cells(&design.cells);
     Ok(SynthReport {
         top: top.to_string(),
         family: opts.family.clone(),
-        lut: r.lut,
-        lut_by_size: r.lut_by_size,
-        ff: r.ff,
-        carry: r.carry,
-        dsp: r.dsp,
-        bram36: r.bram36,
-        bram18: r.bram18,
-        bram: r.bram,
-        muxf: r.muxf,
-        srl: r.srl,
+        resources: Resources::from_cells(&design.cells),
         cells_total: design.cells_total,
         cells: design.cells.clone(),
         ltp: ltp.length,
@@ -212,10 +185,18 @@ mod tests {
         let want = parse_stat(include_str!("testdata/fixture.stat")).unwrap();
         assert_eq!(r.cells, want.modules["fixture_top"].cells);
         assert_eq!(
-            (r.lut, r.ff, r.carry, r.dsp, r.bram18, r.muxf, r.srl),
+            (
+                r.resources.lut,
+                r.resources.ff,
+                r.resources.carry,
+                r.resources.dsp,
+                r.resources.bram18,
+                r.resources.muxf,
+                r.resources.srl
+            ),
             (55, 28, 16, 1, 1, 2, 1)
         );
-        assert_eq!(r.bram, 0.5);
+        assert_eq!(r.resources.bram, 0.5);
         assert_eq!((r.ltp, r.ltp_loop, r.ltp_comb), (14, true, 12));
         assert!(
             r.warnings.iter().any(|w| w.starts_with("Detected loop")),

@@ -303,8 +303,15 @@ pub fn render(
         format!("read_verilog rtl/{name}.v\nsynth_xilinx -family xcup -flatten -top {name}\nstat\nltp -noff\n"),
     ));
     files.push(("firmware.json".into(), fwdump::to_json(fw)));
-    let tcl = VivadoTcl { name: name.to_string(), part: o.part.clone(), clock: format!("{}", o.clock_ns) };
-    files.push(("vivado_synth.tcl".into(), tcl.render().map_err(render_err("vivado_synth.tcl"))?));
+    let tcl = VivadoTcl {
+        name: name.to_string(),
+        part: o.part.clone(),
+        clock: format!("{}", o.clock_ns),
+    };
+    files.push((
+        "vivado_synth.tcl".into(),
+        tcl.render().map_err(render_err("vivado_synth.tcl"))?,
+    ));
     let n_tb = tb_x.len() / fw.n_in.max(1);
     let mut report = serde_json::json!({
         "generator": "bit2hls",
