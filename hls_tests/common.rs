@@ -268,3 +268,39 @@ pub fn shipped_models() -> Vec<PathBuf> {
     paths.sort();
     paths
 }
+
+/// Runs `job` on every item on two worker threads. `job` returns a log line (printed after the
+/// item's `label`) or a failure; a panic inside `job` is a failure too. Returns the failures as
+/// `label: message`.
+pub fn run_on_two_threads<T: Sync>(
+    items: &[T],
+    label: impl Fn(&T) -> String + Sync,
+    job: impl Fn(&T) -> Result<String, String> + Sync,
+) -> Vec<String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..2 {
+            sc.spawn(|| loop {
+                let Some(item) = items.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    break;
+                };
+                let what = label(item);
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(item))) {
+                    Ok(Ok(line)) => eprintln!("{what}: {line}"),
+                    Ok(Err(e)) => failures.lock().unwrap().push(format!("{what}: {e}")),
+                    Err(e) => {
+                        let msg = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        failures.lock().unwrap().push(format!("{what}: {msg}"));
+                    }
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap()
+}

@@ -15,8 +15,6 @@ use bit2hls::ir::firmware::{Firmware, Mode};
 use bit2hls::ir::Model;
 use bit2hls::testutil::random_mlp;
 use common::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 const SAMPLES: usize = 1000;
 
@@ -62,67 +60,41 @@ fn run_all(cases: &[Case]) -> Vec<String> {
                 .flat_map(move |&m| c.strategies.iter().map(move |&(s, r)| (i, m, s, r)))
         })
         .collect();
-    let next = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::new());
-    let log = Mutex::new(Vec::new());
-    std::thread::scope(|sc| {
-        for _ in 0..2 {
-            sc.spawn(|| loop {
-                let j = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&(ci, mode, strategy, reuse)) = jobs.get(j) else {
-                    break;
-                };
-                let c = &cases[ci];
-                let what = format!(
-                    "{} / {mode} / {} (reuse {reuse})",
-                    c.label,
-                    strategy.as_str()
-                );
-                let job = std::panic::catch_unwind(|| {
-                    let fw: Firmware = lower_frac(
-                        &c.model,
-                        mode,
-                        c.input_type,
-                        c.calib_x.as_deref(),
-                        c.frac_bits,
-                    );
-                    let dir = tempfile::tempdir().unwrap();
-                    let prj = dir.path().join("prj");
-                    write(&fw, &opts(strategy, reuse), &c.x, &prj);
-                    if strategy == Strategy::Latency {
-                        assert_predictions_are_emulator(&fw, &c.x, &prj);
-                    }
-                    run_csim(&prj)
-                });
-                let r = match job {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let msg = e
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        failures.lock().unwrap().push(format!("{what}: {msg}"));
-                        continue;
-                    }
-                };
-                log.lock().unwrap().push(format!(
-                    "{what}: {} samples, {} mismatches, g++ {:.1} s",
-                    r.samples, r.mismatches, r.build_secs
-                ));
-                if r.mismatches != 0 || r.samples != c.x.len() / c.model.inputs {
-                    failures.lock().unwrap().push(format!(
-                        "{what}: {} mismatches over {} samples\n{}",
-                        r.mismatches, r.samples, r.stderr
-                    ));
-                }
-            });
+    let what = |&(ci, mode, strategy, reuse): &(usize, Mode, Strategy, usize)| {
+        format!(
+            "{} / {mode} / {} (reuse {reuse})",
+            cases[ci].label,
+            strategy.as_str()
+        )
+    };
+    run_on_two_threads(&jobs, what, |&(ci, mode, strategy, reuse)| {
+        let c = &cases[ci];
+        let fw: Firmware = lower_frac(
+            &c.model,
+            mode,
+            c.input_type,
+            c.calib_x.as_deref(),
+            c.frac_bits,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let prj = dir.path().join("prj");
+        write(&fw, &opts(strategy, reuse), &c.x, &prj);
+        if strategy == Strategy::Latency {
+            assert_predictions_are_emulator(&fw, &c.x, &prj);
         }
-    });
-    for l in log.into_inner().unwrap() {
-        eprintln!("{l}");
-    }
-    failures.into_inner().unwrap()
+        let r = run_csim(&prj);
+        if r.mismatches != 0 || r.samples != c.x.len() / c.model.inputs {
+            Err(format!(
+                "{} mismatches over {} samples\n{}",
+                r.mismatches, r.samples, r.stderr
+            ))
+        } else {
+            Ok(format!(
+                "{} samples, {} mismatches, g++ {:.1} s",
+                r.samples, r.mismatches, r.build_secs
+            ))
+        }
+    })
 }
 
 #[test]

@@ -20,8 +20,6 @@ use bit2hls::ir::firmware::{Firmware, Mode};
 use bit2hls::ir::Model;
 use bit2hls::testutil::random_mlp;
 use common::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 struct Job {
     label: String,
@@ -78,24 +76,18 @@ fn simulate(j: &Job) -> Result<RtlSimOutcome, String> {
 }
 
 fn run_all(jobs: &[Job]) -> Vec<String> {
-    let next = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::new());
-    std::thread::scope(|sc| {
-        for _ in 0..2 {
-            sc.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(j) = jobs.get(i) else { break };
-                match simulate(j) {
-                    Ok(r) => eprintln!(
-                        "{}: {} events, 0 mismatches, latency {} cycles, verilator {:.1} s",
-                        j.label, r.events, r.latency, r.build_secs
-                    ),
-                    Err(e) => failures.lock().unwrap().push(format!("{}: {e}", j.label)),
-                }
-            });
-        }
-    });
-    failures.into_inner().unwrap()
+    run_on_two_threads(
+        jobs,
+        |j| j.label.clone(),
+        |j| {
+            simulate(j).map(|r| {
+                format!(
+                    "{} events, 0 mismatches, latency {} cycles, verilator {:.1} s",
+                    r.events, r.latency, r.build_secs
+                )
+            })
+        },
+    )
 }
 
 fn jobs_for(
