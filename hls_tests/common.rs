@@ -282,21 +282,20 @@ pub fn run_on_two_threads<T: Sync>(
     let failures = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|sc| {
         for _ in 0..2 {
-            sc.spawn(|| loop {
-                let Some(item) = items.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                    break;
-                };
-                let what = label(item);
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(item))) {
-                    Ok(Ok(line)) => eprintln!("{what}: {line}"),
-                    Ok(Err(e)) => failures.lock().unwrap().push(format!("{what}: {e}")),
-                    Err(e) => {
-                        let msg = e
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        failures.lock().unwrap().push(format!("{what}: {msg}"));
+            sc.spawn(|| {
+                while let Some(item) = items.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let what = label(item);
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(item))) {
+                        Ok(Ok(line)) => eprintln!("{what}: {line}"),
+                        Ok(Err(e)) => failures.lock().unwrap().push(format!("{what}: {e}")),
+                        Err(e) => {
+                            let msg = e
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_default();
+                            failures.lock().unwrap().push(format!("{what}: {msg}"));
+                        }
                     }
                 }
             });
