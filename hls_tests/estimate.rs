@@ -7,11 +7,12 @@
 
 mod common;
 
-use bit2hls::back::rtl::schedule::PipelineOptions;
-use bit2hls::back::rtl::{self, Design};
+use bit2hls::back::rtl;
 use bit2hls::estimate::cmvm::{cmvm_netlist, random_ternary};
 use bit2hls::estimate::cost::features;
 use bit2hls::estimate::{resources, Resources};
+use bit2hls::hw::schedule::PipelineOptions;
+use bit2hls::hw::Design;
 use bit2hls::ir::firmware::Mode;
 use bit2hls::synth::{synth_project, SynthOptions};
 use common::*;
@@ -62,7 +63,7 @@ fn estimate_within_15_percent_of_yosys() {
     let mut bad = Vec::new();
     let w = random_ternary(64, 16, 1.0 / 3.0, 29_377);
     let nl = cmvm_netlist(&w, 8);
-    let sch = rtl::schedule::schedule(&nl, p);
+    let sch = bit2hls::hw::schedule::schedule(&nl, p);
     let d = Design {
         netlist: nl,
         schedule: sch,

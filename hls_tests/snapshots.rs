@@ -57,7 +57,8 @@ fn latency_static() {
 
 /// Every file of the Verilog project (and the estimate recorded in its report.json).
 fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
-    use bit2hls::back::rtl::{self, schedule::PipelineOptions, Design, RtlOptions};
+    use bit2hls::back::rtl::{self, RtlOptions};
+    use bit2hls::hw::{schedule::PipelineOptions, Design};
     let model = bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true);
     let fw = lower(&model, mode, None, None);
     let x = tb_samples(4, 8, 1);

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod error;
 pub mod estimate;
 pub mod front;
+pub mod hw;
 pub mod io;
 pub mod ir;
 pub mod pass;

@@ -5,11 +5,12 @@
 //! synthesizes them (or `calibrate run` does all of it); `calibrate table --out DIR` prints
 //! estimate, Yosys and their ratio for every design that has a `synth.json`.
 
-use crate::back::rtl::schedule::PipelineOptions;
-use crate::back::rtl::{self, Design};
+use crate::back::rtl;
 use crate::estimate::cmvm::{cmvm_netlist, random_ternary};
 use crate::estimate::cost::{features, Features};
 use crate::estimate::{resources, Resources};
+use crate::hw::schedule::PipelineOptions;
+use crate::hw::Design;
 use crate::ir::firmware::Mode;
 use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
 use clap::{Args, Subcommand};
@@ -111,7 +112,7 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
         let seed = 1000 * n_in as u64 + 10 * n_out as u64 + 12345;
         let w = random_ternary(n_out, n_in, a.zeros, seed);
         let nl = cmvm_netlist(&w, a.bits);
-        let sch = rtl::schedule::schedule(&nl, p);
+        let sch = crate::hw::schedule::schedule(&nl, p);
         let d = Design {
             netlist: nl,
             schedule: sch,

@@ -2,7 +2,8 @@
 
 use crate::back::hls::csim::{csim, CsimOptions};
 use crate::back::hls::{self, parts, HlsOptions, ProjectMeta, Strategy};
-use crate::back::rtl::{self, schedule::PipelineOptions, RtlOptions};
+use crate::back::rtl::{self, RtlOptions};
+use crate::hw::schedule::PipelineOptions;
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
 use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};

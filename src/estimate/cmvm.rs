@@ -4,8 +4,8 @@
 //! equally likely otherwise) on signed `bits`-bit inputs: exactly the add/subtract trees a
 //! ternary layer of the Verilog backend contains, without quantizer and dequantization.
 
-use crate::back::rtl::build::{row_terms, tree};
-use crate::back::rtl::netlist::{Class, Netlist, Sig};
+use crate::hw::build::{row_terms, tree};
+use crate::hw::netlist::{Class, Netlist, Sig};
 use crate::ir::fixed::Interval;
 use crate::ir::Matrix;
 

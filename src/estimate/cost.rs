@@ -6,8 +6,8 @@
 //! calibration set (docs/estimate.md). Flip-flops are the pipeline register bits, counted
 //! exactly. DSPs follow Yosys' `mul2dsp` rules for DSP48E2 (27×18 signed).
 
-use crate::back::rtl::netlist::{Netlist, Op, Sig};
-use crate::back::rtl::schedule::Schedule;
+use crate::hw::netlist::{Netlist, Op, Sig};
+use crate::hw::schedule::Schedule;
 use crate::ir::fixed::Interval;
 use serde::Serialize;
 
@@ -217,7 +217,7 @@ pub fn registers(nl: &Netlist, sch: &Schedule) -> Vec<(f64, f64)> {
             Op::DivStep { prev, d, nbit, .. } => {
                 reads[prev.0 as usize].push((st, u32::MAX));
                 reads[d.0 as usize].push((st, u32::MAX));
-                if let crate::back::rtl::netlist::Bit::Of(h, _) = nbit {
+                if let crate::hw::netlist::Bit::Of(h, _) = nbit {
                     reads[h.0 as usize].push((st, 1));
                 }
             }

@@ -4,8 +4,8 @@ use super::cost::{features, Features};
 use super::parts::Part;
 use super::{resources, Backend, Estimate, LayerEstimate};
 use crate::back::hls::Strategy;
-use crate::back::rtl::schedule::PipelineOptions;
-use crate::back::rtl::Design;
+use crate::hw::schedule::PipelineOptions;
+use crate::hw::Design;
 use crate::ir::firmware::{Firmware, FwKind};
 
 fn kind(k: &FwKind) -> &'static str {

@@ -11,19 +11,16 @@
 //!   Vivado synthesis, place and route and timing (untested: no Vivado here);
 //! - `firmware.json`; `report.json`; `report.html` (added by the CLI).
 
-pub mod build;
-pub mod eval;
-pub mod netlist;
-pub mod schedule;
 pub mod sim;
 pub mod verilog;
 
 use crate::back::emu::fixed::Emulator;
 use crate::back::hls::{fwdump, HlsError, Result};
+use crate::hw::netlist;
+use crate::hw::schedule::PipelineOptions;
+pub use crate::hw::Design;
 use crate::ir::firmware::Firmware;
 use askama::Template;
-use netlist::Netlist;
-use schedule::{PipelineOptions, Schedule};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -36,28 +33,6 @@ pub struct RtlOptions {
     pub part: String,
     pub clock_ns: f64,
     pub pipeline: PipelineOptions,
-}
-
-/// A scheduled design: everything the printer and the estimator need.
-pub struct Design {
-    pub netlist: Netlist,
-    pub schedule: Schedule,
-    pub pipeline: PipelineOptions,
-}
-
-impl Design {
-    pub fn new(fw: &Firmware, pipeline: PipelineOptions) -> Design {
-        let netlist = build::build(fw);
-        let schedule = schedule::schedule(&netlist, pipeline);
-        Design {
-            netlist,
-            schedule,
-            pipeline,
-        }
-    }
-    pub fn latency(&self) -> u32 {
-        self.schedule.latency
-    }
 }
 
 #[derive(Template)]

@@ -9,8 +9,8 @@
 //! The module's ports: `clk`, `rst` (synchronous, clears `valid` only), `valid_in`,
 //! `x_<k>` (input codes), `valid_out`, `y_<n>` (output codes, registered).
 
-use super::netlist::{Bit, Netlist, Op, Sig};
-use super::schedule::Schedule;
+use crate::hw::netlist::{Bit, Netlist, Op, Sig};
+use crate::hw::schedule::Schedule;
 use std::fmt::Write;
 
 /// One place that names identifiers.

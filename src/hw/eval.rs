@@ -134,7 +134,7 @@ mod tests {
             let cal = calibrate(&loaded.model, &crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1));
             for mode in Mode::ALL {
                 let Ok(fw) = lower_for(&loaded, &fw_args(&p), mode, Some(&cal)) else { continue };
-                let nl = super::super::build::build(&fw);
+                let nl = crate::hw::build::build(&fw);
                 let emu = Emulator::new(&fw);
                 let t = fw.input_type();
                 for x in adversarial_inputs(fw.n_in, t.min_code() as i64, t.max_code() as i64, p.seed) {
