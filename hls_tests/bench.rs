@@ -4,10 +4,11 @@
 
 mod common;
 
-use bit2hls::back::hls::{self, ProjectMeta, Strategy};
+use bit2hls::back::hls::{self, ProjectMeta};
 use bit2hls::front::{ArchOrigin, Loaded};
 use bit2hls::ir::firmware::Mode;
 use bit2hls::pipeline::lower_for;
+use bit2hls::target::Strategy;
 use common::*;
 use std::time::Instant;
 

@@ -3,13 +3,14 @@
 
 use bit2hls::back::emu::fixed::Emulator;
 use bit2hls::back::hls::csim::{csim, CsimOptions, CsimOutcome};
-use bit2hls::back::hls::{self, HlsOptions, ProjectMeta, Strategy};
+use bit2hls::back::hls::{self, HlsOptions, ProjectMeta};
 use bit2hls::front::{ArchOrigin, Loaded};
 use bit2hls::ir::firmware::{Firmware, Mode};
 use bit2hls::ir::{
     Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
 };
 use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::target::Strategy;
 use bit2hls::testutil::Rng;
 use std::path::{Path, PathBuf};
 

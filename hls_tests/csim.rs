@@ -10,9 +10,9 @@
 
 mod common;
 
-use bit2hls::back::hls::Strategy;
 use bit2hls::ir::firmware::{Firmware, Mode};
 use bit2hls::ir::Model;
+use bit2hls::target::Strategy;
 use bit2hls::testutil::random_mlp;
 use common::*;
 

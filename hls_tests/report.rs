@@ -6,12 +6,12 @@
 //! (`scripts/check_report.sh` takes screenshots of any report). Update the snapshots with
 //! `INSTA_UPDATE=always cargo test --test report_html`.
 
-use bit2hls::estimate::parts::{lookup, Part};
 use bit2hls::estimate::verdict::{Verdict, VerdictOptions};
 use bit2hls::estimate::{Backend, Estimate, LayerEstimate, Resources};
 use bit2hls::ir::firmware::Mode;
 use bit2hls::report::view::NO_DATA;
 use bit2hls::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
+use bit2hls::target::parts::{lookup, Part};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

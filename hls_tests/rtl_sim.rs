@@ -14,10 +14,10 @@ mod common;
 
 use bit2hls::back::rtl::{self, sim::RtlSimOutcome, RtlOptions};
 use bit2hls::estimate::design::estimate_rtl;
-use bit2hls::estimate::parts;
 use bit2hls::hw::schedule::PipelineOptions;
 use bit2hls::ir::firmware::{Firmware, Mode};
 use bit2hls::ir::Model;
+use bit2hls::target::parts;
 use bit2hls::testutil::random_mlp;
 use common::*;
 

@@ -4,8 +4,9 @@
 
 mod common;
 
-use bit2hls::back::hls::{self, ProjectMeta, Strategy};
+use bit2hls::back::hls::{self, ProjectMeta};
 use bit2hls::ir::firmware::Mode;
+use bit2hls::target::Strategy;
 use common::*;
 
 fn snapshot_project(mode: Mode, strategy: Strategy, reuse: usize, verbatim: bool) {
@@ -63,7 +64,7 @@ fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
     let fw = lower(&model, mode, None, None);
     let x = tb_samples(4, 8, 1);
     let pipeline = PipelineOptions { adders_per_stage };
-    let part = bit2hls::estimate::parts::default_part();
+    let part = bit2hls::target::parts::default_part();
     let est = bit2hls::estimate::design::estimate_rtl(&fw, &Design::new(&fw, pipeline), part, 5.0);
     let o = RtlOptions {
         name: "myproject".into(),

@@ -17,6 +17,7 @@ pub mod pass;
 pub mod pipeline;
 pub mod report;
 pub mod synth;
+pub mod target;
 pub mod testutil;
 
 pub use error::{Error, Result};

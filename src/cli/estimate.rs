@@ -1,12 +1,13 @@
 //! `bit2hls estimate MODEL --part P --clock C`: resources, latency and the trigger verdict.
 
-use crate::back::hls::Strategy;
 use crate::estimate::design::{estimate_hls, estimate_rtl};
 use crate::estimate::verdict::{render_table, Verdict, VerdictOptions};
-use crate::estimate::{parse_clock, parts, Backend};
+use crate::estimate::{parse_clock, Backend};
 use crate::hw::Design;
 use crate::ir::firmware::Mode;
 use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
+use crate::target::parts;
+use crate::target::Strategy;
 use clap::Args;
 use std::time::Instant;
 

@@ -1,12 +1,13 @@
 //! `compile` (write an HLS project) and `csim` (C-simulate it with g++ and ap_types).
 
 use crate::back::hls::csim::{csim, CsimOptions};
-use crate::back::hls::{self, parts, HlsOptions, ProjectMeta, Strategy};
+use crate::back::hls::{self, HlsOptions, ProjectMeta};
 use crate::back::rtl::{self, RtlOptions};
 use crate::hw::schedule::PipelineOptions;
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
 use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
+use crate::target::{parts, Strategy};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -76,7 +77,7 @@ fn estimates_and_html(
     use crate::estimate::Backend;
     use crate::ir::firmware::Mode;
     use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
-    let part = crate::estimate::parts::lookup(&a.part)?;
+    let part = parts::lookup(&a.part)?;
     let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
     let vo = VerdictOptions {
         event_period_ns: 25.0,
@@ -248,13 +249,16 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let opts = HlsOptions {
         name: a.name.clone(),
-        part: parts::full_name(&a.part)?.to_string(),
+        part: parts::lookup(&a.part)
+            .map_err(hls::HlsError::from)?
+            .name
+            .to_string(),
         clock_ns: a.clock,
         strategy: a.strategy,
         reuse: a.reuse,
     };
     // Cheap checks first, before the model is read.
-    parts::check(&opts.part)?;
+    parts::lookup(&opts.part).map_err(hls::HlsError::from)?;
     let (loaded, calib, fw) = load_and_lower(&a)?;
     hls::check_options(&fw, &opts)?;
     let (x, tb_source) = tb_inputs(&a, fw.n_in)?;
@@ -361,7 +365,10 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         a.strategy == Strategy::Latency && a.reuse == 1,
         "--backend verilog implements the latency strategy only (II = 1)"
     );
-    let part = parts::full_name(&a.part)?.to_string();
+    let part = parts::lookup(&a.part)
+        .map_err(hls::HlsError::from)?
+        .name
+        .to_string();
     let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
     let (loaded, calib, fw) = load_and_lower(&a)?;
     let (x, _tb_source) = tb_inputs(&a, fw.n_in)?;

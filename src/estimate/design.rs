@@ -1,12 +1,12 @@
 //! Estimates of whole designs: the Verilog RTL (calibrated) and the HLS project (derived).
 
 use super::cost::{features, Features};
-use super::parts::Part;
 use super::{resources, Backend, Estimate, LayerEstimate};
-use crate::back::hls::Strategy;
 use crate::hw::schedule::PipelineOptions;
 use crate::hw::Design;
 use crate::ir::firmware::{Firmware, FwKind};
+use crate::target::Part;
+use crate::target::Strategy;
 
 fn kind(k: &FwKind) -> &'static str {
     match k {

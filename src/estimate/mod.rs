@@ -8,10 +8,11 @@ pub mod cmvm;
 pub mod cost;
 pub mod design;
 pub mod fit;
-pub mod parts;
 pub mod verdict;
 
 use serde::Serialize;
+
+pub use crate::target::Resources;
 
 /// Which generated design an estimate describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -28,28 +29,6 @@ impl Backend {
         match self {
             Backend::Verilog => "verilog",
             Backend::Hls => "hls",
-        }
-    }
-}
-
-/// FPGA resources of a design or of one layer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct Resources {
-    pub lut: u64,
-    pub ff: u64,
-    pub dsp: u64,
-    /// 36 Kb block RAMs.
-    pub bram: u64,
-}
-
-impl std::ops::Add for Resources {
-    type Output = Resources;
-    fn add(self, o: Resources) -> Resources {
-        Resources {
-            lut: self.lut + o.lut,
-            ff: self.ff + o.ff,
-            dsp: self.dsp + o.dsp,
-            bram: self.bram + o.bram,
         }
     }
 }
@@ -80,7 +59,7 @@ pub struct Estimate {
     pub strategy: &'static str,
     /// Activation mode of the firmware.
     pub mode: crate::ir::firmware::Mode,
-    /// Full part name (as in [`parts::PARTS`]).
+    /// Full part name (as in [`crate::target::PARTS`]).
     pub part: &'static str,
     pub clock_ns: f64,
     pub layers: Vec<LayerEstimate>,

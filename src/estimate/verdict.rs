@@ -15,8 +15,8 @@
 //! Comparisons allow a relative rounding slack of 1e-9, so that e.g. 3 × 8.333… ns counts as
 //! 25 ns, not as 25.000000000000004 ns.
 
-use super::parts::Part;
 use super::{Estimate, Resources};
+use crate::target::Part;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -405,9 +405,9 @@ pub fn render_table(est: &Estimate, v: &Verdict) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::estimate::parts::{lookup, PARTS};
     use crate::estimate::{Backend, LayerEstimate};
     use crate::ir::firmware::Mode;
+    use crate::target::parts::{lookup, PARTS};
 
     fn est(ii: u32, clock_ns: f64, total: Resources) -> Estimate {
         let layer = |index: usize, name: &str, n_in, n_out, lut, cycles| LayerEstimate {

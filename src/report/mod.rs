@@ -10,10 +10,10 @@ mod scatter;
 pub mod view;
 
 use crate::cli::validate::{ModeReport, Report};
-use crate::estimate::parts::Part;
 use crate::estimate::verdict::Verdict;
 use crate::estimate::Estimate;
 use crate::ir::firmware::Mode;
+use crate::target::Part;
 use askama::Template;
 use serde::Serialize;
 

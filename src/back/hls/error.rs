@@ -51,6 +51,16 @@ pub enum HlsError {
     Template { file: String, detail: String },
 }
 
+impl From<crate::target::parts::PartError> for HlsError {
+    fn from(e: crate::target::parts::PartError) -> HlsError {
+        match e {
+            crate::target::parts::PartError::Unknown { part, known } => {
+                HlsError::UnknownPart { part, known }
+            }
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, HlsError>;
 
 impl HlsError {

@@ -6,9 +6,9 @@ use super::lanes::{pack, LANES_PER_WORD};
 use super::namer::Namer;
 use super::types::{CType, Types};
 use super::view::{ArrayView, ConfigView, FnView, TopLayerView, WeightsView};
-use super::Strategy;
 use crate::ir::firmware::{AffineFw, DenseFw, FwKind, FwLayer, Quantizer, TernaryFw};
 use crate::ir::fixed::{ceil_log2, FixedType, Interval};
+use crate::target::Strategy;
 
 /// Everything one firmware stage contributes to the project.
 pub struct LayerGen {

@@ -16,13 +16,13 @@ pub mod fwdump;
 pub mod lanes;
 pub mod layers;
 pub mod namer;
-pub mod parts;
 pub mod tbdata;
 pub mod types;
 pub mod view;
 
 use crate::ir::firmware::{Firmware, FwKind};
 use crate::ir::fixed::Interval;
+use crate::target::Strategy;
 use askama::Template;
 pub use error::{HlsError, Result};
 use layers::{gen_layer, Io};
@@ -31,25 +31,6 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use types::{CType, Types};
 use view::*;
-
-/// Implementation strategy (DESIGN.md §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Strategy {
-    /// II = 1: weights are constants, each output an add/subtract tree over its non-zero inputs.
-    Latency,
-    /// II = reuse: ternary weights as 2-bit lanes in ROM, decoded to add/subtract/skip.
-    Resource,
-}
-
-impl Strategy {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Strategy::Latency => "latency",
-            Strategy::Resource => "resource",
-        }
-    }
-}
 
 /// Project options.
 #[derive(Clone, Debug)]
@@ -67,7 +48,7 @@ impl Default for HlsOptions {
     fn default() -> Self {
         HlsOptions {
             name: "myproject".into(),
-            part: parts::DEFAULT_PART.into(),
+            part: crate::target::parts::DEFAULT_PART.into(),
             clock_ns: 5.0,
             strategy: Strategy::Latency,
             reuse: 1,
@@ -110,7 +91,7 @@ pub const TCL: &[(&str, &str)] = &[(
 
 /// Checks the options against the firmware: part, name, clock, reuse factor.
 pub fn check_options(fw: &Firmware, o: &HlsOptions) -> Result<()> {
-    parts::check(&o.part)?;
+    crate::target::parts::lookup(&o.part)?;
     Namer::check_top(&o.name).map_err(HlsError::Option)?;
     if !(o.clock_ns.is_finite() && o.clock_ns > 0.0 && o.clock_ns <= 1000.0) {
         return Err(HlsError::Option(format!(
@@ -350,7 +331,9 @@ fn report_json(
         project: ProjectReport {
             name: o.name.clone(),
             part: o.part.clone(),
-            family: parts::check(&o.part).unwrap_or("?").to_string(),
+            family: crate::target::parts::lookup(&o.part)
+                .map_or("?", |p| p.family)
+                .to_string(),
             clock_ns: o.clock_ns,
             strategy: o.strategy.as_str(),
             reuse: o.reuse,
