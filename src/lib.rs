@@ -15,6 +15,7 @@ pub mod io;
 pub mod ir;
 pub mod pass;
 pub mod pipeline;
+pub mod project;
 pub mod report;
 pub mod synth;
 pub mod target;

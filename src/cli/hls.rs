@@ -250,7 +250,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
     let opts = HlsOptions {
         name: a.name.clone(),
         part: parts::lookup(&a.part)
-            .map_err(hls::HlsError::from)?
+            .map_err(crate::project::ProjectError::from)?
             .name
             .to_string(),
         clock_ns: a.clock,
@@ -258,7 +258,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         reuse: a.reuse,
     };
     // Cheap checks first, before the model is read.
-    parts::lookup(&opts.part).map_err(hls::HlsError::from)?;
+    parts::lookup(&opts.part).map_err(crate::project::ProjectError::from)?;
     let (loaded, calib, fw) = load_and_lower(&a)?;
     hls::check_options(&fw, &opts)?;
     let (x, tb_source) = tb_inputs(&a, fw.n_in)?;
@@ -315,7 +315,7 @@ fn load_and_lower(
             .map(|mut d| d.next().is_some())
             .unwrap_or(false)
     {
-        return Err(hls::HlsError::OutputExists {
+        return Err(crate::project::ProjectError::OutputExists {
             path: a.output.clone(),
         }
         .into());
@@ -366,7 +366,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         "--backend verilog implements the latency strategy only (II = 1)"
     );
     let part = parts::lookup(&a.part)
-        .map_err(hls::HlsError::from)?
+        .map_err(crate::project::ProjectError::from)?
         .name
         .to_string();
     let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;

@@ -1,9 +1,10 @@
 //! C-simulation without Vitis: build the project's test bench with g++ against the Xilinx
 //! ap_types headers, run it, and count mismatches against the emulator's expected outputs.
 
-use super::error::{HlsError, Result};
-use super::{fwdump, tbdata};
+use super::tbdata;
 use crate::io::npy::NpyRows;
+use crate::ir::serial;
+use crate::project::{ProjectError, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -61,7 +62,7 @@ pub fn find_ap_types(explicit: Option<&Path>) -> Result<PathBuf> {
         }
         tried.push(format!("{} ({what})", p.display()));
     }
-    Err(HlsError::NoApTypes {
+    Err(ProjectError::NoApTypes {
         searched: if tried.is_empty() {
             "nowhere: no HOME".into()
         } else {
@@ -72,7 +73,7 @@ pub fn find_ap_types(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// Checks that `dir` is a project written by `compile`; returns its name.
 pub fn project_name(dir: &Path) -> Result<String> {
-    let not = |d: &str| HlsError::NotAProject {
+    let not = |d: &str| ProjectError::NotAProject {
         path: dir.to_path_buf(),
         detail: d.to_string(),
     };
@@ -91,7 +92,7 @@ pub fn project_name(dir: &Path) -> Result<String> {
         .and_then(|n| n.as_str())
         .ok_or_else(|| not("report.json has no project.name"))?
         .to_string();
-    super::namer::Namer::check_top(&name)
+    crate::project::names::Namer::check_top(&name)
         .map_err(|_| not("report.json has an invalid project name"))?;
     for f in [
         format!("firmware/{name}.cpp"),
@@ -107,23 +108,23 @@ pub fn project_name(dir: &Path) -> Result<String> {
 
 fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("dat.part");
-    std::fs::write(&tmp, text).map_err(|e| HlsError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| HlsError::io(path, e))
+    std::fs::write(&tmp, text).map_err(|e| ProjectError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| ProjectError::io(path, e))
 }
 
 /// Replaces the test-bench inputs with `input` (.npy) and recomputes the expected outputs with
 /// the emulator from the project's firmware.json. Returns the number of samples.
 pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result<usize> {
     let fp = dir.join("firmware.json");
-    let text = std::fs::read_to_string(&fp).map_err(|e| HlsError::io(&fp, e))?;
-    let fw = fwdump::from_json(&text, &fp)?;
-    let data_err = |e: crate::Error| HlsError::Project {
+    let text = std::fs::read_to_string(&fp).map_err(|e| ProjectError::io(&fp, e))?;
+    let fw = serial::from_json(&text, &fp)?;
+    let data_err = |e: crate::Error| ProjectError::Project {
         path: input.to_path_buf(),
         detail: e.to_string(),
     };
     let mut rows = NpyRows::open(input).map_err(data_err)?;
     if rows.cols != fw.n_in {
-        return Err(HlsError::Project {
+        return Err(ProjectError::Project {
             path: input.to_path_buf(),
             detail: format!(
                 "samples have {} features, the model takes {}",
@@ -133,7 +134,7 @@ pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result
     }
     let n = samples.unwrap_or(rows.rows).min(rows.rows);
     if n == 0 {
-        return Err(HlsError::Project {
+        return Err(ProjectError::Project {
             path: input.to_path_buf(),
             detail: "no samples".into(),
         });
@@ -141,7 +142,7 @@ pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result
     let mut x = Vec::new();
     rows.next_chunk(n, &mut x).map_err(data_err)?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(HlsError::Project {
+        return Err(ProjectError::Project {
             path: input.to_path_buf(),
             detail: format!(
                 "sample {}, feature {}: {} is not finite",
@@ -175,13 +176,13 @@ pub fn build(dir: &Path, name: &str, ap_types: &Path, out_dir: &Path) -> Result<
     let exe = out_dir.join(format!("{name}_csim"));
     // One translation unit (test bench + firmware): the ap_types headers are parsed once.
     let unity = out_dir.join(format!("{name}_csim.cpp"));
-    let abs = std::fs::canonicalize(dir).map_err(|e| HlsError::io(dir, e))?;
+    let abs = std::fs::canonicalize(dir).map_err(|e| ProjectError::io(dir, e))?;
     let src = format!(
         "#include \"{}\"\n#include \"{}\"\n",
         abs.join(format!("firmware/{name}.cpp")).display(),
         abs.join(format!("{name}_test.cpp")).display()
     );
-    std::fs::write(&unity, src).map_err(|e| HlsError::io(&unity, e))?;
+    std::fs::write(&unity, src).map_err(|e| ProjectError::io(&unity, e))?;
     let cc = cxx();
     let mut cmd = Command::new(&cc);
     cmd.arg("-O1").arg("-std=c++14");
@@ -200,14 +201,14 @@ pub fn build(dir: &Path, name: &str, ap_types: &Path, out_dir: &Path) -> Result<
         .arg(&exe)
         .output()
         .map_err(|e| {
-            HlsError::Tool(format!(
+            ProjectError::Tool(format!(
                 "cannot run the C++ compiler '{cc}': {e}; install g++ (or set CXX)"
             ))
         })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let head: String = err.lines().take(40).collect::<Vec<_>>().join("\n");
-        return Err(HlsError::Tool(format!(
+        return Err(ProjectError::Tool(format!(
             "{cc} failed to build the test bench of {}:\n{head}",
             dir.display()
         )));
@@ -283,7 +284,9 @@ pub fn csim(dir: &Path, o: &CsimOptions) -> Result<CsimOutcome> {
     let build_dir = tempfile::Builder::new()
         .prefix("bit2hls-csim-")
         .tempdir()
-        .map_err(|e| HlsError::Tool(format!("cannot create a temporary build directory: {e}")))?;
+        .map_err(|e| {
+            ProjectError::Tool(format!("cannot create a temporary build directory: {e}"))
+        })?;
     let t0 = Instant::now();
     let exe = build(dir, &name, &ap, build_dir.path())?;
     let build_secs = t0.elapsed().as_secs_f64();
@@ -295,13 +298,13 @@ pub fn csim(dir: &Path, o: &CsimOptions) -> Result<CsimOutcome> {
     }
     let out = cmd
         .output()
-        .map_err(|e| HlsError::Tool(format!("cannot run {}: {e}", exe.display())))?;
+        .map_err(|e| ProjectError::Tool(format!("cannot run {}: {e}", exe.display())))?;
     let run_secs = t1.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let (Some(samples), Some(mismatches)) = (count_samples(&stdout), count(&stdout, " mismatches"))
     else {
-        return Err(HlsError::Tool(format!(
+        return Err(ProjectError::Tool(format!(
             "the test bench of {} failed (exit {:?}):\n{}{}",
             dir.display(),
             out.status.code(),
@@ -310,7 +313,7 @@ pub fn csim(dir: &Path, o: &CsimOptions) -> Result<CsimOutcome> {
         )));
     };
     if mismatches == 0 && !out.status.success() {
-        return Err(HlsError::Tool(format!(
+        return Err(ProjectError::Tool(format!(
             "the test bench exited with {:?}:\n{stdout}{stderr}",
             out.status.code()
         )));

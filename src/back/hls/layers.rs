@@ -3,11 +3,11 @@
 //! the templates only lay them out.
 
 use super::lanes::{pack, LANES_PER_WORD};
-use super::namer::Namer;
 use super::types::{CType, Types};
 use super::view::{ArrayView, ConfigView, FnView, TopLayerView, WeightsView};
 use crate::ir::firmware::{AffineFw, DenseFw, FwKind, FwLayer, Quantizer, TernaryFw};
 use crate::ir::fixed::{ceil_log2, FixedType, Interval};
+use crate::project::names::Namer;
 use crate::target::Strategy;
 
 /// Everything one firmware stage contributes to the project.

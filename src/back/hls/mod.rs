@@ -11,22 +11,19 @@
 //! `firmware.json` (the complete firmware, for `csim --input`).
 
 pub mod csim;
-pub mod error;
-pub mod fwdump;
 pub mod lanes;
 pub mod layers;
-pub mod namer;
 pub mod tbdata;
 pub mod types;
 pub mod view;
 
 use crate::ir::firmware::{Firmware, FwKind};
 use crate::ir::fixed::Interval;
+use crate::project::names::Namer;
+use crate::project::{ProjectError, Result};
 use crate::target::Strategy;
 use askama::Template;
-pub use error::{HlsError, Result};
 use layers::{gen_layer, Io};
-use namer::Namer;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use types::{CType, Types};
@@ -92,32 +89,32 @@ pub const TCL: &[(&str, &str)] = &[(
 /// Checks the options against the firmware: part, name, clock, reuse factor.
 pub fn check_options(fw: &Firmware, o: &HlsOptions) -> Result<()> {
     crate::target::parts::lookup(&o.part)?;
-    Namer::check_top(&o.name).map_err(HlsError::Option)?;
+    Namer::check_top(&o.name).map_err(ProjectError::Option)?;
     if !(o.clock_ns.is_finite() && o.clock_ns > 0.0 && o.clock_ns <= 1000.0) {
-        return Err(HlsError::Option(format!(
+        return Err(ProjectError::Option(format!(
             "--clock {} ns: expected a period in (0, 1000] ns",
             o.clock_ns
         )));
     }
     if o.reuse == 0 {
-        return Err(HlsError::Option(
+        return Err(ProjectError::Option(
             "--reuse 0: the reuse factor is at least 1".into(),
         ));
     }
     if o.strategy == Strategy::Latency && o.reuse != 1 {
-        return Err(HlsError::Option(format!(
+        return Err(ProjectError::Option(format!(
             "--reuse {} needs --strategy resource (the latency strategy has II = 1, reuse 1)",
             o.reuse
         )));
     }
     if fw.layers.is_empty() {
-        return Err(HlsError::Option(
+        return Err(ProjectError::Option(
             "the model has no layers to generate".into(),
         ));
     }
     let out = fw.output_type();
     if !(0..=58).contains(&out.frac) {
-        return Err(HlsError::Option(format!(
+        return Err(ProjectError::Option(format!(
             "output type {out}: the test bench needs 0..58 fractional bits"
         )));
     }
@@ -136,7 +133,7 @@ pub fn check_options(fw: &Firmware, o: &HlsOptions) -> Result<()> {
             } else {
                 divs.join(", ")
             };
-            return Err(HlsError::Reuse {
+            return Err(ProjectError::Reuse {
                 layer: l.name.clone(),
                 index: i + 1,
                 reuse: o.reuse,
@@ -150,8 +147,8 @@ pub fn check_options(fw: &Firmware, o: &HlsOptions) -> Result<()> {
     Ok(())
 }
 
-fn render_err(file: &str) -> impl Fn(askama::Error) -> HlsError + '_ {
-    move |e| HlsError::Template {
+fn render_err(file: &str) -> impl Fn(askama::Error) -> ProjectError + '_ {
+    move |e| ProjectError::Template {
         file: file.to_string(),
         detail: e.to_string(),
     }
@@ -533,7 +530,7 @@ pub fn render(
         "tb_data/tb_output_predictions.dat".into(),
         tbdata::predictions_text(fw, tb_x),
     ));
-    files.push(("firmware.json".into(), fwdump::to_json(fw)));
+    files.push(("firmware.json".into(), crate::ir::serial::to_json(fw)));
     for f in files.iter_mut() {
         if !f.1.ends_with('\n') {
             f.1.push('\n');
@@ -558,10 +555,10 @@ fn non_empty(dir: &Path) -> bool {
 /// only when complete. An existing non-empty `dir` is refused unless `force`.
 pub fn write_project(files: &[(String, String)], dir: &Path, force: bool) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
-        return Err(HlsError::io(dir, "exists and is not a directory"));
+        return Err(ProjectError::io(dir, "exists and is not a directory"));
     }
     if dir.is_dir() && non_empty(dir) && !force {
-        return Err(HlsError::OutputExists {
+        return Err(ProjectError::OutputExists {
             path: dir.to_path_buf(),
         });
     }
@@ -570,7 +567,7 @@ pub fn write_project(files: &[(String, String)], dir: &Path, force: bool) -> Res
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent)
-        .map_err(|e| HlsError::io(&parent, format!("cannot create: {e}")))?;
+        .map_err(|e| ProjectError::io(&parent, format!("cannot create: {e}")))?;
     let base = dir
         .file_name()
         .map(|s| s.to_string_lossy().to_string())
@@ -578,13 +575,15 @@ pub fn write_project(files: &[(String, String)], dir: &Path, force: bool) -> Res
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{base}.bit2hls-"))
         .tempdir_in(&parent)
-        .map_err(|e| HlsError::io(&parent, format!("cannot create a temporary directory: {e}")))?;
+        .map_err(|e| {
+            ProjectError::io(&parent, format!("cannot create a temporary directory: {e}"))
+        })?;
     for (rel, text) in files {
         let p = tmp.path().join(rel);
         if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).map_err(|e| HlsError::io(d, e))?;
+            std::fs::create_dir_all(d).map_err(|e| ProjectError::io(d, e))?;
         }
-        std::fs::write(&p, text).map_err(|e| HlsError::io(&p, e))?;
+        std::fs::write(&p, text).map_err(|e| ProjectError::io(&p, e))?;
     }
     if dir.exists() {
         // Move the old directory aside, then the new one in; drop the old one last.
@@ -592,14 +591,14 @@ pub fn write_project(files: &[(String, String)], dir: &Path, force: bool) -> Res
             .prefix(&format!(".{base}.old-"))
             .tempdir_in(&parent)
             .map_err(|e| {
-                HlsError::io(&parent, format!("cannot create a temporary directory: {e}"))
+                ProjectError::io(&parent, format!("cannot create a temporary directory: {e}"))
             })?;
         let old_path = old.path().join("old");
         std::fs::rename(dir, &old_path)
-            .map_err(|e| HlsError::io(dir, format!("cannot move aside: {e}")))?;
+            .map_err(|e| ProjectError::io(dir, format!("cannot move aside: {e}")))?;
         if let Err(e) = std::fs::rename(tmp.path(), dir) {
             let _ = std::fs::rename(&old_path, dir);
-            return Err(HlsError::io(
+            return Err(ProjectError::io(
                 dir,
                 format!("cannot move the new project into place: {e}"),
             ));
@@ -608,7 +607,7 @@ pub fn write_project(files: &[(String, String)], dir: &Path, force: bool) -> Res
         drop(old);
     } else {
         std::fs::rename(tmp.path(), dir)
-            .map_err(|e| HlsError::io(dir, format!("cannot move into place: {e}")))?;
+            .map_err(|e| ProjectError::io(dir, format!("cannot move into place: {e}")))?;
         let _ = tmp.keep();
     }
     Ok(())

@@ -15,11 +15,12 @@ pub mod sim;
 pub mod verilog;
 
 use crate::back::emu::fixed::Emulator;
-use crate::back::hls::{fwdump, HlsError, Result};
 use crate::hw::netlist;
 use crate::hw::schedule::PipelineOptions;
 pub use crate::hw::Design;
 use crate::ir::firmware::Firmware;
+use crate::ir::serial;
+use crate::project::{ProjectError, Result};
 use askama::Template;
 use serde::Serialize;
 use std::fmt::Write;
@@ -74,8 +75,8 @@ struct TbCpp {
     get_lines: Vec<String>,
 }
 
-fn render_err(what: &'static str) -> impl Fn(askama::Error) -> HlsError {
-    move |e| HlsError::Option(format!("rendering {what}: {e}"))
+fn render_err(what: &'static str) -> impl Fn(askama::Error) -> ProjectError {
+    move |e| ProjectError::Option(format!("rendering {what}: {e}"))
 }
 
 /// The Verilog text of the design.
@@ -252,9 +253,9 @@ pub fn render(
     tb_x: &[f32],
     extra_report: serde_json::Value,
 ) -> Result<(Vec<(String, String)>, Design)> {
-    crate::back::hls::namer::Namer::check_top(&o.name).map_err(HlsError::Option)?;
+    crate::project::names::Namer::check_top(&o.name).map_err(ProjectError::Option)?;
     if fw.layers.is_empty() {
-        return Err(HlsError::Option(
+        return Err(ProjectError::Option(
             "the model has no layers to generate".into(),
         ));
     }
@@ -277,7 +278,7 @@ pub fn render(
         "synth.ys".into(),
         format!("read_verilog rtl/{name}.v\nsynth_xilinx -family xcup -flatten -top {name}\nstat\nltp -noff\n"),
     ));
-    files.push(("firmware.json".into(), fwdump::to_json(fw)));
+    files.push(("firmware.json".into(), serial::to_json(fw)));
     let tcl = VivadoTcl {
         name: name.to_string(),
         part: o.part.clone(),

@@ -5,8 +5,9 @@
 //! `tb_data/tb_output_codes.dat` (the emulator's codes) and every event's latency against the
 //! design's. Equality is exact: a single differing bit is a mismatch.
 
-use crate::back::hls::{fwdump, HlsError, Result};
 use crate::io::npy::NpyRows;
+use crate::ir::serial;
+use crate::project::{ProjectError, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -30,8 +31,8 @@ pub struct RtlSimOutcome {
     pub stderr: String,
 }
 
-fn not_project(dir: &Path, why: &str) -> HlsError {
-    HlsError::io(dir, format!("not a bit2hls Verilog project: {why}"))
+fn not_project(dir: &Path, why: &str) -> ProjectError {
+    ProjectError::io(dir, format!("not a bit2hls Verilog project: {why}"))
 }
 
 /// The module name from `report.json` (`project.name`, with `project.backend == "verilog"`).
@@ -51,7 +52,7 @@ pub fn project_name(dir: &Path) -> Result<String> {
         .and_then(|n| n.as_str())
         .ok_or_else(|| not_project(dir, "report.json has no project.name"))?
         .to_string();
-    crate::back::hls::namer::Namer::check_top(&name)
+    crate::project::names::Namer::check_top(&name)
         .map_err(|_| not_project(dir, "invalid project name"))?;
     Ok(name)
 }
@@ -60,11 +61,11 @@ pub fn project_name(dir: &Path) -> Result<String> {
 /// outputs recomputed by the emulator from the project's `firmware.json`.
 pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result<usize> {
     let fp = dir.join("firmware.json");
-    let text = std::fs::read_to_string(&fp).map_err(|e| HlsError::io(&fp, e))?;
-    let fw = fwdump::from_json(&text, &fp)?;
-    let mut rows = NpyRows::open(input).map_err(|e| HlsError::io(input, e))?;
+    let text = std::fs::read_to_string(&fp).map_err(|e| ProjectError::io(&fp, e))?;
+    let fw = serial::from_json(&text, &fp)?;
+    let mut rows = NpyRows::open(input).map_err(|e| ProjectError::io(input, e))?;
     if rows.cols != fw.n_in {
-        return Err(HlsError::io(
+        return Err(ProjectError::io(
             input,
             format!(
                 "samples have {} features, the design takes {}",
@@ -75,9 +76,9 @@ pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result
     let mut x = Vec::new();
     let n = rows
         .next_chunk(samples.unwrap_or(rows.rows).min(rows.rows), &mut x)
-        .map_err(|e| HlsError::io(input, e))?;
+        .map_err(|e| ProjectError::io(input, e))?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(HlsError::io(
+        return Err(ProjectError::io(
             input,
             format!(
                 "sample {}, feature {}: {} is not finite",
@@ -93,12 +94,12 @@ pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result
         d.join("tb_input_codes.dat"),
         super::codes_text(&ci, fw.n_in),
     )
-    .map_err(|e| HlsError::io(&d, e))?;
+    .map_err(|e| ProjectError::io(&d, e))?;
     std::fs::write(
         d.join("tb_output_codes.dat"),
         super::codes_text(&co, fw.n_out),
     )
-    .map_err(|e| HlsError::io(&d, e))?;
+    .map_err(|e| ProjectError::io(&d, e))?;
     Ok(n)
 }
 
@@ -126,7 +127,7 @@ pub fn build(dir: &Path, name: &str) -> Result<(PathBuf, f64)> {
         .arg(format!("rtl/{name}.v"))
         .arg(format!("tb/tb_{name}.cpp"));
     let out = cmd.output().map_err(|e| {
-        HlsError::io(
+        ProjectError::io(
             Path::new("verilator"),
             format!("cannot run ({e}); install Verilator with scripts/deps.sh (apt-get install verilator)"),
         )
@@ -134,7 +135,7 @@ pub fn build(dir: &Path, name: &str) -> Result<(PathBuf, f64)> {
     if !out.status.success() {
         let log = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        return Err(HlsError::io(
+        return Err(ProjectError::io(
             dir,
             format!(
                 "verilator failed ({}):\n{}",
@@ -147,7 +148,7 @@ pub fn build(dir: &Path, name: &str) -> Result<(PathBuf, f64)> {
     let exe = mdir.join("tb");
     let exe = exe
         .canonicalize()
-        .map_err(|e| HlsError::io(&exe, format!("verilator built no test bench: {e}")))?;
+        .map_err(|e| ProjectError::io(&exe, format!("verilator built no test bench: {e}")))?;
     Ok((exe, t0.elapsed().as_secs_f64()))
 }
 
@@ -184,13 +185,13 @@ pub fn rtlsim(dir: &Path, input: Option<&Path>, samples: Option<usize>) -> Resul
         .current_dir(dir)
         .args(["tb_data/tb_input_codes.dat", "tb_data/tb_output_codes.dat"])
         .output()
-        .map_err(|e| HlsError::io(&exe, format!("cannot run: {e}")))?;
+        .map_err(|e| ProjectError::io(&exe, format!("cannot run: {e}")))?;
     let run_secs = t0.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let (events, received, mismatches, latency, latency_errors, cycles, bubbles) =
         parse_summary(&stdout).ok_or_else(|| {
-            HlsError::io(
+            ProjectError::io(
                 &exe,
                 format!(
                     "the test bench printed no summary ({}):\n{stderr}",

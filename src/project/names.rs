@@ -1,4 +1,4 @@
-//! The one place that makes C++ identifiers from user-supplied names.
+//! The one place that makes identifiers (C++ and Verilog) from user-supplied names.
 //!
 //! Layer symbols are `l<index>_<sanitized name>`: the index prefix makes them unique even when
 //! two layers sanitize to the same text, and no symbol can be a C++ keyword or collide with the

@@ -1,10 +1,10 @@
-//! Errors of the HLS backend. Each says where (directory, layer, option) and what to do.
+//! Errors of the backends' project directories (HLS and Verilog). Each says where (directory, layer, option) and what to do.
 
 use std::path::PathBuf;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-pub enum HlsError {
+pub enum ProjectError {
     #[error("{path}: the output directory exists and is not empty; use --force to replace it")]
     OutputExists { path: PathBuf },
 
@@ -49,23 +49,27 @@ pub enum HlsError {
 
     #[error("rendering {file}: {detail}")]
     Template { file: String, detail: String },
+
+    /// A model or firmware file (`firmware.json`) that could not be read.
+    #[error(transparent)]
+    Model(#[from] crate::error::Error),
 }
 
-impl From<crate::target::parts::PartError> for HlsError {
-    fn from(e: crate::target::parts::PartError) -> HlsError {
+impl From<crate::target::parts::PartError> for ProjectError {
+    fn from(e: crate::target::parts::PartError) -> ProjectError {
         match e {
             crate::target::parts::PartError::Unknown { part, known } => {
-                HlsError::UnknownPart { part, known }
+                ProjectError::UnknownPart { part, known }
             }
         }
     }
 }
 
-pub type Result<T> = std::result::Result<T, HlsError>;
+pub type Result<T> = std::result::Result<T, ProjectError>;
 
-impl HlsError {
-    pub fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> HlsError {
-        HlsError::Io {
+impl ProjectError {
+    pub fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> ProjectError {
+        ProjectError::Io {
             path: path.into(),
             detail: e.to_string(),
         }

@@ -3,7 +3,7 @@
 //! model file. [`Firmware`] itself only serializes its shape (weights are skipped), so this
 //! module mirrors it with serde structs of its own.
 
-use super::error::{HlsError, Result};
+use crate::error::{Error, Result};
 use crate::ir::firmware::{
     AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw,
 };
@@ -343,7 +343,7 @@ pub fn to_json(fw: &Firmware) -> String {
 
 /// Parses firmware.json written by [`to_json`].
 pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
-    let bad = |d: String| HlsError::Project {
+    let bad = |d: String| Error::Data {
         path: path.to_path_buf(),
         detail: d,
     };
