@@ -4,10 +4,10 @@
 //! ourselves). `cargo bench --bench emulator [-- EVENTS_SMALL EVENTS_BIG REPS]`.
 
 use bit2hls::back::emu::fast::FastEmulator;
-use bit2hls::back::emu::fixed::Emulator;
 use bit2hls::front::{ArchOrigin, Loaded};
 use bit2hls::ir::firmware::Mode;
 use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::reference::fixed::Emulator;
 use bit2hls::testutil::{gaussian, random_mlp};
 use std::time::Instant;
 

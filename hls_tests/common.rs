@@ -1,7 +1,6 @@
 //! Shared helpers of the HLS integration tests: random models, lowering, project writing, csim.
 #![allow(dead_code)]
 
-use bit2hls::back::emu::fixed::Emulator;
 use bit2hls::back::hls::csim::{csim, CsimOptions, CsimOutcome};
 use bit2hls::back::hls::{self, HlsOptions, ProjectMeta};
 use bit2hls::front::{ArchOrigin, Loaded};
@@ -10,6 +9,7 @@ use bit2hls::ir::{
     Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
 };
 use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::reference::fixed::Emulator;
 use bit2hls::target::Strategy;
 use bit2hls::testutil::Rng;
 use std::path::{Path, PathBuf};

@@ -16,6 +16,7 @@ pub mod ir;
 pub mod pass;
 pub mod pipeline;
 pub mod project;
+pub mod reference;
 pub mod report;
 pub mod synth;
 pub mod target;

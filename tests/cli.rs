@@ -1,10 +1,10 @@
 //! The command line as a user drives it: outputs equal the library, bad input fails cleanly.
 
-use bit2hls::back::emu::fixed::Emulator;
 use bit2hls::front::{load, LoadOptions, Loaded};
 use bit2hls::io::npy::NpyWriter;
 use bit2hls::ir::firmware::Mode;
 use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::reference::fixed::Emulator;
 use bit2hls::testutil::{gaussian, safetensors_bytes, sequential_state_dict};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,7 +104,7 @@ fn emulate_equals_library_emulator_in_every_mode() {
         let t = fw.output_type();
         let expect: Vec<f64> = expect
             .iter()
-            .map(|&c| bit2hls::back::emu::fixed::code_to_f64(c, t))
+            .map(|&c| bit2hls::reference::fixed::code_to_f64(c, t))
             .collect();
         assert_eq!(got, expect, "mode {mode}");
     }
@@ -121,7 +121,7 @@ fn emulate_equals_library_emulator_in_every_mode() {
             .arg(&out),
     );
     let a: ndarray::Array2<f32> = ndarray_npy::read_npy(&out).unwrap();
-    let first: Vec<f32> = bit2hls::back::emu::float::forward(&loaded.model, &x[..16], None);
+    let first: Vec<f32> = bit2hls::reference::float::forward(&loaded.model, &x[..16], None);
     assert_eq!(a.row(0).to_vec(), first);
 }
 

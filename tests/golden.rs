@@ -9,11 +9,11 @@
 //! * the firmware emulator (dynamic mode) agrees with PyTorch's class on ≥ 99.9 % of real jets
 //!   (trained models) — random-weight models on Gaussian inputs are reported, with a looser bound.
 
-use bit2hls::back::emu::fixed::{code_to_f64, Emulator};
-use bit2hls::back::emu::float;
 use bit2hls::front::{load, LoadOptions, Loaded};
 use bit2hls::ir::firmware::Mode;
 use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::reference::fixed::{code_to_f64, Emulator};
+use bit2hls::reference::float;
 use ndarray::{Array1, Array2};
 use ndarray_npy::NpzReader;
 use std::path::{Path, PathBuf};

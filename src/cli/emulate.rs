@@ -1,11 +1,11 @@
 //! `bit2hls emulate`: stream a .npy through the firmware emulator or the float reference.
 
 use crate::back::emu::fast::FastEmulator;
-use crate::back::emu::fixed::code_to_f64;
-use crate::back::emu::float;
 use crate::error::Error;
 use crate::io::npy::{NpyRows, NpyWriter};
 use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
+use crate::reference::fixed::code_to_f64;
+use crate::reference::float;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -1,10 +1,10 @@
 //! `bit2hls validate`: firmware vs float on a data set, for every activation mode.
 
-use crate::back::emu::fixed::{code_to_f64, CodeTaps, Emulator};
-use crate::back::emu::float;
 use crate::io::npy::stream_npz_member;
 use crate::ir::firmware::Mode;
 use crate::pipeline::{lower_for, FwArgs, ModelArgs};
+use crate::reference::fixed::{code_to_f64, CodeTaps, Emulator};
+use crate::reference::float;
 use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;

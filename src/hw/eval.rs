@@ -115,13 +115,13 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::back::emu::fixed::Emulator;
     use crate::back::emu::problem::{build, problem};
     use crate::back::emu::tests::{adversarial_inputs, fw_args};
     use crate::front::{ArchOrigin, Loaded};
     use crate::ir::firmware::Mode;
     use crate::pass::calibrate::calibrate;
     use crate::pipeline::lower_for;
+    use crate::reference::fixed::Emulator;
     use proptest::prelude::*;
 
     proptest! {

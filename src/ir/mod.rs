@@ -3,7 +3,7 @@
 //! Two levels, in pipeline order:
 //!
 //! 1. [`Model`]: the float network as the user trained it — a list of [`Layer`]s with float
-//!    parameters and ternary codes. The float reference ([`crate::back::emu::float`]) runs it.
+//!    parameters and ternary codes. The float reference ([`crate::reference::float`]) runs it.
 //! 2. [`firmware::Firmware`]: the same network lowered by [`crate::pass`] to integer arithmetic,
 //!    every value with an exact [`fixed::FixedType`] proven by range analysis. The bit-exact
 //!    emulator and every hardware backend consume only this level.

@@ -496,9 +496,9 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::back::emu::fixed::Emulator;
     use crate::front::{ArchOrigin, Loaded};
     use crate::pipeline::{lower_for, FwArgs};
+    use crate::reference::fixed::Emulator;
 
     #[test]
     fn round_trip_keeps_every_integer() {

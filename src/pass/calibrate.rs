@@ -6,9 +6,9 @@
 //! * input type (when not given) = `ap_fixed<W, I>` with the smallest `I` such that the largest
 //!   `|x|` of the calibration set is representable without saturation, at the requested width `W`.
 
-use crate::back::emu::float;
 use crate::ir::fixed::FixedType;
 use crate::ir::Model;
+use crate::reference::float;
 use rayon::prelude::*;
 
 /// Per float-layer-index maximum |input| (only BitLinear layers are recorded), and the input max.

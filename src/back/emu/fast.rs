@@ -39,9 +39,9 @@
 // Lane loops index several arrays with the same lane number on purpose (they vectorize).
 #![allow(clippy::needless_range_loop)]
 
-use super::fixed::Emulator;
 use crate::ir::firmware::{Firmware, FwKind, Quantizer};
 use crate::ir::fixed::{bit_length, ceil_log2};
+use crate::reference::fixed::Emulator;
 use rayon::prelude::*;
 
 /// Events per SIMD block.

@@ -1,7 +1,6 @@
-//! Emulators: the float reference and the bit-exact firmware emulator.
+//! The fast bit-exact emulator of the firmware (lane kernels, AVX2 where the CPU has it). The
+//! reference emulator it must equal lives in [`crate::reference::fixed`].
 pub mod fast;
-pub mod fixed;
-pub mod float;
 #[cfg(test)]
 mod naive;
 #[cfg(test)]

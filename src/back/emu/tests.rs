@@ -1,13 +1,13 @@
 //! Property tests ("problems" in tract's sense): random small networks and adversarial inputs;
 //! the emulator must equal the naive wide-integer reference and stay inside every proven range.
 
-use super::fixed::Emulator;
 use super::naive;
 use super::problem::{build, problem, Problem};
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::Mode;
 use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwArgs};
+use crate::reference::fixed::Emulator;
 use crate::testutil::Rng;
 use proptest::prelude::*;
 

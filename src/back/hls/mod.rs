@@ -2,7 +2,7 @@
 //!
 //! [`render`] builds every file in memory (deterministic: no timestamps, sorted maps);
 //! [`write_project`] writes them to a temporary sibling directory and renames it into place.
-//! The C++ computes exactly the integers of [`crate::back::emu::fixed::Emulator`]
+//! The C++ computes exactly the integers of [`crate::reference::fixed::Emulator`]
 //! (docs/arithmetic.md); [`csim`] proves it with g++ and the ap_types headers.
 //!
 //! Layout of a project (docs/hls.md): `firmware/<name>.cpp|.h`, `firmware/defines.h`,

@@ -6,8 +6,8 @@
 //! Outputs `c · 2^-F` are printed exactly (every binary fraction has a finite decimal
 //! expansion); the test bench prints its results with the same algorithm.
 
-use crate::back::emu::fixed::Emulator;
 use crate::ir::firmware::Firmware;
+use crate::reference::fixed::Emulator;
 use std::fmt::Write;
 
 /// The exact decimal text of `code · 2^-frac` (`0 ≤ frac ≤ 58`): no exponent, no trailing zeros.

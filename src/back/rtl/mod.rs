@@ -14,13 +14,13 @@
 pub mod sim;
 pub mod verilog;
 
-use crate::back::emu::fixed::Emulator;
 use crate::hw::netlist;
 use crate::hw::schedule::PipelineOptions;
 pub use crate::hw::Design;
 use crate::ir::firmware::Firmware;
 use crate::ir::serial;
 use crate::project::{ProjectError, Result};
+use crate::reference::fixed::Emulator;
 use askama::Template;
 use serde::Serialize;
 use std::fmt::Write;

@@ -1,12 +1,12 @@
 //! The fast emulator must give exactly the integers of the reference, for every event.
 
 use super::{FastEmulator, LANES};
-use crate::back::emu::fixed::Emulator;
 use crate::back::emu::problem::{build, problem};
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::{Firmware, Mode};
 use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwArgs};
+use crate::reference::fixed::Emulator;
 use crate::testutil::{random_mlp, Rng};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
