@@ -2,13 +2,14 @@
 
 pub mod arch;
 pub mod tensors;
+pub mod ternarize;
 
 use crate::error::{Error, Result};
 use crate::ir::fixed::FixedType;
 use crate::ir::{
     Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
 };
-use crate::pass::ternarize::{ternarize, unpack_hf};
+use ternarize::{ternarize, unpack_hf};
 use arch::{ArchLayer, HiddenAct};
 use std::path::{Path, PathBuf};
 pub use tensors::TensorFile;

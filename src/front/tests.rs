@@ -2,7 +2,7 @@
 
 use super::{load, LoadOptions};
 use crate::ir::{LayerKind, WeightSource};
-use crate::pass::ternarize::pack_hf;
+use super::ternarize::pack_hf;
 use crate::testutil::{safetensors_bytes, sequential_state_dict, RawTensor};
 use std::path::PathBuf;
 
