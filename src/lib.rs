@@ -20,6 +20,7 @@ pub mod reference;
 pub mod report;
 pub mod synth;
 pub mod target;
+pub mod synthetic;
 pub mod testutil;
 
 pub use error::{Error, Result};

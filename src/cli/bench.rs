@@ -3,7 +3,7 @@
 use crate::back::emu::fast::FastEmulator;
 use crate::ir::firmware::Mode;
 use crate::pipeline::FwArgs;
-use crate::testutil::random_mlp;
+use crate::synthetic::random_mlp;
 use clap::Args;
 use std::time::Instant;
 
@@ -50,14 +50,14 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
             ..FwArgs::default()
         };
         let cal = if a.mode == Mode::Static {
-            let xs = crate::testutil::gaussian(4096 * widths[0], 7);
+            let xs = crate::synthetic::gaussian(4096 * widths[0], 7);
             Some(crate::pass::calibrate::calibrate(&loaded.model, &xs))
         } else {
             None
         };
         let fw = crate::pipeline::lower_for(&loaded, &fw_args, a.mode, cal.as_ref())?;
         let emu = FastEmulator::new(&fw);
-        let x = crate::testutil::gaussian(a.events * widths[0], 99);
+        let x = crate::synthetic::gaussian(a.events * widths[0], 99);
         let _ = emu.run_batch(&x[..widths[0] * 10_000.min(a.events)]);
         let mut rates = Vec::new();
         for _ in 0..a.reps.max(1) {

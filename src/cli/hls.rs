@@ -233,7 +233,7 @@ fn tb_inputs(a: &CompileArgs, n_in: usize) -> anyhow::Result<(Vec<f32>, String)>
         }
     }
     Ok((
-        crate::testutil::gaussian(n * n_in, TB_SEED),
+        crate::synthetic::gaussian(n * n_in, TB_SEED),
         format!("standard normal samples, seed {TB_SEED:#x} ({n} samples)"),
     ))
 }
