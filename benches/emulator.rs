@@ -6,7 +6,7 @@
 use bit2hls::back::emu::fast::FastEmulator;
 use bit2hls::front::{ArchOrigin, Loaded};
 use bit2hls::ir::firmware::Mode;
-use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::pipeline::{lower_for, FwOptions};
 use bit2hls::reference::fixed::Emulator;
 use bit2hls::testutil::{gaussian, random_mlp};
 use std::time::Instant;
@@ -67,10 +67,10 @@ fn main() {
                 origin: ArchOrigin::Inferred,
                 notes: vec![],
             };
-            let fw_args = FwArgs {
+            let fw_args = FwOptions {
                 mode,
                 input_type: Some("ap_fixed<16,6>".into()),
-                ..FwArgs::default()
+                ..FwOptions::default()
             };
             let cal = (mode == Mode::Static).then(|| {
                 bit2hls::pass::calibrate::calibrate(&loaded.model, &gaussian(4096 * widths[0], 7))

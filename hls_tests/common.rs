@@ -8,18 +8,18 @@ use bit2hls::ir::firmware::{Firmware, Mode};
 use bit2hls::ir::{
     Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
 };
-use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::pipeline::{lower_for, FwOptions};
 use bit2hls::reference::fixed::Emulator;
 use bit2hls::target::Strategy;
 use bit2hls::testutil::Rng;
 use std::path::{Path, PathBuf};
 
-pub fn fw_args(mode: Mode, input_type: Option<&str>) -> FwArgs {
+pub fn fw_args(mode: Mode, input_type: Option<&str>) -> FwOptions {
     fw_args_frac(mode, input_type, 12)
 }
 
-pub fn fw_args_frac(mode: Mode, input_type: Option<&str>, frac_bits: i32) -> FwArgs {
-    FwArgs {
+pub fn fw_args_frac(mode: Mode, input_type: Option<&str>, frac_bits: i32) -> FwOptions {
+    FwOptions {
         mode,
         calib: None,
         input_type: input_type.map(|s| s.to_string()),

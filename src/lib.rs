@@ -6,6 +6,7 @@
 #![warn(clippy::print_stdout)]
 
 pub mod back;
+pub mod choice;
 pub mod cli;
 pub mod error;
 pub mod estimate;
@@ -19,8 +20,8 @@ pub mod project;
 pub mod reference;
 pub mod report;
 pub mod synth;
-pub mod target;
 pub mod synthetic;
+pub mod target;
 pub mod testutil;
 
 pub use error::{Error, Result};

@@ -1,92 +1,41 @@
-//! The pipeline as the CLI drives it: load → (calibrate) → lower. Shared by every command.
+//! The pipeline after the front end: (calibrate) → lower, with the firmware options every
+//! command shares. The command line's flags map onto [`FwOptions`] in [`crate::cli`].
 
 use crate::error::{Error, Result};
-use crate::front::arch::HiddenAct;
-use crate::front::{load, LoadOptions, Loaded};
+use crate::front::Loaded;
 use crate::io::npy::stream_npz_member;
 use crate::ir::firmware::{Firmware, LowerOptions, Mode};
 use crate::ir::fixed::FixedType;
-use crate::ir::ProfileName;
 use crate::pass::calibrate::{calibrate, input_type_for, Calibration};
 use crate::pass::lower::lower;
-use clap::Args;
 use std::path::PathBuf;
 
-/// How to read the model.
-#[derive(Args, Clone, Debug)]
-pub struct ModelArgs {
-    /// The model (.safetensors).
-    pub model: PathBuf,
-    /// Architecture document (default: `<model>.json` next to it, then the file's metadata,
-    /// then inference from tensor names).
-    #[arg(long)]
-    pub arch: Option<PathBuf>,
-    /// Float semantics profile (overrides the architecture's).
-    #[arg(long, value_enum)]
-    pub profile: Option<ProfileName>,
-    #[command(flatten)]
-    pub overrides: crate::ir::profile::ProfileOverrides,
-    /// Activation between inferred linear layers.
-    #[arg(long, value_enum, default_value = "relu")]
-    pub hidden_act: HiddenAct,
-    /// Inferred linear layers kept full precision (indices among linear layers, or module names).
-    #[arg(long, value_delimiter = ',')]
-    pub float_layers: Vec<String>,
-    /// Meaning of `weight_scale` in Hugging Face packed U8 weights: beta or inv_beta.
-    #[arg(long)]
-    pub weight_scale_is: Option<String>,
-}
-
-impl ModelArgs {
-    /// The defaults for the model file `path` (as if only the path were given on the command line).
-    pub fn from_path(path: &std::path::Path) -> ModelArgs {
-        #[derive(clap::Parser)]
-        struct Wrap {
-            #[command(flatten)]
-            m: ModelArgs,
-        }
-        use clap::Parser;
-        let mut w = Wrap::parse_from(["bit2hls", "placeholder"]);
-        w.m.model = path.to_path_buf();
-        w.m
-    }
-}
-
-/// Firmware arithmetic choices.
-#[derive(Args, Clone, Debug)]
-pub struct FwArgs {
+/// Firmware arithmetic choices (the command line's `--mode`, `--calib`, ... in
+/// [`crate::cli`]).
+#[derive(Clone, Debug)]
+pub struct FwOptions {
     /// Activation quantization mode.
-    #[arg(long, value_enum, default_value = "dynamic")]
     pub mode: Mode,
     /// Calibration data (.npz with `x`): static-mode scales, and the input type if not given.
-    #[arg(long)]
     pub calib: Option<PathBuf>,
     /// Firmware input type, e.g. `ap_fixed<16,6>`.
-    #[arg(long)]
     pub input_type: Option<String>,
-    /// Static-mode scale of each layer: this quantile of the calibration samples' max|x|
-    /// (1 = the maximum; the default 0.999 lets the rarest outliers saturate instead of
-    /// coarsening every other event's codes).
-    #[arg(long, default_value_t = 0.999)]
+    /// Static-mode scale of each layer: this quantile of the calibration samples' max|x|.
     pub calib_quantile: f64,
     /// Input width used when the input type is chosen from calibration data.
-    #[arg(long, default_value_t = 16)]
     pub input_bits: u32,
     /// Fractional bits of hidden and output values.
-    #[arg(long, default_value_t = 12)]
     pub frac_bits: i32,
     /// Signed width of quantized scale constants.
-    #[arg(long, default_value_t = 18)]
     pub const_bits: u32,
     /// Signed width of full-precision layer weights.
-    #[arg(long, default_value_t = 16)]
     pub weight_bits: u32,
 }
 
-impl Default for FwArgs {
+impl Default for FwOptions {
     /// The command-line defaults.
-    fn default() -> FwArgs {
-        FwArgs {
+    fn default() -> FwOptions {
+        FwOptions {
             mode: Mode::Dynamic,
             calib: None,
             input_type: None,
@@ -96,22 +45,6 @@ impl Default for FwArgs {
             const_bits: 18,
             weight_bits: 16,
         }
-    }
-}
-
-impl ModelArgs {
-    pub fn load(&self) -> Result<Loaded> {
-        load(
-            &self.model,
-            &LoadOptions {
-                arch: self.arch.clone(),
-                profile: self.profile,
-                overrides: self.overrides.clone(),
-                hidden_act: self.hidden_act,
-                float_layers: self.float_layers.clone(),
-                weight_scale_is: self.weight_scale_is.clone(),
-            },
-        )
     }
 }
 
@@ -125,7 +58,7 @@ pub const DEFAULT_INPUT_TYPE: FixedType = FixedType {
 /// Lowers `loaded` for `mode` (overriding `args.mode`); `calib` is the calibration, if any.
 pub fn lower_for(
     loaded: &Loaded,
-    args: &FwArgs,
+    args: &FwOptions,
     mode: Mode,
     calib: Option<&Calibration>,
 ) -> Result<Firmware> {
@@ -179,7 +112,7 @@ pub fn lower_for(
 }
 
 /// Calibrates on the `x` array of the `--calib` file (streamed), if one was given.
-pub fn calibration(loaded: &Loaded, args: &FwArgs) -> Result<Option<Calibration>> {
+pub fn calibration(loaded: &Loaded, args: &FwOptions) -> Result<Option<Calibration>> {
     let Some(path) = &args.calib else {
         return Ok(None);
     };

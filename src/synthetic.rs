@@ -75,4 +75,3 @@ pub fn random_mlp(widths: &[usize], seed: u64, bias: bool) -> Model {
         input_type: None,
     }
 }
-

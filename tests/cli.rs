@@ -3,7 +3,7 @@
 use bit2hls::front::{load, LoadOptions, Loaded};
 use bit2hls::io::npy::NpyWriter;
 use bit2hls::ir::firmware::Mode;
-use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::pipeline::{lower_for, FwOptions};
 use bit2hls::reference::fixed::Emulator;
 use bit2hls::testutil::{gaussian, safetensors_bytes, sequential_state_dict};
 use std::path::{Path, PathBuf};
@@ -41,8 +41,8 @@ fn read_npy_f64(path: &Path) -> Vec<f64> {
     a.iter().copied().collect()
 }
 
-fn fw_args(mode: Mode) -> FwArgs {
-    FwArgs {
+fn fw_args(mode: Mode) -> FwOptions {
+    FwOptions {
         mode,
         calib: None,
         input_type: None,

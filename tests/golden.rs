@@ -11,7 +11,7 @@
 
 use bit2hls::front::{load, LoadOptions, Loaded};
 use bit2hls::ir::firmware::Mode;
-use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::pipeline::{lower_for, FwOptions};
 use bit2hls::reference::fixed::{code_to_f64, Emulator};
 use bit2hls::reference::float;
 use ndarray::{Array1, Array2};
@@ -200,7 +200,7 @@ fn float_reference_and_firmware_against_pytorch() {
         );
 
         // Firmware, dynamic mode, default input type.
-        let args = FwArgs {
+        let args = FwOptions {
             mode: Mode::Dynamic,
             calib: None,
             input_type: None,

@@ -4,7 +4,7 @@
 #![no_main]
 use bit2hls::front::{load_bytes, LoadOptions, Loaded};
 use bit2hls::ir::firmware::Mode;
-use bit2hls::pipeline::{lower_for, FwArgs};
+use bit2hls::pipeline::{lower_for, FwOptions};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
         let loaded = Loaded { model, origin, notes };
-        let args = FwArgs { mode: Mode::Dynamic, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0 };
+        let args = FwOptions { mode: Mode::Dynamic, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0 };
         for mode in [Mode::Dynamic, Mode::DynamicPow2] {
             let _ = lower_for(&loaded, &args, mode, None);
         }

@@ -2,7 +2,7 @@
 
 use crate::back::emu::fast::FastEmulator;
 use crate::ir::firmware::Mode;
-use crate::pipeline::FwArgs;
+use crate::pipeline::FwOptions;
 use crate::synthetic::random_mlp;
 use clap::Args;
 use std::time::Instant;
@@ -19,7 +19,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
     /// Activation mode.
-    #[arg(long, value_enum, default_value = "dynamic")]
+    #[arg(long, value_parser = super::args::choice::<Mode>(), default_value = "dynamic")]
     pub mode: Mode,
 }
 
@@ -44,10 +44,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
             origin: crate::front::ArchOrigin::Inferred,
             notes: vec![],
         };
-        let fw_args = FwArgs {
+        let fw_args = FwOptions {
             mode: a.mode,
             input_type: Some("ap_fixed<16,6>".into()),
-            ..FwArgs::default()
+            ..FwOptions::default()
         };
         let cal = if a.mode == Mode::Static {
             let xs = crate::synthetic::gaussian(4096 * widths[0], 7);

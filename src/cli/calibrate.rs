@@ -5,6 +5,7 @@
 //! synthesizes them (or `calibrate run` does all of it); `calibrate table --out DIR` prints
 //! estimate, Yosys and their ratio for every design that has a `synth.json`.
 
+use super::args::ModelArgs;
 use crate::back::rtl;
 use crate::estimate::cmvm::{cmvm_netlist, random_ternary};
 use crate::estimate::cost::{features, Features};
@@ -12,7 +13,8 @@ use crate::estimate::{resources, Resources};
 use crate::hw::schedule::PipelineOptions;
 use crate::hw::Design;
 use crate::ir::firmware::Mode;
-use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
+use crate::pipeline::FwOptions;
+use crate::pipeline::{calibration, lower_for};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -143,10 +145,10 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "model".into());
         for mode in Mode::ALL {
-            let fa = FwArgs {
+            let fa = FwOptions {
                 mode,
                 calib: a.calib.clone(),
-                ..FwArgs::default()
+                ..FwOptions::default()
             };
             let cal = calibration(&loaded, &fa)?;
             let fw = lower_for(&loaded, &fa, mode, cal.as_ref())?;

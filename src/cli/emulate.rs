@@ -1,9 +1,10 @@
 //! `bit2hls emulate`: stream a .npy through the firmware emulator or the float reference.
 
+use super::args::{FwArgs, ModelArgs};
 use crate::back::emu::fast::FastEmulator;
 use crate::error::Error;
 use crate::io::npy::{NpyRows, NpyWriter};
-use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
+use crate::pipeline::{calibration, lower_for};
 use crate::reference::fixed::code_to_f64;
 use crate::reference::float;
 use anyhow::Context;
@@ -40,8 +41,8 @@ pub struct EmulateArgs {
 
 pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
     let loaded = a.model.load()?;
-    let calib = calibration(&loaded, &a.fw)?;
-    let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
+    let calib = calibration(&loaded, &a.fw.options())?;
+    let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
     let mut rows = NpyRows::open(&a.input)?;
     if rows.cols != fw.n_in {
         return Err(Error::Data {

@@ -1,11 +1,12 @@
 //! `bit2hls estimate MODEL --part P --clock C`: resources, latency and the trigger verdict.
 
+use super::args::{FwArgs, ModelArgs};
 use crate::estimate::design::{estimate_hls, estimate_rtl};
 use crate::estimate::verdict::{render_table, Verdict, VerdictOptions};
 use crate::estimate::{parse_clock, Backend};
 use crate::hw::Design;
 use crate::ir::firmware::Mode;
-use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
+use crate::pipeline::{calibration, lower_for};
 use crate::target::parts;
 use crate::target::Strategy;
 use clap::Args;
@@ -24,10 +25,10 @@ pub struct EstimateArgs {
     #[arg(long, default_value = "5ns")]
     pub clock: String,
     /// verilog (calibrated against Yosys) or hls (derived from it, not checked against Vitis).
-    #[arg(long, value_enum, default_value = "verilog")]
+    #[arg(long, value_parser = super::args::choice::<Backend>(), default_value = "verilog")]
     pub backend: Backend,
     /// HLS strategy (with --backend hls).
-    #[arg(long, value_enum, default_value = "latency")]
+    #[arg(long, value_parser = super::args::choice::<Strategy>(), default_value = "latency")]
     pub strategy: Strategy,
     /// HLS reuse factor (resource strategy).
     #[arg(long, default_value_t = 1)]
@@ -69,7 +70,7 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
         "--strategy/--reuse apply to --backend hls; the Verilog backend is latency-only (II = 1)"
     );
     let loaded = a.model.load()?;
-    let calib = calibration(&loaded, &a.fw)?;
+    let calib = calibration(&loaded, &a.fw.options())?;
     let modes: Vec<Mode> = if a.all_modes {
         Mode::ALL.to_vec()
     } else {
@@ -77,7 +78,7 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
     };
     let mut out = Vec::new();
     for mode in modes {
-        let fw = lower_for(&loaded, &a.fw, mode, calib.as_ref())?;
+        let fw = lower_for(&loaded, &a.fw.options(), mode, calib.as_ref())?;
         let d = Design::new(&fw, pipeline);
         let est = match a.backend {
             Backend::Verilog => estimate_rtl(&fw, &d, part, clock_ns),

@@ -1,12 +1,13 @@
 //! `compile` (write an HLS project) and `csim` (C-simulate it with g++ and ap_types).
 
+use super::args::{FwArgs, ModelArgs};
 use crate::back::hls::csim::{csim, CsimOptions};
 use crate::back::hls::{self, HlsOptions, ProjectMeta};
 use crate::back::rtl::{self, RtlOptions};
 use crate::hw::schedule::PipelineOptions;
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
-use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
+use crate::pipeline::{calibration, lower_for};
 use crate::target::{parts, Strategy};
 use anyhow::Context;
 use clap::Args;
@@ -32,7 +33,7 @@ pub struct CompileArgs {
     #[arg(long, default_value_t = 5.0)]
     pub clock: f64,
     /// latency (II=1, add/subtract trees) or resource (2-bit lanes in ROM, II=reuse).
-    #[arg(long, value_enum, default_value = "latency")]
+    #[arg(long, value_parser = super::args::choice::<Strategy>(), default_value = "latency")]
     pub strategy: Strategy,
     /// Reuse factor of the resource strategy (must divide n_in·n_out of every layer).
     #[arg(long, default_value_t = 1)]
@@ -48,7 +49,7 @@ pub struct CompileArgs {
     #[arg(long)]
     pub force: bool,
     /// hls (a Vitis HLS C++ project) or verilog (pipelined RTL, one event per clock).
-    #[arg(long, value_enum, default_value = "hls")]
+    #[arg(long, value_parser = super::args::choice::<crate::estimate::Backend>(), default_value = "hls")]
     pub backend: crate::estimate::Backend,
     /// Verilog backend: adder levels between pipeline registers (default: from --clock).
     #[arg(long)]
@@ -102,7 +103,12 @@ fn estimates_and_html(
                 .into_iter()
                 .filter(|m| *m != Mode::Static || a.fw.calib.is_some())
                 .collect();
-            Some(super::validate::compute(loaded, &a.fw, d, &modes)?)
+            Some(super::validate::compute(
+                loaded,
+                &a.fw.options(),
+                d,
+                &modes,
+            )?)
         }
         None => None,
     };
@@ -112,7 +118,7 @@ fn estimates_and_html(
         let e = if mode == fw.mode() {
             this.clone()
         } else {
-            match lower_for(loaded, &a.fw, mode, calib) {
+            match lower_for(loaded, &a.fw.options(), mode, calib) {
                 Ok(f) => pick(&f),
                 Err(e) => {
                     skipped.push(format!("{mode}: not estimated ({e})"));
@@ -321,8 +327,8 @@ fn load_and_lower(
         .into());
     }
     let loaded = a.model.load()?;
-    let calib = calibration(&loaded, &a.fw)?;
-    let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
+    let calib = calibration(&loaded, &a.fw.options())?;
+    let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
     Ok((loaded, calib, fw))
 }
 

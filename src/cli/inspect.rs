@@ -1,10 +1,11 @@
 //! `bit2hls inspect`: the model after each pass.
 
+use super::args::{FwArgs, ModelArgs};
 use crate::front::ArchOrigin;
 use crate::ir::firmware::{Firmware, FwKind, Quantizer};
 use crate::ir::{LayerKind, Model, WeightSource};
 use crate::pass::fold::{stages, StageOp};
-use crate::pipeline::{calibration, lower_for, FwArgs, ModelArgs};
+use crate::pipeline::{calibration, lower_for};
 use clap::Args;
 use std::fmt::Write;
 
@@ -21,8 +22,8 @@ pub struct InspectArgs {
 
 pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
     let loaded = a.model.load()?;
-    let calib = calibration(&loaded, &a.fw)?;
-    let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
+    let calib = calibration(&loaded, &a.fw.options())?;
+    let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&fw)?);
         return Ok(0);

@@ -1,6 +1,7 @@
 #![allow(clippy::print_stdout)]
 //! Command-line interface. Each command lives in its own module; errors are printed once here.
 
+mod args;
 mod bench;
 mod calibrate;
 mod emulate;

@@ -1,8 +1,10 @@
 //! `bit2hls validate`: firmware vs float on a data set, for every activation mode.
 
+use super::args::{FwArgs, ModelArgs};
 use crate::io::npy::stream_npz_member;
 use crate::ir::firmware::Mode;
-use crate::pipeline::{lower_for, FwArgs, ModelArgs};
+use crate::pipeline::lower_for;
+use crate::pipeline::FwOptions;
 use crate::reference::fixed::{code_to_f64, CodeTaps, Emulator};
 use crate::reference::float;
 use clap::Args;
@@ -20,7 +22,7 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Only these modes (default: all three).
-    #[arg(long = "only", value_enum)]
+    #[arg(long = "only", value_parser = super::args::choice::<Mode>())]
     pub only: Vec<Mode>,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -142,7 +144,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
     } else {
         a.only.clone()
     };
-    let report = compute(&loaded, &a.fw, &a.data, &modes)?;
+    let report = compute(&loaded, &a.fw.options(), &a.data, &modes)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -154,7 +156,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
 /// Runs the float model and the firmware of each mode over the data set `data` and compares.
 pub fn compute(
     loaded: &crate::front::Loaded,
-    fw_args: &FwArgs,
+    fw_args: &FwOptions,
     data: &std::path::Path,
     modes: &[Mode],
 ) -> anyhow::Result<Report> {

@@ -15,13 +15,28 @@ use serde::Serialize;
 pub use crate::target::Resources;
 
 /// Which generated design an estimate describes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     /// The Verilog RTL of `compile --backend verilog` (calibrated against Yosys).
     Verilog,
     /// The HLS C++ project (derived from the RTL netlist; not checked against Vitis HLS).
     Hls,
+}
+
+impl crate::choice::Choice for Backend {
+    const ALL: &'static [Backend] = &[Backend::Verilog, Backend::Hls];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn help(self) -> &'static str {
+        match self {
+            Backend::Verilog => "the Verilog RTL (calibrated against Yosys)",
+            Backend::Hls => {
+                "the HLS C++ project (derived from the RTL netlist; not checked against Vitis HLS)"
+            }
+        }
+    }
 }
 
 impl Backend {

@@ -9,10 +9,10 @@ use crate::ir::fixed::FixedType;
 use crate::ir::{
     Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
 };
-use ternarize::{ternarize, unpack_hf};
 use arch::{ArchLayer, HiddenAct};
 use std::path::{Path, PathBuf};
 pub use tensors::TensorFile;
+use ternarize::{ternarize, unpack_hf};
 
 /// What the user may tell the front end beyond the file.
 #[derive(Clone, Debug)]

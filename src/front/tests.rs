@@ -1,8 +1,8 @@
 //! Front-end tests: every accepted layout, and every malformed input with its message.
 
+use super::ternarize::pack_hf;
 use super::{load, LoadOptions};
 use crate::ir::{LayerKind, WeightSource};
-use super::ternarize::pack_hf;
 use crate::testutil::{safetensors_bytes, sequential_state_dict, RawTensor};
 use std::path::PathBuf;
 

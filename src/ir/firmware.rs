@@ -10,13 +10,12 @@ use serde::Serialize;
 use std::fmt;
 
 /// Activation quantization mode (DESIGN.md §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Per-sample max|x| and a fixed-point reciprocal: faithful BitNet.
     Dynamic,
     /// Per-sample max|x| rounded up to a power of two: shifts only.
-    #[value(name = "dynamic-pow2")]
     #[serde(rename = "dynamic-pow2")]
     DynamicPow2,
     /// Per-layer scale calibrated on data: constant multiplications only.
@@ -30,6 +29,20 @@ impl Mode {
             Mode::Dynamic => "dynamic",
             Mode::DynamicPow2 => "dynamic-pow2",
             Mode::Static => "static",
+        }
+    }
+}
+
+impl crate::choice::Choice for Mode {
+    const ALL: &'static [Mode] = &Mode::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn help(self) -> &'static str {
+        match self {
+            Mode::Dynamic => "per-sample max|x| and a fixed-point reciprocal: faithful BitNet",
+            Mode::DynamicPow2 => "per-sample max|x| rounded up to a power of two: shifts only",
+            Mode::Static => "per-layer scale calibrated on data: constant multiplications only",
         }
     }
 }

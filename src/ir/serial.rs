@@ -497,7 +497,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
 mod tests {
     use super::*;
     use crate::front::{ArchOrigin, Loaded};
-    use crate::pipeline::{lower_for, FwArgs};
+    use crate::pipeline::{lower_for, FwOptions};
     use crate::reference::fixed::Emulator;
 
     #[test]
@@ -511,7 +511,7 @@ mod tests {
         let xs = crate::testutil::gaussian(300 * 7, 3);
         let cal = crate::pass::calibrate::calibrate(&model, &xs);
         for mode in Mode::ALL {
-            let args = FwArgs {
+            let args = FwOptions {
                 mode,
                 calib: None,
                 input_type: None,

@@ -30,13 +30,26 @@ impl std::ops::Add for Resources {
 }
 
 /// Implementation strategy (DESIGN.md §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// II = 1: weights are constants, each output an add/subtract tree over its non-zero inputs.
     Latency,
     /// II = reuse: ternary weights as 2-bit lanes in ROM, decoded to add/subtract/skip.
     Resource,
+}
+
+impl crate::choice::Choice for Strategy {
+    const ALL: &'static [Strategy] = &[Strategy::Latency, Strategy::Resource];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn help(self) -> &'static str {
+        match self {
+            Strategy::Latency => "II = 1: weights are constants, each output an add/subtract tree",
+            Strategy::Resource => "II = reuse: ternary weights as 2-bit lanes in ROM",
+        }
+    }
 }
 
 impl Strategy {

@@ -6,7 +6,7 @@ use super::problem::{build, problem, Problem};
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::Mode;
 use crate::pass::calibrate::calibrate;
-use crate::pipeline::{lower_for, FwArgs};
+use crate::pipeline::{lower_for, FwOptions};
 use crate::reference::fixed::Emulator;
 use crate::testutil::Rng;
 use proptest::prelude::*;
@@ -36,8 +36,8 @@ pub(crate) fn adversarial_inputs(n_in: usize, lo: i64, hi: i64, seed: u64) -> Ve
     v
 }
 
-pub(crate) fn fw_args(p: &Problem) -> FwArgs {
-    FwArgs {
+pub(crate) fn fw_args(p: &Problem) -> FwOptions {
+    FwOptions {
         mode: Mode::Dynamic,
         calib: None,
         input_type: Some(format!("ap_fixed<{},{}>", p.in_width, p.in_int)),
@@ -88,10 +88,10 @@ fn accumulator_width_bound() {
             origin: ArchOrigin::Inferred,
             notes: vec![],
         };
-        let args = FwArgs {
+        let args = FwOptions {
             mode: Mode::Dynamic,
             input_type: Some("ap_fixed<16,6>".into()),
-            ..FwArgs::default()
+            ..FwOptions::default()
         };
         let fw = lower_for(&loaded, &args, Mode::Dynamic, None).unwrap();
         let crate::ir::firmware::FwKind::Ternary(t) = &fw.layers[0].kind else {

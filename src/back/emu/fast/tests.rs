@@ -5,14 +5,14 @@ use crate::back::emu::problem::{build, problem};
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::{Firmware, Mode};
 use crate::pass::calibrate::calibrate;
-use crate::pipeline::{lower_for, FwArgs};
+use crate::pipeline::{lower_for, FwOptions};
 use crate::reference::fixed::Emulator;
 use crate::testutil::{random_mlp, Rng};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 
-fn fw_args(input_type: String, frac_bits: i32) -> FwArgs {
-    FwArgs {
+fn fw_args(input_type: String, frac_bits: i32) -> FwOptions {
+    FwOptions {
         mode: Mode::Dynamic,
         calib: None,
         input_type: Some(input_type),
@@ -202,7 +202,7 @@ fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
         origin: ArchOrigin::Inferred,
         notes: vec![],
     };
-    let args = FwArgs {
+    let args = FwOptions {
         mode,
         calib: None,
         input_type: Some("ap_fixed<16,6>".into()),

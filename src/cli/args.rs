@@ -1,0 +1,126 @@
+//! Command-line flags shared by several commands: how to read the model ([`ModelArgs`]) and the
+//! firmware arithmetic ([`FwArgs`]), and the value parser for the library's [`Choice`] enums.
+
+use crate::choice::Choice;
+use crate::front::arch::HiddenAct;
+use crate::front::{load, LoadOptions, Loaded};
+use crate::ir::firmware::Mode;
+use crate::ir::ProfileName;
+use crate::pipeline::FwOptions;
+use crate::Result;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::Args;
+use std::path::PathBuf;
+
+/// A clap value parser for a library enum: lists the names and help of every value.
+pub fn choice<T: Choice + Send + Sync + Clone>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(
+        T::ALL
+            .iter()
+            .map(|v| PossibleValue::new(v.name()).help(v.help())),
+    )
+    .try_map(|s| T::parse_name(&s))
+}
+
+/// How to read the model.
+#[derive(Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// The model (.safetensors).
+    pub model: PathBuf,
+    /// Architecture document (default: `<model>.json` next to it, then the file's metadata,
+    /// then inference from tensor names).
+    #[arg(long)]
+    pub arch: Option<PathBuf>,
+    /// Float semantics profile (overrides the architecture's).
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileName>,
+    #[command(flatten)]
+    pub overrides: crate::ir::profile::ProfileOverrides,
+    /// Activation between inferred linear layers.
+    #[arg(long, value_enum, default_value = "relu")]
+    pub hidden_act: HiddenAct,
+    /// Inferred linear layers kept full precision (indices among linear layers, or module names).
+    #[arg(long, value_delimiter = ',')]
+    pub float_layers: Vec<String>,
+    /// Meaning of `weight_scale` in Hugging Face packed U8 weights: beta or inv_beta.
+    #[arg(long)]
+    pub weight_scale_is: Option<String>,
+}
+
+impl ModelArgs {
+    /// The defaults for the model file `path` (as if only the path were given on the command line).
+    pub fn from_path(path: &std::path::Path) -> ModelArgs {
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            m: ModelArgs,
+        }
+        use clap::Parser;
+        let mut w = Wrap::parse_from(["bit2hls", "placeholder"]);
+        w.m.model = path.to_path_buf();
+        w.m
+    }
+}
+
+/// Firmware arithmetic choices.
+#[derive(Args, Clone, Debug)]
+pub struct FwArgs {
+    /// Activation quantization mode.
+    #[arg(long, value_parser = choice::<Mode>(), default_value = "dynamic")]
+    pub mode: Mode,
+    /// Calibration data (.npz with `x`): static-mode scales, and the input type if not given.
+    #[arg(long)]
+    pub calib: Option<PathBuf>,
+    /// Firmware input type, e.g. `ap_fixed<16,6>`.
+    #[arg(long)]
+    pub input_type: Option<String>,
+    /// Static-mode scale of each layer: this quantile of the calibration samples' max|x|
+    /// (1 = the maximum; the default 0.999 lets the rarest outliers saturate instead of
+    /// coarsening every other event's codes).
+    #[arg(long, default_value_t = 0.999)]
+    pub calib_quantile: f64,
+    /// Input width used when the input type is chosen from calibration data.
+    #[arg(long, default_value_t = 16)]
+    pub input_bits: u32,
+    /// Fractional bits of hidden and output values.
+    #[arg(long, default_value_t = 12)]
+    pub frac_bits: i32,
+    /// Signed width of quantized scale constants.
+    #[arg(long, default_value_t = 18)]
+    pub const_bits: u32,
+    /// Signed width of full-precision layer weights.
+    #[arg(long, default_value_t = 16)]
+    pub weight_bits: u32,
+}
+
+impl FwArgs {
+    /// The library's options for these flags.
+    pub fn options(&self) -> FwOptions {
+        FwOptions {
+            mode: self.mode,
+            calib: self.calib.clone(),
+            input_type: self.input_type.clone(),
+            calib_quantile: self.calib_quantile,
+            input_bits: self.input_bits,
+            frac_bits: self.frac_bits,
+            const_bits: self.const_bits,
+            weight_bits: self.weight_bits,
+        }
+    }
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> Result<Loaded> {
+        load(
+            &self.model,
+            &LoadOptions {
+                arch: self.arch.clone(),
+                profile: self.profile,
+                overrides: self.overrides.clone(),
+                hidden_act: self.hidden_act,
+                float_layers: self.float_layers.clone(),
+                weight_scale_is: self.weight_scale_is.clone(),
+            },
+        )
+    }
+}
