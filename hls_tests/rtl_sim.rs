@@ -5,15 +5,16 @@
 //! exact ties) and for random corner-case models (all-zero weights, one input, one output,
 //! 512 inputs, affine/dense stages, unsigned input, wide types) at several pipeline depths, the
 //! generated Verilog is simulated; every output must equal the emulator's, every event's
-//! latency must equal the design's (= the estimator's), and the events must leave one per
-//! clock (`cycles = events + bubbles + latency - 1`).
+//! measured latency must equal the pipeline depth the schedule promised (which `estimate` and
+//! report.json print: it is read off the same schedule, so it is exact by construction and not
+//! checked against itself here), and the events must leave one per clock
+//! (`cycles = events + bubbles + latency - 1`).
 //!
 //! Needs Verilator (scripts/deps.sh installs it): without it the tests FAIL.
 
 mod common;
 
 use bit2hls::back::rtl::{self, sim::RtlSimOutcome, RtlOptions};
-use bit2hls::estimate::design::estimate_rtl;
 use bit2hls::hw::schedule::PipelineOptions;
 use bit2hls::ir::firmware::{Firmware, Mode};
 use bit2hls::ir::Model;
@@ -42,7 +43,6 @@ fn simulate(j: &Job) -> Result<RtlSimOutcome, String> {
     bit2hls::back::hls::write_project(&files, &prj, true).map_err(|e| e.to_string())?;
     let r = rtl::sim::rtlsim(&prj, None, None).map_err(|e| format!("rtlsim failed: {e}"))?;
     let events = j.x.len() / j.fw.n_in;
-    let est = estimate_rtl(&j.fw, &design, parts::default_part(), 5.0);
     let mut problems = Vec::new();
     if r.events != events || r.received != events {
         problems.push(format!(
@@ -53,13 +53,12 @@ fn simulate(j: &Job) -> Result<RtlSimOutcome, String> {
     if r.mismatches != 0 {
         problems.push(format!("{} mismatches\n{}", r.mismatches, r.stderr));
     }
-    if r.latency_errors != 0 || r.latency != design.latency() || est.latency_cycles != r.latency {
+    if r.latency_errors != 0 || r.latency != design.latency() {
         problems.push(format!(
-            "latency: test bench {} ({} events off), design {}, estimate {}",
+            "latency: test bench measured {} ({} events off), schedule promised {}",
             r.latency,
             r.latency_errors,
-            design.latency(),
-            est.latency_cycles
+            design.latency()
         ));
     }
     if r.cycles != events as u64 + r.bubbles + r.latency as u64 - 1 {
