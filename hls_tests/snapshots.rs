@@ -1,20 +1,109 @@
-//! insta snapshots of every generated file of one small project (a seeded 4-8-3 model with
-//! biases), for both strategies, so every change of the generated code shows up in review.
+//! insta snapshots of every generated file of two small projects, so every change of the
+//! generated code shows up in review: a seeded all-ternary 4-8-3 model with biases (both
+//! strategies, every mode, HLS and Verilog) and a mixed model with full-precision (dense) and
+//! BatchNorm (affine) stages, whose kernels the first one never reaches.
 //! Update with `INSTA_UPDATE=always cargo test --test hls_snapshots` (or cargo insta review).
 
 mod common;
 
 use bit2hls::back::hls::{self, ProjectMeta};
 use bit2hls::ir::firmware::Mode;
+use bit2hls::ir::{
+    Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
+};
 use bit2hls::target::Strategy;
 use common::*;
 
+/// The model a snapshot is taken of.
+#[derive(Clone, Copy)]
+enum Net {
+    /// `random_mlp(&[4, 8, 3])`: BitLinear, ReLU, BitLinear.
+    Ternary,
+    /// [`mixed_model`]: Linear, BatchNorm, ReLU, BitLinear, BatchNorm, ReLU, Linear.
+    Mixed,
+}
+
+impl Net {
+    fn model(self) -> Model {
+        match self {
+            Net::Ternary => bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true),
+            Net::Mixed => mixed_model(),
+        }
+    }
+    fn file(self) -> &'static str {
+        match self {
+            Net::Ternary => "random_4_8_3.safetensors",
+            Net::Mixed => "mixed_4_8_6_3.safetensors",
+        }
+    }
+    /// Prefix of the snapshot names (empty for the original model, so its names stay).
+    fn prefix(self) -> &'static str {
+        match self {
+            Net::Ternary => "",
+            Net::Mixed => "mixed__",
+        }
+    }
+}
+
+/// 4 → Linear(8) → BatchNorm → ReLU → BitLinear(6) → BatchNorm → ReLU → Linear(3), seeded:
+/// a full-precision first and last layer (dense kernels) and folded batch norms.
+fn mixed_model() -> Model {
+    let mut r = bit2hls::testutil::Rng(77);
+    let mut normal =
+        |n: usize, s: f64| -> Vec<f32> { (0..n).map(|_| (r.normal() * s) as f32).collect() };
+    let dense = |name: &str, w: Vec<f32>, rows, cols, b: Vec<f32>| Layer {
+        name: name.into(),
+        kind: LayerKind::Linear(Linear {
+            weight: Matrix::new(rows, cols, w),
+            bias: Some(b),
+        }),
+    };
+    let bn = |name: &str, scale: Vec<f32>, shift: Vec<f32>| Layer {
+        name: name.into(),
+        kind: LayerKind::Affine(Affine {
+            scale: scale.iter().map(|v| 1.0 + v.abs()).collect(),
+            shift,
+            origin: "batchnorm",
+        }),
+    };
+    let relu = |i: usize| Layer {
+        name: format!("relu{i}"),
+        kind: LayerKind::Relu,
+    };
+    let l1 = dense("fc1", normal(32, 0.5), 8, 4, normal(8, 0.1));
+    let bn1 = bn("bn1", normal(8, 0.3), normal(8, 0.1));
+    let codes: Vec<i8> = (0..48).map(|i| ((i * 7 + 3) % 3) as i8 - 1).collect();
+    let l2 = Layer {
+        name: "fc2".into(),
+        kind: LayerKind::BitLinear(BitLinear {
+            codes: Matrix::new(6, 8, codes),
+            beta: 0.35,
+            bias: Some(normal(6, 0.1)),
+            source: WeightSource::TernaryI8,
+            master: None,
+        }),
+    };
+    let bn2 = bn("bn2", normal(6, 0.3), normal(6, 0.1));
+    let l3 = dense("fc3", normal(18, 0.5), 3, 6, normal(3, 0.1));
+    Model {
+        name: "mixed_4_8_6_3".into(),
+        inputs: 4,
+        profile: Profile::named(ProfileName::Bithep),
+        layers: vec![l1, bn1, relu(1), l2, bn2, relu(2), l3],
+        input_type: None,
+    }
+}
+
 fn snapshot_project(mode: Mode, strategy: Strategy, reuse: usize, verbatim: bool) {
-    let model = bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true);
+    snapshot_hls(Net::Ternary, mode, strategy, reuse, verbatim);
+}
+
+fn snapshot_hls(net: Net, mode: Mode, strategy: Strategy, reuse: usize, verbatim: bool) {
+    let model = net.model();
     let fw = lower(&model, mode, None, None);
     let x = tb_samples(4, 8, 1);
     let meta = ProjectMeta {
-        model: "random_4_8_3.safetensors".into(),
+        model: net.file().into(),
         tb_source: "snapshot samples".into(),
         calib: None,
     };
@@ -31,7 +120,8 @@ fn snapshot_project(mode: Mode, strategy: Strategy, reuse: usize, verbatim: bool
                 continue;
             }
             let name = format!(
-                "{}__{}__{}",
+                "{}{}__{}__{}",
+                net.prefix(),
                 mode,
                 strategy.as_str(),
                 path.replace('/', "__")
@@ -58,9 +148,13 @@ fn latency_static() {
 
 /// Every file of the Verilog project (and the estimate recorded in its report.json).
 fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
+    snapshot_verilog(Net::Ternary, mode, adders_per_stage);
+}
+
+fn snapshot_verilog(net: Net, mode: Mode, adders_per_stage: u32) {
     use bit2hls::back::rtl::{self, RtlOptions};
     use bit2hls::hw::{schedule::PipelineOptions, Design};
-    let model = bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true);
+    let model = net.model();
     let fw = lower(&model, mode, None, None);
     let x = tb_samples(4, 8, 1);
     let pipeline = PipelineOptions { adders_per_stage };
@@ -75,7 +169,7 @@ fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
     let (files, _) = rtl::render(
         &fw,
         &o,
-        "random_4_8_3.safetensors",
+        net.file(),
         &x,
         serde_json::json!({ "estimate": est }),
     )
@@ -85,7 +179,12 @@ fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
         for (path, text) in &files {
-            let name = format!("verilog__{}__{}", mode, path.replace('/', "__"));
+            let name = format!(
+                "{}verilog__{}__{}",
+                net.prefix(),
+                mode,
+                path.replace('/', "__")
+            );
             insta::assert_snapshot!(name, text);
         }
     });
@@ -104,4 +203,24 @@ fn verilog_dynamic_pow2() {
 #[test]
 fn verilog_static() {
     snapshot_rtl(Mode::Static, 4);
+}
+
+#[test]
+fn mixed_latency_dynamic() {
+    snapshot_hls(Net::Mixed, Mode::Dynamic, Strategy::Latency, 1, false);
+}
+
+#[test]
+fn mixed_resource_static() {
+    snapshot_hls(Net::Mixed, Mode::Static, Strategy::Resource, 2, false);
+}
+
+#[test]
+fn mixed_verilog_dynamic_pow2() {
+    snapshot_verilog(Net::Mixed, Mode::DynamicPow2, 3);
+}
+
+#[test]
+fn mixed_verilog_static() {
+    snapshot_verilog(Net::Mixed, Mode::Static, 4);
 }
