@@ -136,7 +136,7 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
     }
     for m in &a.models {
         let ma = ModelArgs::from_path(m);
-        let loaded = ma.load()?;
+        let loaded = super::load_model(&ma)?;
         let stem = m
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())

@@ -39,7 +39,7 @@ pub struct EmulateArgs {
 }
 
 pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
-    let loaded = a.model.load()?;
+    let loaded = super::load_model(&a.model)?;
     let calib = calibration(&loaded, &a.fw)?;
     let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
     let mut rows = NpyRows::open(&a.input)?;

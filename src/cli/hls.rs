@@ -315,7 +315,7 @@ fn load_and_lower(
         }
         .into());
     }
-    let loaded = a.model.load()?;
+    let loaded = super::load_model(&a.model)?;
     let calib = calibration(&loaded, &a.fw)?;
     let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
     Ok((loaded, calib, fw))

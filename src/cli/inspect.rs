@@ -20,7 +20,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
-    let loaded = a.model.load()?;
+    let loaded = super::load_model(&a.model)?;
     let calib = calibration(&loaded, &a.fw)?;
     let fw = lower_for(&loaded, &a.fw, a.fw.mode, calib.as_ref())?;
     if a.json {
@@ -35,7 +35,8 @@ pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
     };
     print!("{}", dump_model(&loaded.model, &origin));
     for n in &loaded.notes {
-        println!("note: {n}");
+        let kind = if n.is_warning() { "warning" } else { "note" };
+        println!("{kind}: {n}");
     }
     print!("{}", dump_stages(&loaded.model)?);
     print!("{}", dump_firmware(&fw));

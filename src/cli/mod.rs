@@ -47,6 +47,16 @@ pub enum Command {
     Estimate(estimate::EstimateArgs),
 }
 
+/// Loads the model of any command and prints every assumption inference made (the activations
+/// it assumed between layers) on stderr, so that no command compiles an inferred model silently.
+pub fn load_model(args: &crate::pipeline::ModelArgs) -> crate::Result<crate::front::Loaded> {
+    let loaded = args.load()?;
+    for w in loaded.warnings() {
+        eprintln!("warning: {}: {w}", args.model.display());
+    }
+    Ok(loaded)
+}
+
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();

@@ -136,7 +136,7 @@ fn read_labels(path: &std::path::Path) -> anyhow::Result<Option<Vec<i64>>> {
 }
 
 pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
-    let loaded = a.model.load()?;
+    let loaded = super::load_model(&a.model)?;
     let modes = if a.only.is_empty() {
         Mode::ALL.to_vec()
     } else {
