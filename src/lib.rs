@@ -17,5 +17,6 @@ pub mod pipeline;
 pub mod report;
 pub mod synth;
 pub mod testutil;
+pub mod validate;
 
 pub use error::{Error, Result};

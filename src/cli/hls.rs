@@ -55,6 +55,9 @@ pub struct CompileArgs {
     /// for every activation mode (accuracy vs LUT/latency).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// With --data: the PyTorch outputs on its inputs (see `validate --reference`).
+    #[command(flatten)]
+    pub reference: super::validate::ReferenceArgs,
     /// Trigger verdict: time-multiplexing factor.
     #[arg(long, default_value_t = 1)]
     pub tmux: u32,
@@ -69,7 +72,11 @@ fn estimates_and_html(
     loaded: &crate::front::Loaded,
     fw: &crate::ir::firmware::Firmware,
     calib: Option<&crate::pass::calibrate::Calibration>,
-) -> anyhow::Result<(serde_json::Value, String)> {
+) -> anyhow::Result<(
+    serde_json::Value,
+    String,
+    Option<crate::validate::ReferenceReport>,
+)> {
     use crate::estimate::design::{estimate_all, estimate_hls, estimate_rtl};
     use crate::estimate::verdict::{Verdict, VerdictOptions};
     use crate::estimate::Backend;
@@ -93,6 +100,12 @@ fn estimates_and_html(
     let all = estimate_all(fw, part, a.clock, pipeline, a.reuse);
     let this = pick(fw);
     let verdict = Verdict::new(&this, part, &vo);
+    let reference = a.reference.read()?;
+    anyhow::ensure!(
+        reference.is_none() || a.data.is_some(),
+        "--reference needs --data: the PyTorch outputs are compared event by event with the \
+         data set's inputs"
+    );
     let validation = match &a.data {
         Some(d) => {
             // Static mode needs calibration: without --calib, validate only the dynamic modes.
@@ -100,7 +113,13 @@ fn estimates_and_html(
                 .into_iter()
                 .filter(|m| *m != Mode::Static || a.fw.calib.is_some())
                 .collect();
-            Some(super::validate::compute(loaded, &a.fw, d, &modes)?)
+            Some(crate::validate::compute(
+                loaded,
+                &a.fw,
+                d,
+                &modes,
+                reference.as_ref(),
+            )?)
         }
         None => None,
     };
@@ -151,6 +170,8 @@ fn estimates_and_html(
         modes,
         float_accuracy: validation.as_ref().and_then(|r| r.float_accuracy),
         float_auc: validation.as_ref().and_then(|r| r.float_auc),
+        reference: validation.as_ref().and_then(|r| r.reference.clone()),
+        assumptions: loaded.warnings(),
         provenance,
     };
     let extra = serde_json::json!({
@@ -158,8 +179,10 @@ fn estimates_and_html(
         "estimates": all,
         "verdict": verdict,
         "validation": validation,
+        "assumptions": loaded.warnings(),
     });
-    Ok((extra, render_html(&input)))
+    let html = render_html(&input);
+    Ok((extra, html, input.reference))
 }
 
 #[derive(Args, Debug)]
@@ -270,7 +293,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         }),
     };
     let mut files = hls::render(&fw, &opts, &meta, &x)?;
-    let (extra, html) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
+    let (extra, html, reference) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
     merge_report(&mut files, extra)?;
     files.push(("report.html".into(), html));
     files.sort_by(|p, q| p.0.cmp(&q.0));
@@ -292,7 +315,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         x.len() / fw.n_in,
         t0.elapsed().as_secs_f64() * 1e3
     );
-    Ok(0)
+    Ok(super::validate::reference_exit_code(reference.as_ref()))
 }
 
 /// Refuses an existing non-empty output directory (unless `--force`), then loads, calibrates
@@ -370,7 +393,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         clock_ns: a.clock,
         pipeline,
     };
-    let (extra, html) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
+    let (extra, html, reference) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
     let (mut files, design) =
         rtl::render(&fw, &o, &a.model.model.display().to_string(), &x, extra)?;
     files.push(("report.html".into(), html));
@@ -388,7 +411,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         x.len() / fw.n_in,
         t0.elapsed().as_secs_f64() * 1e3
     );
-    Ok(0)
+    Ok(super::validate::reference_exit_code(reference.as_ref()))
 }
 
 pub fn run_csim(a: CsimArgs) -> anyhow::Result<i32> {

@@ -14,6 +14,21 @@ pub struct Tap {
     pub codes: Vec<i32>,
     /// `max_k |x_k|` at the layer input (before the eps clamp).
     pub absmax: f32,
+    /// How many inputs land exactly on a rounding tie `x_k·g = n + 0.5` inside the clamp range:
+    /// round-half-even settles them here, PyTorch by float noise in its own `x·g`, so the codes
+    /// (and possibly the output) of such a sample are not determined by the model alone.
+    pub ties: u32,
+}
+
+/// The number of `x_k·g` exactly halfway between two codes that both lie in the clamp range.
+pub fn count_ties(x: &[f32], g: f32, p: &Profile) -> u32 {
+    let (lo, hi) = (p.act_clamp.0 as f32, p.act_clamp.1 as f32);
+    x.iter()
+        .filter(|&&v| {
+            let t = v * g;
+            (t - t.floor()) == 0.5 && t.floor() >= lo && t.ceil() <= hi
+        })
+        .count() as u32
 }
 
 /// The activation scale `g` and codes of one vector, exactly as the profile computes them.
@@ -65,6 +80,7 @@ pub fn forward(model: &Model, x: &[f32], mut taps: Option<&mut Vec<Tap>>) -> Vec
                         layer: li,
                         codes: codes.clone(),
                         absmax,
+                        ties: count_ties(&cur, g, p),
                     });
                 }
                 out
