@@ -166,8 +166,9 @@ fn print_reference(r: &Report, f: &ReferenceReport) {
         }
     }
     println!(
-        "rounding ties: {} events put an activation of the float model exactly on a .5 tie \
-         (PyTorch settles those by float noise); {} of them disagree with PyTorch and are not \
+        "rounding ties: on {} events an activation of the float model lies on a .5 rounding tie \
+         (exactly or within float noise) or the top two outputs are equal to within 1e-6: \
+         PyTorch settles those by float noise; {} of them disagree with PyTorch and are not \
          counted as errors",
         f.tie_events, f.tie_disagreements
     );

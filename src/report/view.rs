@@ -167,8 +167,9 @@ impl PytorchView {
                 100.0 * f.min_agreement
             ),
             ties: format!(
-                "{} events put an activation exactly on a .5 rounding tie (PyTorch settles those \
-                 by float noise); {} of them disagree and are not counted as errors.",
+                "On {} events an activation lies on a .5 rounding tie or the top two outputs are \
+                 equal to within float noise (PyTorch settles those by float noise); {} of them \
+                 disagree and are not counted as errors.",
                 fmt_int(f.tie_events as u64),
                 fmt_int(f.tie_disagreements as u64)
             ),

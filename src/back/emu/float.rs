@@ -14,19 +14,27 @@ pub struct Tap {
     pub codes: Vec<i32>,
     /// `max_k |x_k|` at the layer input (before the eps clamp).
     pub absmax: f32,
-    /// How many inputs land exactly on a rounding tie `x_k·g = n + 0.5` inside the clamp range:
-    /// round-half-even settles them here, PyTorch by float noise in its own `x·g`, so the codes
-    /// (and possibly the output) of such a sample are not determined by the model alone.
+    /// How many inputs land on a rounding tie `x_k·g = n + 0.5` inside the clamp range, exactly
+    /// or within [`TIE_ULPS`] float32 ulps: round-half-even settles exact ties here, PyTorch by
+    /// float noise in its own `x·g`, and within a few ulps the summation order of the layer
+    /// before decides; so the codes (and possibly the output) of such a sample are not
+    /// determined by the model alone.
     pub ties: u32,
 }
 
-/// The number of `x_k·g` exactly halfway between two codes that both lie in the clamp range.
+/// Distance from a .5 tie, in float32 ulps of `x·g`, still counted as a tie.
+pub const TIE_ULPS: f32 = 4.0;
+
+/// The number of `x_k·g` on (or within [`TIE_ULPS`] ulps of) the half-way point between two
+/// codes that both lie in the clamp range.
 pub fn count_ties(x: &[f32], g: f32, p: &Profile) -> u32 {
     let (lo, hi) = (p.act_clamp.0 as f32, p.act_clamp.1 as f32);
     x.iter()
         .filter(|&&v| {
             let t = v * g;
-            (t - t.floor()) == 0.5 && t.floor() >= lo && t.ceil() <= hi
+            let half = t.floor() + 0.5;
+            let near = (t - half).abs() <= TIE_ULPS * f32::EPSILON * t.abs().max(1.0);
+            near && half - 0.5 >= lo && half + 0.5 <= hi
         })
         .count() as u32
 }
