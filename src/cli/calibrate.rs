@@ -175,10 +175,16 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
         CalibrateCmd::Run(w) => {
-            for d in &write_all(&w, false)? {
-                let r =
-                    crate::synth::synth_project(&d.dir, &crate::synth::SynthOptions::default())?;
-                eprintln!(
+            let designs = write_all(&w, false)?;
+            let pb = super::progress(
+                Some(designs.len() as u64),
+                "{spinner} yosys {pos}/{len} designs [{bar:30}] {elapsed}, now {msg}",
+            );
+            for d in &designs {
+                pb.set_message(d.name.clone());
+                let r = crate::synth::synth_project(&d.dir, &crate::synth::SynthOptions::default());
+                let r = r.inspect_err(|_| pb.finish_and_clear())?;
+                let line = format!(
                     "{}: {} LUT, {} FF, {} DSP ({:.0} s)",
                     d.dir.display(),
                     r.resources.lut,
@@ -186,7 +192,14 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<i32> {
                     r.resources.dsp,
                     r.wall_s
                 );
+                if pb.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    pb.println(line);
+                }
+                pb.inc(1);
             }
+            pb.finish_and_clear();
             table(&w)
         }
         CalibrateCmd::Table(w) => table(&w),
