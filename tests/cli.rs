@@ -420,3 +420,68 @@ fn torch_save_file_gets_the_save_file_advice() {
         "{e}"
     );
 }
+
+#[test]
+fn compile_records_the_pytorch_check_and_fails_a_wrong_model() {
+    let d = tempfile::tempdir().unwrap();
+    let compile = |model: &Path, arch: Option<&Path>, out: &Path| {
+        let mut c = bin();
+        c.arg("compile").arg(model).arg("-o").arg(out);
+        if let Some(a) = arch {
+            c.arg("--arch").arg(a);
+        }
+        c.arg("--data")
+            .arg(export_test("attrs_data.npz"))
+            .arg("--reference")
+            .arg(export_test("attrs_torch.npy"))
+            .output()
+            .unwrap()
+    };
+    let ok = d.path().join("ok");
+    let o = compile(&export_test("attrs.safetensors"), None, &ok);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ok.join("report.json")).unwrap()).unwrap();
+    assert_eq!(v["validation"]["reference"]["passed"], true);
+    let html = std::fs::read_to_string(ok.join("report.html")).unwrap();
+    assert!(
+        html.contains(r#"<span class="pill pass">PASS</span> The float model agrees with PyTorch on 100.000 %"#),
+        "{html}"
+    );
+
+    let wrong = d.path().join("alphabetical.json");
+    std::fs::write(
+        &wrong,
+        r#"{"schema":"bit2hls.arch/1","layers":[
+        {"op":"bitlinear","weight":"hid.weight","bias":"hid.bias"},{"op":"relu"},
+        {"op":"bitlinear","weight":"inp.weight","bias":"inp.bias"},{"op":"relu"},
+        {"op":"bitlinear","weight":"out.weight","bias":"out.bias"}]}"#,
+    )
+    .unwrap();
+    let bad = d.path().join("bad");
+    let o = compile(&export_test("attrs_plain.safetensors"), Some(&wrong), &bad);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("below --min-agreement"), "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bad.join("report.json")).unwrap()).unwrap();
+    assert_eq!(v["validation"]["reference"]["passed"], false);
+    let html = std::fs::read_to_string(bad.join("report.html")).unwrap();
+    assert!(
+        html.contains(r#"<span class="pill fail">FAIL</span> The float model agrees"#)
+            && html.contains("attrs_torch.npy"),
+        "{html}"
+    );
+
+    // A reference without data cannot be compared.
+    let e = run_err(
+        bin()
+            .arg("compile")
+            .arg(export_test("attrs.safetensors"))
+            .arg("-o")
+            .arg(d.path().join("nodata"))
+            .arg("--reference")
+            .arg(export_test("attrs_torch.npy")),
+    );
+    assert!(e.contains("--reference needs --data"), "{e}");
+}
