@@ -277,10 +277,21 @@ fn every_command_warns_about_the_assumed_activations() {
     let cmds: Vec<Vec<std::ffi::OsString>> = vec![
         vec!["inspect".into(), m.clone().into()],
         vec!["inspect".into(), m.clone().into(), "--json".into()],
-        vec!["emulate".into(), m.clone().into(), "--input".into(), xin.clone().into(),
-             "--output".into(), d.path().join("y.npy").into()],
+        vec![
+            "emulate".into(),
+            m.clone().into(),
+            "--input".into(),
+            xin.clone().into(),
+            "--output".into(),
+            d.path().join("y.npy").into(),
+        ],
         vec!["estimate".into(), m.clone().into()],
-        vec!["compile".into(), m.clone().into(), "-o".into(), d.path().join("prj").into()],
+        vec![
+            "compile".into(),
+            m.clone().into(),
+            "-o".into(),
+            d.path().join("prj").into(),
+        ],
     ];
     for args in cmds {
         let o = bin().args(&args).output().unwrap();
@@ -292,12 +303,20 @@ fn every_command_warns_about_the_assumed_activations() {
             "assumed ReLU between 'net.0' and 'net.2'",
             "assumed ReLU between 'net.2' and 'net.4'",
         ] {
-            assert!(err.contains(needle), "{args:?}: missing '{needle}' in stderr:\n{err}");
+            assert!(
+                err.contains(needle),
+                "{args:?}: missing '{needle}' in stderr:\n{err}"
+            );
         }
     }
     let report = std::fs::read_to_string(d.path().join("prj/report.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&report).unwrap();
-    assert_eq!(v["assumptions"].as_array().unwrap().len(), 2, "{}", v["assumptions"]);
+    assert_eq!(
+        v["assumptions"].as_array().unwrap().len(),
+        2,
+        "{}",
+        v["assumptions"]
+    );
     let html = std::fs::read_to_string(d.path().join("prj/report.html")).unwrap();
     assert!(html.contains("assumed ReLU between"));
 }
@@ -305,20 +324,42 @@ fn every_command_warns_about_the_assumed_activations() {
 #[test]
 fn pytorch_export_files_are_read_or_refused_by_layer() {
     // The plain state dict of a module with attributes inp/hid/out: refused, layers named.
-    let e = run_err(bin().arg("inspect").arg(export_test("attrs_plain.safetensors")));
-    for needle in ["attrs_plain.safetensors", "'hid', 'inp', 'out'", "--arch", "export.py"] {
+    let e = run_err(
+        bin()
+            .arg("inspect")
+            .arg(export_test("attrs_plain.safetensors")),
+    );
+    for needle in [
+        "attrs_plain.safetensors",
+        "'hid', 'inp', 'out'",
+        "--arch",
+        "export.py",
+    ] {
         assert!(e.contains(needle), "missing '{needle}' in: {e}");
     }
     // export.py traced the call order: inp, hid, out, and nothing is assumed.
-    let o = bin().arg("inspect").arg(export_test("attrs.safetensors")).output().unwrap();
+    let o = bin()
+        .arg("inspect")
+        .arg(export_test("attrs.safetensors"))
+        .output()
+        .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
     assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"));
-    let (i, h, t) = (out.find("#0 inp").unwrap(), out.find("#2 hid").unwrap(), out.find("#4 out").unwrap());
+    let (i, h, t) = (
+        out.find("#0 inp").unwrap(),
+        out.find("#2 hid").unwrap(),
+        out.find("#4 out").unwrap(),
+    );
     assert!(i < h && h < t, "{out}");
     // export.py wrote the Tanh as it is: refused, naming the layer and the op.
     let e = run_err(bin().arg("inspect").arg(export_test("tanh.safetensors")));
-    for needle in ["tanh.json", "layer #1 '1'", "'tanh' (nn.Tanh)", "not supported"] {
+    for needle in [
+        "tanh.json",
+        "layer #1 '1'",
+        "'tanh' (nn.Tanh)",
+        "not supported",
+    ] {
         assert!(e.contains(needle), "missing '{needle}' in: {e}");
     }
 }
@@ -343,13 +384,29 @@ fn validate_against_torch(extra: &[&std::ffi::OsStr]) -> (std::process::Output, 
 fn reference_outputs_pass_the_right_model_and_fail_a_wrong_one() {
     // The right model (order from export.py's document): int8 labels are read, PyTorch agrees.
     let (o, v) = validate_against_torch(&[export_test("attrs.safetensors").as_os_str()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r = &v["reference"];
     assert_eq!(r["events"], 2000);
     assert_eq!(r["passed"], true, "{r}");
-    assert!(r["agreement_without_ties"].as_f64().unwrap() >= 0.999, "{r}");
-    assert!(v["float_accuracy"].as_f64().unwrap() >= 0.999, "labels are PyTorch's argmax");
-    assert!(v["modes"][0]["reference"]["argmax_agreement"].as_f64().unwrap() > 0.98);
+    assert!(
+        r["agreement_without_ties"].as_f64().unwrap() >= 0.999,
+        "{r}"
+    );
+    assert!(
+        v["float_accuracy"].as_f64().unwrap() >= 0.999,
+        "labels are PyTorch's argmax"
+    );
+    assert!(
+        v["modes"][0]["reference"]["argmax_agreement"]
+            .as_f64()
+            .unwrap()
+            > 0.98
+    );
 
     // The same weights in the alphabetical order the old reader chose: a reported failure.
     let d = tempfile::tempdir().unwrap();
@@ -371,8 +428,16 @@ fn reference_outputs_pass_the_right_model_and_fail_a_wrong_one() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(v["reference"]["passed"], false);
-    assert!(v["reference"]["float"]["argmax_agreement"].as_f64().unwrap() < 0.99);
-    assert!(err.contains("attrs_torch.npy") && err.contains("below --min-agreement"), "{err}");
+    assert!(
+        v["reference"]["float"]["argmax_agreement"]
+            .as_f64()
+            .unwrap()
+            < 0.99
+    );
+    assert!(
+        err.contains("attrs_torch.npy") && err.contains("below --min-agreement"),
+        "{err}"
+    );
 
     // A missing activation (--hidden-act none on a ReLU model) fails the same way.
     let none_doc = d.path().join("none.json");
@@ -392,7 +457,12 @@ fn reference_outputs_pass_the_right_model_and_fail_a_wrong_one() {
         "--arch".as_ref(),
         none_doc.as_os_str(),
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // A reference of the wrong width is refused before anything runs.
     let bad = d.path().join("three.npy");
@@ -406,7 +476,10 @@ fn reference_outputs_pass_the_right_model_and_fail_a_wrong_one() {
             .arg("--reference")
             .arg(&bad),
     );
-    assert!(e.contains("three.npy") && e.contains("3 outputs") && e.contains("has 2"), "{e}");
+    assert!(
+        e.contains("three.npy") && e.contains("3 outputs") && e.contains("has 2"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -416,7 +489,9 @@ fn torch_save_file_gets_the_save_file_advice() {
     std::fs::write(&p, b"PK\x03\x04\x14\x00\x00\x08\x08\x00archive/data.pkl").unwrap();
     let e = run_err(bin().arg("inspect").arg(&p));
     assert!(
-        e.contains("model.pt") && e.contains("torch.save") && e.contains("safetensors.torch.save_file"),
+        e.contains("model.pt")
+            && e.contains("torch.save")
+            && e.contains("safetensors.torch.save_file"),
         "{e}"
     );
 }
@@ -439,7 +514,12 @@ fn compile_records_the_pytorch_check_and_fails_a_wrong_model() {
     };
     let ok = d.path().join("ok");
     let o = compile(&export_test("attrs.safetensors"), None, &ok);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ok.join("report.json")).unwrap()).unwrap();
     assert_eq!(v["validation"]["reference"]["passed"], true);

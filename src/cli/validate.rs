@@ -147,7 +147,10 @@ fn print_table(r: &Report) {
 
 /// The float model and every mode against the PyTorch reference outputs.
 fn print_reference(r: &Report, f: &ReferenceReport) {
-    println!("against the PyTorch outputs {} ({} events):", f.path, f.events);
+    println!(
+        "against the PyTorch outputs {} ({} events):",
+        f.path, f.events
+    );
     println!("| model | argmax agreement with PyTorch | max abs error |");
     println!("|---|---|---|");
     println!(

@@ -205,9 +205,12 @@ pub fn execution_order(modules: &[String]) -> std::result::Result<Vec<String>, S
     Ok(out)
 }
 
+/// A module path split into components, with the module name it came from.
+type SplitPath<'a> = (Vec<&'a str>, &'a String);
+
 /// Appends the modules of one subtree (all sharing their first `depth` components) in order.
 fn order_subtree<'a>(
-    paths: Vec<(Vec<&'a str>, &'a String)>,
+    paths: Vec<SplitPath<'a>>,
     depth: usize,
     out: &mut Vec<String>,
 ) -> std::result::Result<(), String> {
@@ -222,7 +225,7 @@ fn order_subtree<'a>(
             display_module(m)
         ));
     }
-    let mut groups: BTreeMap<&str, Vec<(Vec<&str>, &String)>> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Vec<SplitPath>> = BTreeMap::new();
     for p in paths {
         groups.entry(p.0[depth]).or_default().push(p);
     }
@@ -243,10 +246,14 @@ fn order_subtree<'a>(
             "the sibling modules {at} are named {} — names, not numeric nn.Sequential indices, so \
              their execution order is unknown (PyTorch stores parameters in attribute order, not \
              call order)",
-            names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+            names
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
-    let mut sorted: Vec<(u64, Vec<(Vec<&str>, &String)>)> = groups
+    let mut sorted: Vec<(u64, Vec<SplitPath>)> = groups
         .into_iter()
         .map(|(k, g)| (canonical(k).expect("checked numeric"), g))
         .collect();

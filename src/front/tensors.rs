@@ -244,9 +244,9 @@ impl ForeignFormat {
         const SAVE: &str = "save it with `safetensors.torch.save_file(model.state_dict(), \
                             'model.safetensors')` (or models/export.py's save_for_bit2hls)";
         match self {
-            ForeignFormat::TorchZip | ForeignFormat::Pickle => format!(
-                "it is a PyTorch pickle/zip file (torch.save), not safetensors: {SAVE}"
-            ),
+            ForeignFormat::TorchZip | ForeignFormat::Pickle => {
+                format!("it is a PyTorch pickle/zip file (torch.save), not safetensors: {SAVE}")
+            }
             ForeignFormat::Gguf => format!("it is a GGUF file (llama.cpp): {SAVE}"),
             ForeignFormat::Onnx => format!("it looks like an ONNX model: {SAVE}"),
         }

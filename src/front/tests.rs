@@ -314,13 +314,19 @@ fn attribute_names_are_refused_with_the_layers_and_the_remedy() {
     t.extend(head);
     let p = write(&d, "mixed.safetensors", &safetensors_bytes(&t, None));
     let e = err_of(&p, &LoadOptions::default());
-    assert!(e.contains("'0', 'head'") && e.contains("at the top level"), "{e}");
+    assert!(
+        e.contains("'0', 'head'") && e.contains("at the top level"),
+        "{e}"
+    );
 
     // Two layers inside one block: their order is unknown.
     let t = renamed(&[8, 6, 2], &["blocks.0.fc1", "blocks.0.fc2"]);
     let p = write(&d, "block.safetensors", &safetensors_bytes(&t, None));
     let e = err_of(&p, &LoadOptions::default());
-    assert!(e.contains("inside 'blocks.0'") && e.contains("'fc1', 'fc2'"), "{e}");
+    assert!(
+        e.contains("inside 'blocks.0'") && e.contains("'fc1', 'fc2'"),
+        "{e}"
+    );
 
     // The same file loads once an architecture document gives the order.
     let t = renamed(&[8, 8, 8, 2], &["inp", "hid", "out"]);
@@ -352,8 +358,16 @@ fn nested_sequential_indices_are_ordered_numerically() {
     let mut t = renamed(&[4, 3, 2], &["model.blocks.0.fc", "model.blocks.2.fc"]);
     t.push(RawTensor::f32("model.blocks.1.fc.weight", &[3], &[1.0; 3]));
     t.push(RawTensor::f32("model.blocks.1.fc.bias", &[3], &[0.0; 3]));
-    t.push(RawTensor::f32("model.blocks.1.fc.running_mean", &[3], &[0.0; 3]));
-    t.push(RawTensor::f32("model.blocks.1.fc.running_var", &[3], &[1.0; 3]));
+    t.push(RawTensor::f32(
+        "model.blocks.1.fc.running_mean",
+        &[3],
+        &[0.0; 3],
+    ));
+    t.push(RawTensor::f32(
+        "model.blocks.1.fc.running_var",
+        &[3],
+        &[1.0; 3],
+    ));
     let d = tempfile::tempdir().unwrap();
     let p = write(&d, "nested.safetensors", &safetensors_bytes(&t, None));
     let l = load(&p, &LoadOptions::default()).unwrap();
@@ -369,22 +383,35 @@ fn every_assumed_activation_is_a_warning() {
     let l = load(&p, &LoadOptions::default()).unwrap();
     let w = l.warnings();
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(w[0].starts_with("assumed ReLU between 'net.0' and 'net.2'"), "{w:?}");
-    assert!(w[1].starts_with("assumed ReLU between 'net.2' and 'net.4'"), "{w:?}");
+    assert!(
+        w[0].starts_with("assumed ReLU between 'net.0' and 'net.2'"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with("assumed ReLU between 'net.2' and 'net.4'"),
+        "{w:?}"
+    );
     assert!(w[0].contains("Tanh") && w[0].contains("--arch"), "{w:?}");
     let opts = LoadOptions {
         hidden_act: super::HiddenAct::None,
         ..Default::default()
     };
     let w = load(&p, &opts).unwrap().warnings();
-    assert!(w[0].starts_with("assumed no activation (--hidden-act none) between 'net.0'"), "{w:?}");
+    assert!(
+        w[0].starts_with("assumed no activation (--hidden-act none) between 'net.0'"),
+        "{w:?}"
+    );
 }
 
 #[test]
 fn unsupported_activation_in_the_document_names_the_layer() {
     let d = tempfile::tempdir().unwrap();
     let t = sequential_state_dict(&[4, 3, 2], "", false, 9);
-    for (op, torch) in [("tanh", "nn.Tanh"), ("gelu", "nn.GELU"), ("silu", "nn.SiLU")] {
+    for (op, torch) in [
+        ("tanh", "nn.Tanh"),
+        ("gelu", "nn.GELU"),
+        ("silu", "nn.SiLU"),
+    ] {
         let arch = format!(
             r#"{{"schema":"bit2hls.arch/1","layers":[{{"op":"bitlinear","weight":"0.weight"}},
             {{"op":"{op}","name":"act1"}},{{"op":"bitlinear","weight":"2.weight"}}]}}"#
@@ -393,7 +420,9 @@ fn unsupported_activation_in_the_document_names_the_layer() {
         write(&d, "act.json", arch.as_bytes());
         let e = err_of(&p, &LoadOptions::default());
         assert!(
-            e.contains("act.json") && e.contains("layer #1 'act1'") && e.contains(torch)
+            e.contains("act.json")
+                && e.contains("layer #1 'act1'")
+                && e.contains(torch)
                 && e.contains("not supported"),
             "{e}"
         );
@@ -404,8 +433,16 @@ fn unsupported_activation_in_the_document_names_the_layer() {
 fn torch_save_gguf_and_onnx_files_are_recognised() {
     let d = tempfile::tempdir().unwrap();
     let cases: [(&str, &[u8], &str); 4] = [
-        ("zip.pt", b"PK\x03\x04\x00\x00\x08\x00archive/data.pkl", "torch.save"),
-        ("pickle.pt", b"\x80\x02\x8a\x0alZ\xa7\xfc\x9cF\xf9j\xa8P", "torch.save"),
+        (
+            "zip.pt",
+            b"PK\x03\x04\x00\x00\x08\x00archive/data.pkl",
+            "torch.save",
+        ),
+        (
+            "pickle.pt",
+            b"\x80\x02\x8a\x0alZ\xa7\xfc\x9cF\xf9j\xa8P",
+            "torch.save",
+        ),
         ("m.gguf", b"GGUF\x03\x00\x00\x00\x00\x00\x00\x00", "GGUF"),
         ("m.onnx", b"\x08\x07\x12\x07pytorch\x1a\x032.1", "ONNX"),
     ];
@@ -415,7 +452,9 @@ fn torch_save_gguf_and_onnx_files_are_recognised() {
         assert!(
             e.contains(name)
                 && e.contains(what)
-                && e.contains("safetensors.torch.save_file(model.state_dict(), 'model.safetensors')"),
+                && e.contains(
+                    "safetensors.torch.save_file(model.state_dict(), 'model.safetensors')"
+                ),
             "{e}"
         );
     }

@@ -114,7 +114,10 @@ pub fn labels_of<R: std::io::Read + std::io::Seek>(
     }
     if let Ok(a) = npz.by_name::<OwnedRepr<u64>, Ix1>("y") {
         if let Some(i) = a.iter().position(|&v| i64::try_from(v).is_err()) {
-            return Err(err(path, format!("'y'[{i}] = {} is not a class index", a[i])));
+            return Err(err(
+                path,
+                format!("'y'[{i}] = {} is not a class index", a[i]),
+            ));
         }
         return check_labels(path, a.iter().map(|&v| v as i64).collect());
     }
@@ -165,11 +168,14 @@ mod tests {
     use super::read_labels;
     use ndarray::Array1;
 
-    fn npz_with_y<T: ndarray_npy::WritableElement>(y: Vec<T>) -> (tempfile::TempDir, std::path::PathBuf) {
+    fn npz_with_y<T: ndarray_npy::WritableElement>(
+        y: Vec<T>,
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("labels.npz");
         let mut z = ndarray_npy::NpzWriter::new(std::fs::File::create(&p).unwrap());
-        z.add_array("x", &ndarray::Array2::<f32>::zeros((y.len(), 2))).unwrap();
+        z.add_array("x", &ndarray::Array2::<f32>::zeros((y.len(), 2)))
+            .unwrap();
         z.add_array("y", &Array1::from(y)).unwrap();
         z.finish().unwrap();
         (d, p)
@@ -178,15 +184,42 @@ mod tests {
     #[test]
     fn every_integer_and_bool_dtype_is_a_label() {
         let want = Some(vec![0i64, 1, 2, 1]);
-        assert_eq!(read_labels(&npz_with_y(vec![0i8, 1, 2, 1]).1).unwrap(), want);
-        assert_eq!(read_labels(&npz_with_y(vec![0u8, 1, 2, 1]).1).unwrap(), want);
-        assert_eq!(read_labels(&npz_with_y(vec![0i16, 1, 2, 1]).1).unwrap(), want);
-        assert_eq!(read_labels(&npz_with_y(vec![0u16, 1, 2, 1]).1).unwrap(), want);
-        assert_eq!(read_labels(&npz_with_y(vec![0i32, 1, 2, 1]).1).unwrap(), want);
-        assert_eq!(read_labels(&npz_with_y(vec![0u32, 1, 2, 1]).1).unwrap(), want);
-        assert_eq!(read_labels(&npz_with_y(vec![0i64, 1, 2, 1]).1).unwrap(), want);
-        assert_eq!(read_labels(&npz_with_y(vec![0u64, 1, 2, 1]).1).unwrap(), want);
-        assert_eq!(read_labels(&npz_with_y(vec![0.0f32, 1.0, 2.0, 1.0]).1).unwrap(), want);
+        assert_eq!(
+            read_labels(&npz_with_y(vec![0i8, 1, 2, 1]).1).unwrap(),
+            want
+        );
+        assert_eq!(
+            read_labels(&npz_with_y(vec![0u8, 1, 2, 1]).1).unwrap(),
+            want
+        );
+        assert_eq!(
+            read_labels(&npz_with_y(vec![0i16, 1, 2, 1]).1).unwrap(),
+            want
+        );
+        assert_eq!(
+            read_labels(&npz_with_y(vec![0u16, 1, 2, 1]).1).unwrap(),
+            want
+        );
+        assert_eq!(
+            read_labels(&npz_with_y(vec![0i32, 1, 2, 1]).1).unwrap(),
+            want
+        );
+        assert_eq!(
+            read_labels(&npz_with_y(vec![0u32, 1, 2, 1]).1).unwrap(),
+            want
+        );
+        assert_eq!(
+            read_labels(&npz_with_y(vec![0i64, 1, 2, 1]).1).unwrap(),
+            want
+        );
+        assert_eq!(
+            read_labels(&npz_with_y(vec![0u64, 1, 2, 1]).1).unwrap(),
+            want
+        );
+        assert_eq!(
+            read_labels(&npz_with_y(vec![0.0f32, 1.0, 2.0, 1.0]).1).unwrap(),
+            want
+        );
         assert_eq!(
             read_labels(&npz_with_y(vec![false, true, true]).1).unwrap(),
             Some(vec![0, 1, 1])
@@ -195,11 +228,20 @@ mod tests {
 
     #[test]
     fn fractional_negative_and_huge_labels_are_refused_with_the_index() {
-        let e = read_labels(&npz_with_y(vec![0.0f64, 0.5]).1).unwrap_err().to_string();
-        assert!(e.contains("labels.npz") && e.contains("'y'[1] = 0.5") && e.contains("whole"), "{e}");
-        let e = read_labels(&npz_with_y(vec![1i8, 0, -1]).1).unwrap_err().to_string();
+        let e = read_labels(&npz_with_y(vec![0.0f64, 0.5]).1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("labels.npz") && e.contains("'y'[1] = 0.5") && e.contains("whole"),
+            "{e}"
+        );
+        let e = read_labels(&npz_with_y(vec![1i8, 0, -1]).1)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'y'[2] = -1 is negative"), "{e}");
-        let e = read_labels(&npz_with_y(vec![1u64, u64::MAX]).1).unwrap_err().to_string();
+        let e = read_labels(&npz_with_y(vec![1u64, u64::MAX]).1)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'y'[1]"), "{e}");
     }
 }

@@ -9,11 +9,11 @@
 mod scatter;
 pub mod view;
 
-use crate::validate::{Agreement, ModeReport, ReferenceReport, Report};
 use crate::estimate::parts::Part;
 use crate::estimate::verdict::Verdict;
 use crate::estimate::Estimate;
 use crate::ir::firmware::Mode;
+use crate::validate::{Agreement, ModeReport, ReferenceReport, Report};
 use askama::Template;
 use serde::Serialize;
 

@@ -17,8 +17,8 @@ use crate::ir::firmware::{Firmware, FwKind, Mode};
 use crate::pipeline::{lower_for, FwArgs};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
 pub use stats::{argmax, auc, score, RefAcc};
+use std::path::{Path, PathBuf};
 
 /// Default of `--min-agreement`: the float model must pick the PyTorch model's output (argmax)
 /// on at least this fraction of the events without exact rounding ties.
@@ -213,7 +213,12 @@ fn float_events(model: &crate::ir::Model, x: &[f32], k: usize) -> Vec<FloatEvent
         .collect()
 }
 
-fn firmware_events(emu: &Emulator, fw: &Firmware, x: &[f32], k: usize) -> Vec<(Vec<f64>, CodeTaps)> {
+fn firmware_events(
+    emu: &Emulator,
+    fw: &Firmware,
+    x: &[f32],
+    k: usize,
+) -> Vec<(Vec<f64>, CodeTaps)> {
     let out_t = fw.output_type();
     x.par_chunks(k)
         .map(|x| {
@@ -339,7 +344,10 @@ pub fn compute(
     };
     if let Some(y) = &labels {
         if y.len() != rows {
-            return Err(data_err(format!("'y' has {} labels for {rows} events", y.len())));
+            return Err(data_err(format!(
+                "'y' has {} labels for {rows} events",
+                y.len()
+            )));
         }
     }
     if rows == 0 {
