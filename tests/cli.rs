@@ -565,3 +565,118 @@ fn compile_records_the_pytorch_check_and_fails_a_wrong_model() {
     );
     assert!(e.contains("--reference needs --data"), "{e}");
 }
+
+/// The data (`x`, `label` as `y`) and PyTorch outputs (`y`) of a shipped model's golden.npz,
+/// as `validate --data` and `--reference` files in `dir`.
+fn golden_files(model: &str, dir: &Path) -> (PathBuf, PathBuf) {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{model}/golden.npz"));
+    let mut z = ndarray_npy::NpzReader::new(std::fs::File::open(golden).unwrap()).unwrap();
+    let x: ndarray::Array2<f32> = z.by_name("x").unwrap();
+    let y: ndarray::Array2<f32> = z.by_name("y").unwrap();
+    let label: ndarray::Array1<i64> = z.by_name("label").unwrap();
+    let data = dir.join(format!("{model}_data.npz"));
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).unwrap());
+    w.add_array("x", &x).unwrap();
+    w.add_array("y", &label).unwrap();
+    w.finish().unwrap();
+    let reference = dir.join(format!("{model}_torch.npy"));
+    ndarray_npy::write_npy(&reference, &y).unwrap();
+    (data, reference)
+}
+
+#[test]
+fn shipped_models_agree_with_their_pytorch_outputs_and_a_wrong_profile_fails() {
+    let d = tempfile::tempdir().unwrap();
+    // qg_mlp_tiny is bias-free: it hits rounding ties, which are counted apart.
+    for model in ["qg_mlp", "qg_mlp_tiny", "qg_mlp_partial"] {
+        let (data, reference) = golden_files(model, d.path());
+        let path = format!(
+            "{}/models/{model}/{model}.safetensors",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let s = run_ok(
+            bin()
+                .arg("validate")
+                .arg(&path)
+                .arg("--data")
+                .arg(&data)
+                .arg("--reference")
+                .arg(&reference)
+                .args(["--only", "dynamic", "--json"]),
+        );
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        let r = &v["reference"];
+        assert_eq!(r["passed"], true, "{model}: {r}");
+        assert!(
+            r["agreement_without_ties"].as_f64().unwrap() >= 0.999,
+            "{model}: {r}"
+        );
+    }
+    // The same bias-free model with a wrong profile decision (weight eps 0.5 instead of 1e-8).
+    let (data, reference) = golden_files("qg_mlp_tiny", d.path());
+    let o = bin()
+        .arg("validate")
+        .arg(format!(
+            "{}/models/qg_mlp_tiny/qg_mlp_tiny.safetensors",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["--eps-w", "0.5", "--only", "dynamic"])
+        .arg("--data")
+        .arg(&data)
+        .arg("--reference")
+        .arg(&reference)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("qg_mlp_tiny_torch.npy") && err.contains("below --min-agreement 99.900 %"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL"));
+
+    // Reference rows that are not the data's events are refused, naming both files.
+    let (other_data, _) = golden_files("qg_mlp", d.path());
+    let short = d.path().join("short.npy");
+    write_npy(&short, 10, 2, &[0.0; 20]);
+    let e = run_err(
+        bin()
+            .arg("validate")
+            .arg(format!(
+                "{}/models/qg_mlp/qg_mlp.safetensors",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .arg("--data")
+            .arg(&other_data)
+            .arg("--reference")
+            .arg(&short)
+            .args(["--only", "dynamic"]),
+    );
+    assert!(
+        e.contains("short.npy") && e.contains("has 10 events") && e.contains("qg_mlp_data.npz"),
+        "{e}"
+    );
+
+    // Labels that are not class indices are refused, naming the file and the index.
+    let bad = d.path().join("bad_labels.npz");
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&bad).unwrap());
+    w.add_array("x", &ndarray::Array2::<f32>::zeros((3, 16)))
+        .unwrap();
+    w.add_array("y", &ndarray::arr1(&[0.0f32, 1.0, 0.5]))
+        .unwrap();
+    w.finish().unwrap();
+    let e = run_err(
+        bin()
+            .arg("validate")
+            .arg(format!(
+                "{}/models/qg_mlp/qg_mlp.safetensors",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .arg("--data")
+            .arg(&bad),
+    );
+    assert!(
+        e.contains("bad_labels.npz") && e.contains("'y'[2] = 0.5"),
+        "{e}"
+    );
+}
