@@ -680,3 +680,37 @@ fn shipped_models_agree_with_their_pytorch_outputs_and_a_wrong_profile_fails() {
         "{e}"
     );
 }
+
+#[test]
+fn a_torch_member_of_the_data_file_is_the_reference() {
+    let d = tempfile::tempdir().unwrap();
+    let src = export_test("attrs_data.npz");
+    let mut z = ndarray_npy::NpzReader::new(std::fs::File::open(src).unwrap()).unwrap();
+    let x: ndarray::Array2<f32> = z.by_name("x").unwrap();
+    let y: ndarray::Array1<i8> = z.by_name("y").unwrap();
+    let torch: ndarray::Array2<f32> =
+        ndarray_npy::read_npy(export_test("attrs_torch.npy")).unwrap();
+    let data = d.path().join("with_torch.npz");
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).unwrap());
+    w.add_array("x", &x).unwrap();
+    w.add_array("y", &y).unwrap();
+    w.add_array("torch", &torch).unwrap();
+    w.finish().unwrap();
+    let s = run_ok(
+        bin()
+            .arg("validate")
+            .arg(export_test("attrs.safetensors"))
+            .arg("--data")
+            .arg(&data)
+            .args(["--only", "dynamic", "--json"]),
+    );
+    let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+    assert!(
+        v["reference"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("with_torch.npz:torch"),
+        "{v}"
+    );
+    assert_eq!(v["reference"]["passed"], true);
+}

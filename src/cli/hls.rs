@@ -100,7 +100,7 @@ fn estimates_and_html(
     let all = estimate_all(fw, part, a.clock, pipeline, a.reuse);
     let this = pick(fw);
     let verdict = Verdict::new(&this, part, &vo);
-    let reference = a.reference.read()?;
+    let reference = a.reference.read(a.data.as_deref())?;
     anyhow::ensure!(
         reference.is_none() || a.data.is_some(),
         "--reference needs --data: the PyTorch outputs are compared event by event with the \

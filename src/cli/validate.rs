@@ -32,9 +32,9 @@ pub struct ValidateArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ReferenceArgs {
     /// The PyTorch model's outputs on the same inputs, in the same order (.npy [events,
-    /// outputs], float32/float64). Reports float-vs-PyTorch and firmware-vs-PyTorch agreement;
-    /// exit code 2 if the float model agrees on fewer than --min-agreement of the events
-    /// without exact rounding ties.
+    /// outputs], float32/float64; default: the data file's `ref` or `torch` member, if any).
+    /// Reports float-vs-PyTorch and firmware-vs-PyTorch agreement; exit code 2 if the float
+    /// model agrees on fewer than --min-agreement of the events without rounding ties.
     #[arg(long)]
     pub reference: Option<PathBuf>,
     /// Threshold for --reference, as a fraction (0.999 = 99.9 %).
@@ -43,12 +43,13 @@ pub struct ReferenceArgs {
 }
 
 impl ReferenceArgs {
-    /// Reads the reference file, if one was given.
-    pub fn read(&self) -> crate::Result<Option<ReferenceOutputs>> {
-        self.reference
-            .as_ref()
-            .map(|p| ReferenceOutputs::read(p, self.min_agreement))
-            .transpose()
+    /// Reads the reference file, if one was given, else the `ref`/`torch` member of `data`.
+    pub fn read(&self, data: Option<&std::path::Path>) -> crate::Result<Option<ReferenceOutputs>> {
+        match (&self.reference, data) {
+            (Some(p), _) => ReferenceOutputs::read(p, self.min_agreement).map(Some),
+            (None, Some(d)) => ReferenceOutputs::from_data(d, self.min_agreement),
+            (None, None) => Ok(None),
+        }
     }
 }
 
@@ -59,7 +60,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
     } else {
         a.only.clone()
     };
-    let reference = a.reference.read()?;
+    let reference = a.reference.read(Some(&a.data))?;
     let report = compute(&loaded, &a.fw, &a.data, &modes, reference.as_ref())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -125,6 +125,40 @@ impl ReferenceOutputs {
         })
     }
 
+    /// Members of a data `.npz` taken as the PyTorch reference when no file is given.
+    pub const NPZ_MEMBERS: [&'static str; 2] = ["ref", "torch"];
+
+    /// The reference stored in the data set itself: its `ref` or `torch` member, if it has one
+    /// ([`Self::NPZ_MEMBERS`]). `path` then reads `data.npz:ref`.
+    pub fn from_data(data: &Path, min_agreement: f64) -> Result<Option<ReferenceOutputs>> {
+        let file = std::fs::File::open(data).map_err(|e| Error::Io {
+            path: data.to_path_buf(),
+            source: e,
+        })?;
+        let names: Vec<String> = match zip::ZipArchive::new(std::io::BufReader::new(file)) {
+            Ok(z) => z.file_names().map(str::to_string).collect(),
+            Err(_) => return Ok(None), // reported when `x` is read
+        };
+        let Some(member) = Self::NPZ_MEMBERS
+            .into_iter()
+            .find(|m| names.iter().any(|n| *n == format!("{m}.npy")))
+        else {
+            return Ok(None);
+        };
+        let mut values = Vec::new();
+        let (rows, cols) = stream_npz_member(data, member, 65536, |_, _, v| {
+            values.extend_from_slice(v);
+            Ok(())
+        })?;
+        Ok(Some(ReferenceOutputs {
+            path: PathBuf::from(format!("{}:{member}", data.display())),
+            rows,
+            cols,
+            values,
+            min_agreement,
+        }))
+    }
+
     fn row(&self, i: usize) -> &[f32] {
         &self.values[i * self.cols..(i + 1) * self.cols]
     }
