@@ -106,6 +106,7 @@ fn validation(mode: Mode) -> ValidationSummary {
         auc: Some(0.8719),
         accuracy_delta: None,
         max_abs_error: err,
+        reference: None,
     }
     .with_float(Some(0.7951))
 }
@@ -135,6 +136,8 @@ fn input_named(with_validation: bool, names: &[&str; 4]) -> ReportInput {
         modes,
         float_accuracy: with_validation.then_some(0.7951),
         float_auc: with_validation.then_some(0.8719),
+        reference: None,
+        assumptions: vec![],
         provenance: vec![
             "estimate: fixture of hls_tests/report.rs (not a real model's numbers)".into(),
             "validation: models/data/qg_test.npz, 28,000 jets".into(),

@@ -9,13 +9,16 @@ writes
     (schema "bit2hls.arch/1") stored as a string under the `__metadata__` key `bit2hls.arch`;
   * `<path stem>.json`: the same architecture document as a sidecar file.
 
-The model must be an nn.Sequential (or a module whose only child is one, e.g. `self.net`),
-possibly nested, of BitLinear, nn.Linear, nn.ReLU and nn.BatchNorm1d (eval-mode semantics;
-nn.Identity and nn.Dropout are skipped, as in eval). Anything else is an error, never
-silently dropped.  Plain `safetensors.torch.save_file(model.state_dict(), path)` keeps working
-for such models: bit2hls infers the stack from the tensor names (every linear layer a
-BitLinear unless told otherwise), so the metadata matters only for mixed models
-(nn.Linear layers, batch norm) or non-default profiles.
+The layer order and the activations are read from the live model: forward() is traced with
+torch.fx (not the attribute order, which PyTorch keeps in the state dict), so any layout works
+-- attributes named in any order, nested Sequentials, functional activations (F.relu,
+torch.tanh) -- as long as forward() is a chain of BitLinear, nn.Linear, ReLU and
+nn.BatchNorm1d (eval-mode semantics; nn.Identity and nn.Dropout are skipped, as in eval).
+Activations bit2hls cannot compile (Tanh, GELU, SiLU, Sigmoid, ...) are written as what they
+are, and bit2hls refuses the model naming the layer. Anything else is an error, never silently
+dropped.  Plain `safetensors.torch.save_file(model.state_dict(), path)` works only for an
+nn.Sequential with ReLU between the linear layers: bit2hls then infers the stack from the
+numeric tensor names and prints the activation it assumed.
 
 Also here: `ternary_export()` (I8 codes + weight_beta) and `hf_pack()` (HF bitnet U8 layout),
 used for the format test files in models/seq_random/.
@@ -26,6 +29,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.fx
 from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "training"))
@@ -35,58 +39,123 @@ SCHEMA = "bit2hls.arch/1"
 META_KEY = "bit2hls.arch"
 
 
-def _walk(module, prefix, out):
-    """Flatten nested Sequentials into (qualified name, module) in forward order."""
-    if isinstance(module, nn.Sequential):
-        for name, child in module.named_children():
-            _walk(child, f"{prefix}{name}.", out)
-    else:
-        out.append((prefix[:-1], module))
+# Activations bit2hls knows but does not compile: written as they are (docs/schema.md), so that
+# bit2hls refuses the model naming the layer instead of compiling a ReLU in their place.
+UNSUPPORTED_MODULES = {
+    nn.Tanh: "tanh", nn.GELU: "gelu", nn.SiLU: "silu", nn.Sigmoid: "sigmoid",
+    nn.Softmax: "softmax", nn.ELU: "elu", nn.LeakyReLU: "leakyrelu", nn.ReLU6: "relu6",
+    nn.Hardtanh: "hardtanh", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid",
+    nn.Softplus: "softplus", nn.Mish: "mish", nn.PReLU: "prelu", nn.SELU: "selu",
+}
+_F = torch.nn.functional
+UNSUPPORTED_FUNCTIONS = {
+    torch.tanh: "tanh", _F.tanh: "tanh", _F.gelu: "gelu", _F.silu: "silu",
+    torch.sigmoid: "sigmoid", _F.sigmoid: "sigmoid", _F.softmax: "softmax",
+    torch.softmax: "softmax", _F.elu: "elu", _F.leaky_relu: "leakyrelu", _F.relu6: "relu6",
+    _F.hardtanh: "hardtanh", _F.hardswish: "hardswish", _F.hardsigmoid: "hardsigmoid",
+    _F.softplus: "softplus", _F.mish: "mish", _F.selu: "selu",
+}
+UNSUPPORTED_METHODS = {"tanh": "tanh", "sigmoid": "sigmoid", "softmax": "softmax"}
+RELU_FUNCTIONS = {torch.relu, _F.relu}
+SKIPPED_MODULES = (nn.Identity, nn.Dropout)
+
+
+class _LeafTracer(torch.fx.Tracer):
+    """Traces into containers only: every layer bit2hls knows is one call_module node."""
+
+    def is_leaf_module(self, m, qualname):
+        return isinstance(m, (BitLinear, nn.Linear, nn.BatchNorm1d, nn.ReLU, *SKIPPED_MODULES,
+                              *UNSUPPORTED_MODULES)) or super().is_leaf_module(m, qualname)
+
+
+def execution_order(model):
+    """The model's operations in the order forward() runs them: [(qualified name or None, op)],
+    op being the module or the function/method name. Traced with torch.fx, so functional
+    activations (F.relu, torch.tanh, x.sigmoid()) are seen too. Only a chain is accepted: every
+    op must take the previous op's output as its only tensor input."""
+    try:
+        graph = _LeafTracer().trace(model)
+    except Exception as e:  # data-dependent control flow, etc.
+        raise TypeError(f"save_for_bit2hls: cannot trace {type(model).__name__}.forward with "
+                        f"torch.fx ({e}); write the architecture document by hand "
+                        f"(docs/schema.md)") from e
+    mods = dict(model.named_modules())
+    ops, prev = [], None
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if prev is not None:
+                raise TypeError("save_for_bit2hls: forward() must take exactly one input tensor")
+            prev = node
+            continue
+        if node.op == "output":
+            if node.args[0] is not prev:
+                raise TypeError("save_for_bit2hls: the output is not the last op's result")
+            break
+        tensors = [a for a in node.args if isinstance(a, torch.fx.Node)]
+        tensors += [a for a in node.kwargs.values() if isinstance(a, torch.fx.Node)]
+        if tensors != [prev]:
+            raise TypeError(f"save_for_bit2hls: op '{node.name}' ({node.target}) does not take "
+                            f"just the previous op's output: only a chain of layers (no skip "
+                            f"connections, no arithmetic between layers) can be compiled")
+        if node.op == "call_module":
+            ops.append((node.target, mods[node.target]))
+        elif node.op == "call_function":
+            ops.append((None, node.target))
+        elif node.op == "call_method":
+            ops.append((None, node.target))
+        else:
+            raise TypeError(f"save_for_bit2hls: unsupported graph node {node.op} {node.target}")
+        prev = node
+    return ops
+
+
+def _layer(qname, m, inputs):
+    """The architecture layer object of one op (None for skipped ones)."""
+    if isinstance(m, BitLinear) or type(m) is nn.Linear:
+        layer = {"op": "bitlinear" if isinstance(m, BitLinear) else "linear", "name": qname,
+                 "weight": f"{qname}.weight"}
+        if m.bias is not None:
+            layer["bias"] = f"{qname}.bias"
+        return layer
+    if isinstance(m, nn.ReLU) or m in RELU_FUNCTIONS or m == "relu":
+        return {"op": "relu"}
+    if isinstance(m, nn.BatchNorm1d):
+        if not m.affine or not m.track_running_stats:
+            raise TypeError(f"save_for_bit2hls: layer {qname}: BatchNorm1d needs affine=True "
+                            f"and track_running_stats=True")
+        return {"op": "batchnorm", "name": qname, "weight": f"{qname}.weight",
+                "bias": f"{qname}.bias", "running_mean": f"{qname}.running_mean",
+                "running_var": f"{qname}.running_var", "eps": float(m.eps)}
+    if isinstance(m, SKIPPED_MODULES):
+        return None
+    if type(m) in UNSUPPORTED_MODULES:
+        return {"op": UNSUPPORTED_MODULES[type(m)], "name": qname}
+    if callable(m) and m in UNSUPPORTED_FUNCTIONS:
+        return {"op": UNSUPPORTED_FUNCTIONS[m], "name": getattr(m, "__name__", str(m))}
+    if isinstance(m, str) and m in UNSUPPORTED_METHODS:
+        return {"op": UNSUPPORTED_METHODS[m], "name": m}
+    if isinstance(m, nn.Linear):
+        raise TypeError(f"save_for_bit2hls: layer {qname}: unsupported nn.Linear subclass "
+                        f"{type(m).__name__} (only bit2hls BitLinear and plain nn.Linear)")
+    what = type(m).__name__ if isinstance(m, nn.Module) else getattr(m, "__name__", str(m))
+    raise TypeError(f"save_for_bit2hls: {qname or 'op'}: unsupported operation {what} "
+                    f"(supported: BitLinear, nn.Linear, ReLU, nn.BatchNorm1d; known but not "
+                    f"compiled: {', '.join(sorted(set(UNSUPPORTED_MODULES.values())))})")
 
 
 def architecture(model, name=None, input_type=None, profile="bithep"):
-    """The architecture document (a dict) for `model`."""
-    root, prefix = model, ""
-    if not isinstance(model, nn.Sequential):
-        children = list(model.named_children())
-        if len(children) != 1 or not isinstance(children[0][1], nn.Sequential):
-            raise TypeError(
-                f"save_for_bit2hls: expected an nn.Sequential or a module wrapping exactly one "
-                f"nn.Sequential, got {type(model).__name__} with children "
-                f"{[n for n, _ in children]}")
-        prefix = children[0][0] + "."
-        root = children[0][1]
-    mods = []
-    _walk(root, prefix, mods)
-    layers = []
-    inputs = None
-    for qname, m in mods:
-        if isinstance(m, BitLinear) or type(m) is nn.Linear:
-            op = "bitlinear" if isinstance(m, BitLinear) else "linear"
-            if inputs is None:
-                inputs = m.in_features
-            layer = {"op": op, "name": qname, "weight": f"{qname}.weight"}
-            if m.bias is not None:
-                layer["bias"] = f"{qname}.bias"
-            layers.append(layer)
-        elif isinstance(m, nn.ReLU):
-            layers.append({"op": "relu"})
-        elif isinstance(m, nn.BatchNorm1d):
-            if not m.affine or not m.track_running_stats:
-                raise TypeError(f"save_for_bit2hls: layer {qname}: BatchNorm1d needs affine=True "
-                                f"and track_running_stats=True")
-            layers.append({"op": "batchnorm", "name": qname, "weight": f"{qname}.weight",
-                           "bias": f"{qname}.bias", "running_mean": f"{qname}.running_mean",
-                           "running_var": f"{qname}.running_var", "eps": float(m.eps)})
-        elif isinstance(m, (nn.Identity, nn.Dropout)):
+    """The architecture document (a dict) for `model`, in execution order (torch.fx trace):
+    any module layout (attributes in any order, nested Sequentials, functional activations)
+    as long as forward() is a chain. Activations bit2hls cannot compile are written as they
+    are (e.g. {"op": "tanh"}); bit2hls then refuses the model naming that layer."""
+    layers, inputs = [], None
+    for qname, m in execution_order(model):
+        layer = _layer(qname, m, inputs)
+        if layer is None:
             continue
-        elif isinstance(m, nn.Linear):
-            raise TypeError(f"save_for_bit2hls: layer {qname}: unsupported nn.Linear subclass "
-                            f"{type(m).__name__} (only bit2hls BitLinear and plain nn.Linear)")
-        else:
-            raise TypeError(f"save_for_bit2hls: layer {qname}: unsupported module "
-                            f"{type(m).__name__} (supported: BitLinear, nn.Linear, nn.ReLU, "
-                            f"nn.BatchNorm1d)")
+        if layer["op"] in ("bitlinear", "linear") and inputs is None:
+            inputs = m.in_features
+        layers.append(layer)
     if not any(l["op"] in ("bitlinear", "linear") for l in layers):
         raise TypeError("save_for_bit2hls: the model has no linear layer")
     doc = {"schema": SCHEMA}

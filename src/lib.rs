@@ -23,5 +23,6 @@ pub mod synth;
 pub mod synthetic;
 pub mod target;
 pub mod testutil;
+pub mod validate;
 
 pub use error::{Error, Result};

@@ -260,3 +260,457 @@ fn bad_inputs_fail_cleanly_and_write_nothing() {
     let e = run_err(bin().arg("inspect").arg(&m).args(["--mode", "static"]));
     assert!(e.contains("static mode needs calibration data"), "{e}");
 }
+
+/// Files written by models/export_tests/make_export_tests.py with PyTorch.
+fn export_test(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/export_tests")
+        .join(name)
+}
+
+#[test]
+fn every_command_warns_about_the_assumed_activations() {
+    let d = tempfile::tempdir().unwrap();
+    let m = model(d.path(), true);
+    let xin = d.path().join("x.npy");
+    write_npy(&xin, 3, 16, &gaussian(48, 1));
+    let cmds: Vec<Vec<std::ffi::OsString>> = vec![
+        vec!["inspect".into(), m.clone().into()],
+        vec!["inspect".into(), m.clone().into(), "--json".into()],
+        vec![
+            "emulate".into(),
+            m.clone().into(),
+            "--input".into(),
+            xin.clone().into(),
+            "--output".into(),
+            d.path().join("y.npy").into(),
+        ],
+        vec!["estimate".into(), m.clone().into()],
+        vec![
+            "compile".into(),
+            m.clone().into(),
+            "-o".into(),
+            d.path().join("prj").into(),
+        ],
+    ];
+    for args in cmds {
+        let o = bin().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{args:?}: {err}");
+        for needle in [
+            "warning: ",
+            "m.safetensors",
+            "assumed ReLU between 'net.0' and 'net.2'",
+            "assumed ReLU between 'net.2' and 'net.4'",
+        ] {
+            assert!(
+                err.contains(needle),
+                "{args:?}: missing '{needle}' in stderr:\n{err}"
+            );
+        }
+    }
+    let report = std::fs::read_to_string(d.path().join("prj/report.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(
+        v["assumptions"].as_array().unwrap().len(),
+        2,
+        "{}",
+        v["assumptions"]
+    );
+    let html = std::fs::read_to_string(d.path().join("prj/report.html")).unwrap();
+    assert!(html.contains("assumed ReLU between"));
+}
+
+#[test]
+fn pytorch_export_files_are_read_or_refused_by_layer() {
+    // The plain state dict of a module with attributes inp/hid/out: refused, layers named.
+    let e = run_err(
+        bin()
+            .arg("inspect")
+            .arg(export_test("attrs_plain.safetensors")),
+    );
+    for needle in [
+        "attrs_plain.safetensors",
+        "'hid', 'inp', 'out'",
+        "--arch",
+        "export.py",
+    ] {
+        assert!(e.contains(needle), "missing '{needle}' in: {e}");
+    }
+    // export.py traced the call order: inp, hid, out, and nothing is assumed.
+    let o = bin()
+        .arg("inspect")
+        .arg(export_test("attrs.safetensors"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"));
+    let (i, h, t) = (
+        out.find("#0 inp").unwrap(),
+        out.find("#2 hid").unwrap(),
+        out.find("#4 out").unwrap(),
+    );
+    assert!(i < h && h < t, "{out}");
+    // export.py wrote the Tanh as it is: refused, naming the layer and the op.
+    let e = run_err(bin().arg("inspect").arg(export_test("tanh.safetensors")));
+    for needle in [
+        "tanh.json",
+        "layer #1 '1'",
+        "'tanh' (nn.Tanh)",
+        "not supported",
+    ] {
+        assert!(e.contains(needle), "missing '{needle}' in: {e}");
+    }
+}
+
+/// `validate --reference` on the AttrNet files: `extra` args describe the model.
+fn validate_against_torch(extra: &[&std::ffi::OsStr]) -> (std::process::Output, serde_json::Value) {
+    let o = bin()
+        .arg("validate")
+        .args(extra)
+        .arg("--data")
+        .arg(export_test("attrs_data.npz"))
+        .arg("--reference")
+        .arg(export_test("attrs_torch.npy"))
+        .args(["--only", "dynamic", "--json"])
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (o, v)
+}
+
+#[test]
+fn reference_outputs_pass_the_right_model_and_fail_a_wrong_one() {
+    // The right model (order from export.py's document): int8 labels are read, PyTorch agrees.
+    let (o, v) = validate_against_torch(&[export_test("attrs.safetensors").as_os_str()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = &v["reference"];
+    assert_eq!(r["events"], 2000);
+    assert_eq!(r["passed"], true, "{r}");
+    assert!(
+        r["agreement_without_ties"].as_f64().unwrap() >= 0.999,
+        "{r}"
+    );
+    assert!(
+        v["float_accuracy"].as_f64().unwrap() >= 0.999,
+        "labels are PyTorch's argmax"
+    );
+    assert!(
+        v["modes"][0]["reference"]["argmax_agreement"]
+            .as_f64()
+            .unwrap()
+            > 0.98
+    );
+
+    // The same weights in the alphabetical order the old reader chose: a reported failure.
+    let d = tempfile::tempdir().unwrap();
+    let wrong = d.path().join("alphabetical.json");
+    let layers: Vec<String> = ["hid", "inp", "out"]
+        .iter()
+        .map(|n| format!(r#"{{"op":"bitlinear","weight":"{n}.weight","bias":"{n}.bias"}}"#))
+        .collect();
+    let doc = format!(
+        r#"{{"schema":"bit2hls.arch/1","layers":[{}]}}"#,
+        layers.join(r#",{"op":"relu"},"#)
+    );
+    std::fs::write(&wrong, doc).unwrap();
+    let (o, v) = validate_against_torch(&[
+        export_test("attrs_plain.safetensors").as_os_str(),
+        "--arch".as_ref(),
+        wrong.as_os_str(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(v["reference"]["passed"], false);
+    assert!(
+        v["reference"]["float"]["argmax_agreement"]
+            .as_f64()
+            .unwrap()
+            < 0.99
+    );
+    assert!(
+        err.contains("attrs_torch.npy") && err.contains("below --min-agreement"),
+        "{err}"
+    );
+
+    // A missing activation (--hidden-act none on a ReLU model) fails the same way.
+    let none_doc = d.path().join("none.json");
+    std::fs::write(
+        &none_doc,
+        format!(r#"{{"schema":"bit2hls.arch/1","layers":[{}]}}"#, {
+            let l: Vec<String> = ["inp", "hid", "out"]
+                .iter()
+                .map(|n| format!(r#"{{"op":"bitlinear","weight":"{n}.weight","bias":"{n}.bias"}}"#))
+                .collect();
+            l.join(",")
+        }),
+    )
+    .unwrap();
+    let (o, _) = validate_against_torch(&[
+        export_test("attrs_plain.safetensors").as_os_str(),
+        "--arch".as_ref(),
+        none_doc.as_os_str(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // A reference of the wrong width is refused before anything runs.
+    let bad = d.path().join("three.npy");
+    write_npy(&bad, 2000, 3, &vec![0.0; 6000]);
+    let e = run_err(
+        bin()
+            .arg("validate")
+            .arg(export_test("attrs.safetensors"))
+            .arg("--data")
+            .arg(export_test("attrs_data.npz"))
+            .arg("--reference")
+            .arg(&bad),
+    );
+    assert!(
+        e.contains("three.npy") && e.contains("3 outputs") && e.contains("has 2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn torch_save_file_gets_the_save_file_advice() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("model.pt");
+    std::fs::write(&p, b"PK\x03\x04\x14\x00\x00\x08\x08\x00archive/data.pkl").unwrap();
+    let e = run_err(bin().arg("inspect").arg(&p));
+    assert!(
+        e.contains("model.pt")
+            && e.contains("torch.save")
+            && e.contains("safetensors.torch.save_file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn compile_records_the_pytorch_check_and_fails_a_wrong_model() {
+    let d = tempfile::tempdir().unwrap();
+    let compile = |model: &Path, arch: Option<&Path>, out: &Path| {
+        let mut c = bin();
+        c.arg("compile").arg(model).arg("-o").arg(out);
+        if let Some(a) = arch {
+            c.arg("--arch").arg(a);
+        }
+        c.arg("--data")
+            .arg(export_test("attrs_data.npz"))
+            .arg("--reference")
+            .arg(export_test("attrs_torch.npy"))
+            .output()
+            .unwrap()
+    };
+    let ok = d.path().join("ok");
+    let o = compile(&export_test("attrs.safetensors"), None, &ok);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ok.join("report.json")).unwrap()).unwrap();
+    assert_eq!(v["validation"]["reference"]["passed"], true);
+    let html = std::fs::read_to_string(ok.join("report.html")).unwrap();
+    assert!(
+        html.contains(r#"<span class="pill pass">PASS</span> The float model agrees with PyTorch on 100.000 %"#),
+        "{html}"
+    );
+
+    let wrong = d.path().join("alphabetical.json");
+    std::fs::write(
+        &wrong,
+        r#"{"schema":"bit2hls.arch/1","layers":[
+        {"op":"bitlinear","weight":"hid.weight","bias":"hid.bias"},{"op":"relu"},
+        {"op":"bitlinear","weight":"inp.weight","bias":"inp.bias"},{"op":"relu"},
+        {"op":"bitlinear","weight":"out.weight","bias":"out.bias"}]}"#,
+    )
+    .unwrap();
+    let bad = d.path().join("bad");
+    let o = compile(&export_test("attrs_plain.safetensors"), Some(&wrong), &bad);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("below --min-agreement"), "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bad.join("report.json")).unwrap()).unwrap();
+    assert_eq!(v["validation"]["reference"]["passed"], false);
+    let html = std::fs::read_to_string(bad.join("report.html")).unwrap();
+    assert!(
+        html.contains(r#"<span class="pill fail">FAIL</span> The float model agrees"#)
+            && html.contains("attrs_torch.npy"),
+        "{html}"
+    );
+
+    // A reference without data cannot be compared.
+    let e = run_err(
+        bin()
+            .arg("compile")
+            .arg(export_test("attrs.safetensors"))
+            .arg("-o")
+            .arg(d.path().join("nodata"))
+            .arg("--reference")
+            .arg(export_test("attrs_torch.npy")),
+    );
+    assert!(e.contains("--reference needs --data"), "{e}");
+}
+
+/// The data (`x`, `label` as `y`) and PyTorch outputs (`y`) of a shipped model's golden.npz,
+/// as `validate --data` and `--reference` files in `dir`.
+fn golden_files(model: &str, dir: &Path) -> (PathBuf, PathBuf) {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{model}/golden.npz"));
+    let mut z = ndarray_npy::NpzReader::new(std::fs::File::open(golden).unwrap()).unwrap();
+    let x: ndarray::Array2<f32> = z.by_name("x").unwrap();
+    let y: ndarray::Array2<f32> = z.by_name("y").unwrap();
+    let label: ndarray::Array1<i64> = z.by_name("label").unwrap();
+    let data = dir.join(format!("{model}_data.npz"));
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).unwrap());
+    w.add_array("x", &x).unwrap();
+    w.add_array("y", &label).unwrap();
+    w.finish().unwrap();
+    let reference = dir.join(format!("{model}_torch.npy"));
+    ndarray_npy::write_npy(&reference, &y).unwrap();
+    (data, reference)
+}
+
+#[test]
+fn shipped_models_agree_with_their_pytorch_outputs_and_a_wrong_profile_fails() {
+    let d = tempfile::tempdir().unwrap();
+    // qg_mlp_tiny is bias-free: it hits rounding ties, which are counted apart.
+    for model in ["qg_mlp", "qg_mlp_tiny", "qg_mlp_partial"] {
+        let (data, reference) = golden_files(model, d.path());
+        let path = format!(
+            "{}/models/{model}/{model}.safetensors",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let s = run_ok(
+            bin()
+                .arg("validate")
+                .arg(&path)
+                .arg("--data")
+                .arg(&data)
+                .arg("--reference")
+                .arg(&reference)
+                .args(["--only", "dynamic", "--json"]),
+        );
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        let r = &v["reference"];
+        assert_eq!(r["passed"], true, "{model}: {r}");
+        assert!(
+            r["agreement_without_ties"].as_f64().unwrap() >= 0.999,
+            "{model}: {r}"
+        );
+    }
+    // The same bias-free model with a wrong profile decision (weight eps 0.5 instead of 1e-8).
+    let (data, reference) = golden_files("qg_mlp_tiny", d.path());
+    let o = bin()
+        .arg("validate")
+        .arg(format!(
+            "{}/models/qg_mlp_tiny/qg_mlp_tiny.safetensors",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["--eps-w", "0.5", "--only", "dynamic"])
+        .arg("--data")
+        .arg(&data)
+        .arg("--reference")
+        .arg(&reference)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("qg_mlp_tiny_torch.npy") && err.contains("below --min-agreement 99.900 %"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL"));
+
+    // Reference rows that are not the data's events are refused, naming both files.
+    let (other_data, _) = golden_files("qg_mlp", d.path());
+    let short = d.path().join("short.npy");
+    write_npy(&short, 10, 2, &[0.0; 20]);
+    let e = run_err(
+        bin()
+            .arg("validate")
+            .arg(format!(
+                "{}/models/qg_mlp/qg_mlp.safetensors",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .arg("--data")
+            .arg(&other_data)
+            .arg("--reference")
+            .arg(&short)
+            .args(["--only", "dynamic"]),
+    );
+    assert!(
+        e.contains("short.npy") && e.contains("has 10 events") && e.contains("qg_mlp_data.npz"),
+        "{e}"
+    );
+
+    // Labels that are not class indices are refused, naming the file and the index.
+    let bad = d.path().join("bad_labels.npz");
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&bad).unwrap());
+    w.add_array("x", &ndarray::Array2::<f32>::zeros((3, 16)))
+        .unwrap();
+    w.add_array("y", &ndarray::arr1(&[0.0f32, 1.0, 0.5]))
+        .unwrap();
+    w.finish().unwrap();
+    let e = run_err(
+        bin()
+            .arg("validate")
+            .arg(format!(
+                "{}/models/qg_mlp/qg_mlp.safetensors",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .arg("--data")
+            .arg(&bad),
+    );
+    assert!(
+        e.contains("bad_labels.npz") && e.contains("'y'[2] = 0.5"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_torch_member_of_the_data_file_is_the_reference() {
+    let d = tempfile::tempdir().unwrap();
+    let src = export_test("attrs_data.npz");
+    let mut z = ndarray_npy::NpzReader::new(std::fs::File::open(src).unwrap()).unwrap();
+    let x: ndarray::Array2<f32> = z.by_name("x").unwrap();
+    let y: ndarray::Array1<i8> = z.by_name("y").unwrap();
+    let torch: ndarray::Array2<f32> =
+        ndarray_npy::read_npy(export_test("attrs_torch.npy")).unwrap();
+    let data = d.path().join("with_torch.npz");
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).unwrap());
+    w.add_array("x", &x).unwrap();
+    w.add_array("y", &y).unwrap();
+    w.add_array("torch", &torch).unwrap();
+    w.finish().unwrap();
+    let s = run_ok(
+        bin()
+            .arg("validate")
+            .arg(export_test("attrs.safetensors"))
+            .arg("--data")
+            .arg(&data)
+            .args(["--only", "dynamic", "--json"]),
+    );
+    let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+    assert!(
+        v["reference"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("with_torch.npz:torch"),
+        "{v}"
+    );
+    assert_eq!(v["reference"]["passed"], true);
+}

@@ -16,8 +16,8 @@ const LAYERS: &[&[&str]] = &[
     &["pipeline"],
     &["hw"],
     &["back::emu", "back::hls", "back::rtl"],
-    &["estimate", "synth"],
-    &["validate", "report"],
+    &["estimate", "synth", "validate"],
+    &["report"],
     &["cli"],
     &["testutil"],
 ];

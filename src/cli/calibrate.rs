@@ -139,7 +139,7 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
     }
     for m in &a.models {
         let ma = ModelArgs::from_path(m);
-        let loaded = ma.load()?;
+        let loaded = super::load_model(&ma)?;
         let stem = m
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
@@ -178,10 +178,16 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
         CalibrateCmd::Run(w) => {
-            for d in &write_all(&w, false)? {
-                let r =
-                    crate::synth::synth_project(&d.dir, &crate::synth::SynthOptions::default())?;
-                eprintln!(
+            let designs = write_all(&w, false)?;
+            let pb = super::progress(
+                Some(designs.len() as u64),
+                "{spinner} yosys {pos}/{len} designs [{bar:30}] {elapsed}, now {msg}",
+            );
+            for d in &designs {
+                pb.set_message(d.name.clone());
+                let r = crate::synth::synth_project(&d.dir, &crate::synth::SynthOptions::default());
+                let r = r.inspect_err(|_| pb.finish_and_clear())?;
+                let line = format!(
                     "{}: {} LUT, {} FF, {} DSP ({:.0} s)",
                     d.dir.display(),
                     r.resources.lut,
@@ -189,7 +195,14 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<i32> {
                     r.resources.dsp,
                     r.wall_s
                 );
+                if pb.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    pb.println(line);
+                }
+                pb.inc(1);
             }
+            pb.finish_and_clear();
             table(&w)
         }
         CalibrateCmd::Table(w) => table(&w),

@@ -40,7 +40,7 @@ pub struct EmulateArgs {
 }
 
 pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
-    let loaded = a.model.load()?;
+    let loaded = super::load_model(&a.model)?;
     let calib = calibration(&loaded, &a.fw.options())?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
     let mut rows = NpyRows::open(&a.input)?;

@@ -69,7 +69,7 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
         a.backend == Backend::Hls || (a.strategy == Strategy::Latency && a.reuse == 1),
         "--strategy/--reuse apply to --backend hls; the Verilog backend is latency-only (II = 1)"
     );
-    let loaded = a.model.load()?;
+    let loaded = super::load_model(&a.model)?;
     let calib = calibration(&loaded, &a.fw.options())?;
     let modes: Vec<Mode> = if a.all_modes {
         Mode::ALL.to_vec()

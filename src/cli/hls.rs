@@ -58,6 +58,9 @@ pub struct CompileArgs {
     /// for every activation mode (accuracy vs LUT/latency).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// With --data: the PyTorch outputs on its inputs (see `validate --reference`).
+    #[command(flatten)]
+    pub reference: super::validate::ReferenceArgs,
     /// Trigger verdict: time-multiplexing factor.
     #[arg(long, default_value_t = 1)]
     pub tmux: u32,
@@ -72,13 +75,17 @@ fn estimates_and_html(
     loaded: &crate::front::Loaded,
     fw: &crate::ir::firmware::Firmware,
     calib: Option<&crate::pass::calibrate::Calibration>,
-) -> anyhow::Result<(serde_json::Value, String)> {
+) -> anyhow::Result<(
+    serde_json::Value,
+    String,
+    Option<crate::validate::ReferenceReport>,
+)> {
     use crate::estimate::design::{estimate_all, estimate_hls, estimate_rtl};
     use crate::estimate::verdict::{Verdict, VerdictOptions};
     use crate::estimate::Backend;
     use crate::ir::firmware::Mode;
     use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
-    let part = parts::lookup(&a.part)?;
+    let part = crate::target::parts::lookup(&a.part)?;
     let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
     let vo = VerdictOptions {
         event_period_ns: 25.0,
@@ -96,6 +103,12 @@ fn estimates_and_html(
     let all = estimate_all(fw, part, a.clock, pipeline, a.reuse);
     let this = pick(fw);
     let verdict = Verdict::new(&this, part, &vo);
+    let reference = a.reference.read(a.data.as_deref())?;
+    anyhow::ensure!(
+        reference.is_none() || a.data.is_some(),
+        "--reference needs --data: the PyTorch outputs are compared event by event with the \
+         data set's inputs"
+    );
     let validation = match &a.data {
         Some(d) => {
             // Static mode needs calibration: without --calib, validate only the dynamic modes.
@@ -103,11 +116,12 @@ fn estimates_and_html(
                 .into_iter()
                 .filter(|m| *m != Mode::Static || a.fw.calib.is_some())
                 .collect();
-            Some(super::validate::compute(
+            Some(crate::validate::compute(
                 loaded,
                 &a.fw.options(),
                 d,
                 &modes,
+                reference.as_ref(),
             )?)
         }
         None => None,
@@ -159,6 +173,8 @@ fn estimates_and_html(
         modes,
         float_accuracy: validation.as_ref().and_then(|r| r.float_accuracy),
         float_auc: validation.as_ref().and_then(|r| r.float_auc),
+        reference: validation.as_ref().and_then(|r| r.reference.clone()),
+        assumptions: loaded.warnings(),
         provenance,
     };
     let extra = serde_json::json!({
@@ -166,8 +182,10 @@ fn estimates_and_html(
         "estimates": all,
         "verdict": verdict,
         "validation": validation,
+        "assumptions": loaded.warnings(),
     });
-    Ok((extra, render_html(&input)))
+    let html = render_html(&input);
+    Ok((extra, html, input.reference))
 }
 
 #[derive(Args, Debug)]
@@ -281,7 +299,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         }),
     };
     let mut files = hls::render(&fw, &opts, &meta, &x)?;
-    let (extra, html) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
+    let (extra, html, reference) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
     merge_report(&mut files, extra)?;
     files.push(("report.html".into(), html));
     files.sort_by(|p, q| p.0.cmp(&q.0));
@@ -303,7 +321,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         x.len() / fw.n_in,
         t0.elapsed().as_secs_f64() * 1e3
     );
-    Ok(0)
+    Ok(super::validate::reference_exit_code(reference.as_ref()))
 }
 
 /// Refuses an existing non-empty output directory (unless `--force`), then loads, calibrates
@@ -326,7 +344,7 @@ fn load_and_lower(
         }
         .into());
     }
-    let loaded = a.model.load()?;
+    let loaded = super::load_model(&a.model)?;
     let calib = calibration(&loaded, &a.fw.options())?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
     Ok((loaded, calib, fw))
@@ -384,7 +402,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         clock_ns: a.clock,
         pipeline,
     };
-    let (extra, html) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
+    let (extra, html, reference) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
     let (mut files, design) =
         rtl::render(&fw, &o, &a.model.model.display().to_string(), &x, extra)?;
     files.push(("report.html".into(), html));
@@ -402,7 +420,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         x.len() / fw.n_in,
         t0.elapsed().as_secs_f64() * 1e3
     );
-    Ok(0)
+    Ok(super::validate::reference_exit_code(reference.as_ref()))
 }
 
 pub fn run_csim(a: CsimArgs) -> anyhow::Result<i32> {

@@ -21,7 +21,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
-    let loaded = a.model.load()?;
+    let loaded = super::load_model(&a.model)?;
     let calib = calibration(&loaded, &a.fw.options())?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
     if a.json {
@@ -36,7 +36,8 @@ pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
     };
     print!("{}", dump_model(&loaded.model, &origin));
     for n in &loaded.notes {
-        println!("note: {n}");
+        let kind = if n.is_warning() { "warning" } else { "note" };
+        println!("{kind}: {n}");
     }
     print!("{}", dump_stages(&loaded.model)?);
     print!("{}", dump_firmware(&fw));

@@ -48,6 +48,33 @@ pub enum Command {
     Estimate(estimate::EstimateArgs),
 }
 
+/// Loads the model of any command and prints every assumption inference made (the activations
+/// it assumed between layers) on stderr, so that no command compiles an inferred model silently.
+pub fn load_model(args: &args::ModelArgs) -> crate::Result<crate::front::Loaded> {
+    let loaded = args.load()?;
+    for w in loaded.warnings() {
+        eprintln!("warning: {}: {w}", args.model.display());
+    }
+    Ok(loaded)
+}
+
+/// A progress indicator on stderr for long runs (Yosys): a bar over `len` steps, or a spinner
+/// without `len`, ticking on its own thread so that it moves while a child process runs.
+/// Hidden when stderr is not a terminal, so piped and logged output is unchanged.
+pub fn progress(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    pb.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
+    pb.enable_steady_tick(std::time::Duration::from_millis(250));
+    pb
+}
+
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();

@@ -29,7 +29,17 @@ pub fn run(a: SynthArgs) -> anyhow::Result<i32> {
         top: a.top,
         yosys: a.yosys,
     };
-    let r = synth_project(&a.dir, &opts)?;
+    let pb = super::progress(
+        None,
+        &format!(
+            "{{spinner}} yosys synth_xilinx -family {} on {}: {{elapsed}} (takes minutes)",
+            opts.family,
+            a.dir.display()
+        ),
+    );
+    let r = synth_project(&a.dir, &opts);
+    pb.finish_and_clear();
+    let r = r?;
     if a.json {
         println!(
             "{}",

@@ -72,12 +72,89 @@ pub enum ArchLayer {
     },
 }
 
+/// An activation op bit2hls knows by name but does not compile (docs/schema.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnsupportedOp {
+    Tanh,
+    Gelu,
+    Silu,
+    Sigmoid,
+    Softmax,
+    Elu,
+    Leakyrelu,
+    Relu6,
+    Hardtanh,
+    Hardswish,
+    Hardsigmoid,
+    Softplus,
+    Mish,
+    Prelu,
+    Selu,
+}
+
+impl UnsupportedOp {
+    /// The PyTorch module name (`nn.Tanh`, …).
+    pub fn torch_name(self) -> &'static str {
+        match self {
+            UnsupportedOp::Tanh => "Tanh",
+            UnsupportedOp::Gelu => "GELU",
+            UnsupportedOp::Silu => "SiLU",
+            UnsupportedOp::Sigmoid => "Sigmoid",
+            UnsupportedOp::Softmax => "Softmax",
+            UnsupportedOp::Elu => "ELU",
+            UnsupportedOp::Leakyrelu => "LeakyReLU",
+            UnsupportedOp::Relu6 => "ReLU6",
+            UnsupportedOp::Hardtanh => "Hardtanh",
+            UnsupportedOp::Hardswish => "Hardswish",
+            UnsupportedOp::Hardsigmoid => "Hardsigmoid",
+            UnsupportedOp::Softplus => "Softplus",
+            UnsupportedOp::Mish => "Mish",
+            UnsupportedOp::Prelu => "PReLU",
+            UnsupportedOp::Selu => "SELU",
+        }
+    }
+}
+
+/// Refuses layers whose `op` is a known activation the firmware cannot compute
+/// (models/export.py writes them as they are), naming the layer.
+fn refuse_unsupported(value: &serde_json::Value, origin: &std::path::Path) -> Result<()> {
+    let layers = value.get("layers").and_then(|l| l.as_array());
+    for (i, layer) in layers.into_iter().flatten().enumerate() {
+        let Some(op) = layer.get("op").and_then(|o| o.as_str()) else {
+            continue;
+        };
+        let Ok(op) = serde_json::from_value::<UnsupportedOp>(op.into()) else {
+            continue;
+        };
+        let name = layer
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(|n| format!(" '{n}'"))
+            .unwrap_or_default();
+        return Err(Error::Arch {
+            path: origin.to_path_buf(),
+            detail: format!(
+                "layer #{i}{name}: op '{}' (nn.{}) is not supported: bit2hls compiles only ReLU \
+                 (or no activation) between layers, and will not approximate it silently — \
+                 retrain with nn.ReLU",
+                layer["op"].as_str().unwrap_or_default(),
+                op.torch_name()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Parses and version-checks a document. `origin` names where it came from in errors.
 pub fn parse(text: &str, origin: &std::path::Path) -> Result<ArchDoc> {
-    let doc: ArchDoc = serde_json::from_str(text).map_err(|e| Error::Arch {
+    let invalid = |e: serde_json::Error| Error::Arch {
         path: origin.to_path_buf(),
         detail: format!("invalid JSON document: {e}"),
-    })?;
+    };
+    let value: serde_json::Value = serde_json::from_str(text).map_err(invalid)?;
+    refuse_unsupported(&value, origin)?;
+    let doc: ArchDoc = serde_json::from_str(text).map_err(invalid)?;
     if doc.schema != SCHEMA {
         return Err(Error::Arch {
             path: origin.to_path_buf(),
@@ -103,14 +180,130 @@ pub enum HiddenAct {
     None,
 }
 
-/// Orders module paths with numeric components compared as numbers.
-fn natural_key(path: &str) -> Vec<(u8, u64, String)> {
-    path.split('.')
-        .map(|c| match c.parse::<u64>() {
-            Ok(n) => (0, n, String::new()),
-            Err(_) => (1, 0, c.to_string()),
+/// The execution order of layer modules, when their names make it unambiguous.
+///
+/// Module paths form a tree of dot-separated components. Wherever two or more layers branch
+/// apart, every sibling component there must be a numeric `nn.Sequential` index (`net.0`,
+/// `net.2`, `layers.10` after `layers.9`); siblings are then ordered numerically. A single
+/// layer needs no order. Anything else (attribute names such as `inp`/`hid`/`out`, numeric
+/// mixed with names, a module that has parameters and sub-modules) is ambiguous: `Err` says
+/// why, and the caller refuses the file.
+pub fn execution_order(modules: &[String]) -> std::result::Result<Vec<String>, String> {
+    let paths: Vec<(Vec<&str>, &String)> = modules
+        .iter()
+        .map(|m| {
+            let parts = if m.is_empty() {
+                vec![]
+            } else {
+                m.split('.').collect()
+            };
+            (parts, m)
         })
-        .collect()
+        .collect();
+    let mut out = Vec::with_capacity(modules.len());
+    order_subtree(paths, 0, &mut out)?;
+    Ok(out)
+}
+
+/// A module path split into components, with the module name it came from.
+type SplitPath<'a> = (Vec<&'a str>, &'a String);
+
+/// Appends the modules of one subtree (all sharing their first `depth` components) in order.
+fn order_subtree<'a>(
+    paths: Vec<SplitPath<'a>>,
+    depth: usize,
+    out: &mut Vec<String>,
+) -> std::result::Result<(), String> {
+    if paths.len() <= 1 {
+        out.extend(paths.into_iter().map(|(_, m)| m.clone()));
+        return Ok(());
+    }
+    if let Some((_, m)) = paths.iter().find(|(p, _)| p.len() == depth) {
+        return Err(format!(
+            "module '{}' has its own parameters and also sub-modules with parameters, so its \
+             place among them is unknown",
+            display_module(m)
+        ));
+    }
+    let mut groups: BTreeMap<&str, Vec<SplitPath>> = BTreeMap::new();
+    for p in paths {
+        groups.entry(p.0[depth]).or_default().push(p);
+    }
+    if groups.len() == 1 {
+        let (_, g) = groups.into_iter().next().expect("one group");
+        return order_subtree(g, depth + 1, out);
+    }
+    let canonical = |c: &str| c.parse::<u64>().ok().filter(|n| n.to_string() == c);
+    let names: Vec<&str> = groups.keys().copied().collect();
+    if names.iter().any(|c| canonical(c).is_none()) {
+        let prefix = groups.values().next().expect("non-empty")[0].0[..depth].join(".");
+        let at = if prefix.is_empty() {
+            "at the top level".to_string()
+        } else {
+            format!("inside '{prefix}'")
+        };
+        return Err(format!(
+            "the sibling modules {at} are named {} — names, not numeric nn.Sequential indices, so \
+             their execution order is unknown (PyTorch stores parameters in attribute order, not \
+             call order)",
+            names
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut sorted: Vec<(u64, Vec<SplitPath>)> = groups
+        .into_iter()
+        .map(|(k, g)| (canonical(k).expect("checked numeric"), g))
+        .collect();
+    sorted.sort_by_key(|(n, _)| *n);
+    for (_, g) in sorted {
+        order_subtree(g, depth + 1, out)?;
+    }
+    Ok(())
+}
+
+fn display_module(m: &str) -> String {
+    if m.is_empty() {
+        "<root>".into()
+    } else {
+        m.to_string()
+    }
+}
+
+/// What inference assumed between two linear layers (parameter-free activations leave no
+/// tensor in a state dict, so this is never read from the file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssumedActivation {
+    pub act: HiddenAct,
+    /// Module name of the linear layer before.
+    pub after: String,
+    /// Module name of the linear layer after.
+    pub before: String,
+}
+
+impl std::fmt::Display for AssumedActivation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.act {
+            HiddenAct::Relu => "ReLU",
+            HiddenAct::None => "no activation (--hidden-act none)",
+        };
+        write!(
+            f,
+            "assumed {what} between '{}' and '{}' (activations are not in the state dict; if your \
+             model uses another one — Tanh, GELU, SiLU, … — give an architecture document: --arch \
+             FILE or <model>.json, docs/schema.md, or write the file with models/export.py)",
+            self.after, self.before
+        )
+    }
+}
+
+/// A model inferred from tensor names, with what had to be assumed.
+#[derive(Clone, Debug)]
+pub struct Inferred {
+    pub layers: Vec<ArchLayer>,
+    pub assumed: Vec<AssumedActivation>,
 }
 
 /// Infers the layer list of a plain `nn.Sequential`-style state dict (docs/schema.md).
@@ -119,7 +312,7 @@ pub fn infer(
     hidden_act: HiddenAct,
     float_layers: &[String],
     weight_scale_is: Option<&str>,
-) -> Result<Vec<ArchLayer>> {
+) -> Result<Inferred> {
     let arch_err = |detail: String| Error::Arch {
         path: file.path.clone(),
         detail,
@@ -132,8 +325,28 @@ pub fn infer(
         };
         modules.entry(module).or_default().push(leaf);
     }
-    let mut order: Vec<&String> = modules.keys().collect();
-    order.sort_by_key(|m| natural_key(m));
+    let layer_modules: Vec<String> = modules
+        .iter()
+        .filter(|(_, leaves)| {
+            leaves
+                .iter()
+                .any(|l| l == "weight" || l == "weight_ternary")
+        })
+        .map(|(m, _)| m.clone())
+        .collect();
+    let order = execution_order(&layer_modules).map_err(|why| {
+        arch_err(format!(
+            "cannot infer the layer order from the tensor names: {why}. Layers found: {}. Give \
+             the order with an architecture document (--arch FILE, or a sidecar <model>.json; \
+             docs/schema.md), or write the file with models/export.py's save_for_bit2hls, which \
+             records it",
+            layer_modules
+                .iter()
+                .map(|m| display_module(m))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
 
     let full = |module: &str, leaf: &str| {
         if module.is_empty() {
@@ -143,17 +356,15 @@ pub fn infer(
         }
     };
     let mut layers = Vec::new();
+    let mut assumed = Vec::new();
     let mut linear_index = 0usize;
-    for module in order {
+    let mut previous_linear: Option<String> = None;
+    for module in &order {
         let leaves = &modules[module];
         let has = |l: &str| leaves.iter().any(|x| x == l);
         let weight = full(module, "weight");
         let bias = has("bias").then(|| full(module, "bias"));
-        let display = if module.is_empty() {
-            "<root>".to_string()
-        } else {
-            module.clone()
-        };
+        let display = display_module(module);
         if has("running_mean") && has("running_var") && has("weight") {
             layers.push(ArchLayer::Batchnorm {
                 name: Some(display),
@@ -180,8 +391,15 @@ pub fn infer(
                 meta.shape
             )));
         }
-        if linear_index > 0 && hidden_act == HiddenAct::Relu {
-            layers.push(ArchLayer::Relu {});
+        if let Some(after) = previous_linear.replace(display.clone()) {
+            if hidden_act == HiddenAct::Relu {
+                layers.push(ArchLayer::Relu {});
+            }
+            assumed.push(AssumedActivation {
+                act: hidden_act,
+                after,
+                before: display.clone(),
+            });
         }
         let keep_float = float_layers
             .iter()
@@ -262,5 +480,5 @@ pub fn infer(
                 .into(),
         ));
     }
-    Ok(layers)
+    Ok(Inferred { layers, assumed })
 }

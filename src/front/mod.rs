@@ -52,11 +52,48 @@ pub enum ArchOrigin {
     Inferred,
 }
 
+/// Something the front end assumed or noticed while reading the model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Note {
+    /// Inference had to assume a parameter-free activation between two linear layers: a
+    /// warning every command prints (stderr), because the firmware is wrong if it is wrong.
+    Assumed(arch::AssumedActivation),
+    /// Information (weights near rounding ties, bias conventions, …): shown by `inspect`.
+    Info(String),
+}
+
+impl Note {
+    /// True for assumptions the user must see on every command.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Note::Assumed(_))
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Assumed(a) => a.fmt(f),
+            Note::Info(s) => f.write_str(s),
+        }
+    }
+}
+
 /// A loaded model with notes for the user.
 pub struct Loaded {
     pub model: Model,
     pub origin: ArchOrigin,
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
+}
+
+impl Loaded {
+    /// The assumptions ([`Note::is_warning`]) as sentences.
+    pub fn warnings(&self) -> Vec<String> {
+        self.notes
+            .iter()
+            .filter(|n| n.is_warning())
+            .map(|n| n.to_string())
+            .collect()
+    }
 }
 
 /// Reads a model file and its architecture.
@@ -72,6 +109,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
 pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded> {
     let file = TensorFile::from_bytes(path, bytes)?;
     let sidecar = path.with_extension("json");
+    let mut notes = Vec::new();
     let (doc_layers, origin, doc) = if let Some(a) = &opts.arch {
         let text = std::fs::read_to_string(a).map_err(|e| Error::Io {
             path: a.clone(),
@@ -94,13 +132,14 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         let doc = arch::parse(text, path)?;
         (doc.layers.clone(), ArchOrigin::Metadata, Some(doc))
     } else {
-        let layers = arch::infer(
+        let inferred = arch::infer(
             &file,
             opts.hidden_act,
             &opts.float_layers,
             opts.weight_scale_is.as_deref(),
         )?;
-        (layers, ArchOrigin::Inferred, None)
+        notes.extend(inferred.assumed.into_iter().map(Note::Assumed));
+        (inferred.layers, ArchOrigin::Inferred, None)
     };
     let arch_path = match &origin {
         ArchOrigin::File(p) | ArchOrigin::Sidecar(p) => p.clone(),
@@ -131,7 +170,6 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         None => None,
     };
 
-    let mut notes = Vec::new();
     let mut layers = Vec::new();
     let linear_ins: Vec<Option<usize>> = doc_layers
         .iter()
@@ -219,7 +257,7 @@ fn build_layer(
     next_in: Option<usize>,
     profile: &Profile,
     opts: &LoadOptions,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Result<Layer> {
     let shape2 = |name: &str| -> Result<(usize, usize)> {
         let m = file.meta(name)?;
@@ -273,10 +311,10 @@ fn build_layer(
                     let w = Matrix::new(r, c, file.f32(weight, &[r, c])?);
                     let t = ternarize(&w, profile);
                     if t.tie_fragile > 0 {
-                        notes.push(format!(
+                        notes.push(Note::Info(format!(
                             "layer '{lname}': {} weight(s) lie within 1e-5 of a rounding tie; PyTorch's own β could round them differently",
                             t.tie_fragile
-                        ));
+                        )));
                     }
                     BitLinear {
                         codes: t.codes,
@@ -380,9 +418,9 @@ fn build_layer(
                         // AutoBitLinear (offline) computes F.linear(x, W, bias) * weight_scale:
                         // its bias is scaled by β too (reference §3.3).
                         b.iter_mut().for_each(|v| *v *= beta);
-                        notes.push(format!(
+                        notes.push(Note::Info(format!(
                             "layer '{lname}': bias scaled by weight_scale (AutoBitLinear convention for weight_scale_is = beta)"
-                        ));
+                        )));
                     }
                     BitLinear {
                         codes,

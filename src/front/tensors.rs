@@ -59,6 +59,9 @@ impl TensorFile {
             path: path.to_path_buf(),
             detail,
         };
+        if let Some(kind) = foreign_format(&bytes) {
+            return Err(bad(kind.advice()));
+        }
         if bytes.len() < 8 {
             return Err(bad(format!(
                 "file is {} bytes, shorter than the 8-byte header length",
@@ -219,6 +222,60 @@ impl TensorFile {
 
     pub fn tensor_error(&self, tensor: &str, detail: impl Into<String>) -> Error {
         self.err(tensor, detail)
+    }
+}
+
+/// A model file format bit2hls recognises by its first bytes but does not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForeignFormat {
+    /// `torch.save` since PyTorch 1.6: a zip archive (`PK\x03\x04`).
+    TorchZip,
+    /// Legacy `torch.save` / `pickle.dump`: a raw pickle (protocol byte `\x80`).
+    Pickle,
+    /// llama.cpp GGUF (`GGUF`).
+    Gguf,
+    /// ONNX protobuf (a `ModelProto` starts with field 1, `ir_version`, as byte `\x08`).
+    Onnx,
+}
+
+impl ForeignFormat {
+    /// What to tell the user: what the file is and how to write safetensors instead.
+    pub fn advice(self) -> String {
+        const SAVE: &str = "save it with `safetensors.torch.save_file(model.state_dict(), \
+                            'model.safetensors')` (or models/export.py's save_for_bit2hls)";
+        match self {
+            ForeignFormat::TorchZip | ForeignFormat::Pickle => {
+                format!("it is a PyTorch pickle/zip file (torch.save), not safetensors: {SAVE}")
+            }
+            ForeignFormat::Gguf => format!("it is a GGUF file (llama.cpp): {SAVE}"),
+            ForeignFormat::Onnx => format!("it looks like an ONNX model: {SAVE}"),
+        }
+    }
+}
+
+/// Recognises formats that are not safetensors from their magic bytes. A safetensors file starts
+/// with a little-endian u64 header length followed by `{`: the zip and GGUF magics make that
+/// length absurd, and the pickle/ONNX checks only apply when byte 8 is not `{`.
+pub fn foreign_format(bytes: &[u8]) -> Option<ForeignFormat> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Some(ForeignFormat::TorchZip);
+    }
+    if bytes.starts_with(b"GGUF") {
+        return Some(ForeignFormat::Gguf);
+    }
+    if bytes.get(8) == Some(&b'{') {
+        return None;
+    }
+    if bytes.len() >= 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]) {
+        Some(ForeignFormat::Pickle)
+    } else if bytes.len() > 9
+        && bytes[0] == 0x08
+        && (1..=15).contains(&bytes[1])
+        && [0x12, 0x1a, 0x22, 0x2a, 0x3a, 0x42].contains(&bytes[2])
+    {
+        Some(ForeignFormat::Onnx)
+    } else {
+        None
     }
 }
 

@@ -277,3 +277,203 @@ fn random_corruptions_never_panic() {
         let _ = load(&p, &LoadOptions::default());
     }
 }
+
+/// Renames the modules of a [`sequential_state_dict`] (`0`, `2`, `4`, … in order) to `names`.
+fn renamed(widths: &[usize], names: &[&str]) -> Vec<RawTensor> {
+    let mut t = sequential_state_dict(widths, "", true, 21);
+    for r in &mut t {
+        let (module, leaf) = r.name.split_once('.').unwrap();
+        let i: usize = module.parse().unwrap();
+        r.name = format!("{}.{leaf}", names[i / 2]);
+    }
+    t
+}
+
+#[test]
+fn attribute_names_are_refused_with_the_layers_and_the_remedy() {
+    // Widths chain in the alphabetical order too (hid, inp, out): the old reader compiled this.
+    let d = tempfile::tempdir().unwrap();
+    let t = renamed(&[8, 8, 8, 2], &["inp", "hid", "out"]);
+    let p = write(&d, "attrs.safetensors", &safetensors_bytes(&t, None));
+    let e = err_of(&p, &LoadOptions::default());
+    for needle in [
+        "attrs.safetensors",
+        "'hid', 'inp', 'out'",
+        "Layers found: hid, inp, out",
+        "--arch",
+        "<model>.json",
+        "models/export.py",
+    ] {
+        assert!(e.contains(needle), "missing '{needle}' in: {e}");
+    }
+
+    // Numeric indices mixed with a named head are just as ambiguous.
+    let mut t = sequential_state_dict(&[8, 6], "", false, 2);
+    let mut head = sequential_state_dict(&[6, 2], "", false, 3);
+    head[0].name = "head.weight".into();
+    t.extend(head);
+    let p = write(&d, "mixed.safetensors", &safetensors_bytes(&t, None));
+    let e = err_of(&p, &LoadOptions::default());
+    assert!(
+        e.contains("'0', 'head'") && e.contains("at the top level"),
+        "{e}"
+    );
+
+    // Two layers inside one block: their order is unknown.
+    let t = renamed(&[8, 6, 2], &["blocks.0.fc1", "blocks.0.fc2"]);
+    let p = write(&d, "block.safetensors", &safetensors_bytes(&t, None));
+    let e = err_of(&p, &LoadOptions::default());
+    assert!(
+        e.contains("inside 'blocks.0'") && e.contains("'fc1', 'fc2'"),
+        "{e}"
+    );
+
+    // The same file loads once an architecture document gives the order.
+    let t = renamed(&[8, 8, 8, 2], &["inp", "hid", "out"]);
+    let arch = r#"{"schema":"bit2hls.arch/1","layers":[
+        {"op":"bitlinear","weight":"inp.weight","bias":"inp.bias"},{"op":"relu"},
+        {"op":"bitlinear","weight":"hid.weight","bias":"hid.bias"},{"op":"relu"},
+        {"op":"bitlinear","weight":"out.weight","bias":"out.bias"}]}"#;
+    let p = write(&d, "attrs2.safetensors", &safetensors_bytes(&t, None));
+    write(&d, "attrs2.json", arch.as_bytes());
+    let l = load(&p, &LoadOptions::default()).unwrap();
+    let names: Vec<&str> = l.model.layers.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["inp", "relu1", "hid", "relu3", "out"]);
+    assert!(l.notes.iter().all(|n| !n.is_warning()), "nothing assumed");
+}
+
+#[test]
+fn nested_sequential_indices_are_ordered_numerically() {
+    let names = ["blocks.10.fc", "blocks.2.fc", "blocks.9.fc"];
+    let modules: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        super::arch::execution_order(&modules).unwrap(),
+        ["blocks.2.fc", "blocks.9.fc", "blocks.10.fc"]
+    );
+    // "01" is not a Sequential index PyTorch writes: refused rather than read as 1.
+    let modules: Vec<String> = ["net.01", "net.2"].iter().map(|s| s.to_string()).collect();
+    assert!(super::arch::execution_order(&modules).is_err());
+
+    // Linear, BatchNorm, Linear in index order: the assumed ReLU goes after the BatchNorm.
+    let mut t = renamed(&[4, 3, 2], &["model.blocks.0.fc", "model.blocks.2.fc"]);
+    t.push(RawTensor::f32("model.blocks.1.fc.weight", &[3], &[1.0; 3]));
+    t.push(RawTensor::f32("model.blocks.1.fc.bias", &[3], &[0.0; 3]));
+    t.push(RawTensor::f32(
+        "model.blocks.1.fc.running_mean",
+        &[3],
+        &[0.0; 3],
+    ));
+    t.push(RawTensor::f32(
+        "model.blocks.1.fc.running_var",
+        &[3],
+        &[1.0; 3],
+    ));
+    let d = tempfile::tempdir().unwrap();
+    let p = write(&d, "nested.safetensors", &safetensors_bytes(&t, None));
+    let l = load(&p, &LoadOptions::default()).unwrap();
+    let ops: Vec<&str> = l.model.layers.iter().map(|x| x.op_name()).collect();
+    assert_eq!(ops, ["bitlinear", "batchnorm", "relu", "bitlinear"]);
+}
+
+#[test]
+fn every_assumed_activation_is_a_warning() {
+    let d = tempfile::tempdir().unwrap();
+    let t = sequential_state_dict(&[6, 5, 4, 2], "net.", false, 4);
+    let p = write(&d, "seq.safetensors", &safetensors_bytes(&t, None));
+    let l = load(&p, &LoadOptions::default()).unwrap();
+    let w = l.warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].starts_with("assumed ReLU between 'net.0' and 'net.2'"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with("assumed ReLU between 'net.2' and 'net.4'"),
+        "{w:?}"
+    );
+    assert!(w[0].contains("Tanh") && w[0].contains("--arch"), "{w:?}");
+    let opts = LoadOptions {
+        hidden_act: super::HiddenAct::None,
+        ..Default::default()
+    };
+    let w = load(&p, &opts).unwrap().warnings();
+    assert!(
+        w[0].starts_with("assumed no activation (--hidden-act none) between 'net.0'"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn unsupported_activation_in_the_document_names_the_layer() {
+    let d = tempfile::tempdir().unwrap();
+    let t = sequential_state_dict(&[4, 3, 2], "", false, 9);
+    for (op, torch) in [
+        ("tanh", "nn.Tanh"),
+        ("gelu", "nn.GELU"),
+        ("silu", "nn.SiLU"),
+    ] {
+        let arch = format!(
+            r#"{{"schema":"bit2hls.arch/1","layers":[{{"op":"bitlinear","weight":"0.weight"}},
+            {{"op":"{op}","name":"act1"}},{{"op":"bitlinear","weight":"2.weight"}}]}}"#
+        );
+        let p = write(&d, "act.safetensors", &safetensors_bytes(&t, None));
+        write(&d, "act.json", arch.as_bytes());
+        let e = err_of(&p, &LoadOptions::default());
+        assert!(
+            e.contains("act.json")
+                && e.contains("layer #1 'act1'")
+                && e.contains(torch)
+                && e.contains("not supported"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn torch_save_gguf_and_onnx_files_are_recognised() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "zip.pt",
+            b"PK\x03\x04\x00\x00\x08\x00archive/data.pkl",
+            "torch.save",
+        ),
+        (
+            "pickle.pt",
+            b"\x80\x02\x8a\x0alZ\xa7\xfc\x9cF\xf9j\xa8P",
+            "torch.save",
+        ),
+        ("m.gguf", b"GGUF\x03\x00\x00\x00\x00\x00\x00\x00", "GGUF"),
+        ("m.onnx", b"\x08\x07\x12\x07pytorch\x1a\x032.1", "ONNX"),
+    ];
+    for (name, bytes, what) in cases {
+        let p = write(&d, name, bytes);
+        let e = err_of(&p, &LoadOptions::default());
+        assert!(
+            e.contains(name)
+                && e.contains(what)
+                && e.contains(
+                    "safetensors.torch.save_file(model.state_dict(), 'model.safetensors')"
+                ),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn header_lengths_that_look_like_magic_bytes_are_safetensors() {
+    // Header lengths 0x280 and 0x108 start with 80 02 (pickle protocol 2) and 08 01 (ONNX's
+    // first field); byte 8, '{', says safetensors.
+    for n in [0x280u64, 0x108] {
+        let mut b = n.to_le_bytes().to_vec();
+        b.extend(b"{\"0.weight\": ");
+        assert_eq!(super::tensors::foreign_format(&b), None, "header {n:#x}");
+    }
+    // Without the '{' the same first bytes are a pickle.
+    let mut b = 0x280u64.to_le_bytes().to_vec();
+    b.extend(b" \"0.weight\": ");
+    assert_eq!(
+        super::tensors::foreign_format(&b),
+        Some(super::tensors::ForeignFormat::Pickle)
+    );
+}

@@ -14,6 +14,29 @@ pub struct Tap {
     pub codes: Vec<i32>,
     /// `max_k |x_k|` at the layer input (before the eps clamp).
     pub absmax: f32,
+    /// How many inputs land on a rounding tie `x_k·g = n + 0.5` inside the clamp range, exactly
+    /// or within [`TIE_ULPS`] float32 ulps: round-half-even settles exact ties here, PyTorch by
+    /// float noise in its own `x·g`, and within a few ulps the summation order of the layer
+    /// before decides; so the codes (and possibly the output) of such a sample are not
+    /// determined by the model alone.
+    pub ties: u32,
+}
+
+/// Distance from a .5 tie, in float32 ulps of `x·g`, still counted as a tie.
+pub const TIE_ULPS: f32 = 4.0;
+
+/// The number of `x_k·g` on (or within [`TIE_ULPS`] ulps of) the half-way point between two
+/// codes that both lie in the clamp range.
+pub fn count_ties(x: &[f32], g: f32, p: &Profile) -> u32 {
+    let (lo, hi) = (p.act_clamp.0 as f32, p.act_clamp.1 as f32);
+    x.iter()
+        .filter(|&&v| {
+            let t = v * g;
+            let half = t.floor() + 0.5;
+            let near = (t - half).abs() <= TIE_ULPS * f32::EPSILON * t.abs().max(1.0);
+            near && half - 0.5 >= lo && half + 0.5 <= hi
+        })
+        .count() as u32
 }
 
 /// The activation scale `g` and codes of one vector, exactly as the profile computes them.
@@ -65,6 +88,7 @@ pub fn forward(model: &Model, x: &[f32], mut taps: Option<&mut Vec<Tap>>) -> Vec
                         layer: li,
                         codes: codes.clone(),
                         absmax,
+                        ties: count_ties(&cur, g, p),
                     });
                 }
                 out

@@ -9,11 +9,11 @@
 mod scatter;
 pub mod view;
 
-use crate::cli::validate::{ModeReport, Report};
 use crate::estimate::verdict::Verdict;
 use crate::estimate::Estimate;
 use crate::ir::firmware::Mode;
-use crate::target::Part;
+use crate::target::parts::Part;
+use crate::validate::{Agreement, ModeReport, ReferenceReport, Report};
 use askama::Template;
 use serde::Serialize;
 
@@ -33,6 +33,8 @@ pub struct ValidationSummary {
     pub accuracy_delta: Option<f64>,
     /// Largest |firmware output − float output|.
     pub max_abs_error: f64,
+    /// Firmware against the user's PyTorch outputs (None without a reference).
+    pub reference: Option<Agreement>,
 }
 
 impl From<&ModeReport> for ValidationSummary {
@@ -45,6 +47,7 @@ impl From<&ModeReport> for ValidationSummary {
             auc: m.auc,
             accuracy_delta: None,
             max_abs_error: m.max_abs_error,
+            reference: m.reference,
         }
     }
 }
@@ -99,6 +102,10 @@ pub struct ReportInput {
     pub float_accuracy: Option<f64>,
     /// ROC AUC of the float model on the validation data.
     pub float_auc: Option<f64>,
+    /// The float model against the user's PyTorch outputs (None without a reference).
+    pub reference: Option<ReferenceReport>,
+    /// What the front end assumed about the model (activations between inferred layers).
+    pub assumptions: Vec<String>,
     /// Free-form lines on where the numbers come from (tool version, options, data files).
     pub provenance: Vec<String>,
 }

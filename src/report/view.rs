@@ -124,6 +124,60 @@ pub struct CompRow {
     pub max_err: String,
 }
 
+/// The float model and each firmware mode against the user's PyTorch outputs.
+pub struct PytorchView {
+    /// The reference file.
+    pub path: String,
+    /// "pass" or "fail".
+    pub class: &'static str,
+    /// "PASS" or "FAIL".
+    pub word: &'static str,
+    /// One sentence: the float agreement without ties against the threshold.
+    pub verdict: String,
+    /// Rounding-tie events, and how many of them disagree.
+    pub ties: String,
+    /// (model, agreement, max |error|): the float model, then each validated mode.
+    pub rows: Vec<(String, String, String)>,
+}
+
+impl PytorchView {
+    fn new(f: &crate::validate::ReferenceReport, modes: &[ModeEntry]) -> PytorchView {
+        let mut rows = vec![(
+            "float model".to_string(),
+            pct2(f.float.argmax_agreement),
+            fmt_err(f.float.max_abs_error),
+        )];
+        rows.extend(modes.iter().filter_map(|m| {
+            let a = m.validation.as_ref()?.reference?;
+            Some((
+                m.mode.as_str().to_string(),
+                pct2(a.argmax_agreement),
+                fmt_err(a.max_abs_error),
+            ))
+        }));
+        PytorchView {
+            path: f.path.clone(),
+            class: if f.passed { "pass" } else { "fail" },
+            word: if f.passed { "PASS" } else { "FAIL" },
+            verdict: format!(
+                "The float model agrees with PyTorch on {:.3} % of the {} events without \
+                 rounding ties (threshold {:.3} %).",
+                100.0 * f.agreement_without_ties,
+                fmt_int((f.events - f.tie_events) as u64),
+                100.0 * f.min_agreement
+            ),
+            ties: format!(
+                "On {} events an activation lies on a .5 rounding tie or the top two outputs are \
+                 equal to within float noise (PyTorch settles those by float noise); {} of them \
+                 disagree and are not counted as errors.",
+                fmt_int(f.tie_events as u64),
+                fmt_int(f.tie_disagreements as u64)
+            ),
+            rows,
+        }
+    }
+}
+
 /// The whole page.
 #[derive(Template)]
 #[template(path = "report/report.html")]
@@ -151,6 +205,10 @@ pub struct ReportView {
     pub no_data_note: String,
     pub float_row: Option<CompRow>,
     pub comparison: Vec<CompRow>,
+    /// Present when the user gave PyTorch reference outputs.
+    pub pytorch: Option<PytorchView>,
+    /// Assumptions the front end made about the model (shown as warnings).
+    pub assumptions: Vec<String>,
     pub provenance: Vec<String>,
 }
 
@@ -514,6 +572,8 @@ impl ReportView {
             },
             float_row,
             comparison,
+            pytorch: r.reference.as_ref().map(|f| PytorchView::new(f, &r.modes)),
+            assumptions: r.assumptions.clone(),
             provenance: r.provenance.clone(),
         }
     }
