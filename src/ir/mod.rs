@@ -11,6 +11,7 @@
 pub mod firmware;
 pub mod fixed;
 pub mod profile;
+pub mod validate;
 
 use serde::Serialize;
 

@@ -8,6 +8,7 @@ use crate::ir::firmware::{
     AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw,
 };
 use crate::ir::fixed::{FixedType, Interval};
+use crate::ir::validate::validate;
 use crate::ir::{Matrix, Profile, ProfileName};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -382,7 +383,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                 dequant_type,
                 bias,
             } => {
-                let mut data = Vec::with_capacity(l.n_in * l.n_out);
+                let mut data = Vec::new();
                 for row in &weights {
                     if row.len() != l.n_in {
                         return Err(bad(format!(
@@ -475,7 +476,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
             out_type: l.out_type.into(),
         });
     }
-    Ok(Firmware {
+    let fw = Firmware {
         name: d.name,
         profile,
         options: LowerOptions {
@@ -490,7 +491,9 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
         n_in: d.n_in,
         n_out: d.n_out,
         layers,
-    })
+    };
+    validate(&fw).map_err(|e| bad(format!("invalid firmware: {e}")))?;
+    Ok(fw)
 }
 
 #[cfg(test)]
