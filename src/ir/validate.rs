@@ -691,3 +691,286 @@ fn affine(
     at.holds("prod_type", a.prod_type, u, true)?;
     Ok(pre)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::front::{ArchOrigin, Loaded};
+    use crate::ir::{
+        Affine, BitLinear, Layer, LayerKind, Linear, Model, Profile, ProfileName, WeightSource,
+    };
+    use crate::pipeline::{lower_for, FwArgs};
+    use crate::testutil::Rng;
+
+    /// A model with every stage kind: an input batch-norm (affine stage), a BitLinear with ReLU,
+    /// a batch-norm after the ReLU (another affine stage), a full-precision layer.
+    pub(crate) fn every_kind_model() -> Model {
+        let mut r = Rng(11);
+        let mut v =
+            |n: usize, s: f64| -> Vec<f32> { (0..n).map(|_| (r.normal() * s) as f32).collect() };
+        let codes = (0..6 * 5).map(|i| (i % 3) as i8 - 1).collect();
+        let layers = vec![
+            (
+                "bn0",
+                LayerKind::Affine(Affine {
+                    scale: v(5, 1.0),
+                    shift: v(5, 0.3),
+                    origin: "batchnorm",
+                }),
+            ),
+            (
+                "fc1",
+                LayerKind::BitLinear(BitLinear {
+                    codes: Matrix::new(6, 5, codes),
+                    beta: 0.4,
+                    bias: Some(v(6, 0.2)),
+                    source: WeightSource::TernaryI8,
+                    master: None,
+                }),
+            ),
+            ("relu1", LayerKind::Relu),
+            (
+                "bn1",
+                LayerKind::Affine(Affine {
+                    scale: v(6, 1.0),
+                    shift: v(6, 0.3),
+                    origin: "batchnorm",
+                }),
+            ),
+            (
+                "fc2",
+                LayerKind::Linear(Linear {
+                    weight: Matrix::new(3, 6, v(18, 0.5)),
+                    bias: Some(v(3, 0.1)),
+                }),
+            ),
+        ];
+        Model {
+            name: "every_kind".into(),
+            inputs: 5,
+            profile: Profile::named(ProfileName::Bithep),
+            layers: layers
+                .into_iter()
+                .map(|(n, kind)| Layer {
+                    name: n.into(),
+                    kind,
+                })
+                .collect(),
+            input_type: None,
+        }
+    }
+
+    /// [`every_kind_model`] lowered in `mode` (static mode calibrated on gaussian inputs).
+    pub(crate) fn every_kind_fw(mode: Mode) -> Firmware {
+        let model = every_kind_model();
+        let cal = crate::pass::calibrate::calibrate(&model, &crate::testutil::gaussian(64 * 5, 3));
+        let loaded = Loaded {
+            model,
+            origin: ArchOrigin::Inferred,
+            notes: vec![],
+        };
+        let args = FwArgs {
+            mode,
+            calib: None,
+            input_type: Some("ap_fixed<12,4>".into()),
+            input_bits: 16,
+            frac_bits: 10,
+            const_bits: 18,
+            weight_bits: 12,
+            calib_quantile: 1.0,
+        };
+        lower_for(&loaded, &args, mode, Some(&cal)).unwrap()
+    }
+
+    fn ternary(fw: &mut Firmware) -> &mut TernaryFw {
+        match &mut fw.layers[1].kind {
+            FwKind::Ternary(t) => t,
+            _ => panic!("layer 1 is ternary"),
+        }
+    }
+    fn dense(fw: &mut Firmware) -> &mut DenseFw {
+        match &mut fw.layers[3].kind {
+            FwKind::Dense(d) => d,
+            _ => panic!("layer 3 is dense"),
+        }
+    }
+    fn affine(fw: &mut Firmware) -> &mut AffineFw {
+        match &mut fw.layers[0].kind {
+            FwKind::Affine(a) => a,
+            _ => panic!("layer 0 is affine"),
+        }
+    }
+
+    type Mutation = (&'static str, Option<usize>, &'static str, fn(&mut Firmware));
+
+    /// One edit per check: (what, layer, field named in the error, edit).
+    const MUTATIONS: &[Mutation] = &[
+        ("short scale", Some(1), "scale", |f| {
+            ternary(f).scale.pop();
+        }),
+        ("short bias", Some(3), "bias", |f| {
+            dense(f).bias.pop();
+        }),
+        ("short affine scale", Some(0), "scale", |f| {
+            affine(f).scale.pop();
+        }),
+        ("width 0", Some(1), "out_type", |f| {
+            f.layers[1].out_type.width = 0
+        }),
+        ("width 63", Some(2), "out_type", |f| {
+            f.layers[2].out_type.width = 63
+        }),
+        ("types do not chain", Some(1), "in_type", |f| {
+            f.layers[1].in_type.frac += 1
+        }),
+        ("widths do not chain", Some(1), "n_in", |f| {
+            f.layers[1].n_in += 1
+        }),
+        ("n_out", None, "n_out", |f| f.n_out += 1),
+        ("no layers", None, "layers", |f| f.layers.clear()),
+        ("weight code 2", Some(1), "weights[0][1]", |f| {
+            ternary(f).weights.data[1] = 2
+        }),
+        ("shift out of range", Some(1), "shift", |f| {
+            ternary(f).shift = 100
+        }),
+        ("shift inconsistent", Some(0), "shift", |f| {
+            affine(f).shift += 1
+        }),
+        ("huge scale", Some(1), "scale[2]", |f| {
+            ternary(f).scale[2] = i64::MAX / 3
+        }),
+        ("huge bias", Some(3), "bias", |f| dense(f).bias[0] = 1 << 61),
+        ("bias outside range", Some(3), "out_ranges[1]", |f| {
+            dense(f).bias[1] += 1 << 20
+        }),
+        ("acc range too narrow", Some(1), "acc_ranges[0]", |f| {
+            ternary(f).acc_ranges[0].hi -= 1
+        }),
+        ("empty range", Some(0), "out_ranges[0]", |f| {
+            f.layers[0].out_ranges[0] = Interval { lo: 1, hi: 0 }
+        }),
+        ("relu range below 0", Some(1), "out_type", |f| {
+            f.layers[1].out_ranges[0].lo = -1
+        }),
+        ("code range outside clamp", Some(1), "code_range", |f| {
+            ternary(f).code_range.hi = 300
+        }),
+        ("qmax", Some(1), "qmax", |f| ternary(f).qmax = 100),
+        ("dense weight too wide", Some(3), "weights[1][0]", |f| {
+            dense(f).weights.data[6] = 1 << 40
+        }),
+        ("dense weight matrix", Some(3), "weights", |f| {
+            dense(f).weights.data.pop();
+        }),
+        ("mode", Some(1), "quant.mode", |f| {
+            f.options.mode = match f.options.mode {
+                Mode::Static => Mode::Dynamic,
+                _ => Mode::Static,
+            }
+        }),
+        ("frac bits", None, "options.frac_bits", |f| {
+            f.options.frac_bits = 70
+        }),
+        ("clamp", None, "profile.act_clamp", |f| {
+            f.profile.act_clamp = (0, 0)
+        }),
+        ("eps", None, "profile.eps_act", |f| {
+            f.profile.eps_act = f32::NAN
+        }),
+        ("no inputs", None, "n_in", |f| f.n_in = 0),
+    ];
+
+    #[test]
+    fn lowered_firmware_of_every_kind_is_valid() {
+        for mode in Mode::ALL {
+            let fw = every_kind_fw(mode);
+            let kinds: Vec<&str> = fw
+                .layers
+                .iter()
+                .map(|l| match l.kind {
+                    FwKind::Affine(_) => "affine",
+                    FwKind::Ternary(_) => "ternary",
+                    FwKind::Dense(_) => "dense",
+                })
+                .collect();
+            assert_eq!(kinds, ["affine", "ternary", "affine", "dense"], "{mode}");
+            assert_eq!(validate(&fw), Ok(()), "{mode}");
+        }
+    }
+
+    /// Each edit is refused, naming the layer (index and name) and the field.
+    #[test]
+    fn every_mutation_is_refused_naming_layer_and_field() {
+        for mode in Mode::ALL {
+            for (what, layer, field, edit) in MUTATIONS {
+                let mut fw = every_kind_fw(mode);
+                edit(&mut fw);
+                let e = validate(&fw).expect_err(&format!("{mode}: {what} accepted"));
+                let want_layer = layer.map(|i| (i, fw.layers[i].name.clone()));
+                assert_eq!(e.layer, want_layer, "{mode}: {what}: {e}");
+                assert!(e.field.starts_with(field), "{mode}: {what}: field of {e}");
+                if let Some((i, name)) = &want_layer {
+                    assert!(
+                        e.to_string().starts_with(&format!("layer #{i} '{name}', ")),
+                        "{e}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Static-mode quantizer fields.
+    #[test]
+    fn static_quantizer_fields_are_checked() {
+        let mut fw = every_kind_fw(Mode::Static);
+        if let Quantizer::Static { recip_frac, .. } = &mut ternary(&mut fw).quant {
+            *recip_frac = 80;
+        }
+        assert_eq!(validate(&fw).unwrap_err().field, "quant.recip_frac");
+        let mut fw = every_kind_fw(Mode::Static);
+        if let Quantizer::Static { m_cal, .. } = &mut ternary(&mut fw).quant {
+            *m_cal = -1.0;
+        }
+        assert_eq!(validate(&fw).unwrap_err().field, "quant.m_cal");
+    }
+
+    /// Dynamic-mode quantizer fields: M's floor (divides), its type, the guard bits.
+    #[test]
+    fn dynamic_quantizer_fields_are_checked() {
+        type Edit = fn(&mut Quantizer);
+        let edits: [(Mode, &str, Edit); 5] = [
+            (Mode::Dynamic, "quant.m_floor", |q| {
+                if let Quantizer::Dynamic { m_floor, .. } = q {
+                    *m_floor = 0
+                }
+            }),
+            (Mode::Dynamic, "quant.m_type", |q| {
+                if let Quantizer::Dynamic { m_type, .. } = q {
+                    m_type.width = 2
+                }
+            }),
+            (Mode::Dynamic, "quant.guard", |q| {
+                if let Quantizer::Dynamic { guard, .. } = q {
+                    *guard = 61
+                }
+            }),
+            (Mode::Dynamic, "quant.prod_type", |q| {
+                if let Quantizer::Dynamic { prod_type, .. } = q {
+                    prod_type.width -= 1
+                }
+            }),
+            (Mode::DynamicPow2, "quant.e_max", |q| {
+                if let Quantizer::Pow2 { e_max, .. } = q {
+                    *e_max = 0
+                }
+            }),
+        ];
+        for (mode, field, edit) in edits {
+            let mut fw = every_kind_fw(mode);
+            edit(&mut ternary(&mut fw).quant);
+            let e = validate(&fw).unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+        }
+    }
+}

@@ -117,12 +117,21 @@ fn reference_floats(fw: &Firmware, x: &[f32]) -> Vec<i64> {
 }
 
 fn simd_variants() -> Vec<bool> {
-    let mut v = vec![false];
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        v.push(true);
-    }
-    v
+    vec![false, true]
+}
+
+/// `with_simd(fw, true)` runs the AVX2 kernels exactly when the CPU has them; the portable
+/// ones otherwise (it is a safe function: it must never run AVX2 code on a CPU without it).
+#[test]
+fn with_simd_checks_the_cpu() {
+    let fw = bench_fw(&[16, 64, 5], Mode::Dynamic, true);
+    let want = if super::avx2_supported() {
+        "avx2"
+    } else {
+        "portable"
+    };
+    assert_eq!(FastEmulator::with_simd(&fw, true).kernel(), want);
+    assert_eq!(FastEmulator::with_simd(&fw, false).kernel(), "portable");
 }
 
 /// Asserts event by event (so a failure names the event).
