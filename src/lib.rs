@@ -10,6 +10,8 @@ pub mod cli;
 pub mod error;
 pub mod estimate;
 pub mod front;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 pub mod ir;
 pub mod pass;

@@ -75,7 +75,7 @@ impl At<'_> {
         self.ensure((1..=MAX_WIDTH).contains(&t.width), field, || {
             format!("width {} (expected 1..={MAX_WIDTH} bits)", t.width)
         })?;
-        self.ensure(t.frac.abs() <= MAX_SHIFT, field, || {
+        self.ensure((-MAX_SHIFT..=MAX_SHIFT).contains(&t.frac), field, || {
             format!(
                 "{} fractional bits (expected -{MAX_SHIFT}..={MAX_SHIFT})",
                 t.frac
@@ -122,7 +122,7 @@ impl At<'_> {
     }
 
     fn shift(&self, field: &str, s: i32) -> Res<()> {
-        self.ensure(s.abs() <= MAX_SHIFT, field, || {
+        self.ensure((-MAX_SHIFT..=MAX_SHIFT).contains(&s), field, || {
             format!("shift {s} (expected -{MAX_SHIFT}..={MAX_SHIFT})")
         })
     }

@@ -368,6 +368,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
         .ok_or_else(|| bad(format!("unknown mode '{}'", d.options.mode)))?;
     let mut layers = Vec::new();
     for (i, l) in d.layers.into_iter().enumerate() {
+        let at = format!("invalid firmware: layer #{i} '{}'", l.name);
         let kind = match l.kind {
             KindDump::Ternary {
                 quant,
@@ -387,7 +388,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                 for row in &weights {
                     if row.len() != l.n_in {
                         return Err(bad(format!(
-                            "layer #{i}: weight row of {} entries, expected {}",
+                            "{at}, weight row of {} entries, expected {}",
                             row.len(),
                             l.n_in
                         )));
@@ -399,7 +400,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                             '0' => 0,
                             _ => {
                                 return Err(bad(format!(
-                                    "layer #{i}: weight code '{c}' (expected +, - or 0)"
+                                    "{at}, weight code '{c}' (expected +, - or 0)"
                                 )))
                             }
                         });
@@ -407,7 +408,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                 }
                 if weights.len() != l.n_out {
                     return Err(bad(format!(
-                        "layer #{i}: {} weight rows, expected {}",
+                        "{at}, {} weight rows, expected {}",
                         weights.len(),
                         l.n_out
                     )));
@@ -437,7 +438,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
             } => {
                 if weights.len() != l.n_out || weights.iter().any(|r| r.len() != l.n_in) {
                     return Err(bad(format!(
-                        "layer #{i}: dense weights are not {}x{}",
+                        "{at}, weights: not {}x{} (n_out x n_in)",
                         l.n_out, l.n_in
                     )));
                 }
@@ -534,6 +535,39 @@ mod tests {
                 Emulator::new(&back).run_batch(&xs),
                 Emulator::new(&fw).run_batch(&xs)
             );
+        }
+    }
+
+    /// `firmware.json` edited by hand: the reader refuses it naming the layer and field.
+    #[test]
+    fn edited_files_are_refused_not_run() {
+        let fw = crate::ir::validate::tests::every_kind_fw(Mode::Dynamic);
+        let text = to_json(&fw);
+        type Edit = fn(&mut serde_json::Value);
+        let edits: [(&str, Edit); 4] = [
+            ("layer #1 'fc1', scale: 5 entries, expected 6", |v| {
+                v["layers"][1]["scale"].as_array_mut().unwrap().pop();
+            }),
+            ("layer #2 'bn1', out_type: width 0", |v| {
+                v["layers"][2]["out_type"]["width"] = 0.into();
+            }),
+            ("layer #3 'fc2', weights: not 3x6 (n_out x n_in)", |v| {
+                v["layers"][3]["weights"].as_array_mut().unwrap().pop();
+            }),
+            ("layer #0 'bn0', out_ranges: 5 entries, expected 9", |v| {
+                v["layers"][0]["n_out"] = 9.into()
+            }),
+        ];
+        for (want, edit) in edits {
+            let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            edit(&mut v);
+            let e = from_json(&v.to_string(), Path::new("p/firmware.json")).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with("p/firmware.json: invalid firmware: "),
+                "{msg}"
+            );
+            assert!(msg.contains(want), "{msg}\nexpected: {want}");
         }
     }
 
