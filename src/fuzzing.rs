@@ -120,3 +120,88 @@ pub fn read_project(dir: &Path, data: &[u8]) {
         }
     }
 }
+
+/// Structure-aware variant of [`read_firmware`]: `data` is a list of edits of the valid
+/// `firmware.json` text `seed`, 8 bytes each: a number of the file (2 bytes, modulo their
+/// count), an operation (1 byte) and an operand (5 bytes). Operations: set the number to the
+/// operand, add a small delta, set it to ±2^k, remove its array element, or repeat it. The
+/// edited file goes through [`read_firmware`], so the validator sees mostly well-formed files
+/// that differ from a lowered firmware in a few fields.
+pub fn edit_firmware(seed: &str, data: &[u8]) {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(seed) else {
+        return;
+    };
+    for e in data.chunks_exact(8) {
+        let mut paths = Vec::new();
+        number_paths(&v, &mut Vec::new(), &mut paths);
+        if paths.is_empty() {
+            break;
+        }
+        let path = &paths[u16::from_le_bytes([e[0], e[1]]) as usize % paths.len()];
+        let operand = i64::from_le_bytes([e[3], e[4], e[5], e[6], e[7], 0, 0, 0]) - (1 << 39);
+        let (last, parent) = path.split_last().expect("a number has a path");
+        let parent = parent.iter().fold(&mut v, |x, k| match k {
+            Key::Index(i) => &mut x[*i],
+            Key::Field(f) => &mut x[f.as_str()],
+        });
+        let slot = match last {
+            Key::Index(i) => &mut parent[*i],
+            Key::Field(f) => &mut parent[f.as_str()],
+        };
+        let old = slot.as_i64().unwrap_or(0);
+        let new = match e[2] % 6 {
+            0 => operand,
+            1 => old.wrapping_add(e[3] as i8 as i64),
+            2 => 1i64.wrapping_shl(e[3] as u32 % 64),
+            3 => 1i64.wrapping_shl(e[3] as u32 % 64).wrapping_neg(),
+            op => {
+                if let (Key::Index(i), Some(a)) = (last, parent.as_array_mut()) {
+                    if op == 4 {
+                        a.remove(*i);
+                    } else {
+                        let x = a[*i].clone();
+                        a.insert(*i, x);
+                    }
+                }
+                continue;
+            }
+        };
+        *slot = new.into();
+    }
+    read_firmware(v.to_string().as_bytes());
+}
+
+enum Key {
+    Index(usize),
+    Field(String),
+}
+
+/// Paths of every number in a JSON value.
+fn number_paths(v: &serde_json::Value, path: &mut Vec<Key>, out: &mut Vec<Vec<Key>>) {
+    let clone = |p: &Vec<Key>| {
+        p.iter()
+            .map(|k| match k {
+                Key::Index(i) => Key::Index(*i),
+                Key::Field(f) => Key::Field(f.clone()),
+            })
+            .collect()
+    };
+    match v {
+        serde_json::Value::Number(_) => out.push(clone(path)),
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                path.push(Key::Index(i));
+                number_paths(x, path, out);
+                path.pop();
+            }
+        }
+        serde_json::Value::Object(o) => {
+            for (k, x) in o {
+                path.push(Key::Field(k.clone()));
+                number_paths(x, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
