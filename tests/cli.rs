@@ -272,7 +272,14 @@ fn edited_firmware_json_is_refused_by_csim_and_rtlsim() {
     write_npy(&xin, 4, 16, &gaussian(4 * 16, 5));
     for (cmd, backend) in [("csim", "hls"), ("rtlsim", "verilog")] {
         let prj = d.path().join(backend);
-        run_ok(bin().arg("compile").arg(&m).arg("-o").arg(&prj).args(["--backend", backend]));
+        run_ok(
+            bin()
+                .arg("compile")
+                .arg(&m)
+                .arg("-o")
+                .arg(&prj)
+                .args(["--backend", backend]),
+        );
         let fj = prj.join("firmware.json");
         let mut v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&fj).unwrap()).unwrap();
@@ -280,7 +287,9 @@ fn edited_firmware_json_is_refused_by_csim_and_rtlsim() {
         std::fs::write(&fj, v.to_string()).unwrap();
         let err = run_err(bin().arg(cmd).arg(&prj).arg("--input").arg(&xin));
         assert!(
-            err.contains("firmware.json: invalid firmware: layer #0 'net.0', scale: 31 entries, expected 32"),
+            err.contains(
+                "firmware.json: invalid firmware: layer #0 'net.0', scale: 31 entries, expected 32"
+            ),
             "{cmd}: {err}"
         );
     }

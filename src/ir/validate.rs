@@ -500,6 +500,10 @@ fn quantizer(
             })?;
             at.shift("quant.recip_frac", *recip_frac)?;
             at.consts("quant.recip", &[*recip], o.const_bits)?;
+            // A positive R keeps the sign of V (codes of a non-negative input are ≥ 0).
+            at.ensure(*recip >= 1, "quant.recip", || {
+                format!("{recip} (expected a positive reciprocal)")
+            })?;
             let Some(prod) = mul(
                 Interval::new(-v_abs, v_abs),
                 Interval::point(*recip as i128),
@@ -933,6 +937,13 @@ pub(crate) mod tests {
             *m_cal = -1.0;
         }
         assert_eq!(validate(&fw).unwrap_err().field, "quant.m_cal");
+        // Found by tests/fuzz_replay.rs: a negative R made codes of a ReLU output negative,
+        // outside the range derived for non-negative inputs.
+        let mut fw = every_kind_fw(Mode::Static);
+        if let Quantizer::Static { recip, .. } = &mut ternary(&mut fw).quant {
+            *recip = -1;
+        }
+        assert_eq!(validate(&fw).unwrap_err().field, "quant.recip");
     }
 
     /// Dynamic-mode quantizer fields: M's floor (divides), its type, the guard bits.
