@@ -304,3 +304,177 @@ pub fn run_on_two_threads<T: Sync>(
     });
     failures.into_inner().unwrap()
 }
+
+/// Identifiers of a Verilog-2001 module used before they are declared, in order of use (plus
+/// identifiers declared twice). An independent, small checker: it tokenizes the text (comments,
+/// compiler directives, based literals and system functions skipped) and reads the declarations
+/// `input`/`output`/`inout`/`wire`/`reg`/`integer` (ranges, lists and net-declaration
+/// assignments); every other identifier that is not a keyword is a use.
+pub fn used_before_declared(text: &str) -> Vec<String> {
+    const DECL: &[&str] = &["input", "output", "inout", "wire", "reg", "integer"];
+    const KEYWORDS: &[&str] = &[
+        "module",
+        "endmodule",
+        "assign",
+        "always",
+        "begin",
+        "end",
+        "if",
+        "else",
+        "for",
+        "posedge",
+        "negedge",
+        "or",
+        "signed",
+        "initial",
+    ];
+    let toks = verilog_tokens(text);
+    let mut declared = std::collections::HashSet::new();
+    let mut bad = Vec::new();
+    let use_ = |t: &str, declared: &std::collections::HashSet<String>, bad: &mut Vec<String>| {
+        if is_ident(t) && !KEYWORDS.contains(&t) && !DECL.contains(&t) && !declared.contains(t) {
+            bad.push(t.to_string());
+        }
+    };
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i].as_str();
+        if t == "module" {
+            i += 2; // the module's own name
+            continue;
+        }
+        if !DECL.contains(&t) {
+            use_(t, &declared, &mut bad);
+            i += 1;
+            continue;
+        }
+        // A declaration: [net/reg keywords] [signed] [range] name [= expr] {, name [= expr]}
+        i += 1;
+        loop {
+            while i < toks.len() && (DECL.contains(&toks[i].as_str()) || toks[i] == "signed") {
+                i += 1;
+            }
+            if i < toks.len() && toks[i] == "[" {
+                while i < toks.len() && toks[i] != "]" {
+                    use_(&toks[i], &declared, &mut bad);
+                    i += 1;
+                }
+                i += 1;
+            }
+            let Some(name) = toks.get(i) else { break };
+            if !declared.insert(name.clone()) {
+                bad.push(format!("{name} (declared twice)"));
+            }
+            i += 1;
+            if toks.get(i).map(String::as_str) == Some("=") {
+                let mut depth = 0i32;
+                i += 1;
+                while i < toks.len() {
+                    match toks[i].as_str() {
+                        "(" | "[" | "{" => depth += 1,
+                        ")" | "]" | "}" => depth -= 1,
+                        "," | ";" if depth == 0 => break,
+                        t => use_(t, &declared, &mut bad),
+                    }
+                    i += 1;
+                }
+            }
+            // `, name` continues the list; `, input ...` (port list), `;` or `)` ends it.
+            match toks.get(i).map(String::as_str) {
+                Some(",") if !toks.get(i + 1).is_some_and(|n| DECL.contains(&n.as_str())) => i += 1,
+                _ => break,
+            }
+        }
+    }
+    bad
+}
+
+fn is_ident(t: &str) -> bool {
+    t.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+}
+
+/// Identifiers, numbers (a based literal `8'hff` is one token) and one-character punctuation.
+fn verilog_tokens(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$';
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if b[i..].starts_with(b"//") || c == b'`' {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if b[i..].starts_with(b"/*") {
+            i += 2;
+            while i + 1 < b.len() && !b[i..].starts_with(b"*/") {
+                i += 1;
+            }
+            i += 2;
+        } else if c == b'$' || c.is_ascii_digit() || c == b'\'' {
+            // System function, or a number with an optional size, base and digits.
+            let s = i;
+            i += 1;
+            while i < b.len() && (word(b[i]) || b[i] == b'\'') {
+                i += 1;
+            }
+            out.push(text[s..i].to_string());
+        } else if word(c) {
+            let s = i;
+            while i < b.len() && word(b[i]) {
+                i += 1;
+            }
+            out.push(text[s..i].to_string());
+        } else {
+            out.push((c as char).to_string());
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Parses `path` with Icarus Verilog as strict Verilog-2001 (`iverilog -g2001`); the error
+/// text if it does not parse. Needs iverilog (scripts/deps.sh installs it): without it, FAILS.
+pub fn iverilog_parse(path: &Path) -> Result<(), String> {
+    let out = std::process::Command::new("iverilog")
+        .args(["-g2001", "-o", "/dev/null"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("iverilog could not run ({e}); run scripts/deps.sh"))?;
+    if out.status.success() && out.stderr.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "iverilog -g2001 {}: {}{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Both checks on every `.v` file of a rendered project; the problems found.
+pub fn strict_verilog_problems(files: &[(String, String)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for (path, text) in files.iter().filter(|(p, _)| p.ends_with(".v")) {
+        let bad = used_before_declared(text);
+        if !bad.is_empty() {
+            problems.push(format!(
+                "{path}: {} identifiers used before declaration, first {:?}",
+                bad.len(),
+                &bad[..bad.len().min(5)]
+            ));
+        }
+        let f = dir.path().join(path.replace('/', "__"));
+        std::fs::write(&f, text).expect("temporary file");
+        if let Err(e) = iverilog_parse(&f) {
+            problems.push(e);
+        }
+    }
+    problems
+}

@@ -40,10 +40,10 @@ fn simulate(j: &Job) -> Result<RtlSimOutcome, String> {
     };
     let (files, design) =
         rtl::render(&j.fw, &o, "test", &j.x, serde_json::json!({})).map_err(|e| e.to_string())?;
+    let mut problems = strict_verilog_problems(&files);
     bit2hls::back::hls::write_project(&files, &prj, true).map_err(|e| e.to_string())?;
     let r = rtl::sim::rtlsim(&prj, None, None).map_err(|e| format!("rtlsim failed: {e}"))?;
     let events = j.x.len() / j.fw.n_in;
-    let mut problems = Vec::new();
     if r.events != events || r.received != events {
         problems.push(format!(
             "{} events sent, {} read back, {} results",
@@ -111,8 +111,8 @@ fn jobs_for(
         .collect()
 }
 
-#[test]
-fn random_models_rtl_equals_emulator() {
+/// Random corner-case models in every mode at several pipeline depths, 1,000 events each.
+fn random_jobs() -> Vec<Job> {
     let n = 1000;
     let mut jobs = Vec::new();
     let mut add =
@@ -192,7 +192,12 @@ fn random_models_rtl_equals_emulator() {
         9,
         64,
     );
-    let f = run_all(&jobs);
+    jobs
+}
+
+#[test]
+fn random_models_rtl_equals_emulator() {
+    let f = run_all(&random_jobs());
     assert!(
         f.is_empty(),
         "{} failing configurations:\n{}",
@@ -201,10 +206,10 @@ fn random_models_rtl_equals_emulator() {
     );
 }
 
-/// Every shipped model in every mode, 10,000 events each.
-#[test]
-fn shipped_models_rtl_equals_emulator() {
-    const EVENTS: usize = 10_000;
+const EVENTS: usize = 10_000;
+
+/// Every shipped model in every mode, 10,000 events each (one job per distinct firmware).
+fn shipped_jobs() -> Vec<Job> {
     let root = repo().join("models");
     let paths = shipped_models();
     assert!(
@@ -242,7 +247,13 @@ fn shipped_models_rtl_equals_emulator() {
             None => unique.push(j),
         }
     }
-    let jobs = unique;
+    unique
+}
+
+/// Every shipped model in every mode, 10,000 events each.
+#[test]
+fn shipped_models_rtl_equals_emulator() {
+    let jobs = shipped_jobs();
     assert!(
         jobs.iter().all(|j| j.x.len() / j.fw.n_in >= EVENTS),
         "every model gets 10,000 events"
@@ -253,5 +264,57 @@ fn shipped_models_rtl_equals_emulator() {
         "{} failing configurations:\n{}",
         f.len(),
         f.join("\n")
+    );
+}
+
+/// Every design the RTL tests simulate (random corner cases and shipped models, every mode and
+/// pipeline depth) declares each identifier before its first use and parses as Verilog-2001
+/// with Icarus (also checked inside every simulation above; this test needs no Verilator).
+#[test]
+fn every_design_is_strict_verilog_2001() {
+    let jobs: Vec<Job> = random_jobs().into_iter().chain(shipped_jobs()).collect();
+    assert!(jobs.len() >= 30, "{} designs", jobs.len());
+    let f = run_on_two_threads(
+        &jobs,
+        |j| j.label.clone(),
+        |j| {
+            let o = RtlOptions {
+                name: "dut".into(),
+                part: parts::DEFAULT_PART.into(),
+                clock_ns: 5.0,
+                pipeline: j.pipeline,
+            };
+            let (files, _) =
+                rtl::render(&j.fw, &o, "test", &j.x[..j.fw.n_in], serde_json::json!({}))
+                    .map_err(|e| e.to_string())?;
+            let p = strict_verilog_problems(&files);
+            if p.is_empty() {
+                Ok(String::new())
+            } else {
+                Err(p.join("; "))
+            }
+        },
+    );
+    assert!(f.is_empty(), "{} designs fail:\n{}", f.len(), f.join("\n"));
+}
+
+/// The checker finds a use before the declaration, a double declaration, and nothing in a
+/// correct module (based literals, system functions, port lists, comments).
+#[test]
+fn declaration_checker_finds_uses_before_declarations() {
+    let ok = "`timescale 1ns / 1ps\nmodule m (input clk, input [3:0] x_0, output [1:0] y);\n\
+              // a comment n9\n    wire [3:0] a = x_0 + 4'hf; reg [1:0] r, q; integer i;\n\
+              always @(posedge clk) begin r <= $signed(a[1:0]); for (i = 0; i < 2; i = i + 1) q <= r; end\n\
+              assign y = q;\nendmodule\n";
+    assert_eq!(used_before_declared(ok), Vec::<String>::new());
+    let late = ok.replace(
+        "assign y = q;",
+        "assign y = late;\n    wire [1:0] late = r;",
+    );
+    assert_eq!(used_before_declared(&late), vec!["late".to_string()]);
+    let twice = ok.replace("integer i;", "integer i; wire a;");
+    assert_eq!(
+        used_before_declared(&twice),
+        vec!["a (declared twice)".to_string()]
     );
 }

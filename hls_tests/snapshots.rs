@@ -174,6 +174,8 @@ fn snapshot_verilog(net: Net, mode: Mode, adders_per_stage: u32) {
         serde_json::json!({ "estimate": est }),
     )
     .unwrap();
+    let problems = strict_verilog_problems(&files);
+    assert!(problems.is_empty(), "{mode}: {problems:?}");
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("snapshots");
     settings.set_prepend_module_to_snapshot(false);

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod error;
 pub mod estimate;
 pub mod front;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hw;
 pub mod io;
 pub mod ir;

@@ -714,3 +714,37 @@ fn a_torch_member_of_the_data_file_is_the_reference() {
     );
     assert_eq!(v["reference"]["passed"], true);
 }
+
+/// `csim`/`rtlsim --input` recompute the expected outputs from the project's firmware.json,
+/// which the user can edit: a shortened per-output list is refused with the layer and field
+/// (it used to panic with an index out of bounds in the emulator).
+#[test]
+fn edited_firmware_json_is_refused_by_csim_and_rtlsim() {
+    let d = tempfile::tempdir().unwrap();
+    let m = model(d.path(), true);
+    let xin = d.path().join("x.npy");
+    write_npy(&xin, 4, 16, &gaussian(4 * 16, 5));
+    for (cmd, backend) in [("csim", "hls"), ("rtlsim", "verilog")] {
+        let prj = d.path().join(backend);
+        run_ok(
+            bin()
+                .arg("compile")
+                .arg(&m)
+                .arg("-o")
+                .arg(&prj)
+                .args(["--backend", backend]),
+        );
+        let fj = prj.join("firmware.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&fj).unwrap()).unwrap();
+        v["layers"][0]["scale"].as_array_mut().unwrap().pop();
+        std::fs::write(&fj, v.to_string()).unwrap();
+        let err = run_err(bin().arg(cmd).arg(&prj).arg("--input").arg(&xin));
+        assert!(
+            err.contains(
+                "firmware.json: invalid firmware: layer #0 'net.0', scale: 31 entries, expected 32"
+            ),
+            "{cmd}: {err}"
+        );
+    }
+}

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["back::emu", "back::hls", "back::rtl"],
     &["estimate", "synth", "validate"],
     &["report"],
-    &["cli"],
+    &["cli", "fuzzing"],
     &["testutil"],
 ];
 

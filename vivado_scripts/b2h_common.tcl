@@ -36,8 +36,11 @@ proc b2h_compare_logs {prjdir} {
         set a [regexp -all -inline {\S+} $lg]
         set b [regexp -all -inline {\S+} $le]
         if {[llength $a] != [llength $b]} { incr bad; continue }
+        # Both files hold exact decimal text of the same codes (src/back/hls/tbdata.rs), so the
+        # values are compared as strings: Tcl's numeric != would compare them as doubles and
+        # miss differences beyond 53 bits.
         foreach x $a y $b {
-            if {$x != $y} { incr bad; break }
+            if {$x ne $y} { incr bad; break }
         }
     }
     close $fe

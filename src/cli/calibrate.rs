@@ -229,7 +229,12 @@ fn rows(w: &WriteArgs) -> anyhow::Result<Vec<Row>> {
         let Ok(text) = std::fs::read_to_string(&sj) else {
             continue;
         };
-        let r: crate::synth::SynthReport = serde_json::from_str(&text)?;
+        let r: crate::synth::SynthReport = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a synth.json written by `bit2hls synth` ({e}); delete it or run synth again",
+                sj.display()
+            )
+        })?;
         let (per, io) = features(&d.design.netlist, &d.design.schedule, d.n_layers);
         let mut f = io;
         for p in per {

@@ -7,6 +7,9 @@
 use serde::Serialize;
 use std::fmt;
 
+/// Widest value the emulator (i64 with headroom) and the generated code support.
+pub const MAX_WIDTH: u32 = 62;
+
 /// A fixed-point type: `width` bits, `frac` of them fractional, two's complement when `signed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct FixedType {

@@ -8,6 +8,7 @@ use crate::ir::firmware::{
     AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw,
 };
 use crate::ir::fixed::{FixedType, Interval};
+use crate::ir::validate::validate;
 use crate::ir::{Matrix, Profile, ProfileName};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -367,6 +368,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
         .ok_or_else(|| bad(format!("unknown mode '{}'", d.options.mode)))?;
     let mut layers = Vec::new();
     for (i, l) in d.layers.into_iter().enumerate() {
+        let at = format!("invalid firmware: layer #{i} '{}'", l.name);
         let kind = match l.kind {
             KindDump::Ternary {
                 quant,
@@ -382,11 +384,11 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                 dequant_type,
                 bias,
             } => {
-                let mut data = Vec::with_capacity(l.n_in * l.n_out);
+                let mut data = Vec::new();
                 for row in &weights {
                     if row.len() != l.n_in {
                         return Err(bad(format!(
-                            "layer #{i}: weight row of {} entries, expected {}",
+                            "{at}, weight row of {} entries, expected {}",
                             row.len(),
                             l.n_in
                         )));
@@ -398,7 +400,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                             '0' => 0,
                             _ => {
                                 return Err(bad(format!(
-                                    "layer #{i}: weight code '{c}' (expected +, - or 0)"
+                                    "{at}, weight code '{c}' (expected +, - or 0)"
                                 )))
                             }
                         });
@@ -406,7 +408,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                 }
                 if weights.len() != l.n_out {
                     return Err(bad(format!(
-                        "layer #{i}: {} weight rows, expected {}",
+                        "{at}, {} weight rows, expected {}",
                         weights.len(),
                         l.n_out
                     )));
@@ -436,7 +438,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
             } => {
                 if weights.len() != l.n_out || weights.iter().any(|r| r.len() != l.n_in) {
                     return Err(bad(format!(
-                        "layer #{i}: dense weights are not {}x{}",
+                        "{at}, weights: not {}x{} (n_out x n_in)",
                         l.n_out, l.n_in
                     )));
                 }
@@ -475,7 +477,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
             out_type: l.out_type.into(),
         });
     }
-    Ok(Firmware {
+    let fw = Firmware {
         name: d.name,
         profile,
         options: LowerOptions {
@@ -490,7 +492,9 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
         n_in: d.n_in,
         n_out: d.n_out,
         layers,
-    })
+    };
+    validate(&fw).map_err(|e| bad(format!("invalid firmware: {e}")))?;
+    Ok(fw)
 }
 
 #[cfg(test)]
@@ -531,6 +535,39 @@ mod tests {
                 Emulator::new(&back).run_batch(&xs),
                 Emulator::new(&fw).run_batch(&xs)
             );
+        }
+    }
+
+    /// `firmware.json` edited by hand: the reader refuses it naming the layer and field.
+    #[test]
+    fn edited_files_are_refused_not_run() {
+        let fw = crate::ir::validate::tests::every_kind_fw(Mode::Dynamic);
+        let text = to_json(&fw);
+        type Edit = fn(&mut serde_json::Value);
+        let edits: [(&str, Edit); 4] = [
+            ("layer #1 'fc1', scale: 5 entries, expected 6", |v| {
+                v["layers"][1]["scale"].as_array_mut().unwrap().pop();
+            }),
+            ("layer #2 'bn1', out_type: width 0", |v| {
+                v["layers"][2]["out_type"]["width"] = 0.into();
+            }),
+            ("layer #3 'fc2', weights: not 3x6 (n_out x n_in)", |v| {
+                v["layers"][3]["weights"].as_array_mut().unwrap().pop();
+            }),
+            ("layer #0 'bn0', out_ranges: 5 entries, expected 9", |v| {
+                v["layers"][0]["n_out"] = 9.into()
+            }),
+        ];
+        for (want, edit) in edits {
+            let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            edit(&mut v);
+            let e = from_json(&v.to_string(), Path::new("p/firmware.json")).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with("p/firmware.json: invalid firmware: "),
+                "{msg}"
+            );
+            assert!(msg.contains(want), "{msg}\nexpected: {want}");
         }
     }
 

@@ -14,8 +14,7 @@ use crate::ir::firmware::{
 use crate::ir::fixed::{bit_length, ceil_log2, const_code, const_frac, FixedType, Interval};
 use crate::ir::{LayerKind, Matrix, Model};
 
-/// Widest value the emulator (i64 with headroom) and the generated code support.
-pub const MAX_WIDTH: u32 = 62;
+pub use crate::ir::fixed::MAX_WIDTH;
 
 struct Ctx<'a> {
     name: &'a str,
@@ -76,14 +75,19 @@ pub fn lower(model: &Model, opts: &LowerOptions, calib: Option<&Calibration>) ->
         in_ranges = layer.out_ranges.clone();
         layers.push(layer);
     }
-    Ok(Firmware {
+    let fw = Firmware {
         name: model.name.clone(),
         profile: model.profile.clone(),
         options: opts.clone(),
         n_in: model.inputs,
         n_out: model.outputs(),
         layers,
-    })
+    };
+    #[cfg(debug_assertions)]
+    if let Err(e) = crate::ir::validate::validate(&fw) {
+        panic!("lowering produced firmware its validator refuses (a compiler bug): {e}");
+    }
+    Ok(fw)
 }
 
 fn lower_stage(

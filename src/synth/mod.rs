@@ -30,7 +30,7 @@ mod yosys;
 pub use cells::Resources;
 pub use error::{ParseError, SynthError};
 pub use parse::{parse_ltp, parse_stat, parse_warnings, LtpPath, Stat, StatBlock};
-pub use project::{synth_project, LOG_FILE, REPORT_FILE, RTL_DIR, SYNTH_JSON};
+pub use project::{project_top, synth_project, LOG_FILE, REPORT_FILE, RTL_DIR, SYNTH_JSON};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

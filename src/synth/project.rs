@@ -58,7 +58,7 @@ pub fn synth_project(dir: &Path, opts: &SynthOptions) -> Result<SynthReport, Syn
 }
 
 /// Checks `report.json` and returns the top module: `top` if given, else `project.name`.
-fn project_top(path: &Path, top: Option<&str>) -> Result<String, SynthError> {
+pub fn project_top(path: &Path, top: Option<&str>) -> Result<String, SynthError> {
     let err = |detail: String| SynthError::Report {
         path: path.to_path_buf(),
         detail,

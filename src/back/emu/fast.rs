@@ -934,6 +934,14 @@ fn run_chunk_portable(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, out: &
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
+/// Whether this CPU runs the AVX2 + FMA kernels (run-time detection).
+pub fn avx2_supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
 /// The fast emulator: bit-exact with [`Emulator`], events in SIMD lanes, rayon over blocks.
 pub struct FastEmulator<'a> {
     pub fw: &'a Firmware,
@@ -943,24 +951,23 @@ pub struct FastEmulator<'a> {
 }
 
 impl<'a> FastEmulator<'a> {
+    /// The fastest kernels this CPU runs (`BIT2HLS_PORTABLE=1` forces the portable ones, for
+    /// benchmarks and debugging).
     pub fn new(fw: &'a Firmware) -> FastEmulator<'a> {
-        #[cfg(target_arch = "x86_64")]
-        // BIT2HLS_PORTABLE=1 forces the portable kernels (benchmarks, debugging).
-        let avx2 = std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-            && std::env::var_os("BIT2HLS_PORTABLE").map_or(true, |v| v.is_empty() || v == "0");
-        #[cfg(not(target_arch = "x86_64"))]
-        let avx2 = false;
-        Self::with_simd(fw, avx2)
+        let portable =
+            std::env::var_os("BIT2HLS_PORTABLE").is_some_and(|v| !v.is_empty() && v != "0");
+        Self::with_simd(fw, !portable)
     }
 
-    /// `simd = false` forces the portable kernels (tests).
+    /// `simd = false` forces the portable kernels (tests). `simd = true` uses the AVX2 kernels
+    /// only if this CPU has AVX2 and FMA (checked here at run time), else the portable ones;
+    /// [`Self::kernel`] says which run.
     pub fn with_simd(fw: &'a Firmware, simd: bool) -> FastEmulator<'a> {
         FastEmulator {
             fw,
             plan: build_plan(fw),
             reference: Emulator::new(fw),
-            avx2: simd,
+            avx2: simd && avx2_supported(),
         }
     }
 
@@ -992,7 +999,8 @@ impl<'a> FastEmulator<'a> {
     fn run_chunk(&self, p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, out: &mut [i64]) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
-            // SAFETY: AVX2 support was detected at run time (or asserted by the caller of `with_simd`).
+            // SAFETY: `avx2` is only true when `avx2_supported()` detected AVX2 and FMA at run
+            // time (the only place it is set is `with_simd`).
             return unsafe { run_chunk_avx2(p, s, input, out) };
         }
         run_chunk_portable(p, s, input, out)

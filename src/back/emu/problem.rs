@@ -142,3 +142,55 @@ pub fn build(p: &Problem) -> Model {
         input_type: None,
     }
 }
+
+/// Counts of (problem, mode) pairs a property test ran, and those it skipped because the
+/// lowering refused them (the documented width limit).
+#[derive(Default)]
+pub struct Tally {
+    ran: std::sync::atomic::AtomicUsize,
+    skipped: std::sync::atomic::AtomicUsize,
+}
+
+impl Tally {
+    pub fn ran(&self) {
+        self.ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub fn skipped(&self) {
+        self.skipped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Runs `case` on `cases` random problems of `strategy` (a proptest runner: the seeds saved in
+/// `regressions` — relative to the crate root — run first, failures shrink and are saved
+/// there as usual), then asserts that at least `min_ran` (a fraction) of the
+/// (problem, mode) pairs the cases counted actually ran: a property test that silently skips
+/// most of its inputs proves little.
+pub fn run_counted(
+    regressions: &'static str,
+    cases: u32,
+    strategy: impl Strategy<Value = Problem>,
+    min_ran: f64,
+    case: impl Fn(Problem, &Tally) -> Result<(), TestCaseError>,
+) {
+    let tally = Tally::default();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct(regressions),
+        )),
+        ..ProptestConfig::default()
+    });
+    if let Err(e) = runner.run(&strategy, |p| case(p, &tally)) {
+        panic!("{e}");
+    }
+    let ran = tally.ran.into_inner();
+    let total = ran + tally.skipped.into_inner();
+    eprintln!("{ran} of {total} (problem, mode) pairs ran");
+    assert!(
+        total > 0 && ran as f64 >= min_ran * total as f64,
+        "only {ran} of {total} (problem, mode) pairs ran (the lowering refused the others): \
+         at least {:.0} % must",
+        min_ran * 100.0
+    );
+}

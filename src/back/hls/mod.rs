@@ -612,3 +612,35 @@ pub fn write_project(files: &[(String, String)], dir: &Path, force: bool) -> Res
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tcl_tests {
+    /// `b2h_compare_logs` (vivado_scripts/b2h_common.tcl) compares exact decimal text: two
+    /// outputs equal as doubles but not as numbers (1 + 2^-54 and 1) are a mismatch.
+    #[test]
+    fn vivado_log_comparison_is_exact() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("tb_data")).unwrap();
+        let tiny = "1.000000000000000055511151231257827021181583404541015625";
+        let want = format!("0.5 {tiny}\n-2 3\n");
+        std::fs::write(d.path().join("tb_data/tb_output_predictions.dat"), want).unwrap();
+        std::fs::write(d.path().join("tb_data/csim_results.log"), "0.5 1\n-2 3\n").unwrap();
+        let script = format!(
+            "source {{{}}}; b2h_compare_logs {{{}}}",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/vivado_scripts/b2h_common.tcl"),
+            d.path().display()
+        );
+        let out = std::process::Command::new("tclsh")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(script.as_bytes())?;
+                c.wait_with_output()
+            })
+            .expect("tclsh (scripts/deps.sh installs it)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.trim(), "validation: 2 samples, 1 mismatches");
+    }
+}

@@ -92,9 +92,25 @@ fn product(o: &mut String, i: usize, w: u32, (na, wa, sa): (&str, u32, bool), rh
     decl(o, &Names::node(i), w, &ext(&p, ww, true, w));
 }
 
-/// The module body (declarations and logic) for the netlist under a schedule.
+/// The module body (declarations and logic) for the netlist under a schedule. Every
+/// identifier is declared before its first use (Verilog-2001 requires it; Vivado enforces it):
+/// the pipeline registers first, then each node's wires in netlist (topological) order.
 pub fn body(nl: &Netlist, sch: &Schedule) -> String {
     let mut o = String::new();
+    // Registers carrying values across stages.
+    let mut regs = String::new();
+    for (i, node) in nl.nodes.iter().enumerate() {
+        let (s0, s1) = (sch.stage[i], sch.last_use[i]);
+        for t in s0 + 1..=s1 {
+            let _ = writeln!(o, "    reg [{}:0] {};", node.width - 1, Names::at(i, s0, t));
+            let _ = writeln!(
+                regs,
+                "        {} <= {};",
+                Names::at(i, s0, t),
+                Names::at(i, s0, t - 1)
+            );
+        }
+    }
     let mut layer = usize::MAX;
     for (i, node) in nl.nodes.iter().enumerate() {
         if node.layer != layer && !matches!(node.op, Op::Input(_)) {
@@ -423,20 +439,6 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                     ),
                 );
             }
-        }
-    }
-    // Registers carrying values across stages.
-    let mut regs = String::new();
-    for (i, node) in nl.nodes.iter().enumerate() {
-        let (s0, s1) = (sch.stage[i], sch.last_use[i]);
-        for t in s0 + 1..=s1 {
-            let _ = writeln!(o, "    reg [{}:0] {};", node.width - 1, Names::at(i, s0, t));
-            let _ = writeln!(
-                regs,
-                "        {} <= {};",
-                Names::at(i, s0, t),
-                Names::at(i, s0, t - 1)
-            );
         }
     }
     if !regs.is_empty() {

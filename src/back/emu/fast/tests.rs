@@ -1,7 +1,7 @@
 //! The fast emulator must give exactly the integers of the reference, for every event.
 
 use super::{FastEmulator, LANES};
-use crate::back::emu::problem::{build, problem};
+use crate::back::emu::problem::{build, problem, run_counted};
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::{Firmware, Mode};
 use crate::pass::calibrate::calibrate;
@@ -117,12 +117,21 @@ fn reference_floats(fw: &Firmware, x: &[f32]) -> Vec<i64> {
 }
 
 fn simd_variants() -> Vec<bool> {
-    let mut v = vec![false];
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        v.push(true);
-    }
-    v
+    vec![false, true]
+}
+
+/// `with_simd(fw, true)` runs the AVX2 kernels exactly when the CPU has them; the portable
+/// ones otherwise (it is a safe function: it must never run AVX2 code on a CPU without it).
+#[test]
+fn with_simd_checks_the_cpu() {
+    let fw = bench_fw(&[16, 64, 5], Mode::Dynamic, true);
+    let want = if super::avx2_supported() {
+        "avx2"
+    } else {
+        "portable"
+    };
+    assert_eq!(FastEmulator::with_simd(&fw, true).kernel(), want);
+    assert_eq!(FastEmulator::with_simd(&fw, false).kernel(), "portable");
 }
 
 /// Asserts event by event (so a failure names the event).
@@ -173,26 +182,44 @@ fn check_fw(fw: &Firmware, seed: u64, extra: usize) {
     }
 }
 
-proptest! {
-    // 160 cases by default; PROPTEST_CASES=N for a longer run.
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(160),
-        ..ProptestConfig::default()
-    })]
-
-    /// Random models × all modes × adversarial inputs: identical to `Emulator::run_codes`.
-    #[test]
-    fn fast_matches_reference_on_random_models(p in problem(40, 24)) {
-        let model = build(&p);
-        let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
-        let calib_x = crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1);
-        let cal = calibrate(&loaded.model, &calib_x);
-        let args = fw_args(format!("ap_fixed<{},{}>", p.in_width, p.in_int), p.frac_bits);
-        for mode in Mode::ALL {
-            let Ok(fw) = lower_for(&loaded, &args, mode, Some(&cal)) else { continue };
-            check_fw(&fw, p.seed, p.events);
-        }
-    }
+/// Random models × all modes × adversarial inputs: identical to `Emulator::run_codes`
+/// (160 problems by default, PROPTEST_CASES=N for a longer run; at least 90 % of the
+/// (problem, mode) pairs must lower).
+#[test]
+fn fast_matches_reference_on_random_models() {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(160);
+    run_counted(
+        "proptest-regressions/back/emu/fast/tests.txt",
+        cases,
+        problem(40, 24),
+        0.9,
+        |p, tally| {
+            let model = build(&p);
+            let loaded = Loaded {
+                model,
+                origin: ArchOrigin::Inferred,
+                notes: vec![],
+            };
+            let calib_x = crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1);
+            let cal = calibrate(&loaded.model, &calib_x);
+            let args = fw_args(
+                format!("ap_fixed<{},{}>", p.in_width, p.in_int),
+                p.frac_bits,
+            );
+            for mode in Mode::ALL {
+                let Ok(fw) = lower_for(&loaded, &args, mode, Some(&cal)) else {
+                    tally.skipped();
+                    continue;
+                };
+                tally.ran();
+                check_fw(&fw, p.seed, p.events);
+            }
+            Ok(())
+        },
+    );
 }
 
 fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
