@@ -19,6 +19,9 @@ pub struct Tap {
     /// `max_k |u_k|` of the firmware quantizer's input (before the eps clamp): the layer input
     /// `x`, or `K·x − Σx` for a layer-norm profile ([`quantizer_absmax`]).
     pub absmax: f32,
+    /// `min_k | |frac(x̂_k·g)| − 0.5 |` in f64 from the f32 `x̂` and `g`: how far the nearest
+    /// code is from a rounding tie (small values: float noise may round it either way).
+    pub margin: f32,
 }
 
 /// The activation scale `g` and codes of one vector, exactly as the profile computes them.
@@ -100,9 +103,14 @@ fn bitlinear(
     p: &Profile,
     units: Units,
     codes: &mut Vec<i32>,
+    margin: &mut f32,
 ) -> Vec<f32> {
     let xn = normalize(x, p);
     let g = act_quant(&xn, p, codes);
+    *margin = xn.iter().fold(f32::INFINITY, |a, &v| {
+        let t = v as f64 * g as f64;
+        a.min(((t - t.trunc()).abs() - 0.5).abs() as f32)
+    });
     let acc_of = |row: &[i8]| -> i64 {
         row.iter()
             .zip(codes.iter())
@@ -159,12 +167,14 @@ pub fn forward_units(
         cur = match &layer.kind {
             LayerKind::BitLinear(b) => {
                 let absmax = quantizer_absmax(&cur, p);
-                let out = bitlinear(b, &cur, p, units, &mut codes);
+                let mut margin = 0.0;
+                let out = bitlinear(b, &cur, p, units, &mut codes, &mut margin);
                 if let Some(t) = taps.as_deref_mut() {
                     t.push(Tap {
                         layer: li,
                         codes: codes.clone(),
                         absmax,
+                        margin,
                     });
                 }
                 out
