@@ -5,7 +5,8 @@
 
 use super::error::{HlsError, Result};
 use crate::ir::firmware::{
-    AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw,
+    AffineFw, CenterFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer,
+    TernaryFw,
 };
 use crate::ir::fixed::{FixedType, Interval};
 use crate::ir::{Matrix, Profile, ProfileName};
@@ -13,7 +14,22 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Format version of firmware.json.
-pub const VERSION: u32 = 1;
+/// 2: ternary layers may carry `center` and `dequant` (profiles with an in-layer norm).
+pub const VERSION: u32 = 2;
+
+#[derive(Serialize, Deserialize)]
+struct CenterDump {
+    sum_type: Ty,
+    u_type: Ty,
+}
+
+fn is_input_units(d: &Dequant) -> bool {
+    *d == Dequant::InputUnits
+}
+
+fn input_units() -> Dequant {
+    Dequant::InputUnits
+}
 
 #[derive(Serialize, Deserialize, Clone, Copy)]
 struct Ty {
@@ -82,6 +98,8 @@ enum QuantDump {
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum KindDump {
     Ternary {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        center: Option<CenterDump>,
         quant: QuantDump,
         qmax: i64,
         clamp: (i64, i64),
@@ -94,6 +112,8 @@ enum KindDump {
         scale_frac: i32,
         shift: i32,
         dequant_type: Ty,
+        #[serde(default = "input_units", skip_serializing_if = "is_input_units")]
+        dequant: Dequant,
         bias: Vec<i64>,
     },
     Dense {
@@ -272,6 +292,10 @@ pub fn to_json(fw: &Firmware) -> String {
             in_type: l.in_type.into(),
             kind: match &l.kind {
                 FwKind::Ternary(t) => KindDump::Ternary {
+                    center: t.center.as_ref().map(|c| CenterDump {
+                        sum_type: c.sum_type.into(),
+                        u_type: c.u_type.into(),
+                    }),
                     quant: quant(&t.quant),
                     qmax: t.qmax,
                     clamp: t.clamp,
@@ -285,6 +309,7 @@ pub fn to_json(fw: &Firmware) -> String {
                     scale_frac: t.scale_frac,
                     shift: t.shift,
                     dequant_type: t.dequant_type.into(),
+                    dequant: t.dequant,
                     bias: t.bias.clone(),
                 },
                 FwKind::Dense(d) => KindDump::Dense {
@@ -369,6 +394,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
     for (i, l) in d.layers.into_iter().enumerate() {
         let kind = match l.kind {
             KindDump::Ternary {
+                center,
                 quant,
                 qmax,
                 clamp,
@@ -380,6 +406,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                 scale_frac,
                 shift,
                 dequant_type,
+                dequant,
                 bias,
             } => {
                 let mut data = Vec::with_capacity(l.n_in * l.n_out);
@@ -412,6 +439,10 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                     )));
                 }
                 FwKind::Ternary(TernaryFw {
+                    center: center.map(|c| CenterFw {
+                        sum_type: c.sum_type.into(),
+                        u_type: c.u_type.into(),
+                    }),
                     quant: un_quant(quant),
                     qmax,
                     clamp,
@@ -423,6 +454,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                     scale_frac,
                     shift,
                     dequant_type: dequant_type.into(),
+                    dequant,
                     bias,
                 })
             }
