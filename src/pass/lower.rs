@@ -124,7 +124,12 @@ fn center(
         return Ok((None, None));
     }
     let k = in_ranges.len() as i128;
-    let sum = in_ranges.iter().fold(Interval::point(0), |a, r| a.add(*r));
+    // Every prefix sum, so that the running sum of the generated code fits as well.
+    let (mut sum, mut prefixes) = (Interval::point(0), Interval::point(0));
+    for r in in_ranges {
+        sum = sum.add(*r);
+        prefixes = prefixes.union(sum);
+    }
     // U_k = (K−1)·V_k − Σ_{j≠k} V_j: each V appears once, so the interval is exact.
     let u: Vec<Interval> = in_ranges
         .iter()
@@ -137,7 +142,7 @@ fn center(
                 .fold(r.mul(Interval::point(k - 1)), |a, (_, o)| a.add(o.neg()))
         })
         .collect();
-    let sum_type = ctx.ty("input sum", sum, 0)?;
+    let sum_type = ctx.ty("input sum", prefixes, 0)?;
     let u_all = u.iter().copied().reduce(Interval::union).expect("n_in > 0");
     let u_type = ctx.ty("centred input", u_all, 0)?;
     Ok((Some(CenterFw { sum_type, u_type }), Some(u)))
