@@ -36,7 +36,12 @@ pub fn problem(max_width: usize, max_in_width: u32) -> impl Strategy<Value = Pro
         4u32..max_in_width,
         1i32..8,
         0i32..16,
-        prop_oneof![Just(ProfileName::Bithep), Just(ProfileName::MsB158)],
+        prop_oneof![
+            Just(ProfileName::Bithep),
+            Just(ProfileName::MsB158),
+            Just(ProfileName::Kyegomez),
+            Just(ProfileName::Schneiderkamp)
+        ],
         0usize..150,
     )
         .prop_map(
@@ -71,6 +76,9 @@ pub fn problem(max_width: usize, max_in_width: u32) -> impl Strategy<Value = Pro
 /// The model of a problem (Q = 128 for a third of the seeds, a symmetric clamp for a fifth).
 pub fn build(p: &Problem) -> Model {
     let mut r = Rng(p.seed);
+    // In-layer-norm profiles lower only BitLinear + ReLU networks (docs/semantics.md).
+    let norm = Profile::named(p.profile).in_norm != crate::ir::profile::InNorm::None;
+    let (dense_first, batchnorm) = (p.dense_first && !norm, p.batchnorm && !norm);
     let mut layers = Vec::new();
     for (i, w) in p.widths.windows(2).enumerate() {
         if i > 0 {
@@ -82,7 +90,7 @@ pub fn build(p: &Problem) -> Model {
         let bias = p
             .bias
             .then(|| (0..w[1]).map(|_| (r.normal() * 0.5) as f32).collect());
-        if i == 0 && p.dense_first {
+        if i == 0 && dense_first {
             let wts = (0..w[0] * w[1])
                 .map(|_| (r.normal() * 0.7) as f32)
                 .collect();
@@ -116,7 +124,7 @@ pub fn build(p: &Problem) -> Model {
                 }),
             });
         }
-        if p.batchnorm && i == 0 {
+        if batchnorm && i == 0 {
             layers.push(Layer {
                 name: "bn".into(),
                 kind: LayerKind::Affine(Affine {
