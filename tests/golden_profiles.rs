@@ -213,3 +213,106 @@ fn firmware_matches_package_class() {
         }
     }
 }
+
+/// A state dict that reveals a parametric norm inside the BitLinear (bitlinear's
+/// `ParametricLayerNorm`: `0.norm.weight`, `0.norm.bias`) is refused under the norm profiles,
+/// with or without an inferred architecture, naming the tensor.
+#[test]
+fn parametric_norm_is_refused() {
+    use bit2hls::front::load_bytes;
+    use bit2hls::testutil::{safetensors_bytes, RawTensor};
+    let t = [
+        RawTensor::f32("0.weight", &[2, 3], &[0.1, -0.2, 0.3, 0.4, -0.5, 0.6]),
+        RawTensor::f32("0.norm.weight", &[3], &[1.0, 1.0, 1.0]),
+        RawTensor::f32("0.norm.bias", &[3], &[0.0, 0.0, 0.0]),
+    ];
+    let bytes = safetensors_bytes(&t, None);
+    for profile in [ProfileName::Schneiderkamp, ProfileName::Kyegomez] {
+        let opts = LoadOptions {
+            profile: Some(profile),
+            ..LoadOptions::default()
+        };
+        let e = load_bytes(
+            std::path::Path::new("pln.safetensors"),
+            bytes.clone(),
+            &opts,
+        )
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(
+            e.contains("0.norm.") && e.contains("ParametricLayerNorm"),
+            "{e}"
+        );
+    }
+}
+
+/// Output values: the emulator's outputs (dynamic mode, 12 fractional bits) equal the float
+/// reference in firmware units (`Units::Firmware`: PyTorch's output divided by the per-event
+/// max|x̂| of the last layer's normalized input) within the fixed-point rounding of the hidden
+/// values; and the float reference in firmware units differs from PyTorch's output by one
+/// positive factor per event (the same for both outputs), which is what makes the classes agree.
+#[test]
+fn firmware_values_in_code_units() {
+    use bit2hls::back::emu::float::{forward_units, Units};
+    for (name, profile) in CASES {
+        let loaded = load_as(name, profile);
+        let g = read(name);
+        let k = loaded.model.inputs;
+        let n = g.y.nrows();
+        let fw = lower_for(&loaded, &args(Mode::Dynamic), Mode::Dynamic, None).unwrap();
+        let out = Emulator::new(&fw).run_batch(&g.x);
+        let t = fw.output_type();
+        let (mut worst_fw, mut worst_ratio, mut ymax) = (0f64, 0f64, 0f64);
+        let mut errs: Vec<f64> = Vec::new();
+        for s in 0..n {
+            let x = &g.x[s * k..(s + 1) * k];
+            let mut taps = Vec::new();
+            let yf = forward_units(&loaded.model, x, Some(&mut taps), Units::Firmware);
+            let near_tie = taps.iter().any(|t| t.margin < 1e-4);
+            let torch = g.y.row(s);
+            // PyTorch = firmware units × c with one c > 0 per event.
+            let c: Vec<f64> = torch
+                .iter()
+                .zip(&yf)
+                .filter(|(_, b)| b.abs() > 1e-3)
+                .map(|(a, b)| *a as f64 / *b as f64)
+                .collect();
+            if !near_tie && c.len() == 2 {
+                assert!(c[0] > 0.0, "{name}: event {s}: factor {c:?}");
+                worst_ratio = worst_ratio.max((c[0] / c[1] - 1.0).abs());
+            }
+            for (o, f) in out[s * 2..s * 2 + 2].iter().zip(&yf) {
+                ymax = ymax.max(f.abs() as f64);
+                if !near_tie {
+                    let e = (code_to_f64(*o, t) - *f as f64).abs();
+                    worst_fw = worst_fw.max(e);
+                    errs.push(e);
+                }
+            }
+        }
+        let mean_err = errs.iter().sum::<f64>() / errs.len().max(1) as f64;
+        errs.sort_by(f64::total_cmp);
+        let p99 = errs[errs.len() * 99 / 100];
+        eprintln!(
+            "{name}: |firmware − float (code units)| mean {mean_err:.2e}, 99th pct {p99:.2e}, max {worst_fw:.2e} \
+             (max |y| {ymax:.2}); per-event factor spread {worst_ratio:.1e}"
+        );
+        assert!(
+            worst_ratio <= 1e-4,
+            "{name}: not one factor per event ({worst_ratio:e})"
+        );
+        // Input rounding (10 fractional bits, saturation at ±32) and hidden rounding (12) move
+        // some codes by one step or more, which moves an output by multiples of β·(fan-out)/Q:
+        // rare events differ by several % of max|y|, so the bound is on the mean and the 99th
+        // percentile (a wrong unit, e.g. keeping the omitted factor, is off by ≥ 10 % on most).
+        assert!(
+            mean_err <= 1e-3 * ymax,
+            "{name}: firmware off by {mean_err} on average"
+        );
+        assert!(
+            p99 <= 1e-2 * ymax,
+            "{name}: firmware off by {p99} at the 99th percentile"
+        );
+    }
+}

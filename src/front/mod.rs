@@ -70,6 +70,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
 /// [`load`] on bytes already in memory; `path` names the file in messages and locates a sidecar.
 pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded> {
     let file = TensorFile::from_bytes(path, bytes)?;
+    if let Some(p) = opts.profile {
+        norm_check::refuse_norm_parameters(&file, p)?;
+    }
     let sidecar = path.with_extension("json");
     let (doc_layers, origin, doc) = if let Some(a) = &opts.arch {
         let text = std::fs::read_to_string(a).map_err(|e| Error::Io {
@@ -118,6 +121,7 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         (None, Some(s)) => s.parse::<ProfileName>().map_err(arch_err)?,
         (None, None) => ProfileName::Bithep,
     };
+    norm_check::refuse_norm_parameters(&file, profile_name)?;
     let profile = Profile::named(profile_name)
         .with(&opts.overrides)
         .map_err(Error::Usage)?;
@@ -458,5 +462,6 @@ fn build_layer(
     })
 }
 
+mod norm_check;
 #[cfg(test)]
 mod tests;
