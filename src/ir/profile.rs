@@ -282,9 +282,15 @@ impl Profile {
             BiasMode::BeforeDequant => "bias added before dequantization",
             BiasMode::Unused => "bias ignored (never used by the package)",
         };
+        let units = if self.output_per_event_scaled() {
+            "; firmware outputs in code units: PyTorch's output divided by the per-event max|x^| \
+             of the last layer's normalized input (same signs and argmax)"
+        } else {
+            ""
+        };
         format!(
             "{}: {norm}per-sample absmax, scale {}, clamp [{},{}], round half to even, eps_act {:e} (clamp), \
-             {weights}, {bias}",
+             {weights}, {bias}{units}",
             self.name, self.act_qmax, self.act_clamp.0, self.act_clamp.1, self.eps_act,
         )
     }
