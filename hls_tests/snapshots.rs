@@ -6,10 +6,34 @@ mod common;
 
 use bit2hls::back::hls::{self, ProjectMeta, Strategy};
 use bit2hls::ir::firmware::Mode;
+use bit2hls::ir::{Profile, ProfileName};
 use common::*;
 
+/// The snapshot model, under `profile` (bithep when `None`); snapshot names get the profile's
+/// name as a prefix when one is given.
+fn model(profile: Option<ProfileName>) -> (bit2hls::ir::Model, String) {
+    let mut m = bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true);
+    match profile {
+        Some(p) => {
+            m.profile = Profile::named(p);
+            (m, format!("{p}__"))
+        }
+        None => (m, String::new()),
+    }
+}
+
 fn snapshot_project(mode: Mode, strategy: Strategy, reuse: usize, verbatim: bool) {
-    let model = bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true);
+    snapshot_project_as(None, mode, strategy, reuse, verbatim)
+}
+
+fn snapshot_project_as(
+    profile: Option<ProfileName>,
+    mode: Mode,
+    strategy: Strategy,
+    reuse: usize,
+    verbatim: bool,
+) {
+    let (model, prefix) = model(profile);
     let fw = lower(&model, mode, None, None);
     let x = tb_samples(4, 8, 1);
     let meta = ProjectMeta {
@@ -30,7 +54,7 @@ fn snapshot_project(mode: Mode, strategy: Strategy, reuse: usize, verbatim: bool
                 continue;
             }
             let name = format!(
-                "{}__{}__{}",
+                "{prefix}{}__{}__{}",
                 mode,
                 strategy.as_str(),
                 path.replace('/', "__")
@@ -57,8 +81,12 @@ fn latency_static() {
 
 /// Every file of the Verilog project (and the estimate recorded in its report.json).
 fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
+    snapshot_rtl_as(None, mode, adders_per_stage)
+}
+
+fn snapshot_rtl_as(profile: Option<ProfileName>, mode: Mode, adders_per_stage: u32) {
     use bit2hls::back::rtl::{self, schedule::PipelineOptions, Design, RtlOptions};
-    let model = bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true);
+    let (model, prefix) = model(profile);
     let fw = lower(&model, mode, None, None);
     let x = tb_samples(4, 8, 1);
     let pipeline = PipelineOptions { adders_per_stage };
@@ -83,7 +111,7 @@ fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
         for (path, text) in &files {
-            let name = format!("verilog__{}__{}", mode, path.replace('/', "__"));
+            let name = format!("{prefix}verilog__{}__{}", mode, path.replace('/', "__"));
             insta::assert_snapshot!(name, text);
         }
     });
@@ -102,4 +130,32 @@ fn verilog_dynamic_pow2() {
 #[test]
 fn verilog_static() {
     snapshot_rtl(Mode::Static, 4);
+}
+
+/// In-layer-norm profiles: centring stage (schneiderkamp) and code-unit dequantization.
+#[test]
+fn schneiderkamp_latency_dynamic() {
+    snapshot_project_as(
+        Some(ProfileName::Schneiderkamp),
+        Mode::Dynamic,
+        Strategy::Latency,
+        1,
+        false,
+    );
+}
+
+#[test]
+fn kyegomez_resource_static() {
+    snapshot_project_as(
+        Some(ProfileName::Kyegomez),
+        Mode::Static,
+        Strategy::Resource,
+        4,
+        false,
+    );
+}
+
+#[test]
+fn schneiderkamp_verilog_dynamic_pow2() {
+    snapshot_rtl_as(Some(ProfileName::Schneiderkamp), Mode::DynamicPow2, 2);
 }
