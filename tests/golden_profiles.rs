@@ -316,3 +316,31 @@ fn firmware_values_in_code_units() {
         );
     }
 }
+
+/// `"profile": "schneiderkamp"` in an architecture document selects the profile as
+/// `--profile` does (same float outputs as the golden file's PyTorch outputs).
+#[test]
+fn profile_from_architecture_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("arch.json");
+    std::fs::write(
+        &arch,
+        r#"{"schema": "bit2hls.arch/1", "profile": "schneiderkamp", "layers": [
+            {"op": "bitlinear", "weight": "0.weight", "bias": "0.bias"}, {"op": "relu"},
+            {"op": "bitlinear", "weight": "2.weight", "bias": "2.bias"}, {"op": "relu"},
+            {"op": "bitlinear", "weight": "4.weight", "bias": "4.bias"}]}"#,
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        arch: Some(arch),
+        ..LoadOptions::default()
+    };
+    let loaded = load(&dir_path("schneiderkamp_bias"), &opts).unwrap();
+    assert_eq!(loaded.model.profile.name, ProfileName::Schneiderkamp);
+    let agree = float_agreement(&loaded, &read("schneiderkamp_bias"));
+    assert!(agree >= 0.999, "{agree}");
+}
+
+fn dir_path(name: &str) -> PathBuf {
+    dir().join(format!("{name}.safetensors"))
+}
