@@ -36,12 +36,7 @@ pub fn problem(max_width: usize, max_in_width: u32) -> impl Strategy<Value = Pro
         4u32..max_in_width,
         1i32..8,
         0i32..16,
-        prop_oneof![
-            Just(ProfileName::Bithep),
-            Just(ProfileName::MsB158),
-            Just(ProfileName::Kyegomez),
-            Just(ProfileName::Schneiderkamp)
-        ],
+        prop_oneof![Just(ProfileName::Bithep), Just(ProfileName::MsB158)],
         0usize..150,
     )
         .prop_map(
@@ -71,6 +66,17 @@ pub fn problem(max_width: usize, max_in_width: u32) -> impl Strategy<Value = Pro
                 events,
             },
         )
+}
+
+/// Like [`problem`], with every profile, including the in-layer-norm ones (kyegomez,
+/// schneiderkamp: centring stage and code-unit dequantization, which the fast emulator runs on
+/// the reference path, so the fast-path tests use [`problem`]).
+pub fn problem_all_profiles(max_width: usize, max_in_width: u32) -> impl Strategy<Value = Problem> {
+    (
+        problem(max_width, max_in_width),
+        prop::sample::select(ProfileName::ALL.to_vec()),
+    )
+        .prop_map(|(p, profile)| Problem { profile, ..p })
 }
 
 /// The model of a problem (Q = 128 for a third of the seeds, a symmetric clamp for a fifth).

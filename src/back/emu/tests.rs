@@ -3,7 +3,7 @@
 
 use super::fixed::Emulator;
 use super::naive;
-use super::problem::{build, problem, Problem};
+use super::problem::{build, problem_all_profiles, Problem};
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::Mode;
 use crate::pass::calibrate::calibrate;
@@ -54,7 +54,7 @@ proptest! {
 
     /// Range analysis is sound and the emulator equals the naive i128 reference.
     #[test]
-    fn emulator_matches_naive_and_ranges_hold(p in problem(24, 20)) {
+    fn emulator_matches_naive_and_ranges_hold(p in problem_all_profiles(24, 20)) {
         let model = build(&p);
         let loaded = Loaded { model, origin: ArchOrigin::Inferred, notes: vec![] };
         let calib_x = crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1);

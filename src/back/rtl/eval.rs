@@ -116,7 +116,7 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
 mod tests {
     use super::*;
     use crate::back::emu::fixed::Emulator;
-    use crate::back::emu::problem::{build, problem};
+    use crate::back::emu::problem::{build, problem_all_profiles};
     use crate::back::emu::tests::{adversarial_inputs, fw_args};
     use crate::front::{ArchOrigin, Loaded};
     use crate::ir::firmware::Mode;
@@ -183,7 +183,7 @@ mod tests {
 
         /// The netlist computes the emulator's outputs, and no node leaves its interval or word.
         #[test]
-        fn netlist_equals_emulator_and_stays_in_range(p in problem(20, 20)) {
+        fn netlist_equals_emulator_and_stays_in_range(p in problem_all_profiles(20, 20)) {
             let loaded = Loaded { model: build(&p), origin: ArchOrigin::Inferred, notes: vec![] };
             let cal = calibrate(&loaded.model, &crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1));
             for mode in Mode::ALL {
