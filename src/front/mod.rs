@@ -151,6 +151,8 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         layers.push(layer);
     }
 
+    notes.extend(norm_check::profile_notes(&profile, &layers));
+
     // Shapes must chain.
     let mut width: Option<usize> = doc.as_ref().and_then(|d| d.inputs);
     for (i, l) in layers.iter().enumerate() {

@@ -29,3 +29,23 @@ pub fn refuse_norm_parameters(file: &TensorFile, name: ProfileName) -> Result<()
         )),
     }
 }
+
+/// Notes on what the profile does with the loaded layers that a user might not expect: a bias
+/// that the package never uses.
+pub fn profile_notes(profile: &Profile, layers: &[crate::ir::Layer]) -> Vec<String> {
+    use crate::ir::profile::BiasMode;
+    use crate::ir::LayerKind;
+    if profile.bias != BiasMode::Unused {
+        return Vec::new();
+    }
+    layers
+        .iter()
+        .filter(|l| matches!(&l.kind, LayerKind::BitLinear(b) if b.bias.is_some()))
+        .map(|l| {
+            format!(
+                "layer '{}': its bias is ignored (profile {}: the package's BitLinear never adds it)",
+                l.name, profile.name
+            )
+        })
+        .collect()
+}
