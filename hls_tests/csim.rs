@@ -11,7 +11,7 @@
 mod common;
 
 use bit2hls::ir::firmware::{Firmware, Mode};
-use bit2hls::ir::Model;
+use bit2hls::ir::{Model, Profile, ProfileName};
 use bit2hls::target::Strategy;
 use bit2hls::testutil::random_mlp;
 use common::*;
@@ -160,6 +160,56 @@ fn random_models_csim_equals_emulator() {
                 9,
             )
         },
+    ];
+    let f = run_all(&cases);
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
+}
+
+/// The same model under another profile (codes and β unchanged).
+fn with_profile(mut m: Model, p: ProfileName) -> Model {
+    m.profile = Profile::named(p);
+    m
+}
+
+/// Profiles with an in-layer norm (centring stage, code-unit dequantization), every mode and
+/// strategy, including one input (U ≡ 0) and an unsigned input behind a leading ReLU.
+#[test]
+fn norm_profiles_csim_equals_emulator() {
+    let (k, s) = (ProfileName::Kyegomez, ProfileName::Schneiderkamp);
+    let cases = vec![
+        case(
+            "kyegomez 16-32-32-2 bias",
+            with_profile(random_mlp(&[16, 32, 32, 2], 31, true), k),
+            None,
+            8,
+            11,
+        ),
+        case(
+            "schneiderkamp 16-32-32-2 bias",
+            with_profile(random_mlp(&[16, 32, 32, 2], 32, true), s),
+            None,
+            8,
+            12,
+        ),
+        case(
+            "schneiderkamp 1-8-4 one input",
+            with_profile(random_mlp(&[1, 8, 4], 33, true), s),
+            None,
+            4,
+            13,
+        ),
+        case(
+            "schneiderkamp ReLU first, unsigned input",
+            with_profile(relu_first(random_mlp(&[5, 7, 3], 34, false)), s),
+            Some("ap_ufixed<10,4>"),
+            7,
+            14,
+        ),
     ];
     let f = run_all(&cases);
     assert!(

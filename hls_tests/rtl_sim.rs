@@ -17,7 +17,7 @@ mod common;
 use bit2hls::back::rtl::{self, sim::RtlSimOutcome, RtlOptions};
 use bit2hls::hw::schedule::PipelineOptions;
 use bit2hls::ir::firmware::{Firmware, Mode};
-use bit2hls::ir::Model;
+use bit2hls::ir::{Model, Profile, ProfileName};
 use bit2hls::target::parts;
 use bit2hls::testutil::random_mlp;
 use common::*;
@@ -198,6 +198,55 @@ fn random_jobs() -> Vec<Job> {
 #[test]
 fn random_models_rtl_equals_emulator() {
     let f = run_all(&random_jobs());
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
+}
+
+/// Profiles with an in-layer norm (centring tree, code-unit dequantization), every mode.
+#[test]
+fn norm_profiles_rtl_equals_emulator() {
+    let n = 1000;
+    let mut jobs = Vec::new();
+    let cases = [
+        (
+            "kyegomez 16-32-32-2 bias",
+            ProfileName::Kyegomez,
+            random_mlp(&[16, 32, 32, 2], 31, true),
+            None,
+            2,
+        ),
+        (
+            "schneiderkamp 16-32-32-2 bias",
+            ProfileName::Schneiderkamp,
+            random_mlp(&[16, 32, 32, 2], 32, true),
+            None,
+            3,
+        ),
+        (
+            "schneiderkamp 1-8-4 one input",
+            ProfileName::Schneiderkamp,
+            random_mlp(&[1, 8, 4], 33, true),
+            None,
+            1,
+        ),
+        (
+            "schneiderkamp ReLU first, unsigned input",
+            ProfileName::Schneiderkamp,
+            relu_first(random_mlp(&[5, 7, 3], 34, false)),
+            Some("ap_ufixed<10,4>"),
+            4,
+        ),
+    ];
+    for (i, (label, profile, mut m, it, stages)) in cases.into_iter().enumerate() {
+        m.profile = Profile::named(profile);
+        let x = tb_samples(m.inputs, n, 40 + i as u64);
+        jobs.extend(jobs_for(label, &m, it, 12, &x, None, stages));
+    }
+    let f = run_all(&jobs);
     assert!(
         f.is_empty(),
         "{} failing configurations:\n{}",

@@ -21,6 +21,9 @@ enum Net {
     Ternary,
     /// [`mixed_model`]: Linear, BatchNorm, ReLU, BitLinear, BatchNorm, ReLU, Linear.
     Mixed,
+    /// The ternary model under another semantics profile (in-layer norms: centring stage,
+    /// code-unit dequantization).
+    Profiled(ProfileName),
 }
 
 impl Net {
@@ -28,19 +31,25 @@ impl Net {
         match self {
             Net::Ternary => bit2hls::testutil::random_mlp(&[4, 8, 3], 2026, true),
             Net::Mixed => mixed_model(),
+            Net::Profiled(p) => {
+                let mut m = Net::Ternary.model();
+                m.profile = Profile::named(p);
+                m
+            }
         }
     }
     fn file(self) -> &'static str {
         match self {
-            Net::Ternary => "random_4_8_3.safetensors",
+            Net::Ternary | Net::Profiled(_) => "random_4_8_3.safetensors",
             Net::Mixed => "mixed_4_8_6_3.safetensors",
         }
     }
     /// Prefix of the snapshot names (empty for the original model, so its names stay).
-    fn prefix(self) -> &'static str {
+    fn prefix(self) -> String {
         match self {
-            Net::Ternary => "",
-            Net::Mixed => "mixed__",
+            Net::Ternary => String::new(),
+            Net::Mixed => "mixed__".into(),
+            Net::Profiled(p) => format!("{p}__"),
         }
     }
 }
@@ -225,4 +234,36 @@ fn mixed_verilog_dynamic_pow2() {
 #[test]
 fn mixed_verilog_static() {
     snapshot_verilog(Net::Mixed, Mode::Static, 4);
+}
+
+/// In-layer-norm profiles: centring stage (schneiderkamp) and code-unit dequantization.
+#[test]
+fn schneiderkamp_latency_dynamic() {
+    snapshot_hls(
+        Net::Profiled(ProfileName::Schneiderkamp),
+        Mode::Dynamic,
+        Strategy::Latency,
+        1,
+        false,
+    );
+}
+
+#[test]
+fn kyegomez_resource_static() {
+    snapshot_hls(
+        Net::Profiled(ProfileName::Kyegomez),
+        Mode::Static,
+        Strategy::Resource,
+        4,
+        false,
+    );
+}
+
+#[test]
+fn schneiderkamp_verilog_dynamic_pow2() {
+    snapshot_verilog(
+        Net::Profiled(ProfileName::Schneiderkamp),
+        Mode::DynamicPow2,
+        2,
+    );
 }

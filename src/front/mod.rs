@@ -108,6 +108,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
 /// [`load`] on bytes already in memory; `path` names the file in messages and locates a sidecar.
 pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded> {
     let file = TensorFile::from_bytes(path, bytes)?;
+    if let Some(p) = opts.profile {
+        norm_check::refuse_norm_parameters(&file, p)?;
+    }
     let sidecar = path.with_extension("json");
     let mut notes = Vec::new();
     let (doc_layers, origin, doc) = if let Some(a) = &opts.arch {
@@ -158,6 +161,7 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         (None, Some(s)) => s.parse::<ProfileName>().map_err(arch_err)?,
         (None, None) => ProfileName::Bithep,
     };
+    norm_check::refuse_norm_parameters(&file, profile_name)?;
     let profile = Profile::named(profile_name)
         .with(&opts.overrides)
         .map_err(Error::Usage)?;
@@ -185,6 +189,12 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         let layer = build_layer(&file, al, i, next_in, &profile, opts, &mut notes)?;
         layers.push(layer);
     }
+
+    notes.extend(
+        norm_check::profile_notes(&profile, &layers)
+            .into_iter()
+            .map(Note::Info),
+    );
 
     // Shapes must chain.
     let mut width: Option<usize> = doc.as_ref().and_then(|d| d.inputs);
@@ -497,5 +507,6 @@ fn build_layer(
     })
 }
 
+mod norm_check;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! Float master weights → ternary codes and β, exactly as the profile's PyTorch code does it.
 
-use crate::ir::profile::{Profile, WeightDiv};
+use crate::ir::profile::{Profile, WeightDiv, WeightQuant};
 use crate::ir::Matrix;
 
 /// Result of ternarizing one weight tensor.
@@ -12,15 +12,37 @@ pub struct Ternarized {
     pub tie_fragile: usize,
 }
 
-/// `β = max(mean|W|, eps_w)`; `codes = clamp(round_half_even(W / β), -1, 1)` (or `W·(1/β)`).
+/// Ternarizes `w` as the profile's PyTorch code does ([`WeightQuant`]).
 ///
-/// The mean is accumulated in f64 and rounded once to f32 (the correctly rounded mean); PyTorch's
+/// Means are accumulated in f64 and rounded once to f32 (the correctly rounded mean); PyTorch's
 /// vectorized f32 reduction can differ by 1 ulp (reference §9), which is why exported codes are
-/// preferred when a file has them.
+/// preferred when a file has them. The median is PyTorch's `median()`: the lower middle element.
 pub fn ternarize(w: &Matrix<f32>, profile: &Profile) -> Ternarized {
-    let n = w.data.len().max(1);
-    let mean = (w.data.iter().map(|v| v.abs() as f64).sum::<f64>() / n as f64) as f32;
-    let beta = mean.max(profile.eps_w);
+    match profile.weight_quant {
+        WeightQuant::AbsMeanTernary => {
+            let beta = abs_mean(&w.data).max(profile.eps_w);
+            round_codes(w, beta, profile)
+        }
+        WeightQuant::AbsMedianTernary => {
+            let mut a: Vec<f32> = w.data.iter().map(|v| v.abs()).collect();
+            let mid = (a.len().max(1) - 1) / 2;
+            let med = if a.is_empty() {
+                0.0
+            } else {
+                *a.select_nth_unstable_by(mid, f32::total_cmp).1
+            };
+            round_codes(w, med.max(profile.eps_w), profile)
+        }
+        WeightQuant::SignBinary => sign_codes(w),
+    }
+}
+
+fn abs_mean(w: &[f32]) -> f32 {
+    (w.iter().map(|v| v.abs() as f64).sum::<f64>() / w.len().max(1) as f64) as f32
+}
+
+/// `codes = clamp(round_half_even(W / β), -1, 1)` (or `W·(1/β)`).
+fn round_codes(w: &Matrix<f32>, beta: f32, profile: &Profile) -> Ternarized {
     let inv = 1.0f32 / beta;
     let mut tie_fragile = 0;
     let codes = w
@@ -41,6 +63,34 @@ pub fn ternarize(w: &Matrix<f32>, profile: &Profile) -> Ternarized {
     Ternarized {
         codes: Matrix::new(w.rows, w.cols, codes),
         beta,
+        tie_fragile,
+    }
+}
+
+/// kyegomez `weight_quant`: `sign(W − mean W)` times `β = mean|W|` (no eps). `W − e` is exactly 0
+/// in f32 only when `W == e`, so a 0 code needs a weight equal to the f32 mean; weights within
+/// 1e-6 (relative) of the mean are counted as fragile (PyTorch's mean may differ by an ulp).
+fn sign_codes(w: &Matrix<f32>) -> Ternarized {
+    let n = w.data.len().max(1) as f64;
+    let mean = (w.data.iter().map(|&v| v as f64).sum::<f64>() / n) as f32;
+    let mut tie_fragile = 0;
+    let codes = w
+        .data
+        .iter()
+        .map(|&v| {
+            if (v - mean).abs() <= 1e-6 * mean.abs().max(f32::MIN_POSITIVE) {
+                tie_fragile += 1;
+            }
+            match (v - mean).partial_cmp(&0.0) {
+                Some(std::cmp::Ordering::Greater) => 1,
+                Some(std::cmp::Ordering::Less) => -1,
+                _ => 0,
+            }
+        })
+        .collect();
+    Ternarized {
+        codes: Matrix::new(w.rows, w.cols, codes),
+        beta: abs_mean(&w.data),
         tie_fragile,
     }
 }
@@ -117,6 +167,23 @@ mod tests {
         let t = ternarize(&w, &p);
         assert_eq!(t.beta, 1.0);
         assert_eq!(t.codes.data, vec![0, 1, -1, 1]);
+    }
+
+    #[test]
+    fn median_is_the_lower_middle_and_sign_codes_centre_on_the_mean() {
+        // |W| sorted = [0.1, 0.2, 0.4, 0.8]: PyTorch's median() is the lower middle, 0.2.
+        let w = Matrix::new(1, 4, vec![0.8f32, -0.1, 0.2, -0.4]);
+        let t = ternarize(&w, &Profile::named(ProfileName::Schneiderkamp));
+        assert_eq!(t.beta, 0.2);
+        // W·(1/β) = [4, -0.5, 1, -2] -> [1, -0 (half to even), 1, -1]
+        assert_eq!(t.codes.data, vec![1, 0, 1, -1]);
+        // mean W = 0.125, mean|W| = 0.375: sign(W - 0.125) = [1, -1, 1, -1]; W = mean gives 0.
+        let t = ternarize(&w, &Profile::named(ProfileName::Kyegomez));
+        assert_eq!(t.beta, 0.375);
+        assert_eq!(t.codes.data, vec![1, -1, 1, -1]);
+        let w = Matrix::new(1, 3, vec![1.0f32, 2.0, 3.0]);
+        let t = ternarize(&w, &Profile::named(ProfileName::Kyegomez));
+        assert_eq!(t.codes.data, vec![-1, 0, 1]);
     }
 
     proptest! {

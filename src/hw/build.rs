@@ -1,12 +1,13 @@
 //! Firmware → [`Netlist`]: the arithmetic of docs/arithmetic.md as word-level primitives.
 //!
-//! Each firmware stage becomes, in order: the activation quantizer (max-abs tree, exponent,
+//! Each firmware stage becomes, in order: the mean subtraction of layer-norm profiles (an adder
+//! tree and one constant multiply and subtraction per input), the activation quantizer (max-abs tree, exponent,
 //! normalized reciprocal by restoring division, per-input multiply and rounding shift), one
 //! balanced add/subtract tree per output over its non-zero weights (identical sub-trees are
 //! shared by hash-consing), and the dequantization (multiplies, rounding shift, bias, ReLU).
 
 use super::netlist::{Bit, Class, Netlist, Op, Sig};
-use crate::ir::firmware::{Firmware, FwKind, Quantizer, TernaryFw};
+use crate::ir::firmware::{Dequant, Firmware, FwKind, Quantizer, TernaryFw};
 use crate::ir::fixed::{bit_length, ceil_log2, Interval};
 
 /// Lowers the firmware; the result computes exactly the emulator's integers.
@@ -141,8 +142,27 @@ fn bitlen_node(nl: &mut Netlist, m: Sig) -> Sig {
     nl.push(Op::BitLen(m), Interval::new(lo as i128, hi as i128))
 }
 
+/// Layer-norm mean subtraction: `S = Σ_k V_k` (a balanced tree), `U_k = K·V_k − S`.
+fn center(nl: &mut Netlist, x: &[Sig]) -> Vec<Sig> {
+    let s = tree(nl, x.iter().map(|&v| (v, true)).collect());
+    x.iter()
+        .map(|&v| {
+            let kv = nl.mul_const(v, x.len() as i64);
+            nl.add(kv, s, true)
+        })
+        .collect()
+}
+
 fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
     nl.cur_class = Some(Class::Quantizer);
+    let centred;
+    let x = match t.center {
+        Some(_) => {
+            centred = center(nl, x);
+            &centred[..]
+        }
+        None => x,
+    };
     let (lo, hi) = t.clamp;
     // |V·R / 2^(G+e)| < Q + 1/2 and |Q·V / 2^e| ≤ Q: the rounded code lies in [-Q, Q].
     let q_bound = Interval::new(-(t.qmax as i128), t.qmax as i128);
@@ -205,6 +225,10 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
         let acc = tree(nl, row_terms(t.weights.row(n), &codes));
         nl.cur_class = Some(Class::Dequant);
         let v = match (&t.quant, dq) {
+            _ if t.dequant == Dequant::CodeUnits => {
+                let p = nl.mul_const(acc, t.scale[n]);
+                nl.shift_round(p, t.shift)
+            }
             (Quantizer::Dynamic { .. }, Some(m)) => {
                 let p = nl.mul(acc, m);
                 let p = nl.mul_const(p, t.scale[n]);

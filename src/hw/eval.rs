@@ -115,7 +115,7 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::back::emu::problem::{build, problem, run_counted};
+    use crate::back::emu::problem::{build, problem_all_profiles, run_counted};
     use crate::back::emu::tests::{adversarial_inputs, fw_args};
     use crate::front::{ArchOrigin, Loaded};
     use crate::ir::firmware::Mode;
@@ -131,7 +131,7 @@ mod tests {
         run_counted(
             "proptest-regressions/hw/eval.txt",
             128,
-            problem(20, 20),
+            problem_all_profiles(20, 20),
             0.9,
             |p, tally| {
                 let loaded = Loaded {
@@ -174,5 +174,59 @@ mod tests {
                 Ok(())
             },
         );
+    }
+
+    /// In-layer-norm profiles: the netlist (centring adder tree, code-unit dequantization)
+    /// equals the emulator in every mode on 32 random networks; no lowering may fail.
+    #[test]
+    fn norm_profiles_netlist_equals_emulator() {
+        use crate::back::emu::problem::Problem;
+        use crate::ir::ProfileName;
+        for profile in [ProfileName::Kyegomez, ProfileName::Schneiderkamp] {
+            for seed in 0..32u64 {
+                let p = Problem {
+                    widths: vec![1 + (seed as usize % 7), 8, 3],
+                    seed,
+                    bias: seed % 2 == 1,
+                    dense_first: false,
+                    batchnorm: false,
+                    zero_frac: [0.0, 0.33, 0.9][seed as usize % 3],
+                    in_width: 10,
+                    in_int: 3,
+                    frac_bits: 9,
+                    profile,
+                    events: 0,
+                };
+                let loaded = Loaded {
+                    model: build(&p),
+                    origin: ArchOrigin::Inferred,
+                    notes: vec![],
+                };
+                let cal = calibrate(
+                    &loaded.model,
+                    &crate::testutil::gaussian(64 * p.widths[0], seed),
+                );
+                for mode in Mode::ALL {
+                    let fw = lower_for(&loaded, &fw_args(&p), mode, Some(&cal)).unwrap();
+                    let nl = super::super::build::build(&fw);
+                    let emu = Emulator::new(&fw);
+                    let t = fw.input_type();
+                    for x in
+                        adversarial_inputs(fw.n_in, t.min_code() as i64, t.max_code() as i64, seed)
+                    {
+                        let vals = eval(&nl, &x)
+                            .unwrap_or_else(|e| panic!("{profile} {seed} {mode}: {e:?}"));
+                        let mut out = vec![0i64; fw.n_out];
+                        emu.run_codes(&x, &mut out);
+                        let got: Vec<i64> = nl
+                            .outputs
+                            .iter()
+                            .map(|s| vals[s.0 as usize] as i64)
+                            .collect();
+                        assert_eq!(got, out, "{profile} seed {seed} {mode}");
+                    }
+                }
+            }
+        }
     }
 }

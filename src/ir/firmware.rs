@@ -96,9 +96,34 @@ pub enum Quantizer {
     },
 }
 
+/// Layer-norm mean subtraction in front of the quantizer (profiles with a parameter-free
+/// LayerNorm): `S = Σ_k V_k`, `U_k = K·V_k − S`; the quantizer then reads `U` instead of `V`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CenterFw {
+    /// Type of `S` (integer, frac of the input codes).
+    pub sum_type: FixedType,
+    /// Type of every `U_k` (integer).
+    pub u_type: FixedType,
+}
+
+/// What the dequantization multiplies the accumulator by (docs/arithmetic.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dequant {
+    /// `acc·M·C_n` (dynamic), `acc·C_n·2^e` (pow2), `acc·C_n` with `m_cal` in `C_n` (static):
+    /// the output is in the units of the layer input.
+    InputUnits,
+    /// `acc·C_n` with `C_n = β/Q` in every mode: the output is in code units, PyTorch's output
+    /// divided by the per-event `max(max|x̂|, eps)` of the normalized input (profiles with an
+    /// in-layer norm, docs/semantics.md).
+    CodeUnits,
+}
+
 /// A ternary BitLinear layer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TernaryFw {
+    /// Mean subtraction before the quantizer (`None`: the quantizer reads the input).
+    pub center: Option<CenterFw>,
     pub quant: Quantizer,
     /// Activation code numerator `Q` (127 or 128).
     pub qmax: i64,
@@ -118,6 +143,7 @@ pub struct TernaryFw {
     pub shift: i32,
     /// Type of the dequantization product before the shift.
     pub dequant_type: FixedType,
+    pub dequant: Dequant,
     /// Per-output bias in output codes.
     pub bias: Vec<i64>,
 }

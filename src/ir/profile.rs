@@ -13,6 +13,22 @@ pub enum ProfileName {
     Bithep,
     /// Microsoft b1.58 FAQ / 1bitLLM: eps 1e-5, `W·(1/β)`, scale 127, clamp [-128,127].
     MsB158,
+    /// kyegomez `bitnet` 0.2.5 `BitLinear`: binary `sign(W − mean W)·mean|W|`, parameter-free
+    /// SimpleRMSNorm in the layer, scale 127, clamp [-128,127], bias saved but never used.
+    Kyegomez,
+    /// schneiderkamplab `bitlinear` 2.4.6 `BitLinear` defaults: ternary with β = median|W|,
+    /// parameter-free LayerNorm in the layer, scale 128, clamp [-128,127], bias added before
+    /// dequantization.
+    Schneiderkamp,
+}
+
+impl ProfileName {
+    pub const ALL: [ProfileName; 4] = [
+        ProfileName::Bithep,
+        ProfileName::MsB158,
+        ProfileName::Kyegomez,
+        ProfileName::Schneiderkamp,
+    ];
 }
 
 impl fmt::Display for ProfileName {
@@ -20,6 +36,8 @@ impl fmt::Display for ProfileName {
         f.write_str(match self {
             ProfileName::Bithep => "bithep",
             ProfileName::MsB158 => "ms-b158",
+            ProfileName::Kyegomez => "kyegomez",
+            ProfileName::Schneiderkamp => "schneiderkamp",
         })
     }
 }
@@ -27,11 +45,12 @@ impl fmt::Display for ProfileName {
 impl FromStr for ProfileName {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "bithep" => Ok(ProfileName::Bithep),
-            "ms-b158" => Ok(ProfileName::MsB158),
-            _ => Err(format!("unknown profile '{s}' (known: bithep, ms-b158)")),
-        }
+        ProfileName::ALL
+            .into_iter()
+            .find(|p| p.to_string() == s)
+            .ok_or_else(|| {
+                format!("unknown profile '{s}' (known: bithep, ms-b158, kyegomez, schneiderkamp)")
+            })
     }
 }
 
@@ -55,6 +74,42 @@ pub enum ActScaleOp {
     Divide,
 }
 
+/// How the float master weight becomes codes and the scale β (D1, D2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightQuant {
+    /// `β = max(mean|W|, eps_w)`, `codes = clamp(round(W/β), -1, 1)` (BitNet b1.58).
+    AbsMeanTernary,
+    /// `β = max(median|W|, eps_w)` (PyTorch's lower median), `codes = clamp(round(W·(1/β)), -1, 1)`.
+    AbsMedianTernary,
+    /// `β = mean|W|` (no eps), `codes = sign(W − mean W)` (0 only where `W` equals the f32 mean).
+    SignBinary,
+}
+
+/// The parameter-free normalization a BitLinear applies to its input before quantization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InNorm {
+    /// None: the layer quantizes its input as is.
+    None,
+    /// zeta `SimpleRMSNorm`: `F.normalize(x, dim=-1)·K^-1/2` (L2 norm clamped at `eps_norm`).
+    SimpleRms,
+    /// `torch.layer_norm(x, [K])` without affine parameters: `(x − mean)/sqrt(var + eps_norm)`.
+    LayerNorm,
+}
+
+/// Where (and whether) the layer's bias enters the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BiasMode {
+    /// `y = dequant(acc) + b` (BitHEP, b1.58 FAQ).
+    AfterDequant,
+    /// `y = (acc + b) / (s_w·s_x)`: the bias is added to the integer accumulator's float value.
+    BeforeDequant,
+    /// The bias tensor is stored but the forward pass never reads it (kyegomez `bitnet`).
+    Unused,
+}
+
 /// The complete float semantics of a BitLinear layer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Profile {
@@ -69,6 +124,11 @@ pub struct Profile {
     pub eps_w: f32,
     pub weight_div: WeightDiv,
     pub act_scale_op: ActScaleOp,
+    pub weight_quant: WeightQuant,
+    pub in_norm: InNorm,
+    /// eps of the input normalization (L2 clamp or variance eps; unused without one).
+    pub eps_norm: f32,
+    pub bias: BiasMode,
 }
 
 /// Per-decision overrides of a named profile (each `None` keeps the profile's choice).
@@ -135,6 +195,10 @@ impl Profile {
                 eps_w: 1e-8,
                 weight_div: WeightDiv::Divide,
                 act_scale_op: ActScaleOp::TorchReciprocal,
+                weight_quant: WeightQuant::AbsMeanTernary,
+                in_norm: InNorm::None,
+                eps_norm: 0.0,
+                bias: BiasMode::AfterDequant,
             },
             ProfileName::MsB158 => Profile {
                 name,
@@ -144,25 +208,90 @@ impl Profile {
                 eps_w: 1e-5,
                 weight_div: WeightDiv::MulReciprocal,
                 act_scale_op: ActScaleOp::TorchReciprocal,
+                weight_quant: WeightQuant::AbsMeanTernary,
+                in_norm: InNorm::None,
+                eps_norm: 0.0,
+                bias: BiasMode::AfterDequant,
+            },
+            // bitnet 0.2.5 bitnet/bitlinear.py: activation_quant (127 / clamp(max|x|, 1e-5)),
+            // weight_quant (sign(w - w.mean()) * w.abs().mean()), SimpleRMSNorm(in_features)
+            // from zetascale (F.normalize(x, dim=-1) * in_features**-0.5), F.linear without bias.
+            ProfileName::Kyegomez => Profile {
+                name,
+                act_qmax: 127,
+                act_clamp: (-128, 127),
+                eps_act: 1e-5,
+                eps_w: 0.0,
+                weight_div: WeightDiv::Divide,
+                act_scale_op: ActScaleOp::TorchReciprocal,
+                weight_quant: WeightQuant::SignBinary,
+                in_norm: InNorm::SimpleRms,
+                eps_norm: 1e-12,
+                bias: BiasMode::Unused,
+            },
+            // bitlinear 2.4.6 bitlinear/bitlinear.py defaults: eps 1e-5, weight_range 1.58 ->
+            // (-1, 1), AbsMedian, activation_range 8 -> (-128, 127) so scale 128 / max|x|,
+            // round_clamp, norm "LayerNorm" (torch.layer_norm, eps 1e-5), kernel F.linear with bias,
+            // y = y_quant / (w_scale * x_scale).
+            ProfileName::Schneiderkamp => Profile {
+                name,
+                act_qmax: 128,
+                act_clamp: (-128, 127),
+                eps_act: 1e-5,
+                eps_w: 1e-5,
+                weight_div: WeightDiv::MulReciprocal,
+                act_scale_op: ActScaleOp::TorchReciprocal,
+                weight_quant: WeightQuant::AbsMedianTernary,
+                in_norm: InNorm::LayerNorm,
+                eps_norm: 1e-5,
+                bias: BiasMode::BeforeDequant,
             },
         }
     }
 
+    /// Whether the firmware's outputs are the float model's outputs divided by a per-event
+    /// positive factor (the in-layer norms; docs/semantics.md "Output units").
+    pub fn output_per_event_scaled(&self) -> bool {
+        self.in_norm != InNorm::None
+    }
+
     /// One-line description for reports.
     pub fn describe(&self) -> String {
+        let norm = match self.in_norm {
+            InNorm::None => String::new(),
+            InNorm::SimpleRms => format!("input x/max(|x|_2, {:e})/sqrt(K), ", self.eps_norm),
+            InNorm::LayerNorm => format!("input layer_norm (eps {:e}), ", self.eps_norm),
+        };
+        let div = match self.weight_div {
+            WeightDiv::Divide => "/",
+            WeightDiv::MulReciprocal => "* 1/",
+        };
+        let weights = match self.weight_quant {
+            WeightQuant::AbsMeanTernary => format!(
+                "beta = max(mean|W|, {:e}), codes = clamp(round(W {div} beta), -1, 1)",
+                self.eps_w
+            ),
+            WeightQuant::AbsMedianTernary => format!(
+                "beta = max(median|W|, {:e}), codes = clamp(round(W {div} beta), -1, 1)",
+                self.eps_w
+            ),
+            WeightQuant::SignBinary => "beta = mean|W|, codes = sign(W - mean W)".to_string(),
+        };
+        let bias = match self.bias {
+            BiasMode::AfterDequant => "float bias after dequantization",
+            BiasMode::BeforeDequant => "bias added before dequantization",
+            BiasMode::Unused => "bias ignored (never used by the package)",
+        };
+        let units = if self.output_per_event_scaled() {
+            "; firmware outputs in code units: PyTorch's output divided by the per-event max|x^| \
+             of the last layer's normalized input (same signs and argmax)"
+        } else {
+            ""
+        };
         format!(
-            "{}: per-sample absmax, scale {}, clamp [{},{}], round half to even, eps_act {:e} (clamp), \
-             beta = max(mean|W|, {:e}), codes = clamp(round(W {} beta), -1, 1), float bias after dequantization",
-            self.name,
-            self.act_qmax,
-            self.act_clamp.0,
-            self.act_clamp.1,
-            self.eps_act,
-            self.eps_w,
-            match self.weight_div {
-                WeightDiv::Divide => "/",
-                WeightDiv::MulReciprocal => "* 1/",
-            }
+            "{}: {norm}per-sample absmax, scale {}, clamp [{},{}], round half to even, eps_act {:e} (clamp), \
+             {weights}, {bias}{units}",
+            self.name, self.act_qmax, self.act_clamp.0, self.act_clamp.1, self.eps_act,
         )
     }
 }

@@ -5,7 +5,8 @@
 
 use crate::error::{Error, Result};
 use crate::ir::firmware::{
-    AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw,
+    AffineFw, CenterFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer,
+    TernaryFw,
 };
 use crate::ir::fixed::{FixedType, Interval};
 use crate::ir::validate::validate;
@@ -14,7 +15,22 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Format version of firmware.json.
-pub const VERSION: u32 = 1;
+/// 2: ternary layers may carry `center` and `dequant` (profiles with an in-layer norm).
+pub const VERSION: u32 = 2;
+
+#[derive(Serialize, Deserialize)]
+struct CenterDump {
+    sum_type: Ty,
+    u_type: Ty,
+}
+
+fn is_input_units(d: &Dequant) -> bool {
+    *d == Dequant::InputUnits
+}
+
+fn input_units() -> Dequant {
+    Dequant::InputUnits
+}
 
 #[derive(Serialize, Deserialize, Clone, Copy)]
 struct Ty {
@@ -83,6 +99,8 @@ enum QuantDump {
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum KindDump {
     Ternary {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        center: Option<CenterDump>,
         quant: QuantDump,
         qmax: i64,
         clamp: (i64, i64),
@@ -95,6 +113,8 @@ enum KindDump {
         scale_frac: i32,
         shift: i32,
         dequant_type: Ty,
+        #[serde(default = "input_units", skip_serializing_if = "is_input_units")]
+        dequant: Dequant,
         bias: Vec<i64>,
     },
     Dense {
@@ -273,6 +293,10 @@ pub fn to_json(fw: &Firmware) -> String {
             in_type: l.in_type.into(),
             kind: match &l.kind {
                 FwKind::Ternary(t) => KindDump::Ternary {
+                    center: t.center.as_ref().map(|c| CenterDump {
+                        sum_type: c.sum_type.into(),
+                        u_type: c.u_type.into(),
+                    }),
                     quant: quant(&t.quant),
                     qmax: t.qmax,
                     clamp: t.clamp,
@@ -286,6 +310,7 @@ pub fn to_json(fw: &Firmware) -> String {
                     scale_frac: t.scale_frac,
                     shift: t.shift,
                     dequant_type: t.dequant_type.into(),
+                    dequant: t.dequant,
                     bias: t.bias.clone(),
                 },
                 FwKind::Dense(d) => KindDump::Dense {
@@ -371,6 +396,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
         let at = format!("invalid firmware: layer #{i} '{}'", l.name);
         let kind = match l.kind {
             KindDump::Ternary {
+                center,
                 quant,
                 qmax,
                 clamp,
@@ -382,6 +408,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                 scale_frac,
                 shift,
                 dequant_type,
+                dequant,
                 bias,
             } => {
                 let mut data = Vec::new();
@@ -414,6 +441,10 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                     )));
                 }
                 FwKind::Ternary(TernaryFw {
+                    center: center.map(|c| CenterFw {
+                        sum_type: c.sum_type.into(),
+                        u_type: c.u_type.into(),
+                    }),
                     quant: un_quant(quant),
                     qmax,
                     clamp,
@@ -425,6 +456,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
                     scale_frac,
                     shift,
                     dequant_type: dequant_type.into(),
+                    dequant,
                     bias,
                 })
             }

@@ -93,7 +93,7 @@ pub fn calibrate(model: &Model, x: &[f32]) -> Calibration {
             for s in chunk.chunks(k) {
                 inmax = s.iter().fold(inmax, |a, v| a.max(v.abs()));
                 taps.clear();
-                float::forward(model, s, Some(&mut taps));
+                float::forward_units(model, s, Some(&mut taps), float::Units::Firmware);
                 for t in &taps {
                     match lm.iter_mut().find(|(l, _)| *l == t.layer) {
                         Some(e) => e.1.push(t.absmax),

@@ -9,9 +9,11 @@ use super::calibrate::Calibration;
 use super::fold::{stages, Stage, StageOp};
 use crate::error::{Error, Result};
 use crate::ir::firmware::{
-    AffineFw, DenseFw, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer, TernaryFw,
+    AffineFw, CenterFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer,
+    TernaryFw,
 };
 use crate::ir::fixed::{bit_length, ceil_log2, const_code, const_frac, FixedType, Interval};
+use crate::ir::profile::{BiasMode, InNorm, Profile};
 use crate::ir::{LayerKind, Matrix, Model};
 
 pub use crate::ir::fixed::MAX_WIDTH;
@@ -56,6 +58,7 @@ impl Ctx<'_> {
 
 /// Lowers `model` with `opts`. Static mode needs `calib`.
 pub fn lower(model: &Model, opts: &LowerOptions, calib: Option<&Calibration>) -> Result<Firmware> {
+    norm_profile_structure(model)?;
     let stages = stages(model)?;
     let mut layers = Vec::with_capacity(stages.len());
     let mut in_type = opts.input_type;
@@ -90,6 +93,102 @@ pub fn lower(model: &Model, opts: &LowerOptions, calib: Option<&Calibration>) ->
     Ok(fw)
 }
 
+/// Profiles with an in-layer norm lower to code-unit outputs, which are exact only when every
+/// BitLinear feeds (through an optional ReLU) another BitLinear or the output: any other layer
+/// would see the omitted per-event factor (docs/semantics.md "Output units").
+fn norm_profile_structure(model: &Model) -> Result<()> {
+    if model.profile.in_norm == InNorm::None {
+        return Ok(());
+    }
+    for (i, l) in model.layers.iter().enumerate() {
+        if !matches!(l.kind, LayerKind::BitLinear(_) | LayerKind::Relu) {
+            return Err(Error::layer(
+                &l.name,
+                i,
+                format!(
+                    "profile {} supports only BitLinear and ReLU layers in firmware (its in-layer \
+                     norm makes outputs exact up to a per-event factor that this layer would see); \
+                     use the float reference (`emulate --float`) or remove the layer",
+                    model.profile.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The mean subtraction of a layer-norm profile: types of `S = ΣV` and `U_k = K·V_k − S`, and
+/// the range of every `U_k`. `(None, None)` for other profiles.
+fn center(
+    p: &Profile,
+    ctx: &Ctx,
+    in_ranges: &[Interval],
+) -> Result<(Option<CenterFw>, Option<Vec<Interval>>)> {
+    if p.in_norm != InNorm::LayerNorm {
+        return Ok((None, None));
+    }
+    let k = in_ranges.len() as i128;
+    // Every prefix sum, so that the running sum of the generated code fits as well.
+    let (mut sum, mut prefixes) = (Interval::point(0), Interval::point(0));
+    for r in in_ranges {
+        sum = sum.add(*r);
+        prefixes = prefixes.union(sum);
+    }
+    // U_k = (K−1)·V_k − Σ_{j≠k} V_j: each V appears once, so the interval is exact.
+    let u: Vec<Interval> = in_ranges
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            in_ranges
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .fold(r.mul(Interval::point(k - 1)), |a, (_, o)| a.add(o.neg()))
+        })
+        .collect();
+    let sum_type = ctx.ty("input sum", prefixes, 0)?;
+    let u_all = u.iter().copied().reduce(Interval::union).expect("n_in > 0");
+    let u_type = ctx.ty("centred input", u_all, 0)?;
+    Ok((Some(CenterFw { sum_type, u_type }), Some(u)))
+}
+
+/// The eps clamps of an in-layer norm change codes only when the normalized input's max|x̂| is
+/// below `eps_act`; for a non-zero input of `n` values with `frac` fractional bits this never
+/// happens if the smallest possible spread passes the check (docs/semantics.md). Refuses otherwise.
+fn norm_eps_inactive(p: &Profile, ctx: &Ctx, n: usize, frac: i32) -> Result<()> {
+    let lsb = (2f64).powi(-frac);
+    let k = n as f64;
+    let (ok, what) = match p.in_norm {
+        InNorm::None => (true, ""),
+        // x ≠ 0 ⇒ ‖x‖ ≥ lsb; ‖x‖ ≥ eps ⇒ max|x̂| ≥ 1/K.
+        InNorm::SimpleRms => (
+            lsb >= p.eps_norm as f64 && 1.0 / k >= 2.0 * p.eps_act as f64,
+            "L2 norm",
+        ),
+        // U ≠ 0 ⇒ a = max|x − mean| ≥ lsb/K ⇒ max|x̂| ≥ a / sqrt(a² + eps_norm).
+        InNorm::LayerNorm => {
+            let a = lsb / k;
+            (
+                a / (a * a + p.eps_norm as f64).sqrt() >= 2.0 * p.eps_act as f64,
+                "layer norm",
+            )
+        }
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Error::layer(
+        ctx.name,
+        ctx.index,
+        format!(
+            "profile {}: with {frac} fractional input bits and {n} inputs the {what}'s eps could \
+             change activation codes, which the firmware does not model; use fewer --frac-bits \
+             (or a coarser --input-type)",
+            p.name
+        ),
+    ))
+}
+
 fn lower_stage(
     model: &Model,
     st: &Stage,
@@ -110,9 +209,19 @@ fn lower_stage(
             let p = &model.profile;
             let q = p.act_qmax as i64;
             let clamp = (p.act_clamp.0 as i64, p.act_clamp.1 as i64);
-            let v_abs = in_ranges.iter().map(|r| r.abs_max()).max().unwrap_or(0);
-            let nonneg = in_ranges.iter().all(|r| r.lo >= 0);
-            let m_floor = ((p.eps_act as f64) * (2f64).powi(f_in)).ceil().max(1.0) as i64;
+            let code_units = p.in_norm != InNorm::None;
+            let (center, u_ranges) = center(p, ctx, in_ranges)?;
+            let q_in: &[Interval] = u_ranges.as_deref().unwrap_or(in_ranges);
+            let v_abs = q_in.iter().map(|r| r.abs_max()).max().unwrap_or(0);
+            let nonneg = q_in.iter().all(|r| r.lo >= 0);
+            // With an in-layer norm the eps clamps never act on a non-zero input (checked by
+            // `norm_eps_inactive`), so M needs no floor beyond 1 (docs/semantics.md).
+            let m_floor = if code_units {
+                norm_eps_inactive(p, ctx, n_in, f_in)?;
+                1
+            } else {
+                ((p.eps_act as f64) * (2f64).powi(f_in)).ceil().max(1.0) as i64
+            };
             let m_max = v_abs.max(m_floor as i128);
             let m_type = ctx.ty("max|x|", Interval::new(0, m_max), 0)?;
             // Codes: |q| ≤ Q in the dynamic modes (see docs/arithmetic.md), any clamp value in static.
@@ -249,9 +358,24 @@ fn lower_stage(
                     )
                 }
             };
+            let (mult, mult_frac, shift, prod_scale) = if code_units {
+                // CodeUnits: y = acc·(β/Q) in every mode (docs/arithmetic.md).
+                let pc = const_frac(post.iter().copied(), opts.const_bits);
+                let mult = post.iter().map(|c| const_code(*c, pc)).collect();
+                let shift = ctx.shift("dequantization", pc - f_out)?;
+                (mult, pc, shift, Interval::point(1))
+            } else {
+                (mult, mult_frac, shift, prod_scale)
+            };
             let bias: Vec<i64> = (0..b.codes.rows)
                 .map(|n| {
                     let bn = b.bias.as_ref().map(|v| v[n] as f64).unwrap_or(0.0);
+                    let bn = match p.bias {
+                        BiasMode::AfterDequant => bn,
+                        // (acc + b)·β/Q: the bias in code units (post_scale is 1 here).
+                        BiasMode::BeforeDequant => bn * b.beta as f64 / q as f64,
+                        BiasMode::Unused => 0.0,
+                    };
                     const_code(st.post_scale[n] * bn + st.post_shift[n], f_out)
                 })
                 .collect();
@@ -280,7 +404,7 @@ fn lower_stage(
                     .mul(Interval::point(mult[n] as i128));
                 dq_union = Some(dq_union.map_or(prod, |u| u.union(prod)));
                 let y = match &quant {
-                    Quantizer::Pow2 { e_max, m_floor, .. } => {
+                    Quantizer::Pow2 { e_max, m_floor, .. } if !code_units => {
                         let e_min = ceil_log2(*m_floor);
                         (e_min..=*e_max)
                             .map(|e| prod.shift_round(shift - e))
@@ -293,7 +417,7 @@ fn lower_stage(
             }
             let mut dequant_type =
                 ctx.ty("dequantization product", dq_union.expect("n_out > 0"), 0)?;
-            if let Quantizer::Pow2 { e_max, .. } = &quant {
+            if let (Quantizer::Pow2 { e_max, .. }, false) = (&quant, code_units) {
                 // A left shift by up to e_max - shift happens on the product when shift < e.
                 let extra = (*e_max - shift).max(0);
                 let widened =
@@ -302,6 +426,7 @@ fn lower_stage(
             }
             (
                 FwKind::Ternary(TernaryFw {
+                    center,
                     quant,
                     qmax: q,
                     clamp,
@@ -313,6 +438,11 @@ fn lower_stage(
                     scale_frac: mult_frac,
                     shift,
                     dequant_type,
+                    dequant: if code_units {
+                        Dequant::CodeUnits
+                    } else {
+                        Dequant::InputUnits
+                    },
                     bias,
                 }),
                 pre,

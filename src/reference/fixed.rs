@@ -4,7 +4,7 @@
 //! `CHECK = true` it also asserts that every intermediate lies in the interval range analysis
 //! proved for it (used by the property tests; a violation is a compiler bug).
 
-use crate::ir::firmware::{Firmware, FwKind, FwLayer, Quantizer};
+use crate::ir::firmware::{Dequant, Firmware, FwKind, FwLayer, Quantizer};
 use crate::ir::fixed::{bit_length, ceil_log2, quantize_f64, shift_round, FixedType, Interval};
 use rayon::prelude::*;
 
@@ -158,6 +158,7 @@ impl<'a> Emulator<'a> {
             check_ty::<CHECK>(0, "input", cur[k], fw.input_type())?;
         }
         let mut codes: Vec<i64> = Vec::new();
+        let mut centred: Vec<i64> = Vec::new();
         for (li, layer) in fw.layers.iter().enumerate() {
             let x = &cur[..layer.n_in];
             let y = &mut nxt[..layer.n_out];
@@ -165,6 +166,21 @@ impl<'a> Emulator<'a> {
                 FwKind::Ternary(t) => {
                     codes.clear();
                     codes.resize(layer.n_in, 0);
+                    // Layer-norm mean subtraction: the quantizer reads U_k = K·V_k − ΣV.
+                    let x: &[i64] = match &t.center {
+                        Some(c) => {
+                            let s: i64 = x.iter().sum();
+                            check_ty::<CHECK>(li, "input sum", s, c.sum_type)?;
+                            centred.clear();
+                            for &v in x {
+                                let u = layer.n_in as i64 * v - s;
+                                check_ty::<CHECK>(li, "centred input", u, c.u_type)?;
+                                centred.push(u);
+                            }
+                            &centred
+                        }
+                        None => x,
+                    };
                     // Quantizer.
                     let mabs = x.iter().fold(0i64, |a, v| a.max(v.abs()));
                     let (lo, hi) = t.clamp;
@@ -248,6 +264,11 @@ impl<'a> Emulator<'a> {
                         }
                         check::<CHECK>(li, "accumulator", acc, t.acc_ranges[n])?;
                         let v = match &t.quant {
+                            _ if t.dequant == Dequant::CodeUnits => {
+                                let p = acc * t.scale[n];
+                                check_ty::<CHECK>(li, "dequantization product", p, t.dequant_type)?;
+                                shift_round(p, t.shift)
+                            }
                             Quantizer::Dynamic { .. } => {
                                 let p = acc * dq * t.scale[n];
                                 check_ty::<CHECK>(li, "dequantization product", p, t.dequant_type)?;

@@ -39,7 +39,7 @@
 // Lane loops index several arrays with the same lane number on purpose (they vectorize).
 #![allow(clippy::needless_range_loop)]
 
-use crate::ir::firmware::{Firmware, FwKind, Quantizer};
+use crate::ir::firmware::{Dequant, Firmware, FwKind, Quantizer};
 use crate::ir::fixed::{bit_length, ceil_log2};
 use crate::reference::fixed::Emulator;
 use rayon::prelude::*;
@@ -287,6 +287,12 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                 }
                 if lo.unsigned_abs().max(hi.unsigned_abs()) > 1 << 30 {
                     return refuse(format!("layer {li}: code clamp too wide"));
+                }
+                if t.center.is_some() || t.dequant != Dequant::InputUnits {
+                    return refuse(format!(
+                        "layer {li}: in-layer norm stages (profile {}) run on the reference emulator",
+                        fw.profile.name
+                    ));
                 }
                 let q = t.qmax;
                 // Quantizer: plan, bound on the dequantization lane factor `ds`, bound on M.

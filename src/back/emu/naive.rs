@@ -1,7 +1,7 @@
 //! A naive wide-integer reference of docs/arithmetic.md, written independently of the fast
 //! emulator: dense loops, `i128`, and rounding of rationals by exact division. Test-only.
 
-use crate::ir::firmware::{Firmware, FwKind, Quantizer};
+use crate::ir::firmware::{Dequant, Firmware, FwKind, Quantizer};
 
 /// Round half to even of the rational `a / b` (`b > 0`).
 pub fn round_div(a: i128, b: i128) -> i128 {
@@ -36,6 +36,11 @@ pub fn run(fw: &Firmware, input: &[i64]) -> Vec<i64> {
         let mut y: Vec<i128> = vec![0; layer.n_out];
         match &layer.kind {
             FwKind::Ternary(t) => {
+                if t.center.is_some() {
+                    let k = layer.n_in as i128;
+                    let s: i128 = x.iter().sum();
+                    x = x.iter().map(|v| k * v - s).collect();
+                }
                 let m_abs = x.iter().map(|v| v.abs()).max().unwrap_or(0);
                 let (lo, hi) = (t.clamp.0 as i128, t.clamp.1 as i128);
                 let q = t.qmax as i128;
@@ -78,8 +83,11 @@ pub fn run(fw: &Firmware, input: &[i64]) -> Vec<i64> {
                     let acc: i128 = (0..layer.n_in)
                         .map(|k| t.weights.at(n, k) as i128 * codes[k])
                         .sum();
-                    let prod = acc * scale_m * t.scale[n] as i128;
-                    y[n] = rnd(prod, t.shift - pow2_e) + t.bias[n] as i128;
+                    y[n] = if t.dequant == Dequant::CodeUnits {
+                        rnd(acc * t.scale[n] as i128, t.shift)
+                    } else {
+                        rnd(acc * scale_m * t.scale[n] as i128, t.shift - pow2_e)
+                    } + t.bias[n] as i128;
                 }
             }
             FwKind::Dense(d) => {

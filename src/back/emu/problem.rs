@@ -68,9 +68,23 @@ pub fn problem(max_width: usize, max_in_width: u32) -> impl Strategy<Value = Pro
         )
 }
 
+/// Like [`problem`], with every profile, including the in-layer-norm ones (kyegomez,
+/// schneiderkamp: centring stage and code-unit dequantization, which the fast emulator runs on
+/// the reference path, so the fast-path tests use [`problem`]).
+pub fn problem_all_profiles(max_width: usize, max_in_width: u32) -> impl Strategy<Value = Problem> {
+    (
+        problem(max_width, max_in_width),
+        prop::sample::select(ProfileName::ALL.to_vec()),
+    )
+        .prop_map(|(p, profile)| Problem { profile, ..p })
+}
+
 /// The model of a problem (Q = 128 for a third of the seeds, a symmetric clamp for a fifth).
 pub fn build(p: &Problem) -> Model {
     let mut r = Rng(p.seed);
+    // In-layer-norm profiles lower only BitLinear + ReLU networks (docs/semantics.md).
+    let norm = Profile::named(p.profile).in_norm != crate::ir::profile::InNorm::None;
+    let (dense_first, batchnorm) = (p.dense_first && !norm, p.batchnorm && !norm);
     let mut layers = Vec::new();
     for (i, w) in p.widths.windows(2).enumerate() {
         if i > 0 {
@@ -82,7 +96,7 @@ pub fn build(p: &Problem) -> Model {
         let bias = p
             .bias
             .then(|| (0..w[1]).map(|_| (r.normal() * 0.5) as f32).collect());
-        if i == 0 && p.dense_first {
+        if i == 0 && dense_first {
             let wts = (0..w[0] * w[1])
                 .map(|_| (r.normal() * 0.7) as f32)
                 .collect();
@@ -116,7 +130,7 @@ pub fn build(p: &Problem) -> Model {
                 }),
             });
         }
-        if p.batchnorm && i == 0 {
+        if batchnorm && i == 0 {
             layers.push(Layer {
                 name: "bn".into(),
                 kind: LayerKind::Affine(Affine {

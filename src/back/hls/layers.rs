@@ -5,7 +5,7 @@
 use super::lanes::{pack, LANES_PER_WORD};
 use super::types::{CType, Types};
 use super::view::{ArrayView, ConfigView, FnView, TopLayerView, WeightsView};
-use crate::ir::firmware::{AffineFw, DenseFw, FwKind, FwLayer, Quantizer, TernaryFw};
+use crate::ir::firmware::{AffineFw, DenseFw, Dequant, FwKind, FwLayer, Quantizer, TernaryFw};
 use crate::ir::fixed::{ceil_log2, FixedType, Interval};
 use crate::project::names::Namer;
 use crate::target::Strategy;
@@ -202,6 +202,10 @@ fn ternary(
     c.ty(types, CType::code_of(t.dequant_type), "dq_t");
     let bias_span = span(&t.bias);
     let dq = t.dequant_type.interval();
+    if let Some(cen) = &t.center {
+        c.ty(types, CType::code_of(cen.sum_type), "sum_t");
+        c.ty(types, CType::code_of(cen.u_type), "u_t");
+    }
     let (mode, pre) = match &t.quant {
         Quantizer::Dynamic {
             m_type,
@@ -279,6 +283,12 @@ fn ternary(
             c.int("recip_frac", *recip_frac as i64);
             ("static", dq.shift_round(t.shift))
         }
+    };
+    let code_units = t.dequant == Dequant::CodeUnits;
+    let pre = if code_units {
+        dq.shift_round(t.shift)
+    } else {
+        pre
     };
     c.int("clamp_lo", t.clamp.0);
     c.int("clamp_hi", t.clamp.1);
@@ -406,12 +416,57 @@ fn ternary(
         format!("{sym}_scale"),
         format!("{sym}_bias"),
     );
+    let (inp, in_t) = match &t.center {
+        Some(_) => {
+            let u = format!("{sym}_u");
+            lines.push(format!("{cfg_name}::u_t {u}[{}];", layer.n_in));
+            lines.push(partition(&u));
+            lines.push(format!(
+                "nnet::b2h_center<{}, {cfg_name}>({inp}, {u});",
+                io.in_t
+            ));
+            (u, format!("{cfg_name}::u_t"))
+        }
+        None => (inp.clone(), io.in_t.clone()),
+    };
+    let io_in_t = &in_t;
+    if code_units {
+        let quant = match mode {
+            "dynamic" => {
+                lines.push(format!("{cfg_name}::m_t {sym}_m;"));
+                format!("nnet::b2h_quantize_dynamic<{io_in_t}, {cfg_name}>({inp}, {q}, {sym}_m);")
+            }
+            "pow2" => {
+                lines.push(format!("{cfg_name}::e_t {sym}_e;"));
+                format!("nnet::b2h_quantize_pow2<{io_in_t}, {cfg_name}>({inp}, {q}, {sym}_e);")
+            }
+            _ => format!("nnet::b2h_quantize_static<{io_in_t}, {cfg_name}>({inp}, {q});"),
+        };
+        lines.push(quant);
+        lines.push(accumulate);
+        lines.push(format!(
+            "nnet::b2h_dequantize_static<{}, {cfg_name}>({acc}, {scale}, {bias}, {outp});",
+            io.out_t
+        ));
+        let comment = header_comment(
+            index,
+            layer,
+            &format!("ternary, {}, code-unit output", mode_name(mode)),
+        );
+        return LayerGen {
+            config: c.view(comment.clone()),
+            top: TopLayerView { comment, lines },
+            weights,
+            weights_file: format!("{sym}.h"),
+        };
+    }
+    let inp = &inp;
     match mode {
         "dynamic" => {
             lines.push(format!("{cfg_name}::m_t {sym}_m;"));
             lines.push(format!(
                 "nnet::b2h_quantize_dynamic<{}, {cfg_name}>({inp}, {q}, {sym}_m);",
-                io.in_t
+                io_in_t
             ));
             lines.push(accumulate);
             lines.push(format!(
@@ -423,7 +478,7 @@ fn ternary(
             lines.push(format!("{cfg_name}::e_t {sym}_e;"));
             lines.push(format!(
                 "nnet::b2h_quantize_pow2<{}, {cfg_name}>({inp}, {q}, {sym}_e);",
-                io.in_t
+                io_in_t
             ));
             lines.push(accumulate);
             lines.push(format!(
@@ -434,7 +489,7 @@ fn ternary(
         _ => {
             lines.push(format!(
                 "nnet::b2h_quantize_static<{}, {cfg_name}>({inp}, {q});",
-                io.in_t
+                io_in_t
             ));
             lines.push(accumulate);
             lines.push(format!(

@@ -38,6 +38,15 @@ inline ap_uint<W> b2h_code(const ap_ufixed<W, I, Q, O, N> &v) {
     r.range(W - 1, 0) = v.range(W - 1, 0);
     return r;
 }
+// Integers are their own codes (the centred input of a layer-norm layer).
+template <int W> inline ap_int<W> b2h_code(const ap_int<W> &v) {
+    #pragma HLS INLINE
+    return v;
+}
+template <int W> inline ap_uint<W> b2h_code(const ap_uint<W> &v) {
+    #pragma HLS INLINE
+    return v;
+}
 
 // Stores an integer code (which fits the type by range analysis) into a fixed-point value.
 template <int W, int I, ap_q_mode Q, ap_o_mode O, int N, class T>

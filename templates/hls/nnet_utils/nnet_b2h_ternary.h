@@ -29,6 +29,22 @@ void b2h_quantize_dynamic(const data_T x[CONFIG_T::n_in], typename CONFIG_T::cod
     }
 }
 
+// Layer-norm mean subtraction (docs/arithmetic.md): S = sum_k V_k, U_k = K*V_k - S.
+// sum_t holds every partial sum (range analysis covers the prefixes).
+template <class data_T, class CONFIG_T>
+void b2h_center(const data_T x[CONFIG_T::n_in], typename CONFIG_T::u_t u[CONFIG_T::n_in]) {
+    #pragma HLS INLINE
+    typename CONFIG_T::sum_t s = 0;
+    for (int k = 0; k < CONFIG_T::n_in; k++) {
+        #pragma HLS UNROLL
+        s += b2h_code(x[k]);
+    }
+    for (int k = 0; k < CONFIG_T::n_in; k++) {
+        #pragma HLS UNROLL
+        u[k] = ap_int<32>(CONFIG_T::n_in) * b2h_code(x[k]) - s;
+    }
+}
+
 // dynamic-pow2: e = ceil(log2 M) (leading-one detector); q = clamp(rnd(Q*x, e)).
 template <class data_T, class CONFIG_T>
 void b2h_quantize_pow2(const data_T x[CONFIG_T::n_in], typename CONFIG_T::code_t q[CONFIG_T::n_in],
