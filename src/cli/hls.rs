@@ -158,6 +158,13 @@ fn estimates_and_html(
     if let Some(d) = &a.data {
         provenance.push(format!("validation data: {}", d.display()));
     }
+    if let Some(r) = &reference {
+        provenance.push(format!(
+            "PyTorch reference outputs: {} (--min-agreement {})",
+            r.path.display(),
+            r.min_agreement
+        ));
+    }
     if let Some(c) = &a.fw.calib {
         provenance.push(format!("calibration data: {}", c.display()));
     }
