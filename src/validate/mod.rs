@@ -102,7 +102,8 @@ pub struct ReferenceOutputs {
 }
 
 impl ReferenceOutputs {
-    /// Reads a 2-D float32/float64 `.npy` file (a 1-D array is one column per event: one output).
+    /// Reads a 2-D float32/float64 `.npy` file `[events, outputs]`; a 1-D array `[events]` is
+    /// the outputs of a one-output model.
     pub fn read(path: &Path, min_agreement: f64) -> Result<ReferenceOutputs> {
         if !(0.0..=1.0).contains(&min_agreement) {
             return Err(Error::Usage(format!(
@@ -110,7 +111,11 @@ impl ReferenceOutputs {
             )));
         }
         let mut rows = crate::io::npy::NpyRows::open(path)?;
-        let (r, c) = (rows.rows, rows.cols);
+        let (r, c) = if rows.one_d {
+            (rows.cols, 1)
+        } else {
+            (rows.rows, rows.cols)
+        };
         let mut values = Vec::with_capacity(r * c);
         let mut buf = Vec::new();
         while rows.next_chunk(65536, &mut buf)? > 0 {

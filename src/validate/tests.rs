@@ -64,3 +64,21 @@ fn output_ties_are_relative_to_the_outputs() {
     assert!(super::output_tie(&[0.0, 0.0]));
     assert!(!super::output_tie(&[1.0]));
 }
+
+#[test]
+fn a_one_dimensional_reference_is_one_output_per_event() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("one.npy");
+    ndarray_npy::write_npy(&p, &ndarray::arr1(&[0.5f32, -1.0, 2.0])).unwrap();
+    let r = ReferenceOutputs::read(&p, 0.999).unwrap();
+    assert_eq!((r.rows, r.cols), (3, 1));
+    assert_eq!(r.row(2), [2.0]);
+    let p2 = d.path().join("two.npy");
+    ndarray_npy::write_npy(&p2, &ndarray::arr2(&[[0.5f32, -1.0, 2.0]])).unwrap();
+    let r = ReferenceOutputs::read(&p2, 0.999).unwrap();
+    assert_eq!((r.rows, r.cols), (1, 3));
+    assert!(
+        ReferenceOutputs::read(&p2, 99.9).is_err(),
+        "a percentage is not a fraction"
+    );
+}
