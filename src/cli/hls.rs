@@ -113,7 +113,7 @@ fn estimates_and_html(
                 .into_iter()
                 .filter(|m| *m != Mode::Static || a.fw.calib.is_some())
                 .collect();
-            Some(crate::validate::compute(
+            Some(super::validate::compute_with_progress(
                 loaded,
                 &a.fw,
                 d,

@@ -61,13 +61,32 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         a.only.clone()
     };
     let reference = a.reference.read(Some(&a.data))?;
-    let report = compute(&loaded, &a.fw, &a.data, &modes, reference.as_ref())?;
+    let report = compute_with_progress(&loaded, &a.fw, &a.data, &modes, reference.as_ref())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report);
     }
     Ok(reference_exit_code(report.reference.as_ref()))
+}
+
+/// [`compute`] with a spinner on the terminal.
+pub fn compute_with_progress(
+    loaded: &crate::front::Loaded,
+    fw: &FwArgs,
+    data: &std::path::Path,
+    modes: &[Mode],
+    reference: Option<&ReferenceOutputs>,
+) -> crate::Result<Report> {
+    let pb = super::progress(
+        None,
+        "{spinner} validating {pos} events ({per_sec}) {elapsed}",
+    );
+    let r = compute(loaded, fw, data, modes, reference, &mut |n| {
+        pb.inc(n as u64)
+    });
+    pb.finish_and_clear();
+    r
 }
 
 /// 0 unless the float model failed the PyTorch reference check; then prints why (stderr)

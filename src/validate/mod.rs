@@ -155,6 +155,12 @@ impl ReferenceOutputs {
             values.extend_from_slice(v);
             Ok(())
         })?;
+        // A 1-D member [events] streams as one row: one output per event.
+        let (rows, cols) = if rows == 1 && cols > 1 && one_d_member(data, member) {
+            (cols, 1)
+        } else {
+            (rows, cols)
+        };
         Ok(Some(ReferenceOutputs {
             path: PathBuf::from(format!("{}:{member}", data.display())),
             rows,
@@ -167,6 +173,21 @@ impl ReferenceOutputs {
     fn row(&self, i: usize) -> &[f32] {
         &self.values[i * self.cols..(i + 1) * self.cols]
     }
+}
+
+/// True when the `.npy` member `member` of the `.npz` file `data` is 1-D.
+fn one_d_member(data: &Path, member: &str) -> bool {
+    let Ok(file) = std::fs::File::open(data) else {
+        return false;
+    };
+    let Ok(mut z) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
+        return false;
+    };
+    let Ok(entry) = z.by_name(&format!("{member}.npy")) else {
+        return false;
+    };
+    let len = entry.size();
+    crate::io::npy::NpyRows::from_reader(data, entry, len).is_ok_and(|r| r.one_d)
 }
 
 /// Running agreement statistics of one firmware mode.
@@ -346,12 +367,14 @@ impl<'a> Sums<'a> {
 
 /// Runs the float model and the firmware of each mode over the data set `data` and compares
 /// them with each other, with the labels `y` if the file has them, and with `reference`.
+/// `progress` is called with the number of events of each chunk once it is done.
 pub fn compute(
     loaded: &crate::front::Loaded,
     fw_args: &FwArgs,
     data: &Path,
     modes: &[Mode],
     reference: Option<&ReferenceOutputs>,
+    progress: &mut dyn FnMut(usize),
 ) -> Result<Report> {
     let model = &loaded.model;
     let k = model.inputs;
@@ -386,11 +409,6 @@ pub fn compute(
             })
             .collect(),
     };
-    let pb = indicatif::ProgressBar::new_spinner();
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("validating {pos} events ({per_sec}) {elapsed}")
-            .expect("valid template"),
-    );
     let (rows, _) = stream_npz_member(data, "x", 65536, |n, cols, x| {
         if cols != k {
             return Err(Error::Data {
@@ -404,10 +422,9 @@ pub fn compute(
             sums.add_mode(m, &firmware_events(emu, fw, x, k), &fl);
         }
         sums.seen += n;
-        pb.inc(n as u64);
+        progress(n);
         Ok(())
     })?;
-    pb.finish_and_clear();
     check_rows(data, rows, labels.as_deref(), reference)?;
     Ok(report(loaded, &sums, &fws, modes, rows))
 }

@@ -82,3 +82,41 @@ fn a_one_dimensional_reference_is_one_output_per_event() {
         "a percentage is not a fraction"
     );
 }
+
+#[test]
+fn a_ref_member_of_the_data_file_is_read_one_or_two_dimensional() {
+    let d = tempfile::tempdir().unwrap();
+    let write = |name: &str, member: &str, one_d: bool| {
+        let p = d.path().join(name);
+        let mut z = ndarray_npy::NpzWriter::new(std::fs::File::create(&p).unwrap());
+        z.add_array("x", &ndarray::Array2::<f32>::zeros((3, 4)))
+            .unwrap();
+        if one_d {
+            z.add_array(member, &ndarray::arr1(&[1.0f32, 2.0, 3.0]))
+                .unwrap();
+        } else {
+            z.add_array(
+                member,
+                &ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]]),
+            )
+            .unwrap();
+        }
+        z.finish().unwrap();
+        p
+    };
+    let r = ReferenceOutputs::from_data(&write("a.npz", "ref", true), 0.999)
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.rows, r.cols), (3, 1));
+    assert!(r.path.to_string_lossy().ends_with("a.npz:ref"));
+    let r = ReferenceOutputs::from_data(&write("b.npz", "torch", false), 0.999)
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.rows, r.cols), (3, 2));
+    assert_eq!(r.row(1), [3.0, 4.0]);
+    assert!(
+        ReferenceOutputs::from_data(&write("c.npz", "other", false), 0.999)
+            .unwrap()
+            .is_none()
+    );
+}
