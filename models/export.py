@@ -109,7 +109,7 @@ def execution_order(model):
     return ops
 
 
-def _layer(qname, m, inputs):
+def _layer(qname, m):
     """The architecture layer object of one op (None for skipped ones)."""
     if isinstance(m, BitLinear) or type(m) is nn.Linear:
         layer = {"op": "bitlinear" if isinstance(m, BitLinear) else "linear", "name": qname,
@@ -150,7 +150,7 @@ def architecture(model, name=None, input_type=None, profile="bithep"):
     are (e.g. {"op": "tanh"}); bit2hls then refuses the model naming that layer."""
     layers, inputs = [], None
     for qname, m in execution_order(model):
-        layer = _layer(qname, m, inputs)
+        layer = _layer(qname, m)
         if layer is None:
             continue
         if layer["op"] in ("bitlinear", "linear") and inputs is None:

@@ -300,8 +300,9 @@ fn every_command_warns_about_the_assumed_activations() {
         for needle in [
             "warning: ",
             "m.safetensors",
-            "assumed ReLU between 'net.0' and 'net.2'",
-            "assumed ReLU between 'net.2' and 'net.4'",
+            "assumed ReLU between 'net.0' and 'net.2'; assumed ReLU between 'net.2' and 'net.4'",
+            "Tanh, GELU, SiLU",
+            "--arch FILE",
         ] {
             assert!(
                 err.contains(needle),

@@ -15,6 +15,7 @@ torch. Every file is written by models/export.py or by plain torch/numpy:
   tanh.safetensors + tanh.json     Sequential(BitLinear, Tanh, BitLinear) via save_for_bit2hls:
                                    the document says "tanh", bit2hls refuses it naming the layer
 """
+import json
 import os
 import sys
 
@@ -63,6 +64,14 @@ def main():
 
     tanh = nn.Sequential(BitLinear(8, 8), nn.Tanh(), BitLinear(8, 2)).eval()
     save_for_bit2hls(tanh, os.path.join(HERE, "tanh.safetensors"), name="tanh")
+
+    # What the Rust tests rely on.
+    with open(os.path.join(HERE, "attrs.json")) as f:
+        ops = [(l["op"], l.get("name")) for l in json.load(f)["layers"]]
+    assert ops == [("bitlinear", "inp"), ("relu", None), ("bitlinear", "hid"), ("relu", None),
+                   ("bitlinear", "out")], ops
+    with open(os.path.join(HERE, "tanh.json")) as f:
+        assert json.load(f)["layers"][1] == {"op": "tanh", "name": "1"}
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ fn estimates_and_html(
                 .into_iter()
                 .filter(|m| *m != Mode::Static || a.fw.calib.is_some())
                 .collect();
-            Some(crate::validate::compute(
+            Some(super::validate::compute_with_progress(
                 loaded,
                 &a.fw.options(),
                 d,
@@ -160,6 +160,13 @@ fn estimates_and_html(
     provenance.extend(skipped);
     if let Some(d) = &a.data {
         provenance.push(format!("validation data: {}", d.display()));
+    }
+    if let Some(r) = &reference {
+        provenance.push(format!(
+            "PyTorch reference outputs: {} (--min-agreement {})",
+            r.path.display(),
+            r.min_agreement
+        ));
     }
     if let Some(c) = &a.fw.calib {
         provenance.push(format!("calibration data: {}", c.display()));

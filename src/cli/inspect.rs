@@ -39,6 +39,9 @@ pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
         let kind = if n.is_warning() { "warning" } else { "note" };
         println!("{kind}: {n}");
     }
+    if loaded.notes.iter().any(|n| n.is_warning()) {
+        println!("  ({})", crate::front::arch::ASSUMED_ACT_ADVICE);
+    }
     print!("{}", dump_stages(&loaded.model)?);
     print!("{}", dump_firmware(&fw));
     Ok(0)

@@ -52,8 +52,14 @@ pub enum Command {
 /// it assumed between layers) on stderr, so that no command compiles an inferred model silently.
 pub fn load_model(args: &args::ModelArgs) -> crate::Result<crate::front::Loaded> {
     let loaded = args.load()?;
-    for w in loaded.warnings() {
-        eprintln!("warning: {}: {w}", args.model.display());
+    let warnings = loaded.warnings();
+    if !warnings.is_empty() {
+        eprintln!(
+            "warning: {}: {} ({})",
+            args.model.display(),
+            warnings.join("; "),
+            crate::front::arch::ASSUMED_ACT_ADVICE
+        );
     }
     Ok(loaded)
 }

@@ -61,7 +61,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         a.only.clone()
     };
     let reference = a.reference.read(Some(&a.data))?;
-    let report = compute(
+    let report = compute_with_progress(
         &loaded,
         &a.fw.options(),
         &a.data,
@@ -74,6 +74,25 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
         print_table(&report);
     }
     Ok(reference_exit_code(report.reference.as_ref()))
+}
+
+/// [`compute`] with a spinner on the terminal.
+pub fn compute_with_progress(
+    loaded: &crate::front::Loaded,
+    fw: &crate::pipeline::FwOptions,
+    data: &std::path::Path,
+    modes: &[Mode],
+    reference: Option<&ReferenceOutputs>,
+) -> crate::Result<Report> {
+    let pb = super::progress(
+        None,
+        "{spinner} validating {pos} events ({per_sec}) {elapsed}",
+    );
+    let r = compute(loaded, fw, data, modes, reference, &mut |n| {
+        pb.inc(n as u64)
+    });
+    pb.finish_and_clear();
+    r
 }
 
 /// 0 unless the float model failed the PyTorch reference check; then prints why (stderr)

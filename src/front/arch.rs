@@ -283,6 +283,11 @@ pub struct AssumedActivation {
     pub before: String,
 }
 
+/// What to do when an assumed activation is wrong (printed once after the assumptions).
+pub const ASSUMED_ACT_ADVICE: &str = "activations leave no tensor in a state dict; if your model \
+     uses another one (Tanh, GELU, SiLU, …) or none, give an architecture document (--arch FILE \
+     or <model>.json, docs/schema.md) or write the file with models/export.py";
+
 impl std::fmt::Display for AssumedActivation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let what = match self.act {
@@ -291,9 +296,7 @@ impl std::fmt::Display for AssumedActivation {
         };
         write!(
             f,
-            "assumed {what} between '{}' and '{}' (activations are not in the state dict; if your \
-             model uses another one — Tanh, GELU, SiLU, … — give an architecture document: --arch \
-             FILE or <model>.json, docs/schema.md, or write the file with models/export.py)",
+            "assumed {what} between '{}' and '{}'",
             self.after, self.before
         )
     }

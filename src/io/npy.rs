@@ -21,6 +21,8 @@ pub struct NpyRows<R: Read = BufReader<File>> {
     pub dtype: NpyDtype,
     pub rows: usize,
     pub cols: usize,
+    /// The array was 1-D (shape `[n]`): read as one row of `n` columns.
+    pub one_d: bool,
     read: usize,
 }
 
@@ -159,6 +161,7 @@ impl<R: Read> NpyRows<R> {
             dtype,
             rows,
             cols,
+            one_d: shape.len() == 1,
             read: 0,
         })
     }

@@ -308,9 +308,11 @@ fn network_fields(fw: &Firmware, at: &At) -> Res<()> {
         "profile.act_clamp",
         || format!("[{lo}, {hi}] (expected lo < 0 < hi, |bounds| ≤ {MAX_CODE})"),
     )?;
-    at.ensure(p.eps_act.is_finite() && p.eps_act > 0.0, "profile.eps_act", || {
-        format!("{} (expected a positive number)", p.eps_act)
-    })?;
+    at.ensure(
+        p.eps_act.is_finite() && p.eps_act > 0.0,
+        "profile.eps_act",
+        || format!("{} (expected a positive number)", p.eps_act),
+    )?;
     // 0 where the profile has no clamp (kyegomez: no weight eps; bithep: no in-layer norm).
     for (field, v) in [("profile.eps_w", p.eps_w), ("profile.eps_norm", p.eps_norm)] {
         at.ensure(v.is_finite() && v >= 0.0, field, || {

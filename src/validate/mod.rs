@@ -102,7 +102,8 @@ pub struct ReferenceOutputs {
 }
 
 impl ReferenceOutputs {
-    /// Reads a 2-D float32/float64 `.npy` file (a 1-D array is one column per event: one output).
+    /// Reads a 2-D float32/float64 `.npy` file `[events, outputs]`; a 1-D array `[events]` is
+    /// the outputs of a one-output model.
     pub fn read(path: &Path, min_agreement: f64) -> Result<ReferenceOutputs> {
         if !(0.0..=1.0).contains(&min_agreement) {
             return Err(Error::Usage(format!(
@@ -110,7 +111,11 @@ impl ReferenceOutputs {
             )));
         }
         let mut rows = crate::io::npy::NpyRows::open(path)?;
-        let (r, c) = (rows.rows, rows.cols);
+        let (r, c) = if rows.one_d {
+            (rows.cols, 1)
+        } else {
+            (rows.rows, rows.cols)
+        };
         let mut values = Vec::with_capacity(r * c);
         let mut buf = Vec::new();
         while rows.next_chunk(65536, &mut buf)? > 0 {
@@ -150,6 +155,12 @@ impl ReferenceOutputs {
             values.extend_from_slice(v);
             Ok(())
         })?;
+        // A 1-D member [events] streams as one row: one output per event.
+        let (rows, cols) = if rows == 1 && cols > 1 && one_d_member(data, member) {
+            (cols, 1)
+        } else {
+            (rows, cols)
+        };
         Ok(Some(ReferenceOutputs {
             path: PathBuf::from(format!("{}:{member}", data.display())),
             rows,
@@ -162,6 +173,21 @@ impl ReferenceOutputs {
     fn row(&self, i: usize) -> &[f32] {
         &self.values[i * self.cols..(i + 1) * self.cols]
     }
+}
+
+/// True when the `.npy` member `member` of the `.npz` file `data` is 1-D.
+fn one_d_member(data: &Path, member: &str) -> bool {
+    let Ok(file) = std::fs::File::open(data) else {
+        return false;
+    };
+    let Ok(mut z) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
+        return false;
+    };
+    let Ok(entry) = z.by_name(&format!("{member}.npy")) else {
+        return false;
+    };
+    let len = entry.size();
+    crate::io::npy::NpyRows::from_reader(data, entry, len).is_ok_and(|r| r.one_d)
 }
 
 /// Running agreement statistics of one firmware mode.
@@ -281,14 +307,74 @@ fn check_reference(r: &ReferenceOutputs, outputs: usize) -> Result<()> {
     Ok(())
 }
 
+/// Running sums over the events streamed so far.
+struct Sums<'a> {
+    labels: Option<&'a [i64]>,
+    reference: Option<&'a ReferenceOutputs>,
+    /// Events before the current chunk.
+    seen: usize,
+    float_correct: usize,
+    float_scores: Vec<f32>,
+    float_ref: RefAcc,
+    modes: Vec<ModeAcc>,
+}
+
+impl<'a> Sums<'a> {
+    fn label(&self, i: usize) -> Option<i64> {
+        self.labels.and_then(|y| y.get(self.seen + i).copied())
+    }
+
+    fn reference_row(&self, i: usize) -> Option<&'a [f32]> {
+        let r: &'a ReferenceOutputs = self.reference?;
+        (self.seen + i < r.rows).then(|| r.row(self.seen + i))
+    }
+
+    /// Adds the float model's events of one chunk.
+    fn add_float(&mut self, fl: &[FloatEvent]) {
+        for (i, f) in fl.iter().enumerate() {
+            if self.label(i).is_some_and(|l| argmax(&f.y) as i64 == l) {
+                self.float_correct += 1;
+            }
+            self.float_scores.push(score(&f.y) as f32);
+            if let Some(r) = self.reference_row(i) {
+                self.float_ref.add(&f.y, r, f.tie);
+            }
+        }
+    }
+
+    /// Adds one mode's firmware events of one chunk, compared with the float events `fl`.
+    fn add_mode(&mut self, m: usize, res: &[(Vec<f64>, CodeTaps)], fl: &[FloatEvent]) {
+        for (i, ((o, taps), f)) in res.iter().zip(fl).enumerate() {
+            let correct = self.label(i).is_some_and(|l| argmax(o) as i64 == l);
+            let reference = self.reference_row(i);
+            let acc = &mut self.modes[m];
+            acc.agree += usize::from(argmax(o) == argmax(&f.y));
+            acc.correct += usize::from(correct);
+            for (p, q) in o.iter().zip(&f.y) {
+                acc.max_abs_error = acc.max_abs_error.max((p - q).abs());
+            }
+            for (j, (ta, tb)) in taps.iter().zip(&f.codes).enumerate() {
+                acc.flips[j].0 += ta.iter().zip(tb).filter(|(p, q)| p != q).count();
+                acc.flips[j].1 += ta.len();
+            }
+            acc.scores.push(score(o) as f32);
+            if let Some(r) = reference {
+                acc.reference.add(o, r, f.tie);
+            }
+        }
+    }
+}
+
 /// Runs the float model and the firmware of each mode over the data set `data` and compares
 /// them with each other, with the labels `y` if the file has them, and with `reference`.
+/// `progress` is called with the number of events of each chunk once it is done.
 pub fn compute(
     loaded: &crate::front::Loaded,
     fw_args: &FwOptions,
     data: &Path,
     modes: &[Mode],
     reference: Option<&ReferenceOutputs>,
+    progress: &mut dyn FnMut(usize),
 ) -> Result<Report> {
     let model = &loaded.model;
     let k = model.inputs;
@@ -296,9 +382,6 @@ pub fn compute(
     if let Some(r) = reference {
         check_reference(r, model.outputs())?;
     }
-    let binary = labels
-        .as_ref()
-        .is_some_and(|y| y.iter().all(|&l| l == 0 || l == 1));
     let fws = firmwares(loaded, fw_args, data, modes)?;
     let emus: Vec<Emulator> = fws.iter().map(|(fw, _)| Emulator::new(fw)).collect();
     let n_tern = fws.first().map_or(0, |(fw, _)| {
@@ -307,27 +390,25 @@ pub fn compute(
             .filter(|l| matches!(l.kind, FwKind::Ternary(_)))
             .count()
     });
-    let mut accs: Vec<ModeAcc> = modes
-        .iter()
-        .map(|_| ModeAcc {
-            agree: 0,
-            correct: 0,
-            max_abs_error: 0.0,
-            flips: vec![(0, 0); n_tern],
-            scores: Vec::new(),
-            reference: RefAcc::default(),
-        })
-        .collect();
-    let (mut float_correct, mut float_scores, mut seen) = (0usize, Vec::<f32>::new(), 0usize);
-    let mut float_ref = RefAcc::default();
-    let label_of = |i: usize| labels.as_ref().and_then(|y| y.get(i).copied());
-    let ref_of = |i: usize| reference.filter(|r| i < r.rows).map(|r| r.row(i));
-
-    let pb = indicatif::ProgressBar::new_spinner();
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("validating {pos} events ({per_sec}) {elapsed}")
-            .expect("valid template"),
-    );
+    let mut sums = Sums {
+        labels: labels.as_deref(),
+        reference,
+        seen: 0,
+        float_correct: 0,
+        float_scores: Vec::new(),
+        float_ref: RefAcc::default(),
+        modes: modes
+            .iter()
+            .map(|_| ModeAcc {
+                agree: 0,
+                correct: 0,
+                max_abs_error: 0.0,
+                flips: vec![(0, 0); n_tern],
+                scores: Vec::new(),
+                reference: RefAcc::default(),
+            })
+            .collect(),
+    };
     let (rows, _) = stream_npz_member(data, "x", 65536, |n, cols, x| {
         if cols != k {
             return Err(Error::Data {
@@ -336,47 +417,30 @@ pub fn compute(
             });
         }
         let fl = float_events(model, x, k);
-        for (i, f) in fl.iter().enumerate() {
-            if label_of(seen + i).is_some_and(|l| argmax(&f.y) as i64 == l) {
-                float_correct += 1;
-            }
-            float_scores.push(score(&f.y) as f32);
-            if let Some(r) = ref_of(seen + i) {
-                float_ref.add(&f.y, r, f.tie);
-            }
+        sums.add_float(&fl);
+        for (m, (emu, (fw, _))) in emus.iter().zip(&fws).enumerate() {
+            sums.add_mode(m, &firmware_events(emu, fw, x, k), &fl);
         }
-        for ((emu, (fw, _)), acc) in emus.iter().zip(&fws).zip(accs.iter_mut()) {
-            let res = firmware_events(emu, fw, x, k);
-            for (i, ((o, taps), f)) in res.iter().zip(&fl).enumerate() {
-                if argmax(o) == argmax(&f.y) {
-                    acc.agree += 1;
-                }
-                if label_of(seen + i).is_some_and(|l| argmax(o) as i64 == l) {
-                    acc.correct += 1;
-                }
-                for (p, q) in o.iter().zip(&f.y) {
-                    acc.max_abs_error = acc.max_abs_error.max((p - q).abs());
-                }
-                for (j, (ta, tb)) in taps.iter().zip(&f.codes).enumerate() {
-                    acc.flips[j].0 += ta.iter().zip(tb).filter(|(p, q)| p != q).count();
-                    acc.flips[j].1 += ta.len();
-                }
-                acc.scores.push(score(o) as f32);
-                if let Some(r) = ref_of(seen + i) {
-                    acc.reference.add(o, r, f.tie);
-                }
-            }
-        }
-        seen += n;
-        pb.inc(n as u64);
+        sums.seen += n;
+        progress(n);
         Ok(())
     })?;
-    pb.finish_and_clear();
+    check_rows(data, rows, labels.as_deref(), reference)?;
+    Ok(report(loaded, &sums, &fws, modes, rows))
+}
+
+/// The row counts of `x`, `y` and the reference must match.
+fn check_rows(
+    data: &Path,
+    rows: usize,
+    labels: Option<&[i64]>,
+    reference: Option<&ReferenceOutputs>,
+) -> Result<()> {
     let data_err = |detail: String| Error::Data {
         path: data.to_path_buf(),
         detail,
     };
-    if let Some(y) = &labels {
+    if let Some(y) = labels {
         if y.len() != rows {
             return Err(data_err(format!(
                 "'y' has {} labels for {rows} events",
@@ -387,56 +451,69 @@ pub fn compute(
     if rows == 0 {
         return Err(data_err("'x' has no events".into()));
     }
-    if let Some(r) = reference {
-        if r.rows != rows {
-            return Err(Error::Data {
-                path: r.path.clone(),
-                detail: format!(
-                    "has {} events, {} has {rows}: the reference must be the PyTorch outputs on \
-                     the same inputs, in the same order",
-                    r.rows,
-                    data.display()
-                ),
-            });
-        }
+    match reference {
+        Some(r) if r.rows != rows => Err(Error::Data {
+            path: r.path.clone(),
+            detail: format!(
+                "has {} events, {} has {rows}: the reference must be the PyTorch outputs on \
+                 the same inputs, in the same order",
+                r.rows,
+                data.display()
+            ),
+        }),
+        _ => Ok(()),
     }
+}
+
+/// The report of finished sums over `rows` events.
+fn report(
+    loaded: &crate::front::Loaded,
+    sums: &Sums,
+    fws: &[(Firmware, Option<String>)],
+    modes: &[Mode],
+    rows: usize,
+) -> Report {
+    let binary = sums
+        .labels
+        .is_some_and(|y| y.iter().all(|&l| l == 0 || l == 1));
     let auc_of = |s: &[f32]| -> Option<f64> {
         if !binary {
             return None;
         }
         auc(
             &s.iter().map(|&v| v as f64).collect::<Vec<_>>(),
-            labels.as_ref()?,
+            sums.labels?,
         )
     };
-    let reports = modes
+    let has_labels = sums.labels.is_some();
+    let modes = modes
         .iter()
-        .zip(&accs)
-        .zip(&fws)
+        .zip(&sums.modes)
+        .zip(fws)
         .map(|((&mode, acc), (fw, note))| ModeReport {
             mode,
             events: rows,
             argmax_agreement: acc.agree as f64 / rows as f64,
-            accuracy: labels.as_ref().map(|_| acc.correct as f64 / rows as f64),
+            accuracy: has_labels.then(|| acc.correct as f64 / rows as f64),
             auc: auc_of(&acc.scores),
             max_abs_error: acc.max_abs_error,
             flipped_codes: flipped(fw, &acc.flips),
             input_type: format!("{} [{}]", fw.input_type(), fw.options.input_type_origin),
             output_type: fw.output_type().to_string(),
             calibration: note.clone(),
-            reference: reference.map(|_| acc.reference.agreement()),
+            reference: sums.reference.map(|_| acc.reference.agreement()),
         })
         .collect();
-    Ok(Report {
-        model: model.name.clone(),
-        profile: model.profile.name.to_string(),
+    Report {
+        model: loaded.model.name.clone(),
+        profile: loaded.model.profile.name.to_string(),
         events: rows,
-        float_accuracy: labels.as_ref().map(|_| float_correct as f64 / rows as f64),
-        float_auc: auc_of(&float_scores),
-        modes: reports,
+        float_accuracy: has_labels.then(|| sums.float_correct as f64 / rows as f64),
+        float_auc: auc_of(&sums.float_scores),
+        modes,
         assumptions: loaded.warnings(),
-        reference: reference.map(|r| float_ref.report(r)),
-    })
+        reference: sums.reference.map(|r| sums.float_ref.report(r)),
+    }
 }
 
 /// Per ternary layer of `fw`: (name, fraction of flipped codes).

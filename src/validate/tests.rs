@@ -64,3 +64,59 @@ fn output_ties_are_relative_to_the_outputs() {
     assert!(super::output_tie(&[0.0, 0.0]));
     assert!(!super::output_tie(&[1.0]));
 }
+
+#[test]
+fn a_one_dimensional_reference_is_one_output_per_event() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("one.npy");
+    ndarray_npy::write_npy(&p, &ndarray::arr1(&[0.5f32, -1.0, 2.0])).unwrap();
+    let r = ReferenceOutputs::read(&p, 0.999).unwrap();
+    assert_eq!((r.rows, r.cols), (3, 1));
+    assert_eq!(r.row(2), [2.0]);
+    let p2 = d.path().join("two.npy");
+    ndarray_npy::write_npy(&p2, &ndarray::arr2(&[[0.5f32, -1.0, 2.0]])).unwrap();
+    let r = ReferenceOutputs::read(&p2, 0.999).unwrap();
+    assert_eq!((r.rows, r.cols), (1, 3));
+    assert!(
+        ReferenceOutputs::read(&p2, 99.9).is_err(),
+        "a percentage is not a fraction"
+    );
+}
+
+#[test]
+fn a_ref_member_of_the_data_file_is_read_one_or_two_dimensional() {
+    let d = tempfile::tempdir().unwrap();
+    let write = |name: &str, member: &str, one_d: bool| {
+        let p = d.path().join(name);
+        let mut z = ndarray_npy::NpzWriter::new(std::fs::File::create(&p).unwrap());
+        z.add_array("x", &ndarray::Array2::<f32>::zeros((3, 4)))
+            .unwrap();
+        if one_d {
+            z.add_array(member, &ndarray::arr1(&[1.0f32, 2.0, 3.0]))
+                .unwrap();
+        } else {
+            z.add_array(
+                member,
+                &ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]]),
+            )
+            .unwrap();
+        }
+        z.finish().unwrap();
+        p
+    };
+    let r = ReferenceOutputs::from_data(&write("a.npz", "ref", true), 0.999)
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.rows, r.cols), (3, 1));
+    assert!(r.path.to_string_lossy().ends_with("a.npz:ref"));
+    let r = ReferenceOutputs::from_data(&write("b.npz", "torch", false), 0.999)
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.rows, r.cols), (3, 2));
+    assert_eq!(r.row(1), [3.0, 4.0]);
+    assert!(
+        ReferenceOutputs::from_data(&write("c.npz", "other", false), 0.999)
+            .unwrap()
+            .is_none()
+    );
+}
