@@ -14,7 +14,8 @@ For each package and bias setting: a 16->32->32->2 ReLU MLP (nn.Sequential of th
 BitLinear with its default arguments), trained briefly (Adam, 300 steps, the package's own
 straight-through estimator) on a two-class Gaussian problem, then in eval/no_grad:
   <name>.safetensors  safetensors.torch.save_file(model.state_dict()), metadata = versions
-  <name>.npz          x [n,16] f32 inputs, y [n,2] f32 PyTorch outputs (one batch),
+  <name>.npz          x [n,16] f32 inputs (event 0 all zero, event 1 constant, event 2 of
+                      norm ~1e-13), y [n,2] f32 PyTorch outputs (one batch),
                       codes_<j> int16 [n,in_j] activation codes PyTorch computed inside the
                       j-th BitLinear (with the package's own functions on the hooked input)
 """
@@ -100,6 +101,10 @@ def train(model, seed):
 def write(name, model, codes_fn, meta):
     model.eval()
     x, _ = data(N_EVENTS, 12345)
+    # eps paths: an all-zero event, a constant event (layer norm: zero spread), a tiny event
+    x[0] = 0.0
+    x[1] = 1.0
+    x[2] = x[2] * 1e-14
     layers = [m for m in model if isinstance(m, nn.Linear)]
     captured = {}
     hooks = [m.register_forward_hook(lambda mod, inp, out, j=j: captured.__setitem__(j, inp[0]))

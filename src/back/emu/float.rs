@@ -22,6 +22,9 @@ pub struct Tap {
     /// `min_k | |frac(x̂_k·g)| − 0.5 |` in f64 from the f32 `x̂` and `g`: how far the nearest
     /// code is from a rounding tie (small values: float noise may round it either way).
     pub margin: f32,
+    /// Whether the activation eps clamp acted (`max|x̂| < eps_act`): under an in-layer norm the
+    /// firmware's codes are then not PyTorch's (docs/semantics.md, hidden-layer eps caveat).
+    pub clamped: bool,
 }
 
 /// The activation scale `g` and codes of one vector, exactly as the profile computes them.
@@ -104,8 +107,10 @@ fn bitlinear(
     units: Units,
     codes: &mut Vec<i32>,
     margin: &mut f32,
+    clamped: &mut bool,
 ) -> Vec<f32> {
     let xn = normalize(x, p);
+    *clamped = xn.iter().fold(0f32, |a, v| a.max(v.abs())) < p.eps_act;
     let g = act_quant(&xn, p, codes);
     *margin = xn.iter().fold(f32::INFINITY, |a, &v| {
         let t = v as f64 * g as f64;
@@ -167,14 +172,15 @@ pub fn forward_units(
         cur = match &layer.kind {
             LayerKind::BitLinear(b) => {
                 let absmax = quantizer_absmax(&cur, p);
-                let mut margin = 0.0;
-                let out = bitlinear(b, &cur, p, units, &mut codes, &mut margin);
+                let (mut margin, mut clamped) = (0.0, false);
+                let out = bitlinear(b, &cur, p, units, &mut codes, &mut margin, &mut clamped);
                 if let Some(t) = taps.as_deref_mut() {
                     t.push(Tap {
                         layer: li,
                         codes: codes.clone(),
                         absmax,
                         margin,
+                        clamped,
                     });
                 }
                 out
