@@ -30,7 +30,7 @@ struct Golden {
 }
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/golden_profiles")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden_profiles")
 }
 
 fn read(name: &str) -> Golden {

@@ -2,7 +2,7 @@
 """Golden files for the `kyegomez` and `schneiderkamp` profiles, made with the REAL packages.
 
     pip install --no-deps bitnet==0.2.5 zetascale==2.8.8 bitlinear==2.4.6
-    python models/training/make_profile_golden.py      # writes models/golden_profiles/
+    python models/training/make_profile_golden.py      # writes tests/data/golden_profiles/
 
 kyegomez `bitnet` 0.2.5 imports the whole of `zetascale` (transformers, bitsandbytes, ...) from
 its package __init__; only two files matter for `BitLinear`: bitnet/bitlinear.py and
@@ -31,7 +31,8 @@ import torch
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(os.path.dirname(HERE), "golden_profiles")
+# tests/data, not models/: the shipped-model tests compile every models/*/*.safetensors
+OUT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "data", "golden_profiles")
 # models/training/bitlinear.py (BitHEP's layer) would shadow the `bitlinear` package.
 sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 N_EVENTS = 4000
