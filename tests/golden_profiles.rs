@@ -30,7 +30,7 @@ struct Golden {
 }
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/golden_profiles")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden_profiles")
 }
 
 fn read(name: &str) -> Golden {
@@ -252,6 +252,8 @@ fn parametric_norm_is_refused() {
 /// max|x̂| of the last layer's normalized input) within the fixed-point rounding of the hidden
 /// values; and the float reference in firmware units differs from PyTorch's output by one
 /// positive factor per event (the same for both outputs), which is what makes the classes agree.
+/// Events where PyTorch's eps clamp acts (the golden files plant three: all zero, constant, of
+/// norm 1e-13) are excluded and counted; the firmware does not model that clamp.
 #[test]
 fn firmware_values_in_code_units() {
     use bit2hls::reference::float::{forward_units, Units};
@@ -265,10 +267,18 @@ fn firmware_values_in_code_units() {
         let t = fw.output_type();
         let (mut worst_fw, mut worst_ratio, mut ymax) = (0f64, 0f64, 0f64);
         let mut errs: Vec<f64> = Vec::new();
+        let mut clamped = 0usize;
         for s in 0..n {
             let x = &g.x[s * k..(s + 1) * k];
             let mut taps = Vec::new();
             let yf = forward_units(&loaded.model, x, Some(&mut taps), Units::Firmware);
+            let mut torch_taps = Vec::new();
+            float::forward(&loaded.model, x, Some(&mut torch_taps));
+            // PyTorch's eps clamp acted somewhere: the firmware does not model it (documented).
+            if torch_taps.iter().any(|t| t.clamped) {
+                clamped += 1;
+                continue;
+            }
             let near_tie = taps.iter().any(|t| t.margin < 1e-4);
             let torch = g.y.row(s);
             // PyTorch = firmware units × c with one c > 0 per event.
@@ -297,6 +307,11 @@ fn firmware_values_in_code_units() {
         eprintln!(
             "{name}: |firmware − float (code units)| mean {mean_err:.2e}, 99th pct {p99:.2e}, max {worst_fw:.2e} \
              (max |y| {ymax:.2}); per-event factor spread {worst_ratio:.1e}"
+        );
+        eprintln!("{name}: {clamped} events with an acting eps clamp (excluded)");
+        assert!(
+            clamped <= 3,
+            "{name}: {clamped} events with an acting eps clamp"
         );
         assert!(
             worst_ratio <= 1e-4,

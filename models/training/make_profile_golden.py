@@ -2,7 +2,7 @@
 """Golden files for the `kyegomez` and `schneiderkamp` profiles, made with the REAL packages.
 
     pip install --no-deps bitnet==0.2.5 zetascale==2.8.8 bitlinear==2.4.6
-    python models/training/make_profile_golden.py      # writes models/golden_profiles/
+    python models/training/make_profile_golden.py      # writes tests/data/golden_profiles/
 
 kyegomez `bitnet` 0.2.5 imports the whole of `zetascale` (transformers, bitsandbytes, ...) from
 its package __init__; only two files matter for `BitLinear`: bitnet/bitlinear.py and
@@ -14,7 +14,8 @@ For each package and bias setting: a 16->32->32->2 ReLU MLP (nn.Sequential of th
 BitLinear with its default arguments), trained briefly (Adam, 300 steps, the package's own
 straight-through estimator) on a two-class Gaussian problem, then in eval/no_grad:
   <name>.safetensors  safetensors.torch.save_file(model.state_dict()), metadata = versions
-  <name>.npz          x [n,16] f32 inputs, y [n,2] f32 PyTorch outputs (one batch),
+  <name>.npz          x [n,16] f32 inputs (event 0 all zero, event 1 constant, event 2 of
+                      norm ~1e-13), y [n,2] f32 PyTorch outputs (one batch),
                       codes_<j> int16 [n,in_j] activation codes PyTorch computed inside the
                       j-th BitLinear (with the package's own functions on the hooked input)
 """
@@ -30,7 +31,8 @@ import torch
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(os.path.dirname(HERE), "golden_profiles")
+# tests/data, not models/: the shipped-model tests compile every models/*/*.safetensors
+OUT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "data", "golden_profiles")
 # models/training/bitlinear.py (BitHEP's layer) would shadow the `bitlinear` package.
 sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 N_EVENTS = 4000
@@ -100,6 +102,10 @@ def train(model, seed):
 def write(name, model, codes_fn, meta):
     model.eval()
     x, _ = data(N_EVENTS, 12345)
+    # eps paths: an all-zero event, a constant event (layer norm: zero spread), a tiny event
+    x[0] = 0.0
+    x[1] = 1.0
+    x[2] = x[2] * 1e-14
     layers = [m for m in model if isinstance(m, nn.Linear)]
     captured = {}
     hooks = [m.register_forward_hook(lambda mod, inp, out, j=j: captured.__setitem__(j, inp[0]))

@@ -155,8 +155,18 @@ pub struct ProfileOverrides {
 }
 
 impl Profile {
-    /// Applies overrides; returns an error message for values out of range.
+    /// Applies overrides; returns an error message for values out of range or overrides that the
+    /// profile has no use for.
     pub fn with(mut self, o: &ProfileOverrides) -> Result<Profile, String> {
+        if self.weight_quant == WeightQuant::SignBinary
+            && (o.eps_w.is_some() || o.weight_div.is_some())
+        {
+            return Err(format!(
+                "--eps-w and --weight-div have no effect under profile {}: its binary weights are \
+                 sign(W - mean W) with beta = mean|W| (no eps, no division)",
+                self.name
+            ));
+        }
         if let Some(q) = o.act_qmax {
             self.act_qmax = q;
         }
@@ -293,5 +303,28 @@ impl Profile {
              {weights}, {bias}{units}",
             self.name, self.act_qmax, self.act_clamp.0, self.act_clamp.1, self.eps_act,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_useless_overrides_are_refused() {
+        for p in ProfileName::ALL {
+            assert_eq!(p.to_string().parse::<ProfileName>(), Ok(p));
+            assert_eq!(Profile::named(p).name, p);
+        }
+        assert!("kyegomez-bitnet".parse::<ProfileName>().is_err());
+        let eps = ProfileOverrides {
+            eps_w: Some(1e-3),
+            ..Default::default()
+        };
+        assert!(Profile::named(ProfileName::Kyegomez).with(&eps).is_err());
+        let s = Profile::named(ProfileName::Schneiderkamp)
+            .with(&eps)
+            .unwrap();
+        assert_eq!(s.eps_w, 1e-3);
     }
 }

@@ -536,9 +536,17 @@ mod tests {
     use crate::pipeline::{lower_for, FwOptions};
     use crate::reference::fixed::Emulator;
 
+    /// Every profile (the in-layer-norm ones carry `center` and `dequant`), every mode.
     #[test]
     fn round_trip_keeps_every_integer() {
-        let model = crate::testutil::random_mlp(&[7, 9, 4], 5, true);
+        for p in ProfileName::ALL {
+            let mut model = crate::testutil::random_mlp(&[7, 9, 4], 5, true);
+            model.profile = Profile::named(p);
+            round_trip(model);
+        }
+    }
+
+    fn round_trip(model: crate::ir::Model) {
         let loaded = Loaded {
             model: model.clone(),
             origin: ArchOrigin::Inferred,
@@ -563,6 +571,7 @@ mod tests {
             assert_eq!(to_json(&back), text);
             assert_eq!(back.layers, fw.layers);
             assert_eq!(back.options, fw.options);
+            assert_eq!(back.profile, fw.profile);
             assert_eq!(
                 Emulator::new(&back).run_batch(&xs),
                 Emulator::new(&fw).run_batch(&xs)

@@ -22,6 +22,9 @@ pub struct Tap {
     /// `min_k | |frac(x̂_k·g)| − 0.5 |` in f64 from the f32 `x̂` and `g`: how far the nearest
     /// code is from a rounding tie (small values: float noise may round it either way).
     pub margin: f32,
+    /// Whether the activation eps clamp acted (`max|x̂| < eps_act`): under an in-layer norm the
+    /// firmware's codes are then not PyTorch's (docs/semantics.md, hidden-layer eps caveat).
+    pub clamped: bool,
     /// How many inputs of the quantizer land on a rounding tie `x̂_k·g = n + 0.5` inside the clamp
     /// range, exactly or within [`TIE_ULPS`] float32 ulps: round-half-even settles exact ties
     /// here, PyTorch by float noise in its own `x̂·g`, and within a few ulps the summation order
@@ -126,9 +129,10 @@ fn bitlinear(
     p: &Profile,
     units: Units,
     codes: &mut Vec<i32>,
-    (margin, ties): (&mut f32, &mut u32),
+    (margin, ties, clamped): (&mut f32, &mut u32, &mut bool),
 ) -> Vec<f32> {
     let xn = normalize(x, p);
+    *clamped = xn.iter().fold(0f32, |a, v| a.max(v.abs())) < p.eps_act;
     let g = act_quant(&xn, p, codes);
     *ties = count_ties(&xn, g, p);
     *margin = xn.iter().fold(f32::INFINITY, |a, &v| {
@@ -191,8 +195,15 @@ pub fn forward_units(
         cur = match &layer.kind {
             LayerKind::BitLinear(b) => {
                 let absmax = quantizer_absmax(&cur, p);
-                let (mut margin, mut ties) = (0.0, 0);
-                let out = bitlinear(b, &cur, p, units, &mut codes, (&mut margin, &mut ties));
+                let (mut margin, mut ties, mut clamped) = (0.0, 0, false);
+                let out = bitlinear(
+                    b,
+                    &cur,
+                    p,
+                    units,
+                    &mut codes,
+                    (&mut margin, &mut ties, &mut clamped),
+                );
                 if let Some(t) = taps.as_deref_mut() {
                     t.push(Tap {
                         layer: li,
@@ -200,6 +211,7 @@ pub fn forward_units(
                         absmax,
                         margin,
                         ties,
+                        clamped,
                     });
                 }
                 out
