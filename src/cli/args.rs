@@ -5,6 +5,7 @@ use crate::choice::Choice;
 use crate::front::arch::HiddenAct;
 use crate::front::{load, LoadOptions, Loaded};
 use crate::ir::firmware::Mode;
+use crate::ir::profile::{ActScaleOp, ProfileOverrides, WeightDiv};
 use crate::ir::ProfileName;
 use crate::pipeline::FwOptions;
 use crate::Result;
@@ -32,12 +33,12 @@ pub struct ModelArgs {
     #[arg(long)]
     pub arch: Option<PathBuf>,
     /// Float semantics profile (overrides the architecture's).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<ProfileName>())]
     pub profile: Option<ProfileName>,
     #[command(flatten)]
-    pub overrides: crate::ir::profile::ProfileOverrides,
+    pub overrides: ProfileOverrideArgs,
     /// Activation between inferred linear layers.
-    #[arg(long, value_enum, default_value = "relu")]
+    #[arg(long, value_parser = choice::<HiddenAct>(), default_value = "relu")]
     pub hidden_act: HiddenAct,
     /// Inferred linear layers kept full precision (indices among linear layers, or module names).
     #[arg(long, value_delimiter = ',')]
@@ -109,6 +110,43 @@ impl FwArgs {
     }
 }
 
+/// Per-decision overrides of the profile (docs/semantics.md).
+#[derive(Args, Clone, Debug, Default)]
+pub struct ProfileOverrideArgs {
+    /// Activation scale numerator Q (D3): 127 (BitNet FAQ, BitHEP) or 128 (paper Q_b = 2^(b-1)).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(127..=128))]
+    pub act_qmax: Option<i32>,
+    /// Symmetric activation clamp [-127, 127] instead of [-128, 127] (D3).
+    #[arg(long)]
+    pub act_clamp_symmetric: bool,
+    /// eps of the activation absmax clamp (D4).
+    #[arg(long)]
+    pub eps_act: Option<f32>,
+    /// eps of the weight mean|W| clamp (D4).
+    #[arg(long)]
+    pub eps_w: Option<f32>,
+    /// W / β or W · (1/β) (D9).
+    #[arg(long, value_parser = choice::<WeightDiv>())]
+    pub weight_div: Option<WeightDiv>,
+    /// How PyTorch evaluates Q / m (D12).
+    #[arg(long, value_parser = choice::<ActScaleOp>())]
+    pub act_scale_op: Option<ActScaleOp>,
+}
+
+impl ProfileOverrideArgs {
+    /// The library's overrides for these flags.
+    pub fn overrides(&self) -> ProfileOverrides {
+        ProfileOverrides {
+            act_qmax: self.act_qmax,
+            act_clamp_symmetric: self.act_clamp_symmetric,
+            eps_act: self.eps_act,
+            eps_w: self.eps_w,
+            weight_div: self.weight_div,
+            act_scale_op: self.act_scale_op,
+        }
+    }
+}
+
 impl ModelArgs {
     pub fn load(&self) -> Result<Loaded> {
         load(
@@ -116,7 +154,7 @@ impl ModelArgs {
             &LoadOptions {
                 arch: self.arch.clone(),
                 profile: self.profile,
-                overrides: self.overrides.clone(),
+                overrides: self.overrides.overrides(),
                 hidden_act: self.hidden_act,
                 float_layers: self.float_layers.clone(),
                 weight_scale_is: self.weight_scale_is.clone(),

@@ -174,10 +174,26 @@ pub fn parse(text: &str, origin: &std::path::Path) -> Result<ArchDoc> {
 }
 
 /// Hidden activation inserted between inferred linear layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HiddenAct {
     Relu,
     None,
+}
+
+impl crate::choice::Choice for HiddenAct {
+    const ALL: &'static [HiddenAct] = &[HiddenAct::Relu, HiddenAct::None];
+    fn name(self) -> &'static str {
+        match self {
+            HiddenAct::Relu => "relu",
+            HiddenAct::None => "none",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            HiddenAct::Relu => "ReLU between inferred linear layers (printed as an assumption)",
+            HiddenAct::None => "no activation between inferred linear layers",
+        }
+    }
 }
 
 /// The execution order of layer modules, when their names make it unambiguous.

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Named profiles. Each sets every field of [`Profile`] at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProfileName {
     /// BitHEP `BitLinear158b`: eps 1e-8, `W/β`, scale 127, clamp [-128,127].
@@ -33,12 +33,7 @@ impl ProfileName {
 
 impl fmt::Display for ProfileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ProfileName::Bithep => "bithep",
-            ProfileName::MsB158 => "ms-b158",
-            ProfileName::Kyegomez => "kyegomez",
-            ProfileName::Schneiderkamp => "schneiderkamp",
-        })
+        f.write_str(crate::choice::Choice::name(*self))
     }
 }
 
@@ -55,7 +50,7 @@ impl FromStr for ProfileName {
 }
 
 /// How the weight is divided by β before rounding (D9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WeightDiv {
     /// `W / β` (BitHEP).
@@ -65,7 +60,7 @@ pub enum WeightDiv {
 }
 
 /// How the activation scale `Q / m` is evaluated in f32 (D12, reference §9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActScaleOp {
     /// `Q * (1/m)`: what PyTorch does for `scalar / tensor` (two roundings).
@@ -131,27 +126,78 @@ pub struct Profile {
     pub bias: BiasMode,
 }
 
-/// Per-decision overrides of a named profile (each `None` keeps the profile's choice).
-#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+/// Per-decision overrides of a named profile (each `None` keeps the profile's choice; the
+/// command line's `--act-qmax`, `--eps-act`, ... in [`crate::cli`]).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProfileOverrides {
     /// Activation scale numerator Q (D3): 127 (BitNet FAQ, BitHEP) or 128 (paper Q_b = 2^(b-1)).
-    #[arg(long, value_parser = clap::value_parser!(i32).range(127..=128))]
     pub act_qmax: Option<i32>,
     /// Symmetric activation clamp [-127, 127] instead of [-128, 127] (D3).
-    #[arg(long)]
     pub act_clamp_symmetric: bool,
     /// eps of the activation absmax clamp (D4).
-    #[arg(long)]
     pub eps_act: Option<f32>,
     /// eps of the weight mean|W| clamp (D4).
-    #[arg(long)]
     pub eps_w: Option<f32>,
     /// W / β or W · (1/β) (D9).
-    #[arg(long, value_enum)]
     pub weight_div: Option<WeightDiv>,
     /// How PyTorch evaluates Q / m (D12).
-    #[arg(long, value_enum)]
     pub act_scale_op: Option<ActScaleOp>,
+}
+
+impl crate::choice::Choice for ProfileName {
+    const ALL: &'static [ProfileName] = &ProfileName::ALL;
+    fn name(self) -> &'static str {
+        match self {
+            ProfileName::Bithep => "bithep",
+            ProfileName::MsB158 => "ms-b158",
+            ProfileName::Kyegomez => "kyegomez",
+            ProfileName::Schneiderkamp => "schneiderkamp",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            ProfileName::Bithep => "BitHEP BitLinear158b: eps 1e-8, W/β, scale 127, clamp [-128,127]",
+            ProfileName::MsB158 => "Microsoft b1.58 FAQ / 1bitLLM: eps 1e-5, W·(1/β), scale 127",
+            ProfileName::Kyegomez => {
+                "kyegomez bitnet 0.2.5: binary weights, in-layer SimpleRMSNorm, bias unused"
+            }
+            ProfileName::Schneiderkamp => {
+                "schneiderkamplab bitlinear 2.4.6: median β, in-layer LayerNorm, scale 128, bias before dequantization"
+            }
+        }
+    }
+}
+
+impl crate::choice::Choice for WeightDiv {
+    const ALL: &'static [WeightDiv] = &[WeightDiv::Divide, WeightDiv::MulReciprocal];
+    fn name(self) -> &'static str {
+        match self {
+            WeightDiv::Divide => "divide",
+            WeightDiv::MulReciprocal => "mul-reciprocal",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            WeightDiv::Divide => "W / β (BitHEP)",
+            WeightDiv::MulReciprocal => "W · (1/β) (FAQ, Hugging Face)",
+        }
+    }
+}
+
+impl crate::choice::Choice for ActScaleOp {
+    const ALL: &'static [ActScaleOp] = &[ActScaleOp::TorchReciprocal, ActScaleOp::Divide];
+    fn name(self) -> &'static str {
+        match self {
+            ActScaleOp::TorchReciprocal => "torch-reciprocal",
+            ActScaleOp::Divide => "divide",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            ActScaleOp::TorchReciprocal => "Q · (1/m): what PyTorch does for scalar / tensor",
+            ActScaleOp::Divide => "Q / m, correctly rounded",
+        }
+    }
 }
 
 impl Profile {
