@@ -145,14 +145,15 @@ impl PytorchView {
         let mut rows = vec![(
             "float model".to_string(),
             pct2(f.float.argmax_agreement),
-            fmt_err(f.float.max_abs_error),
+            f.float.max_abs_error.map_or("n/a (units)".into(), fmt_err),
         )];
         rows.extend(modes.iter().filter_map(|m| {
             let a = m.validation.as_ref()?.reference?;
             Some((
                 m.mode.as_str().to_string(),
                 pct2(a.argmax_agreement),
-                fmt_err(a.max_abs_error),
+                a.max_abs_error
+                    .map_or("n/a (per-event scale)".into(), fmt_err),
             ))
         }));
         PytorchView {

@@ -47,8 +47,10 @@ pub struct ModeReport {
 pub struct Agreement {
     /// Fraction of events where both pick the same output.
     pub argmax_agreement: f64,
-    /// Largest |difference| of any output of any event.
-    pub max_abs_error: f64,
+    /// Largest |difference| of any output of any event; `None` when the two are not in the
+    /// same units (firmware of a profile with an in-layer norm against PyTorch: the firmware's
+    /// outputs are PyTorch's divided by a positive per-event factor, docs/semantics.md).
+    pub max_abs_error: Option<f64>,
 }
 
 /// The float model against the user's PyTorch outputs.
@@ -251,7 +253,10 @@ fn output_tie(y: &[f64]) -> bool {
 /// Float outputs of one event, its activation codes per BitLinear layer, and whether the
 /// event is a tie: an activation on a .5 rounding tie ([`float::count_ties`]) or an output tie.
 struct FloatEvent {
+    /// PyTorch's units.
     y: Vec<f64>,
+    /// The firmware's units (= `y` unless the profile scales outputs per event).
+    y_fw: Vec<f64>,
     codes: Vec<Vec<i32>>,
     tie: bool,
 }
@@ -264,7 +269,16 @@ fn float_events(model: &crate::ir::Model, x: &[f32], k: usize) -> Vec<FloatEvent
                 .iter()
                 .map(|&v| v as f64)
                 .collect();
+            let y_fw = if model.profile.output_per_event_scaled() {
+                float::forward_units(model, x, None, float::Units::Firmware)
+                    .iter()
+                    .map(|&v| v as f64)
+                    .collect()
+            } else {
+                y.clone()
+            };
             FloatEvent {
+                y_fw,
                 tie: taps.iter().any(|t| t.ties > 0) || output_tie(&y),
                 y,
                 codes: taps.into_iter().map(|t| t.codes).collect(),
@@ -350,7 +364,7 @@ impl<'a> Sums<'a> {
             let acc = &mut self.modes[m];
             acc.agree += usize::from(argmax(o) == argmax(&f.y));
             acc.correct += usize::from(correct);
-            for (p, q) in o.iter().zip(&f.y) {
+            for (p, q) in o.iter().zip(&f.y_fw) {
                 acc.max_abs_error = acc.max_abs_error.max((p - q).abs());
             }
             for (j, (ta, tb)) in taps.iter().zip(&f.codes).enumerate() {
@@ -358,8 +372,10 @@ impl<'a> Sums<'a> {
                 acc.flips[j].1 += ta.len();
             }
             acc.scores.push(score(o) as f32);
-            if let Some(r) = reference {
-                acc.reference.add(o, r, f.tie);
+            match reference {
+                Some(r) if f.y_fw != f.y => acc.reference.add_argmax_only(o, r, f.tie),
+                Some(r) => acc.reference.add(o, r, f.tie),
+                None => {}
             }
         }
     }

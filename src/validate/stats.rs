@@ -60,6 +60,8 @@ pub struct RefAcc {
     events: usize,
     agree: usize,
     max_abs_error: f64,
+    /// False once an event was added with [`RefAcc::add_argmax_only`].
+    values_incomparable: bool,
     tie_events: usize,
     tie_disagreements: usize,
 }
@@ -77,11 +79,23 @@ impl RefAcc {
         }
     }
 
-    /// Argmax agreement over every event, and the largest output difference.
+    /// Adds one event whose outputs are not in the reference's units (a per-event positive
+    /// factor apart, docs/semantics.md "Output units"): only the argmax is compared.
+    pub fn add_argmax_only(&mut self, y: &[f64], r: &[f32], tie: bool) {
+        let same = argmax(y) == argmax(r);
+        self.events += 1;
+        self.agree += usize::from(same);
+        self.tie_events += usize::from(tie);
+        self.tie_disagreements += usize::from(tie && !same);
+        self.values_incomparable = true;
+    }
+
+    /// Argmax agreement over every event, and the largest output difference (`None` when the
+    /// outputs were not in comparable units).
     pub fn agreement(&self) -> Agreement {
         Agreement {
             argmax_agreement: self.agree as f64 / self.events.max(1) as f64,
-            max_abs_error: self.max_abs_error,
+            max_abs_error: (!self.values_incomparable).then_some(self.max_abs_error),
         }
     }
 
