@@ -681,8 +681,8 @@ fn affine(
     )?;
     let mut pre = Vec::with_capacity(l.n_out);
     let mut prods = Vec::with_capacity(l.n_out);
-    for n in 0..l.n_out {
-        let p = mul(in_ranges[n], Interval::point(a.scale[n] as i128)).expect("62-bit operands");
+    for (n, r) in in_ranges.iter().enumerate() {
+        let p = mul(*r, Interval::point(a.scale[n] as i128)).expect("62-bit operands");
         prods.push(p);
         let Some(y) =
             shift_round(p, a.shift).and_then(|y| add(y, Interval::point(a.bias[n] as i128)))
