@@ -511,6 +511,12 @@ fn quantizer(
                 return at.overflow("quant.prod_type");
             };
             at.holds("quant.prod_type", *prod_type, signed_prod(prod), true)?;
+            // A negative recip_frac is a left shift of V·R before the clamp: it must not wrap.
+            let fits = shift_round(signed_prod(prod), *recip_frac)
+                .is_some_and(|r| FixedType::fitting(r, 0).width <= MAX_WIDTH);
+            at.ensure(fits, "quant.recip_frac", || {
+                format!("V·R shifted by {recip_frac} needs more than {MAX_WIDTH} bits")
+            })?;
             at.eq(
                 "shift",
                 t.shift,
@@ -944,6 +950,13 @@ pub(crate) mod tests {
             *recip = -1;
         }
         assert_eq!(validate(&fw).unwrap_err().field, "quant.recip");
+        // Found by fuzzing (edit_firmware): recip_frac -32 shifted V·R left past 64 bits, the
+        // emulators wrapped differently.
+        let mut fw = every_kind_fw(Mode::Static);
+        if let Quantizer::Static { recip_frac, .. } = &mut ternary(&mut fw).quant {
+            *recip_frac = -32;
+        }
+        assert_eq!(validate(&fw).unwrap_err().field, "quant.recip_frac");
     }
 
     /// Dynamic-mode quantizer fields: M's floor (divides), its type, the guard bits.
