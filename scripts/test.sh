@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the tests need (g++ for C-simulation,
-# the ap_types headers from the hls4ml wheel), then runs every Rust test.
+# the ap_types headers from the hls4ml wheel), then runs every Rust test. The fuzz targets'
+# committed seeds and crash regressions are replayed by tests/fuzz_replay.rs (fuzz/README.md
+# says why CI replays instead of fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh

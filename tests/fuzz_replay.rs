@@ -113,3 +113,31 @@ fn edited_firmware_seeds_are_refused_or_run_exactly() {
     );
     eprintln!("{accepted} of {total} edited firmware files accepted");
 }
+
+/// The seeds of `edit_firmware`, in the order of fuzz/fuzz_targets/edit_firmware.rs.
+const EDIT_SEEDS: [&str; 9] = [
+    "qg_mlp_tiny-dynamic",
+    "qg_mlp_tiny-dynamic-pow2",
+    "qg_mlp_tiny-static",
+    "qg_mlp_partial-dynamic",
+    "qg_mlp_partial-dynamic-pow2",
+    "qg_mlp_partial-static",
+    "seq_bias-dynamic",
+    "seq_bias-dynamic-pow2",
+    "seq_bias-static",
+];
+
+#[test]
+fn edit_regressions_replay() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/read_firmware");
+    let seeds: Vec<String> = EDIT_SEEDS
+        .iter()
+        .map(|s| std::fs::read_to_string(root.join(format!("{s}.json"))).unwrap())
+        .collect();
+    for p in files("edit_firmware") {
+        let data = std::fs::read(&p).unwrap();
+        if let Some((&s, edits)) = data.split_first() {
+            bit2hls::fuzzing::edit_firmware(&seeds[s as usize % seeds.len()], edits);
+        }
+    }
+}

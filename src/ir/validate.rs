@@ -372,7 +372,47 @@ fn matrix<T: Copy + fmt::Display>(
     }
 }
 
-/// The quantizer's range facts: `(codes, factor of the dequantization product)`.
+/// What the quantizer checks of one ternary layer need.
+struct QCtx<'a> {
+    fw: &'a Firmware,
+    t: &'a TernaryFw,
+    at: &'a At<'a>,
+    /// `Q`, the input's fractional bits, its largest magnitude, whether it is ≥ 0.
+    q: i128,
+    f_in: i32,
+    v_abs: i128,
+    nonneg: bool,
+}
+
+impl QCtx<'_> {
+    /// Checks `m_floor` and `m_type`; returns the largest `M`.
+    fn m_range(&self, m_floor: i64, m_type: FixedType) -> Res<i128> {
+        let eps = self.fw.profile.eps_act as f64;
+        let floor = (eps * (2f64).powi(self.f_in)).ceil().max(1.0) as i64;
+        self.at.eq(
+            "quant.m_floor",
+            m_floor,
+            floor,
+            "max(1, ceil(eps_act · 2^frac_in))",
+        )?;
+        let m_max = self.v_abs.max(m_floor as i128);
+        self.at
+            .holds("quant.m_type", m_type, Interval::new(0, m_max), true)?;
+        Ok(m_max)
+    }
+
+    /// A product of the input by a positive factor is ≥ 0 when the input is.
+    fn signed_prod(&self, bound: Interval) -> Interval {
+        if self.nonneg {
+            bound.relu()
+        } else {
+            bound
+        }
+    }
+}
+
+/// The quantizer's range facts: checks its fields against the mode and the input range, and
+/// returns the factor of the dequantization product (`M`'s range, or 1).
 fn quantizer(
     fw: &Firmware,
     l: &FwLayer,
@@ -380,25 +420,16 @@ fn quantizer(
     at: &At,
     in_ranges: &[Interval],
 ) -> Res<Interval> {
-    let o = &fw.options;
-    let q = t.qmax as i128;
-    let f_in = l.in_type.frac;
-    let v_abs = in_ranges.iter().map(|r| r.abs_max()).max().unwrap_or(0);
-    let nonneg = in_ranges.iter().all(|r| r.lo >= 0);
-    let floor_of = |eps: f32| ((eps as f64) * (2f64).powi(f_in)).ceil().max(1.0) as i64;
-    let m_range = |m_floor: i64, m_type: FixedType| -> Res<i128> {
-        at.eq(
-            "quant.m_floor",
-            m_floor,
-            floor_of(fw.profile.eps_act),
-            "max(1, ceil(eps_act · 2^frac_in))",
-        )?;
-        let m_max = v_abs.max(m_floor as i128);
-        at.holds("quant.m_type", m_type, Interval::new(0, m_max), true)?;
-        Ok(m_max)
+    let c = QCtx {
+        fw,
+        t,
+        at,
+        q: t.qmax as i128,
+        f_in: l.in_type.frac,
+        v_abs: in_ranges.iter().map(|r| r.abs_max()).max().unwrap_or(0),
+        nonneg: in_ranges.iter().all(|r| r.lo >= 0),
     };
-    let signed_prod = |bound: Interval| if nonneg { bound.relu() } else { bound };
-    match (&t.quant, o.mode) {
+    match (&t.quant, fw.options.mode) {
         (
             Quantizer::Dynamic {
                 m_type,
@@ -409,54 +440,14 @@ fn quantizer(
                 prod_type,
             },
             Mode::Dynamic,
-        ) => {
-            let m_max = m_range(*m_floor, *m_type)?;
-            at.eq(
-                "quant.guard",
-                *guard,
-                o.recip_guard_bits,
-                "options.recip_guard_bits",
-            )?;
-            let (e_min, e_max) = (bit_length(*m_floor), bit_length(m_max as i64));
-            at.holds(
-                "quant.e_type",
-                *e_type,
-                Interval::new(0, e_max as i128),
-                true,
-            )?;
-            at.ensure(guard + e_max <= MAX_SHIFT, "quant.guard", || {
-                format!("guard {guard} + exponent {e_max} exceeds the {MAX_SHIFT}-bit shift limit")
-            })?;
-            let num_max = (q << (guard + e_max)) + m_max / 2;
-            at.ensure(num_max < 1i128 << MAX_WIDTH, "quant.guard", || {
-                format!("reciprocal numerator {num_max} needs more than {MAX_WIDTH} bits")
-            })?;
-            let (mut r_iv, mut bound) = (None::<Interval>, 0i128);
-            for e in e_min..=e_max {
-                let num = q << (guard + e);
-                let lo_m = (1i128 << (e - 1)).max(*m_floor as i128);
-                let hi_m = ((1i128 << e) - 1).min(m_max);
-                if lo_m > hi_m {
-                    continue;
-                }
-                let iv = Interval::new((num + hi_m / 2) / hi_m, (num + lo_m / 2) / lo_m);
-                r_iv = Some(r_iv.map_or(iv, |u| u.union(iv)));
-                bound = bound.max(num + hi_m / 2);
-            }
-            let Some(r_iv) = r_iv else {
-                return at.err("quant.m_floor", "no value of max|x| is possible");
-            };
-            at.holds("quant.recip_type", *recip_type, r_iv, true)?;
-            let prod = signed_prod(Interval::new(-bound, bound));
-            at.holds("quant.prod_type", *prod_type, prod, true)?;
-            at.eq(
-                "shift",
-                t.shift,
-                t.scale_frac + f_in - o.frac_bits,
-                "scale_frac + frac_in - frac_bits",
-            )?;
-            Ok(Interval::new(*m_floor as i128, m_max))
-        }
+        ) => quant_dynamic(
+            &c,
+            (*m_type, *m_floor),
+            *guard,
+            *e_type,
+            *recip_type,
+            *prod_type,
+        ),
         (
             Quantizer::Pow2 {
                 m_type,
@@ -466,32 +457,7 @@ fn quantizer(
                 prod_type,
             },
             Mode::DynamicPow2,
-        ) => {
-            let m_max = m_range(*m_floor, *m_type)?;
-            let need = ceil_log2(m_max as i64);
-            at.ensure(*e_max >= need && *e_max <= MAX_SHIFT, "quant.e_max", || {
-                format!("{e_max} (expected {need}..={MAX_SHIFT}: ceil(log2 max|x|))")
-            })?;
-            at.holds(
-                "quant.e_type",
-                *e_type,
-                Interval::new(0, *e_max as i128),
-                true,
-            )?;
-            let Some(prod) = mul(Interval::new(-v_abs, v_abs), Interval::point(q)) else {
-                return at.overflow("quant.prod_type");
-            };
-            at.holds("quant.prod_type", *prod_type, signed_prod(prod), true)?;
-            at.eq(
-                "shift",
-                t.shift,
-                t.scale_frac + f_in - o.frac_bits,
-                "scale_frac + frac_in - frac_bits",
-            )?;
-            at.shift("shift - quant.e_max", t.shift - e_max)?;
-            at.shift("shift - ceil(log2 m_floor)", t.shift - ceil_log2(*m_floor))?;
-            Ok(Interval::point(1))
-        }
+        ) => quant_pow2(&c, (*m_type, *m_floor), *e_max, *e_type, *prod_type),
         (
             Quantizer::Static {
                 m_cal,
@@ -500,36 +466,160 @@ fn quantizer(
                 prod_type,
             },
             Mode::Static,
-        ) => {
-            at.ensure(m_cal.is_finite() && *m_cal > 0.0, "quant.m_cal", || {
-                format!("{m_cal} (expected a positive number)")
-            })?;
-            at.shift("quant.recip_frac", *recip_frac)?;
-            at.consts("quant.recip", &[*recip], o.const_bits)?;
-            // A positive R keeps the sign of V (codes of a non-negative input are ≥ 0).
-            at.ensure(*recip >= 1, "quant.recip", || {
-                format!("{recip} (expected a positive reciprocal)")
-            })?;
-            let Some(prod) = mul(
-                Interval::new(-v_abs, v_abs),
-                Interval::point(*recip as i128),
-            ) else {
-                return at.overflow("quant.prod_type");
-            };
-            at.holds("quant.prod_type", *prod_type, signed_prod(prod), true)?;
-            at.eq(
-                "shift",
-                t.shift,
-                t.scale_frac - o.frac_bits,
-                "scale_frac - frac_bits",
-            )?;
-            Ok(Interval::point(1))
-        }
+        ) => quant_static(&c, *m_cal, *recip, *recip_frac, *prod_type),
         (_, mode) => at.err(
             "quant.mode",
             format!("does not match the firmware's mode '{mode}'"),
         ),
     }
+}
+
+/// `M = max(max|V|, m_floor)`, `e = bitlen(M)`, `R = floor((Q·2^(G+e) + floor(M/2)) / M)`.
+fn quant_dynamic(
+    c: &QCtx,
+    (m_type, m_floor): (FixedType, i64),
+    guard: i32,
+    e_type: FixedType,
+    recip_type: FixedType,
+    prod_type: FixedType,
+) -> Res<Interval> {
+    let QCtx { at, q, f_in, t, .. } = *c;
+    let o = &c.fw.options;
+    let (m_floor, m_type, guard, e_type, recip_type, prod_type) =
+        (&m_floor, &m_type, &guard, &e_type, &recip_type, &prod_type);
+    let m_max = c.m_range(*m_floor, *m_type)?;
+    at.eq(
+        "quant.guard",
+        *guard,
+        o.recip_guard_bits,
+        "options.recip_guard_bits",
+    )?;
+    let (e_min, e_max) = (bit_length(*m_floor), bit_length(m_max as i64));
+    at.holds(
+        "quant.e_type",
+        *e_type,
+        Interval::new(0, e_max as i128),
+        true,
+    )?;
+    at.ensure(guard + e_max <= MAX_SHIFT, "quant.guard", || {
+        format!("guard {guard} + exponent {e_max} exceeds the {MAX_SHIFT}-bit shift limit")
+    })?;
+    let num_max = (q << (guard + e_max)) + m_max / 2;
+    at.ensure(num_max < 1i128 << MAX_WIDTH, "quant.guard", || {
+        format!("reciprocal numerator {num_max} needs more than {MAX_WIDTH} bits")
+    })?;
+    let (mut r_iv, mut bound) = (None::<Interval>, 0i128);
+    for e in e_min..=e_max {
+        let num = q << (guard + e);
+        let lo_m = (1i128 << (e - 1)).max(*m_floor as i128);
+        let hi_m = ((1i128 << e) - 1).min(m_max);
+        if lo_m > hi_m {
+            continue;
+        }
+        let iv = Interval::new((num + hi_m / 2) / hi_m, (num + lo_m / 2) / lo_m);
+        r_iv = Some(r_iv.map_or(iv, |u| u.union(iv)));
+        bound = bound.max(num + hi_m / 2);
+    }
+    let Some(r_iv) = r_iv else {
+        return at.err("quant.m_floor", "no value of max|x| is possible");
+    };
+    at.holds("quant.recip_type", *recip_type, r_iv, true)?;
+    let prod = c.signed_prod(Interval::new(-bound, bound));
+    at.holds("quant.prod_type", *prod_type, prod, true)?;
+    at.eq(
+        "shift",
+        t.shift,
+        t.scale_frac + f_in - o.frac_bits,
+        "scale_frac + frac_in - frac_bits",
+    )?;
+    Ok(Interval::new(*m_floor as i128, m_max))
+}
+
+/// `M` as above, `e = ceil(log2 M)`, codes `round(Q·V / 2^e)`.
+fn quant_pow2(
+    c: &QCtx,
+    (m_type, m_floor): (FixedType, i64),
+    e_max: i32,
+    e_type: FixedType,
+    prod_type: FixedType,
+) -> Res<Interval> {
+    let QCtx {
+        at,
+        q,
+        f_in,
+        t,
+        v_abs,
+        ..
+    } = *c;
+    let o = &c.fw.options;
+    let (m_floor, m_type, e_max, e_type, prod_type) =
+        (&m_floor, &m_type, &e_max, &e_type, &prod_type);
+    let m_max = c.m_range(*m_floor, *m_type)?;
+    let need = ceil_log2(m_max as i64);
+    at.ensure(*e_max >= need && *e_max <= MAX_SHIFT, "quant.e_max", || {
+        format!("{e_max} (expected {need}..={MAX_SHIFT}: ceil(log2 max|x|))")
+    })?;
+    at.holds(
+        "quant.e_type",
+        *e_type,
+        Interval::new(0, *e_max as i128),
+        true,
+    )?;
+    let Some(prod) = mul(Interval::new(-v_abs, v_abs), Interval::point(q)) else {
+        return at.overflow("quant.prod_type");
+    };
+    at.holds("quant.prod_type", *prod_type, c.signed_prod(prod), true)?;
+    at.eq(
+        "shift",
+        t.shift,
+        t.scale_frac + f_in - o.frac_bits,
+        "scale_frac + frac_in - frac_bits",
+    )?;
+    at.shift("shift - quant.e_max", t.shift - e_max)?;
+    at.shift("shift - ceil(log2 m_floor)", t.shift - ceil_log2(*m_floor))?;
+    Ok(Interval::point(1))
+}
+
+/// Codes `round(V·R / 2^P)` with a constant `R`.
+fn quant_static(
+    c: &QCtx,
+    m_cal: f64,
+    recip: i64,
+    recip_frac: i32,
+    prod_type: FixedType,
+) -> Res<Interval> {
+    let QCtx { at, t, v_abs, .. } = *c;
+    let o = &c.fw.options;
+    let (m_cal, recip, recip_frac, prod_type) = (&m_cal, &recip, &recip_frac, &prod_type);
+    at.ensure(m_cal.is_finite() && *m_cal > 0.0, "quant.m_cal", || {
+        format!("{m_cal} (expected a positive number)")
+    })?;
+    at.shift("quant.recip_frac", *recip_frac)?;
+    at.consts("quant.recip", &[*recip], o.const_bits)?;
+    // A positive R keeps the sign of V (codes of a non-negative input are ≥ 0).
+    at.ensure(*recip >= 1, "quant.recip", || {
+        format!("{recip} (expected a positive reciprocal)")
+    })?;
+    let Some(prod) = mul(
+        Interval::new(-v_abs, v_abs),
+        Interval::point(*recip as i128),
+    ) else {
+        return at.overflow("quant.prod_type");
+    };
+    at.holds("quant.prod_type", *prod_type, c.signed_prod(prod), true)?;
+    // A negative recip_frac is a left shift of V·R before the clamp: it must not wrap.
+    let fits = shift_round(c.signed_prod(prod), *recip_frac)
+        .is_some_and(|r| FixedType::fitting(r, 0).width <= MAX_WIDTH);
+    at.ensure(fits, "quant.recip_frac", || {
+        format!("V·R shifted by {recip_frac} needs more than {MAX_WIDTH} bits")
+    })?;
+    at.eq(
+        "shift",
+        t.shift,
+        t.scale_frac - o.frac_bits,
+        "scale_frac - frac_bits",
+    )?;
+    Ok(Interval::point(1))
 }
 
 fn ternary(
@@ -687,8 +777,8 @@ fn affine(
     )?;
     let mut pre = Vec::with_capacity(l.n_out);
     let mut prods = Vec::with_capacity(l.n_out);
-    for n in 0..l.n_out {
-        let p = mul(in_ranges[n], Interval::point(a.scale[n] as i128)).expect("62-bit operands");
+    for (n, r) in in_ranges.iter().enumerate() {
+        let p = mul(*r, Interval::point(a.scale[n] as i128)).expect("62-bit operands");
         prods.push(p);
         let Some(y) =
             shift_round(p, a.shift).and_then(|y| add(y, Interval::point(a.bias[n] as i128)))
@@ -950,6 +1040,13 @@ pub(crate) mod tests {
             *recip = -1;
         }
         assert_eq!(validate(&fw).unwrap_err().field, "quant.recip");
+        // Found by fuzzing (edit_firmware): recip_frac -32 shifted V·R left past 64 bits, the
+        // emulators wrapped differently.
+        let mut fw = every_kind_fw(Mode::Static);
+        if let Quantizer::Static { recip_frac, .. } = &mut ternary(&mut fw).quant {
+            *recip_frac = -32;
+        }
+        assert_eq!(validate(&fw).unwrap_err().field, "quant.recip_frac");
     }
 
     /// Dynamic-mode quantizer fields: M's floor (divides), its type, the guard bits.

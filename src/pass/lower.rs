@@ -342,6 +342,8 @@ fn lower_stage(
                     let prod_iv = Interval::new(-v_abs, v_abs).mul(Interval::point(recip as i128));
                     let prod_iv = if nonneg { prod_iv.relu() } else { prod_iv };
                     let prod_type = ctx.ty("V·R", prod_iv, 0)?;
+                    // A negative `pf` shifts V·R left before the clamp.
+                    ctx.ty("V·R shifted", prod_iv.shift_round(pf), 0)?;
                     let consts: Vec<f64> = post.iter().map(|c| c * m_cal).collect();
                     let pd = const_frac(consts.iter().copied(), opts.const_bits);
                     (
