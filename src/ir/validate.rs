@@ -10,8 +10,11 @@
 //!
 //! All interval arithmetic here is checked (`i128`); a value that does not fit is an error.
 
-use super::firmware::{AffineFw, DenseFw, Firmware, FwKind, FwLayer, Mode, Quantizer, TernaryFw};
+use super::firmware::{
+    AffineFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, Mode, Quantizer, TernaryFw,
+};
 use super::fixed::{bit_length, ceil_log2, shift_round_i128, FixedType, Interval, MAX_WIDTH};
+use super::profile::InNorm;
 use super::Matrix;
 use std::fmt;
 
@@ -382,23 +385,49 @@ struct QCtx<'a> {
     f_in: i32,
     v_abs: i128,
     nonneg: bool,
+    /// [`Dequant::CodeUnits`]: `y = (acc·C_n) >> shift` in every mode, `M` floored at 1.
+    code_units: bool,
 }
 
 impl QCtx<'_> {
     /// Checks `m_floor` and `m_type`; returns the largest `M`.
     fn m_range(&self, m_floor: i64, m_type: FixedType) -> Res<i128> {
         let eps = self.fw.profile.eps_act as f64;
-        let floor = (eps * (2f64).powi(self.f_in)).ceil().max(1.0) as i64;
-        self.at.eq(
-            "quant.m_floor",
-            m_floor,
-            floor,
-            "max(1, ceil(eps_act · 2^frac_in))",
-        )?;
+        let (floor, rule) = if self.code_units {
+            (
+                1,
+                "1 (in-layer norm: the eps clamp never acts, docs/semantics.md)",
+            )
+        } else {
+            let f = (eps * (2f64).powi(self.f_in)).ceil().max(1.0) as i64;
+            (f, "max(1, ceil(eps_act · 2^frac_in))")
+        };
+        self.at.eq("quant.m_floor", m_floor, floor, rule)?;
         let m_max = self.v_abs.max(m_floor as i128);
         self.at
             .holds("quant.m_type", m_type, Interval::new(0, m_max), true)?;
         Ok(m_max)
+    }
+
+    /// The dequantization shift: `scale_frac + frac_in − frac_bits` where the product carries
+    /// `M` (dynamic, pow2 in input units), else `scale_frac − frac_bits`.
+    fn check_shift(&self, carries_m: bool) -> Res<()> {
+        let (t, o) = (self.t, &self.fw.options);
+        if carries_m && !self.code_units {
+            self.at.eq(
+                "shift",
+                t.shift,
+                t.scale_frac + self.f_in - o.frac_bits,
+                "scale_frac + frac_in - frac_bits",
+            )
+        } else {
+            self.at.eq(
+                "shift",
+                t.shift,
+                t.scale_frac - o.frac_bits,
+                "scale_frac - frac_bits",
+            )
+        }
     }
 
     /// A product of the input by a positive factor is ≥ 0 when the input is.
@@ -428,6 +457,7 @@ fn quantizer(
         f_in: l.in_type.frac,
         v_abs: in_ranges.iter().map(|r| r.abs_max()).max().unwrap_or(0),
         nonneg: in_ranges.iter().all(|r| r.lo >= 0),
+        code_units: t.dequant == Dequant::CodeUnits,
     };
     match (&t.quant, fw.options.mode) {
         (
@@ -483,7 +513,7 @@ fn quant_dynamic(
     recip_type: FixedType,
     prod_type: FixedType,
 ) -> Res<Interval> {
-    let QCtx { at, q, f_in, t, .. } = *c;
+    let QCtx { at, q, .. } = *c;
     let o = &c.fw.options;
     let (m_floor, m_type, guard, e_type, recip_type, prod_type) =
         (&m_floor, &m_type, &guard, &e_type, &recip_type, &prod_type);
@@ -526,13 +556,12 @@ fn quant_dynamic(
     at.holds("quant.recip_type", *recip_type, r_iv, true)?;
     let prod = c.signed_prod(Interval::new(-bound, bound));
     at.holds("quant.prod_type", *prod_type, prod, true)?;
-    at.eq(
-        "shift",
-        t.shift,
-        t.scale_frac + f_in - o.frac_bits,
-        "scale_frac + frac_in - frac_bits",
-    )?;
-    Ok(Interval::new(*m_floor as i128, m_max))
+    c.check_shift(true)?;
+    Ok(if c.code_units {
+        Interval::point(1)
+    } else {
+        Interval::new(*m_floor as i128, m_max)
+    })
 }
 
 /// `M` as above, `e = ceil(log2 M)`, codes `round(Q·V / 2^e)`.
@@ -544,14 +573,8 @@ fn quant_pow2(
     prod_type: FixedType,
 ) -> Res<Interval> {
     let QCtx {
-        at,
-        q,
-        f_in,
-        t,
-        v_abs,
-        ..
+        at, q, t, v_abs, ..
     } = *c;
-    let o = &c.fw.options;
     let (m_floor, m_type, e_max, e_type, prod_type) =
         (&m_floor, &m_type, &e_max, &e_type, &prod_type);
     let m_max = c.m_range(*m_floor, *m_type)?;
@@ -569,14 +592,11 @@ fn quant_pow2(
         return at.overflow("quant.prod_type");
     };
     at.holds("quant.prod_type", *prod_type, c.signed_prod(prod), true)?;
-    at.eq(
-        "shift",
-        t.shift,
-        t.scale_frac + f_in - o.frac_bits,
-        "scale_frac + frac_in - frac_bits",
-    )?;
-    at.shift("shift - quant.e_max", t.shift - e_max)?;
-    at.shift("shift - ceil(log2 m_floor)", t.shift - ceil_log2(*m_floor))?;
+    c.check_shift(true)?;
+    if !c.code_units {
+        at.shift("shift - quant.e_max", t.shift - e_max)?;
+        at.shift("shift - ceil(log2 m_floor)", t.shift - ceil_log2(*m_floor))?;
+    }
     Ok(Interval::point(1))
 }
 
@@ -588,7 +608,7 @@ fn quant_static(
     recip_frac: i32,
     prod_type: FixedType,
 ) -> Res<Interval> {
-    let QCtx { at, t, v_abs, .. } = *c;
+    let QCtx { at, v_abs, .. } = *c;
     let o = &c.fw.options;
     let (m_cal, recip, recip_frac, prod_type) = (&m_cal, &recip, &recip_frac, &prod_type);
     at.ensure(m_cal.is_finite() && *m_cal > 0.0, "quant.m_cal", || {
@@ -613,12 +633,7 @@ fn quant_static(
     at.ensure(fits, "quant.recip_frac", || {
         format!("V·R shifted by {recip_frac} needs more than {MAX_WIDTH} bits")
     })?;
-    at.eq(
-        "shift",
-        t.shift,
-        t.scale_frac - o.frac_bits,
-        "scale_frac - frac_bits",
-    )?;
+    c.check_shift(false)?;
     Ok(Interval::point(1))
 }
 
@@ -638,6 +653,20 @@ fn ternary(
     at.shift("shift", t.shift)?;
     at.shift("scale_frac", t.scale_frac)?;
     at.consts("scale", &t.scale, o.const_bits)?;
+    let code_units = p.in_norm != InNorm::None;
+    let want = if code_units {
+        Dequant::CodeUnits
+    } else {
+        Dequant::InputUnits
+    };
+    at.ensure(t.dequant == want, "dequant", || {
+        format!(
+            "{:?} (the profile's in-layer norm needs {want:?})",
+            t.dequant
+        )
+    })?;
+    let centred = center(p, t, at, in_ranges)?;
+    let in_ranges: &[Interval] = centred.as_deref().unwrap_or(in_ranges);
     let prod_scale = quantizer(fw, l, t, at, in_ranges)?;
     // Codes: |q| ≤ Q in the dynamic modes (docs/arithmetic.md), any clamp value in static.
     let q = t.qmax;
@@ -671,7 +700,7 @@ fn ternary(
         };
         dq_union = Some(dq_union.map_or(prod, |u| u.union(prod)));
         let y = match &t.quant {
-            Quantizer::Pow2 { e_max, m_floor, .. } => (ceil_log2(*m_floor)..=*e_max)
+            Quantizer::Pow2 { e_max, m_floor, .. } if !code_units => (ceil_log2(*m_floor)..=*e_max)
                 .map(|e| shift_round(prod, t.shift - e))
                 .collect::<Option<Vec<_>>>()
                 .and_then(union_all),
@@ -685,7 +714,7 @@ fn ternary(
     let dq = dq_union.expect("n_out ≥ 1 was checked");
     let dq = match &t.quant {
         // A left shift by up to e_max - shift happens on the product when shift < e.
-        Quantizer::Pow2 { e_max, .. } => {
+        Quantizer::Pow2 { e_max, .. } if !code_units => {
             let Some(w) = shift_round(dq, -(e_max - t.shift).max(0)) else {
                 return at.overflow("dequant_type");
             };
@@ -695,6 +724,45 @@ fn ternary(
     };
     at.holds("dequant_type", t.dequant_type, dq, true)?;
     Ok(pre)
+}
+
+/// The mean subtraction of a layer-norm profile (`U_k = K·V_k − ΣV`): present exactly when
+/// the profile has a layer norm, its types hold every prefix sum and every `U_k`. Returns the
+/// ranges of `U` (the quantizer's input), or `None` without centring.
+fn center(
+    p: &crate::ir::Profile,
+    t: &TernaryFw,
+    at: &At,
+    in_ranges: &[Interval],
+) -> Res<Option<Vec<Interval>>> {
+    let needed = p.in_norm == InNorm::LayerNorm;
+    let c = match (&t.center, needed) {
+        (None, false) => return Ok(None),
+        (Some(c), true) => c,
+        (Some(_), false) => return at.err("center", "present, but the profile has no layer norm"),
+        (None, true) => return at.err("center", "missing: the profile's layer norm needs it"),
+    };
+    let k = in_ranges.len() as i128;
+    let (mut sum, mut prefixes) = (Interval::point(0), Interval::point(0));
+    for r in in_ranges {
+        let Some(s) = add(sum, *r) else {
+            return at.overflow("center.sum_type");
+        };
+        sum = s;
+        prefixes = prefixes.union(sum);
+    }
+    at.holds("center.sum_type", c.sum_type, prefixes, true)?;
+    let mut u = Vec::with_capacity(in_ranges.len());
+    for r in in_ranges {
+        // U_k = (K−1)·V_k − Σ_{j≠k} V_j: every input appears once, so the interval is exact.
+        let others = Interval::new(sum.lo - r.lo, sum.hi - r.hi);
+        let Some(uk) = mul(*r, Interval::point(k - 1)).and_then(|a| add(a, others.neg())) else {
+            return at.overflow("center.u_type");
+        };
+        at.holds("center.u_type", c.u_type, uk, true)?;
+        u.push(uk);
+    }
+    Ok(Some(u))
 }
 
 fn dense(
@@ -1085,6 +1153,44 @@ pub(crate) mod tests {
             edit(&mut ternary(&mut fw).quant);
             let e = validate(&fw).unwrap_err();
             assert_eq!(e.field, field, "{e}");
+        }
+    }
+
+    /// The in-layer-norm stages: a schneiderkamp firmware validates in every mode, and each
+    /// edit of its centring stage or dequantization kind is refused by field.
+    #[test]
+    fn norm_profile_stages_are_checked() {
+        for mode in Mode::ALL {
+            let mut model = crate::testutil::random_mlp(&[5, 6, 3], 8, true);
+            model.profile = Profile::named(ProfileName::Schneiderkamp);
+            let cal =
+                crate::pass::calibrate::calibrate(&model, &crate::testutil::gaussian(64 * 5, 3));
+            let loaded = Loaded {
+                model,
+                origin: ArchOrigin::Inferred,
+                notes: vec![],
+            };
+            let fw = lower_for(&loaded, &FwOptions::default(), mode, Some(&cal)).unwrap();
+            validate(&fw).unwrap();
+            let edits: [(&str, fn(&mut TernaryFw)); 4] = [
+                ("center", |t| t.center = None),
+                ("dequant", |t| t.dequant = Dequant::InputUnits),
+                ("center.u_type", |t| {
+                    t.center.as_mut().unwrap().u_type.width -= 1;
+                }),
+                ("center.sum_type", |t| {
+                    t.center.as_mut().unwrap().sum_type.width = 1;
+                }),
+            ];
+            for (field, edit) in edits {
+                let mut bad = fw.clone();
+                let FwKind::Ternary(t) = &mut bad.layers[0].kind else {
+                    panic!("layer 0 is ternary")
+                };
+                edit(t);
+                let e = validate(&bad).unwrap_err().to_string();
+                assert!(e.contains(&format!("{field}:")), "{mode} {field}: {e}");
+            }
         }
     }
 }
