@@ -261,10 +261,10 @@ fn bad_inputs_fail_cleanly_and_write_nothing() {
     assert!(e.contains("static mode needs calibration data"), "{e}");
 }
 
-/// Files written by models/export_tests/make_export_tests.py with PyTorch.
+/// Files written by models/training/make_export_tests.py with PyTorch.
 fn export_test(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models/export_tests")
+        .join("tests/data/export_tests")
         .join(name)
 }
 

@@ -2,7 +2,7 @@
 //! (`safetensors.torch.save_file(model.state_dict())`) that bit2hls once read silently wrong.
 //! Each one must now either agree with PyTorch (argmax ≥ 99.9 % on the 28,000 test jets, with
 //! the flags the docs tell the user to give) or be refused with an error that names what to do.
-//! The models and PyTorch's outputs were made by `models/trust/make_cases.py` with the real
+//! The models and PyTorch's outputs were made by `models/training/make_trust_cases.py` with the real
 //! packages (bitnet 0.2.5, bitlinear 2.4.6); nothing here was produced by bit2hls.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ fn repo() -> PathBuf {
 }
 
 fn case(name: &str) -> PathBuf {
-    repo().join("models/trust").join(name)
+    repo().join("tests/data/trust").join(name)
 }
 
 fn jets() -> PathBuf {

@@ -1,6 +1,6 @@
-"""Regenerates the files in models/export_tests/ (run from the repository root):
+"""Regenerates the files in tests/data/export_tests/ (run from the repository root):
 
-    /work/pyenv/bin/python models/export_tests/make_export_tests.py   # or any venv with torch
+    /work/pyenv/bin/python models/training/make_export_tests.py   # or any venv with torch
 
 The Rust tests (tests/cli.rs, src/front/tests.rs) read only the written files; CI needs no
 torch. Every file is written by models/export.py or by plain torch/numpy:
@@ -25,9 +25,11 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
-sys.path.insert(0, os.path.join(HERE, "..", "training"))
+TRAINING = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(TRAINING, ".."))
+sys.path.insert(0, TRAINING)
+# Test files, not shipped models: the shipped-model tests compile every models/*/*.safetensors.
+HERE = os.path.join(TRAINING, "..", "..", "tests", "data", "export_tests")
 from bitlinear import BitLinear  # noqa: E402
 from export import save_for_bit2hls  # noqa: E402
 

@@ -3,7 +3,7 @@
 `safetensors.torch.save_file(model.state_dict(), path)` that bit2hls once read silently wrong.
 
     pip install --no-deps bitnet==0.2.5 zetascale==2.8.8 bitlinear==2.4.6   # + models/requirements.txt
-    python models/trust/make_cases.py          # writes models/trust/*.safetensors, *_torch.npy, model.pt
+    python models/training/make_trust_cases.py   # writes tests/data/trust/*.safetensors, *_torch.npy, model.pt
 
 Each network is trained briefly (Adam, 400 steps of 256 jets, the layer's own straight-through
 estimator) on the training split of models/data/qg_features.npz (16 standardized jet
@@ -31,9 +31,10 @@ import safetensors.torch
 import torch
 from torch import nn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = os.path.dirname(HERE)
-TRAINING = os.path.join(MODELS, "training")
+TRAINING = os.path.dirname(os.path.abspath(__file__))
+MODELS = os.path.dirname(TRAINING)
+# Test files, not shipped models: the shipped-model tests compile every models/*/*.safetensors.
+HERE = os.path.join(os.path.dirname(MODELS), "tests", "data", "trust")
 
 
 def load(modname, path):
