@@ -375,9 +375,11 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
     };
     let d: FirmwareDump =
         serde_json::from_str(text).map_err(|e| bad(format!("not a bit2hls firmware dump: {e}")))?;
-    if d.format != FORMAT || d.version != VERSION {
+    // Version 1 is version 2 without the optional norm fields: projects of the previous release
+    // still read.
+    if d.format != FORMAT || !(1..=VERSION).contains(&d.version) {
         return Err(bad(format!(
-            "format '{}' version {} (expected '{FORMAT}' version {VERSION})",
+            "format '{}' version {} (expected '{FORMAT}' version 1 to {VERSION})",
             d.format, d.version
         )));
     }
