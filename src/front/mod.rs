@@ -108,6 +108,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
 /// [`load`] on bytes already in memory; `path` names the file in messages and locates a sidecar.
 pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded> {
     let file = TensorFile::from_bytes(path, bytes)?;
+    // Before inference: a `….norm.weight` would otherwise be reported as a layer-order problem.
     if let Some(p) = opts.profile {
         norm_check::refuse_norm_parameters(&file, p)?;
     }
