@@ -12,12 +12,13 @@ B="${CARGO_TARGET_DIR:-target}/release/bit2hls"
 M=models/qg_mlp/qg_mlp.safetensors
 D=models/data/test_jets.npz
 C=models/data/calib_jets.npz
+R=models/qg_mlp/qg_mlp_torch_test_jets.npy   # PyTorch's own outputs on D (models/training/make_reference_outputs.py)
 set -x
 $B inspect "$M" --calib "$C"
-$B validate "$M" --data "$D" --calib "$C"
+$B validate "$M" --data "$D" --calib "$C" --reference "$R"
 $B compile "$M" -o out/qg_mlp --force --calib "$C"
 $B csim out/qg_mlp
 $B estimate "$M" --part xcvu9p --clock 200MHz --calib "$C" --all-modes
-$B compile "$M" -o out/qg_mlp_rtl --force --backend verilog --mode static --calib "$C" --data "$D" --tb-samples 10000
+$B compile "$M" -o out/qg_mlp_rtl --force --backend verilog --mode static --calib "$C" --data "$D" --reference "$R" --tb-samples 10000
 $B rtlsim out/qg_mlp_rtl
 $B synth out/qg_mlp_rtl
