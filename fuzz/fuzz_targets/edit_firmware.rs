@@ -1,9 +1,10 @@
 //! Edits of real `firmware.json` files: see `bit2hls::fuzzing::edit_firmware`. The first byte
-//! chooses the seed (compiled from the shipped models in every mode).
+//! chooses the seed (compiled from the shipped models in every mode, and `qg_mlp_tiny` under the
+//! in-layer-norm profiles).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-const SEEDS: [&str; 9] = [
+const SEEDS: [&str; 15] = [
     include_str!("../seeds/read_firmware/qg_mlp_tiny-dynamic.json"),
     include_str!("../seeds/read_firmware/qg_mlp_tiny-dynamic-pow2.json"),
     include_str!("../seeds/read_firmware/qg_mlp_tiny-static.json"),
@@ -13,6 +14,12 @@ const SEEDS: [&str; 9] = [
     include_str!("../seeds/read_firmware/seq_bias-dynamic.json"),
     include_str!("../seeds/read_firmware/seq_bias-dynamic-pow2.json"),
     include_str!("../seeds/read_firmware/seq_bias-static.json"),
+    include_str!("../seeds/read_firmware/qg_mlp_tiny-kyegomez-dynamic.json"),
+    include_str!("../seeds/read_firmware/qg_mlp_tiny-kyegomez-dynamic-pow2.json"),
+    include_str!("../seeds/read_firmware/qg_mlp_tiny-kyegomez-static.json"),
+    include_str!("../seeds/read_firmware/qg_mlp_tiny-schneiderkamp-dynamic.json"),
+    include_str!("../seeds/read_firmware/qg_mlp_tiny-schneiderkamp-dynamic-pow2.json"),
+    include_str!("../seeds/read_firmware/qg_mlp_tiny-schneiderkamp-static.json"),
 ];
 
 fuzz_target!(|data: &[u8]| {
