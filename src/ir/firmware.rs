@@ -96,6 +96,41 @@ pub enum Quantizer {
     },
 }
 
+/// The ranges of the centring stage for inputs in `in_ranges`: the union of every prefix sum
+/// of `S = ΣV` (the running sum of generated code must fit too) and the exact range of each
+/// `U_k = K·V_k − S = (K−1)·V_k − Σ_{j≠k} V_j` (every input appears once). `None` when an
+/// i128 bound overflows (only possible for ranges read from an edited file).
+pub fn centre_ranges(in_ranges: &[Interval]) -> Option<(Interval, Vec<Interval>)> {
+    let k1 = in_ranges.len() as i128 - 1;
+    let (mut sum, mut prefixes) = (Interval::point(0), Interval::point(0));
+    for r in in_ranges {
+        sum = Interval::new(sum.lo.checked_add(r.lo)?, sum.hi.checked_add(r.hi)?);
+        prefixes = prefixes.union(sum);
+    }
+    let u = in_ranges
+        .iter()
+        .map(|r| {
+            let (others_lo, others_hi) = (sum.lo.checked_sub(r.lo)?, sum.hi.checked_sub(r.hi)?);
+            Some(Interval::new(
+                r.lo.checked_mul(k1)?.checked_sub(others_hi)?,
+                r.hi.checked_mul(k1)?.checked_sub(others_lo)?,
+            ))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((prefixes, u))
+}
+
+/// `m_floor` of a quantizer reading inputs with `frac_in` fractional bits: the eps clamp
+/// `max(1, ceil(eps_act · 2^frac_in))` in input codes, or 1 under an in-layer norm (whose eps
+/// clamps never act on a non-zero input, docs/semantics.md).
+pub fn m_floor(p: &super::Profile, frac_in: i32) -> i64 {
+    if p.output_per_event_scaled() {
+        1
+    } else {
+        ((p.eps_act as f64) * (2f64).powi(frac_in)).ceil().max(1.0) as i64
+    }
+}
+
 /// Layer-norm mean subtraction in front of the quantizer (profiles with a parameter-free
 /// LayerNorm): `S = Σ_k V_k`, `U_k = K·V_k − S`; the quantizer then reads `U` instead of `V`.
 #[derive(Clone, Debug, PartialEq, Serialize)]

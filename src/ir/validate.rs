@@ -392,16 +392,12 @@ struct QCtx<'a> {
 impl QCtx<'_> {
     /// Checks `m_floor` and `m_type`; returns the largest `M`.
     fn m_range(&self, m_floor: i64, m_type: FixedType) -> Res<i128> {
-        let eps = self.fw.profile.eps_act as f64;
-        let (floor, rule) = if self.code_units {
-            (
-                1,
-                "1 (in-layer norm: the eps clamp never acts, docs/semantics.md)",
-            )
+        let rule = if self.code_units {
+            "1 (in-layer norm: the eps clamp never acts, docs/semantics.md)"
         } else {
-            let f = (eps * (2f64).powi(self.f_in)).ceil().max(1.0) as i64;
-            (f, "max(1, ceil(eps_act · 2^frac_in))")
+            "max(1, ceil(eps_act · 2^frac_in))"
         };
+        let floor = super::firmware::m_floor(&self.fw.profile, self.f_in);
         self.at.eq("quant.m_floor", m_floor, floor, rule)?;
         let m_max = self.v_abs.max(m_floor as i128);
         self.at
@@ -742,25 +738,12 @@ fn center(
         (Some(_), false) => return at.err("center", "present, but the profile has no layer norm"),
         (None, true) => return at.err("center", "missing: the profile's layer norm needs it"),
     };
-    let k = in_ranges.len() as i128;
-    let (mut sum, mut prefixes) = (Interval::point(0), Interval::point(0));
-    for r in in_ranges {
-        let Some(s) = add(sum, *r) else {
-            return at.overflow("center.sum_type");
-        };
-        sum = s;
-        prefixes = prefixes.union(sum);
-    }
+    let Some((prefixes, u)) = super::firmware::centre_ranges(in_ranges) else {
+        return at.overflow("center.sum_type");
+    };
     at.holds("center.sum_type", c.sum_type, prefixes, true)?;
-    let mut u = Vec::with_capacity(in_ranges.len());
-    for r in in_ranges {
-        // U_k = (K−1)·V_k − Σ_{j≠k} V_j: every input appears once, so the interval is exact.
-        let others = Interval::new(sum.lo - r.lo, sum.hi - r.hi);
-        let Some(uk) = mul(*r, Interval::point(k - 1)).and_then(|a| add(a, others.neg())) else {
-            return at.overflow("center.u_type");
-        };
-        at.holds("center.u_type", c.u_type, uk, true)?;
-        u.push(uk);
+    for uk in &u {
+        at.holds("center.u_type", c.u_type, *uk, true)?;
     }
     Ok(Some(u))
 }

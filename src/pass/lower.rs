@@ -127,25 +127,9 @@ fn center(
     if p.in_norm != InNorm::LayerNorm {
         return Ok((None, None));
     }
-    let k = in_ranges.len() as i128;
-    // Every prefix sum, so that the running sum of the generated code fits as well.
-    let (mut sum, mut prefixes) = (Interval::point(0), Interval::point(0));
-    for r in in_ranges {
-        sum = sum.add(*r);
-        prefixes = prefixes.union(sum);
-    }
-    // U_k = (K−1)·V_k − Σ_{j≠k} V_j: each V appears once, so the interval is exact.
-    let u: Vec<Interval> = in_ranges
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            in_ranges
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .fold(r.mul(Interval::point(k - 1)), |a, (_, o)| a.add(o.neg()))
-        })
-        .collect();
+    // Proven input ranges are bounded by 62-bit types: the i128 bounds cannot overflow.
+    let (prefixes, u) =
+        crate::ir::firmware::centre_ranges(in_ranges).expect("62-bit ranges fit i128");
     let sum_type = ctx.ty("input sum", prefixes, 0)?;
     let u_all = u.iter().copied().reduce(Interval::union).expect("n_in > 0");
     let u_type = ctx.ty("centred input", u_all, 0)?;
@@ -216,12 +200,10 @@ fn lower_stage(
             let nonneg = q_in.iter().all(|r| r.lo >= 0);
             // With an in-layer norm the eps clamps never act on a non-zero input (checked by
             // `norm_eps_inactive`), so M needs no floor beyond 1 (docs/semantics.md).
-            let m_floor = if code_units {
+            if code_units {
                 norm_eps_inactive(p, ctx, n_in, f_in)?;
-                1
-            } else {
-                ((p.eps_act as f64) * (2f64).powi(f_in)).ceil().max(1.0) as i64
-            };
+            }
+            let m_floor = crate::ir::firmware::m_floor(p, f_in);
             let m_max = v_abs.max(m_floor as i128);
             let m_type = ctx.ty("max|x|", Interval::new(0, m_max), 0)?;
             // Codes: |q| ≤ Q in the dynamic modes (see docs/arithmetic.md), any clamp value in static.
