@@ -115,12 +115,8 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::back::emu::problem::{build, problem_all_profiles, run_counted};
-    use crate::back::emu::tests::{adversarial_inputs, fw_args};
-    use crate::front::{ArchOrigin, Loaded};
-    use crate::ir::firmware::Mode;
-    use crate::pass::calibrate::calibrate;
-    use crate::pipeline::lower_for;
+    use crate::back::emu::problem::{problem_all_profiles, run_counted};
+    use crate::back::emu::tests::{adversarial_inputs, lower_all_modes};
     use crate::reference::fixed::Emulator;
     use proptest::prelude::*;
 
@@ -134,17 +130,8 @@ mod tests {
             problem_all_profiles(20, 20),
             0.9,
             |p, tally| {
-                let loaded = Loaded {
-                    model: build(&p),
-                    origin: ArchOrigin::Inferred,
-                    notes: vec![],
-                };
-                let cal = calibrate(
-                    &loaded.model,
-                    &crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1),
-                );
-                for mode in Mode::ALL {
-                    let Ok(fw) = lower_for(&loaded, &fw_args(&p), mode, Some(&cal)) else {
+                for (mode, fw) in lower_all_modes(&p, p.seed ^ 1) {
+                    let Ok(fw) = fw else {
                         tally.skipped();
                         continue;
                     };
@@ -197,18 +184,9 @@ mod tests {
                     profile,
                     events: 0,
                 };
-                let loaded = Loaded {
-                    model: build(&p),
-                    origin: ArchOrigin::Inferred,
-                    notes: vec![],
-                };
-                let cal = calibrate(
-                    &loaded.model,
-                    &crate::testutil::gaussian(64 * p.widths[0], seed),
-                );
-                for mode in Mode::ALL {
-                    let fw = lower_for(&loaded, &fw_args(&p), mode, Some(&cal)).unwrap();
-                    let nl = super::super::build::build(&fw);
+                for (mode, fw) in lower_all_modes(&p, seed) {
+                    let fw = fw.unwrap();
+                    let nl = crate::hw::build::build(&fw);
                     let emu = Emulator::new(&fw);
                     let t = fw.input_type();
                     for x in

@@ -49,6 +49,27 @@ pub(crate) fn fw_args(p: &Problem) -> FwOptions {
     }
 }
 
+/// The firmware of problem `p` in every mode, calibrated on 64 Gaussian events seeded with
+/// `calib_seed` and lowered with [`fw_args`]; `Err` where the lowering refuses.
+pub(crate) fn lower_all_modes(
+    p: &Problem,
+    calib_seed: u64,
+) -> Vec<(Mode, crate::Result<crate::ir::firmware::Firmware>)> {
+    let loaded = Loaded {
+        model: build(p),
+        origin: ArchOrigin::Inferred,
+        notes: vec![],
+    };
+    let cal = calibrate(
+        &loaded.model,
+        &crate::testutil::gaussian(64 * p.widths[0], calib_seed),
+    );
+    Mode::ALL
+        .into_iter()
+        .map(|mode| (mode, lower_for(&loaded, &fw_args(p), mode, Some(&cal))))
+        .collect()
+}
+
 /// Range analysis is sound and the emulator equals the naive i128 reference (192 problems in
 /// every mode; at least 90 % of the pairs must lower).
 #[test]
@@ -59,16 +80,8 @@ fn emulator_matches_naive_and_ranges_hold() {
         problem_all_profiles(24, 20),
         0.9,
         |p, tally| {
-            let model = build(&p);
-            let loaded = Loaded {
-                model,
-                origin: ArchOrigin::Inferred,
-                notes: vec![],
-            };
-            let calib_x = crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1);
-            let cal = calibrate(&loaded.model, &calib_x);
-            for mode in Mode::ALL {
-                let fw = match lower_for(&loaded, &fw_args(&p), mode, Some(&cal)) {
+            for (mode, fw) in lower_all_modes(&p, p.seed ^ 1) {
+                let fw = match fw {
                     Ok(fw) => fw,
                     // A refusal must be the documented width limit, never anything else.
                     Err(e) => {
@@ -176,17 +189,8 @@ fn norm_profiles_match_naive_in_every_mode() {
                 profile,
                 events: 0,
             };
-            let loaded = Loaded {
-                model: build(&p),
-                origin: ArchOrigin::Inferred,
-                notes: vec![],
-            };
-            let cal = calibrate(
-                &loaded.model,
-                &crate::testutil::gaussian(64 * p.widths[0], seed),
-            );
-            for mode in Mode::ALL {
-                let fw = lower_for(&loaded, &fw_args(&p), mode, Some(&cal)).unwrap();
+            for (mode, fw) in lower_all_modes(&p, seed) {
+                let fw = fw.unwrap();
                 let emu = Emulator::new(&fw);
                 let t = fw.input_type();
                 for x in adversarial_inputs(fw.n_in, t.min_code() as i64, t.max_code() as i64, seed)
