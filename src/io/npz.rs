@@ -181,49 +181,24 @@ mod tests {
         (d, p)
     }
 
+    /// The labels `read_labels` finds in an npz whose `y` holds `y`.
+    fn labels<T: ndarray_npy::WritableElement>(y: Vec<T>) -> Option<Vec<i64>> {
+        read_labels(&npz_with_y(y).1).unwrap()
+    }
+
     #[test]
     fn every_integer_and_bool_dtype_is_a_label() {
         let want = Some(vec![0i64, 1, 2, 1]);
-        assert_eq!(
-            read_labels(&npz_with_y(vec![0i8, 1, 2, 1]).1).unwrap(),
-            want
-        );
-        assert_eq!(
-            read_labels(&npz_with_y(vec![0u8, 1, 2, 1]).1).unwrap(),
-            want
-        );
-        assert_eq!(
-            read_labels(&npz_with_y(vec![0i16, 1, 2, 1]).1).unwrap(),
-            want
-        );
-        assert_eq!(
-            read_labels(&npz_with_y(vec![0u16, 1, 2, 1]).1).unwrap(),
-            want
-        );
-        assert_eq!(
-            read_labels(&npz_with_y(vec![0i32, 1, 2, 1]).1).unwrap(),
-            want
-        );
-        assert_eq!(
-            read_labels(&npz_with_y(vec![0u32, 1, 2, 1]).1).unwrap(),
-            want
-        );
-        assert_eq!(
-            read_labels(&npz_with_y(vec![0i64, 1, 2, 1]).1).unwrap(),
-            want
-        );
-        assert_eq!(
-            read_labels(&npz_with_y(vec![0u64, 1, 2, 1]).1).unwrap(),
-            want
-        );
-        assert_eq!(
-            read_labels(&npz_with_y(vec![0.0f32, 1.0, 2.0, 1.0]).1).unwrap(),
-            want
-        );
-        assert_eq!(
-            read_labels(&npz_with_y(vec![false, true, true]).1).unwrap(),
-            Some(vec![0, 1, 1])
-        );
+        assert_eq!(labels(vec![0i8, 1, 2, 1]), want);
+        assert_eq!(labels(vec![0u8, 1, 2, 1]), want);
+        assert_eq!(labels(vec![0i16, 1, 2, 1]), want);
+        assert_eq!(labels(vec![0u16, 1, 2, 1]), want);
+        assert_eq!(labels(vec![0i32, 1, 2, 1]), want);
+        assert_eq!(labels(vec![0u32, 1, 2, 1]), want);
+        assert_eq!(labels(vec![0i64, 1, 2, 1]), want);
+        assert_eq!(labels(vec![0u64, 1, 2, 1]), want);
+        assert_eq!(labels(vec![0.0f32, 1.0, 2.0, 1.0]), want);
+        assert_eq!(labels(vec![false, true, true]), Some(vec![0, 1, 1]));
     }
 
     #[test]
