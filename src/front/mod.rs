@@ -162,7 +162,10 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         (None, Some(s)) => s.parse::<ProfileName>().map_err(arch_err)?,
         (None, None) => ProfileName::Bithep,
     };
-    norm_check::refuse_norm_parameters(&file, profile_name)?;
+    if opts.profile.is_none() {
+        // A profile named by the architecture document (checked above when given by the user).
+        norm_check::refuse_norm_parameters(&file, profile_name)?;
+    }
     let profile = Profile::named(profile_name)
         .with(&opts.overrides)
         .map_err(Error::Usage)?;
