@@ -59,10 +59,11 @@ fn estimate_within_15_percent_of_yosys() {
     let tmp = tempfile::tempdir().unwrap();
     let p = PipelineOptions {
         adders_per_stage: 4,
+        adders: Default::default(),
     };
     let mut bad = Vec::new();
     let w = random_ternary(64, 16, 1.0 / 3.0, 29_377);
-    let nl = cmvm_netlist(&w, 8);
+    let nl = cmvm_netlist(&w, 8, p.adders);
     let sch = bit2hls::hw::schedule::schedule(&nl, p);
     let d = Design {
         netlist: nl,

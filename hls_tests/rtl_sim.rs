@@ -18,7 +18,7 @@ use bit2hls::back::rtl::{self, sim::RtlSimOutcome, RtlOptions};
 use bit2hls::hw::schedule::PipelineOptions;
 use bit2hls::ir::firmware::{Firmware, Mode};
 use bit2hls::ir::{Model, Profile, ProfileName};
-use bit2hls::target::parts;
+use bit2hls::target::{parts, AdderOptions, Adders};
 use bit2hls::testutil::random_mlp;
 use common::*;
 
@@ -89,6 +89,20 @@ fn run_all(jobs: &[Job]) -> Vec<String> {
     )
 }
 
+/// Every adder structure is simulated: shared (depth cap 0, the default), shared without a cap,
+/// and plain trees, chosen by the pipeline depth so that each meets several models.
+fn adders_for(stages: u32) -> AdderOptions {
+    let (adders, max_extra_depth) = match stages % 3 {
+        0 => (Adders::Shared, None),
+        1 => (Adders::Shared, Some(0)),
+        _ => (Adders::Trees, Some(0)),
+    };
+    AdderOptions {
+        adders,
+        max_extra_depth,
+    }
+}
+
 fn jobs_for(
     label: &str,
     model: &Model,
@@ -101,11 +115,15 @@ fn jobs_for(
     Mode::ALL
         .iter()
         .map(|&mode| Job {
-            label: format!("{label} / {mode} / {stages} adders per stage"),
+            label: format!(
+                "{label} / {mode} / {stages} adders per stage / {:?}",
+                adders_for(stages)
+            ),
             fw: lower_frac(model, mode, input_type, calib, frac_bits),
             x: x.to_vec(),
             pipeline: PipelineOptions {
                 adders_per_stage: stages,
+                adders: adders_for(stages),
             },
         })
         .collect()

@@ -7,6 +7,7 @@
 
 pub mod back;
 pub mod choice;
+pub mod cmvm;
 pub mod cli;
 pub mod error;
 pub mod estimate;

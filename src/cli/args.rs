@@ -8,6 +8,7 @@ use crate::ir::firmware::Mode;
 use crate::ir::profile::{ActScaleOp, ProfileOverrides, WeightDiv};
 use crate::ir::ProfileName;
 use crate::pipeline::FwOptions;
+use crate::target::{AdderOptions, Adders};
 use crate::Result;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
@@ -160,5 +161,43 @@ impl ModelArgs {
                 weight_scale_is: self.weight_scale_is.clone(),
             },
         )
+    }
+}
+
+/// The adder structure of ternary layers (Verilog backend, HLS latency strategy, estimates).
+#[derive(Args, Clone, Debug)]
+pub struct AdderArgs {
+    /// shared: sub-sums shared across a layer's outputs (fewer adders); trees: one tree per
+    /// output.
+    #[arg(long, value_parser = choice::<Adders>(), default_value = "shared")]
+    pub adders: Adders,
+    /// Shared adders: levels an output may have beyond its plain tree (`none`: no cap, fewest
+    /// adders, possibly deeper).
+    #[arg(long, default_value = "0", value_parser = parse_depth_cap)]
+    pub max_extra_depth: DepthCap,
+}
+
+/// `--max-extra-depth`: a number of adder levels or `none`.
+#[derive(Clone, Copy, Debug)]
+pub struct DepthCap(pub Option<u32>);
+
+fn parse_depth_cap(s: &str) -> std::result::Result<DepthCap, String> {
+    match s {
+        "none" => Ok(DepthCap(None)),
+        _ => s
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n <= 64)
+            .map(|n| DepthCap(Some(n)))
+            .ok_or_else(|| format!("'{s}': expected a number of adder levels 0..=64 or `none`")),
+    }
+}
+
+impl AdderArgs {
+    pub fn options(&self) -> AdderOptions {
+        AdderOptions {
+            adders: self.adders,
+            max_extra_depth: self.max_extra_depth.0,
+        }
     }
 }

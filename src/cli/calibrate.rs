@@ -61,6 +61,8 @@ pub struct WriteArgs {
     pub calib: Option<PathBuf>,
     #[arg(long, default_value_t = 4)]
     pub adders_per_stage: u32,
+    #[command(flatten)]
+    pub adder_args: super::args::AdderArgs,
     /// Print JSON (table).
     #[arg(long)]
     pub json: bool,
@@ -107,13 +109,14 @@ fn shape(s: &str) -> anyhow::Result<(usize, usize)> {
 pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
     let p = PipelineOptions {
         adders_per_stage: a.adders_per_stage,
+        adders: a.adder_args.options(),
     };
     let mut dirs = Vec::new();
     for l in &a.layers {
         let (n_in, n_out) = shape(l)?;
         let seed = 1000 * n_in as u64 + 10 * n_out as u64 + 12345;
         let w = random_ternary(n_out, n_in, a.zeros, seed);
-        let nl = cmvm_netlist(&w, a.bits);
+        let nl = cmvm_netlist(&w, a.bits, p.adders);
         let sch = crate::hw::schedule::schedule(&nl, p);
         let d = Design {
             netlist: nl,

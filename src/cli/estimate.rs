@@ -36,6 +36,8 @@ pub struct EstimateArgs {
     /// Adder levels between pipeline registers (default: from the clock).
     #[arg(long)]
     pub adders_per_stage: Option<u32>,
+    #[command(flatten)]
+    pub adder_args: super::args::AdderArgs,
     /// Time-multiplexing factor: copies of the design that take events in turn.
     #[arg(long, default_value_t = 1)]
     pub tmux: u32,
@@ -57,7 +59,7 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let part = parts::lookup(&a.part)?;
     let clock_ns = parse_clock(&a.clock).map_err(anyhow::Error::msg)?;
-    let pipeline = super::hls::pipeline_options(a.adders_per_stage, clock_ns)?;
+    let pipeline = super::hls::pipeline_options(a.adders_per_stage, clock_ns, a.adder_args.options())?;
     let vo = VerdictOptions {
         event_period_ns: a.event_period,
         tmux: a.tmux,

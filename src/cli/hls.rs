@@ -5,6 +5,7 @@ use crate::back::hls::csim::{csim, CsimOptions};
 use crate::back::hls::{self, HlsOptions, ProjectMeta};
 use crate::back::rtl::{self, RtlOptions};
 use crate::hw::schedule::PipelineOptions;
+use crate::target::AdderOptions;
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
 use crate::pipeline::{calibration, lower_for};
@@ -54,6 +55,8 @@ pub struct CompileArgs {
     /// Verilog backend: adder levels between pipeline registers (default: from --clock).
     #[arg(long)]
     pub adders_per_stage: Option<u32>,
+    #[command(flatten)]
+    pub adder_args: super::args::AdderArgs,
     /// Labelled data (.npz with x, y): report.html then compares firmware and float model
     /// for every activation mode (accuracy vs LUT/latency).
     #[arg(long)]
@@ -86,7 +89,7 @@ fn estimates_and_html(
     use crate::ir::firmware::Mode;
     use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
     let part = crate::target::parts::lookup(&a.part)?;
-    let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
+    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.adder_args.options())?;
     let vo = VerdictOptions {
         event_period_ns: 25.0,
         tmux: a.tmux,
@@ -287,6 +290,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         clock_ns: a.clock,
         strategy: a.strategy,
         reuse: a.reuse,
+        adders: a.adder_args.options(),
     };
     // Cheap checks first, before the model is read.
     parts::lookup(&opts.part).map_err(crate::project::ProjectError::from)?;
@@ -375,6 +379,7 @@ fn merge_report(files: &mut [(String, String)], extra: serde_json::Value) -> any
 pub fn pipeline_options(
     adders_per_stage: Option<u32>,
     clock_ns: f64,
+    adders: AdderOptions,
 ) -> anyhow::Result<PipelineOptions> {
     anyhow::ensure!(
         clock_ns.is_finite() && clock_ns > 0.0 && clock_ns <= 1000.0,
@@ -385,8 +390,12 @@ pub fn pipeline_options(
         Some(n) if n > 64 => anyhow::bail!("--adders-per-stage {n}: at most 64"),
         Some(n) => Ok(PipelineOptions {
             adders_per_stage: n,
+            adders,
         }),
-        None => Ok(PipelineOptions::for_clock(clock_ns)),
+        None => Ok(PipelineOptions {
+            adders,
+            ..PipelineOptions::for_clock(clock_ns)
+        }),
     }
 }
 
@@ -400,7 +409,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         .map_err(crate::project::ProjectError::from)?
         .name
         .to_string();
-    let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
+    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.adder_args.options())?;
     let (loaded, calib, fw) = load_and_lower(&a)?;
     let (x, _tb_source) = tb_inputs(&a, fw.n_in)?;
     let o = RtlOptions {

@@ -4,10 +4,11 @@
 //! equally likely otherwise) on signed `bits`-bit inputs: exactly the add/subtract trees a
 //! ternary layer of the Verilog backend contains, without quantizer and dequantization.
 
-use crate::hw::build::{row_terms, tree};
+use crate::hw::build::accumulate;
 use crate::hw::netlist::{Class, Netlist, Sig};
 use crate::ir::fixed::Interval;
 use crate::ir::Matrix;
+use crate::target::AdderOptions;
 
 /// Seeded random ternary matrix (SplitMix64; independent of any library's RNG).
 pub fn random_ternary(n_out: usize, n_in: usize, zeros: f64, seed: u64) -> Matrix<i8> {
@@ -34,18 +35,15 @@ pub fn random_ternary(n_out: usize, n_in: usize, zeros: f64, seed: u64) -> Matri
     Matrix::new(n_out, n_in, data)
 }
 
-/// The netlist of `y = W·x` on signed `bits`-bit inputs; outputs at the widest output's width.
-pub fn cmvm_netlist(w: &Matrix<i8>, bits: u32) -> Netlist {
+/// The netlist of `y = W·x` on signed `bits`-bit inputs (plain trees or shared adders, as
+/// `adders` says); outputs at the widest output's width.
+pub fn cmvm_netlist(w: &Matrix<i8>, bits: u32, adders: AdderOptions) -> Netlist {
     let mut nl = Netlist::default();
     nl.cur_class = Some(Class::Io);
     let iv = Interval::new(-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1);
     let x: Vec<Sig> = (0..w.cols).map(|k| nl.input(k, iv)).collect();
     nl.cur_class = Some(Class::TernaryAdder);
-    let mut outs = Vec::with_capacity(w.rows);
-    for n in 0..w.rows {
-        let terms = row_terms(w.row(n), &x);
-        outs.push(tree(&mut nl, terms));
-    }
+    let outs = accumulate(&mut nl, w, &x, adders);
     let ow = outs.iter().map(|s| nl.node(*s).width).max().unwrap_or(1);
     nl.out_signed = outs.iter().any(|s| nl.node(*s).signed);
     nl.out_width = ow

@@ -7,11 +7,15 @@
 //! shared by hash-consing), and the dequantization (multiplies, rounding shift, bias, ReLU).
 
 use super::netlist::{Bit, Class, Netlist, Op, Sig};
+use crate::cmvm;
 use crate::ir::firmware::{Dequant, Firmware, FwKind, Quantizer, TernaryFw};
 use crate::ir::fixed::{bit_length, ceil_log2, Interval};
+use crate::ir::Matrix;
+use crate::target::{AdderOptions, Adders};
 
-/// Lowers the firmware; the result computes exactly the emulator's integers.
-pub fn build(fw: &Firmware) -> Netlist {
+/// Lowers the firmware; the result computes exactly the emulator's integers. `adders` chooses
+/// the structure of the ternary layers' sums (never their values).
+pub fn build(fw: &Firmware, adders: AdderOptions) -> Netlist {
     let mut nl = Netlist::default();
     nl.cur_class = Some(Class::Io);
     let in_iv = fw.input_type().interval();
@@ -19,7 +23,7 @@ pub fn build(fw: &Firmware) -> Netlist {
     for (li, layer) in fw.layers.iter().enumerate() {
         nl.cur_layer = li;
         let mut y: Vec<Sig> = match &layer.kind {
-            FwKind::Ternary(t) => ternary(&mut nl, t, &x),
+            FwKind::Ternary(t) => ternary(&mut nl, t, &x, adders),
             FwKind::Dense(d) => {
                 nl.cur_class = Some(Class::Dequant);
                 (0..layer.n_out)
@@ -153,7 +157,7 @@ fn center(nl: &mut Netlist, x: &[Sig]) -> Vec<Sig> {
         .collect()
 }
 
-fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
+fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> Vec<Sig> {
     nl.cur_class = Some(Class::Quantizer);
     let centred;
     let x = match t.center {
@@ -219,10 +223,10 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
             (codes, None)
         }
     };
+    nl.cur_class = Some(Class::TernaryAdder);
+    let accs = accumulate(nl, &t.weights, &codes, adders);
     let mut out = Vec::with_capacity(t.weights.rows);
-    for n in 0..t.weights.rows {
-        nl.cur_class = Some(Class::TernaryAdder);
-        let acc = tree(nl, row_terms(t.weights.row(n), &codes));
+    for (n, &acc) in accs.iter().enumerate() {
         nl.cur_class = Some(Class::Dequant);
         let v = match (&t.quant, dq) {
             _ if t.dequant == Dequant::CodeUnits => {
@@ -296,6 +300,54 @@ fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig 
     }
     let iv = Interval::new(0, (1i128 << wr) - 1);
     nl.push(Op::DivQuot { steps, wd: wm }, iv)
+}
+
+/// `acc_n = Σ_k W_nk·x_k` for every row of the ternary `w`: plain trees ([`tree`]) or the
+/// shared adder graph of [`cmvm::shared`] (the same integers either way).
+pub fn accumulate(nl: &mut Netlist, w: &Matrix<i8>, x: &[Sig], o: AdderOptions) -> Vec<Sig> {
+    match o.adders {
+        Adders::Trees => (0..w.rows)
+            .map(|n| tree(nl, row_terms(w.row(n), x)))
+            .collect(),
+        Adders::Shared => {
+            let opts = cmvm::Options {
+                max_extra_depth: o.max_extra_depth,
+            };
+            graph(nl, &cmvm::shared(w, &opts), x)
+        }
+    }
+}
+
+/// The nodes of a [`cmvm::Graph`] over the inputs `x`: one adder node per graph adder (a
+/// negation only where the graph's sign cannot be absorbed by an add/subtract).
+pub fn graph(nl: &mut Netlist, g: &cmvm::Graph, x: &[Sig]) -> Vec<Sig> {
+    let mut node: Vec<(Sig, bool)> = Vec::with_capacity(g.adders.len());
+    let term = |node: &[(Sig, bool)], t: cmvm::Term| -> (Sig, bool) {
+        let (s, neg) = match t.op {
+            cmvm::Operand::Input(k) => (x[k], false),
+            cmvm::Operand::Adder(i) => node[i],
+        };
+        (s, neg != t.neg)
+    };
+    for ad in &g.adders {
+        let ((a, na), (b, nb)) = (term(&node, ad.a), term(&node, ad.b));
+        node.push(match (na, nb) {
+            (false, false) => (nl.add(a, b, false), false),
+            (false, true) => (nl.add(a, b, true), false),
+            (true, false) => (nl.add(b, a, true), false),
+            (true, true) => (nl.add(a, b, false), true),
+        });
+    }
+    g.outputs
+        .iter()
+        .map(|o| match o {
+            None => nl.push(Op::Const(0), Interval::point(0)),
+            Some(t) => match term(&node, *t) {
+                (s, false) => s,
+                (s, true) => nl.neg(s),
+            },
+        })
+        .collect()
 }
 
 /// The terms of one ternary row: `(x_k, true)` for every +1 weight, then `(x_k, false)` for

@@ -120,6 +120,21 @@ mod tests {
     use crate::reference::fixed::Emulator;
     use proptest::prelude::*;
 
+    /// Every adder structure in turn: plain trees, shared with the depth cap 0, 1 and none.
+    fn adder_options(seed: u64) -> crate::target::AdderOptions {
+        use crate::target::{AdderOptions, Adders};
+        let (adders, max_extra_depth) = match seed % 4 {
+            0 => (Adders::Trees, Some(0)),
+            1 => (Adders::Shared, Some(0)),
+            2 => (Adders::Shared, Some(1)),
+            _ => (Adders::Shared, None),
+        };
+        AdderOptions {
+            adders,
+            max_extra_depth,
+        }
+    }
+
     /// The netlist computes the emulator's outputs, and no node leaves its interval or word
     /// (128 problems in every mode; at least 90 % of the pairs must lower).
     #[test]
@@ -136,7 +151,7 @@ mod tests {
                         continue;
                     };
                     tally.ran();
-                    let nl = crate::hw::build::build(&fw);
+                    let nl = crate::hw::build::build(&fw, adder_options(p.seed));
                     let emu = Emulator::new(&fw);
                     let t = fw.input_type();
                     for x in adversarial_inputs(
@@ -186,7 +201,7 @@ mod tests {
                 };
                 for (mode, fw) in lower_all_modes(&p, seed) {
                     let fw = fw.unwrap();
-                    let nl = crate::hw::build::build(&fw);
+                    let nl = crate::hw::build::build(&fw, adder_options(seed));
                     let emu = Emulator::new(&fw);
                     let t = fw.input_type();
                     for x in

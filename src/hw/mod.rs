@@ -24,7 +24,7 @@ pub struct Design {
 
 impl Design {
     pub fn new(fw: &Firmware, pipeline: PipelineOptions) -> Design {
-        let netlist = build::build(fw);
+        let netlist = build::build(fw, pipeline.adders);
         let schedule = schedule::schedule(&netlist, pipeline);
         Design {
             netlist,

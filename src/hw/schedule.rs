@@ -8,13 +8,16 @@
 //! latency is `last stage + 1` cycles, and a new event is accepted every clock (II = 1).
 
 use super::netlist::{Netlist, Op, Sig};
+use crate::target::AdderOptions;
 use serde::Serialize;
 
-/// How densely registers are placed.
+/// How the netlist is built and how densely registers are placed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PipelineOptions {
     /// Adder levels per clock stage (≥ 1).
     pub adders_per_stage: u32,
+    /// Structure of the ternary layers' sums.
+    pub adders: AdderOptions,
 }
 
 impl PipelineOptions {
@@ -24,6 +27,7 @@ impl PipelineOptions {
         let n = (clock_ns / ADDER_LEVEL_NS).floor();
         PipelineOptions {
             adders_per_stage: n.clamp(1.0, 64.0) as u32,
+            adders: AdderOptions::default(),
         }
     }
 }

@@ -60,3 +60,49 @@ impl Strategy {
         }
     }
 }
+
+/// How the add/subtract trees of the ternary layers are built (latency strategy, both
+/// backends). Exact either way: the choice changes the circuit, never a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Adders {
+    /// One balanced tree per output over its non-zero inputs.
+    Trees,
+    /// Sub-sums `x_i ± x_j` shared across the outputs of a layer (common-subexpression
+    /// elimination, `crate::cmvm`), docs/cmvm.md.
+    Shared,
+}
+
+impl crate::choice::Choice for Adders {
+    const ALL: &'static [Adders] = &[Adders::Shared, Adders::Trees];
+    fn name(self) -> &'static str {
+        match self {
+            Adders::Trees => "trees",
+            Adders::Shared => "shared",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            Adders::Trees => "one balanced add/subtract tree per output, no sharing",
+            Adders::Shared => "share sub-sums across the outputs of a layer (fewer adders)",
+        }
+    }
+}
+
+/// The adder structure of the ternary layers: trees or a shared graph, and for the shared graph
+/// how many adder levels an output may have beyond its plain tree's `⌈log2 nnz⌉`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AdderOptions {
+    pub adders: Adders,
+    /// `None`: no cap (fewest adders); `Some(0)`: no output deeper than its plain tree.
+    pub max_extra_depth: Option<u32>,
+}
+
+impl Default for AdderOptions {
+    fn default() -> Self {
+        AdderOptions {
+            adders: Adders::Shared,
+            max_extra_depth: Some(0),
+        }
+    }
+}

@@ -2,13 +2,14 @@
 //! (firmware/weights/), and the lines of the top function. Every string here is final C++;
 //! the templates only lay them out.
 
+use super::adders::accumulate_lines;
 use super::lanes::{pack, LANES_PER_WORD};
 use super::types::{CType, Types};
 use super::view::{ArrayView, ConfigView, FnView, TopLayerView, WeightsView};
 use crate::ir::firmware::{AffineFw, DenseFw, Dequant, FwKind, FwLayer, Quantizer, TernaryFw};
 use crate::ir::fixed::{ceil_log2, FixedType, Interval};
 use crate::project::names::Namer;
-use crate::target::Strategy;
+use crate::target::{AdderOptions, Strategy};
 
 /// Everything one firmware stage contributes to the project.
 pub struct LayerGen {
@@ -143,22 +144,29 @@ fn out_int(layer: &FwLayer) -> CType {
     CType::code_of(layer.out_type)
 }
 
+/// How a stage is implemented: the project's strategy, reuse factor and adder structure.
+#[derive(Clone, Copy, Debug)]
+pub struct Impl {
+    pub strategy: Strategy,
+    pub reuse: usize,
+    pub adders: AdderOptions,
+}
+
 /// Generates one stage. `index` is 0-based; `in_ranges` are the proven ranges of its inputs.
 pub fn gen_layer(
     index: usize,
     layer: &FwLayer,
     in_ranges: &[Interval],
     io: &Io,
-    strategy: Strategy,
-    reuse: usize,
+    imp: &Impl,
     types: &mut Types,
 ) -> LayerGen {
     let sym = Namer::layer(index, &layer.name);
     let cfg_name = format!("config{}", index + 1);
     match &layer.kind {
-        FwKind::Ternary(t) => ternary(index, layer, t, &sym, &cfg_name, io, strategy, reuse, types),
+        FwKind::Ternary(t) => ternary(index, layer, t, &sym, &cfg_name, io, imp, types),
         FwKind::Dense(d) => dense(
-            index, layer, d, in_ranges, &sym, &cfg_name, io, strategy, reuse, types,
+            index, layer, d, in_ranges, &sym, &cfg_name, io, imp, types,
         ),
         FwKind::Affine(a) => affine(index, layer, a, &sym, &cfg_name, io, types),
     }
@@ -183,8 +191,7 @@ fn ternary(
     sym: &str,
     cfg_name: &str,
     io: &Io,
-    strategy: Strategy,
-    reuse: usize,
+    imp: &Impl,
     types: &mut Types,
 ) -> LayerGen {
     let mut c = Cfg::new(cfg_name.to_string());
@@ -327,26 +334,10 @@ fn ternary(
     };
     let q = format!("{sym}_q");
     let acc = format!("{sym}_acc");
+    let (strategy, reuse) = (imp.strategy, imp.reuse);
     let accumulate = match strategy {
         Strategy::Latency => {
-            let body = (0..w.rows)
-                .map(|n| {
-                    let row = w.row(n);
-                    let p: Vec<String> = row
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, &v)| v == 1)
-                        .map(|(k, _)| format!("q[{k}]"))
-                        .collect();
-                    let m: Vec<String> = row
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, &v)| v == -1)
-                        .map(|(k, _)| format!("q[{k}]"))
-                        .collect();
-                    format!("acc[{n}] = {};", add_sub_tree(&p, &m))
-                })
-                .collect();
+            let body = accumulate_lines(w, t.code_range, imp.adders);
             // The canonical record of the weights (2-bit lanes, reuse-1 layout); the trees below
             // are the code, so this array is not referenced by the latency strategy.
             let p = pack(w, 1);
@@ -524,8 +515,7 @@ fn dense(
     sym: &str,
     cfg_name: &str,
     io: &Io,
-    strategy: Strategy,
-    reuse: usize,
+    imp: &Impl,
     types: &mut Types,
 ) -> LayerGen {
     let mut c = Cfg::new(cfg_name.to_string());
@@ -580,6 +570,7 @@ fn dense(
         function: None,
     };
     let acc = format!("{sym}_acc");
+    let (strategy, reuse) = (imp.strategy, imp.reuse);
     let accumulate = match strategy {
         Strategy::Latency => {
             let body = (0..d.weights.rows)

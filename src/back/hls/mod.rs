@@ -10,6 +10,7 @@
 //! `tb_data/`, `build_prj.tcl`, `vivado_synth.tcl`, `vivado_scripts/`, `report.json`,
 //! `firmware.json` (the complete firmware, for `csim --input`).
 
+pub mod adders;
 pub mod csim;
 pub mod lanes;
 pub mod layers;
@@ -21,9 +22,9 @@ use crate::ir::firmware::{Firmware, FwKind};
 use crate::ir::fixed::Interval;
 use crate::project::names::Namer;
 use crate::project::{ProjectError, Result};
-use crate::target::Strategy;
+use crate::target::{AdderOptions, Strategy};
 use askama::Template;
-use layers::{gen_layer, Io};
+use layers::{gen_layer, Impl, Io};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use types::{CType, Types};
@@ -39,6 +40,8 @@ pub struct HlsOptions {
     pub clock_ns: f64,
     pub strategy: Strategy,
     pub reuse: usize,
+    /// Adder structure of the ternary layers (latency strategy).
+    pub adders: AdderOptions,
 }
 
 impl Default for HlsOptions {
@@ -49,6 +52,7 @@ impl Default for HlsOptions {
             clock_ns: 5.0,
             strategy: Strategy::Latency,
             reuse: 1,
+            adders: AdderOptions::default(),
         }
     }
 }
@@ -381,6 +385,11 @@ pub fn render(
     let mut in_t = "input_t".to_string();
     let mut in_ranges: Vec<Interval> = vec![fw.input_type().interval(); fw.n_in];
     let last = fw.layers.len() - 1;
+    let imp = Impl {
+        strategy: o.strategy,
+        reuse: o.reuse,
+        adders: o.adders,
+    };
     for (i, l) in fw.layers.iter().enumerate() {
         let is_last = i == last;
         let out_alias = types.name(CType::Fixed(l.out_type));
@@ -399,7 +408,7 @@ pub fn render(
             },
             declare_output: !is_last,
         };
-        let g = gen_layer(i, l, &in_ranges, &io, o.strategy, o.reuse, &mut types);
+        let g = gen_layer(i, l, &in_ranges, &io, &imp, &mut types);
         sizes.push((format!("N_LAYER_{}", i + 1), l.n_out.to_string()));
         configs.push(g.config);
         top_layers.push(g.top);
