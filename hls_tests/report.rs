@@ -69,6 +69,8 @@ fn estimate(mode: Mode, part: &Part, names: &[&str; 4]) -> Estimate {
                     },
                     latency_cycles: cyc + t as u32 * xc,
                     ii: 1,
+                    adders: 0,
+                    adder_depth: 0,
                 }
             },
         )
@@ -89,6 +91,7 @@ fn estimate(mode: Mode, part: &Part, names: &[&str; 4]) -> Estimate {
         latency_cycles,
         latency_ns: f64::from(latency_cycles) * clock_ns,
         ii,
+        stage_levels: vec![],
     }
 }
 

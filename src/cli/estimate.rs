@@ -3,7 +3,7 @@
 use super::args::{FwArgs, ModelArgs};
 use crate::estimate::design::{estimate_hls, estimate_rtl};
 use crate::estimate::verdict::{render_table, Verdict, VerdictOptions};
-use crate::estimate::{parse_clock, Backend};
+use crate::estimate::{parse_clock, Backend, Estimate};
 use crate::hw::Design;
 use crate::ir::firmware::Mode;
 use crate::pipeline::{calibration, lower_for};
@@ -105,8 +105,29 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
                 pipeline.adders_per_stage
             );
             println!("{}", render_table(e, v));
+            println!("{}", adder_summary(e, pipeline.adders));
         }
         eprintln!("estimated in {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
     }
     Ok(0)
+}
+
+/// One line on the ternary sums (adders and depth per layer) and the levels of each stage.
+fn adder_summary(e: &Estimate, o: crate::target::AdderOptions) -> String {
+    use crate::choice::Choice;
+    let per: Vec<String> = e
+        .layers
+        .iter()
+        .filter(|l| l.kind == "ternary")
+        .map(|l| format!("{} {} (depth {})", l.name, l.adders, l.adder_depth))
+        .collect();
+    let cap = o
+        .max_extra_depth
+        .map_or("no depth cap".to_string(), |d| format!("depth cap +{d}"));
+    let mut s = format!("ternary adders ({}, {cap}): {}", o.adders.name(), per.join(", "));
+    if !e.stage_levels.is_empty() {
+        let l: Vec<String> = e.stage_levels.iter().map(|x| x.to_string()).collect();
+        s.push_str(&format!("\nadder levels per pipeline stage: {}", l.join(" ")));
+    }
+    s
 }

@@ -39,6 +39,7 @@ fn layer_cycles(d: &Design, n_layers: usize) -> Vec<u32> {
 pub fn estimate_rtl(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f64) -> Estimate {
     let (per, io) = features(&d.netlist, &d.schedule, fw.layers.len());
     let cycles = layer_cycles(d, fw.layers.len());
+    let adders = d.ternary_adders(fw.layers.len());
     let layers: Vec<LayerEstimate> = fw
         .layers
         .iter()
@@ -52,6 +53,8 @@ pub fn estimate_rtl(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f6
             resources: resources(&per[i]),
             latency_cycles: cycles[i],
             ii: 1,
+            adders: adders[i].count,
+            adder_depth: adders[i].depth,
         })
         .collect();
     let total = layers.iter().fold(resources(&io), |a, l| a + l.resources);
@@ -67,6 +70,7 @@ pub fn estimate_rtl(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f6
         latency_cycles: lat,
         latency_ns: lat as f64 * clock_ns,
         ii: 1,
+        stage_levels: d.schedule.stage_levels(),
     }
 }
 
@@ -85,6 +89,7 @@ pub fn estimate_hls(
     let mut e = estimate_rtl(fw, d, part, clock_ns);
     e.backend = Backend::Hls;
     e.strategy = strategy.as_str();
+    e.stage_levels.clear();
     if strategy == Strategy::Latency || reuse <= 1 {
         return e;
     }

@@ -64,6 +64,10 @@ pub struct LayerEstimate {
     pub latency_cycles: u32,
     /// Initiation interval of the stage in cycles.
     pub ii: u32,
+    /// Ternary stages: adders (and negations) of the sums, and their depth in adder levels
+    /// (0 for other stages and for the HLS resource strategy).
+    pub adders: u64,
+    pub adder_depth: u32,
 }
 
 /// Estimate of a whole design.
@@ -84,6 +88,9 @@ pub struct Estimate {
     pub latency_ns: f64,
     /// Initiation interval in cycles (1 for the RTL and the latency strategy).
     pub ii: u32,
+    /// Verilog: adder levels used in each pipeline stage (of `adders_per_stage`); empty for
+    /// HLS estimates (Vitis schedules those).
+    pub stage_levels: Vec<u32>,
 }
 
 /// Resources of summed features under the calibrated coefficients.

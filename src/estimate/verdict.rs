@@ -424,6 +424,8 @@ mod tests {
             },
             latency_cycles: cycles,
             ii,
+            adders: 0,
+            adder_depth: 0,
         };
         Estimate {
             backend: Backend::Verilog,
@@ -439,6 +441,7 @@ mod tests {
             latency_cycles: 6,
             latency_ns: 6.0 * clock_ns,
             ii,
+            stage_levels: vec![],
         }
     }
 

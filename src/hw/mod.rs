@@ -35,4 +35,38 @@ impl Design {
     pub fn latency(&self) -> u32 {
         self.schedule.latency
     }
+
+    /// Per firmware stage (`n_layers` of them): the number of nodes of the ternary layers'
+    /// sums ([`netlist::Class::TernaryAdder`]: adders and negations) and the longest chain of
+    /// them (the sum's adder depth).
+    pub fn ternary_adders(&self, n_layers: usize) -> Vec<AdderStats> {
+        let nodes = &self.netlist.nodes;
+        let mut depth = vec![0u32; nodes.len()];
+        let mut out = vec![AdderStats::default(); n_layers];
+        for (i, n) in nodes.iter().enumerate() {
+            if n.class != netlist::Class::TernaryAdder || n.layer >= n_layers {
+                continue;
+            }
+            let d_in = self
+                .netlist
+                .operands(netlist::Sig(i as u32))
+                .iter()
+                .map(|o| depth[o.0 as usize])
+                .max()
+                .unwrap_or(0);
+            let is_op = !matches!(n.op, netlist::Op::Const(_));
+            depth[i] = d_in + u32::from(is_op);
+            let st = &mut out[n.layer];
+            st.count += u64::from(is_op);
+            st.depth = st.depth.max(depth[i]);
+        }
+        out
+    }
+}
+
+/// The adders of one ternary layer's sums (see [`Design::ternary_adders`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AdderStats {
+    pub count: u64,
+    pub depth: u32,
 }
