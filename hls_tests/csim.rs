@@ -220,6 +220,22 @@ fn norm_profiles_csim_equals_emulator() {
     );
 }
 
+/// Activation bits b = 2, 3, 4, 6, 8 (b read from the model file): every mode and strategy.
+#[test]
+fn act_bits_csim_equals_emulator() {
+    let cases: Vec<Case> = act_bits_models()
+        .into_iter()
+        .map(|(b, m)| case(&format!("act_bits b={b}"), m, None, 4, 40 + b as u64))
+        .collect();
+    let f = run_all(&cases);
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
+}
+
 /// Every shipped model: dynamic and dynamic-pow2, and static when the test jets exist.
 #[test]
 fn shipped_models_csim_equals_emulator() {

@@ -5,6 +5,7 @@ and the shipping of chosen points (models/<name>/).
     python models/training/train_sparse.py sweep                      # the default sweep
     python models/training/train_sparse.py sweep --bits 4 --betas 0,1e-5 --seeds 1
     python models/training/train_sparse.py ship --name qg_sparse_b4 --bits 4 --beta 3e-5 --seed 1
+    python models/training/train_sparse.py table --merge a.json,b.json   # one results file + table
 
 The forward pass is exactly models/training/bitlinear.py's BitLinear (the bithep profile bit2hls
 reads): the same ternarization T = clamp(round(W/β_w), -1, 1), β_w = max(mean|W|, 1e-8), and b-bit
@@ -144,6 +145,7 @@ def estimate(bin_path, model_path, calib):
 
 def estimate_summary(e):
     """The numbers of the sweep table from `estimate --json`."""
+    e = e[0]["estimate"]
     t = e["total"]
     return dict(lut=t["lut"], ff=t["ff"], dsp=t["dsp"], latency_cycles=e["latency_cycles"],
                 latency_ns=e["latency_ns"])
@@ -304,7 +306,8 @@ def ship(a, data):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["sweep", "ship"])
+    ap.add_argument("what", choices=["sweep", "ship", "table"])
+    ap.add_argument("--merge", default="", help="table: results files of parallel sweeps to merge")
     ap.add_argument("--data", default=os.path.join(MODELS, "data", "qg_features.npz"))
     ap.add_argument("--test", default=os.path.join(MODELS, "data", "test_jets.npz"))
     ap.add_argument("--calib", default=os.path.join(MODELS, "data", "calib_jets.npz"))
@@ -313,13 +316,13 @@ def main():
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--temp", type=float, default=0.1, help="sigmoid temperature T of the soft count")
+    ap.add_argument("--temp", type=float, default=0.5, help="sigmoid temperature T of the soft count")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--verbose", action="store_true")
     # sweep
     ap.add_argument("--sizes", default="16-64-32-32-2", help="sweep: comma-separated; ship: one")
     ap.add_argument("--bits", default="8,6,4,3", help="sweep: activation bits list; ship: one")
-    ap.add_argument("--betas", default="0,1e-6,3e-6,1e-5,3e-5,1e-4")
+    ap.add_argument("--betas", default="0,1e-5,3e-5,1e-4,3e-4")
     ap.add_argument("--seeds", default="1")
     ap.add_argument("--work", default=os.path.join(HERE, "sweep"), help="sweep model files (git-ignored)")
     ap.add_argument("--results", default=os.path.join(HERE, "sparse_results.json"))
@@ -331,6 +334,16 @@ def main():
     ap.add_argument("--out", default=MODELS)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.what == "table":
+        runs, commands = [], []
+        for f in [f for f in a.merge.split(",") if f] or [a.results]:
+            d = json.load(open(f))
+            runs += d["runs"]
+            commands.append(d["command"])
+        with open(a.results, "w") as f:
+            json.dump({"commands": commands, "torch": torch.__version__, "runs": runs}, f, indent=1)
+        write_table(runs, os.path.splitext(a.results)[0] + ".md")
+        return
     data = load_data(a.data, a.test)
     if a.what == "sweep":
         sweep(a, data)
