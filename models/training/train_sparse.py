@@ -151,16 +151,35 @@ def estimate_summary(e):
                 latency_ns=e["latency_ns"])
 
 
+def validate(bin_path, model_path, data, calib):
+    """Firmware test AUC per activation mode: `bit2hls validate --json` on the test jets."""
+    cmd = [bin_path, "validate", model_path, "--data", data, "--calib", calib, "--json"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    d = json.loads(r.stdout)
+    return {m["mode"]: {"auc": m["auc"], "accuracy": m["accuracy"],
+                        "argmax_agreement": m["argmax_agreement"]} for m in d["modes"]}
+
+
+def run_name(r):
+    return f"s{r['sizes']}_b{r['act_bits']}_beta{r['beta']:g}_seed{r['seed']}"
+
+
 def write_table(results, path):
     rows = sorted(results, key=lambda r: (r["sizes"], -r["act_bits"], r["beta"], r["seed"]))
-    lines = ["| sizes | b | β | seed | nnz (per layer) | nnz | inputs | test AUC | acc | LUT | FF | DSP | latency |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| sizes | b | β | seed | nnz (per layer) | nnz | inputs | test AUC (PyTorch) | acc | "
+             "AUC fw dynamic | AUC fw static | LUT | FF | DSP | latency |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         est = r.get("estimate") or {}
         lat = f"{est['latency_cycles']} cyc / {est['latency_ns']:.0f} ns" if est else "—"
+        fw = r.get("firmware") or {}
+        fwa = {m: f"{fw[m]['auc']:.4f}" if m in fw else "—" for m in ("dynamic", "static")}
         lines.append(f"| {r['sizes']} | {r['act_bits']} | {r['beta']:g} | {r['seed']} | "
                      f"{'/'.join(map(str, r['nnz']))} | {r['nnz_total']} | {r['n_inputs_used']} | "
-                     f"{r['test_auc']:.4f} | {r['test_acc']:.4f} | {est.get('lut', '—')} | "
+                     f"{r['test_auc']:.4f} | {r['test_acc']:.4f} | {fwa['dynamic']} | {fwa['static']} | "
+                     f"{est.get('lut', '—')} | "
                      f"{est.get('ff', '—')} | {est.get('dsp', '—')} | {lat} |")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -183,11 +202,12 @@ def sweep(a, data):
                     print(f"{sizes_s} b={bits} beta={beta:g} seed={seed}", flush=True)
                     log = open(os.devnull, "w") if not a.verbose else sys.stdout
                     model, res = run_one(data, a, sizes, bits, beta, seed, log)
-                    name = f"s{sizes_s}_b{bits}_beta{beta:g}_seed{seed}"
+                    name = run_name(res)
                     path = os.path.join(a.work, name + ".safetensors")
                     save_for_bit2hls(model.eval(), path, name=name, sidecar=False)
                     if a.bit2hls:
                         res["estimate"] = estimate_summary(estimate(a.bit2hls, path, a.calib))
+                        res["firmware"] = validate(a.bit2hls, path, a.test, a.calib)
                     print(f"  test AUC {res['test_auc']:.4f} nnz {res['nnz']} inputs "
                           f"{res['n_inputs_used']} estimate {res.get('estimate')} "
                           f"({res['seconds']} s)", flush=True)
@@ -214,6 +234,8 @@ def card(name, a, model, res, data, est, gold_lines, command):
                      for i, (f, m, s) in enumerate(zip(data["feats"], data["mean"], data["std"])))
     arch = "\n".join(f"    {i}: {m}" for i, m in enumerate(model))
     Q = 2 ** (a.bits_one - 1) - 1
+    fw_rows = "\n".join(f"| {m} | {v['auc']:.4f} | {v['accuracy']:.4f} | {100 * v['argmax_agreement']:.3f} % |"
+                         for m, v in res["firmware"].items())
     return f"""# {name}
 
 Sparse quark/gluon jet tagger: BitLinear MLP {res['sizes']} with ternary weights and
@@ -271,6 +293,15 @@ firmware still takes all 16 inputs; the unused ones are never read.
 
 Golden vectors: {'; '.join(gold_lines)}.
 
+## Firmware (bit2hls validate)
+
+`bit2hls validate models/{name}/{name}.safetensors --data models/data/test_jets.npz --calib
+models/data/calib_jets.npz` on the {len(data['yte'])} test jets (float model AUC {res['test_auc']:.4f}):
+
+| mode | AUC | accuracy | argmax agreement with the float model |
+|---|---|---|---|
+{fw_rows}
+
 ## bit2hls estimate
 
 `bit2hls estimate models/{name}/{name}.safetensors --mode static --calib models/data/calib_jets.npz`
@@ -294,8 +325,9 @@ def ship(a, data):
     save_for_bit2hls(model, path, name=a.name)
     g = save_golden(os.path.join(odir, "golden.npz"), model, data["xte"][:N_GOLDEN], data["yte"][:N_GOLDEN])
     lines = summarize(g)
-    est = estimate_summary(estimate(a.bit2hls, path, a.calib)) if a.bit2hls else None
+    est = estimate_summary(estimate(a.bit2hls, path, a.calib))
     res["estimate"] = est
+    res["firmware"] = validate(a.bit2hls, path, a.test, a.calib)
     command = (f"python models/training/train_sparse.py ship --name {a.name} --sizes {a.sizes} "
                f"--bits {a.bits_ship} --beta {a.beta:g} --seed {a.seed} --epochs {a.epochs} "
                f"--temp {a.temp}")
@@ -339,7 +371,11 @@ def main():
         for f in [f for f in a.merge.split(",") if f] or [a.results]:
             d = json.load(open(f))
             runs += d["runs"]
-            commands.append(d["command"])
+            commands += d["commands"] if "commands" in d else [d["command"]]
+        for r in runs:
+            path = os.path.join(a.work, run_name(r) + ".safetensors")
+            if "firmware" not in r and a.bit2hls and os.path.exists(path):
+                r["firmware"] = validate(a.bit2hls, path, a.test, a.calib)
         with open(a.results, "w") as f:
             json.dump({"commands": commands, "torch": torch.__version__, "runs": runs}, f, indent=1)
         write_table(runs, os.path.splitext(a.results)[0] + ".md")
