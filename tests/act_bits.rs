@@ -1,6 +1,6 @@
 //! Activation bits b end to end: golden files made by `models/training/make_act_bits_golden.py`
-//! (random-weight BitLinear MLPs 16→24→12→3 with b = 2, 3, 4, 6, 8, written by
-//! `models/export.py` with the bits in the architecture's `profile_params`).
+//! (BitLinear MLPs 16→24→12→3 with b = 2, 3, 4, 6, 8, trained briefly on three Gaussian classes,
+//! written by `models/export.py` with the bits in the architecture's `profile_params`).
 //!
 //! * the front end reads b from the file alone (Q = 2^(b-1) − 1, clamp [−2^(b-1), 2^(b-1) − 1])
 //!   and says so in a note; the command line's `--act-bits` overrides it;
@@ -134,13 +134,23 @@ fn float_reference_matches_pytorch_for_every_b() {
     }
 }
 
+/// The other b a file is read with to show that the tests can fail (PyTorch itself agrees with
+/// its b = 2 and b = 8 versions on about 85 % of these events; make_act_bits_golden.py prints it).
+fn wrong_bits(b: u32) -> u32 {
+    if b == 2 {
+        8
+    } else {
+        2
+    }
+}
+
 /// The test can fail: every file read with another b (the command line's --act-bits, which
 /// overrides the document) disagrees with PyTorch on many events.
 #[test]
 fn wrong_bits_visibly_disagree() {
     for b in BITS {
         let g = read(b);
-        let wrong = if b == 8 { 4 } else { 8 };
+        let wrong = wrong_bits(b);
         let o = ProfileOverrides {
             act_bits: Some(wrong),
             ..Default::default()
@@ -149,7 +159,7 @@ fn wrong_bits_visibly_disagree() {
         assert_eq!(loaded.model.profile.act_qmax, (1 << (wrong - 1)) - 1);
         let agree = float_agreement(&loaded, &g);
         eprintln!("b={b} read as b={wrong}: class agreement {:.1} %", 100.0 * agree);
-        assert!(agree < 0.97, "b={b} read as b={wrong}: agreement {agree}");
+        assert!(agree < 0.9, "b={b} read as b={wrong}: agreement {agree}");
     }
 }
 
@@ -213,8 +223,8 @@ fn validate_cli_checks_the_float_model_against_pytorch() {
         if b != 8 {
             assert!(stderr.contains(&format!("act_bits {b}")), "b={b}: {stderr}");
         }
-        let wrong = if b == 8 { "4" } else { "8" };
-        let bad = run(&["--act-bits", wrong]);
+        let wrong = wrong_bits(b).to_string();
+        let bad = run(&["--act-bits", &wrong]);
         assert_eq!(bad.status.code(), Some(2), "b={b} as {wrong}: {}", String::from_utf8_lossy(&bad.stdout));
     }
 }
@@ -254,6 +264,8 @@ fn documents_are_versioned_and_checked() {
         (doc("2", r#""profile_params": {"act_bits": 20},"#), "act_bits 20"),
         (doc("2", r#""profile_params": {},"#), "'profile_params' is empty"),
         (doc("2", r#""profile_params": {"eps_act": -1.0},"#), "eps-act"),
+        (doc("2", r#""profile_params": {"act_qmax": 0},"#), "act_qmax 0"),
+        (doc("2", r#""profile_params": {"act_clamp": [1, 7]},"#), "act_clamp [1, 7]"),
         (doc("2", r#""profile_parameters": {"act_bits": 4},"#), "profile_parameters"),
         (doc("3", ""), "bit2hls.arch/3"),
     ];

@@ -126,6 +126,9 @@ pub struct Profile {
     pub bias: BiasMode,
 }
 
+/// Largest activation code magnitude an override may ask for (the IR validator's bound).
+const MAX_ACT_CODE: i32 = 1 << 15;
+
 /// Per-decision overrides of a named profile (each `None` keeps the profile's choice; the
 /// command line's `--act-qmax`, `--eps-act`, ... in [`crate::cli`]).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -223,10 +226,18 @@ impl Profile {
             self.set_act_bits(b)?;
         }
         if let Some(q) = o.act_qmax {
+            if !(1..=MAX_ACT_CODE).contains(&q) {
+                return Err(format!("act_qmax {q}: must be 1..={MAX_ACT_CODE}"));
+            }
             self.act_qmax = q;
         }
-        if let Some(c) = o.act_clamp {
-            self.act_clamp = c;
+        if let Some((lo, hi)) = o.act_clamp {
+            if !(-MAX_ACT_CODE <= lo && lo < 0 && 0 < hi && hi <= MAX_ACT_CODE) {
+                return Err(format!(
+                    "act_clamp [{lo}, {hi}]: must have lo < 0 < hi, |bounds| ≤ {MAX_ACT_CODE}"
+                ));
+            }
+            self.act_clamp = (lo, hi);
         }
         if o.act_clamp_symmetric {
             self.act_clamp = (-self.act_clamp.1, self.act_clamp.1);
@@ -419,6 +430,16 @@ mod tests {
         assert_eq!(bits(bithep, 3, None, true), (3, (-3, 3)));
         assert_eq!(bits(bithep, 4, Some(8), false), (8, (-8, 7)));
         assert_eq!(bits(ProfileName::Schneiderkamp, 4, None, false), (8, (-8, 7)));
+        let bad_q = ProfileOverrides {
+            act_qmax: Some(0),
+            ..Default::default()
+        };
+        assert!(Profile::named(bithep).with(&bad_q).is_err());
+        let bad_clamp = ProfileOverrides {
+            act_clamp: Some((0, 7)),
+            ..Default::default()
+        };
+        assert!(Profile::named(bithep).with(&bad_clamp).is_err());
         for b in [0, 1, 17] {
             let o = ProfileOverrides {
                 act_bits: Some(b),
