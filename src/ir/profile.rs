@@ -265,14 +265,15 @@ impl Profile {
     }
 
     /// Sets Q and the clamp for `b` activation bits (see [`ProfileOverrides::act_bits`]): the
-    /// clamp is the b-bit two's complement range, Q keeps the profile's convention (127 → 2^(b-1)
-    /// − 1, as BitHEP's Q_b; 128 → 2^(b-1), as `bitlinear`'s activation_range).
+    /// clamp is the b-bit two's complement range, Q keeps the named profile's convention (127 →
+    /// 2^(b-1) − 1, as BitHEP's Q_b; 128 → 2^(b-1), as `bitlinear`'s activation_range).
     pub fn set_act_bits(&mut self, b: u32) -> Result<(), String> {
         if !(2..=16).contains(&b) {
             return Err(format!("act_bits {b}: must be 2..=16"));
         }
         let half = 1i32 << (b - 1);
-        let pow2 = self.act_qmax > 0 && (self.act_qmax & (self.act_qmax - 1)) == 0;
+        // The convention of the named profile (not the current Q: 1 = 2^0 at b = 2 is ambiguous).
+        let pow2 = Profile::named(self.name).act_qmax == 128;
         self.act_qmax = if pow2 { half } else { half - 1 };
         self.act_clamp = (-half, half - 1);
         Ok(())
@@ -429,6 +430,19 @@ mod tests {
         assert_eq!(bits(bithep, 2, None, false), (1, (-2, 1)));
         assert_eq!(bits(bithep, 3, None, true), (3, (-3, 3)));
         assert_eq!(bits(bithep, 4, Some(8), false), (8, (-8, 7)));
+        // b = 2 then b = 8 (a document's bits overridden on the command line): Q = 1 is not
+        // taken for the power-of-two convention.
+        let two = Profile::named(bithep)
+            .with(&ProfileOverrides {
+                act_bits: Some(2),
+                ..Default::default()
+            })
+            .unwrap();
+        let eight = ProfileOverrides {
+            act_bits: Some(8),
+            ..Default::default()
+        };
+        assert_eq!(two.with(&eight).unwrap().act_qmax, 127);
         assert_eq!(bits(ProfileName::Schneiderkamp, 4, None, false), (8, (-8, 7)));
         let bad_q = ProfileOverrides {
             act_qmax: Some(0),
