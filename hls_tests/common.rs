@@ -255,7 +255,11 @@ pub fn act_bits_models() -> Vec<(u32, Model)> {
             let m = bit2hls::front::load(&p, &Default::default())
                 .unwrap_or_else(|e| panic!("{} does not load: {e}", p.display()))
                 .model;
-            assert_eq!(m.profile.act_qmax, (1 << (b - 1)) - 1, "b={b} read from the file");
+            assert_eq!(
+                m.profile.act_qmax,
+                (1 << (b - 1)) - 1,
+                "b={b} read from the file"
+            );
             (b, m)
         })
         .collect()

@@ -263,7 +263,15 @@ fn act_bits_rtl_equals_emulator() {
     let mut jobs = Vec::new();
     for (b, m) in act_bits_models() {
         let x = tb_samples(m.inputs, 2000, 50 + b as u64);
-        jobs.extend(jobs_for(&format!("act_bits b={b}"), &m, None, 12, &x, None, 3));
+        jobs.extend(jobs_for(
+            &format!("act_bits b={b}"),
+            &m,
+            None,
+            12,
+            &x,
+            None,
+            3,
+        ));
     }
     let f = run_all(&jobs);
     assert!(

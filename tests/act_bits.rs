@@ -87,14 +87,22 @@ fn bits_are_read_from_the_file_and_noted() {
         let loaded = load_with(b, ProfileOverrides::default());
         let half = 1i32 << (b - 1);
         let p = &loaded.model.profile;
-        assert_eq!((p.act_qmax, p.act_clamp), (half - 1, (-half, half - 1)), "b={b}");
+        assert_eq!(
+            (p.act_qmax, p.act_clamp),
+            (half - 1, (-half, half - 1)),
+            "b={b}"
+        );
         let params = loaded.params();
         if b == 8 {
             // 8 bits is the profile's own setting: export writes a version-1 document.
             assert!(params.is_empty(), "{params:?}");
         } else {
             assert_eq!(params.len(), 1, "b={b}: {params:?}");
-            assert!(params[0].contains(&format!("act_bits {b}")), "{}", params[0]);
+            assert!(
+                params[0].contains(&format!("act_bits {b}")),
+                "{}",
+                params[0]
+            );
         }
     }
 }
@@ -158,7 +166,10 @@ fn wrong_bits_visibly_disagree() {
         let loaded = load_with(b, o);
         assert_eq!(loaded.model.profile.act_qmax, (1 << (wrong - 1)) - 1);
         let agree = float_agreement(&loaded, &g);
-        eprintln!("b={b} read as b={wrong}: class agreement {:.1} %", 100.0 * agree);
+        eprintln!(
+            "b={b} read as b={wrong}: class agreement {:.1} %",
+            100.0 * agree
+        );
         assert!(agree < 0.9, "b={b} read as b={wrong}: agreement {agree}");
     }
 }
@@ -195,7 +206,10 @@ fn firmware_agrees_with_pytorch_for_every_b() {
             })
             .count();
         let rate = agree as f64 / n as f64;
-        eprintln!("b={b}: firmware (dynamic) class agreement {:.2} %", 100.0 * rate);
+        eprintln!(
+            "b={b}: firmware (dynamic) class agreement {:.2} %",
+            100.0 * rate
+        );
         assert!(rate >= 0.99, "b={b}: firmware agrees on {rate}");
     }
 }
@@ -225,7 +239,12 @@ fn validate_cli_checks_the_float_model_against_pytorch() {
         }
         let wrong = wrong_bits(b).to_string();
         let bad = run(&["--act-bits", &wrong]);
-        assert_eq!(bad.status.code(), Some(2), "b={b} as {wrong}: {}", String::from_utf8_lossy(&bad.stdout));
+        assert_eq!(
+            bad.status.code(),
+            Some(2),
+            "b={b} as {wrong}: {}",
+            String::from_utf8_lossy(&bad.stdout)
+        );
     }
 }
 
@@ -256,17 +275,47 @@ fn documents_are_versioned_and_checked() {
     };
     // Version 1 without parameters and version 2 with them both load.
     assert_eq!(doc_error(&doc("1", "")), "loaded");
-    assert_eq!(doc_error(&doc("2", r#""profile_params": {"act_bits": 4},"#)), "loaded");
+    assert_eq!(
+        doc_error(&doc("2", r#""profile_params": {"act_bits": 4},"#)),
+        "loaded"
+    );
     let refused = [
-        (doc("1", r#""profile_params": {"act_bits": 4},"#), "needs schema 'bit2hls.arch/2'"),
-        (doc("2", r#""profile_params": {"act_bitz": 4},"#), "act_bitz"),
-        (doc("2", r#""profile_params": {"act_bits": 1},"#), "act_bits 1"),
-        (doc("2", r#""profile_params": {"act_bits": 20},"#), "act_bits 20"),
-        (doc("2", r#""profile_params": {},"#), "'profile_params' is empty"),
-        (doc("2", r#""profile_params": {"eps_act": -1.0},"#), "eps-act"),
-        (doc("2", r#""profile_params": {"act_qmax": 0},"#), "act_qmax 0"),
-        (doc("2", r#""profile_params": {"act_clamp": [1, 7]},"#), "act_clamp [1, 7]"),
-        (doc("2", r#""profile_parameters": {"act_bits": 4},"#), "profile_parameters"),
+        (
+            doc("1", r#""profile_params": {"act_bits": 4},"#),
+            "needs schema 'bit2hls.arch/2'",
+        ),
+        (
+            doc("2", r#""profile_params": {"act_bitz": 4},"#),
+            "act_bitz",
+        ),
+        (
+            doc("2", r#""profile_params": {"act_bits": 1},"#),
+            "act_bits 1",
+        ),
+        (
+            doc("2", r#""profile_params": {"act_bits": 20},"#),
+            "act_bits 20",
+        ),
+        (
+            doc("2", r#""profile_params": {},"#),
+            "'profile_params' is empty",
+        ),
+        (
+            doc("2", r#""profile_params": {"eps_act": -1.0},"#),
+            "eps-act",
+        ),
+        (
+            doc("2", r#""profile_params": {"act_qmax": 0},"#),
+            "act_qmax 0",
+        ),
+        (
+            doc("2", r#""profile_params": {"act_clamp": [1, 7]},"#),
+            "act_clamp [1, 7]",
+        ),
+        (
+            doc("2", r#""profile_parameters": {"act_bits": 4},"#),
+            "profile_parameters",
+        ),
         (doc("3", ""), "bit2hls.arch/3"),
     ];
     for (d, want) in refused {
@@ -291,7 +340,11 @@ fn explicit_qmax_and_clamp_in_the_document() {
     let loaded = load(&model_path(4), &opts).unwrap();
     assert_eq!(loaded.model.profile.act_qmax, 7);
     assert_eq!(loaded.model.profile.act_clamp, (-7, 7));
-    assert!(loaded.params()[0].contains("act_clamp [-7, 7]"), "{:?}", loaded.params());
+    assert!(
+        loaded.params()[0].contains("act_clamp [-7, 7]"),
+        "{:?}",
+        loaded.params()
+    );
     // Codes never reach -8 at 4 bits (|x·7/max|x|| ≤ 7), so the symmetric clamp agrees too.
     let agree = float_agreement(&loaded, &read(4));
     assert!(agree >= 0.99, "{agree}");

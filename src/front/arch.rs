@@ -242,7 +242,11 @@ fn check_version(doc: &ArchDoc) -> std::result::Result<(), String> {
             "key 'profile_params' needs schema '{SCHEMA}' (the document says '{SCHEMA_V1}')"
         ));
     }
-    if doc.profile_params.as_ref().is_some_and(|p| *p == ProfileParams::default()) {
+    if doc
+        .profile_params
+        .as_ref()
+        .is_some_and(|p| *p == ProfileParams::default())
+    {
         return Err("'profile_params' is empty".into());
     }
     Ok(())

@@ -136,7 +136,9 @@ fn profile_with_params(
 ) -> std::result::Result<Profile, ProfileError> {
     let mut profile = Profile::named(name);
     if let Some(params) = doc.and_then(|d| d.profile_params.as_ref()) {
-        profile = profile.with(&params.overrides()).map_err(ProfileError::Doc)?;
+        profile = profile
+            .with(&params.overrides())
+            .map_err(ProfileError::Doc)?;
         notes.push(Note::Params(format!(
             "profile parameters from the architecture document: {} (activation scale Q {}, \
              clamp [{}, {}]); command-line --act-bits/--act-qmax/--eps-* override them",

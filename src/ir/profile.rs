@@ -443,7 +443,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(two.with(&eight).unwrap().act_qmax, 127);
-        assert_eq!(bits(ProfileName::Schneiderkamp, 4, None, false), (8, (-8, 7)));
+        assert_eq!(
+            bits(ProfileName::Schneiderkamp, 4, None, false),
+            (8, (-8, 7))
+        );
         let bad_q = ProfileOverrides {
             act_qmax: Some(0),
             ..Default::default()
