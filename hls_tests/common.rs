@@ -245,6 +245,26 @@ pub fn mixed_model(seed: u64) -> Model {
     }
 }
 
+/// The activation-bits test models (tests/data/act_bits/b<b>.safetensors, made by
+/// models/training/make_act_bits_golden.py), with their b, loaded from the file alone.
+pub fn act_bits_models() -> Vec<(u32, Model)> {
+    [2, 3, 4, 6, 8]
+        .into_iter()
+        .map(|b| {
+            let p = repo().join(format!("tests/data/act_bits/b{b}.safetensors"));
+            let m = bit2hls::front::load(&p, &Default::default())
+                .unwrap_or_else(|e| panic!("{} does not load: {e}", p.display()))
+                .model;
+            assert_eq!(
+                m.profile.act_qmax,
+                (1 << (b - 1)) - 1,
+                "b={b} read from the file"
+            );
+            (b, m)
+        })
+        .collect()
+}
+
 /// Every shipped model file: models/*/*.safetensors, sorted.
 pub fn shipped_models() -> Vec<PathBuf> {
     let root = repo().join("models");

@@ -220,6 +220,26 @@ fn norm_profiles_csim_equals_emulator() {
     );
 }
 
+/// Activation bits b = 2, 3, 4, 6, 8 (b read from the model file): every mode, latency strategy
+/// (the resource strategy's loops do not depend on b; leaving it out halves this test's time).
+#[test]
+fn act_bits_csim_equals_emulator() {
+    let cases: Vec<Case> = act_bits_models()
+        .into_iter()
+        .map(|(b, m)| Case {
+            strategies: vec![(Strategy::Latency, 1)],
+            ..case(&format!("act_bits b={b}"), m, None, 1, 40 + b as u64)
+        })
+        .collect();
+    let f = run_all(&cases);
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
+}
+
 /// Every shipped model: dynamic and dynamic-pow2, and static when the test jets exist.
 #[test]
 fn shipped_models_csim_equals_emulator() {

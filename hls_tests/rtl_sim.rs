@@ -275,6 +275,31 @@ fn norm_profiles_rtl_equals_emulator() {
 
 const EVENTS: usize = 10_000;
 
+/// Activation bits b = 2, 3, 4, 6, 8 (b read from the model file), every mode, 2,000 events.
+#[test]
+fn act_bits_rtl_equals_emulator() {
+    let mut jobs = Vec::new();
+    for (b, m) in act_bits_models() {
+        let x = tb_samples(m.inputs, 2000, 50 + b as u64);
+        jobs.extend(jobs_for(
+            &format!("act_bits b={b}"),
+            &m,
+            None,
+            12,
+            &x,
+            None,
+            3,
+        ));
+    }
+    let f = run_all(&jobs);
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
+}
+
 /// Every shipped model in every mode, 10,000 events each (one job per distinct firmware).
 fn shipped_jobs() -> Vec<Job> {
     let root = repo().join("models");

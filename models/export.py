@@ -6,7 +6,8 @@
 
 writes
   * `<path>`: the model's state dict (float master weights, F32) with the architecture JSON
-    (schema "bit2hls.arch/1") stored as a string under the `__metadata__` key `bit2hls.arch`;
+    (schema "bit2hls.arch/1"; "bit2hls.arch/2" with `profile_params` when the BitLinear layers
+    have act_bits != 8, e.g. {"act_bits": 4}) stored as a string under the `__metadata__` key `bit2hls.arch`;
   * `<path stem>.json`: the same architecture document as a sidecar file.
 
 The layer order and the activations are read from the live model: forward() is traced with
@@ -36,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tra
 from bitlinear import BitLinear  # noqa: E402
 
 SCHEMA = "bit2hls.arch/1"
+SCHEMA_V2 = "bit2hls.arch/2"  # adds "profile_params" (activation bits, ...)
 META_KEY = "bit2hls.arch"
 
 
@@ -143,6 +145,16 @@ def _layer(qname, m):
                     f"compiled: {', '.join(sorted(set(UNSUPPORTED_MODULES.values())))})")
 
 
+def act_bits_of(model):
+    """The activation bits shared by all BitLinear layers (None without any). bit2hls has one
+    profile per model, so layers with different act_bits are refused here, not compiled wrong."""
+    bits = {m.act_bits for m in model.modules() if isinstance(m, BitLinear)}
+    if len(bits) > 1:
+        raise TypeError(f"save_for_bit2hls: BitLinear layers with different act_bits {sorted(bits)}: "
+                        f"bit2hls compiles one activation width per model")
+    return bits.pop() if bits else None
+
+
 def architecture(model, name=None, input_type=None, profile="bithep"):
     """The architecture document (a dict) for `model`, in execution order (torch.fx trace):
     any module layout (attributes in any order, nested Sequentials, functional activations)
@@ -158,11 +170,17 @@ def architecture(model, name=None, input_type=None, profile="bithep"):
         layers.append(layer)
     if not any(l["op"] in ("bitlinear", "linear") for l in layers):
         raise TypeError("save_for_bit2hls: the model has no linear layer")
-    doc = {"schema": SCHEMA}
+    bits = act_bits_of(model)
+    if bits is not None and bits != 8 and profile != "bithep":
+        raise TypeError(f"save_for_bit2hls: act_bits {bits} with profile {profile}: this BitLinear "
+                        f"is the bithep one")
+    doc = {"schema": SCHEMA if bits in (None, 8) else SCHEMA_V2}
     if name is not None:
         doc["name"] = name
     doc["inputs"] = inputs
     doc["profile"] = profile
+    if bits not in (None, 8):
+        doc["profile_params"] = {"act_bits": bits}
     if input_type is not None:
         doc["input_type"] = input_type
     doc["layers"] = layers

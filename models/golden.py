@@ -5,7 +5,7 @@ golden.npz keys (n samples):
   y          float32 [n, out]   model output (model.eval(), torch.no_grad(), float32, one batch
                                 of all n samples)
   label      int64   [n]        class label (-1 when there is none, e.g. random inputs)
-  codes_<j>  int8    [n, in_j]  activation codes q = clamp(round(x*g), -128, 127) computed by
+  codes_<j>  int8    [n, in_j]  activation codes q = clamp(round(x*g), -(Q+1), Q) (Q = 127 at 8 bits) computed by
                                 PyTorch inside the j-th linear-type layer (j counts every
                                 BitLinear and nn.Linear, 0, 1, 2, ...; present only for
                                 BitLinear layers), with the layer's own g from that forward
@@ -14,7 +14,7 @@ golden.npz keys (n samples):
                                 values (say < 1e-4) mark near-ties of the rounding, where a
                                 bit-exact integer implementation may legitimately differ from
                                 PyTorch (see shared/reference/bitnet_semantics.md section 9).
-  g_<j>      float32 [n]        the activation scale g = 127 / max(max|x|, eps) PyTorch used
+  g_<j>      float32 [n]        the activation scale g = Q / max(max|x|, eps) PyTorch used
 """
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ def golden(model, x, label=None):
             rec = {"x": inp.detach().clone()}
             if isinstance(mod, BitLinear):
                 g = mod.gamma  # set by this forward call
-                q = (inp * g).round().clamp(-128, 127)
+                q = (inp * g).round().clamp(*mod.act_clamp())
                 # cross-check: recomputing with the same ops gives the same codes
                 assert torch.equal(q, mod.act_codes(inp))
                 rec["g"] = g.detach().clone()

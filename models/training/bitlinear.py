@@ -26,6 +26,11 @@ Cosmetic ones only:
     `weight_beta()` and `act_codes(x)` for export and golden vectors.
   * hep-bitnet's newest version can export `int_weight` + `beta_scale` keys (quant_export=True);
     that is off by default and not used here. Our I8 export uses `weight` + `weight_beta`.
+Activation bits: BitLinear158b's `b` (default 8) is `act_bits` here: Q_b = 2**(b-1) - 1,
+g = Q_b / max(max|x|, eps), q = clamp(round(x*g), -(Q_b+1), Q_b). With b = 8 this is exactly the
+code above (Q_b = 127). bit2hls cannot see b in a state dict: save a model with b != 8 with
+`export.save_for_bit2hls`, which writes it into the architecture (`profile_params.act_bits`).
+
 The `nn.Linear` init (kaiming uniform) and state dict keys (`weight`, `bias`) are unchanged,
 so `model.state_dict()` holds float master weights, exactly like hep-bitnet.
 """
@@ -37,11 +42,15 @@ EPS = 1e-8
 
 
 class BitLinear(nn.Linear):
-    """Ternary-weight, 8-bit-activation linear layer (BitHEP / b1.58, bithep profile)."""
+    """Ternary-weight, b-bit-activation linear layer (BitHEP / b1.58, bithep profile; b = 8 default)."""
 
-    def __init__(self, in_features, out_features, bias=True, eps=EPS):
+    def __init__(self, in_features, out_features, bias=True, eps=EPS, act_bits=8):
         super().__init__(in_features, out_features, bias)
+        if not 2 <= int(act_bits) <= 16:
+            raise ValueError(f"act_bits {act_bits}: must be 2..16")
         self.eps = eps
+        self.act_bits = int(act_bits)
+        self.qmax = 2 ** (self.act_bits - 1) - 1  # Q_b (127 for b = 8)
         self.beta = None
         self.gamma = None
 
@@ -60,19 +69,23 @@ class BitLinear(nn.Linear):
         return (w / self.beta).round().clamp(-1, 1) * self.beta
 
     # --- activations -------------------------------------------------------------------
+    def act_clamp(self):
+        """The code clamp range (-(Q_b+1), Q_b): (-128, 127) for 8 bits."""
+        return -(self.qmax + 1), self.qmax
+
     def act_scale(self, x):
-        """g = 127 / max(max|x| over the last dim, eps), shape [..., 1]."""
+        """g = Q_b / max(max|x| over the last dim, eps), shape [..., 1] (Q_b = 127 at 8 bits)."""
         eps = self.eps
-        return 127 / x.abs().max(dim=-1, keepdim=True).values.clamp(min=eps)
+        return self.qmax / x.abs().max(dim=-1, keepdim=True).values.clamp(min=eps)
 
     def act_codes(self, x):
-        """Integer activation codes q (float tensor with integer values in [-128, 127])."""
+        """Integer activation codes q (float tensor with integer values in [-(Q_b+1), Q_b])."""
         g = self.act_scale(x)
-        return (x * g).round().clamp(-128, 127)
+        return (x * g).round().clamp(*self.act_clamp())
 
     def quantize_activations(self, x):
         self.gamma = self.act_scale(x)
-        q = (x * self.gamma).round().clamp(-128, 127)
+        q = (x * self.gamma).round().clamp(*self.act_clamp())
         return q / self.gamma
 
     def forward(self, x):

@@ -41,10 +41,11 @@ from golden import save_golden, summarize  # noqa: E402
 N_GOLDEN = 2000
 
 
-def mlp(sizes, kinds, bias=True):
+def mlp(sizes, kinds, bias=True, act_bits=8):
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(BitLinear(a, b, bias=bias) if kinds[i] == "bit" else nn.Linear(a, b, bias=bias))
+        layers.append(BitLinear(a, b, bias=bias, act_bits=act_bits) if kinds[i] == "bit"
+                      else nn.Linear(a, b, bias=bias))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)

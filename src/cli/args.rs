@@ -114,10 +114,15 @@ impl FwArgs {
 /// Per-decision overrides of the profile (docs/semantics.md).
 #[derive(Args, Clone, Debug, Default)]
 pub struct ProfileOverrideArgs {
-    /// Activation scale numerator Q (D3): 127 (BitNet FAQ, BitHEP) or 128 (paper Q_b = 2^(b-1)).
-    #[arg(long, value_parser = clap::value_parser!(i32).range(127..=128))]
+    /// Activation bits b (BitHEP's b, default 8): Q = 2^(b-1) - 1 and clamp [-2^(b-1), 2^(b-1) - 1]
+    /// (Q = 2^(b-1) under a profile with Q 128). Overrides the architecture's profile_params.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=16))]
+    pub act_bits: Option<u32>,
+    /// Activation scale numerator Q (D3): 127 (BitNet FAQ, BitHEP) or 128 (paper Q_b = 2^(b-1));
+    /// any 1..=32768 (applied after --act-bits).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=32768))]
     pub act_qmax: Option<i32>,
-    /// Symmetric activation clamp [-127, 127] instead of [-128, 127] (D3).
+    /// Symmetric activation clamp [-hi, hi] ([-127, 127] instead of [-128, 127] at 8 bits; D3).
     #[arg(long)]
     pub act_clamp_symmetric: bool,
     /// eps of the activation absmax clamp (D4).
@@ -138,7 +143,9 @@ impl ProfileOverrideArgs {
     /// The library's overrides for these flags.
     pub fn overrides(&self) -> ProfileOverrides {
         ProfileOverrides {
+            act_bits: self.act_bits,
             act_qmax: self.act_qmax,
+            act_clamp: None,
             act_clamp_symmetric: self.act_clamp_symmetric,
             eps_act: self.eps_act,
             eps_w: self.eps_w,

@@ -52,6 +52,9 @@ pub enum Command {
 /// it assumed between layers) on stderr, so that no command compiles an inferred model silently.
 pub fn load_model(args: &args::ModelArgs) -> crate::Result<crate::front::Loaded> {
     let loaded = args.load()?;
+    for p in loaded.params() {
+        eprintln!("note: {}: {p}", args.model.display());
+    }
     let warnings = loaded.warnings();
     if !warnings.is_empty() {
         eprintln!(

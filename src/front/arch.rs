@@ -5,10 +5,13 @@ use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-pub const SCHEMA: &str = "bit2hls.arch/1";
+/// The newest schema version, written by models/export.py when a document has `profile_params`.
+pub const SCHEMA: &str = "bit2hls.arch/2";
+/// Version 1: everything of version 2 except `profile_params`; still read.
+pub const SCHEMA_V1: &str = "bit2hls.arch/1";
 pub const METADATA_KEY: &str = "bit2hls.arch";
 
-/// The architecture document, version 1.
+/// The architecture document, versions 1 and 2 (docs/schema.md).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchDoc {
@@ -21,7 +24,65 @@ pub struct ArchDoc {
     pub profile: Option<String>,
     #[serde(default)]
     pub input_type: Option<String>,
+    /// Parameters of the profile the model was trained with (version 2), e.g. its activation
+    /// bits; the command line's `--act-bits`, `--act-qmax`, … override them.
+    #[serde(default)]
+    pub profile_params: Option<ProfileParams>,
     pub layers: Vec<ArchLayer>,
+}
+
+/// `profile_params` of a version-2 document: overrides of the named profile's parameters.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileParams {
+    /// Activation bits b: Q = 2^(b-1) − 1 (BitHEP's Q_b) and clamp [−2^(b-1), 2^(b-1) − 1].
+    #[serde(default)]
+    pub act_bits: Option<u32>,
+    /// Activation scale numerator Q, after `act_bits`.
+    #[serde(default)]
+    pub act_qmax: Option<i32>,
+    /// Activation code clamp [lo, hi], after `act_bits`.
+    #[serde(default)]
+    pub act_clamp: Option<(i32, i32)>,
+    #[serde(default)]
+    pub eps_act: Option<f32>,
+    #[serde(default)]
+    pub eps_w: Option<f32>,
+}
+
+impl ProfileParams {
+    /// The same parameters as profile overrides.
+    pub fn overrides(&self) -> crate::ir::profile::ProfileOverrides {
+        crate::ir::profile::ProfileOverrides {
+            act_bits: self.act_bits,
+            act_qmax: self.act_qmax,
+            act_clamp: self.act_clamp,
+            eps_act: self.eps_act,
+            eps_w: self.eps_w,
+            ..Default::default()
+        }
+    }
+
+    /// `key value` pairs of the parameters that are set, for the note printed when they are used.
+    pub fn describe(&self) -> String {
+        let mut v = Vec::new();
+        if let Some(b) = self.act_bits {
+            v.push(format!("act_bits {b}"));
+        }
+        if let Some(q) = self.act_qmax {
+            v.push(format!("act_qmax {q}"));
+        }
+        if let Some((lo, hi)) = self.act_clamp {
+            v.push(format!("act_clamp [{lo}, {hi}]"));
+        }
+        if let Some(e) = self.eps_act {
+            v.push(format!("eps_act {e:e}"));
+        }
+        if let Some(e) = self.eps_w {
+            v.push(format!("eps_w {e:e}"));
+        }
+        v.join(", ")
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -155,15 +216,10 @@ pub fn parse(text: &str, origin: &std::path::Path) -> Result<ArchDoc> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(invalid)?;
     refuse_unsupported(&value, origin)?;
     let doc: ArchDoc = serde_json::from_str(text).map_err(invalid)?;
-    if doc.schema != SCHEMA {
-        return Err(Error::Arch {
-            path: origin.to_path_buf(),
-            detail: format!(
-                "schema '{}' is not supported (expected '{SCHEMA}')",
-                doc.schema
-            ),
-        });
-    }
+    check_version(&doc).map_err(|detail| Error::Arch {
+        path: origin.to_path_buf(),
+        detail,
+    })?;
     if doc.layers.is_empty() {
         return Err(Error::Arch {
             path: origin.to_path_buf(),
@@ -171,6 +227,29 @@ pub fn parse(text: &str, origin: &std::path::Path) -> Result<ArchDoc> {
         });
     }
     Ok(doc)
+}
+
+/// The schema must be a known version, and a version-1 document cannot carry version-2 keys.
+fn check_version(doc: &ArchDoc) -> std::result::Result<(), String> {
+    if doc.schema != SCHEMA && doc.schema != SCHEMA_V1 {
+        return Err(format!(
+            "schema '{}' is not supported (expected '{SCHEMA}' or '{SCHEMA_V1}')",
+            doc.schema
+        ));
+    }
+    if doc.schema == SCHEMA_V1 && doc.profile_params.is_some() {
+        return Err(format!(
+            "key 'profile_params' needs schema '{SCHEMA}' (the document says '{SCHEMA_V1}')"
+        ));
+    }
+    if doc
+        .profile_params
+        .as_ref()
+        .is_some_and(|p| *p == ProfileParams::default())
+    {
+        return Err("'profile_params' is empty".into());
+    }
+    Ok(())
 }
 
 /// Hidden activation inserted between inferred linear layers.

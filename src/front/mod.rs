@@ -60,6 +60,9 @@ pub enum Note {
     Assumed(arch::AssumedActivation),
     /// Information (weights near rounding ties, bias conventions, …): shown by `inspect`.
     Info(String),
+    /// Profile parameters the architecture document set (its activation bits, …): every command
+    /// prints it (stderr), because the firmware's arithmetic depends on it.
+    Params(String),
 }
 
 impl Note {
@@ -73,7 +76,7 @@ impl std::fmt::Display for Note {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Note::Assumed(a) => a.fmt(f),
-            Note::Info(s) => f.write_str(s),
+            Note::Info(s) | Note::Params(s) => f.write_str(s),
         }
     }
 }
@@ -86,6 +89,15 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// The profile parameters read from the architecture document ([`Note::Params`]).
+    pub fn params(&self) -> Vec<String> {
+        self.notes
+            .iter()
+            .filter(|n| matches!(n, Note::Params(_)))
+            .map(|n| n.to_string())
+            .collect()
+    }
+
     /// The assumptions ([`Note::is_warning`]) as sentences.
     pub fn warnings(&self) -> Vec<String> {
         self.notes
@@ -94,6 +106,49 @@ impl Loaded {
             .map(|n| n.to_string())
             .collect()
     }
+}
+
+/// Why a profile could not be built: from the document's parameters or from the command line.
+enum ProfileError {
+    Doc(String),
+    Cli(String),
+}
+
+impl ProfileError {
+    fn at(self, arch_path: &Path) -> Error {
+        match self {
+            ProfileError::Doc(detail) => Error::Arch {
+                path: arch_path.to_path_buf(),
+                detail: format!("profile_params: {detail}"),
+            },
+            ProfileError::Cli(e) => Error::Usage(e),
+        }
+    }
+}
+
+/// The named profile with the document's `profile_params`, then the command line's overrides
+/// (which win); notes which document parameters were used.
+fn profile_with_params(
+    name: ProfileName,
+    doc: Option<&arch::ArchDoc>,
+    opts: &LoadOptions,
+    notes: &mut Vec<Note>,
+) -> std::result::Result<Profile, ProfileError> {
+    let mut profile = Profile::named(name);
+    if let Some(params) = doc.and_then(|d| d.profile_params.as_ref()) {
+        profile = profile
+            .with(&params.overrides())
+            .map_err(ProfileError::Doc)?;
+        notes.push(Note::Params(format!(
+            "profile parameters from the architecture document: {} (activation scale Q {}, \
+             clamp [{}, {}]); command-line --act-bits/--act-qmax/--eps-* override them",
+            params.describe(),
+            profile.act_qmax,
+            profile.act_clamp.0,
+            profile.act_clamp.1
+        )));
+    }
+    profile.with(&opts.overrides).map_err(ProfileError::Cli)
 }
 
 /// Reads a model file and its architecture.
@@ -166,9 +221,8 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         // A profile named by the architecture document (checked above when given by the user).
         norm_check::refuse_norm_parameters(&file, profile_name)?;
     }
-    let profile = Profile::named(profile_name)
-        .with(&opts.overrides)
-        .map_err(Error::Usage)?;
+    let profile = profile_with_params(profile_name, doc.as_ref(), opts, &mut notes)
+        .map_err(|e| e.at(&arch_path))?;
     let input_type = match doc.as_ref().and_then(|d| d.input_type.as_deref()) {
         Some(s) => Some(FixedType::parse(s).ok_or_else(|| {
             arch_err(format!(

@@ -126,13 +126,22 @@ pub struct Profile {
     pub bias: BiasMode,
 }
 
+/// Largest activation code magnitude an override may ask for (the IR validator's bound).
+const MAX_ACT_CODE: i32 = 1 << 15;
+
 /// Per-decision overrides of a named profile (each `None` keeps the profile's choice; the
 /// command line's `--act-qmax`, `--eps-act`, ... in [`crate::cli`]).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProfileOverrides {
+    /// Activation bits b (BitHEP's `b`): sets Q and the clamp at once, Q = 2^(b-1) − 1 (or
+    /// 2^(b-1) under a profile whose Q is a power of two) and clamp [−2^(b-1), 2^(b-1) − 1].
+    /// Applied before `act_qmax` and `act_clamp`, which refine it.
+    pub act_bits: Option<u32>,
     /// Activation scale numerator Q (D3): 127 (BitNet FAQ, BitHEP) or 128 (paper Q_b = 2^(b-1)).
     pub act_qmax: Option<i32>,
-    /// Symmetric activation clamp [-127, 127] instead of [-128, 127] (D3).
+    /// Activation code clamp range [lo, hi] (D3).
+    pub act_clamp: Option<(i32, i32)>,
+    /// Symmetric activation clamp [-hi, hi] ([-127, 127] instead of [-128, 127] at 8 bits; D3).
     pub act_clamp_symmetric: bool,
     /// eps of the activation absmax clamp (D4).
     pub eps_act: Option<f32>,
@@ -213,11 +222,25 @@ impl Profile {
                 self.name
             ));
         }
+        if let Some(b) = o.act_bits {
+            self.set_act_bits(b)?;
+        }
         if let Some(q) = o.act_qmax {
+            if !(1..=MAX_ACT_CODE).contains(&q) {
+                return Err(format!("act_qmax {q}: must be 1..={MAX_ACT_CODE}"));
+            }
             self.act_qmax = q;
         }
+        if let Some((lo, hi)) = o.act_clamp {
+            if !(-MAX_ACT_CODE <= lo && lo < 0 && 0 < hi && hi <= MAX_ACT_CODE) {
+                return Err(format!(
+                    "act_clamp [{lo}, {hi}]: must have lo < 0 < hi, |bounds| ≤ {MAX_ACT_CODE}"
+                ));
+            }
+            self.act_clamp = (lo, hi);
+        }
         if o.act_clamp_symmetric {
-            self.act_clamp = (-127, 127);
+            self.act_clamp = (-self.act_clamp.1, self.act_clamp.1);
         }
         for (name, v) in [("eps-act", o.eps_act), ("eps-w", o.eps_w)] {
             if let Some(v) = v {
@@ -239,6 +262,21 @@ impl Profile {
             self.act_scale_op = v;
         }
         Ok(self)
+    }
+
+    /// Sets Q and the clamp for `b` activation bits (see [`ProfileOverrides::act_bits`]): the
+    /// clamp is the b-bit two's complement range, Q keeps the named profile's convention (127 →
+    /// 2^(b-1) − 1, as BitHEP's Q_b; 128 → 2^(b-1), as `bitlinear`'s activation_range).
+    pub fn set_act_bits(&mut self, b: u32) -> Result<(), String> {
+        if !(2..=16).contains(&b) {
+            return Err(format!("act_bits {b}: must be 2..=16"));
+        }
+        let half = 1i32 << (b - 1);
+        // The convention of the named profile (not the current Q: 1 = 2^0 at b = 2 is ambiguous).
+        let pow2 = Profile::named(self.name).act_qmax == 128;
+        self.act_qmax = if pow2 { half } else { half - 1 };
+        self.act_clamp = (-half, half - 1);
+        Ok(())
     }
 
     pub fn named(name: ProfileName) -> Profile {
@@ -372,5 +410,60 @@ mod tests {
             .with(&eps)
             .unwrap();
         assert_eq!(s.eps_w, 1e-3);
+    }
+
+    #[test]
+    fn act_bits_set_q_and_clamp_in_the_profiles_convention() {
+        let bits = |name, b, q: Option<i32>, sym| {
+            let o = ProfileOverrides {
+                act_bits: Some(b),
+                act_qmax: q,
+                act_clamp_symmetric: sym,
+                ..Default::default()
+            };
+            let p = Profile::named(name).with(&o).unwrap();
+            (p.act_qmax, p.act_clamp)
+        };
+        let bithep = ProfileName::Bithep;
+        assert_eq!(bits(bithep, 8, None, false), (127, (-128, 127)));
+        assert_eq!(bits(bithep, 4, None, false), (7, (-8, 7)));
+        assert_eq!(bits(bithep, 2, None, false), (1, (-2, 1)));
+        assert_eq!(bits(bithep, 3, None, true), (3, (-3, 3)));
+        assert_eq!(bits(bithep, 4, Some(8), false), (8, (-8, 7)));
+        // b = 2 then b = 8 (a document's bits overridden on the command line): Q = 1 is not
+        // taken for the power-of-two convention.
+        let two = Profile::named(bithep)
+            .with(&ProfileOverrides {
+                act_bits: Some(2),
+                ..Default::default()
+            })
+            .unwrap();
+        let eight = ProfileOverrides {
+            act_bits: Some(8),
+            ..Default::default()
+        };
+        assert_eq!(two.with(&eight).unwrap().act_qmax, 127);
+        assert_eq!(
+            bits(ProfileName::Schneiderkamp, 4, None, false),
+            (8, (-8, 7))
+        );
+        let bad_q = ProfileOverrides {
+            act_qmax: Some(0),
+            ..Default::default()
+        };
+        assert!(Profile::named(bithep).with(&bad_q).is_err());
+        let bad_clamp = ProfileOverrides {
+            act_clamp: Some((0, 7)),
+            ..Default::default()
+        };
+        assert!(Profile::named(bithep).with(&bad_clamp).is_err());
+        for b in [0, 1, 17] {
+            let o = ProfileOverrides {
+                act_bits: Some(b),
+                ..Default::default()
+            };
+            let e = Profile::named(bithep).with(&o).unwrap_err();
+            assert!(e.contains("act_bits"), "{e}");
+        }
     }
 }
