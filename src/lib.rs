@@ -8,6 +8,7 @@
 pub mod back;
 pub mod choice;
 pub mod cli;
+pub mod cmvm;
 pub mod error;
 pub mod estimate;
 pub mod front;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["error", "choice"],
     &["io", "ir", "target"],
-    &["reference", "synthetic", "project"],
+    &["reference", "synthetic", "project", "cmvm"],
     &["front", "pass"],
     &["pipeline"],
     &["hw"],
