@@ -10,7 +10,7 @@
 //! a row stays infeasible there ("excluded": not counted).
 
 use super::finish::{rows_of, Builder, ITerm};
-use super::queue::{key, unkey, FxMap, PairTable, TIE};
+use super::queue::{key, unkey, FxMap, PairTable, Pat, TIE};
 use super::Graph;
 use crate::ir::Matrix;
 use std::collections::HashSet;
@@ -27,28 +27,44 @@ pub(crate) enum Tie {
     Flat,
 }
 
-/// One greedy variant: the tie rule, and a seed for picking within a bucket (`None` = newest).
+/// One greedy variant: the tie rule; `weight`: rank by `count · (weight + shallower depth)`
+/// (da4ml's `wmc`: count × the narrower operand's bits, for inputs of `weight` bits) instead of
+/// by count; a seed for picking within a bucket (`None` = newest).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Variant {
     pub tie: Tie,
+    pub weight: Option<u32>,
     pub seed: Option<u64>,
 }
+
+/// The variants [`super::shared`] runs first, in order; further ones are seeded.
+const FIRST: [(Tie, Option<u32>); 6] = [
+    (Tie::Shallow, None),
+    (Tie::Deep, Some(8)),
+    (Tie::Deep, None),
+    (Tie::Shallow, Some(8)),
+    (Tie::Flat, None),
+    (Tie::Deep, Some(4)),
+];
 
 impl Variant {
     /// The `v`-th variant of [`super::shared`]'s search.
     pub fn nth(v: u32) -> Variant {
-        let tie = [Tie::Shallow, Tie::Deep, Tie::Flat][v as usize % 3];
-        let seed = (v >= 3).then_some(u64::from(v) * 0x9E37_79B9_7F4A_7C15);
-        Variant { tie, seed }
+        let (tie, weight) = FIRST[v as usize % FIRST.len()];
+        let seed = (v as usize >= FIRST.len()).then_some(u64::from(v) * 0x9E37_79B9_7F4A_7C15);
+        Variant { tie, weight, seed }
     }
 
-    fn tie(&self, da: u32, db: u32) -> u32 {
+    /// `(mult, tie)` of a pattern over operands of depths `da`, `db`.
+    fn rank(&self, da: u32, db: u32) -> (u32, u32) {
         let (lo, hi) = (da.min(db), da.max(db));
-        match self.tie {
+        let mult = self.weight.map_or(1, |w| w + lo);
+        let tie = match self.tie {
             Tie::Shallow => TIE - 1 - (2 * hi + u32::from(lo != hi)).min(TIE - 1),
             Tie::Deep => lo.min(TIE - 1),
             Tie::Flat => 0,
-        }
+        };
+        (mult, tie)
     }
 }
 
@@ -100,7 +116,7 @@ impl<'a> State<'a> {
             pos: vec![0; w.cols * n_rows],
             occ: vec![Vec::new(); w.cols],
             rows,
-            table: PairTable::default(),
+            table: PairTable::new(w.cols),
             caps,
             excluded: HashSet::default(),
             n_excluded: vec![0; n_rows],
@@ -128,10 +144,15 @@ impl<'a> State<'a> {
                 }
             }
         }
+        let mut by_b: Vec<Vec<Pat>> = vec![Vec::new(); self.occ.len()];
         for (k, c) in counts {
             if c >= 2 {
-                self.table.insert(k, c, self.variant.tie(0, 0));
+                let (a, b, sub) = unkey(k);
+                by_b[b as usize].push((a, sub, c, self.variant.rank(0, 0)));
             }
+        }
+        for (b, pats) in by_b.into_iter().enumerate() {
+            self.table.set_partners(b as u32, pats);
         }
     }
 
@@ -272,13 +293,15 @@ impl<'a> State<'a> {
                 }
             }
         }
-        for (&k, &c) in &counts {
-            if c >= 2 {
-                let (o, _, _) = unkey(k);
-                let tie = self.variant.tie(self.depth(o), dn);
-                self.table.insert(k, c, tie);
-            }
-        }
+        let pats = counts
+            .iter()
+            .filter(|(_, &c)| c >= 2)
+            .map(|(&k, &c)| {
+                let (o, _, sub) = unkey(k);
+                (o, sub, c, self.variant.rank(self.depth(o), dn))
+            })
+            .collect();
+        self.table.set_partners(n, pats);
         for (r, k) in infeasible {
             if self.table.contains(k) {
                 self.exclude(r, k);

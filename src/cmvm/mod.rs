@@ -94,6 +94,11 @@ pub fn shared(w: &Matrix<i8>, o: &Options) -> Graph {
         .expect("tries ≥ 1")
 }
 
+/// One greedy variant `v` of [`shared`]'s search (`shared` keeps the best of `0..tries`).
+pub fn variant(w: &Matrix<i8>, o: &Options, v: u32) -> Graph {
+    greedy::run(w, caps(w, o).as_deref(), greedy::Variant::nth(v))
+}
+
 /// The naive depth `⌈log2 n⌉` of a sum of `n` terms (0 for n ≤ 1).
 pub fn naive_depth(n: usize) -> u32 {
     if n <= 1 {

@@ -47,113 +47,163 @@ pub(crate) fn unkey(k: u64) -> (u32, u32, bool) {
     ((k >> 33) as u32, ((k >> 1) & 0xffff_ffff) as u32, k & 1 == 1)
 }
 
+/// A pattern to store: `(a, sub, count, (mult, tie))`.
+pub(crate) type Pat = (u32, bool, u32, (u32, u32));
+
 #[derive(Clone, Copy)]
 struct Slot {
     key: u64,
-    count: u32,
+    /// Priority = `count · mult · TIE + tie`.
+    mult: u32,
     tie: u32,
-    pos: u32,
+    /// The bucket the slot sits in (≥ its priority: counts only fall, buckets are fixed lazily).
+    bucket: u32,
 }
 
-/// Patterns with count ≥ 2 and their bucket queue.
+/// Patterns with count ≥ 2 and their bucket queue. A pattern `(a, b, sub)` is stored with its
+/// newer operand `b` (all of `b`'s patterns are known when `b` is created, and counts only fall
+/// afterwards), so a lookup is a binary search in a short list instead of a hash probe.
 #[derive(Default)]
 pub(crate) struct PairTable {
-    map: FxMap<u64, u32>,
+    /// For `b < n_dense` (the inputs, when few enough): `dense[(a·n_dense + b)·2 + sub]` =
+    /// 1 + slot, 0 = none — a direct lookup for the most frequent patterns.
+    dense: Vec<u32>,
+    n_dense: u32,
+    /// `partners[b]`: `(a << 1 | sub, slot)` sorted, for the patterns of `b` with older `a`.
+    partners: Vec<Vec<(u32, u32)>>,
     slots: Vec<Slot>,
-    free: Vec<u32>,
+    /// The count of every slot (apart from `slots`: the hot, cache-dense part).
+    counts: Vec<u32>,
     buckets: Vec<Vec<u32>>,
     top: usize,
 }
 
+/// Largest operand count with a dense pattern index (2·1024² entries, 8 MiB).
+const MAX_DENSE: u32 = 1024;
+
 impl PairTable {
-    fn prio(s: &Slot) -> usize {
-        (s.count * TIE + s.tie) as usize
+    /// A table whose patterns among the first `n_in` operands are indexed densely when
+    /// `n_in ≤ 1024`.
+    pub fn new(n_in: usize) -> PairTable {
+        let n_dense = if n_in as u32 <= MAX_DENSE { n_in as u32 } else { 0 };
+        PairTable {
+            dense: vec![0; 2 * (n_dense as usize).pow(2)],
+            n_dense,
+            ..PairTable::default()
+        }
+    }
+
+    #[inline]
+    fn dense_index(&self, a: u32, b: u32, sub: bool) -> usize {
+        (a as usize * self.n_dense as usize + b as usize) * 2 + usize::from(sub)
+    }
+
+    fn prio(&self, slot: u32) -> usize {
+        let s = &self.slots[slot as usize];
+        (self.counts[slot as usize] * s.mult * TIE + s.tie) as usize
     }
 
     fn bucket_add(&mut self, slot: u32) {
-        let p = Self::prio(&self.slots[slot as usize]);
+        let p = self.prio(slot);
         if self.buckets.len() <= p {
             self.buckets.resize_with(p + 1, Vec::new);
         }
-        self.slots[slot as usize].pos = self.buckets[p].len() as u32;
+        self.slots[slot as usize].bucket = p as u32;
         self.buckets[p].push(slot);
         self.top = self.top.max(p);
     }
 
-    fn bucket_remove(&mut self, slot: u32) {
-        let s = self.slots[slot as usize];
-        let b = &mut self.buckets[Self::prio(&s)];
-        b.swap_remove(s.pos as usize);
-        if let Some(&moved) = b.get(s.pos as usize) {
-            self.slots[moved as usize].pos = s.pos;
+    /// Sets the patterns of operand `b`: `(a, sub, count ≥ 2, (mult ≥ 1, tie))` for older
+    /// operands `a`. `b`'s patterns must not have been set before.
+    pub fn set_partners(&mut self, b: u32, mut pats: Vec<Pat>) {
+        debug_assert!(pats.iter().all(|p| p.0 < b && p.2 >= 2 && p.3 .0 >= 1 && p.3 .1 < TIE));
+        if self.partners.len() <= b as usize {
+            self.partners.resize_with(b as usize + 1, Vec::new);
         }
+        pats.sort_unstable_by_key(|p| (p.0, p.1));
+        let mut list = Vec::with_capacity(pats.len());
+        for (a, sub, count, (mult, tie)) in pats {
+            let slot = self.slots.len() as u32;
+            let key = key(a, b, sub);
+            self.slots.push(Slot {
+                key,
+                mult,
+                tie,
+                bucket: 0,
+            });
+            self.counts.push(count);
+            self.bucket_add(slot);
+            if b < self.n_dense {
+                let i = self.dense_index(a, b, sub);
+                self.dense[i] = slot + 1;
+            } else {
+                list.push(((a << 1) | u32::from(sub), slot));
+            }
+        }
+        self.partners[b as usize] = list;
     }
 
-    /// Adds pattern `k` with `count ≥ 2` occurrences (it must not be present).
-    pub fn insert(&mut self, k: u64, count: u32, tie: u32) {
-        debug_assert!(count >= 2 && tie < TIE && !self.map.contains_key(&k));
-        let s = Slot {
-            key: k,
-            count,
-            tie,
-            pos: 0,
+    /// The slot of `k` while its count is ≥ 2.
+    #[inline]
+    fn find(&self, k: u64) -> Option<u32> {
+        let (a, b, sub) = unkey(k);
+        let slot = if b < self.n_dense {
+            self.dense[self.dense_index(a, b, sub)].checked_sub(1)?
+        } else {
+            let list = self.partners.get(b as usize)?;
+            let probe = (a << 1) | u32::from(sub);
+            let i = list.binary_search_by_key(&probe, |e| e.0).ok()?;
+            list[i].1
         };
-        let slot = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = s;
-                i
-            }
-            None => {
-                self.slots.push(s);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.map.insert(k, slot);
-        self.bucket_add(slot);
+        (self.counts[slot as usize] >= 2).then_some(slot)
     }
 
     pub fn contains(&self, k: u64) -> bool {
-        self.map.contains_key(&k)
+        self.find(k).is_some()
     }
 
     /// Removes pattern `k` (no-op when absent).
     pub fn remove(&mut self, k: u64) {
-        if let Some(slot) = self.map.remove(&k) {
-            self.bucket_remove(slot);
-            self.free.push(slot);
+        if let Some(slot) = self.find(k) {
+            self.counts[slot as usize] = 0;
         }
     }
 
-    /// Lowers the count of `k` by `by` (no-op when absent); drops it below 2.
+    /// Lowers the count of `k` by `by` (no-op when absent); below 2 it is gone.
+    #[inline]
     pub fn decrease(&mut self, k: u64, by: u32) {
-        let Some(&slot) = self.map.get(&k) else {
-            return;
-        };
-        let c = self.slots[slot as usize].count.saturating_sub(by);
-        if c < 2 {
-            self.remove(k);
-            return;
+        if let Some(slot) = self.find(k) {
+            let c = &mut self.counts[slot as usize];
+            *c = c.saturating_sub(by);
         }
-        self.bucket_remove(slot);
-        self.slots[slot as usize].count = c;
-        self.bucket_add(slot);
     }
 
     /// The count of `k` (0 when absent).
     pub fn count(&self, k: u64) -> u32 {
-        self.map.get(&k).map_or(0, |&s| self.slots[s as usize].count)
+        self.find(k).map_or(0, |s| self.counts[s as usize])
     }
 
     /// A pattern of highest priority (`pick` chooses the index within its bucket), or `None`.
-    pub fn best(&mut self, pick: impl FnOnce(usize) -> usize) -> Option<u64> {
-        while self.top > 0 && self.buckets.get(self.top).map_or(true, |b| b.is_empty()) {
-            self.top -= 1;
+    pub fn best(&mut self, mut pick: impl FnMut(usize) -> usize) -> Option<u64> {
+        loop {
+            while self.top > 0 && self.buckets.get(self.top).map_or(true, |b| b.is_empty()) {
+                self.top -= 1;
+            }
+            let top = self.top;
+            let b = self.buckets.get_mut(top)?;
+            if b.is_empty() {
+                return None;
+            }
+            let i = pick(b.len()).min(b.len() - 1);
+            let slot = b[i];
+            let alive = self.counts[slot as usize] >= 2;
+            if alive && self.prio(slot) == top {
+                return Some(self.slots[slot as usize].key);
+            }
+            self.buckets[top].swap_remove(i);
+            if alive {
+                self.bucket_add(slot);
+            }
         }
-        let b = self.buckets.get(self.top)?;
-        if b.is_empty() {
-            return None;
-        }
-        let i = pick(b.len()).min(b.len() - 1);
-        Some(self.slots[b[i] as usize].key)
     }
 }
