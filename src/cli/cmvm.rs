@@ -27,8 +27,8 @@ pub struct CmvmArgs {
     /// Cap each output at its own plain depth (default: the layer's, i.e. the densest row's).
     #[arg(long)]
     pub per_output: bool,
-    /// Greedy variants to run (the best is kept).
-    #[arg(long, default_value_t = 4)]
+    /// Greedy variants to run (the best is kept); 0 = automatic (8, fewer for large matrices).
+    #[arg(long, default_value_t = 0)]
     pub tries: u32,
 }
 
@@ -38,7 +38,7 @@ pub fn run(a: CmvmArgs) -> anyhow::Result<i32> {
     let o = Options {
         max_extra_depth: (!a.no_depth_cap).then_some(a.max_extra_depth),
         per_output: a.per_output,
-        tries: a.tries.max(1),
+        tries: a.tries,
     };
     let t0 = Instant::now();
     let p = plain(&w);
@@ -54,7 +54,7 @@ pub fn run(a: CmvmArgs) -> anyhow::Result<i32> {
         "input_range": [input.lo as i64, input.hi as i64],
         "max_extra_depth": o.max_extra_depth,
         "per_output": o.per_output,
-        "tries": o.tries,
+        "tries": if o.tries == 0 { crate::cmvm::auto_tries(&w) } else { o.tries },
         "plain": summary(&p, input, tp),
         "shared": summary(&s, input, ts),
         "check": check.as_ref().map_or_else(|e| json!({"ok": false, "error": e}), |n| json!({"ok": true, "vectors": n})),

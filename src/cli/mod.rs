@@ -5,7 +5,6 @@ mod args;
 mod bench;
 mod calibrate;
 mod cmvm;
-pub use cmvm::read_ternary as cmvm_read;
 mod emulate;
 mod estimate;
 pub mod hls;

@@ -23,46 +23,69 @@ pub(crate) enum Tie {
     Shallow,
     /// Prefer deep operands (like da4ml's `wmc`, which weighs by the narrower operand's width).
     Deep,
-    /// No preference.
-    Flat,
+    /// A pseudo-random class per pattern (from the variant's seed).
+    Random,
+    /// Prefer operands that occur in few rows (counted when the pattern is created, in 16
+    /// linear classes of `0..=2·rows`).
+    Rare,
 }
 
-/// One greedy variant: the tie rule; `weight`: rank by `count · (weight + shallower depth)`
-/// (da4ml's `wmc`: count × the narrower operand's bits, for inputs of `weight` bits) instead of
-/// by count; a seed for picking within a bucket (`None` = newest).
+/// One greedy variant: the tie rule; `weight`: rank by `count · (weight + ⌈log2 n⌉)`, `n` the
+/// number of inputs summed by the narrower operand (da4ml's `wmc`: count × the narrower
+/// operand's bits, for inputs of `weight` bits) instead of by count; a seed for picking within a
+/// bucket (`None` = newest).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Variant {
+    pub n_rows: usize,
     pub tie: Tie,
     pub weight: Option<u32>,
     pub seed: Option<u64>,
 }
 
 /// The variants [`super::shared`] runs first, in order; further ones are seeded.
-const FIRST: [(Tie, Option<u32>); 6] = [
+const FIRST: [(Tie, Option<u32>); 4] = [
+    (Tie::Rare, Some(8)),
+    (Tie::Rare, None),
     (Tie::Shallow, None),
     (Tie::Deep, Some(8)),
-    (Tie::Deep, None),
-    (Tie::Shallow, Some(8)),
-    (Tie::Flat, None),
-    (Tie::Deep, Some(4)),
 ];
 
 impl Variant {
-    /// The `v`-th variant of [`super::shared`]'s search.
-    pub fn nth(v: u32) -> Variant {
-        let (tie, weight) = FIRST[v as usize % FIRST.len()];
-        let seed = (v as usize >= FIRST.len()).then_some(u64::from(v) * 0x9E37_79B9_7F4A_7C15);
-        Variant { tie, weight, seed }
+    /// The `v`-th variant of [`super::shared`]'s search on a matrix of `n_rows` rows: the
+    /// [`FIRST`] ones, then seeded ones alternating the rare-first and random tie rules, with
+    /// and without weights.
+    pub fn nth(v: u32, n_rows: usize) -> Variant {
+        if let Some(&(tie, weight)) = FIRST.get(v as usize) {
+            return Variant {
+                n_rows,
+                tie,
+                weight,
+                seed: None,
+            };
+        }
+        let tie = if v % 2 == 0 { Tie::Rare } else { Tie::Random };
+        Variant {
+            n_rows,
+            tie,
+            weight: (v / 2 % 2 == 0).then_some(8),
+            seed: Some(u64::from(v).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        }
     }
 
-    /// `(mult, tie)` of a pattern over operands of depths `da`, `db`.
-    fn rank(&self, da: u32, db: u32) -> (u32, u32) {
-        let (lo, hi) = (da.min(db), da.max(db));
-        let mult = self.weight.map_or(1, |w| w + lo);
+    /// `(mult, tie)` of pattern `k` over operands of depths `d` and input counts `n`.
+    fn rank(&self, k: u64, d: (u32, u32), n: (u32, u32), occ: usize) -> (u32, u32) {
+        let (lo, hi) = (d.0.min(d.1), d.0.max(d.1));
+        let mult = self
+            .weight
+            .map_or(1, |w| w + super::naive_depth(n.0.min(n.1) as usize));
         let tie = match self.tie {
             Tie::Shallow => TIE - 1 - (2 * hi + u32::from(lo != hi)).min(TIE - 1),
             Tie::Deep => lo.min(TIE - 1),
-            Tie::Flat => 0,
+            Tie::Rare => TIE - 1 - ((occ * TIE as usize / (2 * self.n_rows + 1)) as u32).min(TIE - 1),
+            Tie::Random => {
+                let h = (k ^ self.seed.unwrap_or(0)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                (h >> 60) as u32 % TIE
+            }
         };
         (mult, tie)
     }
@@ -70,6 +93,8 @@ impl Variant {
 
 struct State<'a> {
     b: Builder,
+    /// How many inputs each operand sums (its L1 norm over the inputs, an upper bound).
+    n_terms: Vec<u32>,
     n_rows: usize,
     rows: Vec<Vec<ITerm>>,
     /// `pos[id · n_rows + r]` = 1 + index of operand `id` in `rows[r]`, 0 = absent.
@@ -111,6 +136,7 @@ impl<'a> State<'a> {
         let n_rows = rows.len();
         let mut s = State {
             b: Builder::new(w.cols, true),
+            n_terms: vec![1; w.cols],
             n_rows,
             load: rows.iter().map(|r| r.len() as u64).collect(),
             pos: vec![0; w.cols * n_rows],
@@ -148,7 +174,7 @@ impl<'a> State<'a> {
         for (k, c) in counts {
             if c >= 2 {
                 let (a, b, sub) = unkey(k);
-                by_b[b as usize].push((a, sub, c, self.variant.rank(0, 0)));
+                by_b[b as usize].push((a, sub, c, self.variant.rank(k, (0, 0), (1, 1), self.occ[a as usize].len() + self.occ[b as usize].len())));
             }
         }
         for (b, pats) in by_b.into_iter().enumerate() {
@@ -258,6 +284,7 @@ impl<'a> State<'a> {
         if n as usize * self.n_rows >= self.pos.len() {
             self.pos.resize((n as usize + 1) * self.n_rows, 0);
             self.occ.push(Vec::new());
+            self.n_terms.push(self.n_terms[a as usize] + self.n_terms[b as usize]);
         }
         let (da, db, dn) = (self.depth(a), self.depth(b), self.depth(n));
         for &r in rows {
@@ -298,7 +325,7 @@ impl<'a> State<'a> {
             .filter(|(_, &c)| c >= 2)
             .map(|(&k, &c)| {
                 let (o, _, sub) = unkey(k);
-                (o, sub, c, self.variant.rank(self.depth(o), dn))
+                (o, sub, c, self.variant.rank(k, (self.depth(o), dn), (self.n_terms[o as usize], self.n_terms[n as usize]), self.occ[o as usize].len() + rows.len()))
             })
             .collect();
         self.table.set_partners(n, pats);

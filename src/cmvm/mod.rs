@@ -56,18 +56,19 @@ pub struct Options {
     pub max_extra_depth: Option<u32>,
     /// Cap every output at its own naive depth `⌈log2 nnz_row⌉ + dc` instead of the layer's.
     pub per_output: bool,
-    /// How many greedy variants (tie-breaking rules) to run; the best graph (fewest adders, then
-    /// smallest depth) is returned. At least 1; the variants run in parallel.
+    /// How many greedy variants (tie-breaking and ranking rules) to run; the best graph (fewest
+    /// adders, then smallest depth) is returned; they run in parallel. 0 = automatic: 8, fewer
+    /// (down to 2) for large matrices, see [`auto_tries`].
     pub tries: u32,
 }
 
 impl Default for Options {
-    /// The layer keeps its plain-tree depth (`Some(0)`, layer-wide), 4 variants.
+    /// The layer keeps its plain-tree depth (`Some(0)`, layer-wide), automatic variant count.
     fn default() -> Options {
         Options {
             max_extra_depth: Some(0),
             per_output: false,
-            tries: 4,
+            tries: 0,
         }
     }
 }
@@ -83,10 +84,10 @@ pub fn plain(w: &Matrix<i8>) -> Graph {
 pub fn shared(w: &Matrix<i8>, o: &Options) -> Graph {
     use rayon::prelude::*;
     let caps = caps(w, o);
-    let tries = o.tries.max(1);
+    let tries = if o.tries == 0 { auto_tries(w) } else { o.tries };
     let graphs: Vec<Graph> = (0..tries)
         .into_par_iter()
-        .map(|v| greedy::run(w, caps.as_deref(), greedy::Variant::nth(v)))
+        .map(|v| greedy::run(w, caps.as_deref(), greedy::Variant::nth(v, w.rows)))
         .collect();
     graphs
         .into_iter()
@@ -94,9 +95,18 @@ pub fn shared(w: &Matrix<i8>, o: &Options) -> Graph {
         .expect("tries ≥ 1")
 }
 
+/// The automatic variant count: 8, or fewer (≥ 2) when one run's work `Σ nnz_row²` exceeds
+/// 2·10⁶ (about 0.25 s per run), so that a 256×256 layer at 1/3 zeros takes two runs.
+pub fn auto_tries(w: &Matrix<i8>) -> u32 {
+    let work: u64 = (0..w.rows)
+        .map(|r| (w.row(r).iter().filter(|&&v| v != 0).count() as u64).pow(2))
+        .sum();
+    (16_000_000 / work.max(1)).clamp(2, 8) as u32
+}
+
 /// One greedy variant `v` of [`shared`]'s search (`shared` keeps the best of `0..tries`).
 pub fn variant(w: &Matrix<i8>, o: &Options, v: u32) -> Graph {
-    greedy::run(w, caps(w, o).as_deref(), greedy::Variant::nth(v))
+    greedy::run(w, caps(w, o).as_deref(), greedy::Variant::nth(v, w.rows))
 }
 
 /// The naive depth `⌈log2 n⌉` of a sum of `n` terms (0 for n ≤ 1).
