@@ -72,6 +72,7 @@ fn summary(g: &Graph, input: Interval, seconds: f64) -> serde_json::Value {
         "adders": g.adders.len(),
         "depth": g.depth(),
         "bit_cost": g.bit_cost(input),
+        "da4ml_bits": g.da4ml_bits(input),
         "negated_outputs": g.outputs.iter().flatten().filter(|t| t.neg).count(),
         "seconds": (seconds * 1e4).round() / 1e4,
     })

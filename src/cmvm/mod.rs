@@ -219,6 +219,26 @@ impl Graph {
             .sum()
     }
 
+    /// da4ml's own adder cost (`cost_add` with `adder_size = 1`): per adder, the accumulator
+    /// width from the *operands*, `[any operand negative-capable] + ⌈log2 max(|lo|, hi + 1)⌉` over
+    /// both operands — usually one bit less than the output width that [`Graph::bit_cost`] counts.
+    pub fn da4ml_bits(&self, input: Interval) -> u64 {
+        let iv = self.intervals(input);
+        let get = |t: &Term| match t.op {
+            Operand::Input(_) => input,
+            Operand::Adder(k) => iv[k],
+        };
+        let ceil_log2 = |v: i128| 128 - (v.max(1) - 1).leading_zeros() as u64;
+        self.adders
+            .iter()
+            .map(|a| {
+                let (x, y) = (get(&a.a), get(&a.b));
+                let m = [x.lo.abs(), x.hi + 1, y.lo.abs(), y.hi + 1].into_iter().max().unwrap_or(1);
+                u64::from(x.lo < 0 || y.lo < 0) + ceil_log2(m)
+            })
+            .sum()
+    }
+
     /// Whether the graph computes `W·x`, checked exactly on the coefficients: every output's
     /// expansion over the inputs equals its row of `w`.
     pub fn reproduces(&self, w: &Matrix<i8>) -> bool {
