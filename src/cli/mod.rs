@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod calibrate;
+mod cmvm;
 mod emulate;
 mod estimate;
 pub mod hls;
@@ -46,6 +47,8 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Estimate LUT/FF/DSP/BRAM and latency for a part and clock, and the trigger verdict.
     Estimate(estimate::EstimateArgs),
+    /// Adder sharing on one ternary matrix [out, in] (.npy): plain trees vs shared adders, JSON.
+    Cmvm(cmvm::CmvmArgs),
 }
 
 /// Loads the model of any command and prints every assumption inference made (the activations
@@ -98,6 +101,7 @@ pub fn main() -> i32 {
         Command::Rtlsim(a) => hls::run_rtlsim(a),
         Command::Estimate(a) => estimate::run(a),
         Command::Calibrate(a) => calibrate::run(a),
+        Command::Cmvm(a) => cmvm::run(a),
     };
     match r {
         Ok(code) => code,

@@ -312,6 +312,7 @@ pub fn accumulate(nl: &mut Netlist, w: &Matrix<i8>, x: &[Sig], o: AdderOptions) 
         Adders::Shared => {
             let opts = cmvm::Options {
                 max_extra_depth: o.max_extra_depth,
+                ..Default::default()
             };
             graph(nl, &cmvm::shared(w, &opts), x)
         }

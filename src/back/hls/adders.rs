@@ -18,6 +18,7 @@ pub fn accumulate_lines(w: &Matrix<i8>, code: Interval, o: AdderOptions) -> Vec<
                 w,
                 &cmvm::Options {
                     max_extra_depth: o.max_extra_depth,
+                ..Default::default()
                 },
             );
             graph_lines(&g, code)
