@@ -224,26 +224,28 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> 
         }
     };
     nl.cur_class = Some(Class::TernaryAdder);
-    let accs = accumulate(nl, &t.weights, &codes, adders);
+    let accs = accumulate_signed(nl, &t.weights, &codes, adders);
     let mut out = Vec::with_capacity(t.weights.rows);
-    for (n, &acc) in accs.iter().enumerate() {
+    for (n, &(acc, neg)) in accs.iter().enumerate() {
         nl.cur_class = Some(Class::Dequant);
+        // A negated sum is folded into the dequantization constant: (−a)·(−C) = a·C exactly.
+        let c = if neg { -t.scale[n] } else { t.scale[n] };
         let v = match (&t.quant, dq) {
             _ if t.dequant == Dequant::CodeUnits => {
-                let p = nl.mul_const(acc, t.scale[n]);
+                let p = nl.mul_const(acc, c);
                 nl.shift_round(p, t.shift)
             }
             (Quantizer::Dynamic { .. }, Some(m)) => {
                 let p = nl.mul(acc, m);
-                let p = nl.mul_const(p, t.scale[n]);
+                let p = nl.mul_const(p, c);
                 nl.shift_round(p, t.shift)
             }
             (Quantizer::Pow2 { .. }, Some(e)) => {
-                let p = nl.mul_const(acc, t.scale[n]);
+                let p = nl.mul_const(acc, c);
                 shift_round_var(nl, p, e, t.shift, true, None)
             }
             _ => {
-                let p = nl.mul_const(acc, t.scale[n]);
+                let p = nl.mul_const(acc, c);
                 nl.shift_round(p, t.shift)
             }
         };
@@ -305,9 +307,23 @@ fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig 
 /// `acc_n = Σ_k W_nk·x_k` for every row of the ternary `w`: plain trees ([`tree`]) or the
 /// shared adder graph of [`cmvm::shared`] (the same integers either way).
 pub fn accumulate(nl: &mut Netlist, w: &Matrix<i8>, x: &[Sig], o: AdderOptions) -> Vec<Sig> {
+    accumulate_signed(nl, w, x, o)
+        .into_iter()
+        .map(|(s, neg)| if neg { nl.neg(s) } else { s })
+        .collect()
+}
+
+/// As [`accumulate`], but a row whose sum the graph computes negated is returned as
+/// `(−acc_n, true)`, so that the consumer can fold the sign instead of spending a negation.
+pub fn accumulate_signed(
+    nl: &mut Netlist,
+    w: &Matrix<i8>,
+    x: &[Sig],
+    o: AdderOptions,
+) -> Vec<(Sig, bool)> {
     match o.adders {
         Adders::Trees => (0..w.rows)
-            .map(|n| tree(nl, row_terms(w.row(n), x)))
+            .map(|n| (tree(nl, row_terms(w.row(n), x)), false))
             .collect(),
         Adders::Shared => {
             let opts = cmvm::Options {
@@ -319,9 +335,9 @@ pub fn accumulate(nl: &mut Netlist, w: &Matrix<i8>, x: &[Sig], o: AdderOptions) 
     }
 }
 
-/// The nodes of a [`cmvm::Graph`] over the inputs `x`: one adder node per graph adder (a
-/// negation only where the graph's sign cannot be absorbed by an add/subtract).
-pub fn graph(nl: &mut Netlist, g: &cmvm::Graph, x: &[Sig]) -> Vec<Sig> {
+/// The nodes of a [`cmvm::Graph`] over the inputs `x`: one adder node per graph adder; each
+/// output as `(node, negated)` (its value is `−node` when `negated`).
+pub fn graph(nl: &mut Netlist, g: &cmvm::Graph, x: &[Sig]) -> Vec<(Sig, bool)> {
     let mut node: Vec<(Sig, bool)> = Vec::with_capacity(g.adders.len());
     let term = |node: &[(Sig, bool)], t: cmvm::Term| -> (Sig, bool) {
         let (s, neg) = match t.op {
@@ -342,11 +358,8 @@ pub fn graph(nl: &mut Netlist, g: &cmvm::Graph, x: &[Sig]) -> Vec<Sig> {
     g.outputs
         .iter()
         .map(|o| match o {
-            None => nl.push(Op::Const(0), Interval::point(0)),
-            Some(t) => match term(&node, *t) {
-                (s, false) => s,
-                (s, true) => nl.neg(s),
-            },
+            None => (nl.push(Op::Const(0), Interval::point(0)), false),
+            Some(t) => term(&node, *t),
         })
         .collect()
 }
