@@ -245,11 +245,15 @@ pub fn mixed_model(seed: u64) -> Model {
     }
 }
 
+/// Activation widths the C-simulation and RTL tests run on top of the shipped models (which are
+/// b = 8, and b = 6 for models/qg_sparse_b6*); tests/act_bits.rs checks all of 2, 3, 4, 6, 8.
+pub const ACT_BITS_HLS: [u32; 3] = [2, 3, 4];
+
 /// The activation-bits test models (tests/data/act_bits/b<b>.safetensors, made by
 /// models/training/make_act_bits_golden.py), with their b, loaded from the file alone.
-pub fn act_bits_models() -> Vec<(u32, Model)> {
-    [2, 3, 4, 6, 8]
-        .into_iter()
+pub fn act_bits_models(bits: &[u32]) -> Vec<(u32, Model)> {
+    bits.iter()
+        .copied()
         .map(|b| {
             let p = repo().join(format!("tests/data/act_bits/b{b}.safetensors"));
             let m = bit2hls::front::load(&p, &Default::default())

@@ -220,11 +220,11 @@ fn norm_profiles_csim_equals_emulator() {
     );
 }
 
-/// Activation bits b = 2, 3, 4, 6, 8 (b read from the model file): every mode, latency strategy
+/// Activation bits b = 2, 3, 4 ([`ACT_BITS_HLS`], b read from the model file): every mode, latency strategy
 /// (the resource strategy's loops do not depend on b; leaving it out halves this test's time).
 #[test]
 fn act_bits_csim_equals_emulator() {
-    let cases: Vec<Case> = act_bits_models()
+    let cases: Vec<Case> = act_bits_models(&ACT_BITS_HLS)
         .into_iter()
         .map(|(b, m)| Case {
             strategies: vec![(Strategy::Latency, 1)],

@@ -275,11 +275,11 @@ fn norm_profiles_rtl_equals_emulator() {
 
 const EVENTS: usize = 10_000;
 
-/// Activation bits b = 2, 3, 4, 6, 8 (b read from the model file), every mode, 2,000 events.
+/// Activation bits b = 2, 3, 4 ([`ACT_BITS_HLS`], b read from the model file), every mode, 2,000 events.
 #[test]
 fn act_bits_rtl_equals_emulator() {
     let mut jobs = Vec::new();
-    for (b, m) in act_bits_models() {
+    for (b, m) in act_bits_models(&ACT_BITS_HLS) {
         let x = tb_samples(m.inputs, 2000, 50 + b as u64);
         jobs.extend(jobs_for(
             &format!("act_bits b={b}"),
