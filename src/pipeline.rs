@@ -131,10 +131,16 @@ pub fn calibration_with(
     apply_rule(cal, loaded, args, rule).map(Some)
 }
 
-/// The static-scale rule used when none is asked for: [`CalibRule::Quantile`] (measured in
-/// docs/arithmetic.md §Calibration).
-pub fn default_calib_rule(_profile: &Profile) -> CalibRule {
-    CalibRule::Quantile
+/// The static-scale rule used when none is asked for: [`CalibRule::Mse`] for activation codes
+/// narrower than 8 bits (`Q < 127`), where it raised the measured static firmware AUC, and
+/// [`CalibRule::Quantile`] at 8 bits, where it kept more agreement with the float model
+/// (docs/arithmetic.md §Calibration).
+pub fn default_calib_rule(profile: &Profile) -> CalibRule {
+    if profile.act_qmax < 127 {
+        CalibRule::Mse
+    } else {
+        CalibRule::Quantile
+    }
 }
 
 /// Sets `cal`'s static scales by `rule` (`None`: [`default_calib_rule`]) with
@@ -176,4 +182,22 @@ pub fn calibrate_file(loaded: &Loaded, path: &std::path::Path) -> Result<Calibra
         });
     }
     Ok(cal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_calib_rule;
+    use crate::ir::profile::{Profile, ProfileName};
+    use crate::pass::calibrate::CalibRule;
+
+    #[test]
+    fn default_rule_is_mse_only_below_8_bit_codes() {
+        for (b, want) in [(8, CalibRule::Quantile), (6, CalibRule::Mse), (3, CalibRule::Mse)] {
+            for name in [ProfileName::Bithep, ProfileName::MsB158] {
+                let mut p = Profile::named(name);
+                p.set_act_bits(b).unwrap();
+                assert_eq!(default_calib_rule(&p), want, "{name:?} b = {b}");
+            }
+        }
+    }
 }
