@@ -192,7 +192,11 @@ mod tests {
 
     #[test]
     fn default_rule_is_mse_only_below_8_bit_codes() {
-        for (b, want) in [(8, CalibRule::Quantile), (6, CalibRule::Mse), (3, CalibRule::Mse)] {
+        for (b, want) in [
+            (8, CalibRule::Quantile),
+            (6, CalibRule::Mse),
+            (3, CalibRule::Mse),
+        ] {
             for name in [ProfileName::Bithep, ProfileName::MsB158] {
                 let mut p = Profile::named(name);
                 p.set_act_bits(b).unwrap();

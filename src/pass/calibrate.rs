@@ -337,9 +337,17 @@ mod tests {
         let quant = cal.clone().with_rule(CalibRule::Quantile, 0.999, &p);
         let mse = cal.with_rule(CalibRule::Mse, 0.999, &p);
         let (mq, mm) = (quant.absmax_of(0).unwrap(), mse.absmax_of(0).unwrap());
-        assert!(mm < 0.5 * mq && mm < top, "mse scale {mm}, quantile {mq}, max {top}");
+        assert!(
+            mm < 0.5 * mq && mm < top,
+            "mse scale {mm}, quantile {mq}, max {top}"
+        );
         let err = |m| quant_mse(&u, m, p.act_qmax, p.act_clamp);
-        assert!(err(mm) < 0.5 * err(mq), "mse {} vs quantile {}", err(mm), err(mq));
+        assert!(
+            err(mm) < 0.5 * err(mq),
+            "mse {} vs quantile {}",
+            err(mm),
+            err(mq)
+        );
         assert!(mse.rule.contains("MSE") && quant.rule.contains("quantile"));
     }
 
