@@ -82,8 +82,8 @@ pub struct FwArgs {
     #[arg(long, default_value_t = 0.999)]
     pub calib_quantile: f64,
     /// Static-mode scale rule: `quantile` (--calib-quantile of the per-sample max|x|) or `mse`
-    /// (least mean squared quantization error per layer). Default: see docs/arithmetic.md
-    /// §Calibration.
+    /// (least mean squared quantization error per layer). Default: `mse` for activation codes
+    /// narrower than 8 bits, `quantile` at 8 bits (docs/arithmetic.md §Calibration).
     #[arg(long, value_parser = choice::<CalibRule>())]
     pub calib_rule: Option<CalibRule>,
     /// Input width used when the input type is chosen from calibration data.
