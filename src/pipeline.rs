@@ -6,7 +6,8 @@ use crate::front::Loaded;
 use crate::io::npy::stream_npz_member;
 use crate::ir::firmware::{Firmware, LowerOptions, Mode};
 use crate::ir::fixed::FixedType;
-use crate::pass::calibrate::{calibrate, input_type_for, Calibration};
+use crate::ir::Profile;
+use crate::pass::calibrate::{calibrate, input_type_for, CalibRule, Calibration};
 use crate::pass::lower::lower;
 use std::path::PathBuf;
 
@@ -111,18 +112,53 @@ pub fn lower_for(
     lower(&loaded.model, &opts, calib)
 }
 
-/// Calibrates on the `x` array of the `--calib` file (streamed), if one was given.
+/// Calibrates on the `x` array of the `--calib` file (streamed), if one was given, with the
+/// default rule ([`default_calib_rule`]).
 pub fn calibration(loaded: &Loaded, args: &FwOptions) -> Result<Option<Calibration>> {
+    calibration_with(loaded, args, None)
+}
+
+/// [`calibration`] with the static-scale rule `rule` (`None`: [`default_calib_rule`]).
+pub fn calibration_with(
+    loaded: &Loaded,
+    args: &FwOptions,
+    rule: Option<CalibRule>,
+) -> Result<Option<Calibration>> {
     let Some(path) = &args.calib else {
         return Ok(None);
     };
+    let cal = calibrate_file(loaded, path)?;
+    apply_rule(cal, loaded, args, rule).map(Some)
+}
+
+/// The static-scale rule used when none is asked for: [`CalibRule::Mse`] for activation codes
+/// narrower than 8 bits (`Q < 127`), where it raised the measured static firmware AUC, and
+/// [`CalibRule::Quantile`] at 8 bits, where it kept more agreement with the float model
+/// (docs/arithmetic.md §Calibration).
+pub fn default_calib_rule(profile: &Profile) -> CalibRule {
+    if profile.act_qmax < 127 {
+        CalibRule::Mse
+    } else {
+        CalibRule::Quantile
+    }
+}
+
+/// Sets `cal`'s static scales by `rule` (`None`: [`default_calib_rule`]) with
+/// `args.calib_quantile`, after checking the quantile is in (0, 1].
+pub fn apply_rule(
+    cal: Calibration,
+    loaded: &Loaded,
+    args: &FwOptions,
+    rule: Option<CalibRule>,
+) -> Result<Calibration> {
     let q = args.calib_quantile;
     if !(q > 0.0 && q <= 1.0) {
         return Err(Error::Usage(format!(
             "--calib-quantile {q}: must be in (0, 1]"
         )));
     }
-    calibrate_file(loaded, path).map(|c| Some(c.with_quantile(q)))
+    let p = &loaded.model.profile;
+    Ok(cal.with_rule(rule.unwrap_or_else(|| default_calib_rule(p)), q, p))
 }
 
 /// Streams `x` of an `.npz` through the float reference and collects the calibration statistics.
@@ -146,4 +182,26 @@ pub fn calibrate_file(loaded: &Loaded, path: &std::path::Path) -> Result<Calibra
         });
     }
     Ok(cal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_calib_rule;
+    use crate::ir::profile::{Profile, ProfileName};
+    use crate::pass::calibrate::CalibRule;
+
+    #[test]
+    fn default_rule_is_mse_only_below_8_bit_codes() {
+        for (b, want) in [
+            (8, CalibRule::Quantile),
+            (6, CalibRule::Mse),
+            (3, CalibRule::Mse),
+        ] {
+            for name in [ProfileName::Bithep, ProfileName::MsB158] {
+                let mut p = Profile::named(name);
+                p.set_act_bits(b).unwrap();
+                assert_eq!(default_calib_rule(&p), want, "{name:?} b = {b}");
+            }
+        }
+    }
 }

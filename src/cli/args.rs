@@ -7,6 +7,7 @@ use crate::front::{load, LoadOptions, Loaded};
 use crate::ir::firmware::Mode;
 use crate::ir::profile::{ActScaleOp, ProfileOverrides, WeightDiv};
 use crate::ir::ProfileName;
+use crate::pass::calibrate::CalibRule;
 use crate::pipeline::FwOptions;
 use crate::target::{AdderOptions, Adders};
 use crate::Result;
@@ -81,6 +82,11 @@ pub struct FwArgs {
     /// coarsening every other event's codes).
     #[arg(long, default_value_t = 0.999)]
     pub calib_quantile: f64,
+    /// Static-mode scale rule: `quantile` (--calib-quantile of the per-sample max|x|) or `mse`
+    /// (least mean squared quantization error per layer). Default: `mse` for activation codes
+    /// narrower than 8 bits, `quantile` at 8 bits (docs/arithmetic.md §Calibration).
+    #[arg(long, value_parser = choice::<CalibRule>())]
+    pub calib_rule: Option<CalibRule>,
     /// Input width used when the input type is chosen from calibration data.
     #[arg(long, default_value_t = 16)]
     pub input_bits: u32,

@@ -4,7 +4,7 @@ use super::args::{FwArgs, ModelArgs};
 use crate::back::emu::fast::FastEmulator;
 use crate::error::Error;
 use crate::io::npy::{NpyRows, NpyWriter};
-use crate::pipeline::{calibration, lower_for};
+use crate::pipeline::{calibration_with, lower_for};
 use crate::reference::fixed::code_to_f64;
 use crate::reference::float;
 use anyhow::Context;
@@ -41,7 +41,7 @@ pub struct EmulateArgs {
 
 pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
     let loaded = super::load_model(&a.model)?;
-    let calib = calibration(&loaded, &a.fw.options())?;
+    let calib = calibration_with(&loaded, &a.fw.options(), a.fw.calib_rule)?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
     let mut rows = NpyRows::open(&a.input)?;
     if rows.cols != fw.n_in {

@@ -6,7 +6,7 @@ use crate::estimate::verdict::{render_table, Verdict, VerdictOptions};
 use crate::estimate::{parse_clock, Backend, Estimate};
 use crate::hw::Design;
 use crate::ir::firmware::Mode;
-use crate::pipeline::{calibration, lower_for};
+use crate::pipeline::{calibration_with, lower_for};
 use crate::target::parts;
 use crate::target::Strategy;
 use clap::Args;
@@ -72,7 +72,7 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
         "--strategy/--reuse apply to --backend hls; the Verilog backend is latency-only (II = 1)"
     );
     let loaded = super::load_model(&a.model)?;
-    let calib = calibration(&loaded, &a.fw.options())?;
+    let calib = calibration_with(&loaded, &a.fw.options(), a.fw.calib_rule)?;
     let modes: Vec<Mode> = if a.all_modes {
         Mode::ALL.to_vec()
     } else {

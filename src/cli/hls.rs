@@ -8,7 +8,7 @@ use crate::hw::schedule::PipelineOptions;
 use crate::target::AdderOptions;
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
-use crate::pipeline::{calibration, lower_for};
+use crate::pipeline::{calibration_with, lower_for};
 use crate::target::{parts, Strategy};
 use anyhow::Context;
 use clap::Args;
@@ -122,6 +122,7 @@ fn estimates_and_html(
             Some(super::validate::compute_with_progress(
                 loaded,
                 &a.fw.options(),
+                a.fw.calib_rule,
                 d,
                 &modes,
                 reference.as_ref(),
@@ -356,7 +357,7 @@ fn load_and_lower(
         .into());
     }
     let loaded = super::load_model(&a.model)?;
-    let calib = calibration(&loaded, &a.fw.options())?;
+    let calib = calibration_with(&loaded, &a.fw.options(), a.fw.calib_rule)?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
     Ok((loaded, calib, fw))
 }

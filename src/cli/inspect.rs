@@ -5,7 +5,7 @@ use crate::front::ArchOrigin;
 use crate::ir::firmware::{Firmware, FwKind, Quantizer};
 use crate::ir::{LayerKind, Model, WeightSource};
 use crate::pass::fold::{stages, StageOp};
-use crate::pipeline::{calibration, lower_for};
+use crate::pipeline::{calibration_with, lower_for};
 use clap::Args;
 use std::fmt::Write;
 
@@ -22,7 +22,7 @@ pub struct InspectArgs {
 
 pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
     let loaded = super::load_model(&a.model)?;
-    let calib = calibration(&loaded, &a.fw.options())?;
+    let calib = calibration_with(&loaded, &a.fw.options(), a.fw.calib_rule)?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&fw)?);

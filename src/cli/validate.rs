@@ -64,6 +64,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
     let report = compute_with_progress(
         &loaded,
         &a.fw.options(),
+        a.fw.calib_rule,
         &a.data,
         &modes,
         reference.as_ref(),
@@ -80,6 +81,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
 pub fn compute_with_progress(
     loaded: &crate::front::Loaded,
     fw: &crate::pipeline::FwOptions,
+    rule: Option<crate::pass::calibrate::CalibRule>,
     data: &std::path::Path,
     modes: &[Mode],
     reference: Option<&ReferenceOutputs>,
@@ -88,7 +90,7 @@ pub fn compute_with_progress(
         None,
         "{spinner} validating {pos} events ({per_sec}) {elapsed}",
     );
-    let r = compute(loaded, fw, data, modes, reference, &mut |n| {
+    let r = compute(loaded, fw, rule, data, modes, reference, &mut |n| {
         pb.inc(n as u64)
     });
     pb.finish_and_clear();

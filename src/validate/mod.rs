@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::io::npy::stream_npz_member;
 use crate::io::npz::read_labels;
 use crate::ir::firmware::{Firmware, FwKind, Mode};
+use crate::pass::calibrate::CalibRule;
 use crate::pipeline::{lower_for, FwOptions};
 use crate::reference::fixed::{code_to_f64, CodeTaps, Emulator};
 use crate::reference::float;
@@ -208,10 +209,12 @@ fn firmwares(
     fw_args: &FwOptions,
     data: &Path,
     modes: &[Mode],
+    rule: Option<CalibRule>,
 ) -> Result<Vec<(Firmware, Option<String>)>> {
-    let user_calib = crate::pipeline::calibration(loaded, fw_args)?;
+    let user_calib = crate::pipeline::calibration_with(loaded, fw_args, rule)?;
     let data_calib = if user_calib.is_none() && modes.contains(&Mode::Static) {
-        Some(crate::pipeline::calibrate_file(loaded, data)?.with_quantile(fw_args.calib_quantile))
+        let cal = crate::pipeline::calibrate_file(loaded, data)?;
+        Some(crate::pipeline::apply_rule(cal, loaded, fw_args, rule)?)
     } else {
         None
     };
@@ -383,10 +386,12 @@ impl<'a> Sums<'a> {
 
 /// Runs the float model and the firmware of each mode over the data set `data` and compares
 /// them with each other, with the labels `y` if the file has them, and with `reference`.
-/// `progress` is called with the number of events of each chunk once it is done.
+/// `progress` is called with the number of events of each chunk once it is done. `rule` is the
+/// static-scale calibration rule (`None`: [`crate::pipeline::default_calib_rule`]).
 pub fn compute(
     loaded: &crate::front::Loaded,
     fw_args: &FwOptions,
+    rule: Option<CalibRule>,
     data: &Path,
     modes: &[Mode],
     reference: Option<&ReferenceOutputs>,
@@ -398,7 +403,7 @@ pub fn compute(
     if let Some(r) = reference {
         check_reference(r, model.outputs())?;
     }
-    let fws = firmwares(loaded, fw_args, data, modes)?;
+    let fws = firmwares(loaded, fw_args, data, modes, rule)?;
     let emus: Vec<Emulator> = fws.iter().map(|(fw, _)| Emulator::new(fw)).collect();
     let n_tern = fws.first().map_or(0, |(fw, _)| {
         fw.layers
