@@ -106,6 +106,7 @@ fn jobs_for(
             x: x.to_vec(),
             pipeline: PipelineOptions {
                 adders_per_stage: stages,
+                const_mul: bit2hls::hw::schedule::ConstMul::default(),
             },
         })
         .collect()

@@ -166,7 +166,10 @@ fn snapshot_verilog(net: Net, mode: Mode, adders_per_stage: u32) {
     let model = net.model();
     let fw = lower(&model, mode, None, None);
     let x = tb_samples(4, 8, 1);
-    let pipeline = PipelineOptions { adders_per_stage };
+    let pipeline = PipelineOptions {
+        adders_per_stage,
+        const_mul: bit2hls::hw::schedule::ConstMul::default(),
+    };
     let part = bit2hls::target::parts::default_part();
     let est = bit2hls::estimate::design::estimate_rtl(&fw, &Design::new(&fw, pipeline), part, 5.0);
     let o = RtlOptions {

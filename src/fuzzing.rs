@@ -59,6 +59,7 @@ pub fn read_firmware(data: &[u8]) {
         clock_ns: 25.0,
         pipeline: PipelineOptions {
             adders_per_stage: 3,
+            const_mul: crate::hw::schedule::ConstMul::Lut,
         },
     };
     let _ = rtl::render(&fw, &ro, "fuzz.safetensors", &tb_x, serde_json::Value::Null);

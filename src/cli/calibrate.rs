@@ -61,6 +61,9 @@ pub struct WriteArgs {
     pub calib: Option<PathBuf>,
     #[arg(long, default_value_t = 4)]
     pub adders_per_stage: u32,
+    /// Constant multiplies: shift-and-add in LUTs or DSPs.
+    #[arg(long, value_parser = super::args::choice::<crate::hw::schedule::ConstMul>(), default_value = "lut")]
+    pub const_mul: crate::hw::schedule::ConstMul,
     /// Print JSON (table).
     #[arg(long)]
     pub json: bool,
@@ -107,6 +110,7 @@ fn shape(s: &str) -> anyhow::Result<(usize, usize)> {
 pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
     let p = PipelineOptions {
         adders_per_stage: a.adders_per_stage,
+        const_mul: a.const_mul,
     };
     let mut dirs = Vec::new();
     for l in &a.layers {

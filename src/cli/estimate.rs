@@ -36,6 +36,9 @@ pub struct EstimateArgs {
     /// Adder levels between pipeline registers (default: from the clock).
     #[arg(long)]
     pub adders_per_stage: Option<u32>,
+    /// Constant multiplies: shift-and-add in LUTs or DSPs.
+    #[arg(long, value_parser = super::args::choice::<crate::hw::schedule::ConstMul>(), default_value = "lut")]
+    pub const_mul: crate::hw::schedule::ConstMul,
     /// Time-multiplexing factor: copies of the design that take events in turn.
     #[arg(long, default_value_t = 1)]
     pub tmux: u32,
@@ -57,7 +60,7 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let part = parts::lookup(&a.part)?;
     let clock_ns = parse_clock(&a.clock).map_err(anyhow::Error::msg)?;
-    let pipeline = super::hls::pipeline_options(a.adders_per_stage, clock_ns)?;
+    let pipeline = super::hls::pipeline_options(a.adders_per_stage, clock_ns, a.const_mul)?;
     let vo = VerdictOptions {
         event_period_ns: a.event_period,
         tmux: a.tmux,

@@ -4,7 +4,7 @@ use super::args::{FwArgs, ModelArgs};
 use crate::back::hls::csim::{csim, CsimOptions};
 use crate::back::hls::{self, HlsOptions, ProjectMeta};
 use crate::back::rtl::{self, RtlOptions};
-use crate::hw::schedule::PipelineOptions;
+use crate::hw::schedule::{ConstMul, PipelineOptions};
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
 use crate::pipeline::{calibration, lower_for};
@@ -54,6 +54,10 @@ pub struct CompileArgs {
     /// Verilog backend: adder levels between pipeline registers (default: from --clock).
     #[arg(long)]
     pub adders_per_stage: Option<u32>,
+    /// Constant multiplies (static quantizers and dequantizations, full-precision weights):
+    /// shift-and-add in LUTs or DSPs (Verilog netlist and estimate; HLS: a BIND_OP pragma).
+    #[arg(long, value_parser = super::args::choice::<ConstMul>(), default_value = "lut")]
+    pub const_mul: ConstMul,
     /// Labelled data (.npz with x, y): report.html then compares firmware and float model
     /// for every activation mode (accuracy vs LUT/latency).
     #[arg(long)]
@@ -86,7 +90,7 @@ fn estimates_and_html(
     use crate::ir::firmware::Mode;
     use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
     let part = crate::target::parts::lookup(&a.part)?;
-    let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
+    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.const_mul)?;
     let vo = VerdictOptions {
         event_period_ns: 25.0,
         tmux: a.tmux,
@@ -287,6 +291,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         clock_ns: a.clock,
         strategy: a.strategy,
         reuse: a.reuse,
+        const_mul: a.const_mul,
     };
     // Cheap checks first, before the model is read.
     parts::lookup(&opts.part).map_err(crate::project::ProjectError::from)?;
@@ -371,10 +376,11 @@ fn merge_report(files: &mut [(String, String)], extra: serde_json::Value) -> any
     Ok(())
 }
 
-/// The pipeline options of `--adders-per-stage` / `--clock`.
+/// The pipeline options of `--adders-per-stage` / `--clock` / `--const-mul`.
 pub fn pipeline_options(
     adders_per_stage: Option<u32>,
     clock_ns: f64,
+    const_mul: ConstMul,
 ) -> anyhow::Result<PipelineOptions> {
     anyhow::ensure!(
         clock_ns.is_finite() && clock_ns > 0.0 && clock_ns <= 1000.0,
@@ -385,8 +391,12 @@ pub fn pipeline_options(
         Some(n) if n > 64 => anyhow::bail!("--adders-per-stage {n}: at most 64"),
         Some(n) => Ok(PipelineOptions {
             adders_per_stage: n,
+            const_mul,
         }),
-        None => Ok(PipelineOptions::for_clock(clock_ns)),
+        None => Ok(PipelineOptions {
+            const_mul,
+            ..PipelineOptions::for_clock(clock_ns)
+        }),
     }
 }
 
@@ -400,7 +410,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         .map_err(crate::project::ProjectError::from)?
         .name
         .to_string();
-    let pipeline = pipeline_options(a.adders_per_stage, a.clock)?;
+    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.const_mul)?;
     let (loaded, calib, fw) = load_and_lower(&a)?;
     let (x, _tb_source) = tb_inputs(&a, fw.n_in)?;
     let o = RtlOptions {
