@@ -218,12 +218,18 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
                 .collect();
             (codes, None)
         }
+        // The previous stage requantized into this stage's codes.
+        Quantizer::Codes { .. } => (x.to_vec(), None),
     };
     let mut out = Vec::with_capacity(t.weights.rows);
     for n in 0..t.weights.rows {
         nl.cur_class = Some(Class::TernaryAdder);
         let acc = tree(nl, row_terms(t.weights.row(n), &codes));
         nl.cur_class = Some(Class::Dequant);
+        if let Dequant::Requant { lo, hi } = t.dequant {
+            out.push(requant(nl, acc, t.scale[n], t.bias[n], t.shift, (lo, hi)));
+            continue;
+        }
         let v = match (&t.quant, dq) {
             _ if t.dequant == Dequant::CodeUnits => {
                 let p = nl.mul_const(acc, t.scale[n]);
@@ -246,6 +252,14 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig]) -> Vec<Sig> {
         out.push(nl.add_const(v, t.bias[n]));
     }
     out
+}
+
+/// Fused requantization `clamp(rnd(acc·e + h, shift), lo, hi)` (the stage's ReLU follows).
+fn requant(nl: &mut Netlist, acc: Sig, e: i64, h: i64, shift: i32, (lo, hi): (i64, i64)) -> Sig {
+    let p = nl.mul_const(acc, e);
+    let p = nl.add_const(p, h);
+    let v = nl.shift_round(p, shift);
+    nl.clamp(v, lo, hi)
 }
 
 /// `R = floor((q·2^(g+e) + floor(M/2)) / M)` by restoring division on the normalized divisor

@@ -9,25 +9,7 @@
 
 use super::netlist::{Bit, Netlist, Node, Op, Sig};
 use super::schedule::ConstMul;
-
-/// The non-zero CSD digits of `c` as `(k, positive)`: `c = Σ ±2^k`, lowest `k` first.
-/// Empty for 0. Uses i128 so that `i64::MIN` has a form too.
-pub fn csd_digits(c: i64) -> Vec<(u32, bool)> {
-    let mut v = c as i128;
-    let mut out = Vec::new();
-    let mut k = 0u32;
-    while v != 0 {
-        if v & 1 != 0 {
-            // Digit ±1 chosen so that the remaining value is divisible by 4 (non-adjacent form).
-            let d: i128 = if v & 3 == 3 { -1 } else { 1 };
-            out.push((k, d > 0));
-            v -= d;
-        }
-        v >>= 1;
-        k += 1;
-    }
-    out
-}
+pub use crate::ir::fixed::csd_digits;
 
 /// Number of non-zero CSD digits of `c` (0 for 0).
 pub fn csd_count(c: i64) -> u32 {
@@ -214,6 +196,27 @@ mod tests {
         assert_eq!(csd_count(7), 2); // 8 − 1
         assert_eq!(csd_count(0x2AAAA), 9);
         assert_eq!(csd_count(-1), 1);
+    }
+
+    #[test]
+    fn csd_round_keeps_at_most_the_digits_asked_and_halves_the_error_per_digit() {
+        use crate::ir::fixed::csd_round;
+        for v in (-5000i64..5000)
+            .step_by(7)
+            .chain([131071, -131071, 0x2AAAA])
+        {
+            for d in 0..6 {
+                let r = csd_round(v, d);
+                assert!(csd_count(r) <= d, "{v} {d} -> {r}");
+                // Each greedy step at least halves the remainder (ties: the smaller power).
+                assert!(
+                    (v - r).unsigned_abs() <= (v.unsigned_abs() >> d).max(0) + 1,
+                    "{v} {d} -> {r}"
+                );
+            }
+            assert_eq!(csd_round(v, 40), v, "{v}");
+        }
+        assert_eq!(csd_round(0b1011_1000, 2), 0b1100_0000);
     }
 
     /// Every constant multiply becomes adders and shifts with the same value on every input of

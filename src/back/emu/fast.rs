@@ -288,6 +288,13 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                 if lo.unsigned_abs().max(hi.unsigned_abs()) > 1 << 30 {
                     return refuse(format!("layer {li}: code clamp too wide"));
                 }
+                if matches!(t.dequant, Dequant::Requant { .. })
+                    || matches!(t.quant, Quantizer::Codes { .. })
+                {
+                    return refuse(format!(
+                        "layer {li}: fused requantization runs on the reference emulator"
+                    ));
+                }
                 if t.center.is_some() || t.dequant != Dequant::InputUnits {
                     return refuse(format!(
                         "layer {li}: in-layer norm stages (profile {}) run on the reference emulator",
@@ -357,6 +364,7 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                             true,
                         )
                     }
+                    Quantizer::Codes { .. } => unreachable!("refused above"),
                     Quantizer::Static {
                         recip, recip_frac, ..
                     } => {

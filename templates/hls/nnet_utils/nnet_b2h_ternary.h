@@ -74,6 +74,16 @@ void b2h_quantize_static(const data_T x[CONFIG_T::n_in], typename CONFIG_T::code
     }
 }
 
+// static, fused: the input already is this layer's codes (the previous stage requantized).
+template <class data_T, class CONFIG_T>
+void b2h_quantize_codes(const data_T x[CONFIG_T::n_in], typename CONFIG_T::code_t q[CONFIG_T::n_in]) {
+    #pragma HLS INLINE
+    for (int k = 0; k < CONFIG_T::n_in; k++) {
+        #pragma HLS UNROLL
+        q[k] = b2h_code(x[k]);
+    }
+}
+
 // Output n: pre-activation v (already rounded, bias added) -> ReLU -> output code.
 template <class res_T, class CONFIG_T>
 inline void b2h_finish(typename CONFIG_T::pre_t v, res_T &y) {
@@ -128,6 +138,25 @@ void b2h_dequantize_static(const typename CONFIG_T::acc_t acc[CONFIG_T::n_out],
         #pragma HLS BIND_OP variable=p op=mul impl=fabric
 #endif
         typename CONFIG_T::pre_t v = b2h_rnd<CONFIG_T::shift>(b2h_signed(p)) + bias[n];
+        b2h_finish<res_T, CONFIG_T>(v, y[n]);
+    }
+}
+
+// static, fused requantization: q' = clamp(rnd(acc * E + H, shift)) -> ReLU -> next layer's code.
+template <class res_T, class CONFIG_T>
+void b2h_requantize(const typename CONFIG_T::acc_t acc[CONFIG_T::n_out],
+                    const typename CONFIG_T::scale_t scale[CONFIG_T::n_out],
+                    const typename CONFIG_T::bias_t bias[CONFIG_T::n_out], res_T y[CONFIG_T::n_out]) {
+    #pragma HLS INLINE
+    for (int n = 0; n < CONFIG_T::n_out; n++) {
+        #pragma HLS UNROLL
+        typename CONFIG_T::dq_t p = acc[n] * scale[n];
+#ifdef B2H_CONST_MUL_FABRIC
+        #pragma HLS BIND_OP variable=p op=mul impl=fabric
+#endif
+        typename CONFIG_T::dq_t s = p + bias[n];
+        typename CONFIG_T::pre_t v =
+            b2h_clamp(b2h_rnd<CONFIG_T::shift>(b2h_signed(s)), CONFIG_T::clamp_lo, CONFIG_T::clamp_hi);
         b2h_finish<res_T, CONFIG_T>(v, y[n]);
     }
 }
