@@ -21,8 +21,6 @@ fn fw_args(input_type: String, frac_bits: i32) -> FwOptions {
         const_bits: 18,
         weight_bits: 12,
         calib_quantile: 1.0,
-        // Fused requantization runs on the reference emulator; these tests cover the kernels.
-        requant: Requant::Separate,
         ..FwOptions::default()
     }
 }
@@ -241,8 +239,12 @@ fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
         const_bits: 18,
         weight_bits: 16,
         calib_quantile: 1.0,
-        // Fused requantization runs on the reference emulator; these tests cover the kernels.
-        requant: Requant::Separate,
+        // Static mode: both requantization forms on the kernels.
+        requant: if bias {
+            Requant::Fused
+        } else {
+            Requant::Separate
+        },
         ..FwOptions::default()
     };
     let cal = (mode == Mode::Static).then(|| {
