@@ -28,6 +28,7 @@ pub fn fw_args_frac(mode: Mode, input_type: Option<&str>, frac_bits: i32) -> FwO
         const_bits: 18,
         weight_bits: 16,
         calib_quantile: 1.0,
+        ..FwOptions::default()
     }
 }
 

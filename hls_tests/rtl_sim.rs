@@ -124,6 +124,7 @@ fn jobs_for(
             pipeline: PipelineOptions {
                 adders_per_stage: stages,
                 adders: adders_for(stages),
+                const_mul: bit2hls::hw::schedule::ConstMul::default(),
             },
         })
         .collect()

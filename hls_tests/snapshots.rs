@@ -169,6 +169,7 @@ fn snapshot_verilog(net: Net, mode: Mode, adders_per_stage: u32) {
     let pipeline = PipelineOptions {
         adders_per_stage,
         adders: Default::default(),
+        const_mul: bit2hls::hw::schedule::ConstMul::default(),
     };
     let part = bit2hls::target::parts::default_part();
     let est = bit2hls::estimate::design::estimate_rtl(&fw, &Design::new(&fw, pipeline), part, 5.0);

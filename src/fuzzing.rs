@@ -60,6 +60,7 @@ pub fn read_firmware(data: &[u8]) {
         pipeline: PipelineOptions {
             adders_per_stage: 3,
             adders: crate::target::AdderOptions::default(),
+            const_mul: crate::hw::schedule::ConstMul::Lut,
         },
     };
     let _ = rtl::render(&fw, &ro, "fuzz.safetensors", &tb_x, serde_json::Value::Null);

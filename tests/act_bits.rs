@@ -184,6 +184,7 @@ fn fw_args(mode: Mode) -> FwOptions {
         const_bits: 18,
         weight_bits: 16,
         calib_quantile: 1.0,
+        ..FwOptions::default()
     }
 }
 

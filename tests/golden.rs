@@ -209,6 +209,7 @@ fn float_reference_and_firmware_against_pytorch() {
             const_bits: 18,
             weight_bits: 16,
             calib_quantile: 1.0,
+            ..FwOptions::default()
         };
         let fw = lower_for(&loaded, &args, Mode::Dynamic, None).unwrap();
         let out = Emulator::new(&fw).run_batch(&xs);

@@ -168,6 +168,7 @@ fn args(mode: Mode) -> FwOptions {
         const_bits: 18,
         weight_bits: 16,
         calib_quantile: 1.0,
+        ..FwOptions::default()
     }
 }
 

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
         let loaded = Loaded { model, origin, notes };
-        let args = FwOptions { mode: Mode::Dynamic, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0 };
+        let args = FwOptions { mode: Mode::Dynamic, calib: None, input_type: None, input_bits: 16, frac_bits: 12, const_bits: 18, weight_bits: 16, calib_quantile: 1.0, ..FwOptions::default() };
         for mode in [Mode::Dynamic, Mode::DynamicPow2] {
             let _ = lower_for(&loaded, &args, mode, None);
         }

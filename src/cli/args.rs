@@ -4,7 +4,7 @@
 use crate::choice::Choice;
 use crate::front::arch::HiddenAct;
 use crate::front::{load, LoadOptions, Loaded};
-use crate::ir::firmware::Mode;
+use crate::ir::firmware::{Mode, Requant};
 use crate::ir::profile::{ActScaleOp, ProfileOverrides, WeightDiv};
 use crate::ir::ProfileName;
 use crate::pass::calibrate::CalibRule;
@@ -99,6 +99,13 @@ pub struct FwArgs {
     /// Signed width of full-precision layer weights.
     #[arg(long, default_value_t = 16)]
     pub weight_bits: u32,
+    /// Static mode, between two ternary layers: one affine map from the accumulator to the
+    /// next layer's codes (fused), or dequantize then quantize (separate).
+    #[arg(long, value_parser = choice::<Requant>(), default_value = "fused")]
+    pub requant: Requant,
+    /// Non-zero canonical signed digits of each fused requantization constant.
+    #[arg(long, default_value_t = crate::pipeline::DEFAULT_REQUANT_DIGITS)]
+    pub requant_digits: u32,
 }
 
 impl FwArgs {
@@ -113,6 +120,8 @@ impl FwArgs {
             frac_bits: self.frac_bits,
             const_bits: self.const_bits,
             weight_bits: self.weight_bits,
+            requant: self.requant,
+            requant_digits: self.requant_digits,
         }
     }
 }

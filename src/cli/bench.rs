@@ -1,7 +1,7 @@
 //! `bit2hls bench`: emulator throughput on random ternary MLPs.
 
 use crate::back::emu::fast::FastEmulator;
-use crate::ir::firmware::Mode;
+use crate::ir::firmware::{Mode, Requant};
 use crate::pipeline::FwOptions;
 use crate::synthetic::random_mlp;
 use clap::Args;
@@ -21,6 +21,9 @@ pub struct BenchArgs {
     /// Activation mode.
     #[arg(long, value_parser = super::args::choice::<Mode>(), default_value = "dynamic")]
     pub mode: Mode,
+    /// Static mode: fused requantization (runs on the reference emulator) or separate.
+    #[arg(long, value_parser = super::args::choice::<Requant>(), default_value = "fused")]
+    pub requant: Requant,
 }
 
 pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
@@ -47,6 +50,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         let fw_args = FwOptions {
             mode: a.mode,
             input_type: Some("ap_fixed<16,6>".into()),
+            requant: a.requant,
             ..FwOptions::default()
         };
         let cal = if a.mode == Mode::Static {

@@ -63,6 +63,9 @@ pub struct WriteArgs {
     pub adders_per_stage: u32,
     #[command(flatten)]
     pub adder_args: super::args::AdderArgs,
+    /// Constant multiplies: shift-and-add in LUTs or DSPs.
+    #[arg(long, value_parser = super::args::choice::<crate::hw::schedule::ConstMul>(), default_value = "lut")]
+    pub const_mul: crate::hw::schedule::ConstMul,
     /// Print JSON (table).
     #[arg(long)]
     pub json: bool,
@@ -110,6 +113,7 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
     let p = PipelineOptions {
         adders_per_stage: a.adders_per_stage,
         adders: a.adder_args.options(),
+        const_mul: a.const_mul,
     };
     let mut dirs = Vec::new();
     for l in &a.layers {

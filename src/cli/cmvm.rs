@@ -30,6 +30,13 @@ pub struct CmvmArgs {
     /// Greedy variants to run (the best is kept); 0 = automatic (8, fewer for large matrices).
     #[arg(long, default_value_t = 0)]
     pub tries: u32,
+    /// Also write both circuits as pipelined Verilog modules (`DIR/cmvm_plain/rtl/cmvm_plain.v`,
+    /// `DIR/cmvm_shared/rtl/cmvm_shared.v`, each with a Yosys `synth.ys`), for `bit2hls synth`.
+    #[arg(long)]
+    pub verilog: Option<PathBuf>,
+    /// With --verilog: adder levels between pipeline registers.
+    #[arg(long, default_value_t = 4)]
+    pub adders_per_stage: u32,
 }
 
 pub fn run(a: CmvmArgs) -> anyhow::Result<i32> {
@@ -60,6 +67,9 @@ pub fn run(a: CmvmArgs) -> anyhow::Result<i32> {
         "check": check.as_ref().map_or_else(|e| json!({"ok": false, "error": e}), |n| json!({"ok": true, "vectors": n})),
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    if let Some(dir) = &a.verilog {
+        write_verilog(dir, &w, input, &a, o.max_extra_depth)?;
+    }
     if let Err(e) = check {
         eprintln!("error: {}: shared graph does not reproduce W: {e}", a.matrix.display());
         return Ok(1);
@@ -164,4 +174,49 @@ fn check(w: &Matrix<i8>, g: &Graph, input: Interval) -> Result<usize, String> {
         }
     }
     Ok(vectors.len())
+}
+
+/// Writes the plain and the shared circuit of `w` on inputs in `input` as Verilog projects.
+fn write_verilog(
+    dir: &Path,
+    w: &Matrix<i8>,
+    input: Interval,
+    a: &CmvmArgs,
+    cap: Option<u32>,
+) -> anyhow::Result<()> {
+    use crate::estimate::cmvm::cmvm_netlist_on;
+    use crate::hw::schedule::{schedule, PipelineOptions};
+    use crate::target::{AdderOptions, Adders};
+    anyhow::ensure!(a.adders_per_stage >= 1, "--adders-per-stage: at least 1");
+    for adders in [Adders::Trees, Adders::Shared] {
+        let name = format!("cmvm_{}", if adders == Adders::Trees { "plain" } else { "shared" });
+        let pipeline = PipelineOptions {
+            adders_per_stage: a.adders_per_stage,
+            adders: AdderOptions {
+                adders,
+                max_extra_depth: cap,
+            },
+            const_mul: Default::default(),
+        };
+        let netlist = cmvm_netlist_on(w, input, pipeline.adders);
+        let schedule = schedule(&netlist, pipeline);
+        let d = crate::hw::Design {
+            netlist,
+            schedule,
+            pipeline,
+        };
+        let title = format!("{}: y = W·x, W {}x{} from {}", name, w.rows, w.cols, a.matrix.display());
+        let in_t = crate::ir::fixed::FixedType::fitting(input, 0);
+        let in_name = format!("{}int{}", if in_t.signed { "" } else { "u" }, in_t.width);
+        let text = crate::back::rtl::module_text(&d, &name, &title, &in_name, "int")?;
+        let pdir = dir.join(&name);
+        std::fs::create_dir_all(pdir.join("rtl"))?;
+        std::fs::write(pdir.join("rtl").join(format!("{name}.v")), text)?;
+        std::fs::write(
+            pdir.join("synth.ys"),
+            format!("read_verilog rtl/{name}.v\nsynth_xilinx -family xcup -flatten -top {name}\nstat\nltp -noff\n"),
+        )?;
+        eprintln!("wrote {} ({} cycles)", pdir.display(), d.latency());
+    }
+    Ok(())
 }

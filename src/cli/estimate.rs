@@ -38,6 +38,9 @@ pub struct EstimateArgs {
     pub adders_per_stage: Option<u32>,
     #[command(flatten)]
     pub adder_args: super::args::AdderArgs,
+    /// Constant multiplies: shift-and-add in LUTs or DSPs.
+    #[arg(long, value_parser = super::args::choice::<crate::hw::schedule::ConstMul>(), default_value = "lut")]
+    pub const_mul: crate::hw::schedule::ConstMul,
     /// Time-multiplexing factor: copies of the design that take events in turn.
     #[arg(long, default_value_t = 1)]
     pub tmux: u32,
@@ -59,7 +62,7 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let part = parts::lookup(&a.part)?;
     let clock_ns = parse_clock(&a.clock).map_err(anyhow::Error::msg)?;
-    let pipeline = super::hls::pipeline_options(a.adders_per_stage, clock_ns, a.adder_args.options())?;
+    let pipeline = super::hls::pipeline_options(a.adders_per_stage, clock_ns, a.adder_args.options(), a.const_mul)?;
     let vo = VerdictOptions {
         event_period_ns: a.event_period,
         tmux: a.tmux,

@@ -4,7 +4,7 @@ use super::args::{FwArgs, ModelArgs};
 use crate::back::hls::csim::{csim, CsimOptions};
 use crate::back::hls::{self, HlsOptions, ProjectMeta};
 use crate::back::rtl::{self, RtlOptions};
-use crate::hw::schedule::PipelineOptions;
+use crate::hw::schedule::{ConstMul, PipelineOptions};
 use crate::target::AdderOptions;
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
@@ -57,6 +57,10 @@ pub struct CompileArgs {
     pub adders_per_stage: Option<u32>,
     #[command(flatten)]
     pub adder_args: super::args::AdderArgs,
+    /// Constant multiplies (static quantizers and dequantizations, full-precision weights):
+    /// shift-and-add in LUTs or DSPs (Verilog netlist and estimate; HLS: a BIND_OP pragma).
+    #[arg(long, value_parser = super::args::choice::<ConstMul>(), default_value = "lut")]
+    pub const_mul: ConstMul,
     /// Labelled data (.npz with x, y): report.html then compares firmware and float model
     /// for every activation mode (accuracy vs LUT/latency).
     #[arg(long)]
@@ -89,7 +93,7 @@ fn estimates_and_html(
     use crate::ir::firmware::Mode;
     use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
     let part = crate::target::parts::lookup(&a.part)?;
-    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.adder_args.options())?;
+    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.adder_args.options(), a.const_mul)?;
     let vo = VerdictOptions {
         event_period_ns: 25.0,
         tmux: a.tmux,
@@ -292,6 +296,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         strategy: a.strategy,
         reuse: a.reuse,
         adders: a.adder_args.options(),
+        const_mul: a.const_mul,
     };
     // Cheap checks first, before the model is read.
     parts::lookup(&opts.part).map_err(crate::project::ProjectError::from)?;
@@ -376,11 +381,12 @@ fn merge_report(files: &mut [(String, String)], extra: serde_json::Value) -> any
     Ok(())
 }
 
-/// The pipeline options of `--adders-per-stage` / `--clock`.
+/// The pipeline options of `--adders-per-stage` / `--clock` / `--const-mul`.
 pub fn pipeline_options(
     adders_per_stage: Option<u32>,
     clock_ns: f64,
     adders: AdderOptions,
+    const_mul: ConstMul,
 ) -> anyhow::Result<PipelineOptions> {
     anyhow::ensure!(
         clock_ns.is_finite() && clock_ns > 0.0 && clock_ns <= 1000.0,
@@ -392,9 +398,11 @@ pub fn pipeline_options(
         Some(n) => Ok(PipelineOptions {
             adders_per_stage: n,
             adders,
+            const_mul,
         }),
         None => Ok(PipelineOptions {
             adders,
+            const_mul,
             ..PipelineOptions::for_clock(clock_ns)
         }),
     }
@@ -410,7 +418,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         .map_err(crate::project::ProjectError::from)?
         .name
         .to_string();
-    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.adder_args.options())?;
+    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.adder_args.options(), a.const_mul)?;
     let (loaded, calib, fw) = load_and_lower(&a)?;
     let (x, _tb_source) = tb_inputs(&a, fw.n_in)?;
     let o = RtlOptions {

@@ -161,6 +161,9 @@ pub fn dump_firmware(fw: &Firmware) -> String {
                     Quantizer::Static { m_cal, recip, recip_frac, prod_type } => {
                         format!("static: m_cal {m_cal:.6}, R {recip}/2^{recip_frac}, X·R {prod_type}")
                     }
+                    Quantizer::Codes { m_cal } => {
+                        format!("static: m_cal {m_cal:.6}, codes as requantized by the previous stage")
+                    }
                 };
                 let _ = writeln!(
                     s,

@@ -38,9 +38,14 @@ pub fn random_ternary(n_out: usize, n_in: usize, zeros: f64, seed: u64) -> Matri
 /// The netlist of `y = W·x` on signed `bits`-bit inputs (plain trees or shared adders, as
 /// `adders` says); outputs at the widest output's width.
 pub fn cmvm_netlist(w: &Matrix<i8>, bits: u32, adders: AdderOptions) -> Netlist {
+    let iv = Interval::new(-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1);
+    cmvm_netlist_on(w, iv, adders)
+}
+
+/// As [`cmvm_netlist`], for inputs in `iv`.
+pub fn cmvm_netlist_on(w: &Matrix<i8>, iv: Interval, adders: AdderOptions) -> Netlist {
     let mut nl = Netlist::default();
     nl.cur_class = Some(Class::Io);
-    let iv = Interval::new(-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1);
     let x: Vec<Sig> = (0..w.cols).map(|k| nl.input(k, iv)).collect();
     nl.cur_class = Some(Class::TernaryAdder);
     let outs = accumulate(&mut nl, w, &x, adders);

@@ -115,6 +115,16 @@ pub fn dsp_count(a: u32, b: u32) -> u32 {
     split(big, small).min(split(small, big))
 }
 
+/// Low bits of node `s` known to be zero from its structure (left shifts and their sums).
+pub fn zero_lsbs(nl: &Netlist, s: Sig) -> u32 {
+    match &nl.node(s).op {
+        Op::ShiftRound(a, k) if *k < 0 => zero_lsbs(nl, *a) + k.unsigned_abs(),
+        Op::Add { a, b, .. } => zero_lsbs(nl, *a).min(zero_lsbs(nl, *b)),
+        Op::Neg(a) => zero_lsbs(nl, *a),
+        _ => 0,
+    }
+}
+
 /// Features of node `s` (its own logic; not its registers).
 pub fn node_features(nl: &Netlist, s: Sig) -> Features {
     let node = nl.node(s);
@@ -124,11 +134,19 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
     let mut f = Features::default();
     match &node.op {
         Op::Input(_) | Op::Const(_) | Op::DivInit { .. } | Op::DivQuot { .. } => {}
-        Op::Add { a, b, .. } => {
-            if nl.node(*a).signed || nl.node(*b).signed {
-                f.tree_bits = w
+        Op::Add { a, b, sub } => {
+            // Low bits where the operand that is added (or subtracted) is known zero are wires:
+            // the shifted copies of a shift-and-add constant multiply (hw::csd).
+            let wires = if *sub {
+                zero_lsbs(nl, *b)
             } else {
-                f.utree_bits = w
+                zero_lsbs(nl, *a).max(zero_lsbs(nl, *b))
+            };
+            let bits = (w - wires as f64).max(1.0);
+            if nl.node(*a).signed || nl.node(*b).signed {
+                f.tree_bits = bits
+            } else {
+                f.utree_bits = bits
             }
         }
         Op::Neg(_) | Op::AddConst(..) => f.carry_bits = w,

@@ -222,6 +222,8 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> 
                 .collect();
             (codes, None)
         }
+        // The previous stage requantized into this stage's codes.
+        Quantizer::Codes { .. } => (x.to_vec(), None),
     };
     nl.cur_class = Some(Class::TernaryAdder);
     let accs = accumulate_signed(nl, &t.weights, &codes, adders);
@@ -230,6 +232,10 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> 
         nl.cur_class = Some(Class::Dequant);
         // A negated sum is folded into the dequantization constant: (−a)·(−C) = a·C exactly.
         let c = if neg { -t.scale[n] } else { t.scale[n] };
+        if let Dequant::Requant { lo, hi } = t.dequant {
+            out.push(requant(nl, acc, c, t.bias[n], t.shift, (lo, hi)));
+            continue;
+        }
         let v = match (&t.quant, dq) {
             _ if t.dequant == Dequant::CodeUnits => {
                 let p = nl.mul_const(acc, c);
@@ -252,6 +258,14 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> 
         out.push(nl.add_const(v, t.bias[n]));
     }
     out
+}
+
+/// Fused requantization `clamp(rnd(acc·e + h, shift), lo, hi)` (the stage's ReLU follows).
+fn requant(nl: &mut Netlist, acc: Sig, e: i64, h: i64, shift: i32, (lo, hi): (i64, i64)) -> Sig {
+    let p = nl.mul_const(acc, e);
+    let p = nl.add_const(p, h);
+    let v = nl.shift_round(p, shift);
+    nl.clamp(v, lo, hi)
 }
 
 /// `R = floor((q·2^(g+e) + floor(M/2)) / M)` by restoring division on the normalized divisor

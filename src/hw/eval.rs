@@ -117,6 +117,8 @@ mod tests {
     use super::*;
     use crate::back::emu::problem::{problem_all_profiles, run_counted};
     use crate::back::emu::tests::{adversarial_inputs, lower_all_modes};
+    use crate::hw::csd::rewrite;
+    use crate::hw::schedule::ConstMul;
     use crate::reference::fixed::Emulator;
     use proptest::prelude::*;
 
@@ -135,7 +137,15 @@ mod tests {
         }
     }
 
-    /// The netlist computes the emulator's outputs, and no node leaves its interval or word
+    fn outputs(nl: &Netlist, vals: &[i128]) -> Vec<i64> {
+        nl.outputs
+            .iter()
+            .map(|s| vals[s.0 as usize] as i64)
+            .collect()
+    }
+
+    /// The netlist (as built, and with constant multiplies as shift-and-add) computes the
+    /// emulator's outputs, and no node leaves its interval or word
     /// (128 problems in every mode; at least 90 % of the pairs must lower).
     #[test]
     fn netlist_equals_emulator_and_stays_in_range() {
@@ -152,6 +162,7 @@ mod tests {
                     };
                     tally.ran();
                     let nl = crate::hw::build::build(&fw, adder_options(p.seed));
+                    let lut = rewrite(&nl, ConstMul::Lut);
                     let emu = Emulator::new(&fw);
                     let t = fw.input_type();
                     for x in adversarial_inputs(
@@ -160,17 +171,19 @@ mod tests {
                         t.max_code() as i64,
                         p.seed,
                     ) {
-                        let vals = eval(&nl, &x);
-                        prop_assert!(vals.is_ok(), "mode {mode}: {:?}", vals);
-                        let vals = vals.unwrap();
                         let mut out = vec![0i64; fw.n_out];
                         emu.run_codes(&x, &mut out);
-                        let got: Vec<i64> = nl
-                            .outputs
-                            .iter()
-                            .map(|s| vals[s.0 as usize] as i64)
-                            .collect();
-                        prop_assert_eq!(got, out, "mode {}", mode);
+                        for (form, nl) in [("dsp", &nl), ("lut", &lut)] {
+                            let vals = eval(nl, &x);
+                            prop_assert!(vals.is_ok(), "mode {mode} {form}: {:?}", vals);
+                            prop_assert_eq!(
+                                &outputs(nl, &vals.unwrap()),
+                                &out,
+                                "mode {} {}",
+                                mode,
+                                form
+                            );
+                        }
                     }
                 }
                 Ok(())
@@ -202,21 +215,24 @@ mod tests {
                 for (mode, fw) in lower_all_modes(&p, seed) {
                     let fw = fw.unwrap();
                     let nl = crate::hw::build::build(&fw, adder_options(seed));
+                    let lut = rewrite(&nl, ConstMul::Lut);
                     let emu = Emulator::new(&fw);
                     let t = fw.input_type();
                     for x in
                         adversarial_inputs(fw.n_in, t.min_code() as i64, t.max_code() as i64, seed)
                     {
-                        let vals = eval(&nl, &x)
-                            .unwrap_or_else(|e| panic!("{profile} {seed} {mode}: {e:?}"));
                         let mut out = vec![0i64; fw.n_out];
                         emu.run_codes(&x, &mut out);
-                        let got: Vec<i64> = nl
-                            .outputs
-                            .iter()
-                            .map(|s| vals[s.0 as usize] as i64)
-                            .collect();
-                        assert_eq!(got, out, "{profile} seed {seed} {mode}");
+                        for (form, nl) in [("dsp", &nl), ("lut", &lut)] {
+                            let vals = eval(nl, &x).unwrap_or_else(|e| {
+                                panic!("{profile} {seed} {mode} {form}: {e:?}")
+                            });
+                            assert_eq!(
+                                outputs(nl, &vals),
+                                out,
+                                "{profile} seed {seed} {mode} {form}"
+                            );
+                        }
                     }
                 }
             }

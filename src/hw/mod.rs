@@ -2,11 +2,13 @@
 //!
 //! [`build`] turns a [`Firmware`] into a [`netlist::Netlist`] (every node with its proven
 //! interval and narrowest word; identical sub-trees hash-consed), [`schedule`] places pipeline
-//! registers, and [`Design`] holds both. Two siblings read it: the Verilog printer
+//! registers, [`csd`] turns constant multiplies into shift-and-add (per
+//! [`schedule::ConstMul`]), and [`Design`] holds both. Two siblings read it: the Verilog printer
 //! ([`crate::back::rtl`]) and the cost model ([`crate::estimate`]). [`eval`] interprets a
 //! netlist (tests: the netlist equals the emulator).
 
 pub mod build;
+pub mod csd;
 pub mod eval;
 pub mod netlist;
 pub mod schedule;
@@ -24,7 +26,7 @@ pub struct Design {
 
 impl Design {
     pub fn new(fw: &Firmware, pipeline: PipelineOptions) -> Design {
-        let netlist = build::build(fw, pipeline.adders);
+        let netlist = csd::rewrite(&build::build(fw, pipeline.adders), pipeline.const_mul);
         let schedule = schedule::schedule(&netlist, pipeline);
         Design {
             netlist,

@@ -11,13 +11,49 @@ use super::netlist::{Netlist, Op, Sig};
 use crate::target::AdderOptions;
 use serde::Serialize;
 
-/// How the netlist is built and how densely registers are placed.
+/// How the hardware is built: register density, the ternary sums' adder structure and the
+/// form of constant multiplies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PipelineOptions {
     /// Adder levels per clock stage (≥ 1).
     pub adders_per_stage: u32,
     /// Structure of the ternary layers' sums.
     pub adders: AdderOptions,
+    /// Constant multiplies as DSPs or as shift-and-add in LUTs ([`super::csd`]).
+    pub const_mul: ConstMul,
+}
+
+/// How a multiply by a constant is built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConstMul {
+    /// Shift-and-add over the constant's canonical signed digits: no DSP, `digits − 1` adders
+    /// in `⌈log2 digits⌉` levels.
+    #[default]
+    Lut,
+    /// One multiplier (a DSP48E2 when the operands are wide enough).
+    Dsp,
+    /// Shift-and-add when the constant has at most [`super::csd::AUTO_MAX_DIGITS`] non-zero
+    /// canonical signed digits, else a DSP.
+    Auto,
+}
+
+impl crate::choice::Choice for ConstMul {
+    const ALL: &'static [ConstMul] = &[ConstMul::Lut, ConstMul::Dsp, ConstMul::Auto];
+    fn name(self) -> &'static str {
+        match self {
+            ConstMul::Lut => "lut",
+            ConstMul::Dsp => "dsp",
+            ConstMul::Auto => "auto",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            ConstMul::Lut => "shift-and-add over canonical signed digits (no DSP)",
+            ConstMul::Dsp => "one multiplier per constant multiply (DSPs)",
+            ConstMul::Auto => "shift-and-add for constants of at most 4 signed digits, else DSP",
+        }
+    }
 }
 
 impl PipelineOptions {
@@ -28,6 +64,7 @@ impl PipelineOptions {
         PipelineOptions {
             adders_per_stage: n.clamp(1.0, 64.0) as u32,
             adders: AdderOptions::default(),
+            const_mul: ConstMul::default(),
         }
     }
 }
@@ -36,6 +73,9 @@ impl PipelineOptions {
 pub const ADDER_LEVEL_NS: f64 = 1.25;
 
 /// Combinational depth of a primitive in adder levels; `stage` is the levels of a whole stage.
+/// A multiply (a DSP) takes a whole stage. Constant multiplies built in LUTs are no longer
+/// `MulConst` nodes after [`super::csd::rewrite`]: their shifts are wiring (0) and their adders
+/// one level each, so such a product costs its tree's `⌈log2 digits⌉` levels.
 pub fn levels(op: &Op, stage: u32) -> u32 {
     match op {
         Op::Input(_) | Op::Const(_) | Op::DivInit { .. } | Op::DivQuot { .. } => 0,

@@ -53,6 +53,32 @@ impl fmt::Display for Mode {
     }
 }
 
+/// Static mode between two ternary stages: how the accumulator becomes the next stage's codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Requant {
+    /// One affine map `clamp(rnd(acc·E_n + H_n, P))` with `E_n` of a few signed digits.
+    Fused,
+    /// Dequantize to `Y_n` (bias added), then quantize `Y·R_s`: two constant multiplies.
+    Separate,
+}
+
+impl crate::choice::Choice for Requant {
+    const ALL: &'static [Requant] = &[Requant::Fused, Requant::Separate];
+    fn name(self) -> &'static str {
+        match self {
+            Requant::Fused => "fused",
+            Requant::Separate => "separate",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            Requant::Fused => "accumulator straight to the next layer's codes (one affine map)",
+            Requant::Separate => "dequantize, add the bias, then quantize (two multiplies)",
+        }
+    }
+}
+
 /// How a ternary layer turns its input vector `V` into activation codes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
@@ -93,6 +119,13 @@ pub enum Quantizer {
         recip: i64,
         recip_frac: i32,
         prod_type: FixedType,
+    },
+    /// `q_k = V_k`: the input already is this layer's codes, because the previous stage
+    /// requantized straight into them ([`Dequant::Requant`]; static mode only).
+    Codes {
+        /// Calibrated max|x| at this layer's input (float; already folded into the previous
+        /// stage's `E_n`, `H_n`, recorded for reports).
+        m_cal: f64,
     },
 }
 
@@ -152,6 +185,11 @@ pub enum Dequant {
     /// divided by the per-event `max(max|x̂|, eps)` of the normalized input (profiles with an
     /// in-layer norm, docs/semantics.md).
     CodeUnits,
+    /// Fused requantization (static mode, the next stage is ternary with
+    /// [`Quantizer::Codes`]): `q'_n = clamp(rnd(acc_n·E_n + H_n, shift), lo, hi)`, then the
+    /// stage's ReLU. `scale` holds `E_n` and `bias` holds `H_n`, both with `shift` fractional
+    /// bits (`scale_frac = shift`); the output is the next stage's integer codes (frac 0).
+    Requant { lo: i64, hi: i64 },
 }
 
 /// A ternary BitLinear layer.
@@ -245,6 +283,10 @@ pub struct LowerOptions {
     pub weight_bits: u32,
     /// Extra reciprocal bits beyond the width of `M` (dynamic mode).
     pub recip_guard_bits: i32,
+    /// Static mode: between two ternary stages, requantize the accumulator straight into the
+    /// next stage's codes ([`Dequant::Requant`]) with `E_n` rounded to this many non-zero
+    /// canonical signed digits; `None`: dequantize, then quantize (two constant multiplies).
+    pub requant_digits: Option<u32>,
 }
 
 /// The lowered network.

@@ -16,7 +16,9 @@ use std::path::Path;
 
 /// Format version of firmware.json.
 /// 2: ternary layers may carry `center` and `dequant` (profiles with an in-layer norm).
-pub const VERSION: u32 = 2;
+/// 3: fused requantization (`dequant: {"requant": {lo, hi}}`, quantizer mode `codes`,
+/// `options.requant_digits`).
+pub const VERSION: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct CenterDump {
@@ -93,6 +95,9 @@ enum QuantDump {
         recip_frac: i32,
         prod_type: Ty,
     },
+    Codes {
+        m_cal: f64,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -166,6 +171,9 @@ struct OptionsDump {
     const_bits: u32,
     weight_bits: u32,
     recip_guard_bits: i32,
+    /// Absent before version 3 (no fused requantization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    requant_digits: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -223,6 +231,7 @@ fn quant(q: &Quantizer) -> QuantDump {
             recip_frac: *recip_frac,
             prod_type: (*prod_type).into(),
         },
+        Quantizer::Codes { m_cal } => QuantDump::Codes { m_cal: *m_cal },
     }
 }
 
@@ -267,6 +276,7 @@ fn un_quant(q: QuantDump) -> Quantizer {
             recip_frac,
             prod_type: prod_type.into(),
         },
+        QuantDump::Codes { m_cal } => Quantizer::Codes { m_cal },
     }
 }
 
@@ -357,6 +367,7 @@ pub fn to_json(fw: &Firmware) -> String {
             const_bits: o.const_bits,
             weight_bits: o.weight_bits,
             recip_guard_bits: o.recip_guard_bits,
+            requant_digits: o.requant_digits,
         },
         n_in: fw.n_in,
         n_out: fw.n_out,
@@ -375,8 +386,8 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
     };
     let d: FirmwareDump =
         serde_json::from_str(text).map_err(|e| bad(format!("not a bit2hls firmware dump: {e}")))?;
-    // Version 1 is version 2 without the optional norm fields: projects of the previous release
-    // still read.
+    // Version 1 is version 2 without the optional norm fields, version 2 is version 3 without
+    // fused requantization: projects of previous releases still read.
     if d.format != FORMAT || !(1..=VERSION).contains(&d.version) {
         return Err(bad(format!(
             "format '{}' version {} (expected '{FORMAT}' version 1 to {VERSION})",
@@ -522,6 +533,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
             const_bits: d.options.const_bits,
             weight_bits: d.options.weight_bits,
             recip_guard_bits: d.options.recip_guard_bits,
+            requant_digits: d.options.requant_digits,
         },
         n_in: d.n_in,
         n_out: d.n_out,
@@ -566,6 +578,7 @@ mod tests {
                 const_bits: 18,
                 weight_bits: 16,
                 calib_quantile: 1.0,
+                ..FwOptions::default()
             };
             let fw = lower_for(&loaded, &args, mode, Some(&cal)).unwrap();
             let text = to_json(&fw);

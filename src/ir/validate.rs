@@ -229,10 +229,31 @@ pub fn validate(fw: &Firmware) -> Result<(), FirmwareError> {
             "the output type of the previous stage",
         )?;
         layer(fw, l, &at, &in_ranges)?;
+        fused_pair(fw, i, &at)?;
         in_type = l.out_type;
         in_ranges = l.out_ranges.clone();
     }
     Ok(())
+}
+
+/// Fused requantization pairs up: stage `i` requantizes ([`Dequant::Requant`]) exactly when
+/// stage `i + 1` is ternary and reads codes ([`Quantizer::Codes`]).
+fn fused_pair(fw: &Firmware, i: usize, at: &At) -> Res<()> {
+    let requant = |l: &FwLayer| matches!(&l.kind, FwKind::Ternary(t) if matches!(t.dequant, Dequant::Requant { .. }));
+    let codes = |l: &FwLayer| matches!(&l.kind, FwKind::Ternary(t) if matches!(t.quant, Quantizer::Codes { .. }));
+    let this = requant(&fw.layers[i]);
+    let next = fw.layers.get(i + 1).is_some_and(codes);
+    at.ensure(this == next, "dequant", || {
+        if this {
+            "requant, but the next stage does not read codes (quant.mode codes)".into()
+        } else {
+            "not requant, but the next stage reads codes (quant.mode codes)".into()
+        }
+    })?;
+    let first_reads_codes = i == 0 && codes(&fw.layers[0]);
+    at.ensure(!first_reads_codes, "quant.mode", || {
+        "codes in the first stage (no stage requantizes into it)".into()
+    })
 }
 
 /// Every per-input and per-output vector of `l` has the length its `n_in` / `n_out` says.
@@ -349,7 +370,14 @@ fn layer(fw: &Firmware, l: &FwLayer, at: &At, in_ranges: &[Interval]) -> Res<()>
             )
         },
     )?;
-    at.eq("out_type.frac", l.out_type.frac, f_out, "options.frac_bits")?;
+    let requant =
+        matches!(&l.kind, FwKind::Ternary(t) if matches!(t.dequant, Dequant::Requant { .. }));
+    let (f_want, rule) = if requant {
+        (0, "0 (fused requantization outputs codes)")
+    } else {
+        (f_out, "options.frac_bits")
+    };
+    at.eq("out_type.frac", l.out_type.frac, f_want, rule)?;
     for (n, (r, p)) in l.out_ranges.iter().zip(&pre).enumerate() {
         let derived = if l.relu { p.relu() } else { *p };
         at.covers(&format!("out_ranges[{n}]"), *r, derived)?;
@@ -409,7 +437,14 @@ impl QCtx<'_> {
     /// `M` (dynamic, pow2 in input units), else `scale_frac − frac_bits`.
     fn check_shift(&self, carries_m: bool) -> Res<()> {
         let (t, o) = (self.t, &self.fw.options);
-        if carries_m && !self.code_units {
+        if let Dequant::Requant { .. } = t.dequant {
+            self.at.eq(
+                "shift",
+                t.shift,
+                t.scale_frac,
+                "scale_frac (fused requantization)",
+            )
+        } else if carries_m && !self.code_units {
             self.at.eq(
                 "shift",
                 t.shift,
@@ -493,6 +528,7 @@ fn quantizer(
             },
             Mode::Static,
         ) => quant_static(&c, *m_cal, *recip, *recip_frac, *prod_type),
+        (Quantizer::Codes { m_cal }, Mode::Static) => quant_codes(&c, *m_cal, in_ranges),
         (_, mode) => at.err(
             "quant.mode",
             format!("does not match the firmware's mode '{mode}'"),
@@ -633,6 +669,30 @@ fn quant_static(
     Ok(Interval::point(1))
 }
 
+/// [`Quantizer::Codes`]: the inputs are the codes, so each input range must lie inside the
+/// code clamp (the previous stage clamped them).
+fn quant_codes(c: &QCtx, m_cal: f64, in_ranges: &[Interval]) -> Res<Interval> {
+    let at = c.at;
+    at.ensure(m_cal.is_finite() && m_cal > 0.0, "quant.m_cal", || {
+        format!("{m_cal} (expected a positive number)")
+    })?;
+    let (lo, hi) = c.t.clamp;
+    for (k, r) in in_ranges.iter().enumerate() {
+        at.ensure(
+            r.lo >= lo as i128 && r.hi <= hi as i128,
+            "quant.mode",
+            || {
+                format!(
+                    "codes: input {k} range [{}, {}] leaves the clamp [{lo}, {hi}]",
+                    r.lo, r.hi
+                )
+            },
+        )?;
+    }
+    c.check_shift(false)?;
+    Ok(Interval::point(1))
+}
+
 fn ternary(
     fw: &Firmware,
     l: &FwLayer,
@@ -655,12 +715,34 @@ fn ternary(
     } else {
         Dequant::InputUnits
     };
-    at.ensure(t.dequant == want, "dequant", || {
-        format!(
-            "{:?} (the profile's in-layer norm needs {want:?})",
-            t.dequant
-        )
-    })?;
+    let fused = matches!(t.dequant, Dequant::Requant { lo, hi } if (lo, hi) == clamp);
+    if let (Dequant::Requant { .. }, Some(d)) = (t.dequant, o.requant_digits) {
+        let digits = |c: &i64| super::fixed::csd_digits(*c).len() as u32;
+        if let Some(n) = t.scale.iter().position(|c| digits(c) > d) {
+            return at.err(
+                format!("scale[{n}]"),
+                format!(
+                    "{} has more than options.requant_digits = {d} signed digits",
+                    t.scale[n]
+                ),
+            );
+        }
+    }
+    at.ensure(
+        !matches!(t.dequant, Dequant::Requant { .. }) || o.requant_digits.is_some(),
+        "dequant",
+        || "requant, but options.requant_digits is absent".into(),
+    )?;
+    at.ensure(
+        t.dequant == want || (fused && !code_units && o.mode == Mode::Static),
+        "dequant",
+        || {
+            format!(
+                "{:?} (the profile's in-layer norm needs {want:?})",
+                t.dequant
+            )
+        },
+    )?;
     let centred = center(p, t, at, in_ranges)?;
     let in_ranges: &[Interval] = centred.as_deref().unwrap_or(in_ranges);
     let prod_scale = quantizer(fw, l, t, at, in_ranges)?;
@@ -695,6 +777,17 @@ fn ternary(
             return at.overflow(&format!("scale[{n}]"));
         };
         dq_union = Some(dq_union.map_or(prod, |u| u.union(prod)));
+        if let Dequant::Requant { lo, hi } = t.dequant {
+            let Some(sum) = add(prod, Interval::point(t.bias[n] as i128)) else {
+                return at.overflow(&format!("bias[{n}]"));
+            };
+            dq_union = dq_union.map(|u| u.union(sum));
+            let Some(y) = shift_round(sum, t.shift) else {
+                return at.overflow(&format!("bias[{n}]"));
+            };
+            pre.push(y.clamp(lo as i128, hi as i128));
+            continue;
+        }
         let y = match &t.quant {
             Quantizer::Pow2 { e_max, m_floor, .. } if !code_units => (ceil_log2(*m_floor)..=*e_max)
                 .map(|e| shift_round(prod, t.shift - e))
@@ -929,8 +1022,65 @@ pub(crate) mod tests {
             const_bits: 18,
             weight_bits: 12,
             calib_quantile: 1.0,
+            ..FwOptions::default()
         };
         lower_for(&loaded, &args, mode, Some(&cal)).unwrap()
+    }
+
+    /// A static 4-8-6-3 BitLinear stack lowered with fused requantization (`digits`).
+    fn fused_fw(digits: u32) -> Firmware {
+        let model = crate::synthetic::random_mlp(&[4, 8, 6, 3], 5, true);
+        let cal = crate::pass::calibrate::calibrate(&model, &crate::testutil::gaussian(64 * 4, 3));
+        let loaded = Loaded {
+            model,
+            origin: ArchOrigin::Inferred,
+            notes: vec![],
+        };
+        let args = FwOptions {
+            mode: Mode::Static,
+            requant: crate::ir::firmware::Requant::Fused,
+            requant_digits: digits,
+            ..FwOptions::default()
+        };
+        lower_for(&loaded, &args, Mode::Static, Some(&cal)).unwrap()
+    }
+
+    fn fused_layer(fw: &mut Firmware, i: usize) -> &mut TernaryFw {
+        match &mut fw.layers[i].kind {
+            FwKind::Ternary(t) => t,
+            _ => panic!("every layer is ternary"),
+        }
+    }
+
+    /// Fused requantization lowers to requant stages feeding codes stages, and the validator
+    /// refuses a broken pair, too many digits and an out-of-range output.
+    #[test]
+    fn fused_requantization_is_checked() {
+        let mut fw = fused_fw(2);
+        validate(&fw).unwrap();
+        let forms: Vec<(bool, bool)> = (0..3)
+            .map(|i| {
+                let t = fused_layer(&mut fw, i);
+                (
+                    matches!(t.dequant, Dequant::Requant { .. }),
+                    matches!(t.quant, Quantizer::Codes { .. }),
+                )
+            })
+            .collect();
+        assert_eq!(forms, [(true, false), (true, true), (false, true)]);
+        let mut bad = fw.clone();
+        fused_layer(&mut bad, 0).scale[0] = 0b1010101;
+        assert_eq!(validate(&bad).unwrap_err().field, "scale[0]");
+        let mut bad = fw.clone();
+        fused_layer(&mut bad, 2).quant = Quantizer::Codes { m_cal: 1.0 };
+        fused_layer(&mut bad, 1).dequant = Dequant::InputUnits;
+        assert!(validate(&bad).is_err());
+        let mut bad = fw.clone();
+        bad.layers[0].out_ranges[0] = Interval::point(0);
+        assert_eq!(validate(&bad).unwrap_err().field, "out_ranges[0]");
+        let mut bad = fw.clone();
+        bad.options.requant_digits = None;
+        assert_eq!(validate(&bad).unwrap_err().field, "dequant");
     }
 
     fn ternary(fw: &mut Firmware) -> &mut TernaryFw {

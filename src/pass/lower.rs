@@ -12,7 +12,9 @@ use crate::ir::firmware::{
     AffineFw, CenterFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer,
     TernaryFw,
 };
-use crate::ir::fixed::{bit_length, ceil_log2, const_code, const_frac, FixedType, Interval};
+use crate::ir::fixed::{
+    bit_length, ceil_log2, const_code, const_frac, csd_round, FixedType, Interval,
+};
 use crate::ir::profile::{BiasMode, InNorm, Profile};
 use crate::ir::{LayerKind, Matrix, Model};
 
@@ -73,7 +75,12 @@ pub fn lower(model: &Model, opts: &LowerOptions, calib: Option<&Calibration>) ->
             name: &name,
             index: si,
         };
-        let layer = lower_stage(model, st, opts, calib, &ctx, in_type, &in_ranges)?;
+        let codes_in = layers.last().is_some_and(requantizes);
+        let mut layer = lower_stage(model, st, opts, calib, &ctx, in_type, &in_ranges, codes_in)?;
+        if let Some(digits) = fusable(model, &stages, si, opts) {
+            let m_next = static_m_cal(&model.profile, calib, &stages[si + 1], &ctx)?;
+            fuse_requant(&mut layer, model, st, &ctx, m_next, digits, opts.const_bits)?;
+        }
         in_type = layer.out_type;
         in_ranges = layer.out_ranges.clone();
         layers.push(layer);
@@ -91,6 +98,132 @@ pub fn lower(model: &Model, opts: &LowerOptions, calib: Option<&Calibration>) ->
         panic!("lowering produced firmware its validator refuses (a compiler bug): {e}");
     }
     Ok(fw)
+}
+
+/// Whether `l` requantizes into the next stage's codes ([`Dequant::Requant`]).
+fn requantizes(l: &FwLayer) -> bool {
+    matches!(&l.kind, FwKind::Ternary(t) if matches!(t.dequant, Dequant::Requant { .. }))
+}
+
+/// The digits of `E_n` when stage `si` fuses its dequantization with the quantizer of stage
+/// `si + 1`: static mode with `requant_digits`, both stages ternary, no in-layer norm.
+fn fusable(model: &Model, stages: &[Stage], si: usize, opts: &LowerOptions) -> Option<u32> {
+    let ternary = |i: usize| {
+        stages
+            .get(i)
+            .is_some_and(|s| matches!(s.op, StageOp::Ternary(_)))
+    };
+    let ok = opts.mode == Mode::Static
+        && model.profile.in_norm == InNorm::None
+        && ternary(si)
+        && ternary(si + 1);
+    opts.requant_digits.filter(|_| ok)
+}
+
+/// The calibrated max|x| at the input of the static ternary stage `st` (at least eps_act).
+fn static_m_cal(p: &Profile, calib: Option<&Calibration>, st: &Stage, ctx: &Ctx) -> Result<f64> {
+    let cal = calib.ok_or_else(|| {
+        Error::layer(
+            ctx.name,
+            ctx.index,
+            "static mode needs calibration data (--calib FILE.npz)",
+        )
+    })?;
+    let m_cal = cal.absmax_of(st.sources[0]).ok_or_else(|| {
+        Error::layer(
+            ctx.name,
+            ctx.index,
+            "no calibration statistic for this layer",
+        )
+    })?;
+    Ok((m_cal as f64).max(p.eps_act as f64))
+}
+
+/// The real bias of output `n` of a BitLinear stage, in the units of its output (the folded
+/// `a_n·b_n + d_n`, with the profile's bias placement).
+fn bias_real(p: &Profile, b: &crate::ir::BitLinear, st: &Stage, n: usize) -> f64 {
+    let bn = b.bias.as_ref().map(|v| v[n] as f64).unwrap_or(0.0);
+    let bn = match p.bias {
+        BiasMode::AfterDequant => bn,
+        // (acc + b)·β/Q: the bias in code units (post_scale is 1 here).
+        BiasMode::BeforeDequant => bn * b.beta as f64 / p.act_qmax as f64,
+        BiasMode::Unused => 0.0,
+    };
+    st.post_scale[n] * bn + st.post_shift[n]
+}
+
+/// Rewrites the lowered static ternary stage `l` into fused requantization (docs/arithmetic.md):
+/// `q'_n = clamp(rnd(acc_n·E_n + H_n, P), lo, hi)` with the real
+/// `E_n = a_n·β/Q · m_cal · Q/m_next` and `H_n = bias_n · Q/m_next` (from the float constants,
+/// not from the rounded `D_n`, `R_s`), `P` giving the largest `E_n` `const_bits` significant
+/// bits, and each `E_n` then rounded to `digits` signed digits ([`csd_round`]). The output
+/// ranges and type become the next stage's codes (frac 0).
+fn fuse_requant(
+    l: &mut FwLayer,
+    model: &Model,
+    st: &Stage,
+    ctx: &Ctx,
+    m_next: f64,
+    digits: u32,
+    const_bits: u32,
+) -> Result<()> {
+    let p = &model.profile;
+    let LayerKind::BitLinear(b) = &model.layers[st.sources[0]].kind else {
+        unreachable!("a fusable stage is ternary")
+    };
+    let FwKind::Ternary(t) = &mut l.kind else {
+        unreachable!("a fusable stage is ternary")
+    };
+    let m_cal = match t.quant {
+        Quantizer::Static { m_cal, .. } | Quantizer::Codes { m_cal } => m_cal,
+        _ => unreachable!("a fusable stage is static"),
+    };
+    let q = p.act_qmax as f64;
+    let e_real: Vec<f64> = st
+        .post_scale
+        .iter()
+        .map(|a| a * b.beta as f64 / q * m_cal * q / m_next)
+        .collect();
+    // Rounding to few digits can reach 2^(bits−1) (e.g. 0x1FFFF → 2^17): one bit less then.
+    let lim = 1i64 << (const_bits - 1);
+    let mut pe = const_frac(e_real.iter().copied(), const_bits);
+    let round = |pe: i32| -> Vec<i64> {
+        e_real
+            .iter()
+            .map(|e| csd_round(const_code(*e, pe), digits))
+            .collect()
+    };
+    while round(pe).iter().any(|e| e.abs() >= lim) {
+        pe -= 1;
+    }
+    let pe = ctx.shift("requantization", pe)?;
+    t.scale = round(pe);
+    t.bias = (0..l.n_out)
+        .map(|n| const_code(bias_real(p, b, st, n) * q / m_next, pe))
+        .collect();
+    let (lo, hi) = (p.act_clamp.0 as i64, p.act_clamp.1 as i64);
+    let mut dq: Option<Interval> = None;
+    let mut pre = Vec::with_capacity(l.n_out);
+    for n in 0..l.n_out {
+        let prod = t.acc_ranges[n].mul(Interval::point(t.scale[n] as i128));
+        let sum = prod.add(Interval::point(t.bias[n] as i128));
+        dq = Some(dq.map_or(prod, |u| u.union(prod)).union(sum));
+        pre.push(sum.shift_round(pe).clamp(lo as i128, hi as i128));
+    }
+    t.dequant_type = ctx.ty("requantization product", dq.expect("n_out > 0"), 0)?;
+    (t.scale_frac, t.shift, t.dequant) = (pe, pe, Dequant::Requant { lo, hi });
+    l.out_ranges = pre
+        .into_iter()
+        .map(|r| if l.relu { r.relu() } else { r })
+        .collect();
+    let all = l
+        .out_ranges
+        .iter()
+        .copied()
+        .reduce(Interval::union)
+        .unwrap();
+    l.out_type = ctx.ty("requantized codes", all, 0)?;
+    Ok(())
 }
 
 /// Profiles with an in-layer norm lower to code-unit outputs, which are exact only when every
@@ -173,6 +306,10 @@ fn norm_eps_inactive(p: &Profile, ctx: &Ctx, n: usize, frac: i32) -> Result<()> 
     ))
 }
 
+/// Lowers one stage reading `in_type` values in `in_ranges`; `codes_in`: the previous stage
+/// requantized into this (static ternary) stage's codes, so its quantizer is
+/// [`Quantizer::Codes`].
+#[allow(clippy::too_many_arguments)]
 fn lower_stage(
     model: &Model,
     st: &Stage,
@@ -181,6 +318,7 @@ fn lower_stage(
     ctx: &Ctx,
     in_type: FixedType,
     in_ranges: &[Interval],
+    codes_in: bool,
 ) -> Result<FwLayer> {
     let f_in = in_type.frac;
     let f_out = opts.frac_bits;
@@ -303,38 +441,31 @@ fn lower_stage(
                     )
                 }
                 Mode::Static => {
-                    let cal = calib.ok_or_else(|| {
-                        Error::layer(
-                            ctx.name,
-                            ctx.index,
-                            "static mode needs calibration data (--calib FILE.npz)",
-                        )
-                    })?;
-                    let m_cal = cal.absmax_of(st.sources[0]).ok_or_else(|| {
-                        Error::layer(
-                            ctx.name,
-                            ctx.index,
-                            "no calibration statistic for this layer",
-                        )
-                    })?;
-                    let m_cal = (m_cal as f64).max(p.eps_act as f64);
-                    let r_real = q as f64 * (2f64).powi(-f_in) / m_cal;
-                    let pf = ctx.shift("requantization", const_frac([r_real], opts.const_bits))?;
-                    let recip = const_code(r_real, pf);
-                    let prod_iv = Interval::new(-v_abs, v_abs).mul(Interval::point(recip as i128));
-                    let prod_iv = if nonneg { prod_iv.relu() } else { prod_iv };
-                    let prod_type = ctx.ty("V·R", prod_iv, 0)?;
-                    // A negative `pf` shifts V·R left before the clamp.
-                    ctx.ty("V·R shifted", prod_iv.shift_round(pf), 0)?;
-                    let consts: Vec<f64> = post.iter().map(|c| c * m_cal).collect();
-                    let pd = const_frac(consts.iter().copied(), opts.const_bits);
-                    (
+                    let m_cal = static_m_cal(p, calib, st, ctx)?;
+                    let quant = if codes_in {
+                        Quantizer::Codes { m_cal }
+                    } else {
+                        let r_real = q as f64 * (2f64).powi(-f_in) / m_cal;
+                        let pf =
+                            ctx.shift("requantization", const_frac([r_real], opts.const_bits))?;
+                        let recip = const_code(r_real, pf);
+                        let prod_iv =
+                            Interval::new(-v_abs, v_abs).mul(Interval::point(recip as i128));
+                        let prod_iv = if nonneg { prod_iv.relu() } else { prod_iv };
+                        let prod_type = ctx.ty("V·R", prod_iv, 0)?;
+                        // A negative `pf` shifts V·R left before the clamp.
+                        ctx.ty("V·R shifted", prod_iv.shift_round(pf), 0)?;
                         Quantizer::Static {
                             m_cal,
                             recip,
                             recip_frac: pf,
                             prod_type,
-                        },
+                        }
+                    };
+                    let consts: Vec<f64> = post.iter().map(|c| c * m_cal).collect();
+                    let pd = const_frac(consts.iter().copied(), opts.const_bits);
+                    (
+                        quant,
                         consts.iter().map(|c| const_code(*c, pd)).collect(),
                         pd,
                         ctx.shift("dequantization", pd - f_out)?,
@@ -352,16 +483,7 @@ fn lower_stage(
                 (mult, mult_frac, shift, prod_scale)
             };
             let bias: Vec<i64> = (0..b.codes.rows)
-                .map(|n| {
-                    let bn = b.bias.as_ref().map(|v| v[n] as f64).unwrap_or(0.0);
-                    let bn = match p.bias {
-                        BiasMode::AfterDequant => bn,
-                        // (acc + b)·β/Q: the bias in code units (post_scale is 1 here).
-                        BiasMode::BeforeDequant => bn * b.beta as f64 / q as f64,
-                        BiasMode::Unused => 0.0,
-                    };
-                    const_code(st.post_scale[n] * bn + st.post_shift[n], f_out)
-                })
+                .map(|n| const_code(bias_real(p, b, st, n), f_out))
                 .collect();
             let acc_ranges: Vec<Interval> = (0..b.codes.rows)
                 .map(|n| {

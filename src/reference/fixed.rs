@@ -239,6 +239,11 @@ impl<'a> Emulator<'a> {
                             }
                             1
                         }
+                        // The previous stage requantized into this stage's codes.
+                        Quantizer::Codes { .. } => {
+                            codes.copy_from_slice(x);
+                            1
+                        }
                     };
                     if CHECK {
                         for &c in codes.iter() {
@@ -263,6 +268,14 @@ impl<'a> Emulator<'a> {
                             acc -= codes[k as usize];
                         }
                         check::<CHECK>(li, "accumulator", acc, t.acc_ranges[n])?;
+                        if let Dequant::Requant { lo, hi } = t.dequant {
+                            let p = acc * t.scale[n];
+                            check_ty::<CHECK>(li, "requantization product", p, t.dequant_type)?;
+                            let s = p + t.bias[n];
+                            check_ty::<CHECK>(li, "requantization sum", s, t.dequant_type)?;
+                            y[n] = shift_round(s, t.shift).clamp(lo, hi);
+                            continue;
+                        }
                         let v = match &t.quant {
                             _ if t.dequant == Dequant::CodeUnits => {
                                 let p = acc * t.scale[n];
@@ -294,7 +307,7 @@ impl<'a> Emulator<'a> {
                                 }
                                 shift_round(p, s)
                             }
-                            Quantizer::Static { .. } => {
+                            Quantizer::Static { .. } | Quantizer::Codes { .. } => {
                                 let p = acc * t.scale[n];
                                 check_ty::<CHECK>(li, "dequantization product", p, t.dequant_type)?;
                                 shift_round(p, t.shift)

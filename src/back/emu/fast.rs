@@ -288,7 +288,7 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                 if lo.unsigned_abs().max(hi.unsigned_abs()) > 1 << 30 {
                     return refuse(format!("layer {li}: code clamp too wide"));
                 }
-                if t.center.is_some() || t.dequant != Dequant::InputUnits {
+                if t.center.is_some() || t.dequant == Dequant::CodeUnits {
                     return refuse(format!(
                         "layer {li}: in-layer norm stages (profile {}) run on the reference emulator",
                         fw.profile.name
@@ -357,6 +357,31 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                             true,
                         )
                     }
+                    // Fused requantization: the previous stage output `Y = acc·E + H` (its
+                    // plan has no shift) and its ReLU; `clamp(rne(Y·2^-P))` here equals the
+                    // spec's `max(clamp(rnd(Y, P)), 0)` (rnd is monotone, rnd(0) = 0).
+                    Quantizer::Codes { .. } => {
+                        let prev = li.checked_sub(1).map(|i| &fw.layers[i].kind);
+                        let Some(FwKind::Ternary(pt)) = prev else {
+                            return refuse(format!(
+                                "layer {li}: codes without a requantizing stage"
+                            ));
+                        };
+                        if !(-62..=62).contains(&pt.shift) {
+                            return refuse(format!(
+                                "layer {li}: requantization shift out of range"
+                            ));
+                        }
+                        (
+                            QuantPlan::Static {
+                                qs: pow2(-pt.shift),
+                            },
+                            1.0,
+                            1.0,
+                            t.shift,
+                            true,
+                        )
+                    }
                     Quantizer::Static {
                         recip, recip_frac, ..
                     } => {
@@ -373,6 +398,13 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                             *recip >= 0,
                         )
                     }
+                };
+                // A requantizing stage outputs the unshifted `acc·E_n + H_n`; the next stage's
+                // quantizer shifts it.
+                let cshift = if matches!(t.dequant, Dequant::Requant { .. }) {
+                    0
+                } else {
+                    cshift
                 };
                 if !(-62..=62).contains(&cshift) {
                     return refuse(format!("layer {li}: dequantization shift out of range"));

@@ -78,16 +78,20 @@ pub fn run(fw: &Firmware, input: &[i64]) -> Vec<i64> {
                             codes[k] = rnd(x[k] * *recip as i128, *recip_frac).clamp(lo, hi);
                         }
                     }
+                    Quantizer::Codes { .. } => codes.copy_from_slice(&x[..layer.n_in]),
                 }
                 for n in 0..layer.n_out {
                     let acc: i128 = (0..layer.n_in)
                         .map(|k| t.weights.at(n, k) as i128 * codes[k])
                         .sum();
-                    y[n] = if t.dequant == Dequant::CodeUnits {
-                        rnd(acc * t.scale[n] as i128, t.shift)
-                    } else {
-                        rnd(acc * scale_m * t.scale[n] as i128, t.shift - pow2_e)
-                    } + t.bias[n] as i128;
+                    let (e, h) = (t.scale[n] as i128, t.bias[n] as i128);
+                    y[n] = match t.dequant {
+                        Dequant::Requant { lo, hi } => {
+                            rnd(acc * e + h, t.shift).clamp(lo as i128, hi as i128)
+                        }
+                        Dequant::CodeUnits => rnd(acc * e, t.shift) + h,
+                        Dequant::InputUnits => rnd(acc * scale_m * e, t.shift - pow2_e) + h,
+                    };
                 }
             }
             FwKind::Dense(d) => {

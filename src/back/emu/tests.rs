@@ -4,7 +4,7 @@
 use super::naive;
 use super::problem::{build, problem, problem_all_profiles, run_counted, Problem};
 use crate::front::{ArchOrigin, Loaded};
-use crate::ir::firmware::Mode;
+use crate::ir::firmware::{Mode, Requant};
 use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwOptions};
 use crate::reference::fixed::Emulator;
@@ -46,6 +46,7 @@ pub(crate) fn fw_args(p: &Problem) -> FwOptions {
         const_bits: 18,
         weight_bits: 12,
         calib_quantile: 1.0,
+        ..FwOptions::default()
     }
 }
 
@@ -64,10 +65,27 @@ pub(crate) fn lower_all_modes(
         &loaded.model,
         &crate::testutil::gaussian(64 * p.widths[0], calib_seed),
     );
-    Mode::ALL
+    let mut out: Vec<_> = Mode::ALL
         .into_iter()
         .map(|mode| (mode, lower_for(&loaded, &fw_args(p), mode, Some(&cal))))
-        .collect()
+        .collect();
+    // Static mode's other requantization forms: fused with 1–4 digits (the default above has
+    // DEFAULT_REQUANT_DIGITS), and separate.
+    for (requant, digits) in [
+        (Requant::Fused, 1 + (p.seed % 4) as u32),
+        (Requant::Separate, 0),
+    ] {
+        let args = FwOptions {
+            requant,
+            requant_digits: digits.max(1),
+            ..fw_args(p)
+        };
+        out.push((
+            Mode::Static,
+            lower_for(&loaded, &args, Mode::Static, Some(&cal)),
+        ));
+    }
+    out
 }
 
 /// Range analysis is sound and the emulator equals the naive i128 reference (192 problems in
@@ -204,5 +222,6 @@ fn norm_profiles_match_naive_in_every_mode() {
             }
         }
     }
-    assert_eq!(ran, 2 * 64 * 3);
+    // Three modes plus static's two other requantization forms (lower_all_modes).
+    assert_eq!(ran, 2 * 64 * 5);
 }

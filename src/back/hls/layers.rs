@@ -290,7 +290,9 @@ fn ternary(
             c.int("recip_frac", *recip_frac as i64);
             ("static", dq.shift_round(t.shift))
         }
+        Quantizer::Codes { .. } => ("codes", dq.shift_round(t.shift)),
     };
+    let requant = matches!(t.dequant, Dequant::Requant { .. });
     let code_units = t.dequant == Dequant::CodeUnits;
     let pre = if code_units {
         dq.shift_round(t.shift)
@@ -300,7 +302,13 @@ fn ternary(
     c.int("clamp_lo", t.clamp.0);
     c.int("clamp_hi", t.clamp.1);
     c.int("shift", t.shift as i64);
-    c.ty(types, CType::int_of(pre.add(bias_span)), "pre_t");
+    let pre_t = if requant {
+        // clamp(rnd(acc·E + H, shift)): the bias is inside the product's type (dq_t).
+        pre.clamp(t.clamp.0 as i128, t.clamp.1 as i128)
+    } else {
+        pre.add(bias_span)
+    };
+    c.ty(types, CType::int_of(pre_t), "pre_t");
     c.ty(types, out_int(layer), "out_int_t");
 
     let w = &t.weights;
@@ -478,13 +486,19 @@ fn ternary(
             ));
         }
         _ => {
+            let quant = if mode == "codes" { "codes" } else { "static" };
+            let dequant = if requant {
+                "requantize"
+            } else {
+                "dequantize_static"
+            };
             lines.push(format!(
-                "nnet::b2h_quantize_static<{}, {cfg_name}>({inp}, {q});",
+                "nnet::b2h_quantize_{quant}<{}, {cfg_name}>({inp}, {q});",
                 io_in_t
             ));
             lines.push(accumulate);
             lines.push(format!(
-                "nnet::b2h_dequantize_static<{}, {cfg_name}>({acc}, {scale}, {bias}, {outp});",
+                "nnet::b2h_{dequant}<{}, {cfg_name}>({acc}, {scale}, {bias}, {outp});",
                 io.out_t
             ));
         }
@@ -499,6 +513,9 @@ fn ternary(
 }
 
 fn mode_name(m: &str) -> &'static str {
+    if m == "codes" {
+        return "static (codes from the previous stage)";
+    }
     match m {
         "dynamic" => "dynamic",
         "pow2" => "dynamic-pow2",

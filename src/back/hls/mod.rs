@@ -18,6 +18,7 @@ pub mod tbdata;
 pub mod types;
 pub mod view;
 
+use crate::hw::schedule::ConstMul;
 use crate::ir::firmware::{Firmware, FwKind};
 use crate::ir::fixed::Interval;
 use crate::project::names::Namer;
@@ -42,6 +43,21 @@ pub struct HlsOptions {
     pub reuse: usize,
     /// Adder structure of the ternary layers (latency strategy).
     pub adders: AdderOptions,
+    /// Constant multiplies: [`ConstMul::Lut`] binds them to fabric (`BIND_OP ... impl=fabric`);
+    /// `Dsp` and `Auto` leave the choice to Vitis.
+    pub const_mul: ConstMul,
+}
+
+/// The `defines.h` feature macros of `c`: `B2H_CONST_MUL_FABRIC` for [`ConstMul::Lut`].
+fn const_mul_flags(c: ConstMul) -> Vec<(String, String)> {
+    match c {
+        ConstMul::Lut => vec![(
+            "B2H_CONST_MUL_FABRIC".to_string(),
+            "constant multiplies bound to fabric (shift-and-add), not DSPs (--const-mul lut)"
+                .to_string(),
+        )],
+        ConstMul::Dsp | ConstMul::Auto => Vec::new(),
+    }
 }
 
 impl Default for HlsOptions {
@@ -53,6 +69,7 @@ impl Default for HlsOptions {
             strategy: Strategy::Latency,
             reuse: 1,
             adders: AdderOptions::default(),
+            const_mul: ConstMul::default(),
         }
     }
 }
@@ -478,6 +495,7 @@ pub fn render(
         params.render().map_err(render_err("parameters.h"))?,
     ));
     let defines = DefinesH {
+        flags: const_mul_flags(o.const_mul),
         sizes,
         typedefs: types.typedefs(),
         input_alias,

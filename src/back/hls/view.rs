@@ -51,6 +51,8 @@ pub struct TopH {
 #[derive(Template)]
 #[template(path = "hls/firmware/defines.h.jinja", escape = "none")]
 pub struct DefinesH {
+    /// Feature macros `(name, comment)`, each `#define`d without a value.
+    pub flags: Vec<(String, String)>,
     pub sizes: Vec<(String, String)>,
     pub typedefs: Vec<(String, String)>,
     pub input_alias: String,

@@ -60,6 +60,9 @@ void b2h_affine(const data_T x[CONFIG_T::n_in], const typename CONFIG_T::scale_t
     for (int n = 0; n < CONFIG_T::n_in; n++) {
         #pragma HLS UNROLL
         typename CONFIG_T::prod_t p = b2h_code(x[n]) * scale[n];
+#ifdef B2H_CONST_MUL_FABRIC
+        #pragma HLS BIND_OP variable=p op=mul impl=fabric
+#endif
         typename CONFIG_T::pre_t v = b2h_rnd<CONFIG_T::shift>(b2h_signed(p)) + bias[n];
         if (CONFIG_T::relu && v < 0) v = 0;
         typename CONFIG_T::out_int_t o = v;

@@ -67,7 +67,20 @@ void b2h_quantize_static(const data_T x[CONFIG_T::n_in], typename CONFIG_T::code
     for (int k = 0; k < CONFIG_T::n_in; k++) {
         #pragma HLS UNROLL
         typename CONFIG_T::prod_t p = b2h_code(x[k]) * typename CONFIG_T::recip_t(CONFIG_T::recip);
+#ifdef B2H_CONST_MUL_FABRIC
+        #pragma HLS BIND_OP variable=p op=mul impl=fabric
+#endif
         q[k] = b2h_clamp(b2h_rnd<CONFIG_T::recip_frac>(b2h_signed(p)), CONFIG_T::clamp_lo, CONFIG_T::clamp_hi);
+    }
+}
+
+// static, fused: the input already is this layer's codes (the previous stage requantized).
+template <class data_T, class CONFIG_T>
+void b2h_quantize_codes(const data_T x[CONFIG_T::n_in], typename CONFIG_T::code_t q[CONFIG_T::n_in]) {
+    #pragma HLS INLINE
+    for (int k = 0; k < CONFIG_T::n_in; k++) {
+        #pragma HLS UNROLL
+        q[k] = b2h_code(x[k]);
     }
 }
 
@@ -103,6 +116,9 @@ void b2h_dequantize_pow2(const typename CONFIG_T::acc_t acc[CONFIG_T::n_out], ty
     for (int n = 0; n < CONFIG_T::n_out; n++) {
         #pragma HLS UNROLL
         typename CONFIG_T::dq_t p = acc[n] * scale[n];
+#ifdef B2H_CONST_MUL_FABRIC
+        #pragma HLS BIND_OP variable=p op=mul impl=fabric
+#endif
         typename CONFIG_T::pre_t v =
             b2h_rnd_var<CONFIG_T::shift_max>(b2h_signed(p), CONFIG_T::shift - e.to_int()) + bias[n];
         b2h_finish<res_T, CONFIG_T>(v, y[n]);
@@ -118,7 +134,29 @@ void b2h_dequantize_static(const typename CONFIG_T::acc_t acc[CONFIG_T::n_out],
     for (int n = 0; n < CONFIG_T::n_out; n++) {
         #pragma HLS UNROLL
         typename CONFIG_T::dq_t p = acc[n] * scale[n];
+#ifdef B2H_CONST_MUL_FABRIC
+        #pragma HLS BIND_OP variable=p op=mul impl=fabric
+#endif
         typename CONFIG_T::pre_t v = b2h_rnd<CONFIG_T::shift>(b2h_signed(p)) + bias[n];
+        b2h_finish<res_T, CONFIG_T>(v, y[n]);
+    }
+}
+
+// static, fused requantization: q' = clamp(rnd(acc * E + H, shift)) -> ReLU -> next layer's code.
+template <class res_T, class CONFIG_T>
+void b2h_requantize(const typename CONFIG_T::acc_t acc[CONFIG_T::n_out],
+                    const typename CONFIG_T::scale_t scale[CONFIG_T::n_out],
+                    const typename CONFIG_T::bias_t bias[CONFIG_T::n_out], res_T y[CONFIG_T::n_out]) {
+    #pragma HLS INLINE
+    for (int n = 0; n < CONFIG_T::n_out; n++) {
+        #pragma HLS UNROLL
+        typename CONFIG_T::dq_t p = acc[n] * scale[n];
+#ifdef B2H_CONST_MUL_FABRIC
+        #pragma HLS BIND_OP variable=p op=mul impl=fabric
+#endif
+        typename CONFIG_T::dq_t s = p + bias[n];
+        typename CONFIG_T::pre_t v =
+            b2h_clamp(b2h_rnd<CONFIG_T::shift>(b2h_signed(s)), CONFIG_T::clamp_lo, CONFIG_T::clamp_hi);
         b2h_finish<res_T, CONFIG_T>(v, y[n]);
     }
 }

@@ -3,7 +3,7 @@
 use super::{FastEmulator, LANES};
 use crate::back::emu::problem::{build, problem, run_counted};
 use crate::front::{ArchOrigin, Loaded};
-use crate::ir::firmware::{Firmware, Mode};
+use crate::ir::firmware::{Firmware, Mode, Requant};
 use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwOptions};
 use crate::reference::fixed::Emulator;
@@ -21,6 +21,7 @@ fn fw_args(input_type: String, frac_bits: i32) -> FwOptions {
         const_bits: 18,
         weight_bits: 12,
         calib_quantile: 1.0,
+        ..FwOptions::default()
     }
 }
 
@@ -238,6 +239,13 @@ fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
         const_bits: 18,
         weight_bits: 16,
         calib_quantile: 1.0,
+        // Static mode: both requantization forms on the kernels.
+        requant: if bias {
+            Requant::Fused
+        } else {
+            Requant::Separate
+        },
+        ..FwOptions::default()
     };
     let cal = (mode == Mode::Static).then(|| {
         calibrate(
