@@ -84,3 +84,13 @@ pub fn sequential_state_dict(
     }
     out
 }
+
+/// The firmware options the golden and CLI tests lower with: the command-line defaults, except
+/// that a static scale is the calibration maximum (`calib_quantile = 1`).
+pub fn fw_options(mode: crate::ir::firmware::Mode) -> crate::pipeline::FwOptions {
+    crate::pipeline::FwOptions {
+        mode,
+        calib_quantile: 1.0,
+        ..crate::pipeline::FwOptions::default()
+    }
+}

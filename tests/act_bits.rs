@@ -14,9 +14,10 @@
 use bit2hls::front::{load, load_bytes, LoadOptions, Loaded};
 use bit2hls::ir::firmware::Mode;
 use bit2hls::ir::profile::ProfileOverrides;
-use bit2hls::pipeline::{lower_for, FwOptions};
+use bit2hls::pipeline::lower_for;
 use bit2hls::reference::fixed::{code_to_f64, Emulator};
 use bit2hls::reference::float;
+use bit2hls::testutil::fw_options;
 use ndarray::{Array1, Array2};
 use ndarray_npy::NpzReader;
 use std::path::{Path, PathBuf};
@@ -174,27 +175,13 @@ fn wrong_bits_visibly_disagree() {
     }
 }
 
-fn fw_args(mode: Mode) -> FwOptions {
-    FwOptions {
-        mode,
-        calib: None,
-        input_type: None,
-        input_bits: 16,
-        frac_bits: 12,
-        const_bits: 18,
-        weight_bits: 16,
-        calib_quantile: 1.0,
-        ..FwOptions::default()
-    }
-}
-
 #[test]
 fn firmware_agrees_with_pytorch_for_every_b() {
     for b in BITS {
         let loaded = load_with(b, ProfileOverrides::default());
         let g = read(b);
         let n = g.y.nrows();
-        let fw = lower_for(&loaded, &fw_args(Mode::Dynamic), Mode::Dynamic, None).unwrap();
+        let fw = lower_for(&loaded, &fw_options(Mode::Dynamic), Mode::Dynamic, None).unwrap();
         let out = Emulator::new(&fw).run_batch(&g.x);
         let t = fw.output_type();
         let agree = (0..n)

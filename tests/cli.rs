@@ -3,8 +3,9 @@
 use bit2hls::front::{load, LoadOptions, Loaded};
 use bit2hls::io::npy::NpyWriter;
 use bit2hls::ir::firmware::Mode;
-use bit2hls::pipeline::{lower_for, FwOptions};
+use bit2hls::pipeline::lower_for;
 use bit2hls::reference::fixed::Emulator;
+use bit2hls::testutil::fw_options;
 use bit2hls::testutil::{gaussian, safetensors_bytes, sequential_state_dict};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,20 +40,6 @@ fn write_npy(path: &Path, rows: usize, cols: usize, v: &[f32]) {
 fn read_npy_f64(path: &Path) -> Vec<f64> {
     let a: ndarray::Array2<f64> = ndarray_npy::read_npy(path).unwrap();
     a.iter().copied().collect()
-}
-
-fn fw_args(mode: Mode) -> FwOptions {
-    FwOptions {
-        mode,
-        calib: None,
-        input_type: None,
-        input_bits: 16,
-        frac_bits: 12,
-        const_bits: 18,
-        weight_bits: 16,
-        calib_quantile: 1.0,
-        ..FwOptions::default()
-    }
 }
 
 fn run_ok(c: &mut Command) -> String {
@@ -99,7 +86,7 @@ fn emulate_equals_library_emulator_in_every_mode() {
                 .arg("--output")
                 .arg(&out),
         );
-        let fw = lower_for(&loaded, &fw_args(mode), mode, None).unwrap();
+        let fw = lower_for(&loaded, &fw_options(mode), mode, None).unwrap();
         let expect = Emulator::new(&fw).run_batch(&x);
         let got = read_npy_f64(&out);
         let t = fw.output_type();

@@ -11,7 +11,7 @@
 
 use bit2hls::front::{load, LoadOptions, Loaded};
 use bit2hls::ir::firmware::Mode;
-use bit2hls::pipeline::{lower_for, FwOptions};
+use bit2hls::pipeline::lower_for;
 use bit2hls::reference::fixed::{code_to_f64, Emulator};
 use bit2hls::reference::float;
 use ndarray::{Array1, Array2};
@@ -200,17 +200,7 @@ fn float_reference_and_firmware_against_pytorch() {
         );
 
         // Firmware, dynamic mode, default input type.
-        let args = FwOptions {
-            mode: Mode::Dynamic,
-            calib: None,
-            input_type: None,
-            input_bits: 16,
-            frac_bits: 12,
-            const_bits: 18,
-            weight_bits: 16,
-            calib_quantile: 1.0,
-            ..FwOptions::default()
-        };
+        let args = bit2hls::testutil::fw_options(Mode::Dynamic);
         let fw = lower_for(&loaded, &args, Mode::Dynamic, None).unwrap();
         let out = Emulator::new(&fw).run_batch(&xs);
         let t = fw.output_type();

@@ -16,9 +16,10 @@ use bit2hls::front::{load, LoadOptions, Loaded};
 use bit2hls::ir::firmware::Mode;
 use bit2hls::ir::ProfileName;
 use bit2hls::pass::calibrate::calibrate;
-use bit2hls::pipeline::{lower_for, FwOptions};
+use bit2hls::pipeline::lower_for;
 use bit2hls::reference::fixed::{code_to_f64, Emulator};
 use bit2hls::reference::float;
+use bit2hls::testutil::fw_options;
 use ndarray::Array2;
 use ndarray_npy::NpzReader;
 use std::path::PathBuf;
@@ -158,20 +159,6 @@ fn wrong_profile_visibly_disagrees() {
     }
 }
 
-fn args(mode: Mode) -> FwOptions {
-    FwOptions {
-        mode,
-        calib: None,
-        input_type: None,
-        input_bits: 16,
-        frac_bits: 12,
-        const_bits: 18,
-        weight_bits: 16,
-        calib_quantile: 1.0,
-        ..FwOptions::default()
-    }
-}
-
 /// Firmware agrees with PyTorch's class on ≥ 99.9 % of events in dynamic mode (≥ 99 % in the
 /// approximating modes). Output values are PyTorch's divided by a positive per-event factor
 /// (docs/semantics.md "Output units"), so classes are compared here and values in
@@ -184,7 +171,7 @@ fn firmware_matches_package_class() {
         let n = g.y.nrows();
         let cal = calibrate(&loaded.model, &g.x);
         for mode in Mode::ALL {
-            let fw = lower_for(&loaded, &args(mode), mode, Some(&cal)).unwrap();
+            let fw = lower_for(&loaded, &fw_options(mode), mode, Some(&cal)).unwrap();
             let out = Emulator::new(&fw).run_batch(&g.x);
             let t = fw.output_type();
             let agree = (0..n)
@@ -263,7 +250,7 @@ fn firmware_values_in_code_units() {
         let g = read(name);
         let k = loaded.model.inputs;
         let n = g.y.nrows();
-        let fw = lower_for(&loaded, &args(Mode::Dynamic), Mode::Dynamic, None).unwrap();
+        let fw = lower_for(&loaded, &fw_options(Mode::Dynamic), Mode::Dynamic, None).unwrap();
         let out = Emulator::new(&fw).run_batch(&g.x);
         let t = fw.output_type();
         let (mut worst_fw, mut worst_ratio, mut ymax) = (0f64, 0f64, 0f64);
