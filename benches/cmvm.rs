@@ -18,7 +18,9 @@ fn cpu_seconds() -> f64 {
 }
 
 fn load(file: &str) -> Matrix<i8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cmvm").join(file);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/cmvm")
+        .join(file);
     let a: ndarray::Array2<i8> = ndarray_npy::read_npy(&p).expect("matrix");
     let (rows, cols) = a.dim();
     Matrix::new(rows, cols, a.iter().copied().collect())
@@ -35,11 +37,19 @@ fn main() {
         let w = load(file);
         for (name, cap) in [("dc0", Some(0)), ("uncapped", None)] {
             for tries in [1, 0] {
-                let o = Options { max_extra_depth: cap, per_output: false, tries };
+                let o = Options {
+                    max_extra_depth: cap,
+                    per_output: false,
+                    tries,
+                };
                 let (mut wall, mut cpu, mut g) = (Vec::new(), Vec::new(), None);
                 for _ in 0..reps {
                     let (t, c) = (Instant::now(), cpu_seconds());
-                    g = Some(if tries == 1 { variant(&w, &o, 0) } else { shared(&w, &o) });
+                    g = Some(if tries == 1 {
+                        variant(&w, &o, 0)
+                    } else {
+                        shared(&w, &o)
+                    });
                     wall.push(t.elapsed().as_secs_f64());
                     cpu.push(cpu_seconds() - c);
                 }

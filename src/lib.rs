@@ -7,8 +7,8 @@
 
 pub mod back;
 pub mod choice;
-pub mod cmvm;
 pub mod cli;
+pub mod cmvm;
 pub mod error;
 pub mod estimate;
 pub mod front;

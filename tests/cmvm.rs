@@ -13,7 +13,13 @@ fn data() -> PathBuf {
 
 fn matvec(w: &Matrix<i8>, x: &[i64]) -> Vec<i64> {
     (0..w.rows)
-        .map(|r| w.row(r).iter().zip(x).map(|(&c, &v)| i64::from(c) * v).sum())
+        .map(|r| {
+            w.row(r)
+                .iter()
+                .zip(x)
+                .map(|(&c, &v)| i64::from(c) * v)
+                .sum()
+        })
         .collect()
 }
 
@@ -24,10 +30,19 @@ fn nnz(w: &Matrix<i8>, r: usize) -> usize {
 /// The per-output depth caps of `o` (None without a cap).
 fn caps(w: &Matrix<i8>, o: &Options) -> Option<Vec<u32>> {
     let dc = o.max_extra_depth?;
-    let layer = (0..w.rows).map(|r| naive_depth(nnz(w, r))).max().unwrap_or(0);
+    let layer = (0..w.rows)
+        .map(|r| naive_depth(nnz(w, r)))
+        .max()
+        .unwrap_or(0);
     Some(
         (0..w.rows)
-            .map(|r| dc + if o.per_output { naive_depth(nnz(w, r)) } else { layer })
+            .map(|r| {
+                dc + if o.per_output {
+                    naive_depth(nnz(w, r))
+                } else {
+                    layer
+                }
+            })
             .collect(),
     )
 }
@@ -66,7 +81,10 @@ fn matrix() -> impl Strategy<Value = Matrix<i8>> {
                     0 => d[row].fill(0),
                     1 => d[row].iter_mut().for_each(|v| *v = -v.abs()),
                     2 if r > 0 => d.copy_within((r - 1) * cols..r * cols, r * cols),
-                    3 => d[row].iter_mut().enumerate().for_each(|(i, v)| *v *= i8::from(i == r % cols)),
+                    3 => d[row]
+                        .iter_mut()
+                        .enumerate()
+                        .for_each(|(i, v)| *v *= i8::from(i == r % cols)),
                     _ => {}
                 }
             }
@@ -79,7 +97,11 @@ fn option_set() -> Vec<Options> {
     let mut v = Vec::new();
     for cap in [None, Some(0), Some(1), Some(3)] {
         for per_output in [false, true] {
-            v.push(Options { max_extra_depth: cap, per_output, tries: 3 });
+            v.push(Options {
+                max_extra_depth: cap,
+                per_output,
+                tries: 3,
+            });
         }
     }
     v
@@ -105,7 +127,12 @@ proptest! {
 
 #[test]
 fn one_by_one_and_empty() {
-    for (rows, cols, d) in [(1, 1, vec![1i8]), (1, 1, vec![-1]), (1, 1, vec![0]), (2, 3, vec![0; 6])] {
+    for (rows, cols, d) in [
+        (1, 1, vec![1i8]),
+        (1, 1, vec![-1]),
+        (1, 1, vec![0]),
+        (2, 3, vec![0; 6]),
+    ] {
         let w = Matrix::new(rows, cols, d);
         for o in option_set() {
             let g = shared(&w, &o);
@@ -159,19 +186,42 @@ fn at_most_da4mls_adders_on_the_anchor_matrices() {
     for c in &cs {
         let w = load(&c.file);
         let p = plain(&w);
-        assert_eq!((p.adders.len(), p.depth()), c.naive, "{}: plain trees", c.file);
-        let capped = Options { max_extra_depth: Some(0), ..Options::default() };
+        assert_eq!(
+            (p.adders.len(), p.depth()),
+            c.naive,
+            "{}: plain trees",
+            c.file
+        );
+        let capped = Options {
+            max_extra_depth: Some(0),
+            ..Options::default()
+        };
         let mut runs = vec![("dc0", capped, Some(c.dc0))];
         if c.lut.is_some() {
-            runs.push(("uncapped", Options { max_extra_depth: None, ..Options::default() }, c.lut));
+            runs.push((
+                "uncapped",
+                Options {
+                    max_extra_depth: None,
+                    ..Options::default()
+                },
+                c.lut,
+            ));
         }
         for (name, o, target) in runs {
             let g = shared(&w, &o);
-            assert!(g.reproduces(&w), "{}: {name} graph does not reproduce W", c.file);
+            assert!(
+                g.reproduces(&w),
+                "{}: {name} graph does not reproduce W",
+                c.file
+            );
             let (ta, td) = target.expect("target");
             let got = (g.adders.len(), g.depth());
             if got.0 > ta || got.1 > td {
-                failures.push(format!("{} {name}: {got:?} vs da4ml {:?}", c.file, (ta, td)));
+                failures.push(format!(
+                    "{} {name}: {got:?} vs da4ml {:?}",
+                    c.file,
+                    (ta, td)
+                ));
             }
         }
     }
@@ -182,10 +232,18 @@ fn at_most_da4mls_adders_on_the_anchor_matrices() {
 fn cli_reports_and_rejects_non_ternary() {
     let exe = env!("CARGO_BIN_EXE_bit2hls");
     let out = std::process::Command::new(exe)
-        .args(["cmvm", data().join("32x5_z33.npy").to_str().unwrap(), "--no-depth-cap"])
+        .args([
+            "cmvm",
+            data().join("32x5_z33.npy").to_str().unwrap(),
+            "--no-depth-cap",
+        ])
         .output()
         .expect("run bit2hls");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(j["plain"]["adders"], 99);
     assert_eq!(j["check"]["ok"], true);
@@ -198,13 +256,20 @@ fn cli_reports_and_rejects_non_ternary() {
     ndarray_npy::write_npy(&frac, &ndarray::arr2(&[[0.5f32, 1.0]])).unwrap();
     let text = dir.path().join("text.npy");
     std::fs::write(&text, "not an array").unwrap();
-    for (p, what) in [(&bad, "element [0, 1] is 2"), (&frac, "is 0.5"), (&text, "cannot read")] {
+    for (p, what) in [
+        (&bad, "element [0, 1] is 2"),
+        (&frac, "is 0.5"),
+        (&text, "cannot read"),
+    ] {
         let out = std::process::Command::new(exe)
             .args(["cmvm", p.to_str().unwrap()])
             .output()
             .expect("run bit2hls");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{err}");
-        assert!(err.contains(p.to_str().unwrap()) && err.contains(what), "{err}");
+        assert!(
+            err.contains(p.to_str().unwrap()) && err.contains(what),
+            "{err}"
+        );
     }
 }

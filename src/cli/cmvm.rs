@@ -71,7 +71,10 @@ pub fn run(a: CmvmArgs) -> anyhow::Result<i32> {
         write_verilog(dir, &w, input, &a, o.max_extra_depth)?;
     }
     if let Err(e) = check {
-        eprintln!("error: {}: shared graph does not reproduce W: {e}", a.matrix.display());
+        eprintln!(
+            "error: {}: shared graph does not reproduce W: {e}",
+            a.matrix.display()
+        );
         return Ok(1);
     }
     Ok(0)
@@ -91,13 +94,17 @@ fn summary(g: &Graph, input: Interval, seconds: f64) -> serde_json::Value {
 /// `LO,HI` → interval.
 fn parse_range(s: &str) -> anyhow::Result<Interval> {
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-    let bad = || format!("--input-range '{s}': expected LO,HI with integers LO ≤ HI, e.g. -128,127");
+    let bad =
+        || format!("--input-range '{s}': expected LO,HI with integers LO ≤ HI, e.g. -128,127");
     let [lo, hi] = parts.as_slice() else {
         bail!(bad());
     };
     let lo: i64 = lo.parse().with_context(bad)?;
     let hi: i64 = hi.parse().with_context(bad)?;
-    anyhow::ensure!(lo <= hi && lo.abs() < (1 << 40) && hi.abs() < (1 << 40), bad());
+    anyhow::ensure!(
+        lo <= hi && lo.abs() < (1 << 40) && hi.abs() < (1 << 40),
+        bad()
+    );
     Ok(Interval::new(lo.into(), hi.into()))
 }
 
@@ -167,7 +174,13 @@ fn check(w: &Matrix<i8>, g: &Graph, input: Interval) -> Result<usize, String> {
     }
     for x in &vectors {
         let want: Vec<i64> = (0..w.rows)
-            .map(|r| w.row(r).iter().zip(x).map(|(&c, &v)| i64::from(c) * v).sum())
+            .map(|r| {
+                w.row(r)
+                    .iter()
+                    .zip(x)
+                    .map(|(&c, &v)| i64::from(c) * v)
+                    .sum()
+            })
             .collect();
         if g.eval(x) != want {
             return Err(format!("wrong result for input {x:?}"));
@@ -189,7 +202,14 @@ fn write_verilog(
     use crate::target::{AdderOptions, Adders};
     anyhow::ensure!(a.adders_per_stage >= 1, "--adders-per-stage: at least 1");
     for adders in [Adders::Trees, Adders::Shared] {
-        let name = format!("cmvm_{}", if adders == Adders::Trees { "plain" } else { "shared" });
+        let name = format!(
+            "cmvm_{}",
+            if adders == Adders::Trees {
+                "plain"
+            } else {
+                "shared"
+            }
+        );
         let pipeline = PipelineOptions {
             adders_per_stage: a.adders_per_stage,
             adders: AdderOptions {
@@ -205,7 +225,13 @@ fn write_verilog(
             schedule,
             pipeline,
         };
-        let title = format!("{}: y = W·x, W {}x{} from {}", name, w.rows, w.cols, a.matrix.display());
+        let title = format!(
+            "{}: y = W·x, W {}x{} from {}",
+            name,
+            w.rows,
+            w.cols,
+            a.matrix.display()
+        );
         let in_t = crate::ir::fixed::FixedType::fitting(input, 0);
         let in_name = format!("{}int{}", if in_t.signed { "" } else { "u" }, in_t.width);
         let text = crate::back::rtl::module_text(&d, &name, &title, &in_name, "int")?;

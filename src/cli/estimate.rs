@@ -62,7 +62,12 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let part = parts::lookup(&a.part)?;
     let clock_ns = parse_clock(&a.clock).map_err(anyhow::Error::msg)?;
-    let pipeline = super::hls::pipeline_options(a.adders_per_stage, clock_ns, a.adder_args.options(), a.const_mul)?;
+    let pipeline = super::hls::pipeline_options(
+        a.adders_per_stage,
+        clock_ns,
+        a.adder_args.options(),
+        a.const_mul,
+    )?;
     let vo = VerdictOptions {
         event_period_ns: a.event_period,
         tmux: a.tmux,
@@ -127,10 +132,17 @@ fn adder_summary(e: &Estimate, o: crate::target::AdderOptions) -> String {
     let cap = o
         .max_extra_depth
         .map_or("no depth cap".to_string(), |d| format!("depth cap +{d}"));
-    let mut s = format!("ternary adders ({}, {cap}): {}", o.adders.name(), per.join(", "));
+    let mut s = format!(
+        "ternary adders ({}, {cap}): {}",
+        o.adders.name(),
+        per.join(", ")
+    );
     if !e.stage_levels.is_empty() {
         let l: Vec<String> = e.stage_levels.iter().map(|x| x.to_string()).collect();
-        s.push_str(&format!("\nadder levels per pipeline stage: {}", l.join(" ")));
+        s.push_str(&format!(
+            "\nadder levels per pipeline stage: {}",
+            l.join(" ")
+        ));
     }
     s
 }

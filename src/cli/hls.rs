@@ -5,10 +5,10 @@ use crate::back::hls::csim::{csim, CsimOptions};
 use crate::back::hls::{self, HlsOptions, ProjectMeta};
 use crate::back::rtl::{self, RtlOptions};
 use crate::hw::schedule::{ConstMul, PipelineOptions};
-use crate::target::AdderOptions;
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
 use crate::pipeline::{calibration_with, lower_for};
+use crate::target::AdderOptions;
 use crate::target::{parts, Strategy};
 use anyhow::Context;
 use clap::Args;
@@ -93,7 +93,12 @@ fn estimates_and_html(
     use crate::ir::firmware::Mode;
     use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
     let part = crate::target::parts::lookup(&a.part)?;
-    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.adder_args.options(), a.const_mul)?;
+    let pipeline = pipeline_options(
+        a.adders_per_stage,
+        a.clock,
+        a.adder_args.options(),
+        a.const_mul,
+    )?;
     let vo = VerdictOptions {
         event_period_ns: 25.0,
         tmux: a.tmux,
@@ -418,7 +423,12 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         .map_err(crate::project::ProjectError::from)?
         .name
         .to_string();
-    let pipeline = pipeline_options(a.adders_per_stage, a.clock, a.adder_args.options(), a.const_mul)?;
+    let pipeline = pipeline_options(
+        a.adders_per_stage,
+        a.clock,
+        a.adder_args.options(),
+        a.const_mul,
+    )?;
     let (loaded, calib, fw) = load_and_lower(&a)?;
     let (x, _tb_source) = tb_inputs(&a, fw.n_in)?;
     let o = RtlOptions {

@@ -81,7 +81,9 @@ impl Variant {
         let tie = match self.tie {
             Tie::Shallow => TIE - 1 - (2 * hi + u32::from(lo != hi)).min(TIE - 1),
             Tie::Deep => lo.min(TIE - 1),
-            Tie::Rare => TIE - 1 - ((occ * TIE as usize / (2 * self.n_rows + 1)) as u32).min(TIE - 1),
+            Tie::Rare => {
+                TIE - 1 - ((occ * TIE as usize / (2 * self.n_rows + 1)) as u32).min(TIE - 1)
+            }
             Tie::Random => {
                 let h = (k ^ self.seed.unwrap_or(0)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 (h >> 60) as u32 % TIE
@@ -174,7 +176,17 @@ impl<'a> State<'a> {
         for (k, c) in counts {
             if c >= 2 {
                 let (a, b, sub) = unkey(k);
-                by_b[b as usize].push((a, sub, c, self.variant.rank(k, (0, 0), (1, 1), self.occ[a as usize].len() + self.occ[b as usize].len())));
+                by_b[b as usize].push((
+                    a,
+                    sub,
+                    c,
+                    self.variant.rank(
+                        k,
+                        (0, 0),
+                        (1, 1),
+                        self.occ[a as usize].len() + self.occ[b as usize].len(),
+                    ),
+                ));
             }
         }
         for (b, pats) in by_b.into_iter().enumerate() {
@@ -284,7 +296,8 @@ impl<'a> State<'a> {
         if n as usize * self.n_rows >= self.pos.len() {
             self.pos.resize((n as usize + 1) * self.n_rows, 0);
             self.occ.push(Vec::new());
-            self.n_terms.push(self.n_terms[a as usize] + self.n_terms[b as usize]);
+            self.n_terms
+                .push(self.n_terms[a as usize] + self.n_terms[b as usize]);
         }
         let (da, db, dn) = (self.depth(a), self.depth(b), self.depth(n));
         for &r in rows {
@@ -325,7 +338,17 @@ impl<'a> State<'a> {
             .filter(|(_, &c)| c >= 2)
             .map(|(&k, &c)| {
                 let (o, _, sub) = unkey(k);
-                (o, sub, c, self.variant.rank(k, (self.depth(o), dn), (self.n_terms[o as usize], self.n_terms[n as usize]), self.occ[o as usize].len() + rows.len()))
+                (
+                    o,
+                    sub,
+                    c,
+                    self.variant.rank(
+                        k,
+                        (self.depth(o), dn),
+                        (self.n_terms[o as usize], self.n_terms[n as usize]),
+                        self.occ[o as usize].len() + rows.len(),
+                    ),
+                )
             })
             .collect();
         self.table.set_partners(n, pats);

@@ -233,7 +233,10 @@ impl Graph {
             .iter()
             .map(|a| {
                 let (x, y) = (get(&a.a), get(&a.b));
-                let m = [x.lo.abs(), x.hi + 1, y.lo.abs(), y.hi + 1].into_iter().max().unwrap_or(1);
+                let m = [x.lo.abs(), x.hi + 1, y.lo.abs(), y.hi + 1]
+                    .into_iter()
+                    .max()
+                    .unwrap_or(1);
                 u64::from(x.lo < 0 || y.lo < 0) + ceil_log2(m)
             })
             .sum()

@@ -44,7 +44,11 @@ pub(crate) fn key(a: u32, b: u32, sub: bool) -> u64 {
 /// `(a, b, sub)` of a key.
 #[inline]
 pub(crate) fn unkey(k: u64) -> (u32, u32, bool) {
-    ((k >> 33) as u32, ((k >> 1) & 0xffff_ffff) as u32, k & 1 == 1)
+    (
+        (k >> 33) as u32,
+        ((k >> 1) & 0xffff_ffff) as u32,
+        k & 1 == 1,
+    )
 }
 
 /// A pattern to store: `(a, sub, count, (mult, tie))`.
@@ -85,7 +89,11 @@ impl PairTable {
     /// A table whose patterns among the first `n_in` operands are indexed densely when
     /// `n_in ≤ 1024`.
     pub fn new(n_in: usize) -> PairTable {
-        let n_dense = if n_in as u32 <= MAX_DENSE { n_in as u32 } else { 0 };
+        let n_dense = if n_in as u32 <= MAX_DENSE {
+            n_in as u32
+        } else {
+            0
+        };
         PairTable {
             dense: vec![0; 2 * (n_dense as usize).pow(2)],
             n_dense,
@@ -116,7 +124,9 @@ impl PairTable {
     /// Sets the patterns of operand `b`: `(a, sub, count ≥ 2, (mult ≥ 1, tie))` for older
     /// operands `a`. `b`'s patterns must not have been set before.
     pub fn set_partners(&mut self, b: u32, mut pats: Vec<Pat>) {
-        debug_assert!(pats.iter().all(|p| p.0 < b && p.2 >= 2 && p.3 .0 >= 1 && p.3 .1 < TIE));
+        debug_assert!(pats
+            .iter()
+            .all(|p| p.0 < b && p.2 >= 2 && p.3 .0 >= 1 && p.3 .1 < TIE));
         if self.partners.len() <= b as usize {
             self.partners.resize_with(b as usize + 1, Vec::new);
         }

@@ -103,7 +103,13 @@ pub struct Schedule {
 impl Schedule {
     /// Adder levels used in each pipeline stage (the deepest node of the stage).
     pub fn stage_levels(&self) -> Vec<u32> {
-        let last = self.stage.iter().copied().max().unwrap_or(0).max(self.out_stage);
+        let last = self
+            .stage
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(self.out_stage);
         let mut v = vec![0u32; last as usize + 1];
         for (&s, &d) in self.stage.iter().zip(&self.depth) {
             let l = &mut v[s as usize];

@@ -18,7 +18,7 @@ pub fn accumulate_lines(w: &Matrix<i8>, code: Interval, o: AdderOptions) -> Vec<
                 w,
                 &cmvm::Options {
                     max_extra_depth: o.max_extra_depth,
-                ..Default::default()
+                    ..Default::default()
                 },
             );
             graph_lines(&g, code)
@@ -71,7 +71,11 @@ fn operand(op: Operand) -> String {
 /// `±a ± b` as C++ (the first term's sign written only when negative).
 fn sum_text(a: Term, b: Term) -> String {
     let first = format!("{}{}", if a.neg { "-" } else { "" }, operand(a.op));
-    format!("{first} {} {}", if b.neg { "-" } else { "+" }, operand(b.op))
+    format!(
+        "{first} {} {}",
+        if b.neg { "-" } else { "+" },
+        operand(b.op)
+    )
 }
 
 fn signed_iv(ivs: &[Interval], code: Interval, t: Term) -> Interval {

@@ -165,9 +165,7 @@ pub fn gen_layer(
     let cfg_name = format!("config{}", index + 1);
     match &layer.kind {
         FwKind::Ternary(t) => ternary(index, layer, t, &sym, &cfg_name, io, imp, types),
-        FwKind::Dense(d) => dense(
-            index, layer, d, in_ranges, &sym, &cfg_name, io, imp, types,
-        ),
+        FwKind::Dense(d) => dense(index, layer, d, in_ranges, &sym, &cfg_name, io, imp, types),
         FwKind::Affine(a) => affine(index, layer, a, &sym, &cfg_name, io, types),
     }
 }
