@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::front::Loaded;
 use crate::io::npy::stream_npz_member;
-use crate::ir::firmware::{Firmware, LowerOptions, Mode, Requant};
+use crate::ir::firmware::{Firmware, HiddenUnits, LowerOptions, Mode, Requant};
 use crate::ir::fixed::FixedType;
 use crate::ir::Profile;
 use crate::pass::calibrate::{calibrate, input_type_for, CalibRule, Calibration};
@@ -35,7 +35,14 @@ pub struct FwOptions {
     pub requant: Requant,
     /// Non-zero signed digits of the fused requantization constants `E_n`.
     pub requant_digits: u32,
+    /// Dynamic mode: units of the hidden values between ternary stages.
+    pub hidden_units: HiddenUnits,
+    /// Dynamic mode: guard bits `G` of the per-sample reciprocal (`G + 8` bits for Q = 127).
+    pub recip_guard_bits: i32,
 }
+
+/// Default of [`FwOptions::recip_guard_bits`] (docs/arithmetic.md, "Dynamic-mode cost").
+pub const DEFAULT_RECIP_GUARD_BITS: i32 = 6;
 
 /// Default of [`FwOptions::requant_digits`]: the fewest digits that keep static agreement
 /// within 0.05 percentage points of the separate form on the shipped models (docs/arithmetic.md).
@@ -55,6 +62,8 @@ impl Default for FwOptions {
             weight_bits: 16,
             requant: Requant::Fused,
             requant_digits: DEFAULT_REQUANT_DIGITS,
+            hidden_units: HiddenUnits::Scaled,
+            recip_guard_bits: DEFAULT_RECIP_GUARD_BITS,
         }
     }
 }
@@ -91,6 +100,12 @@ pub fn lower_for(
             args.requant_digits, args.const_bits
         )));
     }
+    if !(0..=20).contains(&args.recip_guard_bits) {
+        return Err(Error::Usage(format!(
+            "--recip-guard-bits {} is out of range 0..20",
+            args.recip_guard_bits
+        )));
+    }
     if !(4..=32).contains(&args.const_bits) || !(2..=32).contains(&args.weight_bits) {
         return Err(Error::Usage(
             "--const-bits must be in 4..32 and --weight-bits in 2..32".into(),
@@ -123,11 +138,12 @@ pub fn lower_for(
         frac_bits: args.frac_bits,
         const_bits: args.const_bits,
         weight_bits: args.weight_bits,
-        recip_guard_bits: 10,
+        recip_guard_bits: args.recip_guard_bits,
         requant_digits: match (mode, args.requant) {
             (Mode::Static, Requant::Fused) => Some(args.requant_digits),
             _ => None,
         },
+        hidden_units: args.hidden_units,
     };
     lower(&loaded.model, &opts, calib)
 }

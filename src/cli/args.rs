@@ -4,7 +4,7 @@
 use crate::choice::Choice;
 use crate::front::arch::HiddenAct;
 use crate::front::{load, LoadOptions, Loaded};
-use crate::ir::firmware::{Mode, Requant};
+use crate::ir::firmware::{HiddenUnits, Mode, Requant};
 use crate::ir::profile::{ActScaleOp, ProfileOverrides, WeightDiv};
 use crate::ir::ProfileName;
 use crate::pass::calibrate::CalibRule;
@@ -106,6 +106,14 @@ pub struct FwArgs {
     /// Non-zero canonical signed digits of each fused requantization constant.
     #[arg(long, default_value_t = crate::pipeline::DEFAULT_REQUANT_DIGITS)]
     pub requant_digits: u32,
+    /// Dynamic mode, between two ternary layers: hidden values in scaled units (acc·M only, no
+    /// constant multiply; the next layer's absmax quantizer ignores the scale) or real units.
+    #[arg(long, value_parser = choice::<HiddenUnits>(), default_value = "scaled")]
+    pub hidden_units: HiddenUnits,
+    /// Dynamic mode: guard bits G of the per-sample reciprocal (G + 8 bits; one division step
+    /// each).
+    #[arg(long, default_value_t = crate::pipeline::DEFAULT_RECIP_GUARD_BITS)]
+    pub recip_guard_bits: i32,
 }
 
 impl FwArgs {
@@ -122,6 +130,8 @@ impl FwArgs {
             weight_bits: self.weight_bits,
             requant: self.requant,
             requant_digits: self.requant_digits,
+            hidden_units: self.hidden_units,
+            recip_guard_bits: self.recip_guard_bits,
         }
     }
 }

@@ -79,6 +79,34 @@ impl crate::choice::Choice for Requant {
     }
 }
 
+/// Dynamic mode between two ternary stages: the units of the hidden values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HiddenUnits {
+    /// `Y = rnd(acc·M, s) + B` in scaled units ([`Dequant::Scaled`]): no constant multiply.
+    Scaled,
+    /// `Y = rnd(acc·M·C_n, s) + B` in the real units of the float model.
+    Real,
+}
+
+impl crate::choice::Choice for HiddenUnits {
+    const ALL: &'static [HiddenUnits] = &[HiddenUnits::Scaled, HiddenUnits::Real];
+    fn name(self) -> &'static str {
+        match self {
+            HiddenUnits::Scaled => "scaled",
+            HiddenUnits::Real => "real",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            HiddenUnits::Scaled => {
+                "hidden values times a per-layer constant (acc·M only; the next absmax ignores it)"
+            }
+            HiddenUnits::Real => "hidden values in the float model's units (acc·M·C per output)",
+        }
+    }
+}
+
 /// How a ternary layer turns its input vector `V` into activation codes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
@@ -185,6 +213,13 @@ pub enum Dequant {
     /// divided by the per-event `max(max|x̂|, eps)` of the normalized input (profiles with an
     /// in-layer norm, docs/semantics.md).
     CodeUnits,
+    /// Dynamic mode, a stage whose consumer is a dynamic ternary stage: `Y_n = rnd(acc_n·M, shift)
+    /// + B_n` (`scale` all 1, `scale_frac` 0), an integer (frac 0) in *scaled units* — the real
+    /// output times a positive per-layer constant `κ ≥ 2^frac_bits`. The next quantizer's codes
+    /// `round(Q·Y/max|Y|)` do not depend on `κ`, so the dequantization's constant multiply
+    /// disappears (docs/arithmetic.md, "Scaled units"). Lowering uses it only when
+    /// `eps_act·κ ≤ 1`, so the next stage's eps clamp is `m_floor = 1` as in any integer input.
+    Scaled,
     /// Fused requantization (static mode, the next stage is ternary with
     /// [`Quantizer::Codes`]): `q'_n = clamp(rnd(acc_n·E_n + H_n, shift), lo, hi)`, then the
     /// stage's ReLU. `scale` holds `E_n` and `bias` holds `H_n`, both with `shift` fractional
@@ -287,6 +322,9 @@ pub struct LowerOptions {
     /// next stage's codes ([`Dequant::Requant`]) with `E_n` rounded to this many non-zero
     /// canonical signed digits; `None`: dequantize, then quantize (two constant multiplies).
     pub requant_digits: Option<u32>,
+    /// Dynamic mode: hidden values between ternary stages in scaled units
+    /// ([`Dequant::Scaled`], where the arithmetic allows) or in real units.
+    pub hidden_units: HiddenUnits,
 }
 
 /// The lowered network.

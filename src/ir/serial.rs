@@ -5,8 +5,8 @@
 
 use crate::error::{Error, Result};
 use crate::ir::firmware::{
-    AffineFw, CenterFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer,
-    TernaryFw,
+    AffineFw, CenterFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, HiddenUnits, LowerOptions,
+    Mode, Quantizer, TernaryFw,
 };
 use crate::ir::fixed::{FixedType, Interval};
 use crate::ir::validate::validate;
@@ -18,7 +18,8 @@ use std::path::Path;
 /// 2: ternary layers may carry `center` and `dequant` (profiles with an in-layer norm).
 /// 3: fused requantization (`dequant: {"requant": {lo, hi}}`, quantizer mode `codes`,
 /// `options.requant_digits`).
-pub const VERSION: u32 = 3;
+/// 4: dynamic-mode hidden outputs in scaled units (`dequant: "scaled"`).
+pub const VERSION: u32 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct CenterDump {
@@ -174,6 +175,17 @@ struct OptionsDump {
     /// Absent before version 3 (no fused requantization).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     requant_digits: Option<u32>,
+    /// Absent before version 4 (hidden values in real units).
+    #[serde(default = "real_units", skip_serializing_if = "is_real_units")]
+    hidden_units: String,
+}
+
+fn real_units() -> String {
+    "real".into()
+}
+
+fn is_real_units(s: &String) -> bool {
+    s == "real"
 }
 
 #[derive(Serialize, Deserialize)]
@@ -368,6 +380,7 @@ pub fn to_json(fw: &Firmware) -> String {
             weight_bits: o.weight_bits,
             recip_guard_bits: o.recip_guard_bits,
             requant_digits: o.requant_digits,
+            hidden_units: crate::choice::Choice::name(o.hidden_units).into(),
         },
         n_in: fw.n_in,
         n_out: fw.n_out,
@@ -404,6 +417,8 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
         .into_iter()
         .find(|m| m.as_str() == d.options.mode)
         .ok_or_else(|| bad(format!("unknown mode '{}'", d.options.mode)))?;
+    let hidden_units = <HiddenUnits as crate::choice::Choice>::parse_name(&d.options.hidden_units)
+        .map_err(|e| bad(format!("options.hidden_units: {e}")))?;
     let mut layers = Vec::new();
     for (i, l) in d.layers.into_iter().enumerate() {
         let at = format!("invalid firmware: layer #{i} '{}'", l.name);
@@ -534,6 +549,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
             weight_bits: d.options.weight_bits,
             recip_guard_bits: d.options.recip_guard_bits,
             requant_digits: d.options.requant_digits,
+            hidden_units,
         },
         n_in: d.n_in,
         n_out: d.n_out,

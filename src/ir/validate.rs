@@ -250,10 +250,42 @@ fn fused_pair(fw: &Firmware, i: usize, at: &At) -> Res<()> {
             "not requant, but the next stage reads codes (quant.mode codes)".into()
         }
     })?;
+    scaled_pair(fw, i, at)?;
     let first_reads_codes = i == 0 && codes(&fw.layers[0]);
     at.ensure(!first_reads_codes, "quant.mode", || {
         "codes in the first stage (no stage requantizes into it)".into()
     })
+}
+
+/// [`Dequant::Scaled`] at stage `i` needs a consumer whose codes ignore the units: a dynamic
+/// ternary stage without mean subtraction.
+fn scaled_pair(fw: &Firmware, i: usize, at: &At) -> Res<()> {
+    let scaled = matches!(&fw.layers[i].kind, FwKind::Ternary(t) if t.dequant == Dequant::Scaled);
+    let ok = |l: &FwLayer| {
+        matches!(&l.kind, FwKind::Ternary(t)
+            if matches!(t.quant, Quantizer::Dynamic { .. }) && t.center.is_none())
+    };
+    at.ensure(
+        !scaled || fw.layers.get(i + 1).is_some_and(ok),
+        "dequant",
+        || {
+            "scaled, but the next stage is not a dynamic ternary stage (only its quantizer ignores \
+         the units)"
+                .into()
+        },
+    )
+}
+
+/// [`Dequant::Scaled`] multiplies by `M` alone: every `scale` is 1 with `scale_frac` 0.
+fn scaled_consts(t: &TernaryFw, at: &At) -> Res<()> {
+    at.eq("scale_frac", t.scale_frac, 0, "0 (scaled units)")?;
+    match t.scale.iter().position(|&c| c != 1) {
+        Some(n) => at.err(
+            format!("scale[{n}]"),
+            format!("{} (expected 1: scaled units)", t.scale[n]),
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Every per-input and per-output vector of `l` has the length its `n_in` / `n_out` says.
@@ -372,8 +404,11 @@ fn layer(fw: &Firmware, l: &FwLayer, at: &At, in_ranges: &[Interval]) -> Res<()>
     )?;
     let requant =
         matches!(&l.kind, FwKind::Ternary(t) if matches!(t.dequant, Dequant::Requant { .. }));
+    let scaled = matches!(&l.kind, FwKind::Ternary(t) if t.dequant == Dequant::Scaled);
     let (f_want, rule) = if requant {
         (0, "0 (fused requantization outputs codes)")
+    } else if scaled {
+        (0, "0 (scaled units are integers)")
     } else {
         (f_out, "options.frac_bits")
     };
@@ -444,6 +479,9 @@ impl QCtx<'_> {
                 t.scale_frac,
                 "scale_frac (fused requantization)",
             )
+        } else if t.dequant == Dequant::Scaled {
+            // Scaled units: any shift (its range is checked with the other shifts).
+            Ok(())
         } else if carries_m && !self.code_units {
             self.at.eq(
                 "shift",
@@ -733,8 +771,12 @@ fn ternary(
         "dequant",
         || "requant, but options.requant_digits is absent".into(),
     )?;
+    let scaled = t.dequant == Dequant::Scaled && !code_units && o.mode == Mode::Dynamic;
+    if scaled {
+        scaled_consts(t, at)?;
+    }
     at.ensure(
-        t.dequant == want || (fused && !code_units && o.mode == Mode::Static),
+        t.dequant == want || scaled || (fused && !code_units && o.mode == Mode::Static),
         "dequant",
         || {
             format!(
@@ -1081,6 +1123,48 @@ pub(crate) mod tests {
         let mut bad = fw.clone();
         bad.options.requant_digits = None;
         assert_eq!(validate(&bad).unwrap_err().field, "dequant");
+    }
+
+    /// A dynamic 4-8-6-3 BitLinear stack: the hidden stages lower to scaled units, and the
+    /// validator refuses a scale other than 1, real-unit fractional bits and a consumer that is
+    /// not a dynamic ternary stage.
+    #[test]
+    fn scaled_units_are_checked() {
+        let model = crate::synthetic::random_mlp(&[4, 8, 6, 3], 5, true);
+        let loaded = Loaded {
+            model,
+            origin: ArchOrigin::Inferred,
+            notes: vec![],
+        };
+        let fw = lower_for(&loaded, &FwOptions::default(), Mode::Dynamic, None).unwrap();
+        validate(&fw).unwrap();
+        let mut fw = fw;
+        let forms: Vec<Dequant> = (0..3).map(|i| fused_layer(&mut fw, i).dequant).collect();
+        assert_eq!(
+            forms,
+            [Dequant::Scaled, Dequant::Scaled, Dequant::InputUnits]
+        );
+        let mut bad = fw.clone();
+        fused_layer(&mut bad, 1).scale[2] = 2;
+        assert_eq!(validate(&bad).unwrap_err().field, "scale[2]");
+        let mut bad = fw.clone();
+        fused_layer(&mut bad, 0).scale_frac = 3;
+        assert_eq!(validate(&bad).unwrap_err().field, "scale_frac");
+        let mut bad = fw.clone();
+        bad.layers[1].out_type.frac = 12;
+        bad.layers[2].in_type.frac = 12;
+        assert_eq!(validate(&bad).unwrap_err().field, "out_type.frac");
+        let mut bad = fw.clone();
+        fused_layer(&mut bad, 2).dequant = Dequant::Scaled;
+        assert!(validate(&bad).is_err());
+        // A scaled stage whose consumer is not dynamic ternary.
+        let mut bad = fw.clone();
+        bad.layers.truncate(2);
+        bad.n_out = bad.layers[1].n_out;
+        assert_eq!(validate(&bad).unwrap_err().field, "dequant");
+        let mut bad = fw.clone();
+        bad.options.mode = Mode::DynamicPow2;
+        assert!(validate(&bad).is_err());
     }
 
     fn ternary(fw: &mut Firmware) -> &mut TernaryFw {

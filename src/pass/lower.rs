@@ -9,8 +9,8 @@ use super::calibrate::Calibration;
 use super::fold::{stages, Stage, StageOp};
 use crate::error::{Error, Result};
 use crate::ir::firmware::{
-    AffineFw, CenterFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, LowerOptions, Mode, Quantizer,
-    TernaryFw,
+    AffineFw, CenterFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, HiddenUnits, LowerOptions,
+    Mode, Quantizer, TernaryFw,
 };
 use crate::ir::fixed::{
     bit_length, ceil_log2, const_code, const_frac, csd_round, FixedType, Interval,
@@ -65,6 +65,8 @@ pub fn lower(model: &Model, opts: &LowerOptions, calib: Option<&Calibration>) ->
     let mut layers = Vec::with_capacity(stages.len());
     let mut in_type = opts.input_type;
     let mut in_ranges = vec![opts.input_type.interval(); model.inputs];
+    // The input's real-unit factor beyond `2^frac` (1 except after a [`Dequant::Scaled`] stage).
+    let mut rho_in = 1.0;
     for (si, st) in stages.iter().enumerate() {
         let first = st.sources[0];
         let name = match st.op {
@@ -76,7 +78,14 @@ pub fn lower(model: &Model, opts: &LowerOptions, calib: Option<&Calibration>) ->
             index: si,
         };
         let codes_in = layers.last().is_some_and(requantizes);
-        let mut layer = lower_stage(model, st, opts, calib, &ctx, in_type, &in_ranges, codes_in)?;
+        let units = Units {
+            rho_in,
+            scaled_out: scalable(model, &stages, si, opts),
+        };
+        let (mut layer, rho_out) = lower_stage(
+            model, st, opts, calib, &ctx, in_type, &in_ranges, codes_in, units,
+        )?;
+        rho_in = rho_out;
         if let Some(digits) = fusable(model, &stages, si, opts) {
             let m_next = static_m_cal(&model.profile, calib, &stages[si + 1], &ctx)?;
             fuse_requant(&mut layer, model, st, &ctx, m_next, digits, opts.const_bits)?;
@@ -124,6 +133,47 @@ fn fusable(model: &Model, stages: &[Stage], si: usize, opts: &LowerOptions) -> O
         && ternary(si)
         && ternary(si + 1);
     opts.requant_digits.filter(|_| ok)
+}
+
+/// Units of a stage's input and whether its output may be in scaled units.
+#[derive(Clone, Copy)]
+struct Units {
+    /// The input integer is `x · 2^frac_in · rho_in` (1 unless the previous stage is
+    /// [`Dequant::Scaled`]).
+    rho_in: f64,
+    /// The stage may output scaled units ([`scalable`]).
+    scaled_out: bool,
+}
+
+/// Whether stage `si` may output [`Dequant::Scaled`] units: dynamic mode, no in-layer norm,
+/// and both it and its consumer are ternary (the consumer's absmax quantizer ignores the units).
+fn scalable(model: &Model, stages: &[Stage], si: usize, opts: &LowerOptions) -> bool {
+    let ternary = |i: usize| {
+        stages
+            .get(i)
+            .is_some_and(|s| matches!(s.op, StageOp::Ternary(_)))
+    };
+    opts.mode == Mode::Dynamic
+        && opts.hidden_units == HiddenUnits::Scaled
+        && model.profile.in_norm == InNorm::None
+        && ternary(si)
+        && ternary(si + 1)
+}
+
+/// Scaled units for a dynamic stage whose dequantization factors `c` (per output, real, for
+/// `acc·M`) are all equal and positive: `Y = rnd(acc·M, s) + B` with
+/// `s = floor(f_in − f_out − log2 c)`, so the unit of `Y` is at most `2^-f_out` (no precision is
+/// lost against input units) and `Y = y·κ` with `κ = 2^(f_in − s)/c ∈ [2^f_out, 2^(f_out+1))`.
+/// `None` if the factors differ, or if `eps_act·κ > 1` (the next stage's eps clamp would act
+/// on integer inputs). Returns `(s, κ)`.
+fn scaled_units(p: &Profile, c: &[f64], f_in: i32, f_out: i32) -> Option<(i32, f64)> {
+    let c0 = *c.first()?;
+    if !(c0 > 0.0 && c0.is_finite()) || c.iter().any(|&v| v != c0) {
+        return None;
+    }
+    let s = (f_in as f64 - f_out as f64 - c0.log2()).floor() as i32;
+    let kappa = (2f64).powi(f_in - s) / c0;
+    (p.eps_act as f64 * kappa <= 1.0).then_some((s, kappa))
 }
 
 /// The calibrated max|x| at the input of the static ternary stage `st` (at least eps_act).
@@ -325,9 +375,13 @@ fn lower_stage(
     in_type: FixedType,
     in_ranges: &[Interval],
     codes_in: bool,
-) -> Result<FwLayer> {
+    units: Units,
+) -> Result<(FwLayer, f64)> {
     let f_in = in_type.frac;
-    let f_out = opts.frac_bits;
+    let mut f_out = opts.frac_bits;
+    let mut rho_out = 1.0;
+    let mut dequant = Dequant::InputUnits;
+    debug_assert!(units.rho_in == 1.0 || opts.mode == Mode::Dynamic);
     let n_in = in_ranges.len();
     let (kind, pre_ranges): (FwKind, Vec<Interval>) = match st.op {
         StageOp::Ternary(li) => {
@@ -360,11 +414,16 @@ fn lower_stage(
             } else {
                 Interval::new(qlo as i128, qhi as i128)
             };
+            // Per output, the real factor of `acc·M` (M in the input's units).
             let post: Vec<f64> = st
                 .post_scale
                 .iter()
-                .map(|a| a * b.beta as f64 / q as f64)
+                .map(|a| a * b.beta as f64 / q as f64 / units.rho_in)
                 .collect();
+            let scaled = match (units.scaled_out, code_units) {
+                (true, false) => scaled_units(p, &post, f_in, f_out),
+                _ => None,
+            };
             let (quant, mult, mult_frac, shift, prod_scale): (
                 Quantizer,
                 Vec<i64>,
@@ -407,21 +466,25 @@ fn lower_stage(
                         Interval::new(-bound, bound)
                     };
                     let prod_type = ctx.ty("V·R", prod_iv, 0)?;
-                    let pc = const_frac(post.iter().copied(), opts.const_bits);
-                    (
-                        Quantizer::Dynamic {
-                            m_type,
-                            m_floor,
-                            guard: g,
-                            e_type,
-                            recip_type,
-                            prod_type,
-                        },
-                        post.iter().map(|c| const_code(*c, pc)).collect(),
-                        pc,
-                        ctx.shift("dequantization", pc + f_in - f_out)?,
-                        Interval::new(m_floor as i128, m_max),
-                    )
+                    let quant = Quantizer::Dynamic {
+                        m_type,
+                        m_floor,
+                        guard: g,
+                        e_type,
+                        recip_type,
+                        prod_type,
+                    };
+                    let m_iv = Interval::new(m_floor as i128, m_max);
+                    if let Some((s, kappa)) = scaled {
+                        (f_out, rho_out, dequant) = (0, kappa, Dequant::Scaled);
+                        let shift = ctx.shift("dequantization", s)?;
+                        (quant, vec![1; post.len()], 0, shift, m_iv)
+                    } else {
+                        let pc = const_frac(post.iter().copied(), opts.const_bits);
+                        let mult = post.iter().map(|c| const_code(*c, pc)).collect();
+                        let shift = ctx.shift("dequantization", pc + f_in - f_out)?;
+                        (quant, mult, pc, shift, m_iv)
+                    }
                 }
                 Mode::DynamicPow2 => {
                     let e_max = ceil_log2(m_max as i64);
@@ -493,8 +556,9 @@ fn lower_stage(
             } else {
                 (mult, mult_frac, shift, prod_scale)
             };
+            // In scaled units (f_out = 0) the bias is `b·κ`.
             let bias: Vec<i64> = (0..b.codes.rows)
-                .map(|n| const_code(bias_real(p, b, st, n), f_out))
+                .map(|n| const_code(bias_real(p, b, st, n) * rho_out, f_out))
                 .collect();
             let acc_ranges: Vec<Interval> = (0..b.codes.rows)
                 .map(|n| {
@@ -558,7 +622,7 @@ fn lower_stage(
                     dequant: if code_units {
                         Dequant::CodeUnits
                     } else {
-                        Dequant::InputUnits
+                        dequant
                     },
                     bias,
                 }),
@@ -687,7 +751,7 @@ fn lower_stage(
         out_ranges.iter().copied().reduce(Interval::union).unwrap(),
         f_out,
     )?;
-    Ok(FwLayer {
+    let layer = FwLayer {
         name: ctx.name.to_string(),
         sources: st.sources.clone(),
         n_in,
@@ -697,5 +761,102 @@ fn lower_stage(
         relu: st.relu,
         out_ranges,
         out_type,
-    })
+    };
+    Ok((layer, rho_out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::back::emu::problem::{build, Problem};
+    use crate::ir::ProfileName;
+
+    fn problem(batchnorm: bool) -> Problem {
+        Problem {
+            widths: vec![6, 5, 4, 3],
+            seed: 7,
+            bias: true,
+            dense_first: false,
+            batchnorm,
+            zero_frac: 0.33,
+            in_width: 12,
+            in_int: 4,
+            frac_bits: 10,
+            profile: ProfileName::Bithep,
+            events: 1,
+        }
+    }
+
+    fn opts(hidden_units: HiddenUnits) -> LowerOptions {
+        LowerOptions {
+            mode: Mode::Dynamic,
+            input_type: FixedType {
+                signed: true,
+                width: 12,
+                frac: 8,
+            },
+            input_type_origin: "test".into(),
+            frac_bits: 10,
+            const_bits: 18,
+            weight_bits: 16,
+            recip_guard_bits: 6,
+            requant_digits: None,
+            hidden_units,
+        }
+    }
+
+    fn dequants(fw: &Firmware) -> Vec<Dequant> {
+        fw.layers
+            .iter()
+            .map(|l| match &l.kind {
+                FwKind::Ternary(t) => t.dequant,
+                _ => panic!("ternary only"),
+            })
+            .collect()
+    }
+
+    /// Every stage that feeds a ternary stage outputs scaled units (integers with `acc·M`
+    /// alone); the last stays in real units with its `frac_bits`.
+    #[test]
+    fn hidden_stages_use_scaled_units_and_the_output_does_not() {
+        let model = build(&problem(false));
+        let fw = lower(&model, &opts(HiddenUnits::Scaled), None).unwrap();
+        use Dequant::*;
+        assert_eq!(dequants(&fw), [Scaled, Scaled, InputUnits]);
+        for l in &fw.layers[..2] {
+            let FwKind::Ternary(t) = &l.kind else {
+                unreachable!()
+            };
+            assert!(t.scale.iter().all(|&c| c == 1) && t.scale_frac == 0);
+            assert_eq!(l.out_type.frac, 0);
+        }
+        assert_eq!(fw.layers[2].out_type.frac, 10);
+        let real = lower(&model, &opts(HiddenUnits::Real), None).unwrap();
+        assert_eq!(dequants(&real), [InputUnits; 3]);
+    }
+
+    /// Scaled units keep at least the real units' precision: `κ ∈ [2^f_out, 2^(f_out+1))`.
+    #[test]
+    fn scaled_units_are_at_least_as_fine_as_frac_bits() {
+        let p = Profile::named(ProfileName::Bithep);
+        for c in [3.1e-4, 1.0, 0.5, 7.77e3, 2f64.powi(-20)] {
+            let (s, kappa) = scaled_units(&p, &[c, c], 10, 12).unwrap();
+            assert!((4096.0..8192.0).contains(&kappa), "c {c}: κ {kappa}");
+            assert_eq!(kappa, (2f64).powi(10 - s) / c);
+        }
+    }
+
+    /// Per-output factors that differ (batch norm), a non-positive factor, or an eps clamp that
+    /// would act on integer inputs keep real units.
+    #[test]
+    fn scaled_units_refused_where_the_arithmetic_does_not_allow_them() {
+        let mut p = Profile::named(ProfileName::Bithep);
+        assert!(scaled_units(&p, &[1e-3, 2e-3], 10, 12).is_none());
+        assert!(scaled_units(&p, &[-1e-3, -1e-3], 10, 12).is_none());
+        assert!(scaled_units(&p, &[0.0], 10, 12).is_none());
+        p.eps_act = 1e-3;
+        assert!(scaled_units(&p, &[1e-3], 10, 12).is_none());
+        p.eps_act = 1e-5;
+        assert!(scaled_units(&p, &[1e-3], 10, 12).is_some());
+    }
 }

@@ -90,7 +90,9 @@ pub fn run(fw: &Firmware, input: &[i64]) -> Vec<i64> {
                             rnd(acc * e + h, t.shift).clamp(lo as i128, hi as i128)
                         }
                         Dequant::CodeUnits => rnd(acc * e, t.shift) + h,
-                        Dequant::InputUnits => rnd(acc * scale_m * e, t.shift - pow2_e) + h,
+                        Dequant::InputUnits | Dequant::Scaled => {
+                            rnd(acc * scale_m * e, t.shift - pow2_e) + h
+                        }
                     };
                 }
             }

@@ -4,7 +4,7 @@
 use super::naive;
 use super::problem::{build, problem, problem_all_profiles, run_counted, Problem};
 use crate::front::{ArchOrigin, Loaded};
-use crate::ir::firmware::{Mode, Requant};
+use crate::ir::firmware::{HiddenUnits, Mode, Requant};
 use crate::pass::calibrate::calibrate;
 use crate::pipeline::{lower_for, FwOptions};
 use crate::reference::fixed::Emulator;
@@ -85,6 +85,17 @@ pub(crate) fn lower_all_modes(
             lower_for(&loaded, &args, Mode::Static, Some(&cal)),
         ));
     }
+    // Dynamic mode's other forms: hidden values in real units, and the reciprocal's guard bits
+    // 0..=12 (the default above has scaled units and DEFAULT_RECIP_GUARD_BITS).
+    let args = FwOptions {
+        hidden_units: HiddenUnits::Real,
+        recip_guard_bits: (p.seed % 13) as i32,
+        ..fw_args(p)
+    };
+    out.push((
+        Mode::Dynamic,
+        lower_for(&loaded, &args, Mode::Dynamic, Some(&cal)),
+    ));
     out
 }
 
@@ -222,6 +233,7 @@ fn norm_profiles_match_naive_in_every_mode() {
             }
         }
     }
-    // Three modes plus static's two other requantization forms (lower_all_modes).
-    assert_eq!(ran, 2 * 64 * 5);
+    // Three modes plus static's two other requantization forms and dynamic's real units
+    // (lower_all_modes).
+    assert_eq!(ran, 2 * 64 * 6);
 }
