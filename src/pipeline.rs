@@ -35,6 +35,10 @@ pub struct FwOptions {
     pub requant: Requant,
     /// Non-zero signed digits of the fused requantization constants `E_n`.
     pub requant_digits: u32,
+    /// Static mode with fused requantization: signed digits of the first quantizer's constant
+    /// (`None`: `requant_digits` + [`crate::pass::lower::INPUT_EXTRA_DIGITS`]; 1 makes it a
+    /// power of two, a shift).
+    pub input_digits: Option<u32>,
     /// Dynamic mode: units of the hidden values between ternary stages.
     pub hidden_units: HiddenUnits,
     /// Dynamic mode: guard bits `G` of the per-sample reciprocal (`G + 8` bits for Q = 127).
@@ -62,6 +66,7 @@ impl Default for FwOptions {
             weight_bits: 16,
             requant: Requant::Fused,
             requant_digits: DEFAULT_REQUANT_DIGITS,
+            input_digits: None,
             hidden_units: HiddenUnits::Scaled,
             recip_guard_bits: DEFAULT_RECIP_GUARD_BITS,
         }
@@ -98,6 +103,16 @@ pub fn lower_for(
         return Err(Error::Usage(format!(
             "--requant-digits {} is out of range 1..={}",
             args.requant_digits, args.const_bits
+        )));
+    }
+    if args
+        .input_digits
+        .is_some_and(|d| !(1..=args.const_bits).contains(&d))
+    {
+        return Err(Error::Usage(format!(
+            "--input-digits {} is out of range 1..={}",
+            args.input_digits.unwrap_or(0),
+            args.const_bits
         )));
     }
     if !(0..=20).contains(&args.recip_guard_bits) {
@@ -141,6 +156,13 @@ pub fn lower_for(
         recip_guard_bits: args.recip_guard_bits,
         requant_digits: match (mode, args.requant) {
             (Mode::Static, Requant::Fused) => Some(args.requant_digits),
+            _ => None,
+        },
+        input_digits: match (mode, args.requant) {
+            (Mode::Static, Requant::Fused) => Some(
+                args.input_digits
+                    .unwrap_or(args.requant_digits + crate::pass::lower::INPUT_EXTRA_DIGITS),
+            ),
             _ => None,
         },
         hidden_units: args.hidden_units,

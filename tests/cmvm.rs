@@ -125,6 +125,42 @@ proptest! {
     }
 }
 
+/// An output is a negated adder only when it has to be: both of its last adder's terms were
+/// negated (stored as `a + b`), or its difference is shared with another output or adder
+/// (reused, negated). A negated output costs a negation where the layer stands alone.
+fn negated_outputs_are_forced(g: &Graph) -> Result<(), TestCaseError> {
+    use bit2hls::cmvm::Operand;
+    let mut uses = vec![0usize; g.adders.len()];
+    let terms = g.adders.iter().flat_map(|a| [a.a, a.b]);
+    for t in terms.chain(g.outputs.iter().flatten().copied()) {
+        if let Operand::Adder(k) = t.op {
+            uses[k] += 1;
+        }
+    }
+    for t in g.outputs.iter().flatten() {
+        if let (true, Operand::Adder(k)) = (t.neg, t.op) {
+            let diff = g.adders[k].b.neg;
+            prop_assert!(
+                !diff || uses[k] > 1,
+                "output -adder {k} is an unshared difference"
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    #[test]
+    fn outputs_are_negated_only_when_forced(w in matrix()) {
+        negated_outputs_are_forced(&plain(&w))?;
+        for o in option_set() {
+            negated_outputs_are_forced(&shared(&w, &o))?;
+        }
+    }
+}
+
 #[test]
 fn one_by_one_and_empty() {
     for (rows, cols, d) in [

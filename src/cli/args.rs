@@ -106,6 +106,10 @@ pub struct FwArgs {
     /// Non-zero canonical signed digits of each fused requantization constant.
     #[arg(long, default_value_t = crate::pipeline::DEFAULT_REQUANT_DIGITS)]
     pub requant_digits: u32,
+    /// Static mode with fused requantization: non-zero signed digits of the first layer's
+    /// quantizer constant (default --requant-digits + 2; 1 = a power of two, a plain shift).
+    #[arg(long)]
+    pub input_digits: Option<u32>,
     /// Dynamic mode, between two ternary layers: hidden values in scaled units (acc·M only, no
     /// constant multiply; the next layer's absmax quantizer ignores the scale) or real units.
     #[arg(long, value_parser = choice::<HiddenUnits>(), default_value = "scaled")]
@@ -130,6 +134,7 @@ impl FwArgs {
             weight_bits: self.weight_bits,
             requant: self.requant,
             requant_digits: self.requant_digits,
+            input_digits: self.input_digits,
             hidden_units: self.hidden_units,
             recip_guard_bits: self.recip_guard_bits,
         }

@@ -357,27 +357,42 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
         "tree {:.4} utree {:.4} carry {:.4} mux {:.4} shift {:.4} lut_mul {:.4} dsp_add {:.4}",
         c[0], c[1], c[2], c[3], c[4], c[5], c[6]
     );
-    for (i, (r, xi)) in rows.iter().zip(&x).enumerate() {
-        let p: f64 = xi.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + r.features.srl;
-        // Leave-one-out: the design predicted by a fit on all the others.
+    // Out-of-sample predictions: each design by a fit without it (leave-one-out), and by a fit
+    // without every mode of its model (leave-one-model-out; a random layer is its own model).
+    let without = |i: usize, drop: &dyn Fn(usize) -> bool| -> f64 {
         let (xo, yo): (Vec<[f64; 7]>, Vec<f64>) = x
             .iter()
             .zip(&y)
             .enumerate()
-            .filter(|(j, _)| *j != i)
+            .filter(|(j, _)| !drop(*j))
             .map(|(_, (a, b))| (*a, *b))
             .unzip();
-        let loo = crate::estimate::fit::weighted_least_squares(&xo, &yo)
-            .map(|co| xi.iter().zip(&co).map(|(a, b)| a * b).sum::<f64>() + r.features.srl)
-            .unwrap_or(f64::NAN);
+        crate::estimate::fit::weighted_least_squares(&xo, &yo)
+            .map(|co| x[i].iter().zip(&co).map(|(a, b)| a * b).sum::<f64>() + rows[i].features.srl)
+            .unwrap_or(f64::NAN)
+    };
+    for (i, (r, xi)) in rows.iter().zip(&x).enumerate() {
+        let p: f64 = xi.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() + r.features.srl;
+        let loo = without(i, &|j| j == i);
+        let lomo = without(i, &|j| model_of(&rows[j].name) == model_of(&r.name));
+        let yl = r.yosys.lut.max(1) as f64;
         println!(
-            "{:<28} fitted {:>8.0} yosys {:>8} ratio {:.3} leave-one-out {:.3}",
+            "{:<28} fitted {:>8.0} yosys {:>8} ratio {:.3} leave-one-out {:.3} leave-one-model-out {:.3}",
             r.name,
             p,
             r.yosys.lut,
-            p / r.yosys.lut.max(1) as f64,
-            loo / r.yosys.lut.max(1) as f64
+            p / yl,
+            loo / yl,
+            lomo / yl
         );
     }
     Ok(0)
+}
+
+/// The model a calibration design was written from: its name without the mode suffix.
+fn model_of(design: &str) -> &str {
+    ["_dynamic_pow2", "_dynamic", "_static"]
+        .iter()
+        .find_map(|m| design.strip_suffix(m))
+        .unwrap_or(design)
 }

@@ -55,9 +55,11 @@ impl Builder {
         }
     }
 
-    /// The adder `a ± b` for the key `(a < b, sub)`: value `a + b` (`sub` false) or `a − b`.
+    /// The adder `a ± b` for the key `(a, b, sub)`: value `a + b` (`sub` false) or `a − b`.
+    /// Keys have `a < b`, except the reversed differences of [`Builder::add_out`] (`a > b`), so
+    /// the two orientations of a difference are different keys.
     pub fn adder(&mut self, a: u32, b: u32, sub: bool) -> u32 {
-        debug_assert!(a < b);
+        debug_assert!(a < b || (a > b && sub));
         if let Some(id) = self.share.as_ref().and_then(|m| m.get(&(a, b, sub))) {
             return *id;
         }
@@ -78,11 +80,38 @@ impl Builder {
     pub fn add(&mut self, x: ITerm, y: ITerm) -> ITerm {
         let (x, y) = if x.0 < y.0 { (x, y) } else { (y, x) };
         // x.s·x + y.s·y = x.s · (x + (x.s·y.s)·y)
-        let id = self.adder(x.0, y.0, x.1 != y.1);
+        let sub = x.1 != y.1;
+        // x − y = −(y − x): reuse a reversed difference built by `add_out`.
+        let rev = self.share.as_ref().and_then(|m| m.get(&(y.0, x.0, true)));
+        if let (true, Some(&id)) = (sub, rev) {
+            return (id, !x.1);
+        }
+        let id = self.adder(x.0, y.0, sub);
         (id, x.1)
     }
 
-    /// Sums `terms` shallowest-first; `None` for no terms.
+    /// [`Builder::add`] for the adders that finish the outputs: a sum of one positive and one negated term
+    /// becomes `positive − other`, a positive result, unless the other orientation already
+    /// exists (then it is reused, negated). An output that is a negated sum needs a negation
+    /// where it is used on its own (`bit2hls cmvm --verilog`); in a network the sign folds into
+    /// the next constant, so this only avoids that adder.
+    pub fn add_out(&mut self, x: ITerm, y: ITerm) -> ITerm {
+        let (pos, neg) = match (x.1, y.1) {
+            (false, true) => (x.0, y.0),
+            (true, false) => (y.0, x.0),
+            _ => return self.add(x, y),
+        };
+        let normal = (pos.min(neg), pos.max(neg), true);
+        let shared = self.share.as_ref().is_some_and(|m| m.contains_key(&normal));
+        if pos < neg || shared {
+            return self.add(x, y);
+        }
+        (self.adder(pos, neg, true), false)
+    }
+
+    /// Sums `terms` shallowest-first; `None` for no terms. Every adder is oriented by
+    /// [`Builder::add_out`], so a partial sum is negated only if all its terms are (or it
+    /// reuses a shared difference).
     pub fn sum(&mut self, terms: &[ITerm]) -> Option<ITerm> {
         let mut heap: BinaryHeap<Reverse<(u32, u32, bool)>> = terms
             .iter()
@@ -93,7 +122,10 @@ impl Builder {
             let Some(Reverse((_, id2, neg2))) = heap.pop() else {
                 return Some((id, neg));
             };
-            let (s, sneg) = self.add((id, neg), (id2, neg2));
+            let (s, sneg) = self.add_out((id, neg), (id2, neg2));
+            if heap.is_empty() {
+                return Some((s, sneg));
+            }
             heap.push(Reverse((self.depth[s as usize], s, sneg)));
         }
     }

@@ -175,6 +175,9 @@ struct OptionsDump {
     /// Absent before version 3 (no fused requantization).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     requant_digits: Option<u32>,
+    /// Absent before version 4 (R_s rounded to requant_digits + 2 digits when fused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_digits: Option<u32>,
     /// Absent before version 4 (hidden values in real units).
     #[serde(default = "real_units", skip_serializing_if = "is_real_units")]
     hidden_units: String,
@@ -380,6 +383,7 @@ pub fn to_json(fw: &Firmware) -> String {
             weight_bits: o.weight_bits,
             recip_guard_bits: o.recip_guard_bits,
             requant_digits: o.requant_digits,
+            input_digits: o.input_digits,
             hidden_units: crate::choice::Choice::name(o.hidden_units).into(),
         },
         n_in: fw.n_in,
@@ -549,6 +553,7 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
             weight_bits: d.options.weight_bits,
             recip_guard_bits: d.options.recip_guard_bits,
             requant_digits: d.options.requant_digits,
+            input_digits: d.options.input_digits,
             hidden_units,
         },
         n_in: d.n_in,

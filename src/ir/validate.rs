@@ -690,6 +690,12 @@ fn quant_static(
     at.ensure(*recip >= 1, "quant.recip", || {
         format!("{recip} (expected a positive reciprocal)")
     })?;
+    if let Some(d) = o.input_digits {
+        let n = super::fixed::csd_digits(*recip).len() as u32;
+        at.ensure(n <= d, "quant.recip", || {
+            format!("{recip} has {n} signed digits, more than options.input_digits = {d}")
+        })?;
+    }
     let Some(prod) = mul(
         Interval::new(-v_abs, v_abs),
         Interval::point(*recip as i128),
@@ -1123,6 +1129,18 @@ pub(crate) mod tests {
         let mut bad = fw.clone();
         bad.options.requant_digits = None;
         assert_eq!(validate(&bad).unwrap_err().field, "dequant");
+        // The first quantizer's constant has at most options.input_digits signed digits.
+        let mut fw1 = fw.clone();
+        let Quantizer::Static { recip, .. } = fused_layer(&mut fw1, 0).quant else {
+            panic!("the first stage quantizes statically")
+        };
+        assert_eq!(fw1.options.input_digits, Some(2 + 2));
+        assert!(super::super::fixed::csd_digits(recip).len() <= 4);
+        if let Quantizer::Static { recip, .. } = &mut fused_layer(&mut fw1, 0).quant {
+            *recip = 0b10101; // three signed digits
+        }
+        fw1.options.input_digits = Some(2);
+        assert_eq!(validate(&fw1).unwrap_err().field, "quant.recip");
     }
 
     /// A dynamic 4-8-6-3 BitLinear stack: the hidden stages lower to scaled units, and the

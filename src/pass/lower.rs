@@ -114,8 +114,8 @@ fn requantizes(l: &FwLayer) -> bool {
     matches!(&l.kind, FwKind::Ternary(t) if matches!(t.dequant, Dequant::Requant { .. }))
 }
 
-/// Signed digits the first static quantizer's constant `R_s` gets beyond `--requant-digits`
-/// (fused requantization only). Measured on the 28,000 test jets (static agreement with the
+/// Default signed digits the first static quantizer's constant `R_s` gets beyond
+/// `--requant-digits` (fused requantization only; `--input-digits` overrides). Measured on the 28,000 test jets (static agreement with the
 /// float model, change from full-precision `R_s`): `qg_mlp_tiny` −0.065 pp with +0, −0.047 pp
 /// with +1, −0.011 pp with +2 (docs/arithmetic.md).
 pub const INPUT_EXTRA_DIGITS: u32 = 2;
@@ -515,14 +515,19 @@ fn lower_stage(
                         Quantizer::Codes { m_cal }
                     } else {
                         let r_real = q as f64 * (2f64).powi(-f_in) / m_cal;
-                        let pf =
-                            ctx.shift("requantization", const_frac([r_real], opts.const_bits))?;
+                        let mut pf = const_frac([r_real], opts.const_bits);
                         // With fused requantization, R_s too is rounded to few signed digits
-                        // (a shift-and-add per input; docs/arithmetic.md).
-                        let recip = match opts.requant_digits {
-                            Some(d) => csd_round(const_code(r_real, pf), d + INPUT_EXTRA_DIGITS),
+                        // (a shift-and-add per input; docs/arithmetic.md). Rounding up can reach
+                        // 2^(const_bits−1) (e.g. 0x1FFFF → 2^17): one bit less then.
+                        let round = |pf: i32| match opts.input_digits {
+                            Some(d) => csd_round(const_code(r_real, pf), d),
                             None => const_code(r_real, pf),
                         };
+                        while round(pf) >= 1i64 << (opts.const_bits - 1) {
+                            pf -= 1;
+                        }
+                        let pf = ctx.shift("requantization", pf)?;
+                        let recip = round(pf);
                         let prod_iv =
                             Interval::new(-v_abs, v_abs).mul(Interval::point(recip as i128));
                         let prod_iv = if nonneg { prod_iv.relu() } else { prod_iv };
@@ -801,6 +806,7 @@ mod tests {
             weight_bits: 16,
             recip_guard_bits: 6,
             requant_digits: None,
+            input_digits: None,
             hidden_units,
         }
     }

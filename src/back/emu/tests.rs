@@ -85,6 +85,15 @@ pub(crate) fn lower_all_modes(
             lower_for(&loaded, &args, Mode::Static, Some(&cal)),
         ));
     }
+    // Static mode's first quantizer with 1–3 signed digits (1: a power of two).
+    let args = FwOptions {
+        input_digits: Some(1 + (p.seed % 3) as u32),
+        ..fw_args(p)
+    };
+    out.push((
+        Mode::Static,
+        lower_for(&loaded, &args, Mode::Static, Some(&cal)),
+    ));
     // Dynamic mode's other forms: hidden values in real units, and the reciprocal's guard bits
     // 0..=12 (the default above has scaled units and DEFAULT_RECIP_GUARD_BITS).
     let args = FwOptions {
@@ -233,7 +242,7 @@ fn norm_profiles_match_naive_in_every_mode() {
             }
         }
     }
-    // Three modes plus static's two other requantization forms and dynamic's real units
-    // (lower_all_modes).
-    assert_eq!(ran, 2 * 64 * 6);
+    // Three modes plus static's two other requantization forms, its few-digit input quantizer
+    // and dynamic's real units (lower_all_modes).
+    assert_eq!(ran, 2 * 64 * 7);
 }
