@@ -35,9 +35,10 @@ pub struct FwOptions {
     pub requant: Requant,
     /// Non-zero signed digits of the fused requantization constants `E_n`.
     pub requant_digits: u32,
-    /// Static mode with fused requantization: signed digits of the first quantizer's constant
-    /// (`None`: `requant_digits` + [`crate::pass::lower::INPUT_EXTRA_DIGITS`]; 1 makes it a
-    /// power of two, a shift).
+    /// Static mode with fused requantization: signed digits of the constant `R_s` of every
+    /// static quantizer that reads values rather than codes (the first layer's, and any after a
+    /// full-precision layer). `None`: `requant_digits` +
+    /// [`crate::pass::lower::INPUT_EXTRA_DIGITS`]; 1 makes it a power of two, a shift.
     pub input_digits: Option<u32>,
     /// Dynamic mode: units of the hidden values between ternary stages.
     pub hidden_units: HiddenUnits,
@@ -45,7 +46,7 @@ pub struct FwOptions {
     pub recip_guard_bits: i32,
 }
 
-/// Default of [`FwOptions::recip_guard_bits`] (docs/arithmetic.md, "Dynamic-mode cost").
+/// Default of [`FwOptions::recip_guard_bits`] (docs/arithmetic.md, "Why these choices").
 pub const DEFAULT_RECIP_GUARD_BITS: i32 = 6;
 
 /// Default of [`FwOptions::requant_digits`]: the fewest digits that keep static agreement

@@ -106,8 +106,9 @@ pub struct FwArgs {
     /// Non-zero canonical signed digits of each fused requantization constant.
     #[arg(long, default_value_t = crate::pipeline::DEFAULT_REQUANT_DIGITS)]
     pub requant_digits: u32,
-    /// Static mode with fused requantization: non-zero signed digits of the first layer's
-    /// quantizer constant (default --requant-digits + 2; 1 = a power of two, a plain shift).
+    /// Static mode with fused requantization: non-zero signed digits of the input quantizer's
+    /// constant (the first layer's, and any after a full-precision layer; default
+    /// --requant-digits + 2; 1 = a power of two, a plain shift).
     #[arg(long)]
     pub input_digits: Option<u32>,
     /// Dynamic mode, between two ternary layers: hidden values in scaled units (acc·M only, no

@@ -90,9 +90,9 @@ impl Builder {
         (id, x.1)
     }
 
-    /// [`Builder::add`] for the adders that finish the outputs: a sum of one positive and one negated term
-    /// becomes `positive − other`, a positive result, unless the other orientation already
-    /// exists (then it is reused, negated). An output that is a negated sum needs a negation
+    /// [`Builder::add`] for the adders that finish the outputs: a sum of one positive and one
+    /// negated term becomes `positive − other`, a positive result, unless the other orientation
+    /// already exists (then it is reused, negated). An output that is a negated sum needs a negation
     /// where it is used on its own (`bit2hls cmvm --verilog`); in a network the sign folds into
     /// the next constant, so this only avoids that adder.
     pub fn add_out(&mut self, x: ITerm, y: ITerm) -> ITerm {

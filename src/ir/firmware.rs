@@ -322,8 +322,8 @@ pub struct LowerOptions {
     /// next stage's codes ([`Dequant::Requant`]) with `E_n` rounded to this many non-zero
     /// canonical signed digits; `None`: dequantize, then quantize (two constant multiplies).
     pub requant_digits: Option<u32>,
-    /// Static mode with fused requantization: signed digits of the first quantizer's constant
-    /// `R_s` (`None`: full `const_bits` precision).
+    /// Static mode with fused requantization: signed digits of every [`Quantizer::Static`]
+    /// constant `R_s` (`None`: full `const_bits` precision).
     pub input_digits: Option<u32>,
     /// Dynamic mode: hidden values between ternary stages in scaled units
     /// ([`Dequant::Scaled`], where the arithmetic allows) or in real units.

@@ -11,7 +11,7 @@
 //! All interval arithmetic here is checked (`i128`); a value that does not fit is an error.
 
 use super::firmware::{
-    AffineFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, Mode, Quantizer, TernaryFw,
+    AffineFw, DenseFw, Dequant, Firmware, FwKind, FwLayer, HiddenUnits, Mode, Quantizer, TernaryFw,
 };
 use super::fixed::{bit_length, ceil_log2, shift_round_i128, FixedType, Interval, MAX_WIDTH};
 use super::profile::InNorm;
@@ -777,7 +777,10 @@ fn ternary(
         "dequant",
         || "requant, but options.requant_digits is absent".into(),
     )?;
-    let scaled = t.dequant == Dequant::Scaled && !code_units && o.mode == Mode::Dynamic;
+    let scaled = t.dequant == Dequant::Scaled
+        && !code_units
+        && o.mode == Mode::Dynamic
+        && o.hidden_units == HiddenUnits::Scaled;
     if scaled {
         scaled_consts(t, at)?;
     }
@@ -1183,6 +1186,9 @@ pub(crate) mod tests {
         let mut bad = fw.clone();
         bad.options.mode = Mode::DynamicPow2;
         assert!(validate(&bad).is_err());
+        let mut bad = fw.clone();
+        bad.options.hidden_units = HiddenUnits::Real;
+        assert_eq!(validate(&bad).unwrap_err().field, "dequant");
     }
 
     fn ternary(fw: &mut Firmware) -> &mut TernaryFw {

@@ -115,9 +115,9 @@ fn requantizes(l: &FwLayer) -> bool {
 }
 
 /// Default signed digits the first static quantizer's constant `R_s` gets beyond
-/// `--requant-digits` (fused requantization only; `--input-digits` overrides). Measured on the 28,000 test jets (static agreement with the
-/// float model, change from full-precision `R_s`): `qg_mlp_tiny` −0.065 pp with +0, −0.047 pp
-/// with +1, −0.011 pp with +2 (docs/arithmetic.md).
+/// `--requant-digits` (fused requantization only; `--input-digits` overrides). Measured on the
+/// 28,000 test jets (static agreement with the float model, change from full-precision `R_s`):
+/// `qg_mlp_tiny` −0.065 pp with +0, −0.047 pp with +1, −0.011 pp with +2 (docs/arithmetic.md).
 pub const INPUT_EXTRA_DIGITS: u32 = 2;
 
 /// The digits of `E_n` when stage `si` fuses its dequantization with the quantizer of stage
@@ -839,6 +839,9 @@ mod tests {
         assert_eq!(fw.layers[2].out_type.frac, 10);
         let real = lower(&model, &opts(HiddenUnits::Real), None).unwrap();
         assert_eq!(dequants(&real), [InputUnits; 3]);
+        // A batch norm after the first BitLinear gives per-channel factors: real units there.
+        let bn = lower(&build(&problem(true)), &opts(HiddenUnits::Scaled), None).unwrap();
+        assert_eq!(dequants(&bn), [InputUnits, Scaled, InputUnits]);
     }
 
     /// Scaled units keep at least the real units' precision: `κ ∈ [2^f_out, 2^(f_out+1))`.
