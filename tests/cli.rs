@@ -171,6 +171,15 @@ fn bad_inputs_fail_cleanly_and_write_nothing() {
     let m = model(d.path(), true);
     let out = d.path().join("out.npy");
 
+    // A missing model: the file and the OS reason, once.
+    let missing = d.path().join("missing.safetensors");
+    let e = run_err(bin().arg("estimate").arg(&missing));
+    assert!(e.contains("missing.safetensors: cannot read: "), "{e}");
+    let rest = e.split("cannot read: ").nth(1).unwrap_or_default();
+    let os = rest.split(": ").next().unwrap_or_default().trim();
+    assert!(!os.is_empty(), "{e}");
+    assert_eq!(e.matches(os).count(), 1, "reason printed twice: {e}");
+
     // Wrong width.
     let xin = d.path().join("w.npy");
     write_npy(&xin, 4, 7, &[0.0; 28]);
