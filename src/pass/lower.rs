@@ -123,16 +123,42 @@ pub const INPUT_EXTRA_DIGITS: u32 = 2;
 /// The digits of `E_n` when stage `si` fuses its dequantization with the quantizer of stage
 /// `si + 1`: static mode with `requant_digits`, both stages ternary, no in-layer norm.
 fn fusable(model: &Model, stages: &[Stage], si: usize, opts: &LowerOptions) -> Option<u32> {
+    let ok = opts.mode == Mode::Static
+        && model.profile.in_norm == InNorm::None
+        && ternary_pair(stages, si);
+    opts.requant_digits.filter(|_| ok)
+}
+
+/// Stage `si` and its consumer `si + 1` are both ternary.
+fn ternary_pair(stages: &[Stage], si: usize) -> bool {
     let ternary = |i: usize| {
         stages
             .get(i)
             .is_some_and(|s| matches!(s.op, StageOp::Ternary(_)))
     };
-    let ok = opts.mode == Mode::Static
-        && model.profile.in_norm == InNorm::None
-        && ternary(si)
-        && ternary(si + 1);
-    opts.requant_digits.filter(|_| ok)
+    ternary(si) && ternary(si + 1)
+}
+
+/// `values` as integer constants with `P` fractional bits, `P` giving the largest
+/// `const_bits` significant signed bits, each then rounded to `digits` non-zero signed digits
+/// ([`csd_round`]; `None`: not rounded). Rounding up can reach `2^(const_bits−1)` (e.g.
+/// 0x1FFFF → 2^17): `P` is then one bit less. Returns the constants and `P`.
+fn rounded_consts(values: &[f64], digits: Option<u32>, const_bits: u32) -> (Vec<i64>, i32) {
+    let lim = 1i64 << (const_bits - 1);
+    let round = |p: i32| -> Vec<i64> {
+        values
+            .iter()
+            .map(|&v| match digits {
+                Some(d) => csd_round(const_code(v, p), d),
+                None => const_code(v, p),
+            })
+            .collect()
+    };
+    let mut p = const_frac(values.iter().copied(), const_bits);
+    while round(p).iter().any(|c| c.abs() >= lim) {
+        p -= 1;
+    }
+    (round(p), p)
 }
 
 /// Units of a stage's input and whether its output may be in scaled units.
@@ -148,16 +174,10 @@ struct Units {
 /// Whether stage `si` may output [`Dequant::Scaled`] units: dynamic mode, no in-layer norm,
 /// and both it and its consumer are ternary (the consumer's absmax quantizer ignores the units).
 fn scalable(model: &Model, stages: &[Stage], si: usize, opts: &LowerOptions) -> bool {
-    let ternary = |i: usize| {
-        stages
-            .get(i)
-            .is_some_and(|s| matches!(s.op, StageOp::Ternary(_)))
-    };
     opts.mode == Mode::Dynamic
         && opts.hidden_units == HiddenUnits::Scaled
         && model.profile.in_norm == InNorm::None
-        && ternary(si)
-        && ternary(si + 1)
+        && ternary_pair(stages, si)
 }
 
 /// Scaled units for a dynamic stage whose dequantization factors `c` (per output, real, for
@@ -240,20 +260,9 @@ fn fuse_requant(
         .iter()
         .map(|a| a * b.beta as f64 / q * m_cal * q / m_next)
         .collect();
-    // Rounding to few digits can reach 2^(bits−1) (e.g. 0x1FFFF → 2^17): one bit less then.
-    let lim = 1i64 << (const_bits - 1);
-    let mut pe = const_frac(e_real.iter().copied(), const_bits);
-    let round = |pe: i32| -> Vec<i64> {
-        e_real
-            .iter()
-            .map(|e| csd_round(const_code(*e, pe), digits))
-            .collect()
-    };
-    while round(pe).iter().any(|e| e.abs() >= lim) {
-        pe -= 1;
-    }
+    let (scale, pe) = rounded_consts(&e_real, Some(digits), const_bits);
     let pe = ctx.shift("requantization", pe)?;
-    t.scale = round(pe);
+    t.scale = scale;
     t.bias = (0..l.n_out)
         .map(|n| const_code(bias_real(p, b, st, n) * q / m_next, pe))
         .collect();
@@ -515,19 +524,11 @@ fn lower_stage(
                         Quantizer::Codes { m_cal }
                     } else {
                         let r_real = q as f64 * (2f64).powi(-f_in) / m_cal;
-                        let mut pf = const_frac([r_real], opts.const_bits);
                         // With fused requantization, R_s too is rounded to few signed digits
-                        // (a shift-and-add per input; docs/arithmetic.md). Rounding up can reach
-                        // 2^(const_bits−1) (e.g. 0x1FFFF → 2^17): one bit less then.
-                        let round = |pf: i32| match opts.input_digits {
-                            Some(d) => csd_round(const_code(r_real, pf), d),
-                            None => const_code(r_real, pf),
-                        };
-                        while round(pf) >= 1i64 << (opts.const_bits - 1) {
-                            pf -= 1;
-                        }
+                        // (a shift-and-add per input; docs/arithmetic.md).
+                        let (r, pf) = rounded_consts(&[r_real], opts.input_digits, opts.const_bits);
                         let pf = ctx.shift("requantization", pf)?;
-                        let recip = round(pf);
+                        let recip = r[0];
                         let prod_iv =
                             Interval::new(-v_abs, v_abs).mul(Interval::point(recip as i128));
                         let prod_iv = if nonneg { prod_iv.relu() } else { prod_iv };

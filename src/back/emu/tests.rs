@@ -65,47 +65,47 @@ pub(crate) fn lower_all_modes(
         &loaded.model,
         &crate::testutil::gaussian(64 * p.widths[0], calib_seed),
     );
-    let mut out: Vec<_> = Mode::ALL
-        .into_iter()
-        .map(|mode| (mode, lower_for(&loaded, &fw_args(p), mode, Some(&cal))))
-        .collect();
-    // Static mode's other requantization forms: fused with 1–4 digits (the default above has
-    // DEFAULT_REQUANT_DIGITS), and separate.
-    for (requant, digits) in [
-        (Requant::Fused, 1 + (p.seed % 4) as u32),
-        (Requant::Separate, 0),
-    ] {
-        let args = FwOptions {
-            requant,
-            requant_digits: digits.max(1),
-            ..fw_args(p)
-        };
-        out.push((
+    let mut forms: Vec<(Mode, FwOptions)> = Mode::ALL.map(|m| (m, fw_args(p))).to_vec();
+    forms.extend([
+        // Static mode's other requantization forms: fused with 1–4 digits (the default above
+        // has DEFAULT_REQUANT_DIGITS), and separate.
+        (
             Mode::Static,
-            lower_for(&loaded, &args, Mode::Static, Some(&cal)),
-        ));
-    }
-    // Static mode's first quantizer with 1–3 signed digits (1: a power of two).
-    let args = FwOptions {
-        input_digits: Some(1 + (p.seed % 3) as u32),
-        ..fw_args(p)
-    };
-    out.push((
-        Mode::Static,
-        lower_for(&loaded, &args, Mode::Static, Some(&cal)),
-    ));
-    // Dynamic mode's other forms: hidden values in real units, and the reciprocal's guard bits
-    // 0..=12 (the default above has scaled units and DEFAULT_RECIP_GUARD_BITS).
-    let args = FwOptions {
-        hidden_units: HiddenUnits::Real,
-        recip_guard_bits: (p.seed % 13) as i32,
-        ..fw_args(p)
-    };
-    out.push((
-        Mode::Dynamic,
-        lower_for(&loaded, &args, Mode::Dynamic, Some(&cal)),
-    ));
-    out
+            FwOptions {
+                requant_digits: 1 + (p.seed % 4) as u32,
+                ..fw_args(p)
+            },
+        ),
+        (
+            Mode::Static,
+            FwOptions {
+                requant: Requant::Separate,
+                ..fw_args(p)
+            },
+        ),
+        // Static mode's first quantizer with 1–3 signed digits (1: a power of two).
+        (
+            Mode::Static,
+            FwOptions {
+                input_digits: Some(1 + (p.seed % 3) as u32),
+                ..fw_args(p)
+            },
+        ),
+        // Dynamic mode's other forms: hidden values in real units, and the reciprocal's guard
+        // bits 0..=12 (the default above has scaled units and DEFAULT_RECIP_GUARD_BITS).
+        (
+            Mode::Dynamic,
+            FwOptions {
+                hidden_units: HiddenUnits::Real,
+                recip_guard_bits: (p.seed % 13) as i32,
+                ..fw_args(p)
+            },
+        ),
+    ]);
+    forms
+        .into_iter()
+        .map(|(mode, args)| (mode, lower_for(&loaded, &args, mode, Some(&cal))))
+        .collect()
 }
 
 /// Range analysis is sound and the emulator equals the naive i128 reference (192 problems in
