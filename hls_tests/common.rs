@@ -352,6 +352,9 @@ pub fn used_before_declared(text: &str) -> Vec<String> {
         "or",
         "signed",
         "initial",
+        "case",
+        "endcase",
+        "default",
     ];
     let toks = verilog_tokens(text);
     let mut declared = std::collections::HashSet::new();

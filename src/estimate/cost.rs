@@ -133,7 +133,11 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
     let signed_w = |x: &Sig| nl.node(*x).width + u32::from(!nl.node(*x).signed);
     let mut f = Features::default();
     match &node.op {
-        Op::Input(_) | Op::Const(_) | Op::DivInit { .. } | Op::DivQuot { .. } => {}
+        Op::Input(_)
+        | Op::Const(_)
+        | Op::Field { .. }
+        | Op::DivInit { .. }
+        | Op::DivQuot { .. } => {}
         Op::Add { a, b, sub } => {
             // Low bits where the operand that is added (or subtracted) is known zero are wires:
             // the shifted copies of a shift-and-add constant multiply (hw::csd).
@@ -204,17 +208,19 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
                 f.carry_bits = (wof(a) as i64 - *s as i64 + 1).max(1) as f64;
             }
         }
-        Op::ShiftRoundVar { a, e, base, neg } => {
-            let e_iv = nl.iv(*e);
-            let amax = if *neg {
-                *base as i128 - e_iv.lo
-            } else {
-                *base as i128 + e_iv.hi
-            } as u32;
-            let ww = (wof(a) + 1) as f64;
-            f.shift_bits = (w + 1.0) * ceil_log2(amax + 1) as f64;
-            f.mux_bits = ww;
-            f.carry_bits = w;
+        Op::ShiftRoundVar {
+            e, base, step, neg, ..
+        } => {
+            // Printed as a selection among constant slices (back::rtl::verilog): per value of
+            // `e`, the w + 1 window bits and a sticky bit; the sticky bits' OR trees; one
+            // w-bit ties-to-even increment.
+            let amounts = crate::hw::netlist::var_shift_amounts(nl.iv(*e), *base, *step, *neg);
+            let n = amounts.len().max(1) as f64;
+            f.mux_bits = (w + 2.0) * (n - 1.0);
+            f.carry_bits = w + amounts
+                .iter()
+                .map(|&(_, s)| s.saturating_sub(1) as f64)
+                .sum::<f64>();
         }
     }
     f

@@ -12,10 +12,37 @@ use crate::ir::firmware::{Dequant, Firmware, FwKind, Quantizer, TernaryFw};
 use crate::ir::fixed::{bit_length, ceil_log2, Interval};
 use crate::ir::Matrix;
 use crate::target::{AdderOptions, Adders};
+use std::collections::HashMap;
+
+/// Where a dynamic quantizer applies the fine part of its shift ([`coarse_exponent`]); the
+/// integers are the same either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FineShift {
+    /// One shift of the shared reciprocal: no per-input logic, but one logic level after the
+    /// divider, just before the multiplies.
+    Reciprocal,
+    /// A shift of every input while the reciprocal is divided: off the critical path, one small
+    /// selection per input.
+    Inputs,
+}
+
+/// Shared-adder graphs by layer index, kept across builds of the same firmware.
+pub type Graphs = HashMap<usize, cmvm::Graph>;
 
 /// Lowers the firmware; the result computes exactly the emulator's integers. `adders` chooses
 /// the structure of the ternary layers' sums (never their values).
 pub fn build(fw: &Firmware, adders: AdderOptions) -> Netlist {
+    build_with(fw, adders, &[], &mut Graphs::new())
+}
+
+/// As [`build`], with the fine shift of layer `l` from `fine[l]` ([`FineShift::Reciprocal`]
+/// past its end) and the shared-adder graphs taken from, or added to, `graphs`.
+pub fn build_with(
+    fw: &Firmware,
+    adders: AdderOptions,
+    fine: &[FineShift],
+    graphs: &mut Graphs,
+) -> Netlist {
     let mut nl = Netlist::default();
     nl.cur_class = Some(Class::Io);
     let in_iv = fw.input_type().interval();
@@ -23,7 +50,14 @@ pub fn build(fw: &Firmware, adders: AdderOptions) -> Netlist {
     for (li, layer) in fw.layers.iter().enumerate() {
         nl.cur_layer = li;
         let mut y: Vec<Sig> = match &layer.kind {
-            FwKind::Ternary(t) => ternary(&mut nl, t, &x, adders),
+            FwKind::Ternary(t) => {
+                let f = fine.get(li).copied().unwrap_or(FineShift::Reciprocal);
+                let sums = Sums {
+                    adders,
+                    graph: graphs,
+                };
+                ternary(&mut nl, t, &x, sums, f)
+            }
             FwKind::Dense(d) => {
                 nl.cur_class = Some(Class::Dequant);
                 (0..layer.n_out)
@@ -66,48 +100,58 @@ pub fn build(fw: &Firmware, adders: AdderOptions) -> Netlist {
     nl
 }
 
-/// Union of `iv.shift_round(base ± e)` over every `e` of `e_iv`.
-fn shift_var_iv(iv: Interval, e_iv: Interval, base: i32, neg: bool) -> Interval {
+/// Union of `iv.shift_round(base ± step·e)` over every `e` of `e_iv`.
+fn shift_var_iv(iv: Interval, e_iv: Interval, base: i32, step: u32, neg: bool) -> Interval {
     let mut r: Option<Interval> = None;
     for e in e_iv.lo..=e_iv.hi {
-        let s = if neg {
-            base - e as i32
-        } else {
-            base + e as i32
-        };
+        let k = step as i32 * e as i32;
+        let s = if neg { base - k } else { base + k };
         let v = iv.shift_round(s);
         r = Some(r.map_or(v, |u| u.union(v)));
     }
     r.unwrap_or(iv)
 }
 
-/// `rnd(a, base ± e)`; `bound`, when given, is a range the result is proven to lie in (the
-/// quantizers' `|q| ≤ Q`, docs/arithmetic.md), which narrows the word to the code width.
-fn shift_round_var(
-    nl: &mut Netlist,
-    a: Sig,
+/// A variable rounding shift `rnd(a, base ± step·e)` ([`Op::ShiftRoundVar`]).
+#[derive(Clone, Copy)]
+struct VarShift {
     e: Sig,
     base: i32,
+    step: u32,
     neg: bool,
-    bound: Option<Interval>,
-) -> Sig {
-    let e_iv = nl.iv(e);
+}
+
+/// `rnd(a, base ± step·e)`; `bound`, when given, is a range the result is proven to lie in (the
+/// quantizers' `|q| ≤ Q`, docs/arithmetic.md), which narrows the word to the code width.
+fn shift_round_var(nl: &mut Netlist, a: Sig, v: VarShift, bound: Option<Interval>) -> Sig {
+    let e_iv = nl.iv(v.e);
+    let k = |e: i128| v.step as i32 * e as i32;
     // Smallest shift must be ≥ 0: pre-shift left (exact) so that it is.
-    let min_s = if neg {
-        base - e_iv.hi as i32
+    let min_s = if v.neg {
+        v.base - k(e_iv.hi)
     } else {
-        base + e_iv.lo as i32
+        v.base + k(e_iv.lo)
     };
     let (a, base) = if min_s < 0 {
-        (nl.shift_round(a, min_s), base - min_s)
+        (nl.shift_round(a, min_s), v.base - min_s)
     } else {
-        (a, base)
+        (a, v.base)
     };
-    let mut iv = shift_var_iv(nl.iv(a), e_iv, base, neg);
+    let mut iv = shift_var_iv(nl.iv(a), e_iv, base, v.step, v.neg);
     if let Some(b) = bound {
         iv = Interval::new(iv.lo.max(b.lo), iv.hi.min(b.hi));
     }
-    nl.push(Op::ShiftRoundVar { a, e, base, neg }, iv)
+    let (e, step, neg) = (v.e, v.step, v.neg);
+    nl.push(
+        Op::ShiftRoundVar {
+            a,
+            e,
+            base,
+            step,
+            neg,
+        },
+        iv,
+    )
 }
 
 /// `max(max_k |x_k|, floor)` as a balanced tree.
@@ -157,7 +201,13 @@ fn center(nl: &mut Netlist, x: &[Sig]) -> Vec<Sig> {
         .collect()
 }
 
-fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> Vec<Sig> {
+/// How a layer's ternary sums are built: the adder options and the graph cache.
+struct Sums<'a> {
+    adders: AdderOptions,
+    graph: &'a mut Graphs,
+}
+
+fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], sums: Sums, fine: FineShift) -> Vec<Sig> {
     nl.cur_class = Some(Class::Quantizer);
     let centred;
     let x = match t.center {
@@ -180,11 +230,12 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> 
             let m = max_abs(nl, x, *m_floor);
             let e = bitlen_node(nl, m);
             let r = reciprocal(nl, m, e, t.qmax, *guard, recip_type.width);
-            let codes = x
+            let (xs, r, shift) = coarse_exponent(nl, x, r, e, *guard, fine);
+            let codes = xs
                 .iter()
                 .map(|&v| {
                     let p = nl.mul(v, r);
-                    let c = shift_round_var(nl, p, e, *guard, false, Some(q_bound));
+                    let c = shift_round_var(nl, p, shift, Some(q_bound));
                     nl.clamp(c, lo, hi)
                 })
                 .collect();
@@ -203,7 +254,13 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> 
                 .iter()
                 .map(|&v| {
                     let p = nl.mul_const(v, t.qmax);
-                    let c = shift_round_var(nl, p, e, 0, false, Some(q_bound));
+                    let sh = VarShift {
+                        e,
+                        base: 0,
+                        step: 1,
+                        neg: false,
+                    };
+                    let c = shift_round_var(nl, p, sh, Some(q_bound));
                     nl.clamp(c, lo, hi)
                 })
                 .collect();
@@ -226,7 +283,17 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> 
         Quantizer::Codes { .. } => (x.to_vec(), None),
     };
     nl.cur_class = Some(Class::TernaryAdder);
-    let accs = accumulate_signed(nl, &t.weights, &codes, adders);
+    let accs = match sums.adders.adders {
+        Adders::Trees => accumulate_signed(nl, &t.weights, &codes, sums.adders),
+        Adders::Shared => {
+            let opts = cmvm_options(sums.adders);
+            let g = sums
+                .graph
+                .entry(nl.cur_layer)
+                .or_insert_with(|| cmvm::shared(&t.weights, &opts));
+            graph(nl, g, &codes)
+        }
+    };
     let mut out = Vec::with_capacity(t.weights.rows);
     for (n, &(acc, neg)) in accs.iter().enumerate() {
         nl.cur_class = Some(Class::Dequant);
@@ -248,7 +315,13 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> 
             }
             (Quantizer::Pow2 { .. }, Some(e)) => {
                 let p = nl.mul_const(acc, c);
-                shift_round_var(nl, p, e, t.shift, true, None)
+                let sh = VarShift {
+                    e,
+                    base: t.shift,
+                    step: 1,
+                    neg: true,
+                };
+                shift_round_var(nl, p, sh, None)
             }
             _ => {
                 let p = nl.mul_const(acc, c);
@@ -258,6 +331,77 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], adders: AdderOptions) -> 
         out.push(nl.add_const(v, t.bias[n]));
     }
     out
+}
+
+/// Widest reciprocal operand kept on one DSP48E2 port (18 bits signed).
+const RECIP_PORT_MAX: i128 = (1 << 17) - 1;
+/// Widest signed operand of a DSP48E2's A port.
+const DSP_A_BITS: u32 = 27;
+/// log2 of the largest step of [`coarse_exponent`].
+const MAX_STEP_LOG2: u32 = 2;
+
+/// The dynamic quantizer's `rnd(X_k·R, G + e)` with fewer distinct shifts per input. For a step
+/// `k` (a power of two), `e + k − 1 = k·E + g` (`E` and `g` are bit fields of one small adder)
+/// and, with `f = k − 1 − g`, `rnd(X·R, G + e) = rnd((X << f)·R, G + k·E) = rnd(X·(R << f), G + k·E)`
+/// exactly. Each input's rounding then selects among `⌈range(e)/k⌉` windows of its product
+/// instead of one per value of `e`. The fine shift `f` goes where `fine` says. `k` is the
+/// largest power of two up to 4 that keeps the shifted operand on its DSP port (`R`: 18 bits
+/// signed, `k` = 4 for the default 6 guard bits; an input: 27 bits); `k` = 1 is the plain form.
+/// Returns the inputs and the reciprocal to multiply, and the rounding shift.
+fn coarse_exponent(
+    nl: &mut Netlist,
+    x: &[Sig],
+    r: Sig,
+    e: Sig,
+    guard: i32,
+    fine: FineShift,
+) -> (Vec<Sig>, Sig, VarShift) {
+    let plain = VarShift {
+        e,
+        base: guard,
+        step: 1,
+        neg: false,
+    };
+    let swidth = |nl: &Netlist, v: Sig| nl.node(v).width + u32::from(!nl.node(v).signed);
+    let fits = |nl: &Netlist, lb: u32| match fine {
+        FineShift::Reciprocal => nl.iv(r).hi << ((1 << lb) - 1) <= RECIP_PORT_MAX,
+        FineShift::Inputs => x
+            .iter()
+            .all(|&v| swidth(nl, v) + (1 << lb) - 1 <= DSP_A_BITS),
+    };
+    let lb = (0..=MAX_STEP_LOG2)
+        .rev()
+        .find(|&lb| fits(nl, lb))
+        .unwrap_or(0);
+    let step = 1u32 << lb;
+    if step == 1 {
+        return (x.to_vec(), r, plain);
+    }
+    let e3 = nl.add_const(e, step as i64 - 1);
+    let ew = nl.node(e3).width;
+    let big = nl.field(e3, lb, ew.saturating_sub(lb).max(1));
+    let g = nl.field(e3, 0, lb);
+    let shl = |nl: &mut Netlist, a: Sig| {
+        let iv = nl.iv(a);
+        let k = step as i128 - 1;
+        let iv = Interval::new(iv.lo.min(iv.lo << k), iv.hi.max(iv.hi << k));
+        let op = Op::ShlVar {
+            a,
+            e: g,
+            base: step as i32 - 1,
+            half: false,
+        };
+        nl.push(op, iv)
+    };
+    let sh = VarShift {
+        e: big,
+        step,
+        ..plain
+    };
+    match fine {
+        FineShift::Reciprocal => (x.to_vec(), shl(nl, r), sh),
+        FineShift::Inputs => (x.iter().map(|&v| shl(nl, v)).collect(), r, sh),
+    }
 }
 
 /// Fused requantization `clamp(rnd(acc·e + h, shift), lo, hi)` (the stage's ReLU follows).
@@ -339,13 +483,14 @@ pub fn accumulate_signed(
         Adders::Trees => (0..w.rows)
             .map(|n| (tree(nl, row_terms(w.row(n), x)), false))
             .collect(),
-        Adders::Shared => {
-            let opts = cmvm::Options {
-                max_extra_depth: o.max_extra_depth,
-                ..Default::default()
-            };
-            graph(nl, &cmvm::shared(w, &opts), x)
-        }
+        Adders::Shared => graph(nl, &cmvm::shared(w, &cmvm_options(o)), x),
+    }
+}
+
+fn cmvm_options(o: AdderOptions) -> cmvm::Options {
+    cmvm::Options {
+        max_extra_depth: o.max_extra_depth,
+        ..Default::default()
     }
 }
 

@@ -149,11 +149,23 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
         Op::Mul(a, b) => Op::Mul(m(a), m(b)),
         Op::MulConst(a, c) => Op::MulConst(m(a), *c),
         Op::ShiftRound(a, s) => Op::ShiftRound(m(a), *s),
-        Op::ShiftRoundVar { a, e, base, neg } => Op::ShiftRoundVar {
+        Op::ShiftRoundVar {
+            a,
+            e,
+            base,
+            step,
+            neg,
+        } => Op::ShiftRoundVar {
             a: m(a),
             e: m(e),
             base: *base,
+            step: *step,
             neg: *neg,
+        },
+        Op::Field { a, lo, n } => Op::Field {
+            a: m(a),
+            lo: *lo,
+            n: *n,
         },
         Op::Clamp { a, lo, hi } => Op::Clamp {
             a: m(a),

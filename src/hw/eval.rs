@@ -80,14 +80,22 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
             Op::Mul(a, b) => g(a) * g(b),
             Op::MulConst(a, c) => g(a) * *c as i128,
             Op::ShiftRound(a, s) => shift_round_i128(g(a), *s),
-            Op::ShiftRoundVar { a, e, base, neg } => {
+            Op::ShiftRoundVar {
+                a,
+                e,
+                base,
+                step,
+                neg,
+            } => {
+                let k = *step as i128 * g(e);
                 let s = if *neg {
-                    *base as i128 - g(e)
+                    *base as i128 - k
                 } else {
-                    *base as i128 + g(e)
+                    *base as i128 + k
                 };
                 shift_round_i128(g(a), s as i32)
             }
+            Op::Field { a, lo, n } => (g(a) >> lo) & ((1i128 << n) - 1),
             Op::Clamp { a, lo, hi } => g(a).clamp(*lo as i128, *hi as i128),
             Op::AddConst(a, c) => g(a) + *c as i128,
             Op::Relu(a) => g(a).max(0),
@@ -144,6 +152,59 @@ mod tests {
             .collect()
     }
 
+    /// The netlist with every dynamic quantizer's fine shift on its inputs
+    /// ([`crate::hw::build::FineShift::Inputs`]; the default build shifts the reciprocal).
+    fn inputs_shifted(fw: &crate::ir::firmware::Firmware, o: crate::target::AdderOptions) -> Netlist {
+        use crate::hw::build::{build_with, FineShift, Graphs};
+        let fine = vec![FineShift::Inputs; fw.layers.len()];
+        build_with(fw, o, &fine, &mut Graphs::new())
+    }
+
+    /// Both fine-shift forms of a dynamic quantizer round on a 4-bit grid of shifts (so the
+    /// property test below exercises them, not the plain form), and shift what they say.
+    #[test]
+    fn dynamic_quantizers_use_the_coarse_shift() {
+        use crate::back::emu::problem::Problem;
+        use crate::ir::{firmware::Mode, ProfileName};
+        let p = Problem {
+            widths: vec![6, 8, 3],
+            seed: 5,
+            bias: true,
+            dense_first: false,
+            batchnorm: false,
+            zero_frac: 0.33,
+            in_width: 12,
+            in_int: 4,
+            frac_bits: 10,
+            profile: ProfileName::Bithep,
+            events: 0,
+        };
+        let (_, fw) = lower_all_modes(&p, 5)
+            .into_iter()
+            .find(|(m, _)| *m == Mode::Dynamic)
+            .unwrap();
+        let fw = fw.unwrap();
+        let o = adder_options(5);
+        for (nl, shifted) in [
+            (crate::hw::build::build(&fw, o), 2usize),
+            (inputs_shifted(&fw, o), 6 + 8),
+        ] {
+            let steps: Vec<u32> = nl
+                .nodes
+                .iter()
+                .filter_map(|n| match n.op {
+                    Op::ShiftRoundVar { step, .. } => Some(step),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(steps, vec![4; 6 + 8]);
+            let shl = |n: &crate::hw::netlist::Node| {
+                matches!(n.op, Op::ShlVar { half: false, base: 3, .. })
+            };
+            assert_eq!(nl.nodes.iter().filter(|n| shl(n)).count(), shifted);
+        }
+    }
+
     /// The netlist (as built, and with constant multiplies as shift-and-add) computes the
     /// emulator's outputs, and no node leaves its interval or word
     /// (128 problems in every mode; at least 90 % of the pairs must lower).
@@ -163,6 +224,7 @@ mod tests {
                     tally.ran();
                     let nl = crate::hw::build::build(&fw, adder_options(p.seed));
                     let lut = rewrite(&nl, ConstMul::Lut);
+                    let inputs = inputs_shifted(&fw, adder_options(p.seed));
                     let emu = Emulator::new(&fw);
                     let t = fw.input_type();
                     for x in adversarial_inputs(
@@ -173,7 +235,7 @@ mod tests {
                     ) {
                         let mut out = vec![0i64; fw.n_out];
                         emu.run_codes(&x, &mut out);
-                        for (form, nl) in [("dsp", &nl), ("lut", &lut)] {
+                        for (form, nl) in [("dsp", &nl), ("lut", &lut), ("inputs", &inputs)] {
                             let vals = eval(nl, &x);
                             prop_assert!(vals.is_ok(), "mode {mode} {form}: {:?}", vals);
                             prop_assert_eq!(

@@ -13,7 +13,7 @@ pub mod eval;
 pub mod netlist;
 pub mod schedule;
 
-use crate::ir::firmware::Firmware;
+use crate::ir::firmware::{Firmware, FwKind, Quantizer};
 use netlist::Netlist;
 use schedule::{PipelineOptions, Schedule};
 
@@ -25,14 +25,38 @@ pub struct Design {
 }
 
 impl Design {
+    /// Builds and schedules `fw`. Each dynamic quantizer shifts its reciprocal
+    /// ([`build::FineShift::Reciprocal`], the fewest LUTs) unless shifting its inputs instead
+    /// gives a shorter pipeline; layers are tried in order, a change kept only if it shortens it.
     pub fn new(fw: &Firmware, pipeline: PipelineOptions) -> Design {
-        let netlist = csd::rewrite(&build::build(fw, pipeline.adders), pipeline.const_mul);
-        let schedule = schedule::schedule(&netlist, pipeline);
-        Design {
-            netlist,
-            schedule,
-            pipeline,
+        let mut graphs = build::Graphs::new();
+        let mut make = |fine: &[build::FineShift]| {
+            let nl = build::build_with(fw, pipeline.adders, fine, &mut graphs);
+            let netlist = csd::rewrite(&nl, pipeline.const_mul);
+            let schedule = schedule::schedule(&netlist, pipeline);
+            Design {
+                netlist,
+                schedule,
+                pipeline,
+            }
+        };
+        let mut fine = vec![build::FineShift::Reciprocal; fw.layers.len()];
+        let mut best = make(&fine);
+        for l in 0..fw.layers.len() {
+            let dynamic = matches!(&fw.layers[l].kind,
+                FwKind::Ternary(t) if matches!(t.quant, Quantizer::Dynamic { .. }));
+            if !dynamic {
+                continue;
+            }
+            fine[l] = build::FineShift::Inputs;
+            let d = make(&fine);
+            if d.latency() < best.latency() {
+                best = d;
+            } else {
+                fine[l] = build::FineShift::Reciprocal;
+            }
         }
+        best
     }
     pub fn latency(&self) -> u32 {
         self.schedule.latency

@@ -40,8 +40,9 @@ pub enum Op {
     MaxConst(Sig, i64),
     /// `bitlen(a)` (leading-one position + 1; 0 for 0) of a non-negative value.
     BitLen(Sig),
-    /// `(half ? floor(a/2) : a) << (base − e)` of a non-negative `a`, for a signal `e` with
-    /// `e ≤ base` (a barrel shift; normalizes the divisor of the reciprocal).
+    /// `(half ? floor(a/2) : a) << (base − e)` for a signal `e` with `e ≤ base` (a barrel shift:
+    /// normalizes the divisor of the reciprocal, or pre-shifts a quantizer input); `half` only
+    /// for a non-negative `a`.
     ShlVar {
         a: Sig,
         e: Sig,
@@ -72,14 +73,18 @@ pub enum Op {
     MulConst(Sig, i64),
     /// `rnd(a, s)`: `a · 2^-s` rounded half to even (an exact left shift when `s ≤ 0`).
     ShiftRound(Sig, i32),
-    /// `rnd(a, base + e)` (`neg`: `base − e`) for a signal `e`, `base ± e ≥ 0` for every `e` in
-    /// range (the builder pre-shifts to guarantee it).
+    /// `rnd(a, base + step·e)` (`neg`: `base − step·e`) for a signal `e`, the shift `≥ 0` for
+    /// every `e` in range (the builder pre-shifts to guarantee it). A `step` above 1 means fewer
+    /// distinct shifts, so a narrower selection per output bit.
     ShiftRoundVar {
         a: Sig,
         e: Sig,
         base: i32,
+        step: u32,
         neg: bool,
     },
+    /// Bits `[lo, lo + n)` of a non-negative `a`: `floor(a / 2^lo) mod 2^n` (wiring).
+    Field { a: Sig, lo: u32, n: u32 },
     /// `clamp(a, lo, hi)`.
     Clamp { a: Sig, lo: i64, hi: i64 },
     /// `a + c`.
@@ -265,6 +270,20 @@ impl Netlist {
         self.push(Op::Relu(a), ia.relu())
     }
 
+    /// Bits `[lo, lo + n)` of the non-negative `a` ([`Op::Field`]).
+    pub fn field(&mut self, a: Sig, lo: u32, n: u32) -> Sig {
+        let ia = self.iv(a);
+        debug_assert!(ia.lo >= 0, "a field of a negative value");
+        let (l, h) = (ia.lo >> lo, ia.hi >> lo);
+        let iv = if h >> n == l >> n {
+            // No wrap-around of the field inside the range.
+            Interval::new(l & ((1 << n) - 1), h & ((1 << n) - 1))
+        } else {
+            Interval::new(0, (1 << n) - 1)
+        };
+        self.push(Op::Field { a, lo, n }, iv)
+    }
+
     /// Operands of a node, in order.
     pub fn operands(&self, s: Sig) -> Vec<Sig> {
         match &self.node(s).op {
@@ -278,7 +297,8 @@ impl Netlist {
             | Op::ShiftRound(a, _)
             | Op::Clamp { a, .. }
             | Op::AddConst(a, _)
-            | Op::Relu(a) => vec![*a],
+            | Op::Relu(a)
+            | Op::Field { a, .. } => vec![*a],
             Op::ShlVar { a, e, .. } | Op::ShiftRoundVar { a, e, .. } => vec![*a, *e],
             Op::DivInit { h, .. } => vec![*h],
             Op::DivStep { prev, d, nbit, .. } => match nbit {
@@ -288,6 +308,22 @@ impl Netlist {
             Op::DivQuot { steps, .. } => steps.clone(),
         }
     }
+}
+
+/// `(e, shift)` for every value `e` of the interval: the shifts `base ± step·e` of an
+/// [`Op::ShiftRoundVar`] (all `≥ 0`, as the builder guarantees).
+pub fn var_shift_amounts(e_iv: Interval, base: i32, step: u32, neg: bool) -> Vec<(i128, u32)> {
+    (e_iv.lo..=e_iv.hi)
+        .map(|v| {
+            let k = step as i128 * v;
+            let s = if neg {
+                base as i128 - k
+            } else {
+                base as i128 + k
+            };
+            (v, s.max(0) as u32)
+        })
+        .collect()
 }
 
 /// The word of an interval: `(width, signed)`.

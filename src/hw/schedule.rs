@@ -78,7 +78,11 @@ pub const ADDER_LEVEL_NS: f64 = 1.25;
 /// one level each, so such a product costs its tree's `⌈log2 digits⌉` levels.
 pub fn levels(op: &Op, stage: u32) -> u32 {
     match op {
-        Op::Input(_) | Op::Const(_) | Op::DivInit { .. } | Op::DivQuot { .. } => 0,
+        Op::Input(_)
+        | Op::Const(_)
+        | Op::Field { .. }
+        | Op::DivInit { .. }
+        | Op::DivQuot { .. } => 0,
         Op::ShiftRound(_, s) if *s <= 0 => 0,
         Op::Mul(..) | Op::MulConst(..) => stage,
         Op::ShiftRoundVar { .. } => 2,

@@ -92,6 +92,63 @@ fn product(o: &mut String, i: usize, w: u32, (na, wa, sa): (&str, u32, bool), rh
     decl(o, &Names::node(i), w, &ext(&p, ww, true, w));
 }
 
+/// `n<i> = rnd(a, s_e)` for the shift `s_e` selected by the signal `e` (`amounts`: every value of
+/// `e` in its proven range with its shift). Per value, the floor's bits and the rounding bit are
+/// a constant slice and the sticky bit a constant OR; a `case` selects them (values outside the
+/// proven range are don't-cares), then one ties-to-even increment.
+fn shift_round_select(
+    o: &mut String,
+    i: usize,
+    w: u32,
+    (na, wa, sa): (String, u32, bool),
+    ne: &str,
+    we: u32,
+    amounts: &[(i128, u32)],
+) {
+    let amax = amounts.iter().map(|&(_, s)| s).max().unwrap_or(0);
+    let ww = wa.max(amax + w) + 1;
+    let (x, t, st) = (
+        Names::aux(i, "x"),
+        Names::aux(i, "t"),
+        Names::aux(i, "sticky"),
+    );
+    decl(o, &x, ww, &ext(&na, wa, sa, ww));
+    let _ = writeln!(o, "    reg [{w}:0] {t};");
+    let _ = writeln!(o, "    reg {st};");
+    let _ = writeln!(o, "    always @* begin");
+    let _ = writeln!(o, "        case ({ne})");
+    for &(v, s) in amounts {
+        let window = if s == 0 {
+            format!("{{{x}[{}:0], 1'b0}}", w - 1)
+        } else {
+            format!("{x}[{}:{}]", s + w - 1, s - 1)
+        };
+        let sticky = if s >= 2 {
+            format!("|{x}[{}:0]", s - 2)
+        } else {
+            "1'b0".to_string()
+        };
+        let _ = writeln!(
+            o,
+            "        {}: begin {t} = {window}; {st} = {sticky}; end",
+            lit(v, we)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "        default: begin {t} = {{{}{{1'bx}}}}; {st} = 1'bx; end",
+        w + 1
+    );
+    let _ = writeln!(o, "        endcase");
+    let _ = writeln!(o, "    end");
+    decl(
+        o,
+        &Names::node(i),
+        w,
+        &format!("{t}[{w}:1] + ({t}[0] & ({st} | {t}[1]))"),
+    );
+}
+
 /// The module body (declarations and logic) for the netlist under a schedule. Every
 /// identifier is declared before its first use (Verilog-2001 requires it; Vivado enforces it):
 /// the pipeline registers first, then each node's wires in netlist (topological) order.
@@ -238,7 +295,7 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 );
             }
             Op::ShlVar { a, e, base, half } => {
-                let ((na, wa, _), (ne, we, _)) = (arg(*a), arg(*e));
+                let ((na, wa, sa), (ne, we, _)) = (arg(*a), arg(*e));
                 let wamt = sbits(*base as i128).max(we + 1);
                 let amt = Names::aux(i, "amt");
                 decl(
@@ -263,12 +320,7 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 } else if *half {
                     decl(&mut o, &me, w, &lit(0, w));
                 } else {
-                    decl(
-                        &mut o,
-                        &me,
-                        w,
-                        &format!("{} << {amt}", ext(&na, wa, false, w)),
-                    );
+                    decl(&mut o, &me, w, &format!("{} << {amt}", ext(&na, wa, sa, w)));
                 }
             }
             Op::DivInit { h, q, qshift, wr } => {
@@ -379,65 +431,26 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                     decl(&mut o, &me, w, &format!("{sum}[{}:{s}]", s + w - 1));
                 }
             }
-            Op::ShiftRoundVar { a, e, base, neg } => {
-                let ((na, wa, sa), (ne, we, _)) = (arg(*a), arg(*e));
-                let e_iv = nl.iv(*e);
-                let amax = if *neg {
-                    *base as i128 - e_iv.lo
+            Op::ShiftRoundVar {
+                a,
+                e,
+                base,
+                step,
+                neg,
+            } => {
+                let amounts = crate::hw::netlist::var_shift_amounts(nl.iv(*e), *base, *step, *neg);
+                shift_round_select(&mut o, i, w, arg(*a), &arg(*e).0, arg(*e).1, &amounts);
+            }
+            Op::Field { a, lo, n } => {
+                let (na, wa, _) = arg(*a);
+                let hi = (lo + n).min(wa);
+                if hi <= *lo {
+                    decl(&mut o, &me, w, &lit(0, w));
                 } else {
-                    *base as i128 + e_iv.hi
-                } as u32;
-                let wamt = sbits(amax as i128).max(we + 1) + 1;
-                let amt = Names::aux(i, "amt");
-                let op = if *neg { '-' } else { '+' };
-                decl(
-                    &mut o,
-                    &amt,
-                    wamt,
-                    &format!(
-                        "{} {op} {}",
-                        lit(*base as i128, wamt),
-                        ext(&ne, we, false, wamt)
-                    ),
-                );
-                // One barrel shift by amt-1 gives the floor's bits, the rounding bit t[0] and,
-                // with a thermometer mask, the sticky bit: ties-to-even increment.
-                let ww = wa.max(w) + 1;
-                let (x, am1, t, mask, sticky, r) = (
-                    Names::aux(i, "x"),
-                    Names::aux(i, "am1"),
-                    Names::aux(i, "t"),
-                    Names::aux(i, "mask"),
-                    Names::aux(i, "sticky"),
-                    Names::aux(i, "r"),
-                );
-                decl(&mut o, &x, ww, &ext(&na, wa, sa, ww));
-                decl(&mut o, &am1, wamt, &format!("{amt} - {}", lit(1, wamt)));
-                decl(&mut o, &t, ww, &format!("$signed({x}) >>> {am1}"));
-                decl(&mut o, &mask, ww, &format!("~({} << {am1})", lit(-1, ww)));
-                decl(&mut o, &sticky, 1, &format!("|({x} & {mask})"));
-                decl(
-                    &mut o,
-                    &r,
-                    ww,
-                    &format!(
-                        "{{{t}[{}], {t}[{}:1]}} + {{{}'b0, {t}[0] & ({sticky} | {t}[1])}}",
-                        ww - 1,
-                        ww - 1,
-                        ww - 1
-                    ),
-                );
-                decl(
-                    &mut o,
-                    &me,
-                    w,
-                    &format!(
-                        "({amt} == {}) ? {} : {}",
-                        lit(0, wamt),
-                        ext(&x, ww, true, w),
-                        ext(&r, ww, true, w)
-                    ),
-                );
+                    let f = Names::aux(i, "f");
+                    decl(&mut o, &f, hi - lo, &format!("{na}[{}:{lo}]", hi - 1));
+                    decl(&mut o, &me, w, &ext(&f, hi - lo, false, w));
+                }
             }
         }
     }
