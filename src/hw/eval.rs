@@ -154,7 +154,10 @@ mod tests {
 
     /// The netlist with every dynamic quantizer's fine shift on its inputs
     /// ([`crate::hw::build::FineShift::Inputs`]; the default build shifts the reciprocal).
-    fn inputs_shifted(fw: &crate::ir::firmware::Firmware, o: crate::target::AdderOptions) -> Netlist {
+    fn inputs_shifted(
+        fw: &crate::ir::firmware::Firmware,
+        o: crate::target::AdderOptions,
+    ) -> Netlist {
         use crate::hw::build::{build_with, FineShift, Graphs};
         let fine = vec![FineShift::Inputs; fw.layers.len()];
         build_with(fw, o, &fine, &mut Graphs::new())
@@ -199,7 +202,14 @@ mod tests {
                 .collect();
             assert_eq!(steps, vec![4; 6 + 8]);
             let shl = |n: &crate::hw::netlist::Node| {
-                matches!(n.op, Op::ShlVar { half: false, base: 3, .. })
+                matches!(
+                    n.op,
+                    Op::ShlVar {
+                        half: false,
+                        base: 3,
+                        ..
+                    }
+                )
             };
             assert_eq!(nl.nodes.iter().filter(|n| shl(n)).count(), shifted);
         }
