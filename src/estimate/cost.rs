@@ -23,10 +23,12 @@ pub struct Features {
     pub carry_bits: f64,
     /// Bits of 2:1 selections (max, clamp, ReLU, |x|, division steps).
     pub mux_bits: f64,
-    /// Bits × stages of barrel shifters (`<<` by a signal: normalizers, pre-shifts).
+    /// Bits × stages of barrel shifters among more than 4 amounts (the reciprocal's
+    /// normalizers).
     pub shift_bits: f64,
-    /// Variable rounding shifts printed as a selection among constant slices: (output bits + 2)
-    /// × (distinct shift amounts − 1).
+    /// Selections among a variable shift's amounts: (output bits + 2) × (amounts − 1) for the
+    /// rounding shifts printed as a `case` of constant slices, output bits × (amounts − 1) for
+    /// shifts among at most 4 amounts.
     pub sel_bits: f64,
     /// Bits multiplied in LUTs (multiplies too small for a DSP).
     pub lut_mul_bits: f64,
@@ -79,7 +81,7 @@ pub const COEFFS: Coefficients = Coefficients {
     utree: 0.1377,
     carry: 0.1255,
     mux: 0.3004,
-    // shift, sel and dsp refitted 2026-12-02 with the others held (docs/estimate.md).
+    // shift, sel and var_dsp refitted 2026-12-02 with the others held (docs/estimate.md).
     shift: 4.0402,
     sel: 0.2869,
     // No calibration design keeps a multiply in LUTs: one LUT per partial-product bit, unfitted.
