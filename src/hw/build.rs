@@ -52,11 +52,7 @@ pub fn build_with(
         let mut y: Vec<Sig> = match &layer.kind {
             FwKind::Ternary(t) => {
                 let f = fine.get(li).copied().unwrap_or(FineShift::Reciprocal);
-                let sums = Sums {
-                    adders,
-                    graph: graphs,
-                };
-                ternary(&mut nl, t, &x, sums, f)
+                ternary(&mut nl, t, &x, adders, graphs, f)
             }
             FwKind::Dense(d) => {
                 nl.cur_class = Some(Class::Dequant);
@@ -119,6 +115,18 @@ struct VarShift {
     base: i32,
     step: u32,
     neg: bool,
+}
+
+impl VarShift {
+    /// `rnd(a, base ± e)`: one shift per value of `e`.
+    fn plain(e: Sig, base: i32, neg: bool) -> VarShift {
+        VarShift {
+            e,
+            base,
+            step: 1,
+            neg,
+        }
+    }
 }
 
 /// `rnd(a, base ± step·e)`; `bound`, when given, is a range the result is proven to lie in (the
@@ -201,13 +209,14 @@ fn center(nl: &mut Netlist, x: &[Sig]) -> Vec<Sig> {
         .collect()
 }
 
-/// How a layer's ternary sums are built: the adder options and the graph cache.
-struct Sums<'a> {
+fn ternary(
+    nl: &mut Netlist,
+    t: &TernaryFw,
+    x: &[Sig],
     adders: AdderOptions,
-    graph: &'a mut Graphs,
-}
-
-fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], sums: Sums, fine: FineShift) -> Vec<Sig> {
+    graphs: &mut Graphs,
+    fine: FineShift,
+) -> Vec<Sig> {
     nl.cur_class = Some(Class::Quantizer);
     let centred;
     let x = match t.center {
@@ -254,13 +263,7 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], sums: Sums, fine: FineShi
                 .iter()
                 .map(|&v| {
                     let p = nl.mul_const(v, t.qmax);
-                    let sh = VarShift {
-                        e,
-                        base: 0,
-                        step: 1,
-                        neg: false,
-                    };
-                    let c = shift_round_var(nl, p, sh, Some(q_bound));
+                    let c = shift_round_var(nl, p, VarShift::plain(e, 0, false), Some(q_bound));
                     nl.clamp(c, lo, hi)
                 })
                 .collect();
@@ -283,17 +286,8 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], sums: Sums, fine: FineShi
         Quantizer::Codes { .. } => (x.to_vec(), None),
     };
     nl.cur_class = Some(Class::TernaryAdder);
-    let accs = match sums.adders.adders {
-        Adders::Trees => accumulate_signed(nl, &t.weights, &codes, sums.adders),
-        Adders::Shared => {
-            let opts = cmvm_options(sums.adders);
-            let g = sums
-                .graph
-                .entry(nl.cur_layer)
-                .or_insert_with(|| cmvm::shared(&t.weights, &opts));
-            graph(nl, g, &codes)
-        }
-    };
+    let layer = nl.cur_layer;
+    let accs = accumulate_cached(nl, &t.weights, &codes, adders, (graphs, layer));
     let mut out = Vec::with_capacity(t.weights.rows);
     for (n, &(acc, neg)) in accs.iter().enumerate() {
         nl.cur_class = Some(Class::Dequant);
@@ -315,13 +309,7 @@ fn ternary(nl: &mut Netlist, t: &TernaryFw, x: &[Sig], sums: Sums, fine: FineShi
             }
             (Quantizer::Pow2 { .. }, Some(e)) => {
                 let p = nl.mul_const(acc, c);
-                let sh = VarShift {
-                    e,
-                    base: t.shift,
-                    step: 1,
-                    neg: true,
-                };
-                shift_round_var(nl, p, sh, None)
+                shift_round_var(nl, p, VarShift::plain(e, t.shift, true), None)
             }
             _ => {
                 let p = nl.mul_const(acc, c);
@@ -356,12 +344,7 @@ fn coarse_exponent(
     guard: i32,
     fine: FineShift,
 ) -> (Vec<Sig>, Sig, VarShift) {
-    let plain = VarShift {
-        e,
-        base: guard,
-        step: 1,
-        neg: false,
-    };
+    let plain = VarShift::plain(e, guard, false);
     let swidth = |nl: &Netlist, v: Sig| nl.node(v).width + u32::from(!nl.node(v).signed);
     let fits = |nl: &Netlist, lb: u32| match fine {
         FineShift::Reciprocal => nl.iv(r).hi << ((1 << lb) - 1) <= RECIP_PORT_MAX,
@@ -479,18 +462,30 @@ pub fn accumulate_signed(
     x: &[Sig],
     o: AdderOptions,
 ) -> Vec<(Sig, bool)> {
+    accumulate_cached(nl, w, x, o, (&mut Graphs::new(), 0))
+}
+
+/// As [`accumulate_signed`], with the shared-adder graph of `w` kept in `graphs` under `key`
+/// (computed there once).
+fn accumulate_cached(
+    nl: &mut Netlist,
+    w: &Matrix<i8>,
+    x: &[Sig],
+    o: AdderOptions,
+    (graphs, key): (&mut Graphs, usize),
+) -> Vec<(Sig, bool)> {
     match o.adders {
         Adders::Trees => (0..w.rows)
             .map(|n| (tree(nl, row_terms(w.row(n), x)), false))
             .collect(),
-        Adders::Shared => graph(nl, &cmvm::shared(w, &cmvm_options(o)), x),
-    }
-}
-
-fn cmvm_options(o: AdderOptions) -> cmvm::Options {
-    cmvm::Options {
-        max_extra_depth: o.max_extra_depth,
-        ..Default::default()
+        Adders::Shared => {
+            let opts = cmvm::Options {
+                max_extra_depth: o.max_extra_depth,
+                ..Default::default()
+            };
+            let g = graphs.entry(key).or_insert_with(|| cmvm::shared(w, &opts));
+            graph(nl, g, x)
+        }
     }
 }
 

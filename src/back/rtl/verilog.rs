@@ -439,7 +439,8 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 neg,
             } => {
                 let amounts = crate::hw::netlist::var_shift_amounts(nl.iv(*e), *base, *step, *neg);
-                shift_round_select(&mut o, i, w, arg(*a), &arg(*e).0, arg(*e).1, &amounts);
+                let (ne, we, _) = arg(*e);
+                shift_round_select(&mut o, i, w, arg(*a), &ne, we, &amounts);
             }
             Op::Field { a, lo, n } => {
                 let (na, wa, _) = arg(*a);
