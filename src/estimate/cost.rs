@@ -134,6 +134,7 @@ pub fn zero_lsbs(nl: &Netlist, s: Sig) -> u32 {
         Op::ShiftRound(a, k) if *k < 0 => zero_lsbs(nl, *a) + k.unsigned_abs(),
         Op::Add { a, b, .. } => zero_lsbs(nl, *a).min(zero_lsbs(nl, *b)),
         Op::Neg(a) => zero_lsbs(nl, *a),
+        Op::AddConst(a, c) => zero_lsbs(nl, *a).min(c.trailing_zeros()),
         _ => 0,
     }
 }
@@ -166,7 +167,11 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
                 f.utree_bits = bits
             }
         }
-        Op::Neg(_) | Op::AddConst(..) => f.carry_bits = w,
+        Op::Neg(_) => f.carry_bits = w,
+        // Bits below the constant's trailing zeros are wires (back::rtl prints them so).
+        Op::AddConst(_, c) => f.carry_bits = (w - c.trailing_zeros().min(64) as f64).max(1.0),
+        // One LUT per 5 low bits of the tie's OR, one for bit 0.
+        Op::RoundOffset { s, .. } => f.mux_bits = (1 + s.div_ceil(5)) as f64,
         Op::Abs(a) => {
             f.carry_bits = wof(a) as f64;
             f.mux_bits = w;
@@ -184,7 +189,7 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
             f.mux_bits = w;
         }
         Op::Relu(_) => f.mux_bits = w,
-        Op::BitLen(a) => f.mux_bits = wof(a) as f64,
+        Op::BitLen { a, .. } => f.mux_bits = wof(a) as f64,
         Op::ShlVar { e, .. } => {
             // Printed as `a << amt`. A shift among at most 4 amounts (the quantizers' fine
             // pre-shift) is one 4:1 selection per bit, priced as one; a wider one (the
@@ -201,6 +206,11 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
         Op::DivStep { d, .. } => {
             f.carry_bits = (wof(d) + 1) as f64;
             f.mux_bits = wof(d) as f64;
+        }
+        // Three subtractions and a 4:1 selection (two LUTs) per remainder bit.
+        Op::DivStep4 { d, .. } => {
+            f.carry_bits = 3.0 * (wof(d) + 3) as f64;
+            f.mux_bits = 2.0 * wof(d) as f64;
         }
         Op::Mul(a, b) => {
             let (x, y) = (signed_w(a), signed_w(b));
@@ -268,9 +278,22 @@ pub fn registers(nl: &Netlist, sch: &Schedule) -> Vec<(f64, f64)> {
                     reads[h.0 as usize].push((st, 1));
                 }
             }
-            Op::DivQuot { steps, .. } => {
-                steps.iter().for_each(|s| reads[s.0 as usize].push((st, 1)))
+            Op::DivStep4 {
+                prev, d, d3, hi, lo, ..
+            } => {
+                for s in [prev, d, d3] {
+                    reads[s.0 as usize].push((st, u32::MAX));
+                }
+                for b in [hi, lo] {
+                    if let crate::hw::netlist::Bit::Of(h, _) = b {
+                        reads[h.0 as usize].push((st, 1));
+                    }
+                }
             }
+            Op::DivQuot { steps, .. } => steps.iter().for_each(|s| {
+                let bits = if matches!(nl.node(*s).op, Op::DivStep4 { .. }) { 2 } else { 1 };
+                reads[s.0 as usize].push((st, bits))
+            }),
             _ => {
                 for o in nl.operands(Sig(i as u32)) {
                     reads[o.0 as usize].push((st, u32::MAX));

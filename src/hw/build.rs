@@ -52,7 +52,7 @@ pub fn build_with(
         let mut y: Vec<Sig> = match &layer.kind {
             FwKind::Ternary(t) => {
                 let f = fine.get(li).copied().unwrap_or(FineShift::Reciprocal);
-                ternary(&mut nl, t, &x, adders, graphs, f)
+                ternary(&mut nl, t, &x, adders, graphs, f, layer.relu)
             }
             FwKind::Dense(d) => {
                 nl.cur_class = Some(Class::Dequant);
@@ -67,8 +67,7 @@ pub fn build_with(
                             .map(|(&w, &v)| (nl.mul_const(v, w), true))
                             .collect();
                         let acc = tree(&mut nl, terms);
-                        let v = nl.shift_round(acc, d.shift);
-                        nl.add_const(v, d.bias[n])
+                        round_add(&mut nl, acc, d.shift, d.bias[n])
                     })
                     .collect()
             }
@@ -77,8 +76,7 @@ pub fn build_with(
                 (0..layer.n_out)
                     .map(|n| {
                         let p = nl.mul_const(x[n], a.scale[n]);
-                        let v = nl.shift_round(p, a.shift);
-                        nl.add_const(v, a.bias[n])
+                        round_add(&mut nl, p, a.shift, a.bias[n])
                     })
                     .collect()
             }
@@ -183,19 +181,20 @@ fn max_abs(nl: &mut Netlist, x: &[Sig], floor: i64) -> Sig {
     nl.max_const(level[0], floor)
 }
 
+/// `max(bitlen(m), 1)`.
 fn bitlen_node(nl: &mut Netlist, m: Sig) -> Sig {
     let iv = nl.iv(m);
-    let lo = if iv.lo <= 0 {
-        0
+    let lo = if iv.lo <= 1 {
+        1
     } else {
         bit_length(iv.lo as i64)
     };
-    let hi = if iv.hi <= 0 {
-        0
+    let hi = if iv.hi <= 1 {
+        1
     } else {
         bit_length(iv.hi as i64)
     };
-    nl.push(Op::BitLen(m), Interval::new(lo as i128, hi as i128))
+    nl.push(Op::BitLen { a: m, min: 1 }, Interval::new(lo as i128, hi as i128))
 }
 
 /// Layer-norm mean subtraction: `S = Σ_k V_k` (a balanced tree), `U_k = K·V_k − S`.
@@ -216,6 +215,7 @@ fn ternary(
     adders: AdderOptions,
     graphs: &mut Graphs,
     fine: FineShift,
+    relu: bool,
 ) -> Vec<Sig> {
     nl.cur_class = Some(Class::Quantizer);
     let centred;
@@ -236,7 +236,12 @@ fn ternary(
             recip_type,
             ..
         } => {
-            let m = max_abs(nl, x, *m_floor);
+            // With m_floor = 1 the floor only changes M = 0, where every input is 0: then the
+            // codes are 0 whatever R is, and so is acc·M. So M is the bare max (no MaxConst
+            // level), e is kept ≥ 1 (max(bitlen(M), 1) = bitlen(max(M, 1))), and the divider's
+            // garbage quotient for M = 0 multiplies zeros.
+            let floor = if *m_floor == 1 { 0 } else { *m_floor };
+            let m = max_abs(nl, x, floor);
             let e = bitlen_node(nl, m);
             let r = reciprocal(nl, m, e, t.qmax, *guard, recip_type.width);
             let (xs, r, shift) = coarse_exponent(nl, x, r, e, *guard, fine);
@@ -258,7 +263,7 @@ fn ternary(
                 ceil_log2(iv.lo.max(1) as i64) as i128,
                 ceil_log2(iv.hi.max(1) as i64) as i128,
             );
-            let e = nl.push(Op::BitLen(m1), e_iv);
+            let e = nl.push(Op::BitLen { a: m1, min: 0 }, e_iv);
             let codes = x
                 .iter()
                 .map(|&v| {
@@ -294,31 +299,60 @@ fn ternary(
         // A negated sum is folded into the dequantization constant: (−a)·(−C) = a·C exactly.
         let c = if neg { -t.scale[n] } else { t.scale[n] };
         if let Dequant::Requant { lo, hi } = t.dequant {
-            out.push(requant(nl, acc, c, t.bias[n], t.shift, (lo, hi)));
+            // The stage's ReLU is the clamp's lower bound: max(clamp(v, lo, hi), 0).
+            let lo = if relu { lo.max(0) } else { lo };
+            out.push(requant(nl, acc, c, t.bias[n], t.shift, (lo, hi.max(lo))));
             continue;
         }
-        let v = match (&t.quant, dq) {
-            _ if t.dequant == Dequant::CodeUnits => {
-                let p = nl.mul_const(acc, c);
-                nl.shift_round(p, t.shift)
-            }
-            (Quantizer::Dynamic { .. }, Some(m)) => {
+        let p = match (&t.quant, dq) {
+            (Quantizer::Dynamic { .. }, Some(m)) if t.dequant != Dequant::CodeUnits => {
+                // A factor −1 goes on the per-event M (one negation per layer, computed long
+                // before the sums): no negation after the multiply.
+                let (m, c) = if c == -1 { (nl.neg(m), 1) } else { (m, c) };
                 let p = nl.mul(acc, m);
-                let p = nl.mul_const(p, c);
-                nl.shift_round(p, t.shift)
+                nl.mul_const(p, c)
             }
-            (Quantizer::Pow2 { .. }, Some(e)) => {
+            (Quantizer::Pow2 { .. }, Some(e)) if t.dequant != Dequant::CodeUnits => {
                 let p = nl.mul_const(acc, c);
-                shift_round_var(nl, p, VarShift::plain(e, t.shift, true), None)
+                let v = shift_round_var(nl, p, VarShift::plain(e, t.shift, true), None);
+                out.push(nl.add_const(v, t.bias[n]));
+                continue;
             }
-            _ => {
-                let p = nl.mul_const(acc, c);
-                nl.shift_round(p, t.shift)
-            }
+            _ => nl.mul_const(acc, c),
         };
-        out.push(nl.add_const(v, t.bias[n]));
+        out.push(round_add(nl, p, t.shift, t.bias[n]));
     }
     out
+}
+
+/// `rnd(p, s) + b`. For `s ≥ 1` it is `p + (b·2^s + 2^(s−1) − [b odd])` and an
+/// [`Op::RoundOffset`]: the bias and the rounding offset are one constant added to `p` (inside
+/// the adder tree of a shift-and-add product, [`super::csd`]), and the rounding costs no carry
+/// chain.
+fn round_add(nl: &mut Netlist, p: Sig, s: i32, b: i64) -> Sig {
+    if s >= 1 {
+        let k = ((b as i128) << s) + (1i128 << (s - 1)) - i128::from(b & 1 == 1);
+        if let Ok(k) = i64::try_from(k) {
+            let u = nl.add_const(p, k);
+            return nl.round_offset(u, s as u32, b);
+        }
+    }
+    let v = nl.shift_round(p, s);
+    nl.add_const(v, b)
+}
+/// `rnd(p + h, s)` for `s ≥ 1`: the constant `h + 2^(s−1)` added to `p` and an
+/// [`Op::RoundOffset`] with no bias after the rounding.
+fn round_add_inner(nl: &mut Netlist, p: Sig, s: i32, h: i64) -> Sig {
+    match i64::try_from(h as i128 + (1i128 << (s - 1))) {
+        Ok(k) => {
+            let u = nl.add_const(p, k);
+            nl.round_offset(u, s as u32, 0)
+        }
+        Err(_) => {
+            let p = nl.add_const(p, h);
+            nl.shift_round(p, s)
+        }
+    }
 }
 
 /// Widest reciprocal operand kept on one DSP48E2 port (18 bits signed).
@@ -387,11 +421,16 @@ fn coarse_exponent(
     }
 }
 
-/// Fused requantization `clamp(rnd(acc·e + h, shift), lo, hi)` (the stage's ReLU follows).
+/// Fused requantization `clamp(rnd(acc·e + h, shift), lo, hi)` (the caller folds the stage's
+/// ReLU into `lo`).
 fn requant(nl: &mut Netlist, acc: Sig, e: i64, h: i64, shift: i32, (lo, hi): (i64, i64)) -> Sig {
     let p = nl.mul_const(acc, e);
-    let p = nl.add_const(p, h);
-    let v = nl.shift_round(p, shift);
+    let v = if shift >= 1 {
+        round_add_inner(nl, p, shift, h)
+    } else {
+        let p = nl.add_const(p, h);
+        nl.shift_round(p, shift)
+    };
     nl.clamp(v, lo, hi)
 }
 
@@ -407,7 +446,8 @@ fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig 
             base: wm as i32,
             half: false,
         },
-        Interval::new(1i128 << (wm - 1), top),
+        // M = 0 (all inputs 0, see the caller) gives d = 0.
+        Interval::new(if nl.iv(m).lo > 0 { 1i128 << (wm - 1) } else { 0 }, top),
     );
     let h = nl.push(
         Op::ShlVar {
@@ -420,25 +460,51 @@ fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig 
     );
     let qshift = g as u32 + wm;
     let wh = nl.node(h).width;
-    let mut prev = nl.push_packed(Op::DivInit { h, q, qshift, wr }, wm);
-    let mut steps = Vec::with_capacity(wr as usize);
-    for i in (0..wr).rev() {
-        let nbit = if i >= qshift {
+    let nbit = |i: u32| {
+        if i >= qshift {
             Bit::Const((q >> (i - qshift)) & 1 == 1)
         } else if i < wh {
             Bit::Of(h, i)
         } else {
             Bit::Const(false)
+        }
+    };
+    let mut prev = nl.push_packed(Op::DivInit { h, q, qshift, wr }, wm);
+    let mut steps = Vec::with_capacity(wr as usize);
+    let radix2 = |nl: &mut Netlist, prev: Sig, first: bool, i: u32| {
+        let op = Op::DivStep {
+            prev,
+            first,
+            d,
+            nbit: nbit(i),
         };
-        prev = nl.push_packed(
-            Op::DivStep {
+        nl.push_packed(op, wm + 1)
+    };
+    // The first bit by a radix-2 step while 3d is added; then two bits per step.
+    let mut i = wr;
+    if i > 0 {
+        i -= 1;
+        prev = radix2(nl, prev, true, i);
+        steps.push(prev);
+    }
+    if i >= 2 {
+        let d2 = nl.shift_round(d, -1);
+        let d3 = nl.add(d, d2, false);
+        while i >= 2 {
+            i -= 2;
+            let op = Op::DivStep4 {
                 prev,
-                first: steps.is_empty(),
                 d,
-                nbit,
-            },
-            wm + 1,
-        );
+                d3,
+                hi: nbit(i + 1),
+                lo: nbit(i),
+            };
+            prev = nl.push_packed(op, wm + 2);
+            steps.push(prev);
+        }
+    }
+    if i == 1 {
+        prev = radix2(nl, prev, false, 0);
         steps.push(prev);
     }
     let iv = Interval::new(0, (1i128 << wr) - 1);

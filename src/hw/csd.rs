@@ -39,13 +39,22 @@ pub fn rewrite(nl: &Netlist, opt: ConstMul) -> Netlist {
     let mut out = Netlist::default();
     out.out_width = nl.out_width;
     out.out_signed = nl.out_signed;
+    let fold = folded_products(nl, opt);
     let mut map: Vec<Sig> = Vec::with_capacity(nl.nodes.len());
-    for node in &nl.nodes {
+    for (i, node) in nl.nodes.iter().enumerate() {
         out.cur_layer = node.layer;
         out.cur_class = Some(node.class);
         let s = match node.op {
+            // Built by the AddConst that reads it (its only reader); never read through `map`.
+            Op::MulConst(..) if fold[i] => Sig(u32::MAX),
             Op::MulConst(a, c) if in_luts(c, opt) => {
-                shift_add(&mut out, map[a.0 as usize], c, node)
+                shift_add(&mut out, map[a.0 as usize], c, 0, node)
+            }
+            Op::AddConst(p, k) if fold[p.0 as usize] => {
+                let Op::MulConst(a, c) = nl.node(p).op else {
+                    unreachable!("folded_products marks constant multiplies only")
+                };
+                shift_add(&mut out, map[a.0 as usize], c, k, node)
             }
             _ => out.push(remap(&node.op, &map), node.iv),
         };
@@ -56,10 +65,37 @@ pub fn rewrite(nl: &Netlist, opt: ConstMul) -> Netlist {
     out
 }
 
-/// `a · c` as a balanced tree of shifted copies of `a`; the root gets `node.iv`.
-fn shift_add(nl: &mut Netlist, a: Sig, c: i64, node: &Node) -> Sig {
+/// Constant multiplies built in LUTs whose only reader is an [`Op::AddConst`]: the constant
+/// is then one more term of the product's adder tree ([`shift_add`]) instead of an adder after
+/// it.
+fn folded_products(nl: &Netlist, opt: ConstMul) -> Vec<bool> {
+    let mut readers = vec![0u32; nl.nodes.len()];
+    for i in 0..nl.nodes.len() {
+        for o in nl.operands(Sig(i as u32)) {
+            readers[o.0 as usize] += 1;
+        }
+    }
+    for o in &nl.outputs {
+        readers[o.0 as usize] += 1;
+    }
+    let mut fold = vec![false; nl.nodes.len()];
+    for n in &nl.nodes {
+        if let Op::AddConst(p, _) = n.op {
+            let j = p.0 as usize;
+            if readers[j] == 1 && matches!(nl.nodes[j].op, Op::MulConst(_, c) if c != 0 && in_luts(c, opt)) {
+                fold[j] = true;
+            }
+        }
+    }
+    fold
+}
+
+/// `a · c + k` as a balanced tree of shifted copies of `a`, the constant `k` (when not 0)
+/// added to the last copy, which is the shallowest leaf of the tree (so that it costs no level
+/// when the number of digits is not a power of two); the root gets `node.iv`.
+fn shift_add(nl: &mut Netlist, a: Sig, c: i64, k: i64, node: &Node) -> Sig {
     if c == 0 {
-        return nl.push(Op::Const(0), node.iv);
+        return nl.push(Op::Const(k), node.iv);
     }
     // Positive digits first, so the tree's root is a subtraction, not a negation, whenever
     // one digit is positive (and the highest digit of a positive constant is).
@@ -68,6 +104,19 @@ fn shift_add(nl: &mut Netlist, a: Sig, c: i64, node: &Node) -> Sig {
         .map(|(k, pos)| (nl.shift_round(a, -(k as i32)), pos))
         .collect();
     terms.sort_by_key(|&(_, pos)| !pos);
+    if k != 0 {
+        let (t, pos) = terms.pop().expect("a non-zero constant has a digit");
+        let any_pos = pos || terms.iter().any(|&(_, p)| p);
+        let leaf = if any_pos {
+            // The term enters the sum with its sign: +(t + k) or −(t − k).
+            (nl.add_const(t, if pos { k } else { -k }), pos)
+        } else {
+            // All digits negative: k − t is a positive leaf, so the root needs no negation.
+            let kc = nl.push(Op::Const(k), crate::ir::fixed::Interval::point(k as i128));
+            (nl.add(kc, t, true), true)
+        };
+        terms.push(leaf);
+    }
     let (s, pos) = subtree(nl, &terms, Some(node.iv));
     if pos {
         s
@@ -115,7 +164,10 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
         Op::Abs(a) => Op::Abs(m(a)),
         Op::Max(a, b) => Op::Max(m(a), m(b)),
         Op::MaxConst(a, c) => Op::MaxConst(m(a), *c),
-        Op::BitLen(a) => Op::BitLen(m(a)),
+        Op::BitLen { a, min } => Op::BitLen {
+            a: m(a),
+            min: *min,
+        },
         Op::ShlVar { a, e, base, half } => Op::ShlVar {
             a: m(a),
             e: m(e),
@@ -142,6 +194,25 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
                 b => *b,
             },
         },
+        Op::DivStep4 {
+            prev,
+            d,
+            d3,
+            hi,
+            lo,
+        } => {
+            let b = |b: &Bit| match b {
+                Bit::Of(h, i) => Bit::Of(m(h), *i),
+                b => *b,
+            };
+            Op::DivStep4 {
+                prev: m(prev),
+                d: m(d),
+                d3: m(d3),
+                hi: b(hi),
+                lo: b(lo),
+            }
+        }
         Op::DivQuot { steps, wd } => Op::DivQuot {
             steps: steps.iter().map(m).collect(),
             wd: *wd,
@@ -149,6 +220,11 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
         Op::Mul(a, b) => Op::Mul(m(a), m(b)),
         Op::MulConst(a, c) => Op::MulConst(m(a), *c),
         Op::ShiftRound(a, s) => Op::ShiftRound(m(a), *s),
+        Op::RoundOffset { a, s, odd } => Op::RoundOffset {
+            a: m(a),
+            s: *s,
+            odd: *odd,
+        },
         Op::ShiftRoundVar {
             a,
             e,

@@ -45,7 +45,7 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
             Op::Abs(a) => g(a).abs(),
             Op::Max(a, b) => g(a).max(g(b)),
             Op::MaxConst(a, c) => g(a).max(*c as i128),
-            Op::BitLen(a) => bitlen(g(a)),
+            Op::BitLen { a, min } => bitlen(g(a)).max(*min as i128),
             Op::ShlVar { a, e, base, half } => {
                 let s = if *half { g(a) >> 1 } else { g(a) };
                 s << (*base as i128 - g(e))
@@ -74,12 +74,46 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
                     cat
                 }
             }
-            Op::DivQuot { steps, wd } => steps
-                .iter()
-                .fold(0i128, |q, s| (q << 1) | ((g(s) >> wd) & 1)),
+            Op::DivStep4 {
+                prev,
+                d,
+                d3,
+                hi,
+                lo,
+            } => {
+                let wd = nl.node(*d).width;
+                let bit = |b: &Bit| match b {
+                    Bit::Const(b) => i128::from(*b),
+                    Bit::Of(h, k) => (g(h) >> k) & 1,
+                };
+                let rem = g(prev) & ((1i128 << wd) - 1);
+                let cat = 4 * rem + 2 * bit(hi) + bit(lo);
+                let (d, d3) = (g(d), g(d3));
+                let q = [d3, 2 * d, d]
+                    .iter()
+                    .position(|&m| cat >= m)
+                    .map_or(0, |p| 3 - p as i128);
+                (q << wd) | (cat - q * d)
+            }
+            Op::DivQuot { steps, wd } => steps.iter().fold(0i128, |q, s| {
+                if matches!(nl.node(*s).op, Op::DivStep4 { .. }) {
+                    (q << 2) | ((g(s) >> wd) & 3)
+                } else {
+                    (q << 1) | ((g(s) >> wd) & 1)
+                }
+            }),
             Op::Mul(a, b) => g(a) * g(b),
             Op::MulConst(a, c) => g(a) * *c as i128,
             Op::ShiftRound(a, s) => shift_round_i128(g(a), *s),
+            Op::RoundOffset { a, s, odd } => {
+                let (u, mask) = (g(a), (1i128 << s) - 1);
+                let q = u >> s;
+                match (odd, u & mask) {
+                    (false, 0) => q & !1,
+                    (true, low) if low == mask => q | 1,
+                    _ => q,
+                }
+            }
             Op::ShiftRoundVar {
                 a,
                 e,

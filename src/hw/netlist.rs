@@ -38,8 +38,9 @@ pub enum Op {
     Max(Sig, Sig),
     /// `max(a, c)`.
     MaxConst(Sig, i64),
-    /// `bitlen(a)` (leading-one position + 1; 0 for 0) of a non-negative value.
-    BitLen(Sig),
+    /// `max(bitlen(a), min)` (`bitlen`: leading-one position + 1; 0 for 0) of a non-negative
+    /// value.
+    BitLen { a: Sig, min: u32 },
     /// `(half ? floor(a/2) : a) << (base − e)` for a signal `e` with `e ≤ base` (a barrel shift:
     /// normalizes the divisor of the reciprocal, or pre-shifts a quantizer input); `half` only
     /// for a non-negative `a`.
@@ -65,7 +66,20 @@ pub enum Op {
         d: Sig,
         nbit: Bit,
     },
-    /// The quotient: bit `i` is the quotient bit of `steps[steps.len() - 1 - i]`.
+    /// Two restoring-division steps at once (radix 4): `cat = 4·rem + 2·hi + lo` with `rem`
+    /// the remainder bits `[wd-1:0]` of `prev` (a step of either radix, or the
+    /// [`Op::DivInit`] remainder), the digit `q ∈ 0..=3` the largest with `q·d ≤ cat` (three
+    /// subtractions of `d`, `2d` and `d3 = 3d` in parallel), the output packed as bits
+    /// `[wd+1:wd]` = `q`, `[wd-1:0]` = `cat − q·d`.
+    DivStep4 {
+        prev: Sig,
+        d: Sig,
+        d3: Sig,
+        hi: Bit,
+        lo: Bit,
+    },
+    /// The quotient: the digits of `steps` (one bit per [`Op::DivStep`], two per
+    /// [`Op::DivStep4`]), most significant first.
     DivQuot { steps: Vec<Sig>, wd: u32 },
     /// `a · b` (a DSP multiplier).
     Mul(Sig, Sig),
@@ -73,6 +87,13 @@ pub enum Op {
     MulConst(Sig, i64),
     /// `rnd(a, s)`: `a · 2^-s` rounded half to even (an exact left shift when `s ≤ 0`).
     ShiftRound(Sig, i32),
+    /// `rnd(v, s) + b` for `s ≥ 1` (half to even) where the builder has added the rounding
+    /// offset and the bias into the adder that computes `a`: `a = v + b·2^s + 2^(s−1)` for an
+    /// even `b`, `a = v + b·2^s + 2^(s−1) − 1` for an odd `b` (`odd`). What remains is `a >> s`
+    /// with bit 0 cleared (even `b`) when the low `s` bits of `a` are all zero, or set (odd `b`)
+    /// when they are all one: those are the ties, where the result must have `b`'s parity.
+    /// No carry chain.
+    RoundOffset { a: Sig, s: u32, odd: bool },
     /// `rnd(a, base + step·e)` (`neg`: `base − step·e`) for a signal `e`, the shift `≥ 0` for
     /// every `e` in range (the builder pre-shifts to guarantee it). A `step` above 1 means fewer
     /// distinct shifts, so a narrower selection per output bit.
@@ -246,6 +267,18 @@ impl Netlist {
         self.push(Op::ShiftRound(a, s), iv)
     }
 
+    /// `rnd(v, s) + b` from `a = v + b·2^s + 2^(s−1) − [b odd]` ([`Op::RoundOffset`]), `s ≥ 1`;
+    /// `bias` is `b`.
+    pub fn round_offset(&mut self, a: Sig, s: u32, bias: i64) -> Sig {
+        debug_assert!(s >= 1);
+        let odd = bias & 1 == 1;
+        let off = ((bias as i128) << s) + (1i128 << (s - 1)) - i128::from(odd);
+        let ia = self.iv(a);
+        let v = Interval::new(ia.lo - off, ia.hi - off).shift_round(s as i32);
+        let iv = v.add(Interval::point(bias as i128));
+        self.push(Op::RoundOffset { a, s, odd }, iv)
+    }
+
     pub fn clamp(&mut self, a: Sig, lo: i64, hi: i64) -> Sig {
         let ia = self.iv(a);
         if ia.lo >= lo as i128 && ia.hi <= hi as i128 {
@@ -292,9 +325,10 @@ impl Netlist {
             Op::Neg(a)
             | Op::Abs(a)
             | Op::MaxConst(a, _)
-            | Op::BitLen(a)
+            | Op::BitLen { a, .. }
             | Op::MulConst(a, _)
             | Op::ShiftRound(a, _)
+            | Op::RoundOffset { a, .. }
             | Op::Clamp { a, .. }
             | Op::AddConst(a, _)
             | Op::Relu(a)
@@ -305,6 +339,19 @@ impl Netlist {
                 Bit::Of(h, _) => vec![*prev, *d, *h],
                 Bit::Const(_) => vec![*prev, *d],
             },
+            Op::DivStep4 {
+                prev, d, d3, hi, lo, ..
+            } => {
+                let mut v = vec![*prev, *d, *d3];
+                for b in [hi, lo] {
+                    if let Bit::Of(h, _) = b {
+                        if !v.contains(h) {
+                            v.push(*h);
+                        }
+                    }
+                }
+                v
+            }
             Op::DivQuot { steps, .. } => steps.clone(),
         }
     }

@@ -84,6 +84,9 @@ pub fn levels(op: &Op, stage: u32) -> u32 {
         | Op::DivInit { .. }
         | Op::DivQuot { .. } => 0,
         Op::ShiftRound(_, s) if *s <= 0 => 0,
+        // Wiring and one LUT on bit 0, whose tie test reads the low bits of the adder that
+        // computes the operand: its carry chain settles them first.
+        Op::RoundOffset { .. } => 0,
         Op::Mul(..) | Op::MulConst(..) => stage,
         Op::ShiftRoundVar { .. } => 2,
         _ => 1,

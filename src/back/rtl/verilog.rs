@@ -273,17 +273,49 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
             }
             Op::AddConst(a, c) => {
                 let (na, wa, sa) = arg(*a);
-                let ww = wa.max(w).max(sbits(*c as i128));
-                let t = Names::aux(i, "acc");
-                decl(
-                    &mut o,
-                    &t,
-                    ww,
-                    &format!("{} + {}", ext(&na, wa, sa, ww), lit(*c as i128, ww)),
+                let ww = wa.max(w).max(sbits(*c as i128)) + 1;
+                // The constant's trailing zero bits pass `a` through: only the bits above
+                // them are an adder (a rounding offset or a shifted bias has many).
+                let tz = c.trailing_zeros().min(ww - 1);
+                let x = Names::aux(i, "x");
+                decl(&mut o, &x, ww, &ext(&na, wa, sa, ww));
+                let hi = format!(
+                    "{x}[{}:{tz}] + {}",
+                    ww - 1,
+                    lit((*c as i128) >> tz, ww - tz)
                 );
+                let t = Names::aux(i, "acc");
+                let expr = if tz == 0 {
+                    hi
+                } else {
+                    let th = Names::aux(i, "hi");
+                    decl(&mut o, &th, ww - tz, &hi);
+                    format!("{{{th}, {x}[{}:0]}}", tz - 1)
+                };
+                decl(&mut o, &t, ww, &expr);
                 decl(&mut o, &me, w, &ext(&t, ww, true, w));
             }
-            Op::BitLen(a) => {
+            Op::RoundOffset { a, s, odd } => {
+                let (na, wa, sa) = arg(*a);
+                let s = *s;
+                let ww = wa.max(s + w) + 1;
+                let x = Names::aux(i, "x");
+                decl(&mut o, &x, ww, &ext(&na, wa, sa, ww));
+                // Bit 0 of `a >> s`: cleared on a tie of an even bias (low `s` bits all zero),
+                // set on a tie of an odd bias (all one).
+                let b0 = if *odd {
+                    format!("{x}[{s}] | (&{x}[{}:0])", s - 1)
+                } else {
+                    format!("{x}[{s}] & (|{x}[{}:0])", s - 1)
+                };
+                let expr = if w == 1 {
+                    b0
+                } else {
+                    format!("{{{x}[{}:{}], {b0}}}", s + w - 1, s + 1)
+                };
+                decl(&mut o, &me, w, &expr);
+            }
+            Op::BitLen { a, min } => {
                 let (na, wa, _) = arg(*a);
                 let it = Names::aux(i, "i");
                 let _ = writeln!(o, "    reg [{}:0] {me};", w - 1);
@@ -291,7 +323,7 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 let _ = writeln!(
                     o,
                     "    always @* begin {me} = {}; for ({it} = 0; {it} < {wa}; {it} = {it} + 1) if ({na}[{it}]) {me} = {it} + 1; end",
-                    lit(0, w)
+                    lit(*min as i128, w)
                 );
             }
             Op::ShlVar { a, e, base, half } => {
@@ -371,19 +403,67 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                     ),
                 );
             }
-            Op::DivQuot { steps, wd } => {
-                let bits: Vec<String> = steps
-                    .iter()
-                    .map(|s| format!("{}[{wd}]", arg(*s).0))
-                    .collect();
-                let raw = Names::aux(i, "q");
+            Op::DivStep4 {
+                prev,
+                d,
+                d3,
+                hi,
+                lo,
+            } => {
+                let ((np, _, _), (nd, wd, _), (n3, w3, s3)) = (arg(*prev), arg(*d), arg(*d3));
+                let bit = |b: &Bit| match b {
+                    Bit::Const(b) => format!("1'b{}", u8::from(*b)),
+                    Bit::Of(h, k) => format!("{}[{k}]", arg(*h).0),
+                };
+                let cat = Names::aux(i, "cat");
                 decl(
                     &mut o,
-                    &raw,
-                    steps.len() as u32,
-                    &format!("{{{}}}", bits.join(", ")),
+                    &cat,
+                    wd + 2,
+                    &format!("{{{np}[{}:0], {}, {}}}", wd - 1, bit(hi), bit(lo)),
                 );
-                decl(&mut o, &me, w, &ext(&raw, steps.len() as u32, false, w));
+                // cat − k·d for k = 1, 2, 3 in wd + 3 bits; the sign bit says k·d > cat.
+                let wt = wd + 3;
+                let subs = [
+                    format!("{{3'b0, {nd}}}"),
+                    format!("{{2'b0, {nd}, 1'b0}}"),
+                    ext(&n3, w3, s3, wt),
+                ];
+                let t: Vec<String> = (1..=3).map(|k| Names::aux(i, &format!("t{k}"))).collect();
+                for (tk, sk) in t.iter().zip(&subs) {
+                    decl(&mut o, tk, wt, &format!("{{1'b0, {cat}}} - {sk}"));
+                }
+                let pick = |k: usize, q: &str| format!("{{2'b{q}, {}[{}:0]}}", t[k], wd - 1);
+                decl(
+                    &mut o,
+                    &me,
+                    wd + 2,
+                    &format!(
+                        "!{}[{}] ? {} : !{}[{}] ? {} : !{}[{}] ? {} : {{2'b00, {cat}[{}:0]}}",
+                        t[2], wt - 1, pick(2, "11"),
+                        t[1], wt - 1, pick(1, "10"),
+                        t[0], wt - 1, pick(0, "01"),
+                        wd - 1
+                    ),
+                );
+            }
+            Op::DivQuot { steps, wd } => {
+                let mut n = 0u32;
+                let bits: Vec<String> = steps
+                    .iter()
+                    .map(|s| {
+                        let top = if matches!(nl.node(*s).op, Op::DivStep4 { .. }) {
+                            wd + 1
+                        } else {
+                            *wd
+                        };
+                        n += top - wd + 1;
+                        format!("{}[{top}:{wd}]", arg(*s).0)
+                    })
+                    .collect();
+                let raw = Names::aux(i, "q");
+                decl(&mut o, &raw, n, &format!("{{{}}}", bits.join(", ")));
+                decl(&mut o, &me, w, &ext(&raw, n, false, w));
             }
             Op::Mul(a, b) => {
                 let ((na, wa, sa), (nb, wb, sb)) = (arg(*a), arg(*b));
