@@ -306,9 +306,6 @@ fn ternary(
         }
         let p = match (&t.quant, dq) {
             (Quantizer::Dynamic { .. }, Some(m)) if t.dequant != Dequant::CodeUnits => {
-                // A factor −1 goes on the per-event M (one negation per layer, computed long
-                // before the sums): no negation after the multiply.
-                let (m, c) = if c == -1 { (nl.neg(m), 1) } else { (m, c) };
                 let p = nl.mul(acc, m);
                 nl.mul_const(p, c)
             }
