@@ -128,17 +128,6 @@ pub fn dsp_count(a: u32, b: u32) -> u32 {
     split(big, small).min(split(small, big))
 }
 
-/// Low bits of node `s` known to be zero from its structure (left shifts and their sums).
-pub fn zero_lsbs(nl: &Netlist, s: Sig) -> u32 {
-    match &nl.node(s).op {
-        Op::ShiftRound(a, k) if *k < 0 => zero_lsbs(nl, *a) + k.unsigned_abs(),
-        Op::Add { a, b, .. } => zero_lsbs(nl, *a).min(zero_lsbs(nl, *b)),
-        Op::Neg(a) => zero_lsbs(nl, *a),
-        Op::AddConst(a, c) => zero_lsbs(nl, *a).min(c.trailing_zeros()),
-        _ => 0,
-    }
-}
-
 /// Features of node `s` (its own logic; not its registers).
 pub fn node_features(nl: &Netlist, s: Sig) -> Features {
     let node = nl.node(s);
@@ -156,9 +145,9 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
             // Low bits where the operand that is added (or subtracted) is known zero are wires:
             // the shifted copies of a shift-and-add constant multiply (hw::csd).
             let wires = if *sub {
-                zero_lsbs(nl, *b)
+                crate::hw::netlist::zero_lsbs(nl, *b)
             } else {
-                zero_lsbs(nl, *a).max(zero_lsbs(nl, *b))
+                crate::hw::netlist::zero_lsbs(nl, *a).max(crate::hw::netlist::zero_lsbs(nl, *b))
             };
             let bits = (w - wires as f64).max(1.0);
             if nl.node(*a).signed || nl.node(*b).signed {
@@ -169,7 +158,10 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
         }
         Op::Neg(_) => f.carry_bits = w,
         // Bits below the constant's trailing zeros are wires (back::rtl prints them so).
-        Op::AddConst(_, c) => f.carry_bits = (w - c.trailing_zeros().min(64) as f64).max(1.0),
+        Op::AddConst(a, c) => {
+            let wires = c.trailing_zeros().max(crate::hw::netlist::zero_lsbs(nl, *a));
+            f.carry_bits = (w - wires.min(64) as f64).max(1.0)
+        }
         // One LUT per 5 low bits of the tie's OR, one for bit 0.
         Op::RoundOffset { s, .. } => f.mux_bits = (1 + s.div_ceil(5)) as f64,
         Op::Abs(a) => {

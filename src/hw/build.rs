@@ -322,12 +322,13 @@ fn ternary(
     out
 }
 
-/// `rnd(p, s) + b`. For `s ≥ 1` it is `p + (b·2^s + 2^(s−1) − [b odd])` and an
+/// `rnd(p, s) + b`. For `s ≥ 1` and `b ≠ 0` it is `p + (b·2^s + 2^(s−1) − [b odd])` and an
 /// [`Op::RoundOffset`]: the bias and the rounding offset are one constant added to `p` (inside
 /// the adder tree of a shift-and-add product, [`super::csd`]), and the rounding costs no carry
-/// chain.
+/// chain. Without a bias the plain rounding shift is one carry chain either way, and fewer LUTs
+/// (measured: `qg_mlp_tiny` static, 806 against 956 LUT).
 fn round_add(nl: &mut Netlist, p: Sig, s: i32, b: i64) -> Sig {
-    if s >= 1 {
+    if s >= 1 && b != 0 {
         let k = ((b as i128) << s) + (1i128 << (s - 1)) - i128::from(b & 1 == 1);
         if let Ok(k) = i64::try_from(k) {
             let u = nl.add_const(p, k);
@@ -422,7 +423,7 @@ fn coarse_exponent(
 /// ReLU into `lo`).
 fn requant(nl: &mut Netlist, acc: Sig, e: i64, h: i64, shift: i32, (lo, hi): (i64, i64)) -> Sig {
     let p = nl.mul_const(acc, e);
-    let v = if shift >= 1 {
+    let v = if shift >= 1 && h != 0 {
         round_add_inner(nl, p, shift, h)
     } else {
         let p = nl.add_const(p, h);

@@ -373,6 +373,18 @@ pub fn var_shift_amounts(e_iv: Interval, base: i32, step: u32, neg: bool) -> Vec
         .collect()
 }
 
+/// Low bits of node `s` known to be zero from its structure (left shifts and their sums).
+pub fn zero_lsbs(nl: &Netlist, s: Sig) -> u32 {
+    match &nl.node(s).op {
+        Op::ShiftRound(a, k) if *k < 0 => zero_lsbs(nl, *a) + k.unsigned_abs(),
+        Op::Add { a, b, .. } => zero_lsbs(nl, *a).min(zero_lsbs(nl, *b)),
+        Op::Neg(a) => zero_lsbs(nl, *a),
+        Op::AddConst(a, c) => zero_lsbs(nl, *a).min(c.trailing_zeros()),
+        Op::Const(c) => c.trailing_zeros(),
+        _ => 0,
+    }
+}
+
 /// The word of an interval: `(width, signed)`.
 pub fn word(iv: Interval) -> (u32, bool) {
     (iv.bits().max(1), iv.lo < 0)

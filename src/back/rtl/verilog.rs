@@ -9,7 +9,7 @@
 //! The module's ports: `clk`, `rst` (synchronous, clears `valid` only), `valid_in`,
 //! `x_<k>` (input codes), `valid_out`, `y_<n>` (output codes, registered).
 
-use crate::hw::netlist::{Bit, Netlist, Op, Sig};
+use crate::hw::netlist::{zero_lsbs, Bit, Netlist, Op, Sig};
 use crate::hw::schedule::Schedule;
 use std::fmt::Write;
 
@@ -274,23 +274,31 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
             Op::AddConst(a, c) => {
                 let (na, wa, sa) = arg(*a);
                 let ww = wa.max(w).max(sbits(*c as i128)) + 1;
-                // The constant's trailing zero bits pass `a` through: only the bits above
-                // them are an adder (a rounding offset or a shifted bias has many).
+                // Below the constant's trailing zeros the sum is `a`'s bits; below `a`'s known
+                // zero bits (a shifted copy) it is the constant's: only the bits above are an
+                // adder (a rounding offset or a shifted bias has many such bits).
                 let tz = c.trailing_zeros().min(ww - 1);
+                let zl = zero_lsbs(nl, *a).min(ww - 1);
+                let lo = tz.max(zl);
                 let x = Names::aux(i, "x");
                 decl(&mut o, &x, ww, &ext(&na, wa, sa, ww));
                 let hi = format!(
-                    "{x}[{}:{tz}] + {}",
+                    "{x}[{}:{lo}] + {}",
                     ww - 1,
-                    lit((*c as i128) >> tz, ww - tz)
+                    lit((*c as i128) >> lo, ww - lo)
                 );
                 let t = Names::aux(i, "acc");
-                let expr = if tz == 0 {
+                let expr = if lo == 0 {
                     hi
                 } else {
                     let th = Names::aux(i, "hi");
-                    decl(&mut o, &th, ww - tz, &hi);
-                    format!("{{{th}, {x}[{}:0]}}", tz - 1)
+                    decl(&mut o, &th, ww - lo, &hi);
+                    let low = if zl >= tz {
+                        lit(*c as i128, lo)
+                    } else {
+                        format!("{x}[{}:0]", lo - 1)
+                    };
+                    format!("{{{th}, {low}}}")
                 };
                 decl(&mut o, &t, ww, &expr);
                 decl(&mut o, &me, w, &ext(&t, ww, true, w));
