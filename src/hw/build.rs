@@ -627,3 +627,39 @@ fn subtree(nl: &mut Netlist, items: &[(Sig, bool)]) -> (Sig, bool) {
         (false, false) => (nl.add(a, b, false), false),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::eval::eval;
+
+    /// The radix-2/radix-4 divider gives `floor((Q·2^(G+e) + floor(M/2)) / M)` for every 12-bit
+    /// `M` (the naive reference is that formula in i128), at several guard widths (odd and even
+    /// quotient widths); `M = 0` stays inside every node's interval (its quotient is unused).
+    #[test]
+    fn reciprocal_divides_exactly_for_every_divisor() {
+        for (q, g) in [(127i64, 6i32), (127, 5), (31, 3), (7, 0)] {
+            let mut nl = Netlist::default();
+            let m = nl.input(0, Interval::new(0, 4095));
+            let e = bitlen_node(&mut nl, m);
+            let wr = (g as u32) + bit_length(q) as u32 + 1;
+            let r = reciprocal(&mut nl, m, e, q, g, wr);
+            nl.outputs = vec![r];
+            let fours = nl
+                .nodes
+                .iter()
+                .filter(|n| matches!(n.op, Op::DivStep4 { .. }))
+                .count();
+            assert_eq!(fours as u32, (wr - 1) / 2, "q {q} g {g}: radix-4 steps");
+            for mv in 0..=4095i64 {
+                let vals = eval(&nl, &[mv]).unwrap_or_else(|o| panic!("M {mv}: {o:?}"));
+                if mv == 0 {
+                    continue;
+                }
+                let ev = 64 - mv.leading_zeros() as i128;
+                let want = (((q as i128) << (g as i128 + ev)) + (mv as i128 >> 1)) / mv as i128;
+                assert_eq!(vals[r.0 as usize], want, "q {q} g {g} M {mv}");
+            }
+        }
+    }
+}
