@@ -2,9 +2,11 @@
 //!
 //! Each firmware stage becomes, in order: the mean subtraction of layer-norm profiles (an adder
 //! tree and one constant multiply and subtraction per input), the activation quantizer (max-abs tree, exponent,
-//! normalized reciprocal by restoring division, per-input multiply and rounding shift), one
-//! balanced add/subtract tree per output over its non-zero weights (identical sub-trees are
-//! shared by hash-consing), and the dequantization (multiplies, rounding shift, bias, ReLU).
+//! normalized reciprocal by restoring division, radix 4 after a first radix-2 step, per-input
+//! multiply and rounding shift), the sums over the non-zero weights (balanced trees or the
+//! shared adder graph of [`cmvm`]), and the dequantization (multiplies; a bias and its rounding
+//! offset as one constant before an [`Op::RoundOffset`]; ReLU, folded into a requantizer's
+//! clamp).
 
 use super::netlist::{Bit, Class, Netlist, Op, Sig};
 use crate::cmvm;
@@ -433,7 +435,9 @@ fn requant(nl: &mut Netlist, acc: Sig, e: i64, h: i64, shift: i32, (lo, hi): (i6
 }
 
 /// `R = floor((q·2^(g+e) + floor(M/2)) / M)` by restoring division on the normalized divisor
-/// `M·2^(wM−e)` (so the numerator's variable part is `floor(M/2)·2^(wM−e)`).
+/// `M·2^(wM−e)` (so the numerator's variable part is `floor(M/2)·2^(wM−e)`): one radix-2 step
+/// while `3d` is added, then radix-4 steps ([`Op::DivStep4`]), and a last radix-2 step for an
+/// even width. `M = 0` gives `d = 0` and a meaningless quotient (the caller's inputs are then 0).
 fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig {
     let wm = nl.node(m).width;
     let top = (1i128 << wm) - 1;
