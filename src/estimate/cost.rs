@@ -6,7 +6,7 @@
 //! calibration set (docs/estimate.md). Flip-flops are the pipeline register bits, counted
 //! exactly. DSPs follow Yosys' `mul2dsp` rules for DSP48E2 (27×18 signed).
 
-use crate::hw::netlist::{Netlist, Op, Sig};
+use crate::hw::netlist::{zero_lsbs, Bit, Netlist, Op, Sig};
 use crate::hw::schedule::Schedule;
 use crate::ir::fixed::Interval;
 use serde::Serialize;
@@ -145,9 +145,9 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
             // Low bits where the operand that is added (or subtracted) is known zero are wires:
             // the shifted copies of a shift-and-add constant multiply (hw::csd).
             let wires = if *sub {
-                crate::hw::netlist::zero_lsbs(nl, *b)
+                zero_lsbs(nl, *b)
             } else {
-                crate::hw::netlist::zero_lsbs(nl, *a).max(crate::hw::netlist::zero_lsbs(nl, *b))
+                zero_lsbs(nl, *a).max(zero_lsbs(nl, *b))
             };
             let bits = (w - wires as f64).max(1.0);
             if nl.node(*a).signed || nl.node(*b).signed {
@@ -159,7 +159,7 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
         Op::Neg(_) => f.carry_bits = w,
         // Bits below the constant's trailing zeros are wires (back::rtl prints them so).
         Op::AddConst(a, c) => {
-            let wires = c.trailing_zeros().max(crate::hw::netlist::zero_lsbs(nl, *a));
+            let wires = c.trailing_zeros().max(zero_lsbs(nl, *a));
             f.carry_bits = (w - wires.min(64) as f64).max(1.0)
         }
         // One LUT per 5 low bits of the tie's OR, one for bit 0.
@@ -266,24 +266,33 @@ pub fn registers(nl: &Netlist, sch: &Schedule) -> Vec<(f64, f64)> {
             Op::DivStep { prev, d, nbit, .. } => {
                 reads[prev.0 as usize].push((st, u32::MAX));
                 reads[d.0 as usize].push((st, u32::MAX));
-                if let crate::hw::netlist::Bit::Of(h, _) = nbit {
+                if let Bit::Of(h, _) = nbit {
                     reads[h.0 as usize].push((st, 1));
                 }
             }
             Op::DivStep4 {
-                prev, d, d3, hi, lo, ..
+                prev,
+                d,
+                d3,
+                hi,
+                lo,
+                ..
             } => {
                 for s in [prev, d, d3] {
                     reads[s.0 as usize].push((st, u32::MAX));
                 }
                 for b in [hi, lo] {
-                    if let crate::hw::netlist::Bit::Of(h, _) = b {
+                    if let Bit::Of(h, _) = b {
                         reads[h.0 as usize].push((st, 1));
                     }
                 }
             }
             Op::DivQuot { steps, .. } => steps.iter().for_each(|s| {
-                let bits = if matches!(nl.node(*s).op, Op::DivStep4 { .. }) { 2 } else { 1 };
+                let bits = if matches!(nl.node(*s).op, Op::DivStep4 { .. }) {
+                    2
+                } else {
+                    1
+                };
                 reads[s.0 as usize].push((st, bits))
             }),
             _ => {

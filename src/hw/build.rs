@@ -196,7 +196,10 @@ fn bitlen_node(nl: &mut Netlist, m: Sig) -> Sig {
     } else {
         bit_length(iv.hi as i64)
     };
-    nl.push(Op::BitLen { a: m, min: 1 }, Interval::new(lo as i128, hi as i128))
+    nl.push(
+        Op::BitLen { a: m, min: 1 },
+        Interval::new(lo as i128, hi as i128),
+    )
 }
 
 /// Layer-norm mean subtraction: `S = Σ_k V_k` (a balanced tree), `U_k = K·V_k − S`.
@@ -438,7 +441,14 @@ fn reciprocal(nl: &mut Netlist, m: Sig, e: Sig, q: i64, g: i32, wr: u32) -> Sig 
             half: false,
         },
         // M = 0 (all inputs 0, see the caller) gives d = 0.
-        Interval::new(if nl.iv(m).lo > 0 { 1i128 << (wm - 1) } else { 0 }, top),
+        Interval::new(
+            if nl.iv(m).lo > 0 {
+                1i128 << (wm - 1)
+            } else {
+                0
+            },
+            top,
+        ),
     );
     let h = nl.push(
         Op::ShlVar {

@@ -82,7 +82,9 @@ fn folded_products(nl: &Netlist, opt: ConstMul) -> Vec<bool> {
     for n in &nl.nodes {
         if let Op::AddConst(p, _) = n.op {
             let j = p.0 as usize;
-            if readers[j] == 1 && matches!(nl.nodes[j].op, Op::MulConst(_, c) if c != 0 && in_luts(c, opt)) {
+            if readers[j] == 1
+                && matches!(nl.nodes[j].op, Op::MulConst(_, c) if c != 0 && in_luts(c, opt))
+            {
                 fold[j] = true;
             }
         }
@@ -164,10 +166,7 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
         Op::Abs(a) => Op::Abs(m(a)),
         Op::Max(a, b) => Op::Max(m(a), m(b)),
         Op::MaxConst(a, c) => Op::MaxConst(m(a), *c),
-        Op::BitLen { a, min } => Op::BitLen {
-            a: m(a),
-            min: *min,
-        },
+        Op::BitLen { a, min } => Op::BitLen { a: m(a), min: *min },
         Op::ShlVar { a, e, base, half } => Op::ShlVar {
             a: m(a),
             e: m(e),

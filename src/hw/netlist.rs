@@ -340,7 +340,12 @@ impl Netlist {
                 Bit::Const(_) => vec![*prev, *d],
             },
             Op::DivStep4 {
-                prev, d, d3, hi, lo, ..
+                prev,
+                d,
+                d3,
+                hi,
+                lo,
+                ..
             } => {
                 let mut v = vec![*prev, *d, *d3];
                 for b in [hi, lo] {

@@ -448,9 +448,15 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                     wd + 2,
                     &format!(
                         "!{}[{}] ? {} : !{}[{}] ? {} : !{}[{}] ? {} : {{2'b00, {cat}[{}:0]}}",
-                        t[2], wt - 1, pick(2, "11"),
-                        t[1], wt - 1, pick(1, "10"),
-                        t[0], wt - 1, pick(0, "01"),
+                        t[2],
+                        wt - 1,
+                        pick(2, "11"),
+                        t[1],
+                        wt - 1,
+                        pick(1, "10"),
+                        t[0],
+                        wt - 1,
+                        pick(0, "01"),
                         wd - 1
                     ),
                 );
