@@ -6,7 +6,7 @@
 //! calibration set (docs/estimate.md). Flip-flops are the pipeline register bits, counted
 //! exactly. DSPs follow Yosys' `mul2dsp` rules for DSP48E2 (27×18 signed).
 
-use crate::hw::netlist::{zero_lsbs, Bit, Netlist, Op, Sig};
+use crate::hw::netlist::{const_lsbs, zero_lsbs, Bit, Netlist, Op, Sig};
 use crate::hw::schedule::Schedule;
 use crate::ir::fixed::Interval;
 use serde::Serialize;
@@ -149,7 +149,11 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
             } else {
                 zero_lsbs(nl, *a).max(zero_lsbs(nl, *b))
             };
-            let bits = (w - wires as f64).max(1.0);
+            // Above the wires and below an operand's constant bits (a folded constant): a carry
+            // chain with one constant operand, priced like a constant add.
+            let constant = const_lsbs(nl, *a).max(const_lsbs(nl, *b)).max(wires);
+            f.carry_bits = (constant.min(node.width) - wires.min(node.width)) as f64;
+            let bits = (w - constant as f64).max(1.0);
             if nl.node(*a).signed || nl.node(*b).signed {
                 f.tree_bits = bits
             } else {

@@ -390,6 +390,24 @@ pub fn zero_lsbs(nl: &Netlist, s: Sig) -> u32 {
     }
 }
 
+/// Low bits of node `s` that are constants because a constant was added where the other
+/// operand's bits are known zero (a folded bias or rounding offset on a shifted copy,
+/// [`super::csd`]); 0 when there is no such constant. An adder reading it has, below these
+/// bits, one constant operand: a carry chain without logic, not a full adder.
+pub fn const_lsbs(nl: &Netlist, s: Sig) -> u32 {
+    match &nl.node(s).op {
+        Op::Const(_) => 64,
+        Op::AddConst(a, _) => zero_lsbs(nl, *a),
+        Op::ShiftRound(a, k) if *k < 0 => match const_lsbs(nl, *a) {
+            0 => 0,
+            c => c + k.unsigned_abs(),
+        },
+        Op::Add { a, b, .. } => const_lsbs(nl, *a).min(const_lsbs(nl, *b)),
+        Op::Neg(a) => const_lsbs(nl, *a),
+        _ => 0,
+    }
+}
+
 /// The word of an interval: `(width, signed)`.
 pub fn word(iv: Interval) -> (u32, bool) {
     (iv.bits().max(1), iv.lo < 0)
