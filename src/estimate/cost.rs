@@ -292,11 +292,7 @@ pub fn registers(nl: &Netlist, sch: &Schedule) -> Vec<(f64, f64)> {
                 }
             }
             Op::DivQuot { steps, .. } => steps.iter().for_each(|s| {
-                let bits = if matches!(nl.node(*s).op, Op::DivStep4 { .. }) {
-                    2
-                } else {
-                    1
-                };
+                let bits = nl.node(*s).op.quotient_bits();
                 reads[s.0 as usize].push((st, bits))
             }),
             _ => {

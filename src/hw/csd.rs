@@ -7,7 +7,7 @@
 //! add/subtract tree: `digits − 1` adders in `⌈log2 digits⌉` levels, no DSP. The result is the
 //! same integer, so the rewritten netlist computes exactly what the original did.
 
-use super::netlist::{Bit, Netlist, Node, Op, Sig};
+use super::netlist::{Netlist, Node, Op, Sig};
 use super::schedule::ConstMul;
 pub use crate::ir::fixed::csd_digits;
 
@@ -188,10 +188,7 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
             prev: m(prev),
             first: *first,
             d: m(d),
-            nbit: match nbit {
-                Bit::Of(h, i) => Bit::Of(m(h), *i),
-                b => *b,
-            },
+            nbit: nbit.map(|h| m(&h)),
         },
         Op::DivStep4 {
             prev,
@@ -199,19 +196,13 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
             d3,
             hi,
             lo,
-        } => {
-            let b = |b: &Bit| match b {
-                Bit::Of(h, i) => Bit::Of(m(h), *i),
-                b => *b,
-            };
-            Op::DivStep4 {
-                prev: m(prev),
-                d: m(d),
-                d3: m(d3),
-                hi: b(hi),
-                lo: b(lo),
-            }
-        }
+        } => Op::DivStep4 {
+            prev: m(prev),
+            d: m(d),
+            d3: m(d3),
+            hi: hi.map(|h| m(&h)),
+            lo: lo.map(|h| m(&h)),
+        },
         Op::DivQuot { steps, wd } => Op::DivQuot {
             steps: steps.iter().map(m).collect(),
             wd: *wd,

@@ -31,6 +31,10 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
     let mut v: Vec<i128> = Vec::with_capacity(nl.nodes.len());
     for (i, n) in nl.nodes.iter().enumerate() {
         let g = |s: &Sig| v[s.0 as usize];
+        let bit = |b: &Bit| match b {
+            Bit::Const(b) => i128::from(*b),
+            Bit::Of(h, k) => (g(h) >> k) & 1,
+        };
         let val = match &n.op {
             Op::Input(k) => x[*k] as i128,
             Op::Const(c) => *c as i128,
@@ -63,11 +67,7 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
                 } else {
                     g(prev) & ((1i128 << wd) - 1)
                 };
-                let bit = match nbit {
-                    Bit::Const(b) => i128::from(*b),
-                    Bit::Of(h, k) => (g(h) >> k) & 1,
-                };
-                let cat = 2 * rem + bit;
+                let cat = 2 * rem + bit(nbit);
                 if cat >= g(d) {
                     (1i128 << wd) | (cat - g(d))
                 } else {
@@ -82,10 +82,6 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
                 lo,
             } => {
                 let wd = nl.node(*d).width;
-                let bit = |b: &Bit| match b {
-                    Bit::Const(b) => i128::from(*b),
-                    Bit::Of(h, k) => (g(h) >> k) & 1,
-                };
                 let rem = g(prev) & ((1i128 << wd) - 1);
                 let cat = 4 * rem + 2 * bit(hi) + bit(lo);
                 let (d, d3) = (g(d), g(d3));
@@ -96,11 +92,8 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
                 (q << wd) | (cat - q * d)
             }
             Op::DivQuot { steps, wd } => steps.iter().fold(0i128, |q, s| {
-                if matches!(nl.node(*s).op, Op::DivStep4 { .. }) {
-                    (q << 2) | ((g(s) >> wd) & 3)
-                } else {
-                    (q << 1) | ((g(s) >> wd) & 1)
-                }
+                let n = nl.node(*s).op.quotient_bits();
+                (q << n) | ((g(s) >> wd) & ((1 << n) - 1))
             }),
             Op::Mul(a, b) => g(a) * g(b),
             Op::MulConst(a, c) => g(a) * *c as i128,

@@ -20,6 +20,16 @@ pub enum Bit {
     Of(Sig, u32),
 }
 
+impl Bit {
+    /// The same bit with its signal replaced by `f(signal)`.
+    pub fn map(self, f: impl Fn(Sig) -> Sig) -> Bit {
+        match self {
+            Bit::Of(h, i) => Bit::Of(f(h), i),
+            b => b,
+        }
+    }
+}
+
 /// A word-level primitive. Semantics are on integers (the node's value), never on bit patterns,
 /// except for the division nodes, whose packed layout is stated.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -112,6 +122,18 @@ pub enum Op {
     AddConst(Sig, i64),
     /// `max(a, 0)`.
     Relu(Sig),
+}
+
+impl Op {
+    /// Quotient bits a division step gives its [`Op::DivQuot`]: 1 for [`Op::DivStep`], 2 for
+    /// [`Op::DivStep4`], 0 for any other primitive.
+    pub fn quotient_bits(&self) -> u32 {
+        match self {
+            Op::DivStep { .. } => 1,
+            Op::DivStep4 { .. } => 2,
+            _ => 0,
+        }
+    }
 }
 
 /// Cost class of a node (what the estimator prices and reports).

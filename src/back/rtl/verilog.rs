@@ -184,6 +184,11 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 nl.nodes[j].signed,
             )
         };
+        // A numerator bit of a division step.
+        let bit = |b: &Bit| match b {
+            Bit::Const(b) => format!("1'b{}", u8::from(*b)),
+            Bit::Of(h, k) => format!("{}[{k}]", arg(*h).0),
+        };
         let w = node.width;
         let me = Names::node(i);
         match &node.op {
@@ -381,17 +386,13 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
             }
             Op::DivStep { prev, d, nbit, .. } => {
                 let ((np, _, _), (nd, wd, _)) = (arg(*prev), arg(*d));
-                let bit = match nbit {
-                    Bit::Const(b) => format!("1'b{}", u8::from(*b)),
-                    Bit::Of(h, k) => format!("{}[{k}]", arg(*h).0),
-                };
                 let cat = Names::aux(i, "cat");
                 let t = Names::aux(i, "t");
                 decl(
                     &mut o,
                     &cat,
                     wd + 1,
-                    &format!("{{{np}[{}:0], {bit}}}", wd - 1),
+                    &format!("{{{np}[{}:0], {}}}", wd - 1, bit(nbit)),
                 );
                 decl(
                     &mut o,
@@ -419,10 +420,6 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 lo,
             } => {
                 let ((np, _, _), (nd, wd, _), (n3, w3, s3)) = (arg(*prev), arg(*d), arg(*d3));
-                let bit = |b: &Bit| match b {
-                    Bit::Const(b) => format!("1'b{}", u8::from(*b)),
-                    Bit::Of(h, k) => format!("{}[{k}]", arg(*h).0),
-                };
                 let cat = Names::aux(i, "cat");
                 decl(
                     &mut o,
@@ -466,12 +463,9 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 let bits: Vec<String> = steps
                     .iter()
                     .map(|s| {
-                        let top = if matches!(nl.node(*s).op, Op::DivStep4 { .. }) {
-                            wd + 1
-                        } else {
-                            *wd
-                        };
-                        n += top - wd + 1;
+                        let bits = nl.node(*s).op.quotient_bits();
+                        let top = wd + bits - 1;
+                        n += bits;
                         format!("{}[{top}:{wd}]", arg(*s).0)
                     })
                     .collect();
