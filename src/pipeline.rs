@@ -4,11 +4,14 @@
 use crate::error::{Error, Result};
 use crate::front::Loaded;
 use crate::io::npy::stream_npz_member;
+use crate::io::particles::read_jets;
 use crate::ir::firmware::{Firmware, HiddenUnits, LowerOptions, Mode, Requant};
 use crate::ir::fixed::FixedType;
+use crate::ir::set::{SetFirmware, SetModel};
 use crate::ir::Profile;
 use crate::pass::calibrate::{calibrate, input_type_for, CalibRule, Calibration};
 use crate::pass::lower::lower;
+use crate::pass::set::{calibrate_set, lower_set, SetCalibration};
 use std::path::PathBuf;
 
 /// Firmware arithmetic choices (the command line's `--mode`, `--calib`, ... in
@@ -88,6 +91,41 @@ pub fn lower_for(
     mode: Mode,
     calib: Option<&Calibration>,
 ) -> Result<Firmware> {
+    let opts = lower_options(
+        loaded.model.input_type,
+        args,
+        mode,
+        calib.map(|c| c.input_absmax),
+    )?;
+    lower(&loaded.model, &opts, calib)
+}
+
+/// Lowers a particle-level model for `mode` (its `Φ` reads the particle features, so the
+/// input type comes from `Φ`'s calibration when none is given).
+pub fn lower_set_for(
+    set: &SetModel,
+    args: &FwOptions,
+    mode: Mode,
+    calib: Option<&SetCalibration>,
+) -> Result<SetFirmware> {
+    let opts = lower_options(
+        set.input_type,
+        args,
+        mode,
+        calib.map(|c| c.phi.input_absmax),
+    )?;
+    lower_set(set, &opts, calib)
+}
+
+/// The checked lowering options of `args` for `mode`; the input type is the user's, else the
+/// architecture's (`arch_type`), else one for calibration data of max|x| `calib_absmax`, else
+/// [`DEFAULT_INPUT_TYPE`].
+fn lower_options(
+    arch_type: Option<FixedType>,
+    args: &FwOptions,
+    mode: Mode,
+    calib_absmax: Option<f32>,
+) -> Result<LowerOptions> {
     if !(2..=30).contains(&args.input_bits) {
         return Err(Error::Usage(format!(
             "--input-bits {} is out of range 2..30",
@@ -134,12 +172,12 @@ pub fn lower_for(
             ))
         })?;
         (t, "--input-type".to_string())
-    } else if let Some(t) = loaded.model.input_type {
+    } else if let Some(t) = arch_type {
         (t, "architecture".to_string())
-    } else if let Some(c) = calib {
+    } else if let Some(m) = calib_absmax {
         (
-            input_type_for(c.input_absmax, args.input_bits),
-            format!("calibration (max|x| = {})", c.input_absmax),
+            input_type_for(m, args.input_bits),
+            format!("calibration (max|x| = {m})"),
         )
     } else {
         (
@@ -168,7 +206,37 @@ pub fn lower_for(
         },
         hidden_units: args.hidden_units,
     };
-    lower(&loaded.model, &opts, calib)
+    Ok(opts)
+}
+
+/// Calibrates a particle-level model on the jets of the `--calib` file, if one was given, with
+/// the scale rule `rule` (`None`: [`default_calib_rule`]) on both chains. Returns the notes of
+/// reading the file too.
+pub fn set_calibration(
+    set: &SetModel,
+    args: &FwOptions,
+    rule: Option<CalibRule>,
+) -> Result<Option<(SetCalibration, Vec<String>)>> {
+    let Some(path) = &args.calib else {
+        return Ok(None);
+    };
+    let jets = read_jets(path, set.particles, set.features)?;
+    if !jets.mask.iter().any(|m| *m != 0) {
+        return Err(Error::Data {
+            path: path.to_path_buf(),
+            detail: "no real particle to calibrate on".into(),
+        });
+    }
+    let q = args.calib_quantile;
+    if !(q > 0.0 && q <= 1.0) {
+        return Err(Error::Usage(format!(
+            "--calib-quantile {q}: must be in (0, 1]"
+        )));
+    }
+    let p = &set.profile;
+    let rule = rule.unwrap_or_else(|| default_calib_rule(p));
+    let cal = calibrate_set(set, &jets.x, &jets.mask).map(|c| c.with_rule(rule, q, p));
+    Ok(Some((cal, jets.notes)))
 }
 
 /// Calibrates on the `x` array of the `--calib` file (streamed), if one was given, with the

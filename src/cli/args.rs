@@ -3,9 +3,10 @@
 
 use crate::choice::Choice;
 use crate::front::arch::HiddenAct;
-use crate::front::{load, LoadOptions, Loaded};
+use crate::front::{load, load_net, LoadOptions, Loaded};
 use crate::ir::firmware::{HiddenUnits, Mode, Requant};
 use crate::ir::profile::{ActScaleOp, ProfileOverrides, WeightDiv};
+use crate::ir::set::Net;
 use crate::ir::ProfileName;
 use crate::pass::calibrate::CalibRule;
 use crate::pipeline::FwOptions;
@@ -188,17 +189,23 @@ impl ProfileOverrideArgs {
 
 impl ModelArgs {
     pub fn load(&self) -> Result<Loaded> {
-        load(
-            &self.model,
-            &LoadOptions {
-                arch: self.arch.clone(),
-                profile: self.profile,
-                overrides: self.overrides.overrides(),
-                hidden_act: self.hidden_act,
-                float_layers: self.float_layers.clone(),
-                weight_scale_is: self.weight_scale_is.clone(),
-            },
-        )
+        load(&self.model, &self.load_options())
+    }
+
+    /// Loads any model (a chain or a particle-level model).
+    pub fn load_net(&self) -> Result<Loaded<Net>> {
+        load_net(&self.model, &self.load_options())
+    }
+
+    fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            arch: self.arch.clone(),
+            profile: self.profile,
+            overrides: self.overrides.overrides(),
+            hidden_act: self.hidden_act,
+            float_layers: self.float_layers.clone(),
+            weight_scale_is: self.weight_scale_is.clone(),
+        }
     }
 }
 

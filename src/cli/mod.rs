@@ -55,6 +55,20 @@ pub enum Command {
 /// it assumed between layers) on stderr, so that no command compiles an inferred model silently.
 pub fn load_model(args: &args::ModelArgs) -> crate::Result<crate::front::Loaded> {
     let loaded = args.load()?;
+    print_notes(args, &loaded);
+    Ok(loaded)
+}
+
+/// [`load_model`] for the commands that read particle-level models too.
+pub fn load_net(
+    args: &args::ModelArgs,
+) -> crate::Result<crate::front::Loaded<crate::ir::set::Net>> {
+    let loaded = args.load_net()?;
+    print_notes(args, &loaded);
+    Ok(loaded)
+}
+
+fn print_notes<M>(args: &args::ModelArgs, loaded: &crate::front::Loaded<M>) {
     for p in loaded.params() {
         eprintln!("note: {}: {p}", args.model.display());
     }
@@ -67,7 +81,6 @@ pub fn load_model(args: &args::ModelArgs) -> crate::Result<crate::front::Loaded>
             crate::front::arch::ASSUMED_ACT_ADVICE
         );
     }
-    Ok(loaded)
 }
 
 /// A progress indicator on stderr for long runs (Yosys): a bar over `len` steps, or a spinner

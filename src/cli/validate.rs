@@ -4,6 +4,8 @@
 
 use super::args::{FwArgs, ModelArgs};
 use crate::ir::firmware::Mode;
+use crate::ir::set::Net;
+use crate::validate::set::compute_set;
 use crate::validate::{compute, ReferenceOutputs, ReferenceReport, Report, DEFAULT_MIN_AGREEMENT};
 use clap::Args;
 use std::path::PathBuf;
@@ -14,7 +16,8 @@ pub struct ValidateArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub fw: FwArgs,
-    /// Data set: .npz with `x` [events, inputs] and optional integer labels `y`.
+    /// Data set: .npz with `x` [events, inputs] and optional integer labels `y`; for a
+    /// particle-level model `x` [jets, particles, features] and `mask` [jets, particles].
     #[arg(long)]
     pub data: PathBuf,
     #[command(flatten)]
@@ -54,21 +57,47 @@ impl ReferenceArgs {
 }
 
 pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
-    let loaded = super::load_model(&a.model)?;
+    let loaded = super::load_net(&a.model)?;
     let modes = if a.only.is_empty() {
         Mode::ALL.to_vec()
     } else {
         a.only.clone()
     };
     let reference = a.reference.read(Some(&a.data))?;
-    let report = compute_with_progress(
-        &loaded,
-        &a.fw.options(),
-        a.fw.calib_rule,
-        &a.data,
-        &modes,
-        reference.as_ref(),
-    )?;
+    let report = match loaded.model {
+        Net::Chain(model) => {
+            let loaded = crate::front::Loaded {
+                model,
+                origin: loaded.origin,
+                notes: loaded.notes,
+            };
+            compute_with_progress(
+                &loaded,
+                &a.fw.options(),
+                a.fw.calib_rule,
+                &a.data,
+                &modes,
+                reference.as_ref(),
+            )?
+        }
+        Net::Set(ref set) => {
+            let mut notes = Vec::new();
+            let r = compute_set(
+                set,
+                loaded.warnings(),
+                &a.fw.options(),
+                a.fw.calib_rule,
+                &a.data,
+                &modes,
+                reference.as_ref(),
+                &mut notes,
+            );
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            r?
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

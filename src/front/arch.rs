@@ -5,13 +5,15 @@ use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// The newest schema version, written by models/export.py when a document has `profile_params`.
+/// Version 2, written by models/export.py when a chain's document has `profile_params`.
 pub const SCHEMA: &str = "bit2hls.arch/2";
+/// Version 3: version 2 plus particle-level models (`particles` and a `pool` layer).
+pub const SCHEMA_V3: &str = "bit2hls.arch/3";
 /// Version 1: everything of version 2 except `profile_params`; still read.
 pub const SCHEMA_V1: &str = "bit2hls.arch/1";
 pub const METADATA_KEY: &str = "bit2hls.arch";
 
-/// The architecture document, versions 1 and 2 (docs/schema.md).
+/// The architecture document, versions 1 to 3 (docs/schema.md).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchDoc {
@@ -28,7 +30,20 @@ pub struct ArchDoc {
     /// bits; the command line's `--act-bits`, `--act-qmax`, … override them.
     #[serde(default)]
     pub profile_params: Option<ProfileParams>,
+    /// A particle-level model (version 3): the layers before `pool` act on every particle.
+    #[serde(default)]
+    pub particles: Option<ParticlesDoc>,
     pub layers: Vec<ArchLayer>,
+}
+
+/// `particles` of a version-3 document: the shape of one jet's input `x[max, features]`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ParticlesDoc {
+    /// Largest number of particles per jet `N`.
+    pub max: usize,
+    /// Features per particle `F`.
+    pub features: usize,
 }
 
 /// `profile_params` of a version-2 document: overrides of the named profile's parameters.
@@ -131,6 +146,10 @@ pub enum ArchLayer {
         scale: String,
         shift: String,
     },
+    /// Masked pooling over the particle axis (version 3, particle models only).
+    Pool {
+        kind: crate::ir::set::PoolKind,
+    },
 }
 
 /// An activation op bit2hls knows by name but does not compile (docs/schema.md).
@@ -231,12 +250,13 @@ pub fn parse(text: &str, origin: &std::path::Path) -> Result<ArchDoc> {
 
 /// The schema must be a known version, and a version-1 document cannot carry version-2 keys.
 fn check_version(doc: &ArchDoc) -> std::result::Result<(), String> {
-    if doc.schema != SCHEMA && doc.schema != SCHEMA_V1 {
+    if ![SCHEMA_V3, SCHEMA, SCHEMA_V1].contains(&doc.schema.as_str()) {
         return Err(format!(
-            "schema '{}' is not supported (expected '{SCHEMA}' or '{SCHEMA_V1}')",
+            "schema '{}' is not supported (expected '{SCHEMA_V3}', '{SCHEMA}' or '{SCHEMA_V1}')",
             doc.schema
         ));
     }
+    check_particles(doc)?;
     if doc.schema == SCHEMA_V1 && doc.profile_params.is_some() {
         return Err(format!(
             "key 'profile_params' needs schema '{SCHEMA}' (the document says '{SCHEMA_V1}')"
@@ -250,6 +270,58 @@ fn check_version(doc: &ArchDoc) -> std::result::Result<(), String> {
         return Err("'profile_params' is empty".into());
     }
     Ok(())
+}
+
+/// `particles` needs version 3 and exactly one `pool` layer with layers on both sides; a `pool`
+/// needs `particles`.
+fn check_particles(doc: &ArchDoc) -> std::result::Result<(), String> {
+    let pools: Vec<usize> = doc
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l, ArchLayer::Pool { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let Some(p) = &doc.particles else {
+        return match pools.first() {
+            Some(i) => Err(format!(
+                "layer {i} is a 'pool', which needs a particle-level model: add \
+                 \"particles\": {{\"max\": N, \"features\": F}} (schema '{SCHEMA_V3}')"
+            )),
+            None => Ok(()),
+        };
+    };
+    if doc.schema != SCHEMA_V3 {
+        return Err(format!(
+            "key 'particles' needs schema '{SCHEMA_V3}' (the document says '{}')",
+            doc.schema
+        ));
+    }
+    if p.max == 0 || p.features == 0 {
+        return Err(format!(
+            "'particles': max {} and features {} must both be at least 1",
+            p.max, p.features
+        ));
+    }
+    if doc.inputs.is_some() {
+        return Err("'inputs' is for chains; a particle model gives 'particles.features'".into());
+    }
+    match pools.as_slice() {
+        [i] if *i > 0 && *i + 1 < doc.layers.len() => Ok(()),
+        [i] => Err(format!(
+            "the 'pool' (layer {i}) needs layers before it (applied to every particle) and \
+             after it (applied to the pooled jet)"
+        )),
+        [] => Err(
+            "a particle-level model needs one {\"op\": \"pool\", \"kind\": \"sum\"} \
+                   layer between the per-particle and the per-jet layers"
+                .into(),
+        ),
+        more => Err(format!(
+            "{} 'pool' layers (at {more:?}): bit2hls compiles one pool per model",
+            more.len()
+        )),
+    }
 }
 
 /// Hidden activation inserted between inferred linear layers.

@@ -6,6 +6,7 @@ pub mod ternarize;
 
 use crate::error::{Error, Result};
 use crate::ir::fixed::FixedType;
+use crate::ir::set::{Net, SetModel};
 use crate::ir::{
     Affine, BitLinear, Layer, LayerKind, Linear, Matrix, Model, Profile, ProfileName, WeightSource,
 };
@@ -81,14 +82,15 @@ impl std::fmt::Display for Note {
     }
 }
 
-/// A loaded model with notes for the user.
-pub struct Loaded {
-    pub model: Model,
+/// A loaded model with notes for the user: a chain ([`Model`], what most commands read) or any
+/// model ([`Net`], [`load_net`]).
+pub struct Loaded<M = Model> {
+    pub model: M,
     pub origin: ArchOrigin,
     pub notes: Vec<Note>,
 }
 
-impl Loaded {
+impl<M> Loaded<M> {
     /// The profile parameters read from the architecture document ([`Note::Params`]).
     pub fn params(&self) -> Vec<String> {
         self.notes
@@ -151,17 +153,53 @@ fn profile_with_params(
     profile.with(&opts.overrides).map_err(ProfileError::Cli)
 }
 
-/// Reads a model file and its architecture.
+/// Reads a chain model file and its architecture; a particle-level model is refused (commands
+/// that compile those read them with [`load_net`]).
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    load_bytes(path, bytes, opts)
+    chain_only(path, load_net(path, opts)?)
 }
 
 /// [`load`] on bytes already in memory; `path` names the file in messages and locates a sidecar.
 pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded> {
+    chain_only(path, load_net_bytes(path, bytes, opts)?)
+}
+
+/// Which commands read particle-level models (named in the refusal of the others).
+pub const SET_COMMANDS: &str = "validate, emulate and inspect";
+
+fn chain_only(path: &Path, l: Loaded<Net>) -> Result<Loaded> {
+    match l.model {
+        Net::Chain(model) => Ok(Loaded {
+            model,
+            origin: l.origin,
+            notes: l.notes,
+        }),
+        Net::Set(s) => Err(Error::Arch {
+            path: path.to_path_buf(),
+            detail: format!(
+                "'{}' is a particle-level model ({} particles × {} features, {} pool); this \
+             command compiles chains only so far — {SET_COMMANDS} read particle models \
+             (README, Known limits)",
+                s.name,
+                s.particles,
+                s.features,
+                s.pool.as_str()
+            ),
+        }),
+    }
+}
+
+/// Reads any model file (a chain or a particle-level model) and its architecture.
+pub fn load_net(path: &Path, opts: &LoadOptions) -> Result<Loaded<Net>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    load_net_bytes(path, bytes, opts)
+}
+
+/// [`load_net`] on bytes already in memory.
+pub fn load_net_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loaded<Net>> {
     let file = TensorFile::from_bytes(path, bytes)?;
     // Before inference: a `….norm.weight` would otherwise be reported as a layer-order problem.
     if let Some(p) = opts.profile {
@@ -232,6 +270,102 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         None => None,
     };
 
+    let name = doc
+        .as_ref()
+        .and_then(|d| d.name.clone())
+        .unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into())
+        });
+    let chain =
+        |layers: &[ArchLayer], offset: usize, inputs: Option<usize>, notes: &mut Vec<Note>| {
+            build_chain(&file, layers, offset, inputs, &profile, opts, notes).and_then(
+                |(layers, inputs)| {
+                    inputs.map(|i| (layers, i)).ok_or_else(|| {
+                        arch_err("cannot determine the input width: no linear layer".into())
+                    })
+                },
+            )
+        };
+    let particles = doc.as_ref().and_then(|d| d.particles);
+    let model = match particles {
+        None => {
+            let (layers, inputs) = chain(
+                &doc_layers,
+                0,
+                doc.as_ref().and_then(|d| d.inputs),
+                &mut notes,
+            )?;
+            Net::Chain(Model {
+                name,
+                inputs,
+                profile,
+                layers,
+                input_type,
+            })
+        }
+        Some(p) => {
+            // check_particles proved there is exactly one pool with layers on both sides.
+            let at = doc_layers
+                .iter()
+                .position(|l| matches!(l, ArchLayer::Pool { .. }))
+                .ok_or_else(|| arch_err("a particle-level model needs a 'pool' layer".into()))?;
+            let ArchLayer::Pool { kind } = doc_layers[at] else {
+                unreachable!("position() found a pool")
+            };
+            let (phi, _) = chain(&doc_layers[..at], 0, Some(p.features), &mut notes)?;
+            let phi = Model {
+                name: format!("{name}.phi"),
+                inputs: p.features,
+                profile: profile.clone(),
+                layers: phi,
+                input_type,
+            };
+            let (rho, rho_in) = chain(
+                &doc_layers[at + 1..],
+                at + 1,
+                Some(phi.outputs()),
+                &mut notes,
+            )?;
+            let rho = Model {
+                name: format!("{name}.rho"),
+                inputs: rho_in,
+                profile: profile.clone(),
+                layers: rho,
+                input_type: None,
+            };
+            Net::Set(SetModel {
+                name,
+                profile,
+                particles: p.max,
+                features: p.features,
+                phi,
+                pool: kind,
+                rho,
+                input_type,
+            })
+        }
+    };
+    Ok(Loaded {
+        model,
+        origin,
+        notes,
+    })
+}
+
+/// Builds the chain `layers` (the document's layers from index `offset`): each layer, the
+/// profile notes, and the check that shapes chain from `inputs` (if known). Returns the layers
+/// and the input width (`None` when no layer has one).
+fn build_chain(
+    file: &TensorFile,
+    doc_layers: &[ArchLayer],
+    offset: usize,
+    inputs: Option<usize>,
+    profile: &Profile,
+    opts: &LoadOptions,
+    notes: &mut Vec<Note>,
+) -> Result<(Vec<Layer>, Option<usize>)> {
     let mut layers = Vec::new();
     let linear_ins: Vec<Option<usize>> = doc_layers
         .iter()
@@ -244,18 +378,31 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
         .collect();
     for (i, al) in doc_layers.iter().enumerate() {
         let next_in = linear_ins[i + 1..].iter().flatten().next().copied();
-        let layer = build_layer(&file, al, i, next_in, &profile, opts, &mut notes)?;
+        let layer = build_layer(file, al, offset + i, next_in, profile, opts, notes)?;
         layers.push(layer);
     }
-
     notes.extend(
-        norm_check::profile_notes(&profile, &layers)
+        norm_check::profile_notes(profile, &layers)
             .into_iter()
             .map(Note::Info),
     );
+    check_widths(&layers, offset, inputs)?;
+    let inputs = inputs.or_else(|| {
+        layers.iter().find_map(|l| match (&l.kind, l.shape()) {
+            (_, Some((n_in, _))) => Some(n_in),
+            (LayerKind::Affine(a), None) => Some(a.scale.len()),
+            _ => None,
+        })
+    });
+    if !layers.iter().any(|l| l.shape().is_some()) {
+        return Ok((layers, None));
+    }
+    Ok((layers, inputs))
+}
 
-    // Shapes must chain.
-    let mut width: Option<usize> = doc.as_ref().and_then(|d| d.inputs);
+/// Shapes must chain, starting from `inputs` when it is known.
+fn check_widths(layers: &[Layer], offset: usize, inputs: Option<usize>) -> Result<()> {
+    let mut width = inputs;
     for (i, l) in layers.iter().enumerate() {
         match (l.shape(), &l.kind) {
             (Some((n_in, n_out)), _) => {
@@ -263,8 +410,8 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
                     if w != n_in {
                         return Err(Error::layer(
                             &l.name,
-                            i,
-                            format!("takes {n_in} inputs but the previous layer (or 'inputs') gives {w}"),
+                            offset + i,
+                            format!("takes {n_in} inputs but the previous layer (or the input) gives {w}"),
                         ));
                     }
                 }
@@ -275,7 +422,7 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
                     if w != a.scale.len() {
                         return Err(Error::layer(
                             &l.name,
-                            i,
+                            offset + i,
                             format!("has {} channels but its input has {w}", a.scale.len()),
                         ));
                     }
@@ -285,37 +432,7 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
             _ => {}
         }
     }
-    let inputs = doc.as_ref().and_then(|d| d.inputs).or_else(|| {
-        layers.iter().find_map(|l| match (&l.kind, l.shape()) {
-            (_, Some((n_in, _))) => Some(n_in),
-            (LayerKind::Affine(a), None) => Some(a.scale.len()),
-            _ => None,
-        })
-    });
-    let inputs = inputs
-        .ok_or_else(|| arch_err("cannot determine the input width: no linear layer".into()))?;
-    if !layers.iter().any(|l| l.shape().is_some()) {
-        return Err(arch_err("the model has no linear layer".into()));
-    }
-    let name = doc
-        .as_ref()
-        .and_then(|d| d.name.clone())
-        .unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "model".into())
-        });
-    Ok(Loaded {
-        model: Model {
-            name,
-            inputs,
-            profile,
-            layers,
-            input_type,
-        },
-        origin,
-        notes,
-    })
+    Ok(())
 }
 
 fn build_layer(
@@ -349,6 +466,13 @@ fn build_layer(
             name: format!("relu{index}"),
             kind: LayerKind::Relu,
         },
+        ArchLayer::Pool { .. } => {
+            return Err(Error::layer(
+                "pool",
+                index,
+                "a pool inside a chain (the document's particle check places it)",
+            ))
+        }
         ArchLayer::Linear { name, weight, bias } => {
             let (r, c) = shape2(weight)?;
             let w = file.f32(weight, &[r, c])?;

@@ -10,8 +10,22 @@ use std::path::{Path, PathBuf};
 /// Element types accepted for input arrays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NpyDtype {
+    F16,
     F32,
     F64,
+    /// `uint8` or `bool` (masks), read as 0.0 / 1.0 / … floats.
+    U8,
+}
+
+impl NpyDtype {
+    fn size(self) -> usize {
+        match self {
+            NpyDtype::U8 => 1,
+            NpyDtype::F16 => 2,
+            NpyDtype::F32 => 4,
+            NpyDtype::F64 => 8,
+        }
+    }
 }
 
 /// A `.npy` array opened for reading rows, from a file or any other byte stream (an `.npz` member).
@@ -23,6 +37,9 @@ pub struct NpyRows<R: Read = BufReader<File>> {
     pub cols: usize,
     /// The array was 1-D (shape `[n]`): read as one row of `n` columns.
     pub one_d: bool,
+    /// The array's shape as stored (`rows` is its first entry and `cols` the product of the
+    /// others for arrays of 3 or more dimensions, [`NpyRows::from_reader_nd`]).
+    pub shape: Vec<usize>,
     read: usize,
 }
 
@@ -46,12 +63,17 @@ fn parse_header(path: &Path, h: &str) -> Result<(NpyDtype, bool, Vec<usize>)> {
         NpyDtype::F32
     } else if descr.starts_with("'<f8'") {
         NpyDtype::F64
+    } else if descr.starts_with("'<f2'") {
+        NpyDtype::F16
+    } else if descr.starts_with("'|u1'") || descr.starts_with("'|b1'") {
+        NpyDtype::U8
     } else {
         let d: String = descr.chars().take_while(|c| *c != ',').collect();
         return Err(data_err(
             path,
             format!(
-                "array dtype {d} is not supported: expected float32 or float64 ('<f4' / '<f8')"
+                "array dtype {d} is not supported: expected float16, float32 or float64 ('<f2' / \
+                 '<f4' / '<f8'), or uint8 / bool for masks"
             ),
         ));
     };
@@ -88,7 +110,24 @@ impl NpyRows {
 
 impl<R: Read> NpyRows<R> {
     /// Parses the header from `reader`; `total_len` is the byte length of the whole array file.
-    pub fn from_reader(path: &Path, mut reader: R, total_len: u64) -> Result<NpyRows<R>> {
+    /// The array must have 1 or 2 dimensions.
+    pub fn from_reader(path: &Path, reader: R, total_len: u64) -> Result<NpyRows<R>> {
+        let r = Self::from_reader_nd(path, reader, total_len)?;
+        if r.shape.len() > 2 {
+            return Err(data_err(
+                path,
+                format!(
+                    "expected a 2-D array [events, features], found shape {:?}",
+                    r.shape
+                ),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// [`Self::from_reader`] for any number of dimensions: rows are the first axis, each row
+    /// the rest in C order.
+    pub fn from_reader_nd(path: &Path, mut reader: R, total_len: u64) -> Result<NpyRows<R>> {
         let file_len = total_len;
         let mut magic = [0u8; 8];
         reader
@@ -133,16 +172,16 @@ impl<R: Read> NpyRows<R> {
             ));
         }
         let (rows, cols) = match shape.as_slice() {
-            [r, c] => (*r, *c),
             [c] => (1, *c),
-            s => {
-                return Err(data_err(
-                    path,
-                    format!("expected a 2-D array [events, features], found shape {s:?}"),
-                ))
-            }
+            [r, rest @ ..] => (
+                *r,
+                rest.iter()
+                    .try_fold(1usize, |a, d| a.checked_mul(*d))
+                    .ok_or_else(|| data_err(path, format!("shape {shape:?} is too large")))?,
+            ),
+            [] => return Err(data_err(path, "a 0-D array has no events")),
         };
-        let esize = if dtype == NpyDtype::F32 { 4 } else { 8 };
+        let esize = dtype.size();
         let header_end = 6 + 2 + if magic[6] == 1 { 2 } else { 4 } + hlen as u64;
         let need = (rows as u128) * (cols as u128) * esize as u128;
         if (file_len.saturating_sub(header_end)) as u128 != need {
@@ -162,6 +201,7 @@ impl<R: Read> NpyRows<R> {
             rows,
             cols,
             one_d: shape.len() == 1,
+            shape,
             read: 0,
         })
     }
@@ -173,6 +213,23 @@ impl<R: Read> NpyRows<R> {
         let n = max_rows.min(self.rows - self.read);
         let count = n * self.cols;
         match self.dtype {
+            NpyDtype::U8 => {
+                let mut buf = vec![0u8; count];
+                self.reader
+                    .read_exact(&mut buf)
+                    .map_err(|e| data_err(&self.path, format!("read failed: {e}")))?;
+                out.extend(buf.iter().map(|&b| b as f32));
+            }
+            NpyDtype::F16 => {
+                let mut buf = vec![0u8; count * 2];
+                self.reader
+                    .read_exact(&mut buf)
+                    .map_err(|e| data_err(&self.path, format!("read failed: {e}")))?;
+                out.extend(
+                    buf.chunks_exact(2)
+                        .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()),
+                );
+            }
             NpyDtype::F32 => {
                 let mut buf = vec![0u8; count * 4];
                 self.reader
@@ -259,6 +316,46 @@ impl NpyWriter {
     pub fn finish(mut self) -> std::io::Result<()> {
         self.w.flush()
     }
+}
+
+/// Reads the whole array `member` of an `.npz` file (any number of dimensions, any dtype
+/// [`NpyDtype`] reads) as f32; returns its shape and values in C order.
+pub fn read_npz_array(path: &Path, member: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+    let file = File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| data_err(path, format!("not a readable .npz (zip) file: {e}")))?;
+    let name = format!("{member}.npy");
+    let entry = zip
+        .by_name(&name)
+        .map_err(|_| data_err(path, format!("no array '{member}' in the .npz")))?;
+    let len = entry.size();
+    let mut rows = NpyRows::from_reader_nd(
+        &path.join(&name),
+        BufReader::with_capacity(1 << 20, entry),
+        len,
+    )?;
+    let mut all = Vec::with_capacity(rows.rows.saturating_mul(rows.cols).min(1 << 28));
+    let mut buf = Vec::new();
+    while rows.next_chunk(65536, &mut buf)? > 0 {
+        all.extend_from_slice(&buf);
+    }
+    Ok((rows.shape.clone(), all))
+}
+
+/// Whether the `.npz` file has an array `member`.
+pub fn npz_has(path: &Path, member: &str) -> Result<bool> {
+    let file = File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let zip = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| data_err(path, format!("not a readable .npz (zip) file: {e}")))?;
+    let name = format!("{member}.npy");
+    let found = zip.file_names().any(|n| n == name);
+    Ok(found)
 }
 
 /// Streams the 2-D float array `member` of an `.npz` file in chunks of `chunk_rows` rows:

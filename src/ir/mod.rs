@@ -12,6 +12,7 @@ pub mod firmware;
 pub mod fixed;
 pub mod profile;
 pub mod serial;
+pub mod set;
 pub mod validate;
 
 use serde::Serialize;

@@ -11,3 +11,4 @@
 pub mod calibrate;
 pub mod fold;
 pub mod lower;
+pub mod set;

@@ -12,3 +12,4 @@
 
 pub mod fixed;
 pub mod float;
+pub mod set;

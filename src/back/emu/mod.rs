@@ -5,5 +5,8 @@ pub mod fast;
 mod naive;
 #[cfg(test)]
 pub(crate) mod problem;
+pub mod set;
+#[cfg(test)]
+mod set_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -1,0 +1,161 @@
+//! Property tests of particle-level firmware: random `Φ` / `F` chains ([`super::problem`])
+//! around a random pool, random jets (empty, single-particle, full, random masks, saturating
+//! features). Checks, per mode: the fast set emulator equals the reference composition bit for
+//! bit; every intermediate (each particle's `Φ`, the pool, `F`) stays inside its proven range;
+//! padded slots holding junk change nothing.
+
+use super::problem::{build, problem, run_counted, Problem};
+use super::set::SetEmulator;
+use crate::ir::firmware::Mode;
+use crate::ir::fixed::FixedType;
+use crate::ir::set::{PoolKind, SetFirmware, SetModel};
+use crate::pass::set::calibrate_set;
+use crate::pipeline::{lower_set_for, FwOptions};
+use crate::reference::fixed::Emulator;
+use crate::reference::set::{pool_codes, run};
+use crate::synthetic::Rng;
+use proptest::prelude::*;
+
+/// A set model from a problem: `Φ` = the problem's chain, `F` = a second chain on its outputs.
+fn set_of(p: &Problem) -> SetModel {
+    let phi = build(p);
+    let l = *p.widths.last().expect("widths");
+    let rho_p = Problem {
+        widths: vec![l, 1 + (p.seed % 7) as usize, 2],
+        seed: p.seed ^ 0x5eed,
+        dense_first: false,
+        ..p.clone()
+    };
+    let mut rho = build(&rho_p);
+    rho.profile = phi.profile.clone();
+    SetModel {
+        name: "set".into(),
+        profile: phi.profile.clone(),
+        particles: 1 + (p.seed % 9) as usize,
+        features: p.widths[0],
+        phi,
+        pool: if p.seed % 2 == 0 {
+            PoolKind::Sum
+        } else {
+            PoolKind::Max
+        },
+        rho,
+        input_type: None,
+    }
+}
+
+/// `jets` jets: the first empty, the second one particle, the third full with saturating
+/// features, then random masks; padded slots hold 0.
+fn jets_of(s: &SetModel, jets: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
+    let (n, f) = (s.particles, s.features);
+    let mut r = Rng(seed);
+    let mut x = vec![0f32; jets * n * f];
+    let mut mask = vec![0u8; jets * n];
+    for j in 0..jets {
+        let real = match j {
+            0 => 0,
+            1 => 1,
+            2 => n,
+            _ => (r.uniform() * (n + 1) as f64) as usize,
+        };
+        for i in 0..real.min(n) {
+            mask[j * n + i] = 1;
+            for k in 0..f {
+                x[(j * n + i) * f + k] = if j == 2 {
+                    if k % 2 == 0 {
+                        1e6
+                    } else {
+                        -1e6
+                    }
+                } else {
+                    (r.normal() * 2.0) as f32
+                };
+            }
+        }
+    }
+    (x, mask)
+}
+
+/// Runs every jet through the range-checked reference; panics naming the stage that left its
+/// range.
+fn check_ranges(fw: &SetFirmware, x: &[f32], mask: &[u8]) {
+    let (phi, rho) = (Emulator::new(&fw.phi), Emulator::new(&fw.rho));
+    let (n, f, l) = (fw.pool.n, fw.phi.n_in, fw.phi.n_out);
+    for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
+        let mut out = vec![0i64; n * l];
+        let mut codes = vec![0i64; f];
+        for i in 0..n {
+            phi.quantize_input(&xj[i * f..(i + 1) * f], &mut codes);
+            phi.run_checked(&codes, &mut out[i * l..(i + 1) * l], None)
+                .unwrap_or_else(|e| panic!("Φ out of range: {e:?}"));
+        }
+        let mut pooled = vec![0i64; l];
+        pool_codes(&fw.pool, &out, mj, &mut pooled);
+        for (v, r) in pooled.iter().zip(&fw.pool.out_ranges) {
+            assert!(
+                r.lo <= *v as i128 && (*v as i128) <= r.hi,
+                "pool {v} outside {r:?}"
+            );
+        }
+        assert!(pooled.iter().all(|v| {
+            let t: FixedType = fw.pool.out_type;
+            t.min_code() <= *v as i128 && (*v as i128) <= t.max_code()
+        }));
+        let mut y = vec![0i64; fw.rho.n_out];
+        rho.run_checked(&pooled, &mut y, None)
+            .unwrap_or_else(|e| panic!("F out of range: {e:?}"));
+    }
+}
+
+#[test]
+fn set_firmware_is_exact_in_range_and_ignores_padding() {
+    run_counted(
+        "proptest-regressions/back/emu/set_tests.txt",
+        160,
+        problem(12, 16),
+        0.8,
+        |p, tally| {
+            let set = set_of(&p);
+            let (x, mask) = jets_of(&set, 40, p.seed ^ 7);
+            let cal = calibrate_set(&set, &x, &mask);
+            let args = FwOptions {
+                input_type: Some(format!("ap_fixed<{},{}>", p.in_width, p.in_int)),
+                frac_bits: p.frac_bits,
+                calib_quantile: 1.0,
+                ..FwOptions::default()
+            };
+            // Junk in every padded slot.
+            let junk: Vec<f32> = x
+                .chunks(set.features)
+                .zip(&mask)
+                .flat_map(|(v, m)| {
+                    v.iter()
+                        .map(move |a| if *m == 0 { 3.5e3 } else { *a })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for mode in Mode::ALL {
+                let Ok(fw) = lower_set_for(&set, &args, mode, Some(&cal)) else {
+                    tally.skipped();
+                    continue;
+                };
+                tally.ran();
+                let fast = SetEmulator::new(&fw).run_batch(&x, &mask);
+                let o = fw.n_out();
+                let nf = set.jet_len();
+                for (j, (xj, mj)) in x.chunks(nf).zip(mask.chunks(set.particles)).enumerate() {
+                    prop_assert_eq!(
+                        &fast[j * o..(j + 1) * o],
+                        &run(&fw, xj, mj)[..],
+                        "jet {} {}",
+                        j,
+                        mode
+                    );
+                }
+                check_ranges(&fw, &x, &mask);
+                prop_assert_eq!(&SetEmulator::new(&fw).run_batch(&junk, &mask), &fast);
+            }
+            Ok(())
+        },
+    );
+}

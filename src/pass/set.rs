@@ -1,0 +1,125 @@
+//! Calibration and lowering of particle-level models: `Φ` and `F` are chains, lowered by
+//! [`super::lower::lower`] each; the pool between them gets the exact type of a masked sum
+//! (or max) over `N` particles of `Φ`'s proven output ranges (docs/particles.md).
+
+use super::calibrate::{calibrate, Calibration};
+use super::lower::lower;
+use crate::error::{Error, Result};
+use crate::ir::firmware::LowerOptions;
+use crate::ir::fixed::{FixedType, Interval, MAX_WIDTH};
+use crate::ir::set::{PoolFw, SetFirmware, SetModel};
+use crate::reference::set::pool_float;
+use rayon::prelude::*;
+
+/// Calibration statistics of both chains: `phi` over every real particle, `rho` over the
+/// float model's pooled vectors.
+#[derive(Clone, Debug, Default)]
+pub struct SetCalibration {
+    pub phi: Calibration,
+    pub rho: Calibration,
+}
+
+impl SetCalibration {
+    /// Combines the statistics of two disjoint jet sets.
+    pub fn merge(&mut self, o: &SetCalibration) {
+        self.phi.merge(&o.phi);
+        self.rho.merge(&o.rho);
+    }
+    /// Applies `f` (a scale rule) to both chains' statistics.
+    pub fn map(self, f: impl Fn(Calibration) -> Calibration) -> SetCalibration {
+        SetCalibration {
+            phi: f(self.phi),
+            rho: f(self.rho),
+        }
+    }
+}
+
+/// Statistics of the jets `x[n·N·F]`, `mask[n·N]`.
+pub fn calibrate_set(set: &SetModel, x: &[f32], mask: &[u8]) -> SetCalibration {
+    let (nf, f) = (set.jet_len(), set.features);
+    let rows: Vec<f32> = x
+        .chunks(f)
+        .zip(mask)
+        .filter(|(_, m)| **m != 0)
+        .flat_map(|(p, _)| p.iter().copied())
+        .collect();
+    let pooled: Vec<f32> = x
+        .par_chunks(nf)
+        .zip(mask.par_chunks(set.particles))
+        .flat_map_iter(|(xj, mj)| pool_float(set, xj, mj))
+        .collect();
+    SetCalibration {
+        phi: calibrate(&set.phi, &rows),
+        rho: calibrate(&set.rho, &pooled),
+    }
+}
+
+/// Lowers `set`: `Φ` with `opts` (its input type is the jets' particle features), the pool,
+/// then `F` with the pooled type as input. Static mode needs `calib`.
+pub fn lower_set(
+    set: &SetModel,
+    opts: &LowerOptions,
+    calib: Option<&SetCalibration>,
+) -> Result<SetFirmware> {
+    if set.profile.output_per_event_scaled() {
+        return Err(Error::Usage(format!(
+            "particle-level model '{}': profile {} has an in-layer norm, whose firmware outputs \
+             are PyTorch's divided by a per-particle factor (docs/semantics.md); pooling such \
+             values is not the model's pool — only profiles without an in-layer norm (bithep, \
+             ms-b158) compile particle models",
+            set.name, set.profile.name
+        )));
+    }
+    let phi = lower(&set.phi, opts, calib.map(|c| &c.phi))?;
+    let pool = lower_pool(set, &phi)?;
+    let rho_opts = LowerOptions {
+        input_type: pool.out_type,
+        input_type_origin: format!(
+            "{} pool of {} particles of Φ's output {}",
+            set.pool.as_str(),
+            set.particles,
+            phi.output_type()
+        ),
+        ..opts.clone()
+    };
+    let rho = lower(&set.rho, &rho_opts, calib.map(|c| &c.rho))?;
+    Ok(SetFirmware {
+        name: set.name.clone(),
+        phi,
+        pool,
+        rho,
+    })
+}
+
+/// The pool's exact ranges and its (signed) type.
+fn lower_pool(set: &SetModel, phi: &crate::ir::firmware::Firmware) -> Result<PoolFw> {
+    let in_type = phi.output_type();
+    let in_ranges: Vec<Interval> = match phi.layers.last() {
+        Some(l) => l.out_ranges.clone(),
+        None => vec![in_type.interval(); phi.n_out],
+    };
+    let out_ranges: Vec<Interval> = in_ranges
+        .iter()
+        .map(|r| set.pool.range(*r, set.particles))
+        .collect();
+    let all = out_ranges
+        .iter()
+        .fold(Interval::point(-1), |a, r| a.union(*r));
+    let out_type = FixedType::fitting(all, in_type.frac);
+    if out_type.width > MAX_WIDTH {
+        return Err(Error::Usage(format!(
+            "the {} pool of {} particles needs {} bits (Φ's output {in_type}); at most \
+             {MAX_WIDTH} are supported: lower --frac-bits or the number of particles",
+            set.pool.as_str(),
+            set.particles,
+            out_type.width
+        )));
+    }
+    Ok(PoolFw {
+        kind: set.pool,
+        n: set.particles,
+        in_type,
+        out_ranges,
+        out_type,
+    })
+}
