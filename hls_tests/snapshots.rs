@@ -271,3 +271,93 @@ fn schneiderkamp_verilog_dynamic_pow2() {
         2,
     );
 }
+
+/// A seeded particle-level model: `Φ` = 3-4-2 BitLinear MLP, sum over 3 particles, `F` =
+/// 2-3-2; static mode calibrated on 8 random jets.
+fn set_model() -> bit2hls::ir::set::SetModel {
+    use bit2hls::ir::set::{PoolKind, SetModel};
+    use bit2hls::synthetic::random_mlp;
+    let phi = random_mlp(&[3, 4, 2], 31, true);
+    let rho = random_mlp(&[2, 3, 2], 32, true);
+    SetModel {
+        name: "set_3x3".into(),
+        profile: phi.profile.clone(),
+        particles: 3,
+        features: 3,
+        phi,
+        pool: PoolKind::Sum,
+        rho,
+        input_type: None,
+    }
+}
+
+/// Jets: empty, one particle, full, and one with a gap (slots 0 and 2).
+fn set_jets(s: &bit2hls::ir::set::SetModel) -> (Vec<f32>, Vec<u8>) {
+    let x = tb_samples(s.features, 4 * s.particles, 5);
+    let mask = vec![0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 0, 1];
+    (x, mask)
+}
+
+fn snapshot_set_verilog(mode: Mode) {
+    use bit2hls::back::rtl::{self, RtlOptions};
+    use bit2hls::hw::{schedule::PipelineOptions, Design};
+    use bit2hls::pass::set::calibrate_set;
+    let s = set_model();
+    let (x, mask) = set_jets(&s);
+    let cal = calibrate_set(&s, &x, &mask);
+    let fw = bit2hls::pipeline::lower_set_for(
+        &s,
+        &fw_args(mode, Some("ap_fixed<12,5>")),
+        mode,
+        Some(&cal),
+    )
+    .unwrap();
+    let pipeline = PipelineOptions {
+        adders_per_stage: 3,
+        adders: Default::default(),
+        const_mul: bit2hls::hw::schedule::ConstMul::default(),
+    };
+    let part = bit2hls::target::parts::default_part();
+    let est = bit2hls::estimate::design::estimate_rtl_set(
+        &fw,
+        &Design::for_set(&fw, pipeline),
+        part,
+        5.0,
+    );
+    let o = RtlOptions {
+        name: "myproject".into(),
+        part: part.name.into(),
+        clock_ns: 5.0,
+        pipeline,
+    };
+    let (files, _) = rtl::render_set(
+        &fw,
+        &o,
+        "set_3x3",
+        &x,
+        &mask,
+        serde_json::json!({ "estimate": est }),
+    )
+    .unwrap();
+    let problems = strict_verilog_problems(&files);
+    assert!(problems.is_empty(), "{mode}: {problems:?}");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for (path, text) in &files {
+            let name = format!("set_verilog__{}__{}", mode, path.replace('/', "__"));
+            insta::assert_snapshot!(name, text);
+        }
+    });
+}
+
+#[test]
+fn set_verilog_dynamic() {
+    snapshot_set_verilog(Mode::Dynamic);
+}
+
+#[test]
+fn set_verilog_static() {
+    snapshot_set_verilog(Mode::Static);
+}

@@ -220,7 +220,7 @@ pub fn set_calibration(
     let Some(path) = &args.calib else {
         return Ok(None);
     };
-    let jets = read_jets(path, set.particles, set.features)?;
+    let jets = read_jets(path, set.particles, set.features, false)?;
     if !jets.mask.iter().any(|m| *m != 0) {
         return Err(Error::Data {
             path: path.to_path_buf(),

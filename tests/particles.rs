@@ -56,7 +56,11 @@ fn cases() -> Vec<(PathBuf, PathBuf, bool)> {
     for n in ["qg_pfn", "qg_pfn_small"] {
         let d = root.join(n);
         if d.join("golden.npz").is_file() {
-            v.push((d.join(format!("{n}.safetensors")), d.join("golden.npz"), true));
+            v.push((
+                d.join(format!("{n}.safetensors")),
+                d.join("golden.npz"),
+                true,
+            ));
         }
     }
     v
@@ -92,11 +96,17 @@ fn float_reference_matches_pytorch_on_particle_models() {
         let (nf, o) = (s.jet_len(), s.outputs());
         let (mut ties, mut tie_diffs) = (0, 0);
         for j in 0..g.jets {
-            let (x, m) = (&g.x[j * nf..(j + 1) * nf], &g.mask[j * s.particles..(j + 1) * s.particles]);
+            let (x, m) = (
+                &g.x[j * nf..(j + 1) * nf],
+                &g.mask[j * s.particles..(j + 1) * s.particles],
+            );
             let y = set::forward(&s, x, m);
             let want = &g.y[j * o..(j + 1) * o];
             let scale = want.iter().fold(1e-6f32, |a, v| a.max(v.abs()));
-            let bad = y.iter().zip(want).position(|(a, b)| (a - b).abs() > 1e-5 * scale);
+            let bad = y
+                .iter()
+                .zip(want)
+                .position(|(a, b)| (a - b).abs() > 1e-5 * scale);
             let tie = tie_jet(&s, x, m);
             ties += usize::from(tie);
             match bad {
@@ -115,7 +125,12 @@ fn float_reference_matches_pytorch_on_particle_models() {
             model.display(),
             g.jets
         );
-        assert!(tie_diffs * 100 <= g.jets, "{}: {tie_diffs} tie jets differ of {}", model.display(), g.jets);
+        assert!(
+            tie_diffs * 100 <= g.jets,
+            "{}: {tie_diffs} tie jets differ of {}",
+            model.display(),
+            g.jets
+        );
         assert!(g.jets >= 100, "golden too small");
     }
 }
@@ -137,15 +152,30 @@ fn particle_firmware_runs_in_every_mode() {
             let nf = s.jet_len();
             let mut agree = 0;
             for j in 0..g.jets {
-                let (x, m) = (&g.x[j * nf..(j + 1) * nf], &g.mask[j * s.particles..(j + 1) * s.particles]);
+                let (x, m) = (
+                    &g.x[j * nf..(j + 1) * nf],
+                    &g.mask[j * s.particles..(j + 1) * s.particles],
+                );
                 let c = &codes[j * o..(j + 1) * o];
-                assert_eq!(c, &set::run(&fw, x, m)[..], "{} {mode} jet {j}", model.display());
-                let y: Vec<f64> = c.iter().map(|&v| code_to_f64(v, fw.output_type())).collect();
+                assert_eq!(
+                    c,
+                    &set::run(&fw, x, m)[..],
+                    "{} {mode} jet {j}",
+                    model.display()
+                );
+                let y: Vec<f64> = c
+                    .iter()
+                    .map(|&v| code_to_f64(v, fw.output_type()))
+                    .collect();
                 let t: Vec<f64> = g.y[j * o..(j + 1) * o].iter().map(|&v| v as f64).collect();
                 agree += usize::from(argmax(&y) == argmax(&t));
             }
             let a = agree as f64 / g.jets as f64;
-            eprintln!("{} {mode}: class agreement with PyTorch {:.2} %", model.display(), 100.0 * a);
+            eprintln!(
+                "{} {mode}: class agreement with PyTorch {:.2} %",
+                model.display(),
+                100.0 * a
+            );
             if trained && mode == Mode::Dynamic {
                 assert!(a >= 0.99, "{} dynamic agreement {a}", model.display());
             }
@@ -156,6 +186,12 @@ fn particle_firmware_runs_in_every_mode() {
 #[test]
 fn chain_commands_refuse_particle_models_by_name() {
     let (model, _, _) = &cases()[0];
-    let e = load(model, &LoadOptions::default()).err().expect("refused").to_string();
-    assert!(e.contains("particle-level model") && e.contains("pfn_sum"), "{e}");
+    let e = load(model, &LoadOptions::default())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("particle-level model") && e.contains("pfn_sum"),
+        "{e}"
+    );
 }

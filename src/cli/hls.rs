@@ -283,6 +283,9 @@ fn tb_inputs(a: &CompileArgs, n_in: usize) -> anyhow::Result<(Vec<f32>, String)>
 }
 
 pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
+    if let Some(r) = compile_set(&a) {
+        return r;
+    }
     if a.backend == crate::estimate::Backend::Verilog {
         return run_compile_rtl(a);
     }
@@ -344,6 +347,19 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         t0.elapsed().as_secs_f64() * 1e3
     );
     Ok(super::validate::reference_exit_code(reference.as_ref()))
+}
+
+/// The particle-level path of `compile` when the model is one (`None` for a chain; its errors
+/// are reported by the chain path, which reads the model again).
+fn compile_set(a: &CompileArgs) -> Option<anyhow::Result<i32>> {
+    let loaded = a.model.load_net().ok()?;
+    match &loaded.model {
+        crate::ir::set::Net::Set(s) => {
+            super::print_notes(&a.model, &loaded);
+            Some(super::set::run_compile_set(a, s, loaded.warnings()))
+        }
+        crate::ir::set::Net::Chain(_) => None,
+    }
 }
 
 /// Refuses an existing non-empty output directory (unless `--force`), then loads, calibrates

@@ -9,6 +9,7 @@ mod emulate;
 mod estimate;
 pub mod hls;
 mod inspect;
+mod set;
 mod synth;
 pub mod validate;
 
@@ -68,7 +69,7 @@ pub fn load_net(
     Ok(loaded)
 }
 
-fn print_notes<M>(args: &args::ModelArgs, loaded: &crate::front::Loaded<M>) {
+pub(crate) fn print_notes<M>(args: &args::ModelArgs, loaded: &crate::front::Loaded<M>) {
     for p in loaded.params() {
         eprintln!("note: {}: {p}", args.model.display());
     }

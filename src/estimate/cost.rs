@@ -185,6 +185,8 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
             f.mux_bits = w;
         }
         Op::Relu(_) => f.mux_bits = w,
+        // An AND per bit; priced as a 2:1 selection.
+        Op::Select { .. } => f.mux_bits = w,
         Op::BitLen { a, .. } => f.mux_bits = wof(a) as f64,
         Op::ShlVar { e, .. } => {
             // Printed as `a << amt`. A shift among at most 4 amounts (the quantizers' fine

@@ -5,6 +5,7 @@ use super::{resources, Backend, Estimate, LayerEstimate};
 use crate::hw::schedule::PipelineOptions;
 use crate::hw::Design;
 use crate::ir::firmware::{Firmware, FwKind};
+use crate::ir::set::SetFirmware;
 use crate::target::Part;
 use crate::target::Strategy;
 
@@ -37,17 +38,80 @@ fn layer_cycles(d: &Design, n_layers: usize) -> Vec<u32> {
 
 /// The estimate of the Verilog design `d` of `fw` (what `compile --backend verilog` writes).
 pub fn estimate_rtl(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f64) -> Estimate {
-    let (per, io) = features(&d.netlist, &d.schedule, fw.layers.len());
-    let cycles = layer_cycles(d, fw.layers.len());
-    let adders = d.ternary_adders(fw.layers.len());
-    let layers: Vec<LayerEstimate> = fw
+    let stages = fw
         .layers
         .iter()
+        .map(|l| Stage {
+            name: l.name.clone(),
+            kind: kind(&l.kind),
+            n_in: l.n_in,
+            n_out: l.n_out,
+        })
+        .collect();
+    estimate_stages(stages, fw.mode(), d, part, clock_ns)
+}
+
+/// The estimate of the Verilog design `d` of particle-level firmware: `Φ`'s stages (all
+/// particles' copies), the pool, then `F`'s stages.
+pub fn estimate_rtl_set(
+    fw: &SetFirmware,
+    d: &Design,
+    part: &'static Part,
+    clock_ns: f64,
+) -> Estimate {
+    let n = fw.pool.n;
+    let mut stages: Vec<Stage> = fw
+        .phi
+        .layers
+        .iter()
+        .map(|l| Stage {
+            name: format!("{} (Φ, ×{n} particles)", l.name),
+            kind: kind(&l.kind),
+            n_in: l.n_in * n,
+            n_out: l.n_out * n,
+        })
+        .collect();
+    stages.push(Stage {
+        name: format!("{} pool", fw.pool.kind.as_str()),
+        kind: "pool",
+        n_in: fw.phi.n_out * n,
+        n_out: fw.phi.n_out,
+    });
+    stages.extend(fw.rho.layers.iter().map(|l| Stage {
+        name: l.name.clone(),
+        kind: kind(&l.kind),
+        n_in: l.n_in,
+        n_out: l.n_out,
+    }));
+    estimate_stages(stages, fw.phi.mode(), d, part, clock_ns)
+}
+
+/// One row of an estimate: the nodes of netlist stage (layer) index `i`.
+struct Stage {
+    name: String,
+    kind: &'static str,
+    n_in: usize,
+    n_out: usize,
+}
+
+fn estimate_stages(
+    stages: Vec<Stage>,
+    mode: crate::ir::firmware::Mode,
+    d: &Design,
+    part: &'static Part,
+    clock_ns: f64,
+) -> Estimate {
+    let n = stages.len();
+    let (per, io) = features(&d.netlist, &d.schedule, n);
+    let cycles = layer_cycles(d, n);
+    let adders = d.ternary_adders(n);
+    let layers: Vec<LayerEstimate> = stages
+        .into_iter()
         .enumerate()
         .map(|(i, l)| LayerEstimate {
             index: i + 1,
-            name: l.name.clone(),
-            kind: kind(&l.kind),
+            name: l.name,
+            kind: l.kind,
             n_in: l.n_in,
             n_out: l.n_out,
             resources: resources(&per[i]),
@@ -62,7 +126,7 @@ pub fn estimate_rtl(fw: &Firmware, d: &Design, part: &'static Part, clock_ns: f6
     Estimate {
         backend: Backend::Verilog,
         strategy: "latency",
-        mode: fw.mode(),
+        mode,
         part: part.name,
         clock_ns,
         layers,

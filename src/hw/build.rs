@@ -12,6 +12,7 @@ use super::netlist::{Bit, Class, Netlist, Op, Sig};
 use crate::cmvm;
 use crate::ir::firmware::{Dequant, Firmware, FwKind, Quantizer, TernaryFw};
 use crate::ir::fixed::{bit_length, ceil_log2, Interval};
+use crate::ir::set::{PoolKind, SetFirmware};
 use crate::ir::Matrix;
 use crate::target::{AdderOptions, Adders};
 use std::collections::HashMap;
@@ -48,13 +49,83 @@ pub fn build_with(
     let mut nl = Netlist::default();
     nl.cur_class = Some(Class::Io);
     let in_iv = fw.input_type().interval();
-    let mut x: Vec<Sig> = (0..fw.n_in).map(|k| nl.input(k, in_iv)).collect();
+    let x: Vec<Sig> = (0..fw.n_in).map(|k| nl.input(k, in_iv)).collect();
+    let x = chain(&mut nl, fw, x, adders, fine, graphs, 0);
+    let out = fw.output_type();
+    nl.outputs = x;
+    nl.out_width = out.width;
+    nl.out_signed = out.signed;
+    nl
+}
+
+/// Particle-level firmware (docs/particles.md): inputs `x_<i·F + f>` are the features of
+/// particle `i`, then `x_<N·F + i>` its mask bit. `Φ` is built once per particle (stages
+/// `0..|Φ|`, every particle's nodes attributed to the same stage), each output gated by the
+/// particle's mask ([`Op::Select`]) into a balanced adder tree per feature (stage `|Φ|`), then
+/// `F` (the stages after). Max pooling is not built yet (refused by the RTL backend).
+pub fn build_set(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) -> Netlist {
+    debug_assert_eq!(
+        fw.pool.kind,
+        PoolKind::Sum,
+        "max pooling has no netlist yet"
+    );
+    let mut nl = Netlist::default();
+    nl.cur_class = Some(Class::Io);
+    let (n, f) = (fw.pool.n, fw.features());
+    let in_iv = fw.phi.input_type().interval();
+    let feats: Vec<Sig> = (0..n * f).map(|k| nl.input(k, in_iv)).collect();
+    let mask: Vec<Sig> = (0..n)
+        .map(|i| nl.input(n * f + i, Interval::new(0, 1)))
+        .collect();
+    let phi_out: Vec<Vec<Sig>> = (0..n)
+        .map(|i| {
+            let x = feats[i * f..(i + 1) * f].to_vec();
+            chain(&mut nl, &fw.phi, x, adders, &[], graphs, 0)
+        })
+        .collect();
+    let pool_layer = fw.phi.layers.len();
+    nl.cur_layer = pool_layer;
+    nl.cur_class = Some(Class::Dequant);
+    let pooled: Vec<Sig> = (0..fw.phi.n_out)
+        .map(|k| {
+            let terms: Vec<(Sig, bool)> = (0..n)
+                .map(|i| (nl.select(mask[i], phi_out[i][k]), true))
+                .collect();
+            tree(&mut nl, terms)
+        })
+        .collect();
+    let y = chain(
+        &mut nl,
+        &fw.rho,
+        pooled,
+        adders,
+        &[],
+        graphs,
+        pool_layer + 1,
+    );
+    let out = fw.output_type();
+    nl.outputs = y;
+    nl.out_width = out.width;
+    nl.out_signed = out.signed;
+    nl
+}
+
+/// The stages of `fw` on the signals `x`, their nodes attributed to stages `base + l`.
+fn chain(
+    nl: &mut Netlist,
+    fw: &Firmware,
+    mut x: Vec<Sig>,
+    adders: AdderOptions,
+    fine: &[FineShift],
+    graphs: &mut Graphs,
+    base: usize,
+) -> Vec<Sig> {
     for (li, layer) in fw.layers.iter().enumerate() {
-        nl.cur_layer = li;
+        nl.cur_layer = base + li;
         let mut y: Vec<Sig> = match &layer.kind {
             FwKind::Ternary(t) => {
                 let f = fine.get(li).copied().unwrap_or(FineShift::Reciprocal);
-                ternary(&mut nl, t, &x, adders, graphs, f, layer.relu)
+                ternary(nl, t, &x, adders, graphs, f, layer.relu)
             }
             FwKind::Dense(d) => {
                 nl.cur_class = Some(Class::Dequant);
@@ -68,8 +139,8 @@ pub fn build_with(
                             .filter(|(&w, _)| w != 0)
                             .map(|(&w, &v)| (nl.mul_const(v, w), true))
                             .collect();
-                        let acc = tree(&mut nl, terms);
-                        round_add(&mut nl, acc, d.shift, d.bias[n])
+                        let acc = tree(nl, terms);
+                        round_add(nl, acc, d.shift, d.bias[n])
                     })
                     .collect()
             }
@@ -78,7 +149,7 @@ pub fn build_with(
                 (0..layer.n_out)
                     .map(|n| {
                         let p = nl.mul_const(x[n], a.scale[n]);
-                        round_add(&mut nl, p, a.shift, a.bias[n])
+                        round_add(nl, p, a.shift, a.bias[n])
                     })
                     .collect()
             }
@@ -89,11 +160,7 @@ pub fn build_with(
         }
         x = y;
     }
-    let out = fw.output_type();
-    nl.outputs = x;
-    nl.out_width = out.width;
-    nl.out_signed = out.signed;
-    nl
+    x
 }
 
 /// Union of `iv.shift_round(base ± step·e)` over every `e` of `e_iv`.

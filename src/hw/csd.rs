@@ -240,6 +240,7 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
         },
         Op::AddConst(a, c) => Op::AddConst(m(a), *c),
         Op::Relu(a) => Op::Relu(m(a)),
+        Op::Select { en, a } => Op::Select { en: m(en), a: m(a) },
     }
 }
 

@@ -126,6 +126,13 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
             Op::Clamp { a, lo, hi } => g(a).clamp(*lo as i128, *hi as i128),
             Op::AddConst(a, c) => g(a) + *c as i128,
             Op::Relu(a) => g(a).max(0),
+            Op::Select { en, a } => {
+                if g(en) != 0 {
+                    g(a)
+                } else {
+                    0
+                }
+            }
         };
         let (wlo, whi) = if n.signed {
             (-(1i128 << (n.width - 1)), (1i128 << (n.width - 1)) - 1)

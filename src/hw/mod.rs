@@ -14,6 +14,7 @@ pub mod netlist;
 pub mod schedule;
 
 use crate::ir::firmware::{Firmware, FwKind, Quantizer};
+use crate::ir::set::SetFirmware;
 use netlist::Netlist;
 use schedule::{PipelineOptions, Schedule};
 
@@ -58,6 +59,19 @@ impl Design {
         }
         best
     }
+    /// Builds and schedules particle-level firmware ([`build::build_set`]); every dynamic
+    /// quantizer shifts its reciprocal.
+    pub fn for_set(fw: &SetFirmware, pipeline: PipelineOptions) -> Design {
+        let nl = build::build_set(fw, pipeline.adders, &mut build::Graphs::new());
+        let netlist = csd::rewrite(&nl, pipeline.const_mul);
+        let schedule = schedule::schedule(&netlist, pipeline);
+        Design {
+            netlist,
+            schedule,
+            pipeline,
+        }
+    }
+
     pub fn latency(&self) -> u32 {
         self.schedule.latency
     }

@@ -118,6 +118,8 @@ pub enum Op {
     Field { a: Sig, lo: u32, n: u32 },
     /// `clamp(a, lo, hi)`.
     Clamp { a: Sig, lo: i64, hi: i64 },
+    /// `en ? a : 0` for a 1-bit `en` (a particle's mask gating its values into a pool).
+    Select { en: Sig, a: Sig },
     /// `a + c`.
     AddConst(Sig, i64),
     /// `max(a, 0)`.
@@ -325,6 +327,16 @@ impl Netlist {
         self.push(Op::Relu(a), ia.relu())
     }
 
+    /// `en ? a : 0` ([`Op::Select`]) for an `en` in `[0, 1]`.
+    pub fn select(&mut self, en: Sig, a: Sig) -> Sig {
+        debug_assert!(
+            self.iv(en).lo >= 0 && self.iv(en).hi <= 1,
+            "a select needs a 1-bit enable"
+        );
+        let iv = self.iv(a).union(Interval::point(0));
+        self.push(Op::Select { en, a }, iv)
+    }
+
     /// Bits `[lo, lo + n)` of the non-negative `a` ([`Op::Field`]).
     pub fn field(&mut self, a: Sig, lo: u32, n: u32) -> Sig {
         let ia = self.iv(a);
@@ -356,6 +368,7 @@ impl Netlist {
             | Op::Relu(a)
             | Op::Field { a, .. } => vec![*a],
             Op::ShlVar { a, e, .. } | Op::ShiftRoundVar { a, e, .. } => vec![*a, *e],
+            Op::Select { en, a } => vec![*en, *a],
             Op::DivInit { h, .. } => vec![*h],
             Op::DivStep { prev, d, nbit, .. } => match nbit {
                 Bit::Of(h, _) => vec![*prev, *d, *h],

@@ -31,8 +31,8 @@ fn err(path: &Path, d: impl Into<String>) -> Error {
 /// Reads `path` for a model with `particles` slots of `features` features. A file with more
 /// slots is read with its first `particles` slots (the leading particles of a pT-ordered file,
 /// what a model trained on them reads), a file with fewer with empty slots added; both are
-/// said in [`Jets::notes`].
-pub fn read_jets(path: &Path, particles: usize, features: usize) -> Result<Jets> {
+/// said in [`Jets::notes`]. With `labels`, integer labels `y` are read if present.
+pub fn read_jets(path: &Path, particles: usize, features: usize, labels: bool) -> Result<Jets> {
     let (xs, x) = read_npz_array(path, "x")?;
     let [jets, n, f] = xs[..] else {
         return Err(err(
@@ -94,7 +94,7 @@ pub fn read_jets(path: &Path, particles: usize, features: usize) -> Result<Jets>
         ));
     }
     let (x, mask) = pad(&x, &m, jets, n, particles, features);
-    let y = read_labels(path)?;
+    let y = if labels { read_labels(path)? } else { None };
     if let Some(y) = &y {
         if y.len() != jets {
             return Err(err(

@@ -33,7 +33,7 @@ pub fn compute_set(
     reference: Option<&ReferenceOutputs>,
     notes: &mut Vec<String>,
 ) -> Result<Report> {
-    let jets = read_jets(data, set.particles, set.features)?;
+    let jets = read_jets(data, set.particles, set.features, true)?;
     notes.extend(jets.notes.iter().cloned());
     if jets.jets == 0 {
         return Err(Error::Data {

@@ -159,3 +159,69 @@ fn set_firmware_is_exact_in_range_and_ignores_padding() {
         },
     );
 }
+
+/// The netlist of sum-pooled set firmware ([`crate::hw::build::build_set`]) computes the
+/// reference's integers, every node inside its interval, on the same random problems and jets
+/// (padded slots holding junk).
+#[test]
+fn set_netlist_equals_the_reference() {
+    use crate::hw::eval::eval;
+    use crate::hw::schedule::PipelineOptions;
+    use crate::hw::Design;
+    run_counted(
+        "proptest-regressions/back/emu/set_netlist.txt",
+        64,
+        problem(8, 14),
+        0.8,
+        |p, tally| {
+            let mut set = set_of(&p);
+            set.pool = PoolKind::Sum;
+            set.particles = set.particles.min(5);
+            let (mut x, mask) = jets_of(&set, 12, p.seed ^ 9);
+            for (v, m) in x.chunks_mut(set.features).zip(&mask) {
+                if *m == 0 {
+                    v.fill(-7.25);
+                }
+            }
+            let cal = calibrate_set(&set, &x, &mask);
+            let args = FwOptions {
+                input_type: Some(format!("ap_fixed<{},{}>", p.in_width, p.in_int)),
+                frac_bits: p.frac_bits,
+                calib_quantile: 1.0,
+                ..FwOptions::default()
+            };
+            for mode in Mode::ALL {
+                let Ok(fw) = lower_set_for(&set, &args, mode, Some(&cal)) else {
+                    tally.skipped();
+                    continue;
+                };
+                tally.ran();
+                let po = PipelineOptions {
+                    adders_per_stage: 4,
+                    adders: Default::default(),
+                    const_mul: Default::default(),
+                };
+                let d = Design::for_set(&fw, po);
+                let phi = Emulator::new(&fw.phi);
+                let (n, f) = (set.particles, set.features);
+                for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
+                    let mut inp = vec![0i64; n * f];
+                    for i in 0..n {
+                        phi.quantize_input(&xj[i * f..(i + 1) * f], &mut inp[i * f..(i + 1) * f]);
+                    }
+                    inp.extend(mj.iter().map(|&m| m as i64));
+                    let v = eval(&d.netlist, &inp)
+                        .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+                    let got: Vec<i64> = d
+                        .netlist
+                        .outputs
+                        .iter()
+                        .map(|s| v[s.0 as usize] as i64)
+                        .collect();
+                    prop_assert_eq!(got, run(&fw, xj, mj), "{}", mode);
+                }
+            }
+            Ok(())
+        },
+    );
+}

@@ -19,6 +19,7 @@ use crate::hw::schedule::PipelineOptions;
 pub use crate::hw::Design;
 use crate::ir::firmware::Firmware;
 use crate::ir::serial;
+use crate::ir::set::{PoolKind, SetFirmware};
 use crate::project::{ProjectError, Result};
 use crate::reference::fixed::Emulator;
 use askama::Template;
@@ -169,8 +170,19 @@ fn resize(name: &str, w: u32, signed: bool, to: u32) -> String {
 
 /// The Verilator test bench.
 pub fn tb_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
-    let it = fw.input_type();
-    let ot = fw.output_type();
+    let widths = vec![fw.input_type().width; fw.n_in];
+    tb_text_ports(&widths, fw.output_type(), fw.n_out, d, name)
+}
+
+/// The Verilator test bench of a design with input ports of `in_widths` bits and `n_out`
+/// outputs of type `ot`.
+fn tb_text_ports(
+    in_widths: &[u32],
+    ot: crate::ir::fixed::FixedType,
+    n_out: usize,
+    d: &Design,
+    name: &str,
+) -> Result<String> {
     let mask = |w: u32| {
         if w >= 64 {
             "~0ULL".to_string()
@@ -181,19 +193,21 @@ pub fn tb_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
     let t = TbCpp {
         name: name.to_string(),
         version: env!("CARGO_PKG_VERSION"),
-        n_in: fw.n_in,
-        n_out: fw.n_out,
+        n_in: in_widths.len(),
+        n_out,
         latency: d.latency(),
-        set_lines: (0..fw.n_in)
-            .map(|k| {
+        set_lines: in_widths
+            .iter()
+            .enumerate()
+            .map(|(k, w)| {
                 format!(
                     "top->{} = (uint64_t)x[{k}] & {};",
                     verilog::Names::input(k),
-                    mask(it.width)
+                    mask(*w)
                 )
             })
             .collect(),
-        get_lines: (0..fw.n_out)
+        get_lines: (0..n_out)
             .map(|n| {
                 format!(
                     "y[{n}] = sext((uint64_t)top->{}, {}, {});",
@@ -262,24 +276,126 @@ pub fn render(
     }
     let d = Design::new(fw, o.pipeline);
     let name = o.name.as_str();
-    let mut files = vec![
-        (format!("rtl/{name}.v"), verilog_text(fw, &d, name)?),
-        (format!("tb/tb_{name}.cpp"), tb_text(fw, &d, name)?),
-    ];
     let (ci, co) = tb_codes(fw, tb_x);
-    files.push((
-        "tb_data/tb_input_codes.dat".into(),
-        codes_text(&ci, fw.n_in),
-    ));
-    files.push((
-        "tb_data/tb_output_codes.dat".into(),
-        codes_text(&co, fw.n_out),
-    ));
-    files.push((
-        "synth.ys".into(),
-        format!("read_verilog rtl/{name}.v\nsynth_xilinx -family xcup -flatten -top {name}\nstat\nltp -noff\n"),
-    ));
-    files.push(("firmware.json".into(), serial::to_json(fw)));
+    let parts = Parts {
+        verilog: verilog_text(fw, &d, name)?,
+        tb: tb_text(fw, &d, name)?,
+        codes_in: codes_text(&ci, fw.n_in),
+        codes_out: codes_text(&co, fw.n_out),
+        firmware_json: serial::to_json(fw),
+        report: serde_json::json!({
+            "model": model,
+            "firmware_name": fw.name,
+            "mode": fw.mode().as_str(),
+            "input": {"n": fw.n_in, "type": fw.input_type().cpp()},
+            "output": {"n": fw.n_out, "type": fw.output_type().cpp()},
+        }),
+        tb_samples: tb_x.len() / fw.n_in.max(1),
+    };
+    Ok((assemble(o, &d, parts, extra_report)?, d))
+}
+
+/// [`render`] for particle-level firmware (sum pooling): ports `x_<i·F + f>` (features of
+/// particle `i`) and `x_<N·F + i>` (its mask bit); the test bench streams the jets `x`, `mask`
+/// with their expected codes from [`crate::reference::set::run`].
+pub fn render_set(
+    fw: &SetFirmware,
+    o: &RtlOptions,
+    model: &str,
+    x: &[f32],
+    mask: &[u8],
+    extra_report: serde_json::Value,
+) -> Result<(Vec<(String, String)>, Design)> {
+    crate::project::names::Namer::check_top(&o.name).map_err(ProjectError::Option)?;
+    if fw.pool.kind != PoolKind::Sum {
+        return Err(ProjectError::Option(format!(
+            "--backend verilog builds sum pooling only so far; '{}' pools with {} (the emulator \
+             and validate run it)",
+            fw.name,
+            fw.pool.kind.as_str()
+        )));
+    }
+    let d = Design::for_set(fw, o.pipeline);
+    let name = o.name.as_str();
+    let (n, f) = (fw.pool.n, fw.features());
+    let it = fw.phi.input_type();
+    let mut widths = vec![it.width; n * f];
+    widths.extend(std::iter::repeat_n(1, n));
+    let (ci, co) = set_tb_codes(fw, x, mask);
+    let title = format!(
+        "{name}: {} (bit2hls particle-level firmware, mode {})",
+        fw.name,
+        fw.phi.mode()
+    );
+    let parts = Parts {
+        verilog: module_text(&d, name, &title, &it.cpp(), &fw.output_type().cpp())?,
+        tb: tb_text_ports(&widths, fw.output_type(), fw.n_out(), &d, name)?,
+        codes_in: codes_text(&ci, n * f + n),
+        codes_out: codes_text(&co, fw.n_out()),
+        firmware_json: format!("{}\n", serde_json::to_string_pretty(fw).unwrap_or_default()),
+        report: serde_json::json!({
+            "model": model,
+            "firmware_name": fw.name,
+            "mode": fw.phi.mode().as_str(),
+            "particles": {"n": n, "features": f, "pool": fw.pool.kind.as_str()},
+            "input": {"n": n * f + n, "type": it.cpp(), "mask_ports": n},
+            "output": {"n": fw.n_out(), "type": fw.output_type().cpp()},
+        }),
+        tb_samples: mask.len() / n.max(1),
+    };
+    Ok((assemble(o, &d, parts, extra_report)?, d))
+}
+
+/// Input codes (per jet: every slot's feature codes, then the mask bits) and the expected
+/// output codes of the jets `x`, `mask`.
+pub fn set_tb_codes(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> (Vec<i64>, Vec<i64>) {
+    let (n, f) = (fw.pool.n, fw.features());
+    let phi = Emulator::new(&fw.phi);
+    let mut ci = Vec::with_capacity(x.len() + mask.len());
+    let mut co = Vec::new();
+    for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
+        let mut codes = vec![0i64; n * f];
+        for (c, v) in codes.chunks_mut(f).zip(xj.chunks(f)) {
+            phi.quantize_input(v, c);
+        }
+        ci.extend(codes);
+        ci.extend(mj.iter().map(|&m| i64::from(m != 0)));
+        co.extend(crate::reference::set::run(fw, xj, mj));
+    }
+    (ci, co)
+}
+
+/// What differs between a chain's project and a particle model's.
+struct Parts {
+    verilog: String,
+    tb: String,
+    codes_in: String,
+    codes_out: String,
+    firmware_json: String,
+    /// Model, mode, input and output keys of report.json.
+    report: serde_json::Value,
+    tb_samples: usize,
+}
+
+/// The project's files, sorted by path.
+fn assemble(
+    o: &RtlOptions,
+    d: &Design,
+    p: Parts,
+    extra_report: serde_json::Value,
+) -> Result<Vec<(String, String)>> {
+    let name = o.name.as_str();
+    let mut files = vec![
+        (format!("rtl/{name}.v"), p.verilog),
+        (format!("tb/tb_{name}.cpp"), p.tb),
+        ("tb_data/tb_input_codes.dat".into(), p.codes_in),
+        ("tb_data/tb_output_codes.dat".into(), p.codes_out),
+        (
+            "synth.ys".into(),
+            format!("read_verilog rtl/{name}.v\nsynth_xilinx -family xcup -flatten -top {name}\nstat\nltp -noff\n"),
+        ),
+        ("firmware.json".into(), p.firmware_json),
+    ];
     let tcl = VivadoTcl {
         name: name.to_string(),
         part: o.part.clone(),
@@ -289,7 +405,6 @@ pub fn render(
         "vivado_synth.tcl".into(),
         tcl.render().map_err(render_err("vivado_synth.tcl"))?,
     ));
-    let n_tb = tb_x.len() / fw.n_in.max(1);
     let mut report = serde_json::json!({
         "generator": "bit2hls",
         "generator_version": env!("CARGO_PKG_VERSION"),
@@ -303,16 +418,13 @@ pub fn render(
             adders: o.pipeline.adders,
             latency_cycles: d.latency(),
             ii: 1,
-            tb_samples: n_tb,
+            tb_samples: p.tb_samples,
         },
-        "model": model,
-        "firmware_name": fw.name,
-        "mode": fw.mode().as_str(),
-        "input": {"n": fw.n_in, "type": fw.input_type().cpp()},
-        "output": {"n": fw.n_out, "type": fw.output_type().cpp()},
     });
-    if let (Some(r), serde_json::Value::Object(extra)) = (report.as_object_mut(), extra_report) {
-        r.extend(extra);
+    for extra in [p.report, extra_report] {
+        if let (Some(r), serde_json::Value::Object(e)) = (report.as_object_mut(), extra) {
+            r.extend(e);
+        }
     }
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
     text.push('\n');
@@ -323,5 +435,5 @@ pub fn render(
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok((files, d))
+    Ok(files)
 }

@@ -263,6 +263,14 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 );
                 decl(&mut o, &me, w, &ext(&t, ww, true, w));
             }
+            Op::Select { en, a } => {
+                let ((ne, _, _), (na, wa, sa)) = (arg(*en), arg(*a));
+                let ww = wa.max(w);
+                let ea = ext(&na, wa, sa, ww);
+                let t = Names::aux(i, "sel");
+                decl(&mut o, &t, ww, &format!("{ne}[0] ? {ea} : {}", lit(0, ww)));
+                decl(&mut o, &me, w, &ext(&t, ww, sa, w));
+            }
             Op::Relu(a) => {
                 let (na, wa, sa) = arg(*a);
                 let ww = wa.max(w);

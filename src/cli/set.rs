@@ -1,0 +1,238 @@
+//! `compile --backend verilog` for particle-level models: the set firmware's Verilog project,
+//! its estimate and trigger verdict for every mode, validation with `--data`, report.html.
+
+use super::hls::{pipeline_options, CompileArgs, TB_SEED};
+use crate::back::hls;
+use crate::back::rtl::{self, RtlOptions};
+use crate::estimate::design::estimate_rtl_set;
+use crate::estimate::verdict::{Verdict, VerdictOptions};
+use crate::estimate::{Backend, Estimate};
+use crate::hw::Design;
+use crate::io::particles::read_jets;
+use crate::ir::firmware::Mode;
+use crate::ir::set::SetModel;
+use crate::pass::set::SetCalibration;
+use crate::pipeline::{lower_set_for, set_calibration};
+use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
+use crate::synthetic::Rng;
+use crate::target::{parts, Strategy};
+use anyhow::Context;
+use std::time::Instant;
+
+/// Writes the Verilog project of the particle-level model `set`.
+pub fn run_compile_set(
+    a: &CompileArgs,
+    set: &SetModel,
+    warnings: Vec<String>,
+) -> anyhow::Result<i32> {
+    let t0 = Instant::now();
+    anyhow::ensure!(
+        a.backend == Backend::Verilog,
+        "'{}' is a particle-level model: only --backend verilog builds it so far (the HLS \
+         backend does not; README, Known limits)",
+        set.name
+    );
+    anyhow::ensure!(
+        a.strategy == Strategy::Latency && a.reuse == 1,
+        "--backend verilog implements the latency strategy only (II = 1)"
+    );
+    let part = parts::lookup(&a.part)?;
+    let pipeline = pipeline_options(
+        a.adders_per_stage,
+        a.clock,
+        a.adder_args.options(),
+        a.const_mul,
+    )?;
+    if a.output.is_dir()
+        && !a.force
+        && std::fs::read_dir(&a.output)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        return Err(crate::project::ProjectError::OutputExists {
+            path: a.output.clone(),
+        }
+        .into());
+    }
+    let calib = set_calibration(set, &a.fw.options(), a.fw.calib_rule)?.map(|(c, notes)| {
+        notes.iter().for_each(|n| eprintln!("note: {n}"));
+        c
+    });
+    let fw = lower_set_for(set, &a.fw.options(), a.fw.mode, calib.as_ref())?;
+    let (x, mask, tb_source) = tb_jets(a, set)?;
+    let o = RtlOptions {
+        name: a.name.clone(),
+        part: part.name.to_string(),
+        clock_ns: a.clock,
+        pipeline,
+    };
+    let design = Design::for_set(&fw, pipeline);
+    let this = estimate_rtl_set(&fw, &design, part, a.clock);
+    let vo = VerdictOptions {
+        event_period_ns: 25.0,
+        tmux: a.tmux,
+        budget_share: a.budget,
+    };
+    vo.validate().map_err(anyhow::Error::msg)?;
+    let reference = a.reference.read(a.data.as_deref())?;
+    let validation = match &a.data {
+        Some(d) => {
+            let modes: Vec<Mode> = Mode::ALL
+                .into_iter()
+                .filter(|m| *m != Mode::Static || a.fw.calib.is_some())
+                .collect();
+            let mut notes = Vec::new();
+            let r = crate::validate::set::compute_set(
+                set,
+                warnings.clone(),
+                &a.fw.options(),
+                a.fw.calib_rule,
+                d,
+                &modes,
+                reference.as_ref(),
+                &mut notes,
+            );
+            notes.iter().for_each(|n| eprintln!("note: {n}"));
+            Some(r?)
+        }
+        None => None,
+    };
+    let (modes, skipped) = mode_entries(
+        a,
+        set,
+        pipeline,
+        part,
+        &this,
+        calib.as_ref(),
+        &vo,
+        validation.as_ref(),
+    );
+    let verdict = Verdict::new(&this, part, &vo);
+    let extra = serde_json::json!({
+        "estimate": this,
+        "verdict": verdict,
+        "validation": validation,
+        "assumptions": warnings,
+        "test_bench": tb_source,
+    });
+    let (mut files, _) = rtl::render_set(
+        &fw,
+        &o,
+        &a.model.model.display().to_string(),
+        &x,
+        &mask,
+        extra,
+    )?;
+    let mut provenance = vec![format!(
+        "bit2hls {}; estimates: verilog backend, {} adder levels per stage, model calibrated against Yosys 0.23 on chains (docs/estimate.md; not yet on particle models)",
+        env!("CARGO_PKG_VERSION"),
+        pipeline.adders_per_stage
+    )];
+    provenance.extend(skipped);
+    provenance.push(format!("test bench: {tb_source}"));
+    let input = ReportInput {
+        model: fw.name.clone(),
+        model_path: a.model.model.display().to_string(),
+        part,
+        clock_ns: a.clock,
+        selected: a.fw.mode,
+        modes,
+        float_accuracy: validation.as_ref().and_then(|r| r.float_accuracy),
+        float_auc: validation.as_ref().and_then(|r| r.float_auc),
+        reference: validation.as_ref().and_then(|r| r.reference.clone()),
+        assumptions: warnings,
+        provenance,
+    };
+    files.push(("report.html".into(), render_html(&input)));
+    files.sort_by(|p, q| p.0.cmp(&q.0));
+    hls::write_project(&files, &a.output, a.force)
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    eprintln!(
+        "{}: Verilog project '{}' of particle-level model '{}' ({} particles, {} pool; {} files, mode {}, latency {} cycles, {} test-bench jets) in {:.0} ms",
+        a.output.display(),
+        o.name,
+        set.name,
+        set.particles,
+        set.pool.as_str(),
+        files.len(),
+        a.fw.mode,
+        design.latency(),
+        mask.len() / set.particles,
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(super::validate::reference_exit_code(
+        input.reference.as_ref(),
+    ))
+}
+
+/// Estimate and verdict of every mode (the compiled one is `this`), with its validation.
+fn mode_entries(
+    a: &CompileArgs,
+    set: &SetModel,
+    pipeline: crate::hw::schedule::PipelineOptions,
+    part: &'static crate::target::Part,
+    this: &Estimate,
+    calib: Option<&SetCalibration>,
+    vo: &VerdictOptions,
+    validation: Option<&crate::validate::Report>,
+) -> (Vec<ModeEntry>, Vec<String>) {
+    let (mut modes, mut skipped) = (Vec::new(), Vec::new());
+    for mode in Mode::ALL {
+        let e = if mode == a.fw.mode {
+            this.clone()
+        } else {
+            match lower_set_for(set, &a.fw.options(), mode, calib) {
+                Ok(f) => estimate_rtl_set(&f, &Design::for_set(&f, pipeline), part, a.clock),
+                Err(e) => {
+                    skipped.push(format!("{mode}: not estimated ({e})"));
+                    continue;
+                }
+            }
+        };
+        let val = validation.and_then(|r| {
+            ValidationSummary::from_report(r)
+                .into_iter()
+                .find(|(m, _)| *m == mode)
+                .map(|(_, s)| s)
+        });
+        modes.push(ModeEntry {
+            mode,
+            verdict: Verdict::new(&e, part, vo),
+            estimate: e,
+            validation: val,
+        });
+    }
+    (modes, skipped)
+}
+
+/// Test-bench jets: `--tb-input` (a particle .npz), else the calibration file's jets, else
+/// seeded random jets (every multiplicity from 0 to N, standard-normal features).
+fn tb_jets(a: &CompileArgs, set: &SetModel) -> anyhow::Result<(Vec<f32>, Vec<u8>, String)> {
+    let n = a.tb_samples;
+    anyhow::ensure!(n > 0, "--tb-samples must be at least 1");
+    let (nf, np) = (set.jet_len(), set.particles);
+    for p in [&a.tb_input, &a.fw.calib].into_iter().flatten() {
+        let j = read_jets(p, set.particles, set.features, false)?;
+        j.notes.iter().for_each(|n| eprintln!("note: {n}"));
+        let k = j.jets.min(n);
+        anyhow::ensure!(k > 0, "{}: no jets", p.display());
+        return Ok((
+            j.x[..k * nf].to_vec(),
+            j.mask[..k * np].to_vec(),
+            format!("{} ({k} jets)", p.display()),
+        ));
+    }
+    let mut r = Rng(TB_SEED);
+    let mut x = vec![0f32; n * nf];
+    let mut mask = vec![0u8; n * np];
+    for j in 0..n {
+        let real = j % (np + 1);
+        for i in 0..real {
+            mask[j * np + i] = 1;
+            for v in &mut x[(j * np + i) * set.features..(j * np + i + 1) * set.features] {
+                *v = r.normal() as f32;
+            }
+        }
+    }
+    Ok((x, mask, format!("random jets: 0..{np} particles, standard normal features, seed {TB_SEED:#x} ({n} jets)")))
+}
