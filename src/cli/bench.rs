@@ -24,9 +24,20 @@ pub struct BenchArgs {
     /// Static mode: fused requantization (runs on the reference emulator) or separate.
     #[arg(long, value_parser = super::args::choice::<Requant>(), default_value = "fused")]
     pub requant: Requant,
+    /// A particle-level model to time instead of the random MLPs, on the jets of --data
+    /// (repeated up to --events jets).
+    #[arg(long, requires = "data")]
+    pub model: Option<std::path::PathBuf>,
+    /// Jets for --model (.npz with x [jets, particles, features] and mask); static mode
+    /// calibrates on them.
+    #[arg(long, requires = "model")]
+    pub data: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
+    if let (Some(m), Some(d)) = (&a.model, &a.data) {
+        return run_set(&a, m, d);
+    }
     println!("| model | mode | events | threads | events/s median | min | max |");
     println!("|---|---|---|---|---|---|---|");
     for shape in &a.shapes {
@@ -82,5 +93,52 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
             rates[rates.len() - 1]
         );
     }
+    Ok(0)
+}
+
+/// Times the set emulator of a particle-level model on the jets of `data`.
+fn run_set(a: &BenchArgs, model: &std::path::Path, data: &std::path::Path) -> anyhow::Result<i32> {
+    use crate::back::emu::set::SetEmulator;
+    use crate::ir::set::Net;
+    let loaded = crate::front::load_net(model, &crate::front::LoadOptions::default())?;
+    let Net::Set(set) = loaded.model else {
+        anyhow::bail!(
+            "{}: --model times particle-level models; chains use --shape",
+            model.display()
+        );
+    };
+    let jets = crate::io::particles::read_jets(data, set.particles, set.features, false)?;
+    anyhow::ensure!(jets.jets > 0, "{}: no jets", data.display());
+    let cal = crate::pass::set::calibrate_set(&set, &jets.x, &jets.mask);
+    let fw = crate::pipeline::lower_set_for(&set, &FwOptions::default(), a.mode, Some(&cal))?;
+    let emu = SetEmulator::new(&fw);
+    let n = a.events.max(1);
+    let (nf, np) = (set.jet_len(), set.particles);
+    let x: Vec<f32> = (0..n)
+        .flat_map(|j| jets.x[(j % jets.jets) * nf..][..nf].iter().copied())
+        .collect();
+    let mask: Vec<u8> = (0..n)
+        .flat_map(|j| jets.mask[(j % jets.jets) * np..][..np].iter().copied())
+        .collect();
+    let real = mask.iter().filter(|m| **m != 0).count() as f64 / n as f64;
+    let _ = emu.run_batch(&x[..nf * n.min(10_000)], &mask[..np * n.min(10_000)]);
+    let mut rates = Vec::new();
+    for _ in 0..a.reps.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(emu.run_batch(&x, &mask));
+        rates.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    rates.sort_by(|a, b| a.total_cmp(b));
+    println!("| model | mode | jets | particles per jet (mean real) | threads | jets/s median | min | max |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {n} | {np} ({real:.1}) | {} | {:.0} | {:.0} | {:.0} |",
+        set.name,
+        a.mode,
+        rayon::current_num_threads(),
+        rates[rates.len() / 2],
+        rates[0],
+        rates[rates.len() - 1]
+    );
     Ok(0)
 }

@@ -19,7 +19,8 @@ pub struct EmulateArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub fw: FwArgs,
-    /// Input events: .npy, float32 or float64, shape [events, inputs].
+    /// Input events: .npy, float32 or float64, shape [events, inputs]; for a particle-level
+    /// model an .npz with `x` [jets, particles, features] and `mask` [jets, particles].
     #[arg(long)]
     pub input: PathBuf,
     /// Output .npy: float64 real values of the firmware outputs (float32 with --float).
@@ -40,6 +41,11 @@ pub struct EmulateArgs {
 }
 
 pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
+    let net = a.model.load_net()?;
+    if let crate::ir::set::Net::Set(set) = &net.model {
+        super::print_notes(&a.model, &net);
+        return run_set(&a, set);
+    }
     let loaded = super::load_model(&a.model)?;
     let calib = calibration_with(&loaded, &a.fw.options(), a.fw.calib_rule)?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
@@ -174,6 +180,70 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
                 format!("raw codes of {out_t}")
             } else {
                 out_t.to_string()
+            }
+        );
+    }
+    Ok(0)
+}
+
+/// `emulate` of a particle-level model: all jets of the input `.npz` in memory, the set
+/// emulator (or the float reference), one output row per jet.
+fn run_set(a: &EmulateArgs, set: &crate::ir::set::SetModel) -> anyhow::Result<i32> {
+    use crate::back::emu::set::SetEmulator;
+    let fo = a.fw.options();
+    let calib = crate::pipeline::set_calibration(set, &fo, a.fw.calib_rule)?.map(|(c, notes)| {
+        notes.iter().for_each(|n| eprintln!("note: {n}"));
+        c
+    });
+    let fw = crate::pipeline::lower_set_for(set, &fo, a.fw.mode, calib.as_ref())?;
+    let jets = crate::io::particles::read_jets(&a.input, set.particles, set.features, false)?;
+    jets.notes.iter().for_each(|n| eprintln!("note: {n}"));
+    let (nf, np, o) = (set.jet_len(), set.particles, set.outputs());
+    let out_t = fw.output_type();
+    let (descr, bytes): (&str, Vec<u8>) = if a.float {
+        let ys: Vec<f32> = jets
+            .x
+            .par_chunks(nf)
+            .zip(jets.mask.par_chunks(np))
+            .flat_map_iter(|(x, m)| crate::reference::set::forward(set, x, m))
+            .collect();
+        ("<f4", ys.iter().flat_map(|v| v.to_le_bytes()).collect())
+    } else {
+        let codes = SetEmulator::new(&fw).run_batch(&jets.x, &jets.mask);
+        if a.raw {
+            ("<i8", codes.iter().flat_map(|v| v.to_le_bytes()).collect())
+        } else {
+            let v = codes
+                .iter()
+                .flat_map(|&c| code_to_f64(c, out_t).to_le_bytes());
+            ("<f8", v.collect())
+        }
+    };
+    let out_dir = a
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ".".into());
+    let tmp = tempfile::Builder::new()
+        .prefix(".bit2hls-")
+        .suffix(".npy.part")
+        .tempfile_in(&out_dir)
+        .with_context(|| format!("cannot create a temporary file in {}", out_dir.display()))?;
+    let mut w = NpyWriter::create(tmp.path(), descr, jets.jets, o)?;
+    w.write_bytes(&bytes)?;
+    w.finish()?;
+    tmp.persist(&a.output)
+        .with_context(|| format!("cannot write {}", a.output.display()))?;
+    if !a.quiet {
+        eprintln!(
+            "{} jets → {} ({})",
+            jets.jets,
+            a.output.display(),
+            if a.float {
+                "float reference, f32".to_string()
+            } else {
+                format!("particle firmware, mode {}, output {out_t}", fw.phi.mode())
             }
         );
     }
