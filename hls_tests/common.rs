@@ -371,6 +371,21 @@ pub fn used_before_declared(text: &str) -> Vec<String> {
             i += 2; // the module's own name
             continue;
         }
+        // An instance `Module name ( .port(expr), ... )`: the module and instance names, and
+        // each `.port`, are not uses.
+        if is_ident(t)
+            && !KEYWORDS.contains(&t)
+            && !DECL.contains(&t)
+            && toks.get(i + 1).is_some_and(|n| is_ident(n))
+            && toks.get(i + 2).map(String::as_str) == Some("(")
+        {
+            i += 3;
+            continue;
+        }
+        if t == "." {
+            i += 2;
+            continue;
+        }
         if !DECL.contains(&t) {
             use_(t, &declared, &mut bad);
             i += 1;
@@ -490,7 +505,11 @@ pub fn strict_verilog_problems(files: &[(String, String)]) -> Vec<String> {
     let mut problems = Vec::new();
     let dir = tempfile::tempdir().expect("temporary directory");
     for (path, text) in files.iter().filter(|(p, _)| p.ends_with(".v")) {
-        let bad = used_before_declared(text);
+        // Each module has its own scope (a shared-Φ particle design has three in one file).
+        let bad: Vec<String> = text
+            .split("endmodule")
+            .flat_map(used_before_declared)
+            .collect();
         if !bad.is_empty() {
             problems.push(format!(
                 "{path}: {} identifiers used before declaration, first {:?}",

@@ -4,8 +4,10 @@
 //! (CI; `pfn_act4` and the trained `qg_pfn_small` with 10,000 test jets run in the ignored
 //! test below, `cargo test --release --test rtl_set -- --ignored`, minutes each): the golden
 //! jets (random multiplicities) plus adversarial jets — no particle, one particle, every slot full with
-//! saturating features of both signs, all-zero features, and junk in padded slots. Every output
-//! must equal [`bit2hls::reference::set::run`], with the promised latency, one jet per clock.
+//! saturating features of both signs, all-zero features, and junk in padded slots; each with a
+//! copy of Φ per particle (one jet per clock) and with Φ shared over the particle axis
+//! (`--particle-reuse`, one jet every R clocks). Every output must equal
+//! [`bit2hls::reference::set::run`], with the promised latency and initiation interval.
 //!
 //! Needs Verilator (scripts/deps.sh installs it): without it the tests FAIL.
 
@@ -27,6 +29,8 @@ struct Job {
     fw: SetFirmware,
     x: Vec<f32>,
     mask: Vec<u8>,
+    /// Particles per copy of Φ (`--particle-reuse`).
+    reuse: usize,
 }
 
 fn simulate(j: &Job) -> Result<String, String> {
@@ -43,8 +47,16 @@ fn simulate(j: &Job) -> Result<String, String> {
         clock_ns: 5.0,
         pipeline,
     };
-    let (files, design) = rtl::render_set(&j.fw, &o, "test", &j.x, &j.mask, serde_json::json!({}))
-        .map_err(|e| e.to_string())?;
+    let (files, design) = rtl::render_set(
+        &j.fw,
+        &o,
+        j.reuse,
+        "test",
+        &j.x,
+        &j.mask,
+        serde_json::json!({}),
+    )
+    .map_err(|e| e.to_string())?;
     let mut problems = strict_verilog_problems(&files);
     bit2hls::back::hls::write_project(&files, &prj, true).map_err(|e| e.to_string())?;
     let r = rtl::sim::rtlsim(&prj, None, None).map_err(|e| format!("rtlsim failed: {e}"))?;
@@ -71,6 +83,11 @@ fn simulate(j: &Job) -> Result<String, String> {
             "{} cycles for {jets} jets: not one per clock",
             r.cycles
         ));
+    }
+    // The test bench sends a jet every II cycles: the idle cycles between are its bubbles.
+    let ii = design.ii() as u64;
+    if r.bubbles < (jets as u64 - 1) * (ii - 1) {
+        problems.push(format!("{} bubbles for {jets} jets at II {ii}", r.bubbles));
     }
     if problems.is_empty() {
         Ok(format!(
@@ -152,12 +169,18 @@ fn jobs(models: Vec<(PathBuf, PathBuf)>, max_jets: usize) -> Vec<Job> {
         mask.extend(am);
         for mode in Mode::ALL {
             let fw = lower_set_for(&s, &fw_args(mode, None), mode, Some(&cal)).unwrap();
-            jobs.push(Job {
-                label: format!("{} {mode}", s.name),
-                fw,
-                x: x.clone(),
-                mask: mask.clone(),
-            });
+            // One copy of Φ per particle, and Φ shared: 3 particles per copy (static, a last
+            // group with empty slots when 3 does not divide N) or 2 (the dynamic modes).
+            let shared = if mode == Mode::Static { 3 } else { 2 };
+            for reuse in [1, shared] {
+                jobs.push(Job {
+                    label: format!("{} {mode} reuse {reuse}", s.name),
+                    fw: fw.clone(),
+                    x: x.clone(),
+                    mask: mask.clone(),
+                    reuse,
+                });
+            }
         }
     }
     jobs

@@ -298,7 +298,7 @@ fn set_jets(s: &bit2hls::ir::set::SetModel) -> (Vec<f32>, Vec<u8>) {
     (x, mask)
 }
 
-fn snapshot_set_verilog(mode: Mode) {
+fn snapshot_set_verilog(mode: Mode, reuse: usize) {
     use bit2hls::back::rtl::{self, RtlOptions};
     use bit2hls::hw::{schedule::PipelineOptions, Design};
     use bit2hls::pass::set::calibrate_set;
@@ -333,6 +333,7 @@ fn snapshot_set_verilog(mode: Mode) {
     let (files, _) = rtl::render_set(
         &fw,
         &o,
+        reuse,
         "set_3x3",
         &x,
         &mask,
@@ -346,7 +347,12 @@ fn snapshot_set_verilog(mode: Mode) {
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
         for (path, text) in &files {
-            let name = format!("set_verilog__{}__{}", mode, path.replace('/', "__"));
+            let r = if reuse > 1 {
+                format!("reuse{reuse}__")
+            } else {
+                String::new()
+            };
+            let name = format!("set_verilog__{r}{}__{}", mode, path.replace('/', "__"));
             insta::assert_snapshot!(name, text);
         }
     });
@@ -354,10 +360,15 @@ fn snapshot_set_verilog(mode: Mode) {
 
 #[test]
 fn set_verilog_dynamic() {
-    snapshot_set_verilog(Mode::Dynamic);
+    snapshot_set_verilog(Mode::Dynamic, 1);
 }
 
 #[test]
 fn set_verilog_static() {
-    snapshot_set_verilog(Mode::Static);
+    snapshot_set_verilog(Mode::Static, 1);
+}
+
+#[test]
+fn set_verilog_static_particle_reuse() {
+    snapshot_set_verilog(Mode::Static, 2);
 }

@@ -68,6 +68,11 @@ pub struct CompileArgs {
     /// With --data: the PyTorch outputs on its inputs (see `validate --reference`).
     #[command(flatten)]
     pub reference: super::validate::ReferenceArgs,
+    /// Particle-level models, Verilog: particles per copy of Φ (1: a copy per particle, one
+    /// jet per clock; R: ⌈N/R⌉ copies, one jet every R clocks — 5 at 200 MHz still takes a jet
+    /// every 25 ns).
+    #[arg(long, default_value_t = 1)]
+    pub particle_reuse: usize,
     /// Trigger verdict: time-multiplexing factor.
     #[arg(long, default_value_t = 1)]
     pub tmux: u32,

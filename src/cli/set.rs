@@ -7,7 +7,6 @@ use crate::back::rtl::{self, RtlOptions};
 use crate::estimate::design::estimate_rtl_set;
 use crate::estimate::verdict::{Verdict, VerdictOptions};
 use crate::estimate::{Backend, Estimate};
-use crate::hw::Design;
 use crate::io::particles::read_jets;
 use crate::ir::firmware::Mode;
 use crate::ir::set::SetModel;
@@ -66,8 +65,13 @@ pub fn run_compile_set(
         clock_ns: a.clock,
         pipeline,
     };
-    let design = Design::for_set(&fw, pipeline);
-    let this = estimate_rtl_set(&fw, &design, part, a.clock);
+    anyhow::ensure!(
+        (1..=set.particles).contains(&a.particle_reuse),
+        "--particle-reuse {}: expected 1..={} (particles per copy of Φ)",
+        a.particle_reuse,
+        set.particles
+    );
+    let this = estimate(&fw, a.particle_reuse, pipeline, part, a.clock);
     let vo = VerdictOptions {
         event_period_ns: 25.0,
         tmux: a.tmux,
@@ -115,9 +119,10 @@ pub fn run_compile_set(
         "assumptions": warnings,
         "test_bench": tb_source,
     });
-    let (mut files, _) = rtl::render_set(
+    let (mut files, design) = rtl::render_set(
         &fw,
         &o,
+        a.particle_reuse,
         &a.model.model.display().to_string(),
         &x,
         &mask,
@@ -165,6 +170,22 @@ pub fn run_compile_set(
     ))
 }
 
+/// The estimate of the design `compile` writes for `fw` with `reuse` particles per `Φ`.
+fn estimate(
+    fw: &crate::ir::set::SetFirmware,
+    reuse: usize,
+    pipeline: crate::hw::schedule::PipelineOptions,
+    part: &'static crate::target::Part,
+    clock: f64,
+) -> Estimate {
+    match rtl::SetDesign::new(fw, reuse, pipeline) {
+        rtl::SetDesign::Parallel(d) => estimate_rtl_set(fw, &d, part, clock),
+        rtl::SetDesign::Shared(r) => {
+            crate::estimate::design::estimate_rtl_reuse(fw, &r.phi, &r.rho, reuse, part, clock)
+        }
+    }
+}
+
 /// Estimate and verdict of every mode (the compiled one is `this`), with its validation.
 fn mode_entries(
     a: &CompileArgs,
@@ -182,7 +203,7 @@ fn mode_entries(
             this.clone()
         } else {
             match lower_set_for(set, &a.fw.options(), mode, calib) {
-                Ok(f) => estimate_rtl_set(&f, &Design::for_set(&f, pipeline), part, a.clock),
+                Ok(f) => estimate(&f, a.particle_reuse, pipeline, part, a.clock),
                 Err(e) => {
                     skipped.push(format!("{mode}: not estimated ({e})"));
                     continue;

@@ -59,22 +59,119 @@ pub fn estimate_rtl_set(
     part: &'static Part,
     clock_ns: f64,
 ) -> Estimate {
-    let n = fw.pool.n;
+    estimate_stages(set_stages(fw, fw.pool.n), fw.phi.mode(), d, part, clock_ns)
+}
+
+/// The estimate of a design that shares `Φ` over the particle axis (`rtl::reuse`): the group
+/// core's stages (`Φ` on `G` particles, their sums), `F`'s core, and a row for the control
+/// logic (not calibrated: hold registers of the jet, one `R:1` selection per group-core input
+/// bit priced at `⌈R/4⌉` LUTs, the accumulator adders and registers).
+pub fn estimate_rtl_reuse(
+    fw: &SetFirmware,
+    phi: &Design,
+    rho: &Design,
+    reuse: usize,
+    part: &'static Part,
+    clock_ns: f64,
+) -> Estimate {
+    let g = fw.pool.n.div_ceil(reuse);
+    let mut e = estimate_rtl_set_parts(fw, phi, rho, g, part, clock_ns);
+    let (n, f) = (fw.pool.n, fw.features());
+    let w = fw.phi.input_type().width as u64;
+    let p = fw.pool.out_type.width as u64;
+    let l = fw.phi.n_out as u64;
+    let mux_bits = (g as u64) * (f as u64 * w + 1);
+    let control = crate::target::Resources {
+        lut: mux_bits * (reuse as u64).div_ceil(4) + l * p,
+        ff: (n as u64) * (f as u64 * w + 1) + 2 * l * p + 2 * phi.latency() as u64,
+        dsp: 0,
+        bram: 0,
+    };
+    e.layers.push(LayerEstimate {
+        index: e.layers.len() + 1,
+        name: format!("particle reuse {reuse}: hold, {reuse}:1 selection, accumulators"),
+        kind: "control",
+        n_in: n * f + n,
+        n_out: fw.phi.n_out,
+        resources: control,
+        latency_cycles: reuse as u32 + 1,
+        ii: reuse as u32,
+        adders: 0,
+        adder_depth: 0,
+    });
+    e.total = e.total + control;
+    e.latency_cycles = reuse as u32 + phi.latency() + rho.latency() + 1;
+    e.latency_ns = e.latency_cycles as f64 * clock_ns;
+    e.ii = reuse as u32;
+    e
+}
+
+/// The stages of the group core (`g` particles) and of `F`'s core, summed.
+fn estimate_rtl_set_parts(
+    fw: &SetFirmware,
+    phi: &Design,
+    rho: &Design,
+    g: usize,
+    part: &'static Part,
+    clock_ns: f64,
+) -> Estimate {
+    let stages = set_stages(fw, g);
+    let n = stages.len();
+    let (pa, ia) = features(&phi.netlist, &phi.schedule, n);
+    let (pb, ib) = features(&rho.netlist, &rho.schedule, n);
+    let (ca, cb) = (layer_cycles(phi, n), layer_cycles(rho, n));
+    let (aa, ab) = (phi.ternary_adders(n), rho.ternary_adders(n));
+    let layers: Vec<LayerEstimate> = stages
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| LayerEstimate {
+            index: i + 1,
+            name: l.name,
+            kind: l.kind,
+            n_in: l.n_in,
+            n_out: l.n_out,
+            resources: resources(&pa[i]) + resources(&pb[i]),
+            latency_cycles: ca[i] + cb[i],
+            ii: 1,
+            adders: aa[i].count + ab[i].count,
+            adder_depth: aa[i].depth.max(ab[i].depth),
+        })
+        .collect();
+    let total = layers
+        .iter()
+        .fold(resources(&ia) + resources(&ib), |a, l| a + l.resources);
+    Estimate {
+        backend: Backend::Verilog,
+        strategy: "latency",
+        mode: fw.phi.mode(),
+        part: part.name,
+        clock_ns,
+        layers,
+        total,
+        latency_cycles: 0,
+        latency_ns: 0.0,
+        ii: 1,
+        stage_levels: phi.schedule.stage_levels(),
+    }
+}
+
+/// The rows of a particle-level design with `g` copies of `Φ`.
+fn set_stages(fw: &SetFirmware, g: usize) -> Vec<Stage> {
     let mut stages: Vec<Stage> = fw
         .phi
         .layers
         .iter()
         .map(|l| Stage {
-            name: format!("{} (Φ, ×{n} particles)", l.name),
+            name: format!("{} (Φ, ×{g} particles)", l.name),
             kind: kind(&l.kind),
-            n_in: l.n_in * n,
-            n_out: l.n_out * n,
+            n_in: l.n_in * g,
+            n_out: l.n_out * g,
         })
         .collect();
     stages.push(Stage {
         name: format!("{} pool", fw.pool.kind.as_str()),
         kind: "pool",
-        n_in: fw.phi.n_out * n,
+        n_in: fw.phi.n_out * g,
         n_out: fw.phi.n_out,
     });
     stages.extend(fw.rho.layers.iter().map(|l| Stage {
@@ -83,7 +180,7 @@ pub fn estimate_rtl_set(
         n_in: l.n_in,
         n_out: l.n_out,
     }));
-    estimate_stages(stages, fw.phi.mode(), d, part, clock_ns)
+    stages
 }
 
 /// One row of an estimate: the nodes of netlist stage (layer) index `i`.

@@ -70,30 +70,8 @@ pub fn build_set(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) ->
         "max pooling has no netlist yet"
     );
     let mut nl = Netlist::default();
-    nl.cur_class = Some(Class::Io);
-    let (n, f) = (fw.pool.n, fw.features());
-    let in_iv = fw.phi.input_type().interval();
-    let feats: Vec<Sig> = (0..n * f).map(|k| nl.input(k, in_iv)).collect();
-    let mask: Vec<Sig> = (0..n)
-        .map(|i| nl.input(n * f + i, Interval::new(0, 1)))
-        .collect();
-    let phi_out: Vec<Vec<Sig>> = (0..n)
-        .map(|i| {
-            let x = feats[i * f..(i + 1) * f].to_vec();
-            chain(&mut nl, &fw.phi, x, adders, &[], graphs, 0)
-        })
-        .collect();
+    let pooled = group_sums(&mut nl, fw, fw.pool.n, adders, graphs);
     let pool_layer = fw.phi.layers.len();
-    nl.cur_layer = pool_layer;
-    nl.cur_class = Some(Class::Dequant);
-    let pooled: Vec<Sig> = (0..fw.phi.n_out)
-        .map(|k| {
-            let terms: Vec<(Sig, bool)> = (0..n)
-                .map(|i| (nl.select(mask[i], phi_out[i][k]), true))
-                .collect();
-            tree(&mut nl, terms)
-        })
-        .collect();
     let y = chain(
         &mut nl,
         &fw.rho,
@@ -108,6 +86,86 @@ pub fn build_set(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) ->
     nl.out_width = out.width;
     nl.out_signed = out.signed;
     nl
+}
+
+/// The particle-group core of a design that shares `Φ` over the particle axis: `g` particles
+/// (inputs `x_<i·F + f>`, then `x_<g·F + i>` their mask bits), `Φ` on each, the masked partial
+/// sums (one per feature). The same nodes as [`build_set`]'s first part with `N = g`.
+pub fn build_group(
+    fw: &SetFirmware,
+    g: usize,
+    adders: AdderOptions,
+    graphs: &mut Graphs,
+) -> Netlist {
+    let mut nl = Netlist::default();
+    let sums = group_sums(&mut nl, fw, g, adders, graphs);
+    let t = crate::ir::fixed::FixedType::fitting(
+        sums.iter()
+            .fold(Interval::point(-1), |a, s| a.union(nl.iv(*s))),
+        0,
+    );
+    nl.outputs = sums;
+    nl.out_width = t.width;
+    nl.out_signed = t.signed;
+    nl
+}
+
+/// `F` on pooled inputs of the pool's type (inputs `x_<k>`), the second core of a design that
+/// shares `Φ` over the particle axis. Its stages are numbered from `|Φ| + 1`, as in
+/// [`build_set`].
+pub fn build_rho(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) -> Netlist {
+    let mut nl = Netlist::default();
+    nl.cur_class = Some(Class::Io);
+    let iv = fw.pool.out_type.interval();
+    let x: Vec<Sig> = (0..fw.phi.n_out).map(|k| nl.input(k, iv)).collect();
+    let y = chain(
+        &mut nl,
+        &fw.rho,
+        x,
+        adders,
+        &[],
+        graphs,
+        fw.phi.layers.len() + 1,
+    );
+    let out = fw.output_type();
+    nl.outputs = y;
+    nl.out_width = out.width;
+    nl.out_signed = out.signed;
+    nl
+}
+
+/// Inputs of `g` particles and their masks, `Φ` per particle, and per feature the sum of the
+/// outputs gated by the mask bits (stage `|Φ|`).
+fn group_sums(
+    nl: &mut Netlist,
+    fw: &SetFirmware,
+    g: usize,
+    adders: AdderOptions,
+    graphs: &mut Graphs,
+) -> Vec<Sig> {
+    nl.cur_class = Some(Class::Io);
+    let f = fw.features();
+    let in_iv = fw.phi.input_type().interval();
+    let feats: Vec<Sig> = (0..g * f).map(|k| nl.input(k, in_iv)).collect();
+    let mask: Vec<Sig> = (0..g)
+        .map(|i| nl.input(g * f + i, Interval::new(0, 1)))
+        .collect();
+    let phi_out: Vec<Vec<Sig>> = (0..g)
+        .map(|i| {
+            let x = feats[i * f..(i + 1) * f].to_vec();
+            chain(nl, &fw.phi, x, adders, &[], graphs, 0)
+        })
+        .collect();
+    nl.cur_layer = fw.phi.layers.len();
+    nl.cur_class = Some(Class::Dequant);
+    (0..fw.phi.n_out)
+        .map(|k| {
+            let terms: Vec<(Sig, bool)> = (0..g)
+                .map(|i| (nl.select(mask[i], phi_out[i][k]), true))
+                .collect();
+            tree(nl, terms)
+        })
+        .collect()
 }
 
 /// The stages of `fw` on the signals `x`, their nodes attributed to stages `base + l`.

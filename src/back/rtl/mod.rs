@@ -11,6 +11,7 @@
 //!   Vivado synthesis, place and route and timing (untested: no Vivado here);
 //! - `firmware.json`; `report.json`; `report.html` (added by the CLI).
 
+pub mod reuse;
 pub mod sim;
 pub mod verilog;
 
@@ -72,6 +73,8 @@ struct TbCpp {
     n_in: usize,
     n_out: usize,
     latency: u32,
+    /// Cycles between events (1: one per clock).
+    ii: u32,
     set_lines: Vec<String>,
     get_lines: Vec<String>,
 }
@@ -171,7 +174,7 @@ fn resize(name: &str, w: u32, signed: bool, to: u32) -> String {
 /// The Verilator test bench.
 pub fn tb_text(fw: &Firmware, d: &Design, name: &str) -> Result<String> {
     let widths = vec![fw.input_type().width; fw.n_in];
-    tb_text_ports(&widths, fw.output_type(), fw.n_out, d, name)
+    tb_text_ports(&widths, fw.output_type(), fw.n_out, (d.latency(), 1), name)
 }
 
 /// The Verilator test bench of a design with input ports of `in_widths` bits and `n_out`
@@ -180,7 +183,7 @@ fn tb_text_ports(
     in_widths: &[u32],
     ot: crate::ir::fixed::FixedType,
     n_out: usize,
-    d: &Design,
+    (latency, ii): (u32, u32),
     name: &str,
 ) -> Result<String> {
     let mask = |w: u32| {
@@ -195,7 +198,8 @@ fn tb_text_ports(
         version: env!("CARGO_PKG_VERSION"),
         n_in: in_widths.len(),
         n_out,
-        latency: d.latency(),
+        latency,
+        ii,
         set_lines: in_widths
             .iter()
             .enumerate()
@@ -292,20 +296,54 @@ pub fn render(
         }),
         tb_samples: tb_x.len() / fw.n_in.max(1),
     };
-    Ok((assemble(o, &d, parts, extra_report)?, d))
+    Ok((assemble(o, d.latency(), 1, parts, extra_report)?, d))
+}
+
+/// A particle-level design: `Φ` on every particle in parallel (one jet per clock), or shared
+/// over the particle axis ([`reuse::ReuseDesign`], one jet every `R` clocks).
+pub enum SetDesign {
+    Parallel(Design),
+    Shared(reuse::ReuseDesign),
+}
+
+impl SetDesign {
+    /// `reuse` 1: every particle has its copy of `Φ`; `reuse ≥ 2` shares it ([`reuse`]).
+    pub fn new(fw: &SetFirmware, reuse: usize, pipeline: PipelineOptions) -> SetDesign {
+        if reuse <= 1 {
+            SetDesign::Parallel(Design::for_set(fw, pipeline))
+        } else {
+            SetDesign::Shared(reuse::ReuseDesign::new(fw, reuse, pipeline))
+        }
+    }
+    pub fn latency(&self) -> u32 {
+        match self {
+            SetDesign::Parallel(d) => d.latency(),
+            SetDesign::Shared(d) => d.latency(),
+        }
+    }
+    /// Cycles between jets.
+    pub fn ii(&self) -> u32 {
+        match self {
+            SetDesign::Parallel(_) => 1,
+            SetDesign::Shared(d) => d.reuse as u32,
+        }
+    }
 }
 
 /// [`render`] for particle-level firmware (sum pooling): ports `x_<i·F + f>` (features of
 /// particle `i`) and `x_<N·F + i>` (its mask bit); the test bench streams the jets `x`, `mask`
-/// with their expected codes from [`crate::reference::set::run`].
+/// with their expected codes from [`crate::reference::set::run`]. `reuse` ≥ 2 shares `Φ` over
+/// the particle axis ([`reuse`]): one jet every `reuse` clocks.
+#[allow(clippy::too_many_arguments)]
 pub fn render_set(
     fw: &SetFirmware,
     o: &RtlOptions,
+    reuse: usize,
     model: &str,
     x: &[f32],
     mask: &[u8],
     extra_report: serde_json::Value,
-) -> Result<(Vec<(String, String)>, Design)> {
+) -> Result<(Vec<(String, String)>, SetDesign)> {
     crate::project::names::Namer::check_top(&o.name).map_err(ProjectError::Option)?;
     if fw.pool.kind != PoolKind::Sum {
         return Err(ProjectError::Option(format!(
@@ -315,9 +353,14 @@ pub fn render_set(
             fw.pool.kind.as_str()
         )));
     }
-    let d = Design::for_set(fw, o.pipeline);
-    let name = o.name.as_str();
     let (n, f) = (fw.pool.n, fw.features());
+    if reuse == 0 || reuse > n {
+        return Err(ProjectError::Option(format!(
+            "--particle-reuse {reuse}: expected 1..={n} (particles per copy of Φ)"
+        )));
+    }
+    let d = SetDesign::new(fw, reuse, o.pipeline);
+    let name = o.name.as_str();
     let it = fw.phi.input_type();
     let mut widths = vec![it.width; n * f];
     widths.extend(std::iter::repeat_n(1, n));
@@ -327,9 +370,19 @@ pub fn render_set(
         fw.name,
         fw.phi.mode()
     );
+    let verilog = match &d {
+        SetDesign::Parallel(d) => module_text(d, name, &title, &it.cpp(), &fw.output_type().cpp())?,
+        SetDesign::Shared(rd) => reuse::verilog(fw, rd, name, &title)?,
+    };
     let parts = Parts {
-        verilog: module_text(&d, name, &title, &it.cpp(), &fw.output_type().cpp())?,
-        tb: tb_text_ports(&widths, fw.output_type(), fw.n_out(), &d, name)?,
+        verilog,
+        tb: tb_text_ports(
+            &widths,
+            fw.output_type(),
+            fw.n_out(),
+            (d.latency(), d.ii()),
+            name,
+        )?,
         codes_in: codes_text(&ci, n * f + n),
         codes_out: codes_text(&co, fw.n_out()),
         firmware_json: format!("{}\n", serde_json::to_string_pretty(fw).unwrap_or_default()),
@@ -337,13 +390,14 @@ pub fn render_set(
             "model": model,
             "firmware_name": fw.name,
             "mode": fw.phi.mode().as_str(),
-            "particles": {"n": n, "features": f, "pool": fw.pool.kind.as_str()},
+            "particles": {"n": n, "features": f, "pool": fw.pool.kind.as_str(), "reuse": reuse, "phi_copies": n.div_ceil(reuse)},
             "input": {"n": n * f + n, "type": it.cpp(), "mask_ports": n},
             "output": {"n": fw.n_out(), "type": fw.output_type().cpp()},
         }),
         tb_samples: mask.len() / n.max(1),
     };
-    Ok((assemble(o, &d, parts, extra_report)?, d))
+    let files = assemble(o, d.latency(), d.ii(), parts, extra_report)?;
+    Ok((files, d))
 }
 
 /// Input codes (per jet: every slot's feature codes, then the mask bits) and the expected
@@ -380,7 +434,8 @@ struct Parts {
 /// The project's files, sorted by path.
 fn assemble(
     o: &RtlOptions,
-    d: &Design,
+    latency: u32,
+    ii: u32,
     p: Parts,
     extra_report: serde_json::Value,
 ) -> Result<Vec<(String, String)>> {
@@ -416,8 +471,8 @@ fn assemble(
             clock_ns: o.clock_ns,
             adders_per_stage: o.pipeline.adders_per_stage,
             adders: o.pipeline.adders,
-            latency_cycles: d.latency(),
-            ii: 1,
+            latency_cycles: latency,
+            ii,
             tb_samples: p.tb_samples,
         },
     });

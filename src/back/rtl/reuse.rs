@@ -1,0 +1,220 @@
+//! Particle-level designs that share `Φ` over the particle axis (`--particle-reuse R`): one jet
+//! every `R` clocks, `G = ⌈N/R⌉` copies of `Φ`.
+//!
+//! The top module holds the jet for `R` cycles and feeds particle group `r` (particles
+//! `r·G … r·G + G − 1`, empty slots beyond `N`) to the group core (`<name>_phi`: `Φ` on `G`
+//! particles and their masked sums, [`crate::hw::build::build_group`]) in cycle `r`; an
+//! accumulator adds the `R` partial sums, and the pooled vector enters `F`'s core
+//! (`<name>_rho`, [`crate::hw::build::build_rho`]). Integer sums are associative, so the
+//! outputs are the reference's exactly. Latency `R + L_Φ + L_F + 1` cycles (`L` the cores'
+//! pipelines), initiation interval `R`.
+
+use super::verilog::Names;
+use super::{module_text, Result};
+use crate::hw::build::{build_group, build_rho, Graphs};
+use crate::hw::schedule::{self, PipelineOptions};
+use crate::hw::{csd, Design};
+use crate::ir::set::SetFirmware;
+use std::fmt::Write;
+
+/// The two scheduled cores of a shared-`Φ` design.
+pub struct ReuseDesign {
+    pub reuse: usize,
+    /// Particles per group (`Φ` copies).
+    pub group: usize,
+    pub phi: Design,
+    pub rho: Design,
+}
+
+impl ReuseDesign {
+    pub fn new(fw: &SetFirmware, reuse: usize, pipeline: PipelineOptions) -> ReuseDesign {
+        let group = fw.pool.n.div_ceil(reuse);
+        let mut graphs = Graphs::new();
+        let core = |nl: crate::hw::netlist::Netlist| {
+            let netlist = csd::rewrite(&nl, pipeline.const_mul);
+            let schedule = schedule::schedule(&netlist, pipeline);
+            Design {
+                netlist,
+                schedule,
+                pipeline,
+            }
+        };
+        let phi = core(build_group(fw, group, pipeline.adders, &mut graphs));
+        let rho = core(build_rho(fw, pipeline.adders, &mut graphs));
+        ReuseDesign {
+            reuse,
+            group,
+            phi,
+            rho,
+        }
+    }
+
+    /// Clock cycles from a jet's `valid_in` to its `valid_out` (as the test bench counts them).
+    pub fn latency(&self) -> u32 {
+        self.reuse as u32 + self.phi.latency() + self.rho.latency() + 1
+    }
+}
+
+/// The Verilog of the whole design: the two cores and the top module `name`.
+pub fn verilog(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str) -> Result<String> {
+    let (phi_name, rho_name) = (format!("{name}_phi"), format!("{name}_rho"));
+    let it = fw.phi.input_type();
+    let pt = fw.pool.out_type;
+    let mut s = module_text(
+        &d.phi,
+        &phi_name,
+        &format!("{title}: Φ on {} particles and their masked sums", d.group),
+        &it.cpp(),
+        &pt.cpp(),
+    )?;
+    s.push('\n');
+    s.push_str(&module_text(
+        &d.rho,
+        &rho_name,
+        &format!("{title}: F on the pooled jet"),
+        &pt.cpp(),
+        &fw.output_type().cpp(),
+    )?);
+    s.push('\n');
+    s.push_str(&top(fw, d, name, title, &phi_name, &rho_name));
+    Ok(s)
+}
+
+fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rho: &str) -> String {
+    let (n, f, g, r) = (fw.pool.n, fw.features(), d.group, d.reuse);
+    let w = fw.phi.input_type().width;
+    let l = fw.phi.n_out;
+    let p = fw.pool.out_type.width;
+    let aw = d.phi.netlist.out_width;
+    let ow = d.rho.netlist.out_width;
+    let la = d.phi.latency();
+    let cw = usize::BITS - (r.max(2) - 1).leading_zeros();
+    let mut o = String::new();
+    let _ = writeln!(o, "// {title}");
+    let _ = writeln!(o, "// Top: one jet every {r} clocks (valid_in at most every {r} cycles), {g} copies of Φ shared by {n} particles; latency {} cycles.", d.latency());
+    let _ = writeln!(
+        o,
+        "// Ports: x_<i*{f}+f> features of particle i, x_<{}+i> its mask bit; y_<n> output codes.",
+        n * f
+    );
+    let _ = writeln!(o, "`timescale 1ns / 1ps\nmodule {name} (\n    input clk,\n    input rst,\n    input valid_in,");
+    for k in 0..n * f {
+        let _ = writeln!(o, "    input [{}:0] {},", w - 1, Names::input(k));
+    }
+    for i in 0..n {
+        let _ = writeln!(o, "    input [0:0] {},", Names::input(n * f + i));
+    }
+    let _ = writeln!(o, "    output valid_out,");
+    let outs: Vec<String> = (0..fw.n_out())
+        .map(|k| format!("    output [{}:0] {}", ow - 1, Names::output(k)))
+        .collect();
+    let _ = writeln!(o, "{}\n);", outs.join(",\n"));
+    // Hold registers and the group counter.
+    for k in 0..n * f {
+        let _ = writeln!(o, "    reg [{}:0] h_{k};", w - 1);
+    }
+    for i in 0..n {
+        let _ = writeln!(o, "    reg m_{i};");
+    }
+    let _ = writeln!(o, "    reg busy;\n    reg [{}:0] grp;", cw - 1);
+    let _ = writeln!(o, "    always @(posedge clk) begin\n        if (rst) begin busy <= 1'b0; grp <= 0; end\n        else if (valid_in) begin busy <= 1'b1; grp <= 0; end\n        else if (busy) begin if (grp == {}) busy <= 1'b0; grp <= grp + 1'b1; end\n    end", r - 1);
+    let _ = writeln!(o, "    always @(posedge clk) if (valid_in) begin");
+    for k in 0..n * f {
+        let _ = writeln!(o, "        h_{k} <= {};", Names::input(k));
+    }
+    for i in 0..n {
+        let _ = writeln!(o, "        m_{i} <= {}[0];", Names::input(n * f + i));
+    }
+    let _ = writeln!(o, "    end");
+    // Group multiplexers.
+    let pick = |slot: usize, of: &dyn Fn(usize) -> Option<String>, zero: &str| -> String {
+        let mut e = zero.to_string();
+        for grp in (0..r).rev() {
+            let v = of(grp * g + slot).unwrap_or_else(|| zero.to_string());
+            e = format!("(grp == {grp}) ? {v} : {e}");
+        }
+        e
+    };
+    for j in 0..g {
+        for ff in 0..f {
+            let e = pick(
+                j,
+                &|pi| (pi < n).then(|| format!("h_{}", pi * f + ff)),
+                &format!("{w}'d0"),
+            );
+            let _ = writeln!(o, "    wire [{}:0] a_x_{} = {e};", w - 1, j * f + ff);
+        }
+        let e = pick(j, &|pi| (pi < n).then(|| format!("m_{pi}")), "1'b0");
+        let _ = writeln!(o, "    wire [0:0] a_x_{} = {e};", g * f + j);
+    }
+    // Group core.
+    let _ = writeln!(o, "    wire a_valid;");
+    for k in 0..l {
+        let _ = writeln!(o, "    wire [{}:0] a_y_{k};", aw - 1);
+    }
+    let mut ports: Vec<String> = vec![
+        ".clk(clk)".into(),
+        ".rst(rst)".into(),
+        ".valid_in(busy)".into(),
+    ];
+    ports.extend((0..g * f + g).map(|k| format!(".{}(a_x_{k})", Names::input(k))));
+    ports.push(".valid_out(a_valid)".into());
+    ports.extend((0..l).map(|k| format!(".{}(a_y_{k})", Names::output(k))));
+    let _ = writeln!(o, "    {phi} u_phi ({});", ports.join(", "));
+    // First/last flags along the core's pipeline.
+    let flags = |what: &str, cond: String| {
+        format!(
+            "    reg [{m}:0] {what}_sr;\n    always @(posedge clk) {what}_sr <= {};",
+            if la == 1 {
+                cond
+            } else {
+                format!("{{{what}_sr[{}:0], {cond}}}", la - 2)
+            },
+            m = la - 1
+        )
+    };
+    let _ = writeln!(o, "{}", flags("first", "busy && grp == 0".into()));
+    let _ = writeln!(o, "{}", flags("last", format!("busy && grp == {}", r - 1)));
+    let _ = writeln!(
+        o,
+        "    wire a_first = first_sr[{}];\n    wire a_last = last_sr[{}];",
+        la - 1,
+        la - 1
+    );
+    // Accumulators and the pooled registers.
+    let _ = writeln!(
+        o,
+        "    reg pool_v;\n    always @(posedge clk) pool_v <= !rst && a_valid && a_last;"
+    );
+    for k in 0..l {
+        let e = if aw >= p {
+            format!("a_y_{k}[{}:0]", p - 1)
+        } else {
+            format!("{{{{{}{{a_y_{k}[{}]}}}}, a_y_{k}}}", p - aw, aw - 1)
+        };
+        let _ = writeln!(
+            o,
+            "    wire [{}:0] e_{k} = {e};\n    reg [{}:0] acc_{k};\n    reg [{}:0] pool_{k};",
+            p - 1,
+            p - 1,
+            p - 1
+        );
+        let _ = writeln!(
+            o,
+            "    wire [{}:0] s_{k} = a_first ? e_{k} : acc_{k} + e_{k};",
+            p - 1
+        );
+        let _ = writeln!(o, "    always @(posedge clk) if (a_valid) begin acc_{k} <= s_{k}; if (a_last) pool_{k} <= s_{k}; end");
+    }
+    // F's core.
+    let mut ports: Vec<String> = vec![
+        ".clk(clk)".into(),
+        ".rst(rst)".into(),
+        ".valid_in(pool_v)".into(),
+    ];
+    ports.extend((0..l).map(|k| format!(".{}(pool_{k})", Names::input(k))));
+    ports.push(".valid_out(valid_out)".into());
+    ports.extend((0..fw.n_out()).map(|k| format!(".{}({})", Names::output(k), Names::output(k))));
+    let _ = writeln!(o, "    {rho} u_rho ({});\nendmodule", ports.join(", "));
+    o
+}
