@@ -141,11 +141,9 @@ fn slow_models() -> Vec<(PathBuf, PathBuf)> {
         d.join("pfn_act4.safetensors"),
         d.join("pfn_act4_golden.npz"),
     )];
-    for n in ["qg_pfn_small"] {
-        let m = root.join(n).join(format!("{n}.safetensors"));
-        if m.is_file() {
-            v.push((m, root.join("data").join("test_particles.npz")));
-        }
+    let m = root.join("qg_pfn_small").join("qg_pfn_small.safetensors");
+    if m.is_file() {
+        v.push((m, root.join("data").join("test_particles.npz")));
     }
     v
 }

@@ -186,6 +186,7 @@ fn estimate(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Estimate and verdict of every mode (the compiled one is `this`), with its validation.
 fn mode_entries(
     a: &CompileArgs,
@@ -232,7 +233,7 @@ fn tb_jets(a: &CompileArgs, set: &SetModel) -> anyhow::Result<(Vec<f32>, Vec<u8>
     let n = a.tb_samples;
     anyhow::ensure!(n > 0, "--tb-samples must be at least 1");
     let (nf, np) = (set.jet_len(), set.particles);
-    for p in [&a.tb_input, &a.fw.calib].into_iter().flatten() {
+    if let Some(p) = a.tb_input.as_ref().or(a.fw.calib.as_ref()) {
         let j = read_jets(p, set.particles, set.features, false)?;
         j.notes.iter().for_each(|n| eprintln!("note: {n}"));
         let k = j.jets.min(n);

@@ -301,9 +301,10 @@ pub fn render(
 
 /// A particle-level design: `Φ` on every particle in parallel (one jet per clock), or shared
 /// over the particle axis ([`reuse::ReuseDesign`], one jet every `R` clocks).
+#[allow(clippy::large_enum_variant)]
 pub enum SetDesign {
     Parallel(Design),
-    Shared(reuse::ReuseDesign),
+    Shared(Box<reuse::ReuseDesign>),
 }
 
 impl SetDesign {
@@ -312,7 +313,7 @@ impl SetDesign {
         if reuse <= 1 {
             SetDesign::Parallel(Design::for_set(fw, pipeline))
         } else {
-            SetDesign::Shared(reuse::ReuseDesign::new(fw, reuse, pipeline))
+            SetDesign::Shared(Box::new(reuse::ReuseDesign::new(fw, reuse, pipeline)))
         }
     }
     pub fn latency(&self) -> u32 {
@@ -363,7 +364,7 @@ pub fn render_set(
     let name = o.name.as_str();
     let it = fw.phi.input_type();
     let mut widths = vec![it.width; n * f];
-    widths.extend(std::iter::repeat_n(1, n));
+    widths.extend(std::iter::repeat(1).take(n));
     let (ci, co) = set_tb_codes(fw, x, mask);
     let title = format!(
         "{name}: {} (bit2hls particle-level firmware, mode {})",
