@@ -1,7 +1,7 @@
 //! Verilator simulation of particle-level firmware equals the reference, bit for bit.
 //!
-//! The random sum-pooled particle model models/pfn_random/pfn_sum in every activation mode
-//! (CI; `pfn_act4` and the trained `qg_pfn_small` with 10,000 test jets run in the ignored
+//! The random sum-pooled particle model models/pfn_random/pfn_sum in every activation mode and
+//! the max-pooled pfn_max (batch-norm in Φ, a full-precision layer in F) in static mode (CI; `pfn_act4` and the trained `qg_pfn_small` with 10,000 test jets run in the ignored
 //! test below, `cargo test --release --test rtl_set -- --ignored`, minutes each): the golden
 //! jets (random multiplicities) plus adversarial jets — no particle, one particle, every slot full with
 //! saturating features of both signs, all-zero features, and junk in padded slots; each with a
@@ -130,7 +130,10 @@ fn adversarial(s: &SetModel) -> (Vec<f32>, Vec<u8>) {
 /// (model, jets file) pairs.
 fn random_models() -> Vec<(PathBuf, PathBuf)> {
     let d = repo().join("models").join("pfn_random");
-    vec![(d.join("pfn_sum.safetensors"), d.join("pfn_sum_golden.npz"))]
+    vec![
+        (d.join("pfn_sum.safetensors"), d.join("pfn_sum_golden.npz")),
+        (d.join("pfn_max.safetensors"), d.join("pfn_max_golden.npz")),
+    ]
 }
 
 /// The models CI does not simulate (minutes of Verilator each), on up to 10,000 jets.
@@ -154,7 +157,6 @@ fn jobs(models: Vec<(PathBuf, PathBuf)>, max_jets: usize) -> Vec<Job> {
         let Net::Set(s) = load_net(&model, &LoadOptions::default()).unwrap().model else {
             panic!("{}: not a particle model", model.display());
         };
-        assert_eq!(s.pool, PoolKind::Sum);
         let j = bit2hls::io::particles::read_jets(&data, s.particles, s.features, false).unwrap();
         let k = j.jets.min(max_jets);
         let (mut x, mut mask) = (
@@ -165,7 +167,12 @@ fn jobs(models: Vec<(PathBuf, PathBuf)>, max_jets: usize) -> Vec<Job> {
         let (ax, am) = adversarial(&s);
         x.extend(ax);
         mask.extend(am);
-        for mode in Mode::ALL {
+        // A max-pooled model in static mode only (the pool's logic is the same in every mode).
+        let modes: &[Mode] = match s.pool {
+            PoolKind::Sum => &Mode::ALL,
+            PoolKind::Max => &[Mode::Static],
+        };
+        for &mode in modes {
             let fw = lower_set_for(&s, &fw_args(mode, None), mode, Some(&cal)).unwrap();
             // One copy of Φ per particle, and Φ shared: 3 particles per copy (static, a last
             // group with empty slots when 3 does not divide N) or 2 (the dynamic modes).

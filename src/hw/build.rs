@@ -62,13 +62,10 @@ pub fn build_with(
 /// particle `i`, then `x_<N·F + i>` its mask bit. `Φ` is built once per particle (stages
 /// `0..|Φ|`, every particle's nodes attributed to the same stage), each output gated by the
 /// particle's mask ([`Op::Select`]) into a balanced adder tree per feature (stage `|Φ|`), then
-/// `F` (the stages after). Max pooling is not built yet (refused by the RTL backend).
+/// `F` (the stages after). A max pool is a balanced tree of [`Op::Max`] over the gated outputs
+/// instead: exact when `Φ`'s outputs are never negative ([`max_pool_ok`]), since a gated-off
+/// particle then gives 0, the value of an empty jet and no more than any real one.
 pub fn build_set(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) -> Netlist {
-    debug_assert_eq!(
-        fw.pool.kind,
-        PoolKind::Sum,
-        "max pooling has no netlist yet"
-    );
     let mut nl = Netlist::default();
     let pooled = group_sums(&mut nl, fw, fw.pool.n, adders, graphs);
     let pool_layer = fw.phi.layers.len();
@@ -160,12 +157,36 @@ fn group_sums(
     nl.cur_class = Some(Class::Dequant);
     (0..fw.phi.n_out)
         .map(|k| {
-            let terms: Vec<(Sig, bool)> = (0..g)
-                .map(|i| (nl.select(mask[i], phi_out[i][k]), true))
-                .collect();
-            tree(nl, terms)
+            let gated: Vec<Sig> = (0..g).map(|i| nl.select(mask[i], phi_out[i][k])).collect();
+            match fw.pool.kind {
+                PoolKind::Sum => tree(nl, gated.into_iter().map(|s| (s, true)).collect()),
+                PoolKind::Max => max_tree(nl, &gated),
+            }
         })
         .collect()
+}
+
+/// Whether the netlist can build `fw`'s pool: a sum always, a max when every output of `Φ` is
+/// non-negative (it ends with a ReLU, or its ranges say so).
+pub fn max_pool_ok(fw: &SetFirmware) -> bool {
+    fw.pool.kind == PoolKind::Sum
+        || fw
+            .phi
+            .layers
+            .last()
+            .is_some_and(|l| l.out_ranges.iter().all(|r| r.lo >= 0))
+}
+
+/// A balanced tree of [`Op::Max`] (`x` not empty).
+fn max_tree(nl: &mut Netlist, x: &[Sig]) -> Sig {
+    match x {
+        [a] => *a,
+        _ => {
+            let (l, r) = x.split_at(x.len() / 2);
+            let (a, b) = (max_tree(nl, l), max_tree(nl, r));
+            nl.max(a, b)
+        }
+    }
 }
 
 /// The stages of `fw` on the signals `x`, their nodes attributed to stages `base + l`.

@@ -160,9 +160,9 @@ fn set_firmware_is_exact_in_range_and_ignores_padding() {
     );
 }
 
-/// The netlist of sum-pooled set firmware ([`crate::hw::build::build_set`]) computes the
-/// reference's integers, every node inside its interval, on the same random problems and jets
-/// (padded slots holding junk).
+/// The netlist of set firmware ([`crate::hw::build::build_set`]; sum, or max over a `Φ` that
+/// ends with a ReLU) computes the reference's integers, every node inside its interval, on the
+/// same random problems and jets (padded slots holding junk).
 #[test]
 fn set_netlist_equals_the_reference() {
     use crate::hw::eval::eval;
@@ -175,7 +175,13 @@ fn set_netlist_equals_the_reference() {
         0.8,
         |p, tally| {
             let mut set = set_of(&p);
-            set.pool = PoolKind::Sum;
+            if set.pool == PoolKind::Max {
+                // The netlist's max pool needs non-negative Φ outputs: Φ ends with a ReLU.
+                set.phi.layers.push(crate::ir::Layer {
+                    name: "relu_out".into(),
+                    kind: crate::ir::LayerKind::Relu,
+                });
+            }
             set.particles = set.particles.min(5);
             let (mut x, mask) = jets_of(&set, 12, p.seed ^ 9);
             for (v, m) in x.chunks_mut(set.features).zip(&mask) {
@@ -196,6 +202,7 @@ fn set_netlist_equals_the_reference() {
                     continue;
                 };
                 tally.ran();
+                assert!(crate::hw::build::max_pool_ok(&fw));
                 let po = PipelineOptions {
                     adders_per_stage: 4,
                     adders: Default::default(),

@@ -20,7 +20,7 @@ use crate::hw::schedule::PipelineOptions;
 pub use crate::hw::Design;
 use crate::ir::firmware::Firmware;
 use crate::ir::serial;
-use crate::ir::set::{PoolKind, SetFirmware};
+use crate::ir::set::SetFirmware;
 use crate::project::{ProjectError, Result};
 use crate::reference::fixed::Emulator;
 use askama::Template;
@@ -346,12 +346,11 @@ pub fn render_set(
     extra_report: serde_json::Value,
 ) -> Result<(Vec<(String, String)>, SetDesign)> {
     crate::project::names::Namer::check_top(&o.name).map_err(ProjectError::Option)?;
-    if fw.pool.kind != PoolKind::Sum {
+    if !crate::hw::build::max_pool_ok(fw) {
         return Err(ProjectError::Option(format!(
-            "--backend verilog builds sum pooling only so far; '{}' pools with {} (the emulator \
-             and validate run it)",
-            fw.name,
-            fw.pool.kind.as_str()
+            "--backend verilog builds a max pool only over non-negative Φ outputs (Φ ending \
+             with a ReLU); '{}' has negative ones (the emulator and validate run it)",
+            fw.name
         )));
     }
     let (n, f) = (fw.pool.n, fw.features());

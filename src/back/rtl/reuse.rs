@@ -4,7 +4,7 @@
 //! The top module holds the jet for `R` cycles and feeds particle group `r` (particles
 //! `r·G … r·G + G − 1`, empty slots beyond `N`) to the group core (`<name>_phi`: `Φ` on `G`
 //! particles and their masked sums, [`crate::hw::build::build_group`]) in cycle `r`; an
-//! accumulator adds the `R` partial sums, and the pooled vector enters `F`'s core
+//! accumulator adds the `R` partial sums (or keeps their max), and the pooled vector enters `F`'s core
 //! (`<name>_rho`, [`crate::hw::build::build_rho`]). Integer sums are associative, so the
 //! outputs are the reference's exactly. Latency `R + L_Φ + L_F + 1` cycles (`L` the cores'
 //! pipelines), initiation interval `R`.
@@ -14,7 +14,7 @@ use super::{module_text, Result};
 use crate::hw::build::{build_group, build_rho, Graphs};
 use crate::hw::schedule::{self, PipelineOptions};
 use crate::hw::{csd, Design};
-use crate::ir::set::SetFirmware;
+use crate::ir::set::{PoolKind, SetFirmware};
 use std::fmt::Write;
 
 /// The two scheduled cores of a shared-`Φ` design.
@@ -199,9 +199,13 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
             p - 1,
             p - 1
         );
+        let combine = match fw.pool.kind {
+            PoolKind::Sum => format!("acc_{k} + e_{k}"),
+            PoolKind::Max => format!("(($signed(acc_{k}) > $signed(e_{k})) ? acc_{k} : e_{k})"),
+        };
         let _ = writeln!(
             o,
-            "    wire [{}:0] s_{k} = a_first ? e_{k} : acc_{k} + e_{k};",
+            "    wire [{}:0] s_{k} = a_first ? e_{k} : {combine};",
             p - 1
         );
         let _ = writeln!(o, "    always @(posedge clk) if (a_valid) begin acc_{k} <= s_{k}; if (a_last) pool_{k} <= s_{k}; end");
