@@ -270,7 +270,8 @@ pub fn act_bits_models(bits: &[u32]) -> Vec<(u32, Model)> {
         .collect()
 }
 
-/// Every shipped model file: models/*/*.safetensors, sorted.
+/// Every shipped chain model file: models/*/*.safetensors, sorted (particle-level models
+/// excluded).
 pub fn shipped_models() -> Vec<PathBuf> {
     let root = repo().join("models");
     let mut paths: Vec<_> = std::fs::read_dir(&root)
@@ -290,9 +291,17 @@ pub fn shipped_models() -> Vec<PathBuf> {
                 .map(|e| e.path())
         })
         .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .filter(|p| !is_particle_model(p))
         .collect();
     paths.sort();
     paths
+}
+
+/// Whether `p` is a particle-level model (tested by tests/particles.rs and rtl_set.rs, not by
+/// the chain tests that iterate the shipped models).
+pub fn is_particle_model(p: &Path) -> bool {
+    bit2hls::front::load_net(p, &bit2hls::front::LoadOptions::default())
+        .is_ok_and(|l| matches!(l.model, bit2hls::ir::set::Net::Set(_)))
 }
 
 /// Runs `job` on every item on two worker threads. `job` returns a log line (printed after the

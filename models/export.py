@@ -21,6 +21,14 @@ dropped.  Plain `safetensors.torch.save_file(model.state_dict(), path)` works on
 nn.Sequential with ReLU between the linear layers: bit2hls then infers the stack from the
 numeric tensor names and prints the activation it assumed.
 
+Particle-level models (`training/pfn.py: PFN`, a Particle Flow Network / Deep Set with
+forward(x [B, N, F], mask [B, N])) are written as schema "bit2hls.arch/3": `particles`
+{"max": N, "features": F} and the layers of `phi` (each traced like a chain above, applied to
+every particle), one {"op": "pool", "kind": "sum" | "max"} (masked), then the layers of `f`
+(on the pooled vector), in execution order. Tensor names are the PFN's state dict keys
+(`phi.0.weight`, `f.2.bias`, ...). A BatchNorm in `phi` must be `pfn.LastDimBatchNorm` (or its
+`FixedBatchNorm`): a plain nn.BatchNorm1d on [B, N, F] normalizes the particle axis.
+
 Also here: `ternary_export()` (I8 codes + weight_beta) and `hf_pack()` (HF bitnet U8 layout),
 used for the format test files in models/seq_random/.
 """
@@ -35,9 +43,11 @@ from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "training"))
 from bitlinear import BitLinear  # noqa: E402
+from pfn import PFN, LastDimBatchNorm  # noqa: E402
 
 SCHEMA = "bit2hls.arch/1"
 SCHEMA_V2 = "bit2hls.arch/2"  # adds "profile_params" (activation bits, ...)
+SCHEMA_V3 = "bit2hls.arch/3"  # adds particle-level models ("particles", a "pool" layer)
 META_KEY = "bit2hls.arch"
 
 
@@ -159,7 +169,10 @@ def architecture(model, name=None, input_type=None, profile="bithep"):
     """The architecture document (a dict) for `model`, in execution order (torch.fx trace):
     any module layout (attributes in any order, nested Sequentials, functional activations)
     as long as forward() is a chain. Activations bit2hls cannot compile are written as they
-    are (e.g. {"op": "tanh"}); bit2hls then refuses the model naming that layer."""
+    are (e.g. {"op": "tanh"}); bit2hls then refuses the model naming that layer.
+    A `PFN` (training/pfn.py) gives a version-3 document (architecture_pfn)."""
+    if isinstance(model, PFN):
+        return architecture_pfn(model, name=name, input_type=input_type, profile=profile)
     layers, inputs = [], None
     for qname, m in execution_order(model):
         layer = _layer(qname, m)
@@ -184,6 +197,73 @@ def architecture(model, name=None, input_type=None, profile="bithep"):
     if input_type is not None:
         doc["input_type"] = input_type
     doc["layers"] = layers
+    return doc
+
+
+def _layer_width(m):
+    """The input width a layer fixes (None for width-free ops such as ReLU)."""
+    if isinstance(m, nn.Linear):
+        return m.in_features
+    if isinstance(m, nn.BatchNorm1d):
+        return m.num_features
+    return None
+
+
+def architecture_pfn(model, name=None, input_type=None, profile="bithep"):
+    """The version-3 architecture document of a `PFN` (training/pfn.py): `particles`, then the
+    layers of `phi` (per particle), the masked `pool`, the layers of `f` (per jet), in the order
+    forward() runs them. Raises TypeError for anything the schema cannot express."""
+    cls = type(model).__name__
+    for meth in ("forward", "pooled", "per_particle"):
+        if getattr(type(model), meth) is not getattr(PFN, meth):
+            raise TypeError(f"save_for_bit2hls: {cls} overrides PFN.{meth}: only the PFN forward "
+                            f"pass (phi per particle, masked pool, f) can be written")
+    if model.pool not in ("sum", "max"):
+        raise TypeError(f"save_for_bit2hls: {cls}.pool = {model.pool!r}: only 'sum' and 'max' "
+                        f"pooling can be written")
+    parts = {}
+    for where in ("phi", "f"):
+        seq = getattr(model, where)
+        if not isinstance(seq, nn.Sequential):
+            raise TypeError(f"save_for_bit2hls: {cls}.{where} is a {type(seq).__name__}, not an "
+                            f"nn.Sequential")
+        layers, widths = [], []
+        for qname, m in execution_order(seq):
+            full = f"{where}.{qname}" if qname is not None else None
+            if (where == "phi" and isinstance(m, nn.BatchNorm1d)
+                    and not isinstance(m, LastDimBatchNorm)):
+                raise TypeError(f"save_for_bit2hls: layer {full}: {type(m).__name__} on "
+                                f"[B, N, F] normalizes the particle axis; use pfn.LastDimBatchNorm")
+            layer = _layer(full, m)
+            if layer is None:
+                continue
+            if isinstance(m, nn.Module) and _layer_width(m) is not None:
+                widths.append((full, _layer_width(m)))
+            layers.append(layer)
+        if not layers:
+            raise TypeError(f"save_for_bit2hls: {cls}.{where} has no layer: bit2hls needs layers "
+                            f"before and after the pool")
+        parts[where] = (layers, widths)
+    if not any(l["op"] in ("bitlinear", "linear") for w in ("phi", "f") for l in parts[w][0]):
+        raise TypeError("save_for_bit2hls: the model has no linear layer")
+    widths = parts["phi"][1]
+    if widths and widths[0][1] != model.n_features:
+        raise TypeError(f"save_for_bit2hls: layer {widths[0][0]} takes {widths[0][1]} features, "
+                        f"{cls}.n_features is {model.n_features}")
+    bits = act_bits_of(model)
+    if bits is not None and bits != 8 and profile != "bithep":
+        raise TypeError(f"save_for_bit2hls: act_bits {bits} with profile {profile}: this BitLinear "
+                        f"is the bithep one")
+    doc = {"schema": SCHEMA_V3}
+    if name is not None:
+        doc["name"] = name
+    doc["profile"] = profile
+    if bits not in (None, 8):
+        doc["profile_params"] = {"act_bits": bits}
+    if input_type is not None:
+        doc["input_type"] = input_type
+    doc["particles"] = {"max": int(model.n_max), "features": int(model.n_features)}
+    doc["layers"] = parts["phi"][0] + [{"op": "pool", "kind": model.pool}] + parts["f"][0]
     return doc
 
 
