@@ -28,7 +28,7 @@ pub fn run_compile_set(
     anyhow::ensure!(
         a.backend == Backend::Verilog,
         "'{}' is a particle-level model: only --backend verilog builds it so far (the HLS \
-         backend does not; README, Known limits)",
+         backend does not; README, Limitations)",
         set.name
     );
     anyhow::ensure!(

@@ -180,7 +180,7 @@ fn chain_only(path: &Path, l: Loaded<Net>) -> Result<Loaded> {
             detail: format!(
                 "'{}' is a particle-level model ({} particles × {} features, {} pool); this \
              command compiles chains only so far — {SET_COMMANDS} read particle models \
-             (README, Known limits)",
+             (README, Limitations)",
                 s.name,
                 s.particles,
                 s.features,
