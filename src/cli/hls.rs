@@ -367,15 +367,8 @@ fn compile_set(a: &CompileArgs) -> Option<anyhow::Result<i32>> {
     }
 }
 
-/// Refuses an existing non-empty output directory (unless `--force`), then loads, calibrates
-/// and lowers the model.
-fn load_and_lower(
-    a: &CompileArgs,
-) -> anyhow::Result<(
-    crate::front::Loaded,
-    Option<crate::pass::calibrate::Calibration>,
-    crate::ir::firmware::Firmware,
-)> {
+/// An existing non-empty output directory is refused unless `--force`.
+pub fn refuse_existing_output(a: &CompileArgs) -> anyhow::Result<()> {
     if a.output.is_dir()
         && !a.force
         && std::fs::read_dir(&a.output)
@@ -387,6 +380,19 @@ fn load_and_lower(
         }
         .into());
     }
+    Ok(())
+}
+
+/// Refuses an existing non-empty output directory (unless `--force`), then loads, calibrates
+/// and lowers the model.
+fn load_and_lower(
+    a: &CompileArgs,
+) -> anyhow::Result<(
+    crate::front::Loaded,
+    Option<crate::pass::calibrate::Calibration>,
+    crate::ir::firmware::Firmware,
+)> {
+    refuse_existing_output(a)?;
     let loaded = super::load_model(&a.model)?;
     let calib = calibration_with(&loaded, &a.fw.options(), a.fw.calib_rule)?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;

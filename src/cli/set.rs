@@ -42,17 +42,7 @@ pub fn run_compile_set(
         a.adder_args.options(),
         a.const_mul,
     )?;
-    if a.output.is_dir()
-        && !a.force
-        && std::fs::read_dir(&a.output)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false)
-    {
-        return Err(crate::project::ProjectError::OutputExists {
-            path: a.output.clone(),
-        }
-        .into());
-    }
+    super::hls::refuse_existing_output(a)?;
     let calib = set_calibration(set, &a.fw.options(), a.fw.calib_rule)?.map(|(c, notes)| {
         notes.iter().for_each(|n| eprintln!("note: {n}"));
         c

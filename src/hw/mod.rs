@@ -32,14 +32,10 @@ impl Design {
     pub fn new(fw: &Firmware, pipeline: PipelineOptions) -> Design {
         let mut graphs = build::Graphs::new();
         let mut make = |fine: &[build::FineShift]| {
-            let nl = build::build_with(fw, pipeline.adders, fine, &mut graphs);
-            let netlist = csd::rewrite(&nl, pipeline.const_mul);
-            let schedule = schedule::schedule(&netlist, pipeline);
-            Design {
-                netlist,
-                schedule,
+            Design::scheduled(
+                &build::build_with(fw, pipeline.adders, fine, &mut graphs),
                 pipeline,
-            }
+            )
         };
         let mut fine = vec![build::FineShift::Reciprocal; fw.layers.len()];
         let mut best = make(&fine);
@@ -63,7 +59,12 @@ impl Design {
     /// quantizer shifts its reciprocal.
     pub fn for_set(fw: &SetFirmware, pipeline: PipelineOptions) -> Design {
         let nl = build::build_set(fw, pipeline.adders, &mut build::Graphs::new());
-        let netlist = csd::rewrite(&nl, pipeline.const_mul);
+        Design::scheduled(&nl, pipeline)
+    }
+
+    /// A built netlist with its constant multiplies rewritten ([`csd::rewrite`]) and scheduled.
+    pub fn scheduled(nl: &Netlist, pipeline: PipelineOptions) -> Design {
+        let netlist = csd::rewrite(nl, pipeline.const_mul);
         let schedule = schedule::schedule(&netlist, pipeline);
         Design {
             netlist,

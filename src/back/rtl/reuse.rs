@@ -12,8 +12,8 @@
 use super::verilog::Names;
 use super::{module_text, Result};
 use crate::hw::build::{build_group, build_rho, Graphs};
-use crate::hw::schedule::{self, PipelineOptions};
-use crate::hw::{csd, Design};
+use crate::hw::schedule::PipelineOptions;
+use crate::hw::Design;
 use crate::ir::set::{PoolKind, SetFirmware};
 use std::fmt::Write;
 
@@ -30,17 +30,11 @@ impl ReuseDesign {
     pub fn new(fw: &SetFirmware, reuse: usize, pipeline: PipelineOptions) -> ReuseDesign {
         let group = fw.pool.n.div_ceil(reuse);
         let mut graphs = Graphs::new();
-        let core = |nl: crate::hw::netlist::Netlist| {
-            let netlist = csd::rewrite(&nl, pipeline.const_mul);
-            let schedule = schedule::schedule(&netlist, pipeline);
-            Design {
-                netlist,
-                schedule,
-                pipeline,
-            }
-        };
-        let phi = core(build_group(fw, group, pipeline.adders, &mut graphs));
-        let rho = core(build_rho(fw, pipeline.adders, &mut graphs));
+        let phi = Design::scheduled(
+            &build_group(fw, group, pipeline.adders, &mut graphs),
+            pipeline,
+        );
+        let rho = Design::scheduled(&build_rho(fw, pipeline.adders, &mut graphs), pipeline);
         ReuseDesign {
             reuse,
             group,
