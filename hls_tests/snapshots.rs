@@ -372,3 +372,50 @@ fn set_verilog_static() {
 fn set_verilog_static_particle_reuse() {
     snapshot_set_verilog(Mode::Static, 2);
 }
+
+/// Every file of the HLS project of the particle-level model `set_3x3`, sum or max pool;
+/// `reuse` ≥ 2 adds the shared-Φ pragmas.
+fn snapshot_set_hls(mode: Mode, pool: bit2hls::ir::set::PoolKind, reuse: usize) {
+    use bit2hls::back::hls::{set::render_set, HlsOptions, ProjectMeta};
+    use bit2hls::pass::set::calibrate_set;
+    let mut s = set_model();
+    s.pool = pool;
+    let (x, mask) = set_jets(&s);
+    let cal = calibrate_set(&s, &x, &mask);
+    let fw = bit2hls::pipeline::lower_set_for(
+        &s,
+        &fw_args(mode, Some("ap_fixed<12,5>")),
+        mode,
+        Some(&cal),
+    )
+    .unwrap();
+    let meta = ProjectMeta {
+        model: "set_3x3.safetensors".into(),
+        tb_source: "snapshot jets".into(),
+        calib: None,
+    };
+    let files = render_set(&fw, &HlsOptions::default(), reuse, &meta, &x, &mask).unwrap();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for (path, text) in &files {
+            let name = format!(
+                "set_hls__{}__{mode}__reuse{reuse}__{}",
+                pool.as_str(),
+                path.replace('/', "__")
+            );
+            insta::assert_snapshot!(name, text);
+        }
+    });
+}
+
+#[test]
+fn set_hls_dynamic_sum() {
+    snapshot_set_hls(Mode::Dynamic, bit2hls::ir::set::PoolKind::Sum, 1);
+}
+
+#[test]
+fn set_hls_static_max_shared() {
+    snapshot_set_hls(Mode::Static, bit2hls::ir::set::PoolKind::Max, 2);
+}

@@ -75,3 +75,70 @@ pub fn random_mlp(widths: &[usize], seed: u64, bias: bool) -> Model {
         input_type: None,
     }
 }
+
+/// Test-bench jets of `n` particle slots with `f` features: `count` jets, `x[count·n·f]`,
+/// `mask[count·n]`. The first jets are the adversarial cases of a masked pool, then random
+/// jets of every multiplicity:
+/// - a jet without particles whose padded slots hold junk (masking must ignore it);
+/// - one real particle in each slot in turn (the others junk);
+/// - every slot real, all particles identical (ties in a max pool, equal pooled terms);
+/// - every slot real with features of ±`big` (saturating any input type that cannot hold them)
+///   and a particle whose features are all equal (ties in a dynamic absmax);
+/// - real particles after padded ones (a non-contiguous mask);
+/// - every slot real, every feature 0 (a zero absmax).
+///
+/// Junk and random features are standard normal, scaled by 4 every other jet.
+pub fn adversarial_jets(
+    n: usize,
+    f: usize,
+    count: usize,
+    big: f32,
+    seed: u64,
+) -> (Vec<f32>, Vec<u8>) {
+    let mut r = Rng(seed);
+    let mut x = vec![0f32; count * n * f];
+    let mut mask = vec![0u8; count * n];
+    let normal = |r: &mut Rng, j: usize| r.normal() as f32 * if j % 2 == 1 { 4.0 } else { 1.0 };
+    for j in 0..count {
+        let (xj, mj) = (
+            &mut x[j * n * f..(j + 1) * n * f],
+            &mut mask[j * n..(j + 1) * n],
+        );
+        for v in xj.iter_mut() {
+            *v = normal(&mut r, j);
+        }
+        match j {
+            0 => {}
+            k if k <= n => mj[k - 1] = 1,
+            k if k == n + 1 => {
+                mj.fill(1);
+                let first: Vec<f32> = xj[..f].to_vec();
+                for p in xj.chunks_mut(f) {
+                    p.copy_from_slice(&first);
+                }
+            }
+            k if k == n + 2 => {
+                mj.fill(1);
+                for (i, v) in xj.iter_mut().enumerate() {
+                    *v = if (i / f + i) % 2 == 0 { big } else { -big };
+                }
+                let tie = if r.uniform() < 0.5 { 1.5 } else { -0.75 };
+                xj[..f].fill(tie);
+            }
+            k if k == n + 3 => {
+                for (i, m) in mj.iter_mut().enumerate() {
+                    *m = u8::from(i % 2 == 1 || i + 1 == n);
+                }
+            }
+            k if k == n + 4 => {
+                mj.fill(1);
+                xj.fill(0.0);
+            }
+            k => {
+                let real = (k - n - 5) % (n + 1);
+                mj[..real].fill(1);
+            }
+        }
+    }
+    (x, mask)
+}

@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// calibrates on them.
     #[arg(long, requires = "model")]
     pub data: Option<std::path::PathBuf>,
+    /// Fractional bits of hidden values (as `compile --frac-bits`; `qg_pfn` needs 8).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(i32).range(0..=40))]
+    pub frac_bits: i32,
 }
 
 pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
@@ -62,6 +65,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
             mode: a.mode,
             input_type: Some("ap_fixed<16,6>".into()),
             requant: a.requant,
+            frac_bits: a.frac_bits,
             ..FwOptions::default()
         };
         let cal = if a.mode == Mode::Static {
@@ -110,7 +114,12 @@ fn run_set(a: &BenchArgs, model: &std::path::Path, data: &std::path::Path) -> an
     let jets = crate::io::particles::read_jets(data, set.particles, set.features, false)?;
     anyhow::ensure!(jets.jets > 0, "{}: no jets", data.display());
     let cal = crate::pass::set::calibrate_set(&set, &jets.x, &jets.mask);
-    let fw = crate::pipeline::lower_set_for(&set, &FwOptions::default(), a.mode, Some(&cal))?;
+    let fw_args = FwOptions {
+        requant: a.requant,
+        frac_bits: a.frac_bits,
+        ..FwOptions::default()
+    };
+    let fw = crate::pipeline::lower_set_for(&set, &fw_args, a.mode, Some(&cal))?;
     let emu = SetEmulator::new(&fw);
     let n = a.events.max(1);
     let (nf, np) = (set.jet_len(), set.particles);

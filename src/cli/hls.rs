@@ -400,7 +400,10 @@ fn load_and_lower(
 }
 
 /// Adds the keys of `extra` to the project's report.json.
-fn merge_report(files: &mut [(String, String)], extra: serde_json::Value) -> anyhow::Result<()> {
+pub(super) fn merge_report(
+    files: &mut [(String, String)],
+    extra: serde_json::Value,
+) -> anyhow::Result<()> {
     let f = files
         .iter_mut()
         .find(|f| f.0 == "report.json")

@@ -1,5 +1,6 @@
-//! `compile --backend verilog` for particle-level models: the set firmware's Verilog project,
-//! its estimate and trigger verdict for every mode, validation with `--data`, report.html.
+//! `compile` for particle-level models: the set firmware's Verilog or HLS project, the
+//! estimate and trigger verdict of its Verilog design for every mode, validation with `--data`,
+//! report.html.
 
 use super::hls::{pipeline_options, CompileArgs, TB_SEED};
 use crate::back::hls;
@@ -13,12 +14,11 @@ use crate::ir::set::SetModel;
 use crate::pass::set::SetCalibration;
 use crate::pipeline::{lower_set_for, set_calibration};
 use crate::report::{render_html, ModeEntry, ReportInput, ValidationSummary};
-use crate::synthetic::Rng;
 use crate::target::{parts, Strategy};
 use anyhow::Context;
 use std::time::Instant;
 
-/// Writes the Verilog project of the particle-level model `set`.
+/// Writes the Verilog or HLS project of the particle-level model `set`.
 pub fn run_compile_set(
     a: &CompileArgs,
     set: &SetModel,
@@ -26,14 +26,9 @@ pub fn run_compile_set(
 ) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     anyhow::ensure!(
-        a.backend == Backend::Verilog,
-        "'{}' is a particle-level model: only --backend verilog builds it so far (the HLS \
-         backend does not; README, Limitations)",
-        set.name
-    );
-    anyhow::ensure!(
         a.strategy == Strategy::Latency && a.reuse == 1,
-        "--backend verilog implements the latency strategy only (II = 1)"
+        "particle-level models use the latency strategy inside Φ and F (--strategy latency, \
+         --reuse 1); share Φ over the particle axis with --particle-reuse R"
     );
     let part = parts::lookup(&a.part)?;
     let pipeline = pipeline_options(
@@ -109,19 +104,48 @@ pub fn run_compile_set(
         "assumptions": warnings,
         "test_bench": tb_source,
     });
-    let (mut files, design) = rtl::render_set(
-        &fw,
-        &o,
-        a.particle_reuse,
-        &a.model.model.display().to_string(),
-        &x,
-        &mask,
-        extra,
-    )?;
+    let mut files = match a.backend {
+        Backend::Verilog => {
+            rtl::render_set(
+                &fw,
+                &o,
+                a.particle_reuse,
+                &a.model.model.display().to_string(),
+                &x,
+                &mask,
+                extra,
+            )?
+            .0
+        }
+        Backend::Hls => {
+            let meta = hls::ProjectMeta {
+                model: a.model.model.display().to_string(),
+                tb_source: tb_source.clone(),
+                calib: a.fw.calib.as_ref().map(|p| p.display().to_string()),
+            };
+            let mut files = hls::set::render_set(
+                &fw,
+                &hls_options(a, part),
+                a.particle_reuse,
+                &meta,
+                &x,
+                &mask,
+            )?;
+            super::hls::merge_report(&mut files, extra)?;
+            files
+        }
+    };
     let mut provenance = vec![format!(
-        "bit2hls {}; estimates: verilog backend, {} adder levels per stage, model calibrated against Yosys 0.23 on chains (docs/estimate.md; not yet on particle models)",
+        "bit2hls {}; estimates: of the Verilog design of this firmware ({} adder levels per stage; \
+         model calibrated against Yosys 0.23 on chains, docs/estimate.md; not yet on particle \
+         models){}",
         env!("CARGO_PKG_VERSION"),
-        pipeline.adders_per_stage
+        pipeline.adders_per_stage,
+        if a.backend == Backend::Hls {
+            "; the HLS project's own resources need Vitis HLS (not run here)"
+        } else {
+            ""
+        }
     )];
     provenance.extend(skipped);
     provenance.push(format!("test bench: {tb_source}"));
@@ -143,21 +167,36 @@ pub fn run_compile_set(
     hls::write_project(&files, &a.output, a.force)
         .with_context(|| format!("writing {}", a.output.display()))?;
     eprintln!(
-        "{}: Verilog project '{}' of particle-level model '{}' ({} particles, {} pool; {} files, mode {}, latency {} cycles, {} test-bench jets) in {:.0} ms",
+        "{}: {} project '{}' of particle-level model '{}' ({} particles, {} pool, particle reuse {}; {} files, mode {}, Verilog latency {} cycles, {} test-bench jets) in {:.0} ms",
         a.output.display(),
+        if a.backend == Backend::Hls { "HLS" } else { "Verilog" },
         o.name,
         set.name,
         set.particles,
         set.pool.as_str(),
+        a.particle_reuse,
         files.len(),
         a.fw.mode,
-        design.latency(),
+        this.latency_cycles,
         mask.len() / set.particles,
         t0.elapsed().as_secs_f64() * 1e3
     );
     Ok(super::validate::reference_exit_code(
         input.reference.as_ref(),
     ))
+}
+
+/// The HLS options of `a` (latency strategy; the part already looked up).
+fn hls_options(a: &CompileArgs, part: &crate::target::Part) -> hls::HlsOptions {
+    hls::HlsOptions {
+        name: a.name.clone(),
+        part: part.name.to_string(),
+        clock_ns: a.clock,
+        strategy: Strategy::Latency,
+        reuse: 1,
+        adders: a.adder_args.options(),
+        const_mul: a.const_mul,
+    }
 }
 
 /// The estimate of the design `compile` writes for `fw` with `reuse` particles per `Φ`.
@@ -218,7 +257,7 @@ fn mode_entries(
 }
 
 /// Test-bench jets: `--tb-input` (a particle .npz), else the calibration file's jets, else
-/// seeded random jets (every multiplicity from 0 to N, standard-normal features).
+/// [`crate::synthetic::adversarial_jets`].
 fn tb_jets(a: &CompileArgs, set: &SetModel) -> anyhow::Result<(Vec<f32>, Vec<u8>, String)> {
     let n = a.tb_samples;
     anyhow::ensure!(n > 0, "--tb-samples must be at least 1");
@@ -234,17 +273,14 @@ fn tb_jets(a: &CompileArgs, set: &SetModel) -> anyhow::Result<(Vec<f32>, Vec<u8>
             format!("{} ({k} jets)", p.display()),
         ));
     }
-    let mut r = Rng(TB_SEED);
-    let mut x = vec![0f32; n * nf];
-    let mut mask = vec![0u8; n * np];
-    for j in 0..n {
-        let real = j % (np + 1);
-        for i in 0..real {
-            mask[j * np + i] = 1;
-            for v in &mut x[(j * np + i) * set.features..(j * np + i + 1) * set.features] {
-                *v = r.normal() as f32;
-            }
-        }
-    }
-    Ok((x, mask, format!("random jets: 0..{np} particles, standard normal features, seed {TB_SEED:#x} ({n} jets)")))
+    let (x, mask) = crate::synthetic::adversarial_jets(np, set.features, n, 1.0e4, TB_SEED);
+    Ok((
+        x,
+        mask,
+        format!(
+            "adversarial jets (empty, one particle per slot, identical particles, saturating \
+             ±1e4 features, non-contiguous mask), then random jets of 0..{np} particles, \
+             seed {TB_SEED:#x} ({n} jets)"
+        ),
+    ))
 }

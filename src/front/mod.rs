@@ -166,7 +166,7 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Loa
 
 /// Which commands read particle-level models (named in the refusal of the others).
 pub const SET_COMMANDS: &str =
-    "validate, emulate, bench --model and compile --backend verilog (then rtlsim, synth)";
+    "validate, emulate, bench --model and compile (--backend hls then csim; --backend verilog then rtlsim, synth)";
 
 fn chain_only(path: &Path, l: Loaded<Net>) -> Result<Loaded> {
     match l.model {

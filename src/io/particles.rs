@@ -114,6 +114,26 @@ pub fn read_jets(path: &Path, particles: usize, features: usize, labels: bool) -
     })
 }
 
+/// The first `samples` (all if `None`) jets of `path` as [`read_jets`] reads them, `x` and
+/// `mask` only; the reader's notes are printed. A file without jets is refused.
+pub fn read_first_jets(
+    path: &Path,
+    particles: usize,
+    features: usize,
+    samples: Option<usize>,
+) -> Result<(Vec<f32>, Vec<u8>)> {
+    let j = read_jets(path, particles, features, false)?;
+    j.notes.iter().for_each(|n| eprintln!("note: {n}"));
+    let k = samples.unwrap_or(j.jets).min(j.jets);
+    if k == 0 {
+        return Err(err(path, "no jets"));
+    }
+    Ok((
+        j.x[..k * particles * features].to_vec(),
+        j.mask[..k * particles].to_vec(),
+    ))
+}
+
 /// `n` slots per jet → `particles` slots (the first ones kept, extra ones empty).
 fn pad(
     x: &[f32],

@@ -9,6 +9,7 @@ use crate::ir::firmware::{
     Mode, Quantizer, TernaryFw,
 };
 use crate::ir::fixed::{FixedType, Interval};
+use crate::ir::set::{PoolFw, PoolKind, SetFirmware};
 use crate::ir::validate::validate;
 use crate::ir::{Matrix, Profile, ProfileName};
 use serde::{Deserialize, Serialize};
@@ -307,6 +308,12 @@ fn ternary_row(row: &[i8]) -> String {
 
 /// The JSON text of `fw` (deterministic).
 pub fn to_json(fw: &Firmware) -> String {
+    let mut s = serde_json::to_string(&dump(fw)).expect("firmware dump serializes");
+    s.push('\n');
+    s
+}
+
+fn dump(fw: &Firmware) -> FirmwareDump {
     let layers = fw
         .layers
         .iter()
@@ -363,7 +370,7 @@ pub fn to_json(fw: &Firmware) -> String {
         .collect();
     let p = &fw.profile;
     let o = &fw.options;
-    let d = FirmwareDump {
+    FirmwareDump {
         format: FORMAT.into(),
         version: VERSION,
         name: fw.name.clone(),
@@ -389,20 +396,24 @@ pub fn to_json(fw: &Firmware) -> String {
         n_in: fw.n_in,
         n_out: fw.n_out,
         layers,
-    };
-    let mut s = serde_json::to_string(&d).expect("firmware dump serializes");
-    s.push('\n');
-    s
+    }
 }
 
 /// Parses firmware.json written by [`to_json`].
 pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
+    let d: FirmwareDump = serde_json::from_str(text).map_err(|e| Error::Data {
+        path: path.to_path_buf(),
+        detail: format!("not a bit2hls firmware dump: {e}"),
+    })?;
+    undump(d, path, "")
+}
+
+/// The firmware of `d`, validated; errors name `path` and start with `at`.
+fn undump(d: FirmwareDump, path: &Path, at: &str) -> Result<Firmware> {
     let bad = |d: String| Error::Data {
         path: path.to_path_buf(),
-        detail: d,
+        detail: format!("{at}{d}"),
     };
-    let d: FirmwareDump =
-        serde_json::from_str(text).map_err(|e| bad(format!("not a bit2hls firmware dump: {e}")))?;
     // Version 1 is version 2 without the optional norm fields, version 2 is version 3 without
     // fused requantization: projects of previous releases still read.
     if d.format != FORMAT || !(1..=VERSION).contains(&d.version) {
@@ -564,6 +575,92 @@ pub fn from_json(text: &str, path: &Path) -> Result<Firmware> {
     Ok(fw)
 }
 
+const SET_FORMAT: &str = "bit2hls-set-firmware";
+/// Format version of a particle-level firmware.json.
+pub const SET_VERSION: u32 = 1;
+
+/// A particle-level firmware: both chains as [`to_json`] writes them, the pool by kind and
+/// size (its types are recomputed from `Φ` on reading, never trusted from the file).
+#[derive(Serialize, Deserialize)]
+struct SetDump {
+    format: String,
+    version: u32,
+    name: String,
+    pool: PoolKind,
+    particles: usize,
+    phi: FirmwareDump,
+    rho: FirmwareDump,
+}
+
+/// The JSON text of a particle-level firmware (deterministic).
+pub fn to_json_set(fw: &SetFirmware) -> String {
+    let d = SetDump {
+        format: SET_FORMAT.into(),
+        version: SET_VERSION,
+        name: fw.name.clone(),
+        pool: fw.pool.kind,
+        particles: fw.pool.n,
+        phi: dump(&fw.phi),
+        rho: dump(&fw.rho),
+    };
+    let mut s = serde_json::to_string(&d).expect("firmware dump serializes");
+    s.push('\n');
+    s
+}
+
+/// Either kind of firmware.json.
+#[allow(clippy::large_enum_variant)]
+pub enum AnyFirmware {
+    Chain(Firmware),
+    Set(SetFirmware),
+}
+
+/// Parses a firmware.json written by [`to_json`] or [`to_json_set`], validating both chains
+/// and that `F` reads exactly the pool's type.
+pub fn from_json_any(text: &str, path: &Path) -> Result<AnyFirmware> {
+    let bad = |d: String| Error::Data {
+        path: path.to_path_buf(),
+        detail: d,
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    if v.get("format").and_then(|f| f.as_str()) != Some(SET_FORMAT) {
+        return from_json(text, path).map(AnyFirmware::Chain);
+    }
+    let d: SetDump = serde_json::from_value(v)
+        .map_err(|e| bad(format!("not a bit2hls particle-level firmware dump: {e}")))?;
+    if d.version != SET_VERSION {
+        return Err(bad(format!(
+            "format '{SET_FORMAT}' version {} (expected {SET_VERSION})",
+            d.version
+        )));
+    }
+    if !(1..=4096).contains(&d.particles) {
+        return Err(bad(format!(
+            "particles {} (expected 1..=4096)",
+            d.particles
+        )));
+    }
+    let phi = undump(d.phi, path, "phi: ")?;
+    let rho = undump(d.rho, path, "rho: ")?;
+    let pool = PoolFw::new(d.pool, d.particles, &phi).map_err(bad)?;
+    if rho.n_in != phi.n_out || rho.input_type() != pool.out_type {
+        return Err(bad(format!(
+            "rho reads {} values of {}, the pool gives {} of {}",
+            rho.n_in,
+            rho.input_type(),
+            phi.n_out,
+            pool.out_type
+        )));
+    }
+    Ok(AnyFirmware::Set(SetFirmware {
+        name: d.name,
+        phi,
+        pool,
+        rho,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,6 +741,74 @@ mod tests {
                 msg.starts_with("p/firmware.json: invalid firmware: "),
                 "{msg}"
             );
+            assert!(msg.contains(want), "{msg}\nexpected: {want}");
+        }
+    }
+
+    fn set_fw() -> SetFirmware {
+        let phi = crate::testutil::random_mlp(&[3, 4, 2], 31, true);
+        let rho = crate::testutil::random_mlp(&[2, 3, 2], 32, true);
+        let set = crate::ir::set::SetModel {
+            name: "s".into(),
+            profile: phi.profile.clone(),
+            particles: 3,
+            features: 3,
+            phi,
+            pool: PoolKind::Sum,
+            rho,
+            input_type: None,
+        };
+        let args = FwOptions {
+            mode: Mode::Dynamic,
+            frac_bits: 10,
+            ..FwOptions::default()
+        };
+        crate::pipeline::lower_set_for(&set, &args, Mode::Dynamic, None).unwrap()
+    }
+
+    #[test]
+    fn set_firmware_round_trips() {
+        let fw = set_fw();
+        let text = to_json_set(&fw);
+        let Ok(AnyFirmware::Set(back)) = from_json_any(&text, Path::new("f.json")) else {
+            panic!("not read back as a particle-level firmware");
+        };
+        assert_eq!(back, fw);
+        assert_eq!(to_json_set(&back), text);
+        // A chain's firmware.json still reads as a chain.
+        let chain = to_json(&fw.phi);
+        assert!(matches!(
+            from_json_any(&chain, Path::new("f.json")),
+            Ok(AnyFirmware::Chain(c)) if c == fw.phi
+        ));
+    }
+
+    /// An edited particle-level firmware.json is refused, naming the part and the field; the
+    /// pool is recomputed from Φ, so a changed particle count cannot go unnoticed.
+    #[test]
+    fn edited_set_files_are_refused() {
+        let text = to_json_set(&set_fw());
+        type Edit = fn(&mut serde_json::Value);
+        let edits: [(&str, Edit); 4] = [
+            ("rho reads 2 values of", |v| v["particles"] = 4000.into()),
+            ("particles 0 (expected 1..=4096)", |v| {
+                v["particles"] = 0.into()
+            }),
+            ("phi: invalid firmware: layer #0", |v| {
+                v["phi"]["layers"][0]["scale"].as_array_mut().unwrap().pop();
+            }),
+            ("rho: invalid firmware: layer #1", |v| {
+                v["rho"]["layers"][1]["out_type"]["width"] = 0.into();
+            }),
+        ];
+        for (want, edit) in edits {
+            let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            edit(&mut v);
+            let e = from_json_any(&v.to_string(), Path::new("p/firmware.json"))
+                .err()
+                .expect("an edited file must be refused");
+            let msg = e.to_string();
+            assert!(msg.starts_with("p/firmware.json: "), "{msg}");
             assert!(msg.contains(want), "{msg}\nexpected: {want}");
         }
     }

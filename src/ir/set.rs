@@ -10,7 +10,7 @@
 //! (docs/particles.md).
 
 use super::firmware::Firmware;
-use super::fixed::{FixedType, Interval};
+use super::fixed::{FixedType, Interval, MAX_WIDTH};
 use super::{Model, Profile};
 use serde::Serialize;
 
@@ -110,6 +110,39 @@ pub struct PoolFw {
     pub out_ranges: Vec<Interval>,
     /// One type for every pooled feature, same `frac` as `in_type`.
     pub out_type: FixedType,
+}
+
+impl PoolFw {
+    /// The pool of `n` particles of `phi`'s outputs: exact ranges of any subset of them
+    /// ([`PoolKind::range`] of `phi`'s proven output ranges) and one signed type with `phi`'s
+    /// fractional bits. `Err` names the width when it exceeds [`MAX_WIDTH`].
+    pub fn new(kind: PoolKind, n: usize, phi: &Firmware) -> Result<PoolFw, String> {
+        let in_type = phi.output_type();
+        let in_ranges: Vec<Interval> = match phi.layers.last() {
+            Some(l) => l.out_ranges.clone(),
+            None => vec![in_type.interval(); phi.n_out],
+        };
+        let out_ranges: Vec<Interval> = in_ranges.iter().map(|r| kind.range(*r, n)).collect();
+        let all = out_ranges
+            .iter()
+            .fold(Interval::point(-1), |a, r| a.union(*r));
+        let out_type = FixedType::fitting(all, in_type.frac);
+        if out_type.width > MAX_WIDTH {
+            return Err(format!(
+                "the {} pool of {n} particles needs {} bits (Φ's output {in_type}); at most \
+                 {MAX_WIDTH} are supported: lower --frac-bits or the number of particles",
+                kind.as_str(),
+                out_type.width
+            ));
+        }
+        Ok(PoolFw {
+            kind,
+            n,
+            in_type,
+            out_ranges,
+            out_type,
+        })
+    }
 }
 
 /// The lowered particle-level model: `rho(pool(phi(x_i)))` in integers.

@@ -6,7 +6,6 @@ use super::calibrate::{calibrate, Calibration};
 use super::lower::lower;
 use crate::error::{Error, Result};
 use crate::ir::firmware::LowerOptions;
-use crate::ir::fixed::{FixedType, Interval, MAX_WIDTH};
 use crate::ir::set::{PoolFw, SetFirmware, SetModel};
 use crate::reference::set::pool_float;
 use rayon::prelude::*;
@@ -91,35 +90,7 @@ pub fn lower_set(
     })
 }
 
-/// The pool's exact ranges and its (signed) type.
+/// The pool's exact ranges and its (signed) type ([`PoolFw::new`]).
 fn lower_pool(set: &SetModel, phi: &crate::ir::firmware::Firmware) -> Result<PoolFw> {
-    let in_type = phi.output_type();
-    let in_ranges: Vec<Interval> = match phi.layers.last() {
-        Some(l) => l.out_ranges.clone(),
-        None => vec![in_type.interval(); phi.n_out],
-    };
-    let out_ranges: Vec<Interval> = in_ranges
-        .iter()
-        .map(|r| set.pool.range(*r, set.particles))
-        .collect();
-    let all = out_ranges
-        .iter()
-        .fold(Interval::point(-1), |a, r| a.union(*r));
-    let out_type = FixedType::fitting(all, in_type.frac);
-    if out_type.width > MAX_WIDTH {
-        return Err(Error::Usage(format!(
-            "the {} pool of {} particles needs {} bits (Φ's output {in_type}); at most \
-             {MAX_WIDTH} are supported: lower --frac-bits or the number of particles",
-            set.pool.as_str(),
-            set.particles,
-            out_type.width
-        )));
-    }
-    Ok(PoolFw {
-        kind: set.pool,
-        n: set.particles,
-        in_type,
-        out_ranges,
-        out_type,
-    })
+    PoolFw::new(set.pool, set.particles, phi).map_err(Error::Usage)
 }

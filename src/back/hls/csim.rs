@@ -3,7 +3,7 @@
 
 use super::tbdata;
 use crate::io::npy::NpyRows;
-use crate::ir::serial;
+use crate::ir::serial::{self, AnyFirmware};
 use crate::project::{ProjectError, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -112,12 +112,23 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| ProjectError::io(path, e))
 }
 
-/// Replaces the test-bench inputs with `input` (.npy) and recomputes the expected outputs with
-/// the emulator from the project's firmware.json. Returns the number of samples.
+/// Replaces the test-bench inputs with `input` (.npy samples, or a particle .npz for a
+/// particle-level project) and recomputes the expected outputs with the emulator from the
+/// project's firmware.json. Returns the number of samples.
 pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result<usize> {
     let fp = dir.join("firmware.json");
     let text = std::fs::read_to_string(&fp).map_err(|e| ProjectError::io(&fp, e))?;
-    let fw = serial::from_json(&text, &fp)?;
+    let fw = match serial::from_json_any(&text, &fp)? {
+        AnyFirmware::Chain(fw) => fw,
+        AnyFirmware::Set(fw) => {
+            let (x, mask) =
+                crate::io::particles::read_first_jets(input, fw.pool.n, fw.features(), samples)?;
+            for (f, text) in super::set::tb_files(&fw, &x, &mask) {
+                write_atomic(&dir.join(f), &text)?;
+            }
+            return Ok(mask.len() / fw.pool.n);
+        }
+    };
     let data_err = |e: crate::Error| ProjectError::Project {
         path: input.to_path_buf(),
         detail: e.to_string(),

@@ -14,13 +14,14 @@ pub mod adders;
 pub mod csim;
 pub mod lanes;
 pub mod layers;
+pub mod set;
 pub mod tbdata;
 pub mod types;
 pub mod view;
 
 use crate::hw::schedule::ConstMul;
 use crate::ir::firmware::{Firmware, FwKind};
-use crate::ir::fixed::Interval;
+use crate::ir::fixed::{FixedType, Interval};
 use crate::project::names::Namer;
 use crate::project::{ProjectError, Result};
 use crate::target::{AdderOptions, Strategy};
@@ -272,20 +273,14 @@ fn union(v: &[Interval]) -> Interval {
         .unwrap_or(Interval::point(0))
 }
 
-fn report_json(
-    fw: &Firmware,
-    o: &HlsOptions,
-    meta: &ProjectMeta,
-    tb_samples: usize,
-    files: Vec<String>,
-) -> String {
-    let layers = fw
-        .layers
+/// The report entries of `fw`'s layers, numbered from `first` (0-based) in the project.
+fn layer_reports(fw: &Firmware, first: usize) -> Vec<LayerReport> {
+    fw.layers
         .iter()
         .enumerate()
         .map(|(i, l)| {
             let mut r = LayerReport {
-                index: i + 1,
+                index: first + i + 1,
                 name: l.name.clone(),
                 kind: match l.kind {
                     FwKind::Ternary(_) => "ternary",
@@ -340,7 +335,17 @@ fn report_json(
             }
             r
         })
-        .collect();
+        .collect()
+}
+
+fn report_json(
+    fw: &Firmware,
+    o: &HlsOptions,
+    meta: &ProjectMeta,
+    tb_samples: usize,
+    files: Vec<String>,
+) -> String {
+    let layers = layer_reports(fw, 0);
     let p = &fw.profile;
     let rep = Report {
         generator: "bit2hls",
@@ -379,92 +384,86 @@ fn report_json(
     s
 }
 
-/// Every file of the project, `(relative path, contents)`, sorted by path.
-/// `tb_x` are the test-bench inputs (`k · fw.n_in` floats).
-pub fn render(
+/// The code of one chain of layers, numbered from `first` (0-based) in the project.
+pub(crate) struct ChainCode {
+    pub configs: Vec<ConfigView>,
+    pub layers: Vec<TopLayerView>,
+    pub weights: Vec<(String, String)>,
+    pub sizes: Vec<(String, String)>,
+}
+
+/// Generates the stages of `fw` reading `input = (variable, type)` whose values lie in
+/// `in_ranges`, the last one writing `output = (variable, type)`.
+pub(crate) fn gen_chain(
     fw: &Firmware,
-    o: &HlsOptions,
-    meta: &ProjectMeta,
-    tb_x: &[f32],
-) -> Result<Vec<(String, String)>> {
-    check_options(fw, o)?;
-    let mut types = Types::default();
-    let input_alias = types.name(CType::Fixed(fw.input_type()));
-    let result_alias = types.name(CType::Fixed(fw.output_type()));
-    let mut configs = Vec::new();
-    let mut top_layers = Vec::new();
-    let mut weight_files = Vec::new();
-    let mut sizes = vec![
-        ("N_INPUT".to_string(), fw.n_in.to_string()),
-        ("N_OUTPUT".to_string(), fw.n_out.to_string()),
-    ];
-    let mut input = "x".to_string();
-    let mut in_t = "input_t".to_string();
-    let mut in_ranges: Vec<Interval> = vec![fw.input_type().interval(); fw.n_in];
-    let last = fw.layers.len() - 1;
-    let imp = Impl {
-        strategy: o.strategy,
-        reuse: o.reuse,
-        adders: o.adders,
+    first: usize,
+    input: (&str, &str),
+    in_ranges: Vec<Interval>,
+    output: (&str, &str),
+    imp: &Impl,
+    types: &mut Types,
+) -> Result<ChainCode> {
+    let mut c = ChainCode {
+        configs: Vec::new(),
+        layers: Vec::new(),
+        weights: Vec::new(),
+        sizes: Vec::new(),
     };
-    for (i, l) in fw.layers.iter().enumerate() {
-        let is_last = i == last;
+    let (mut inp, mut in_t, mut in_ranges) = (input.0.to_string(), input.1.to_string(), in_ranges);
+    let last = fw.layers.len().saturating_sub(1);
+    for (k, l) in fw.layers.iter().enumerate() {
+        let i = first + k;
         let out_alias = types.name(CType::Fixed(l.out_type));
         let io = Io {
-            input: input.clone(),
-            in_t: in_t.clone(),
-            output: if is_last {
-                "y".to_string()
+            input: inp,
+            in_t,
+            output: if k == last {
+                output.0.to_string()
             } else {
                 format!("layer{}_out", i + 1)
             },
-            out_t: if is_last {
-                "result_t".to_string()
+            out_t: if k == last {
+                output.1.to_string()
             } else {
                 out_alias
             },
-            declare_output: !is_last,
+            declare_output: k != last,
         };
-        let g = gen_layer(i, l, &in_ranges, &io, &imp, &mut types);
-        sizes.push((format!("N_LAYER_{}", i + 1), l.n_out.to_string()));
-        configs.push(g.config);
-        top_layers.push(g.top);
+        let g = gen_layer(i, l, &in_ranges, &io, imp, types);
+        c.sizes
+            .push((format!("N_LAYER_{}", i + 1), l.n_out.to_string()));
+        c.configs.push(g.config);
+        c.layers.push(g.top);
         let text = g.weights.render().map_err(render_err(&g.weights_file))?;
-        weight_files.push((g.weights_file, text));
-        input = io.output;
-        in_t = io.out_t;
-        in_ranges = l.out_ranges.clone();
+        c.weights.push((g.weights_file, text));
+        (inp, in_t, in_ranges) = (io.output, io.out_t, l.out_ranges.clone());
     }
+    Ok(c)
+}
+
+/// What a chain's and a particle model's projects have in common, before rendering.
+pub(crate) struct ProjectParts {
+    pub kernels: Vec<(&'static str, &'static str)>,
+    pub header: Vec<String>,
+    pub functions: Vec<TopFnView>,
+    pub signature: String,
+    pub signature_comment: String,
+    pub configs: Vec<ConfigView>,
+    pub weights: Vec<(String, String)>,
+    pub sizes: Vec<(String, String)>,
+    pub types: Types,
+    pub aliases: Vec<(String, String)>,
+    pub test: TestCpp,
+}
+
+/// The firmware sources, kernels, scripts and test bench of a project (not its data files).
+pub(crate) fn project_files(o: &HlsOptions, p: ProjectParts) -> Result<Vec<(String, String)>> {
     let name = &o.name;
     let mut files: Vec<(String, String)> = Vec::new();
-    let ii = if o.strategy == Strategy::Latency {
-        1
-    } else {
-        o.reuse
-    };
-    let mut pragmas = vec![
-        "#pragma HLS ARRAY_RESHAPE variable=x complete dim=0".to_string(),
-        "#pragma HLS ARRAY_PARTITION variable=y complete dim=0".to_string(),
-        "#pragma HLS INTERFACE ap_vld port=x,y".to_string(),
-    ];
-    pragmas.push(format!("#pragma HLS PIPELINE II={ii}"));
     let top = TopCpp {
         name: name.clone(),
-        header: vec![
-            format!(
-                "{name}: generated by bit2hls {} from model '{}'. Do not edit.",
-                env!("CARGO_PKG_VERSION"),
-                fw.name
-            ),
-            format!(
-                "Activation mode {}, strategy {} (II={ii}{}). Arithmetic: bit2hls docs/arithmetic.md.",
-                fw.mode(),
-                o.strategy.as_str(),
-                if o.strategy == Strategy::Resource { format!(", reuse {}", o.reuse) } else { String::new() }
-            ),
-        ],
-        pragmas,
-        layers: top_layers,
+        header: p.header,
+        functions: p.functions,
     };
     files.push((
         format!("firmware/{name}.cpp"),
@@ -473,22 +472,17 @@ pub fn render(
     let top_h = TopH {
         name: name.clone(),
         guard: format!("{}_H_", name.to_uppercase()),
-        signature_comment: format!(
-            "{} inputs ({}) -> {} outputs ({})",
-            fw.n_in,
-            fw.input_type(),
-            fw.n_out,
-            fw.output_type()
-        ),
+        signature_comment: p.signature_comment,
+        signature: p.signature,
     };
     files.push((
         format!("firmware/{name}.h"),
         top_h.render().map_err(render_err("top.h"))?,
     ));
     let params = ParametersH {
-        kernels: KERNELS.iter().map(|k| k.0.to_string()).collect(),
-        configs,
-        weight_includes: weight_files.iter().map(|w| w.0.clone()).collect(),
+        kernels: p.kernels.iter().map(|k| k.0.to_string()).collect(),
+        configs: p.configs,
+        weight_includes: p.weights.iter().map(|w| w.0.clone()).collect(),
     };
     files.push((
         "firmware/parameters.h".into(),
@@ -496,38 +490,26 @@ pub fn render(
     ));
     let defines = DefinesH {
         flags: const_mul_flags(o.const_mul),
-        sizes,
-        typedefs: types.typedefs(),
-        input_alias,
-        result_alias,
+        sizes: p.sizes,
+        typedefs: p.types.typedefs(),
+        aliases: p.aliases,
     };
     files.push((
         "firmware/defines.h".into(),
         defines.render().map_err(render_err("defines.h"))?,
     ));
-    for (f, text) in weight_files {
+    for (f, text) in p.weights {
         files.push((format!("firmware/weights/{f}"), text));
     }
-    for (f, text) in KERNELS {
+    for (f, text) in &p.kernels {
         files.push((format!("firmware/nnet_utils/{f}"), text.to_string()));
     }
     for (f, text) in TCL {
         files.push((format!("vivado_scripts/{f}"), text.to_string()));
     }
-    let it = fw.input_type();
-    let test = TestCpp {
-        name: name.clone(),
-        in_frac: it.frac.to_string(),
-        in_min: format!("{}.0", it.min_code()),
-        in_max: format!("{}.0", it.max_code()),
-        in_type: it.cpp(),
-        out_frac: fw.output_type().frac.to_string(),
-        out_type: fw.output_type().cpp(),
-        out_wide: (fw.output_type().width > 53).to_string(),
-    };
     files.push((
         format!("{name}_test.cpp"),
-        test.render().map_err(render_err("test.cpp"))?,
+        p.test.render().map_err(render_err("test.cpp"))?,
     ));
     let clock = fmt_clock(o.clock_ns);
     let b = BuildPrjTcl {
@@ -548,6 +530,127 @@ pub fn render(
         "vivado_synth.tcl".into(),
         v.render().map_err(render_err("vivado_synth.tcl"))?,
     ));
+    Ok(files)
+}
+
+/// The test bench of a project whose top reads `input` and writes `output` values.
+pub(crate) fn test_view(name: &str, input: FixedType, output: FixedType, mask: bool) -> TestCpp {
+    TestCpp {
+        name: name.to_string(),
+        in_frac: input.frac.to_string(),
+        in_min: format!("{}.0", input.min_code()),
+        in_max: format!("{}.0", input.max_code()),
+        in_type: input.cpp(),
+        out_frac: output.frac.to_string(),
+        out_type: output.cpp(),
+        out_wide: (output.width > 53).to_string(),
+        mask,
+    }
+}
+
+/// Adds the report (listing every file, itself included) and sorts the files by path; every
+/// file ends with a newline.
+pub(crate) fn finish_files(
+    mut files: Vec<(String, String)>,
+    report: impl FnOnce(Vec<String>) -> String,
+) -> Vec<(String, String)> {
+    for f in files.iter_mut() {
+        if !f.1.ends_with('\n') {
+            f.1.push('\n');
+        }
+    }
+    let mut names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+    names.push("report.json".into());
+    names.sort();
+    files.push(("report.json".into(), report(names)));
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+}
+
+/// Every file of the project, `(relative path, contents)`, sorted by path.
+/// `tb_x` are the test-bench inputs (`k · fw.n_in` floats).
+pub fn render(
+    fw: &Firmware,
+    o: &HlsOptions,
+    meta: &ProjectMeta,
+    tb_x: &[f32],
+) -> Result<Vec<(String, String)>> {
+    check_options(fw, o)?;
+    let mut types = Types::default();
+    let input_alias = types.name(CType::Fixed(fw.input_type()));
+    let result_alias = types.name(CType::Fixed(fw.output_type()));
+    let imp = Impl {
+        strategy: o.strategy,
+        reuse: o.reuse,
+        adders: o.adders,
+    };
+    let chain = gen_chain(
+        fw,
+        0,
+        ("x", "input_t"),
+        vec![fw.input_type().interval(); fw.n_in],
+        ("y", "result_t"),
+        &imp,
+        &mut types,
+    )?;
+    let mut sizes = vec![
+        ("N_INPUT".to_string(), fw.n_in.to_string()),
+        ("N_OUTPUT".to_string(), fw.n_out.to_string()),
+    ];
+    sizes.extend(chain.sizes);
+    let name = &o.name;
+    let ii = if o.strategy == Strategy::Latency {
+        1
+    } else {
+        o.reuse
+    };
+    let pragmas = vec![
+        "#pragma HLS ARRAY_RESHAPE variable=x complete dim=0".to_string(),
+        "#pragma HLS ARRAY_PARTITION variable=y complete dim=0".to_string(),
+        "#pragma HLS INTERFACE ap_vld port=x,y".to_string(),
+        format!("#pragma HLS PIPELINE II={ii}"),
+    ];
+    let signature = format!("void {name}(input_t x[N_INPUT], result_t y[N_OUTPUT])");
+    let parts = ProjectParts {
+        kernels: KERNELS.to_vec(),
+        header: vec![
+            format!(
+                "{name}: generated by bit2hls {} from model '{}'. Do not edit.",
+                env!("CARGO_PKG_VERSION"),
+                fw.name
+            ),
+            format!(
+                "Activation mode {}, strategy {} (II={ii}{}). Arithmetic: bit2hls docs/arithmetic.md.",
+                fw.mode(),
+                o.strategy.as_str(),
+                if o.strategy == Strategy::Resource { format!(", reuse {}", o.reuse) } else { String::new() }
+            ),
+        ],
+        functions: vec![TopFnView {
+            comment: Vec::new(),
+            signature: signature.clone(),
+            pragmas,
+            layers: chain.layers,
+        }],
+        signature,
+        signature_comment: format!(
+            "{} inputs ({}) -> {} outputs ({})",
+            fw.n_in,
+            fw.input_type(),
+            fw.n_out,
+            fw.output_type()
+        ),
+        configs: chain.configs,
+        weights: chain.weights,
+        sizes,
+        types,
+        aliases: vec![
+            (input_alias, "input_t".into()),
+            (result_alias, "result_t".into()),
+        ],
+        test: test_view(name, fw.input_type(), fw.output_type(), false),
+    };
+    let mut files = project_files(o, parts)?;
     let n_tb = tb_x.len() / fw.n_in.max(1);
     files.push((
         "tb_data/tb_input_features.dat".into(),
@@ -558,17 +661,9 @@ pub fn render(
         tbdata::predictions_text(fw, tb_x),
     ));
     files.push(("firmware.json".into(), crate::ir::serial::to_json(fw)));
-    for f in files.iter_mut() {
-        if !f.1.ends_with('\n') {
-            f.1.push('\n');
-        }
-    }
-    let mut names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
-    names.push("report.json".into());
-    names.sort();
-    files.push(("report.json".into(), report_json(fw, o, meta, n_tb, names)));
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(files)
+    Ok(finish_files(files, |names| {
+        report_json(fw, o, meta, n_tb, names)
+    }))
 }
 
 /// Whether `dir` exists and has entries.

@@ -7,6 +7,7 @@
 //! expansion); the test bench prints its results with the same algorithm.
 
 use crate::ir::firmware::Firmware;
+use crate::ir::set::SetFirmware;
 use crate::reference::fixed::Emulator;
 use std::fmt::Write;
 
@@ -63,6 +64,35 @@ pub fn predictions_text(fw: &Firmware, x: &[f32]) -> String {
             }
             s.push_str(&exact_decimal(*c, frac));
         }
+        s.push('\n');
+    }
+    s
+}
+
+/// Mask lines: `n` values 0 or 1 per jet.
+pub fn mask_text(mask: &[u8], n: usize) -> String {
+    let mut s = String::with_capacity(mask.len() * 2);
+    for row in mask.chunks(n.max(1)) {
+        let bits: Vec<&str> = row
+            .iter()
+            .map(|&m| if m != 0 { "1" } else { "0" })
+            .collect();
+        s.push_str(&bits.join(" "));
+        s.push('\n');
+    }
+    s
+}
+
+/// Expected-output lines of the jets `x`, `mask`, from the reference
+/// ([`crate::reference::set::run`]).
+pub fn set_predictions_text(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> String {
+    let (n, f) = (fw.pool.n, fw.features());
+    let frac = fw.output_type().frac;
+    let mut s = String::new();
+    for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
+        let codes = crate::reference::set::run(fw, xj, mj);
+        let text: Vec<String> = codes.iter().map(|c| exact_decimal(*c, frac)).collect();
+        s.push_str(&text.join(" "));
         s.push('\n');
     }
     s

@@ -31,13 +31,20 @@ pub struct TopLayerView {
     pub lines: Vec<String>,
 }
 
+/// One function of the top file: comment lines, `signature { pragmas; stages }`.
+pub struct TopFnView {
+    pub comment: Vec<String>,
+    pub signature: String,
+    pub pragmas: Vec<String>,
+    pub layers: Vec<TopLayerView>,
+}
+
 #[derive(Template)]
 #[template(path = "hls/firmware/top.cpp.jinja", escape = "none")]
 pub struct TopCpp {
     pub name: String,
     pub header: Vec<String>,
-    pub pragmas: Vec<String>,
-    pub layers: Vec<TopLayerView>,
+    pub functions: Vec<TopFnView>,
 }
 
 #[derive(Template)]
@@ -46,6 +53,7 @@ pub struct TopH {
     pub name: String,
     pub guard: String,
     pub signature_comment: String,
+    pub signature: String,
 }
 
 #[derive(Template)]
@@ -55,8 +63,8 @@ pub struct DefinesH {
     pub flags: Vec<(String, String)>,
     pub sizes: Vec<(String, String)>,
     pub typedefs: Vec<(String, String)>,
-    pub input_alias: String,
-    pub result_alias: String,
+    /// The interface types under their hls4ml names: `(typedef name, alias)`.
+    pub aliases: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -87,6 +95,9 @@ pub struct TestCpp {
     pub out_frac: String,
     pub out_type: String,
     pub out_wide: String,
+    /// Particle-level projects: the top also takes `mask[N_PARTICLES]`, read from
+    /// `tb_data/tb_input_mask.dat`.
+    pub mask: bool,
 }
 
 #[derive(Template)]

@@ -385,7 +385,7 @@ pub fn render_set(
         )?,
         codes_in: codes_text(&ci, n * f + n),
         codes_out: codes_text(&co, fw.n_out()),
-        firmware_json: format!("{}\n", serde_json::to_string_pretty(fw).unwrap_or_default()),
+        firmware_json: crate::ir::serial::to_json_set(fw),
         report: serde_json::json!({
             "model": model,
             "firmware_name": fw.name,

@@ -6,7 +6,8 @@
 //! design's. Equality is exact: a single differing bit is a mismatch.
 
 use crate::io::npy::NpyRows;
-use crate::ir::serial;
+use crate::io::particles::read_first_jets;
+use crate::ir::serial::{self, AnyFirmware};
 use crate::project::{ProjectError, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,50 +58,66 @@ pub fn project_name(dir: &Path) -> Result<String> {
     Ok(name)
 }
 
-/// Replaces the test-bench codes with those of the float inputs in `input` (.npy), the expected
-/// outputs recomputed by the emulator from the project's `firmware.json`.
+/// Replaces the test-bench codes with those of the float inputs in `input` (.npy samples, or a
+/// particle .npz for a particle-level project), the expected outputs recomputed by the
+/// emulator from the project's `firmware.json`.
 pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result<usize> {
     let fp = dir.join("firmware.json");
     let text = std::fs::read_to_string(&fp).map_err(|e| ProjectError::io(&fp, e))?;
-    let fw = serial::from_json(&text, &fp)?;
+    let (ci, co, cols_in, cols_out, n) = match serial::from_json_any(&text, &fp)? {
+        AnyFirmware::Chain(fw) => {
+            let x = read_samples(input, fw.n_in, samples)?;
+            let (ci, co) = super::tb_codes(&fw, &x);
+            (ci, co, fw.n_in, fw.n_out, x.len() / fw.n_in.max(1))
+        }
+        AnyFirmware::Set(fw) => {
+            let (x, mask) = read_first_jets(input, fw.pool.n, fw.features(), samples)?;
+            let (ci, co) = super::set_tb_codes(&fw, &x, &mask);
+            let (p, f) = (fw.pool.n, fw.features());
+            (ci, co, p * f + p, fw.n_out(), mask.len() / p)
+        }
+    };
+    let d = dir.join("tb_data");
+    std::fs::write(
+        d.join("tb_input_codes.dat"),
+        super::codes_text(&ci, cols_in),
+    )
+    .map_err(|e| ProjectError::io(&d, e))?;
+    std::fs::write(
+        d.join("tb_output_codes.dat"),
+        super::codes_text(&co, cols_out),
+    )
+    .map_err(|e| ProjectError::io(&d, e))?;
+    Ok(n)
+}
+
+/// At most `samples` rows of the .npy `input`, `n_in` finite features each.
+fn read_samples(input: &Path, n_in: usize, samples: Option<usize>) -> Result<Vec<f32>> {
     let mut rows = NpyRows::open(input).map_err(|e| ProjectError::io(input, e))?;
-    if rows.cols != fw.n_in {
+    if rows.cols != n_in {
         return Err(ProjectError::io(
             input,
             format!(
-                "samples have {} features, the design takes {}",
-                rows.cols, fw.n_in
+                "samples have {} features, the design takes {n_in}",
+                rows.cols
             ),
         ));
     }
     let mut x = Vec::new();
-    let n = rows
-        .next_chunk(samples.unwrap_or(rows.rows).min(rows.rows), &mut x)
+    rows.next_chunk(samples.unwrap_or(rows.rows).min(rows.rows), &mut x)
         .map_err(|e| ProjectError::io(input, e))?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(ProjectError::io(
             input,
             format!(
                 "sample {}, feature {}: {} is not finite",
-                i / fw.n_in,
-                i % fw.n_in,
+                i / n_in,
+                i % n_in,
                 x[i]
             ),
         ));
     }
-    let (ci, co) = super::tb_codes(&fw, &x);
-    let d = dir.join("tb_data");
-    std::fs::write(
-        d.join("tb_input_codes.dat"),
-        super::codes_text(&ci, fw.n_in),
-    )
-    .map_err(|e| ProjectError::io(&d, e))?;
-    std::fs::write(
-        d.join("tb_output_codes.dat"),
-        super::codes_text(&co, fw.n_out),
-    )
-    .map_err(|e| ProjectError::io(&d, e))?;
-    Ok(n)
+    Ok(x)
 }
 
 /// Builds the Verilator model of the project into `DIR/sim/` and returns the executable.
