@@ -1081,6 +1081,44 @@ impl<'a> FastEmulator<'a> {
         }
     }
 
+    /// [`Self::run_batch_into`] on the calling thread (for callers that parallelise over larger
+    /// units themselves, such as jets of particles).
+    pub fn run_serial_into(&self, x: &[f32], out: &mut [i64]) {
+        match &self.plan {
+            Ok(p) => {
+                let n = x.len() / p.n_in;
+                assert_eq!(out.len(), n * p.n_out, "output buffer length");
+                self.run_serial(p, Input::F32(&x[..n * p.n_in]), out);
+            }
+            Err(_) => out.copy_from_slice(&self.reference.run_batch(x)),
+        }
+    }
+
+    /// [`Self::run_codes_batch`] on the calling thread, into `out`.
+    pub fn run_codes_serial_into(&self, codes: &[i64], out: &mut [i64]) {
+        let (k, o) = (self.fw.n_in, self.fw.n_out);
+        match &self.plan {
+            Ok(p) if codes.iter().all(|&c| (p.in_lo_i..=p.in_hi_i).contains(&c)) => {
+                self.run_serial(p, Input::Codes(codes), out);
+            }
+            _ => out
+                .chunks_mut(o.max(1))
+                .zip(codes.chunks(k.max(1)))
+                .for_each(|(os, xs)| self.reference.run_codes(xs, os)),
+        }
+    }
+
+    fn run_serial(&self, p: &Plan, input: Input<'_>, out: &mut [i64]) {
+        let (k, o) = (p.n_in, p.n_out);
+        let ev = LANES * TASK_BLOCKS;
+        let n = input.len() / k;
+        let mut s = Scratch::<LANES>::new(p);
+        for (i, oc) in out.chunks_mut(o * ev).enumerate() {
+            let (e0, e1) = (i * ev, ((i + 1) * ev).min(n));
+            self.run_chunk(p, &mut s, input.slice(e0 * k, e1 * k), oc);
+        }
+    }
+
     /// Runs events given as input codes (row-major); the same as [`Emulator::run_codes`] per event.
     pub fn run_codes_batch(&self, codes: &[i64]) -> Vec<i64> {
         let (k, o) = (self.fw.n_in, self.fw.n_out);

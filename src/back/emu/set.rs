@@ -24,33 +24,59 @@ impl<'a> SetEmulator<'a> {
     }
 
     /// Runs `n` jets: `x[n·N·F]` particle-major, `mask[n·N]`; returns `F`'s output codes
-    /// `[n·n_out]`.
+    /// `[n·n_out]`. Jets are split into tasks of [`JETS_PER_TASK`]; each runs `Φ` on its real
+    /// particles only (gathered into one batch), pools each jet's rows and runs `F` on the
+    /// pooled codes, on one thread with buffers it reuses.
     pub fn run_batch(&self, x: &[f32], mask: &[u8]) -> Vec<i64> {
-        let (n_part, f, l) = (self.fw.pool.n, self.fw.phi.n_in, self.fw.phi.n_out);
+        let (n_part, f) = (self.fw.pool.n, self.fw.phi.n_in);
+        let o = self.fw.rho.n_out;
         let jets = mask.len() / n_part;
         assert_eq!(
             x.len(),
             jets * n_part * f,
             "x and mask describe different jets"
         );
-        // Φ on the real particles only, in one parallel batch.
-        let real: Vec<usize> = (0..jets * n_part).filter(|&i| mask[i] != 0).collect();
-        let rows: Vec<f32> = real
-            .iter()
-            .flat_map(|&i| x[i * f..(i + 1) * f].iter().copied())
-            .collect();
-        let phi_real = self.phi.run_batch(&rows);
-        // Back into slots (padded slots stay 0 and are masked out by the pool).
-        let mut phi_out = vec![0i64; jets * n_part * l];
-        for (k, &i) in real.iter().enumerate() {
-            phi_out[i * l..(i + 1) * l].copy_from_slice(&phi_real[k * l..(k + 1) * l]);
-        }
-        let mut pooled = vec![0i64; jets * l];
-        pooled
-            .par_chunks_mut(l.max(1))
-            .zip(phi_out.par_chunks(n_part * l))
-            .zip(mask.par_chunks(n_part))
-            .for_each(|((o, p), m)| pool_codes(&self.fw.pool, p, m, o));
-        self.rho.run_codes_batch(&pooled)
+        let mut out = vec![0i64; jets * o];
+        out.par_chunks_mut(JETS_PER_TASK * o.max(1))
+            .zip(mask.par_chunks(JETS_PER_TASK * n_part))
+            .zip(x.par_chunks(JETS_PER_TASK * n_part * f))
+            .for_each_init(Buffers::default, |b, ((oc, mc), xc)| {
+                self.run_task(b, xc, mc, oc)
+            });
+        out
     }
+
+    fn run_task(&self, b: &mut Buffers, x: &[f32], mask: &[u8], out: &mut [i64]) {
+        let (n_part, f, l) = (self.fw.pool.n, self.fw.phi.n_in, self.fw.phi.n_out);
+        let jets = mask.len() / n_part;
+        b.rows.clear();
+        for (p, _) in x.chunks(f).zip(mask).filter(|(_, m)| **m != 0) {
+            b.rows.extend_from_slice(p);
+        }
+        let real = b.rows.len() / f.max(1);
+        b.phi.resize(real * l, 0);
+        self.phi.run_serial_into(&b.rows, &mut b.phi);
+        // A jet's real particles are consecutive rows of `phi`: pool them as a full jet.
+        b.ones.resize(n_part, 1);
+        b.pooled.resize(jets * l, 0);
+        let mut k = 0;
+        for (m, o) in mask.chunks(n_part).zip(b.pooled.chunks_mut(l.max(1))) {
+            let c = m.iter().filter(|v| **v != 0).count();
+            pool_codes(&self.fw.pool, &b.phi[k * l..(k + c) * l], &b.ones[..c], o);
+            k += c;
+        }
+        self.rho.run_codes_serial_into(&b.pooled, out);
+    }
+}
+
+/// Jets per parallel task of [`SetEmulator::run_batch`].
+pub const JETS_PER_TASK: usize = 256;
+
+/// Per-thread buffers of [`SetEmulator::run_batch`].
+#[derive(Default)]
+struct Buffers {
+    rows: Vec<f32>,
+    phi: Vec<i64>,
+    ones: Vec<u8>,
+    pooled: Vec<i64>,
 }
