@@ -145,6 +145,7 @@ fn input_named(with_validation: bool, names: &[&str; 4]) -> ReportInput {
             "estimate: fixture of hls_tests/report.rs (not a real model's numbers)".into(),
             "validation: models/data/qg_test.npz, 28,000 jets".into(),
         ],
+        scaling: vec![],
     }
 }
 
@@ -292,6 +293,52 @@ fn without_validation_says_so() {
     assert!(!html.contains("<svg"));
     assert!(!html.contains("<tr class=\"cmp"));
     assert!(html.contains("<tr class=\"layer\">"));
+}
+
+/// A particle model's report has the N / R table, one row per point, a jet every 25 ns marked;
+/// a chain's report has no such section.
+#[test]
+fn particle_axis_table() {
+    use bit2hls::estimate::scaling::ScalePoint;
+    assert!(!render_html(&input(true)).contains("id=\"particles\""));
+    let point = |particles, reuse, lut| ScalePoint {
+        particles,
+        reuse,
+        phi_copies: (particles as usize).div_ceil(reuse),
+        lut,
+        ff: 2 * lut,
+        dsp: 0,
+        latency_cycles: 10 + reuse as u32,
+        latency_ns: 5.0 * (10 + reuse) as f64,
+        ii: reuse as u32,
+    };
+    let mut r = input(true);
+    r.scaling = vec![
+        point(8, 5, 12_345),
+        point(32, 1, 98_765),
+        point(32, 8, 23_456),
+    ];
+    let html = render_html(&r);
+    let rows: Vec<&str> = html.split("<tr class=\"scale\">").skip(1).collect();
+    assert_eq!(rows.len(), 3, "{html}");
+    for (row, want) in rows.iter().zip([
+        ["8", "5", "2", "12,345", "15", "25 ns", "pass"],
+        ["32", "1", "32", "98,765", "11", "5 ns", "pass"],
+        ["32", "8", "4", "23,456", "18", "40 ns", "fail"],
+    ]) {
+        let row = &row[..row.find("</tr>").unwrap()];
+        let cells: Vec<&str> = row
+            .split("<td class=\"num\">")
+            .skip(1)
+            .map(|c| c.split('<').next().unwrap())
+            .collect();
+        assert_eq!(cells[..4], want[..4], "{row}");
+        assert_eq!(cells[6], want[4], "latency cycles: {row}");
+        assert!(
+            row.contains(&format!("pill {}\">{}", want[6], want[5])),
+            "{row}"
+        );
+    }
 }
 
 #[test]

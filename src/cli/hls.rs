@@ -201,6 +201,7 @@ fn estimates_and_html(
         reference: validation.as_ref().and_then(|r| r.reference.clone()),
         assumptions: loaded.warnings(),
         provenance,
+        scaling: Vec::new(),
     };
     let extra = serde_json::json!({
         "estimate": this,

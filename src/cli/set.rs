@@ -5,7 +5,7 @@
 use super::hls::{pipeline_options, CompileArgs, TB_SEED};
 use crate::back::hls;
 use crate::back::rtl::{self, RtlOptions};
-use crate::estimate::design::estimate_rtl_set;
+use crate::estimate::scaling::{estimate_set, set_scaling};
 use crate::estimate::verdict::{Verdict, VerdictOptions};
 use crate::estimate::{Backend, Estimate};
 use crate::io::particles::read_jets;
@@ -56,7 +56,17 @@ pub fn run_compile_set(
         a.particle_reuse,
         set.particles
     );
-    let this = estimate(&fw, a.particle_reuse, pipeline, part, a.clock);
+    let this = estimate_set(&fw, a.particle_reuse, pipeline, part, a.clock);
+    let scaling = set_scaling(
+        set,
+        &a.fw.options(),
+        a.fw.mode,
+        calib.as_ref(),
+        a.particle_reuse,
+        pipeline,
+        part,
+        a.clock,
+    );
     let vo = VerdictOptions {
         event_period_ns: 25.0,
         tmux: a.tmux,
@@ -103,6 +113,7 @@ pub fn run_compile_set(
         "validation": validation,
         "assumptions": warnings,
         "test_bench": tb_source,
+        "scaling": scaling,
     });
     let mut files = match a.backend {
         Backend::Verilog => {
@@ -161,6 +172,7 @@ pub fn run_compile_set(
         reference: validation.as_ref().and_then(|r| r.reference.clone()),
         assumptions: warnings,
         provenance,
+        scaling,
     };
     files.push(("report.html".into(), render_html(&input)));
     files.sort_by(|p, q| p.0.cmp(&q.0));
@@ -199,22 +211,6 @@ fn hls_options(a: &CompileArgs, part: &crate::target::Part) -> hls::HlsOptions {
     }
 }
 
-/// The estimate of the design `compile` writes for `fw` with `reuse` particles per `Φ`.
-fn estimate(
-    fw: &crate::ir::set::SetFirmware,
-    reuse: usize,
-    pipeline: crate::hw::schedule::PipelineOptions,
-    part: &'static crate::target::Part,
-    clock: f64,
-) -> Estimate {
-    match rtl::SetDesign::new(fw, reuse, pipeline) {
-        rtl::SetDesign::Parallel(d) => estimate_rtl_set(fw, &d, part, clock),
-        rtl::SetDesign::Shared(r) => {
-            crate::estimate::design::estimate_rtl_reuse(fw, &r.phi, &r.rho, reuse, part, clock)
-        }
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 /// Estimate and verdict of every mode (the compiled one is `this`), with its validation.
 fn mode_entries(
@@ -233,7 +229,7 @@ fn mode_entries(
             this.clone()
         } else {
             match lower_set_for(set, &a.fw.options(), mode, calib) {
-                Ok(f) => estimate(&f, a.particle_reuse, pipeline, part, a.clock),
+                Ok(f) => estimate_set(&f, a.particle_reuse, pipeline, part, a.clock),
                 Err(e) => {
                     skipped.push(format!("{mode}: not estimated ({e})"));
                     continue;

@@ -8,6 +8,7 @@ pub mod cmvm;
 pub mod cost;
 pub mod design;
 pub mod fit;
+pub mod scaling;
 pub mod verdict;
 
 use serde::Serialize;

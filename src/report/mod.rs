@@ -108,6 +108,9 @@ pub struct ReportInput {
     pub assumptions: Vec<String>,
     /// Free-form lines on where the numbers come from (tool version, options, data files).
     pub provenance: Vec<String>,
+    /// Particle-level models: estimates against the number of particles and the particle
+    /// reuse factor (empty for chains: no section).
+    pub scaling: Vec<crate::estimate::scaling::ScalePoint>,
 }
 
 /// Renders the report. Never fails: if the template cannot be written (it only formats

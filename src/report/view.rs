@@ -211,6 +211,44 @@ pub struct ReportView {
     /// Assumptions the front end made about the model (shown as warnings).
     pub assumptions: Vec<String>,
     pub provenance: Vec<String>,
+    /// Particle-level models: the estimate against N and R (empty: no section).
+    pub scaling: Vec<ScaleRow>,
+}
+
+/// One row of the particle-axis table.
+pub struct ScaleRow {
+    pub particles: String,
+    pub reuse: String,
+    pub copies: String,
+    pub lut: String,
+    pub ff: String,
+    pub dsp: String,
+    pub cycles: String,
+    pub ns: String,
+    pub interval: String,
+    /// "pass" when a jet every 25 ns fits (interval ≤ 25 ns), else "fail".
+    pub class: &'static str,
+}
+
+fn scale_rows(points: &[crate::estimate::scaling::ScalePoint], clock_ns: f64) -> Vec<ScaleRow> {
+    points
+        .iter()
+        .map(|p| {
+            let interval = f64::from(p.ii) * clock_ns;
+            ScaleRow {
+                particles: p.particles.to_string(),
+                reuse: p.reuse.to_string(),
+                copies: p.phi_copies.to_string(),
+                lut: fmt_int(p.lut),
+                ff: fmt_int(p.ff),
+                dsp: fmt_int(p.dsp),
+                cycles: p.latency_cycles.to_string(),
+                ns: fmt_num(p.latency_ns),
+                interval: format!("{} ns", fmt_num(interval)),
+                class: if interval <= 25.0 { "pass" } else { "fail" },
+            }
+        })
+        .collect()
 }
 
 fn pct2(f: f64) -> String {
@@ -576,6 +614,7 @@ impl ReportView {
             pytorch: r.reference.as_ref().map(|f| PytorchView::new(f, &r.modes)),
             assumptions: r.assumptions.clone(),
             provenance: r.provenance.clone(),
+            scaling: scale_rows(&r.scaling, r.clock_ns),
         }
     }
 }
