@@ -1,7 +1,7 @@
 //! C-simulation of particle-level HLS projects equals the reference, bit for bit.
 //!
 //! Every activation mode of the random sum- and max-pooled models (golden jets) and of the
-//! trained `qg_pfn_small` and `qg_pfn` on 10,000 shipped test jets each, all followed by the
+//! trained `qg_pfn_small`, `qg_pfn_small32` and `qg_pfn` on 10,000 shipped test jets each, all followed by the
 //! adversarial jets of [`bit2hls::synthetic::adversarial_jets`] (no particle, one particle in
 //! each slot, identical particles, saturating features of both signs, all-zero features,
 //! non-contiguous masks, junk in padded slots): the project's test bench, built with g++ and the

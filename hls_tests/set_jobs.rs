@@ -66,7 +66,7 @@ pub fn act4_model() -> SetCase {
 pub fn trained_models() -> Vec<SetCase> {
     let root = repo().join("models");
     let data = root.join("data").join("test_particles.npz");
-    ["qg_pfn_small", "qg_pfn"]
+    ["qg_pfn_small", "qg_pfn_small32", "qg_pfn"]
         .iter()
         .map(|m| {
             case(

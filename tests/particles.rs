@@ -53,7 +53,7 @@ fn cases() -> Vec<(PathBuf, PathBuf, bool)> {
             )
         })
         .collect();
-    for n in ["qg_pfn", "qg_pfn_small"] {
+    for n in ["qg_pfn", "qg_pfn_small", "qg_pfn_small32", "qg_pfn_small8"] {
         let d = root.join(n);
         if d.join("golden.npz").is_file() {
             v.push((

@@ -287,8 +287,9 @@ Golden vectors: {'; '.join(gold_lines)}.
 
 ## Firmware accuracy (bit2hls validate)
 
-_To be filled in by the lead: `bit2hls validate models/{name}/{name}.safetensors --data
-models/data/test_particles.npz` per activation mode._
+The training script does not run the firmware: `bit2hls validate models/{name}/{name}.safetensors
+--data models/data/test_particles.npz --calib models/data/calib_particles.npz` gives its agreement
+and AUC per activation mode (the shipped cards carry that table).
 """
 
 
