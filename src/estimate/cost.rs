@@ -312,7 +312,11 @@ pub fn registers(nl: &Netlist, sch: &Schedule) -> Vec<(f64, f64)> {
         .enumerate()
         .map(|(i, r)| {
             let s0 = sch.stage[i];
-            let w = nl.nodes[i].width;
+            // Low bits known to be constants (zeros of a shifted value, a folded constant)
+            // need no register: Yosys removes such flip-flops (opt_dff).
+            let sig = Sig(i as u32);
+            let konst = zero_lsbs(nl, sig).max(const_lsbs(nl, sig));
+            let w = nl.nodes[i].width.saturating_sub(konst);
             r.retain(|&(t, _)| t > s0);
             // Bits a register at stage t must hold: all, if a full read comes at or after t,
             // else the number of single-bit reads at or after t.
