@@ -50,6 +50,7 @@ fn all_modes(_: &bit2hls::ir::set::SetModel) -> Vec<Mode> {
 fn random_particle_models_csim_equals_reference() {
     let mut cases = random_models();
     cases.push(act4_model());
+    cases.push(signed_max_model());
     let f = run_on_two_threads(
         &jobs(&cases, 10_000, all_modes, |_| vec![1]),
         |j| j.label.clone(),

@@ -1,7 +1,9 @@
 //! Verilator simulation of particle-level firmware equals the reference, bit for bit.
 //!
 //! The random sum-pooled model models/pfn_random/pfn_sum in every activation mode and the
-//! max-pooled pfn_max (batch-norm in Φ, a full-precision layer in F) in static mode (CI;
+//! max-pooled pfn_max (batch-norm in Φ, a full-precision layer in F) in static mode, with and
+//! without the ReLU that ends its Φ (a max over signed values: the offset domain of
+//! `hw::build::max_offset`) (CI;
 //! `pfn_act4` and the trained `qg_pfn_small`, `qg_pfn_small32` on 10,000 test jets run in the ignored test below,
 //! `cargo test --release --test rtl_set -- --ignored`, minutes each): the golden jets (random
 //! multiplicities) plus the adversarial jets of [`bit2hls::synthetic::adversarial_jets`] (no
@@ -107,7 +109,12 @@ fn reuses(mode: Mode) -> Vec<usize> {
 #[test]
 fn particle_models_rtl_equals_reference() {
     let f = run_on_two_threads(
-        &jobs(&random_models(), 10_000, modes, reuses),
+        &jobs(
+            &[random_models(), vec![signed_max_model()]].concat(),
+            10_000,
+            modes,
+            reuses,
+        ),
         |j| j.label.clone(),
         simulate,
     );

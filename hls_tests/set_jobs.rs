@@ -21,10 +21,13 @@ pub struct Job {
 }
 
 /// A model, the jets it runs on, and its fractional bits (`--frac-bits`).
+#[derive(Clone)]
 pub struct SetCase {
     pub model: PathBuf,
     pub jets: PathBuf,
     pub frac_bits: i32,
+    /// Remove the ReLU that ends Φ (a max pool over signed values).
+    pub drop_final_relu: bool,
 }
 
 fn case(model: PathBuf, jets: PathBuf, frac_bits: i32) -> SetCase {
@@ -32,6 +35,7 @@ fn case(model: PathBuf, jets: PathBuf, frac_bits: i32) -> SetCase {
         model,
         jets,
         frac_bits,
+        drop_final_relu: false,
     }
 }
 
@@ -85,9 +89,25 @@ pub fn load_set(model: &std::path::Path) -> SetModel {
     }
 }
 
+/// `pfn_max` without the ReLU that ends its Φ: a max pool over outputs that can be negative.
+pub fn signed_max_model() -> SetCase {
+    let mut c = random_models().remove(1);
+    c.drop_final_relu = true;
+    c
+}
+
 /// Up to `max_jets` jets of `c.jets` followed by the adversarial jets, and the model.
 pub fn jets(c: &SetCase, max_jets: usize) -> (SetModel, Vec<f32>, Vec<u8>) {
-    let s = load_set(&c.model);
+    let mut s = load_set(&c.model);
+    if c.drop_final_relu {
+        let last = s.phi.layers.pop().expect("Φ has layers");
+        assert!(
+            matches!(last.kind, bit2hls::ir::LayerKind::Relu),
+            "{}: Φ does not end with a ReLU",
+            c.model.display()
+        );
+        s.name.push_str("_signed");
+    }
     let j = bit2hls::io::particles::read_jets(&c.jets, s.particles, s.features, false).unwrap();
     let k = j.jets.min(max_jets);
     let (mut x, mut mask) = (

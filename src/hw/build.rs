@@ -63,11 +63,22 @@ pub fn build_with(
 /// `0..|Φ|`, every particle's nodes attributed to the same stage), each output gated by the
 /// particle's mask ([`Op::Select`]) into a balanced adder tree per feature (stage `|Φ|`), then
 /// `F` (the stages after). A max pool is a balanced tree of [`Op::Max`] over the gated outputs
-/// instead: exact when `Φ`'s outputs are never negative ([`max_pool_ok`]), since a gated-off
-/// particle then gives 0, the value of an empty jet and no more than any real one.
+/// instead, in the offset domain of [`max_offset`] when `Φ`'s outputs can be negative: every
+/// real particle is then ≥ 1 and a gated-off one 0, so the tree's result is 0 exactly for a
+/// jet without particles, which the final [`Op::Select`] (enable = any mask bit) keeps at 0,
+/// and otherwise the largest real value plus the offset, which is subtracted.
 pub fn build_set(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) -> Netlist {
     let mut nl = Netlist::default();
-    let pooled = group_sums(&mut nl, fw, fw.pool.n, adders, graphs);
+    let (mut pooled, mask) = group_sums(&mut nl, fw, fw.pool.n, adders, graphs);
+    if (0..fw.phi.n_out).any(|k| max_offset(fw, k).is_some()) {
+        let any = max_tree(&mut nl, &mask);
+        for (k, v) in pooled.iter_mut().enumerate() {
+            if let Some(off) = max_offset(fw, k) {
+                let back = nl.add_const(*v, -off);
+                *v = nl.select(any, back);
+            }
+        }
+    }
     let pool_layer = fw.phi.layers.len();
     let y = chain(
         &mut nl,
@@ -87,7 +98,9 @@ pub fn build_set(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) ->
 
 /// The particle-group core of a design that shares `Φ` over the particle axis: `g` particles
 /// (inputs `x_<i·F + f>`, then `x_<g·F + i>` their mask bits), `Φ` on each, the masked partial
-/// sums (one per feature). The same nodes as [`build_set`]'s first part with `N = g`.
+/// sums (one per feature; for a max pool the partial maxima, in the offset domain of
+/// [`max_offset`] where it applies: 0 for a group without real particles). The same nodes as
+/// [`build_set`]'s first part with `N = g`.
 pub fn build_group(
     fw: &SetFirmware,
     g: usize,
@@ -95,7 +108,7 @@ pub fn build_group(
     graphs: &mut Graphs,
 ) -> Netlist {
     let mut nl = Netlist::default();
-    let sums = group_sums(&mut nl, fw, g, adders, graphs);
+    let (sums, _) = group_sums(&mut nl, fw, g, adders, graphs);
     let t = crate::ir::fixed::FixedType::fitting(
         sums.iter()
             .fold(Interval::point(-1), |a, s| a.union(nl.iv(*s))),
@@ -131,15 +144,15 @@ pub fn build_rho(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) ->
     nl
 }
 
-/// Inputs of `g` particles and their masks, `Φ` per particle, and per feature the sum of the
-/// outputs gated by the mask bits (stage `|Φ|`).
+/// Inputs of `g` particles and their masks, `Φ` per particle, and per feature the sum (or max,
+/// [`max_offset`]) of the outputs gated by the mask bits (stage `|Φ|`); also the mask signals.
 fn group_sums(
     nl: &mut Netlist,
     fw: &SetFirmware,
     g: usize,
     adders: AdderOptions,
     graphs: &mut Graphs,
-) -> Vec<Sig> {
+) -> (Vec<Sig>, Vec<Sig>) {
     nl.cur_class = Some(Class::Io);
     let f = fw.features();
     let in_iv = fw.phi.input_type().interval();
@@ -155,26 +168,37 @@ fn group_sums(
         .collect();
     nl.cur_layer = fw.phi.layers.len();
     nl.cur_class = Some(Class::Dequant);
-    (0..fw.phi.n_out)
+    let sums = (0..fw.phi.n_out)
         .map(|k| {
-            let gated: Vec<Sig> = (0..g).map(|i| nl.select(mask[i], phi_out[i][k])).collect();
+            let off = max_offset(fw, k).unwrap_or(0);
+            let gated: Vec<Sig> = (0..g)
+                .map(|i| {
+                    let v = nl.add_const(phi_out[i][k], off);
+                    nl.select(mask[i], v)
+                })
+                .collect();
             match fw.pool.kind {
                 PoolKind::Sum => tree(nl, gated.into_iter().map(|s| (s, true)).collect()),
                 PoolKind::Max => max_tree(nl, &gated),
             }
         })
-        .collect()
+        .collect();
+    (sums, mask)
 }
 
-/// Whether the netlist can build `fw`'s pool: a sum always, a max when every output of `Φ` is
-/// non-negative (it ends with a ReLU, or its ranges say so).
-pub fn max_pool_ok(fw: &SetFirmware) -> bool {
-    fw.pool.kind == PoolKind::Sum
-        || fw
-            .phi
-            .layers
-            .last()
-            .is_some_and(|l| l.out_ranges.iter().all(|r| r.lo >= 0))
+/// The offset a max pool adds to feature `k` of `Φ`'s outputs before gating, `1 − lo` with
+/// `lo < 0` their proven minimum, so that a real particle is ≥ 1 and beats a gated-off slot
+/// (0); `None` for a sum pool or when `Φ`'s outputs are never negative (a gated-off 0 is then
+/// already the empty jet's value and no more than any real one).
+pub fn max_offset(fw: &SetFirmware, k: usize) -> Option<i64> {
+    if fw.pool.kind != PoolKind::Max {
+        return None;
+    }
+    let lo = match fw.phi.layers.last() {
+        Some(l) => l.out_ranges[k].lo,
+        None => fw.phi.input_type().interval().lo,
+    };
+    (lo < 0).then(|| (1 - lo) as i64)
 }
 
 /// A balanced tree of [`Op::Max`] (`x` not empty).

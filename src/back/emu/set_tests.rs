@@ -166,8 +166,8 @@ fn set_firmware_is_exact_in_range_and_ignores_padding() {
     );
 }
 
-/// The netlist of set firmware ([`crate::hw::build::build_set`]; sum, or max over a `Φ` that
-/// ends with a ReLU) computes the reference's integers, every node inside its interval, on the
+/// The netlist of set firmware ([`crate::hw::build::build_set`]; sum, or max over a `Φ` with
+/// or without a final ReLU) computes the reference's integers, every node inside its interval, on the
 /// same random problems and jets (padded slots holding junk).
 #[test]
 fn set_netlist_equals_the_reference() {
@@ -181,8 +181,9 @@ fn set_netlist_equals_the_reference() {
         0.8,
         |p, tally| {
             let mut set = set_of(&p);
-            if set.pool == PoolKind::Max {
-                // The netlist's max pool needs non-negative Φ outputs: Φ ends with a ReLU.
+            if set.pool == PoolKind::Max && p.seed % 4 == 1 {
+                // Half the max pools over a Φ ending with a ReLU (no offset), half over a Φ
+                // whose outputs can be negative (the offset domain of `max_offset`).
                 set.phi.layers.push(crate::ir::Layer {
                     name: "relu_out".into(),
                     kind: crate::ir::LayerKind::Relu,
@@ -208,7 +209,6 @@ fn set_netlist_equals_the_reference() {
                     continue;
                 };
                 tally.ran();
-                assert!(crate::hw::build::max_pool_ok(&fw));
                 let po = PipelineOptions {
                     adders_per_stage: 4,
                     adders: Default::default(),

@@ -346,13 +346,6 @@ pub fn render_set(
     extra_report: serde_json::Value,
 ) -> Result<(Vec<(String, String)>, SetDesign)> {
     crate::project::names::Namer::check_top(&o.name).map_err(ProjectError::Option)?;
-    if !crate::hw::build::max_pool_ok(fw) {
-        return Err(ProjectError::Option(format!(
-            "--backend verilog builds a max pool only over non-negative Φ outputs (Φ ending \
-             with a ReLU); '{}' has negative ones (the emulator and validate run it)",
-            fw.name
-        )));
-    }
     let (n, f) = (fw.pool.n, fw.features());
     if reuse == 0 || reuse > n {
         return Err(ProjectError::Option(format!(

@@ -11,7 +11,7 @@
 
 use super::verilog::Names;
 use super::{module_text, Result};
-use crate::hw::build::{build_group, build_rho, Graphs};
+use crate::hw::build::{build_group, build_rho, max_offset, Graphs};
 use crate::hw::schedule::PipelineOptions;
 use crate::hw::Design;
 use crate::ir::set::{PoolKind, SetFirmware};
@@ -180,17 +180,26 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
         o,
         "    reg pool_v;\n    always @(posedge clk) pool_v <= !rst && a_valid && a_last;"
     );
-    for k in 0..l {
-        let e = if aw >= p {
-            format!("a_y_{k}[{}:0]", p - 1)
+    // A max pool over Φ outputs that can be negative runs in the offset domain of
+    // `hw::build::max_offset` (0 = no real particle yet): accumulate at the group core's width,
+    // subtract the offset when the jet is complete.
+    let offsets: Vec<Option<i64>> = (0..l).map(|k| max_offset(fw, k)).collect();
+    let pa = if offsets.iter().any(Option::is_some) {
+        p.max(aw)
+    } else {
+        p
+    };
+    for (k, off) in offsets.iter().enumerate() {
+        let e = if aw >= pa {
+            format!("a_y_{k}[{}:0]", pa - 1)
         } else {
-            format!("{{{{{}{{a_y_{k}[{}]}}}}, a_y_{k}}}", p - aw, aw - 1)
+            format!("{{{{{}{{a_y_{k}[{}]}}}}, a_y_{k}}}", pa - aw, aw - 1)
         };
         let _ = writeln!(
             o,
             "    wire [{}:0] e_{k} = {e};\n    reg [{}:0] acc_{k};\n    reg [{}:0] pool_{k};",
-            p - 1,
-            p - 1,
+            pa - 1,
+            pa - 1,
             p - 1
         );
         let combine = match fw.pool.kind {
@@ -200,9 +209,17 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
         let _ = writeln!(
             o,
             "    wire [{}:0] s_{k} = a_first ? e_{k} : {combine};",
-            p - 1
+            pa - 1
         );
-        let _ = writeln!(o, "    always @(posedge clk) if (a_valid) begin acc_{k} <= s_{k}; if (a_last) pool_{k} <= s_{k}; end");
+        let pooled = match off {
+            Some(c) => {
+                let _ = writeln!(o, "    wire [{}:0] d_{k} = s_{k} - {pa}'d{c};", pa - 1);
+                format!("(s_{k} == 0) ? {p}'d0 : d_{k}[{}:0]", p - 1)
+            }
+            None if pa == p => format!("s_{k}"),
+            None => format!("s_{k}[{}:0]", p - 1),
+        };
+        let _ = writeln!(o, "    always @(posedge clk) if (a_valid) begin acc_{k} <= s_{k}; if (a_last) pool_{k} <= {pooled}; end");
     }
     // F's core.
     let mut ports: Vec<String> = vec![
