@@ -148,8 +148,8 @@ pub fn run_compile_set(
     };
     let mut provenance = vec![format!(
         "bit2hls {}; estimates: of the Verilog design of this firmware ({} adder levels per stage; \
-         model calibrated against Yosys 0.23 on chains, docs/estimate.md; not yet on particle \
-         models){}",
+         coefficients calibrated against Yosys 0.23 on chains, docs/estimate.md; the shared-Φ \
+         control row on six particle designs, docs/particles.md){}",
         env!("CARGO_PKG_VERSION"),
         pipeline.adders_per_stage,
         if a.backend == Backend::Hls {
