@@ -152,6 +152,7 @@ fn particle_firmware_runs_in_every_mode() {
             };
             let fw = lower_set_for(&s, &args, mode, Some(&cal)).unwrap();
             let codes = SetEmulator::new(&fw).run_batch(&g.x, &g.mask);
+            let reference = set::SetReference::new(&fw);
             let nf = s.jet_len();
             let mut agree = 0;
             for j in 0..g.jets {
@@ -162,7 +163,7 @@ fn particle_firmware_runs_in_every_mode() {
                 let c = &codes[j * o..(j + 1) * o];
                 assert_eq!(
                     c,
-                    &set::run(&fw, x, m)[..],
+                    &reference.run(x, m)[..],
                     "{} {mode} jet {j}",
                     model.display()
                 );

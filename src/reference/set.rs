@@ -67,21 +67,42 @@ pub fn pool_codes(pool: &PoolFw, phi_out: &[i64], mask: &[u8], out: &mut [i64]) 
     }
 }
 
-/// The reference emulator of a particle-level firmware on one jet: the fixed-point reference
-/// of `Φ` on every slot, [`pool_codes`], then the reference of `F`. Returns `F`'s output codes.
-pub fn run(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> Vec<i64> {
-    let phi = fixed::Emulator::new(&fw.phi);
-    let rho = fixed::Emulator::new(&fw.rho);
-    let (f, l) = (fw.phi.n_in, fw.phi.n_out);
-    let mut codes = vec![0i64; f];
-    let mut phi_out = vec![0i64; mask.len() * l];
-    for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m != 0) {
-        phi.quantize_input(&x[i * f..(i + 1) * f], &mut codes);
-        phi.run_codes(&codes, &mut phi_out[i * l..(i + 1) * l]);
+/// The reference emulator of a particle-level firmware: the fixed-point reference of `Φ` on
+/// every real slot, [`pool_codes`], then the reference of `F`. Build it once per firmware and
+/// run it on every jet (building the chains' emulators is the costly part).
+pub struct SetReference<'a> {
+    fw: &'a SetFirmware,
+    pub phi: fixed::Emulator<'a>,
+    rho: fixed::Emulator<'a>,
+}
+
+impl<'a> SetReference<'a> {
+    pub fn new(fw: &'a SetFirmware) -> SetReference<'a> {
+        SetReference {
+            fw,
+            phi: fixed::Emulator::new(&fw.phi),
+            rho: fixed::Emulator::new(&fw.rho),
+        }
     }
-    let mut pooled = vec![0i64; l];
-    pool_codes(&fw.pool, &phi_out, mask, &mut pooled);
-    let mut out = vec![0i64; fw.rho.n_out];
-    rho.run_codes(&pooled, &mut out);
-    out
+
+    /// `F`'s output codes of one jet `x[N·F]`, `mask[N]`.
+    pub fn run(&self, x: &[f32], mask: &[u8]) -> Vec<i64> {
+        let (f, l) = (self.fw.phi.n_in, self.fw.phi.n_out);
+        let mut codes = vec![0i64; f];
+        let mut phi_out = vec![0i64; mask.len() * l];
+        for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m != 0) {
+            self.phi.quantize_input(&x[i * f..(i + 1) * f], &mut codes);
+            self.phi.run_codes(&codes, &mut phi_out[i * l..(i + 1) * l]);
+        }
+        let mut pooled = vec![0i64; l];
+        pool_codes(&self.fw.pool, &phi_out, mask, &mut pooled);
+        let mut out = vec![0i64; self.fw.rho.n_out];
+        self.rho.run_codes(&pooled, &mut out);
+        out
+    }
+}
+
+/// [`SetReference::run`] on one jet (builds the emulators; use [`SetReference`] for many jets).
+pub fn run(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> Vec<i64> {
+    SetReference::new(fw).run(x, mask)
 }

@@ -12,7 +12,7 @@ use crate::ir::set::{PoolKind, SetFirmware, SetModel};
 use crate::pass::set::calibrate_set;
 use crate::pipeline::{lower_set_for, FwOptions};
 use crate::reference::fixed::Emulator;
-use crate::reference::set::{pool_codes, run};
+use crate::reference::set::{pool_codes, run, SetReference};
 use crate::synthetic::Rng;
 use proptest::prelude::*;
 
@@ -149,10 +149,11 @@ fn set_firmware_is_exact_in_range_and_ignores_padding() {
                 let fast = SetEmulator::new(&fw).run_batch(&x, &mask);
                 let o = fw.n_out();
                 let nf = set.jet_len();
+                let reference = SetReference::new(&fw);
                 for (j, (xj, mj)) in x.chunks(nf).zip(mask.chunks(set.particles)).enumerate() {
                     prop_assert_eq!(
                         &fast[j * o..(j + 1) * o],
-                        &run(&fw, xj, mj)[..],
+                        &reference.run(xj, mj)[..],
                         "jet {} {}",
                         j,
                         mode

@@ -84,13 +84,14 @@ pub fn mask_text(mask: &[u8], n: usize) -> String {
 }
 
 /// Expected-output lines of the jets `x`, `mask`, from the reference
-/// ([`crate::reference::set::run`]).
+/// ([`crate::reference::set::SetReference`]).
 pub fn set_predictions_text(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> String {
     let (n, f) = (fw.pool.n, fw.features());
+    let reference = crate::reference::set::SetReference::new(fw);
     let frac = fw.output_type().frac;
     let mut s = String::new();
     for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
-        let codes = crate::reference::set::run(fw, xj, mj);
+        let codes = reference.run(xj, mj);
         let text: Vec<String> = codes.iter().map(|c| exact_decimal(*c, frac)).collect();
         s.push_str(&text.join(" "));
         s.push('\n');

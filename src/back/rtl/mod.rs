@@ -397,17 +397,17 @@ pub fn render_set(
 /// output codes of the jets `x`, `mask`.
 pub fn set_tb_codes(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> (Vec<i64>, Vec<i64>) {
     let (n, f) = (fw.pool.n, fw.features());
-    let phi = Emulator::new(&fw.phi);
+    let reference = crate::reference::set::SetReference::new(fw);
     let mut ci = Vec::with_capacity(x.len() + mask.len());
     let mut co = Vec::new();
     for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
         let mut codes = vec![0i64; n * f];
         for (c, v) in codes.chunks_mut(f).zip(xj.chunks(f)) {
-            phi.quantize_input(v, c);
+            reference.phi.quantize_input(v, c);
         }
         ci.extend(codes);
         ci.extend(mj.iter().map(|&m| i64::from(m != 0)));
-        co.extend(crate::reference::set::run(fw, xj, mj));
+        co.extend(reference.run(xj, mj));
     }
     (ci, co)
 }
