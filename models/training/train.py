@@ -60,6 +60,18 @@ def auc(y, s):
     return float(roc_auc_score(y, s))
 
 
+def rejections(y, s, effs=(0.5, 0.3)):
+    """Background (gluon) rejection 1/ε_g at the given quark efficiencies (ROC interpolated
+    linearly)."""
+    from sklearn.metrics import roc_curve
+    fpr, tpr, _ = roc_curve(y, s)
+    out = {}
+    for e in effs:
+        f = float(np.interp(e, tpr, fpr))
+        out[e] = 1.0 / f if f > 0 else float("inf")
+    return out
+
+
 @torch.no_grad()
 def evaluate(model, x, y):
     model.eval()

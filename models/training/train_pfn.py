@@ -46,6 +46,7 @@ sys.path.insert(0, MODELS)
 from bitlinear import BitLinear  # noqa: E402
 from export import save_for_bit2hls  # noqa: E402
 from pfn import PFN, golden, summarize  # noqa: E402
+from train import auc, rejections  # noqa: E402
 
 N_GOLDEN = 2000
 FEATURES = ["log_z", "dy", "dphi", "charge", "photon"]
@@ -70,22 +71,6 @@ def load_data(data_path, test_path, n_max):
 
 def n_params(model):
     return sum(p.numel() for p in model.parameters())
-
-
-def auc(y, s):
-    from sklearn.metrics import roc_auc_score
-    return float(roc_auc_score(y, s))
-
-
-def rejections(y, s, effs=(0.5, 0.3)):
-    """Gluon rejection 1/ε_g at the given quark efficiencies (ROC interpolated linearly)."""
-    from sklearn.metrics import roc_curve
-    fpr, tpr, _ = roc_curve(y, s)
-    out = {}
-    for e in effs:
-        f = float(np.interp(e, tpr, fpr))
-        out[e] = 1.0 / f if f > 0 else float("inf")
-    return out
 
 
 @torch.no_grad()

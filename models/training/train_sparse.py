@@ -44,7 +44,7 @@ sys.path.insert(0, MODELS)
 from bitlinear import BitLinear  # noqa: E402
 from export import save_for_bit2hls  # noqa: E402
 from golden import save_golden, summarize  # noqa: E402
-from train import auc, evaluate, mlp  # noqa: E402
+from train import auc, evaluate, mlp, rejections  # noqa: E402
 
 N_GOLDEN = 2000
 
@@ -218,17 +218,6 @@ def sweep(a, data):
                     write_table(results, os.path.splitext(a.results)[0] + ".md")
 
 
-def roc_points(y, s, effs=(0.5, 0.3)):
-    """Background (gluon) rejection 1/ε_g at the given quark efficiencies."""
-    from sklearn.metrics import roc_curve
-    fpr, tpr, _ = roc_curve(y, s)
-    out = {}
-    for e in effs:
-        f = float(np.interp(e, tpr, fpr))
-        out[e] = 1.0 / f if f > 0 else float("inf")
-    return out
-
-
 def card(name, a, model, res, data, est, gold_lines, command):
     rows = "\n".join(f"| {i} | `{f}` | {float(m):.9g} | {float(s):.9g} | {'yes' if i in res['inputs_used'] else '**no** (column all zero)'} |"
                      for i, (f, m, s) in enumerate(zip(data["feats"], data["mean"], data["std"])))
@@ -317,7 +306,7 @@ def ship(a, data):
     model.eval()
     with torch.no_grad():
         p = torch.softmax(model(torch.as_tensor(data["xte"])), 1)[:, 1].numpy()
-    rej = roc_points(data["yte"], p)
+    rej = rejections(data["yte"], p)
     res["rej50"], res["rej30"] = rej[0.5], rej[0.3]
     odir = os.path.join(a.out, a.name)
     os.makedirs(odir, exist_ok=True)
