@@ -1,6 +1,7 @@
 //! C-simulation of particle-level HLS projects equals the reference, bit for bit.
 //!
-//! Every activation mode of the random sum- and max-pooled models (golden jets) and of the
+//! Every activation mode of the random sum- and max-pooled models and of `pfn_jet` (per-jet
+//! inputs after the pool) (golden jets) and of the
 //! trained `qg_pfn_small`, `qg_pfn_small32` and `qg_pfn` on 10,000 shipped test jets each, all followed by the
 //! adversarial jets of [`bit2hls::synthetic::adversarial_jets`] (no particle, one particle in
 //! each slot, identical particles, saturating features of both signs, all-zero features,
@@ -28,11 +29,11 @@ fn simulate(j: &Job) -> Result<String, String> {
         name: "dut".into(),
         ..HlsOptions::default()
     };
-    let files = render_set(&j.fw, &o, j.reuse, &ProjectMeta::default(), &j.x, &j.mask)
+    let files = render_set(&j.fw, &o, j.reuse, &ProjectMeta::default(), &j.tb)
         .map_err(|e| e.to_string())?;
     write_project(&files, &prj, true).map_err(|e| e.to_string())?;
     let r = csim(&prj, &CsimOptions::default()).map_err(|e| format!("csim failed: {e}"))?;
-    let jets = j.mask.len() / j.fw.pool.n;
+    let jets = j.tb.jets;
     if r.samples != jets {
         return Err(format!("{jets} jets written, {} simulated", r.samples));
     }
@@ -51,6 +52,7 @@ fn random_particle_models_csim_equals_reference() {
     let mut cases = random_models();
     cases.push(act4_model());
     cases.push(signed_max_model());
+    cases.push(jet_model());
     let f = run_on_two_threads(
         &jobs(&cases, 10_000, all_modes, |_| vec![1]),
         |j| j.label.clone(),

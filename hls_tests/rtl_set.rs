@@ -3,7 +3,7 @@
 //! The random sum-pooled model models/pfn_random/pfn_sum in every activation mode and the
 //! max-pooled pfn_max (batch-norm in Φ, a full-precision layer in F) in static mode, with and
 //! without the ReLU that ends its Φ (a max over signed values: the offset domain of
-//! `hw::build::max_offset`) (CI;
+//! `hw::build::max_offset`), and `pfn_jet` (per-jet inputs after the pool) (CI;
 //! `pfn_act4` and the trained `qg_pfn_small`, `qg_pfn_small32` on 10,000 test jets run in the ignored test below,
 //! `cargo test --release --test rtl_set -- --ignored`, minutes each): the golden jets (random
 //! multiplicities) plus the adversarial jets of [`bit2hls::synthetic::adversarial_jets`] (no
@@ -40,20 +40,12 @@ fn simulate(j: &Job) -> Result<String, String> {
         clock_ns: 5.0,
         pipeline,
     };
-    let (files, design) = rtl::render_set(
-        &j.fw,
-        &o,
-        j.reuse,
-        "test",
-        &j.x,
-        &j.mask,
-        serde_json::json!({}),
-    )
-    .map_err(|e| e.to_string())?;
+    let (files, design) = rtl::render_set(&j.fw, &o, j.reuse, "test", &j.tb, serde_json::json!({}))
+        .map_err(|e| e.to_string())?;
     let mut problems = strict_verilog_problems(&files);
     bit2hls::back::hls::write_project(&files, &prj, true).map_err(|e| e.to_string())?;
     let r = rtl::sim::rtlsim(&prj, None, None).map_err(|e| format!("rtlsim failed: {e}"))?;
-    let jets = j.mask.len() / j.fw.pool.n;
+    let jets = j.tb.jets;
     if r.events != jets || r.received != jets {
         problems.push(format!(
             "{jets} jets sent, {} read back, {} results",
@@ -113,6 +105,23 @@ fn particle_models_rtl_equals_reference() {
             &[random_models(), vec![signed_max_model()]].concat(),
             10_000,
             modes,
+            reuses,
+        ),
+        |j| j.label.clone(),
+        simulate,
+    );
+    assert!(f.is_empty(), "{} failing:\n{}", f.len(), f.join("\n"));
+}
+
+/// Per-jet inputs concatenated after the pool (`pfn_jet`, 2 jet inputs): their ports, and in
+/// the shared-Φ design their delay line to F, in the dynamic and static modes.
+#[test]
+fn jet_input_model_rtl_equals_reference() {
+    let f = run_on_two_threads(
+        &jobs(
+            &[jet_model()],
+            10_000,
+            |_| vec![Mode::Dynamic, Mode::Static],
             reuses,
         ),
         |j| j.label.clone(),

@@ -5,6 +5,7 @@
 
 use super::common::{fw_args_frac, repo};
 use bit2hls::front::{load_net, LoadOptions};
+use bit2hls::io::particles::Jets;
 use bit2hls::ir::firmware::Mode;
 use bit2hls::ir::set::{Net, SetFirmware, SetModel};
 use bit2hls::pass::set::calibrate_set;
@@ -14,8 +15,8 @@ use std::path::PathBuf;
 pub struct Job {
     pub label: String,
     pub fw: SetFirmware,
-    pub x: Vec<f32>,
-    pub mask: Vec<u8>,
+    /// The test-bench jets.
+    pub tb: Jets,
     /// Particles per copy of Φ (`--particle-reuse`).
     pub reuse: usize,
 }
@@ -54,6 +55,16 @@ pub fn random_models() -> Vec<SetCase> {
             12,
         ),
     ]
+}
+
+/// The random model with 2 per-jet inputs concatenated after the pool (`jet_concat`).
+pub fn jet_model() -> SetCase {
+    let d = repo().join("models").join("pfn_random");
+    case(
+        d.join("pfn_jet.safetensors"),
+        d.join("pfn_jet_golden.npz"),
+        12,
+    )
 }
 
 /// The random model with 4-bit activations.
@@ -96,8 +107,9 @@ pub fn signed_max_model() -> SetCase {
     c
 }
 
-/// Up to `max_jets` jets of `c.jets` followed by the adversarial jets, and the model.
-pub fn jets(c: &SetCase, max_jets: usize) -> (SetModel, Vec<f32>, Vec<u8>) {
+/// Up to `max_jets` jets of `c.jets` followed by the adversarial jets, and the model; the
+/// number of real jets.
+pub fn jets(c: &SetCase, max_jets: usize) -> (SetModel, Jets, usize) {
     let mut s = load_set(&c.model);
     if c.drop_final_relu {
         let last = s.phi.layers.pop().expect("Φ has layers");
@@ -108,17 +120,15 @@ pub fn jets(c: &SetCase, max_jets: usize) -> (SetModel, Vec<f32>, Vec<u8>) {
         );
         s.name.push_str("_signed");
     }
-    let j = bit2hls::io::particles::read_jets(&c.jets, s.particles, s.features, false).unwrap();
-    let k = j.jets.min(max_jets);
-    let (mut x, mut mask) = (
-        j.x[..k * s.jet_len()].to_vec(),
-        j.mask[..k * s.particles].to_vec(),
-    );
-    let (ax, am) =
-        bit2hls::synthetic::adversarial_jets(s.particles, s.features, s.particles + 40, 1e4, 7);
-    x.extend(ax);
-    mask.extend(am);
-    (s, x, mask)
+    let mut j =
+        bit2hls::io::particles::read_first_jets(&c.jets, (&s).into(), Some(max_jets)).unwrap();
+    let real = j.jets;
+    let a = bit2hls::synthetic::adversarial_jets((&s).into(), s.particles + 40, 1e4, 7);
+    j.x.extend(a.x);
+    j.mask.extend(a.mask);
+    j.jet.extend(a.jet);
+    j.jets += a.jets;
+    (s, j, real)
 }
 
 /// The jobs of `cases`: every mode `modes(model)` gives, each with the reuse factors
@@ -131,9 +141,14 @@ pub fn jobs(
 ) -> Vec<Job> {
     let mut jobs = Vec::new();
     for c in cases {
-        let (s, x, mask) = jets(c, max_jets);
-        let real = mask.len() / s.particles - (s.particles + 40);
-        let cal = calibrate_set(&s, &x[..real * s.jet_len()], &mask[..real * s.particles]);
+        let (s, tb, real) = jets(c, max_jets);
+        let g = s.jet_features;
+        let cal = calibrate_set(
+            &s,
+            &tb.x[..real * s.jet_len()],
+            &tb.mask[..real * s.particles],
+            &tb.jet[..real * g],
+        );
         for mode in modes(&s) {
             let fw = lower_set_for(&s, &fw_args_frac(mode, None, c.frac_bits), mode, Some(&cal))
                 .unwrap();
@@ -141,8 +156,7 @@ pub fn jobs(
                 jobs.push(Job {
                     label: format!("{} {mode} reuse {reuse}", s.name),
                     fw: fw.clone(),
-                    x: x.clone(),
-                    mask: mask.clone(),
+                    tb: tb.clone(),
                     reuse,
                 });
             }

@@ -272,25 +272,47 @@ fn set_model() -> bit2hls::ir::set::SetModel {
         features: 3,
         phi,
         pool: PoolKind::Sum,
+        jet_features: 0,
         rho,
         input_type: None,
     }
 }
 
 /// Jets: empty, one particle, full, and one with a gap (slots 0 and 2).
-fn set_jets(s: &bit2hls::ir::set::SetModel) -> (Vec<f32>, Vec<u8>) {
+fn set_jets(s: &bit2hls::ir::set::SetModel) -> bit2hls::io::particles::Jets {
     let x = tb_samples(s.features, 4 * s.particles, 5);
     let mask = vec![0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 0, 1];
-    (x, mask)
+    let g = s.jet_features;
+    let jet = tb_samples(g.max(1), 4, 9)[..4 * g].to_vec();
+    bit2hls::io::particles::Jets {
+        x,
+        mask,
+        jet,
+        jets: 4,
+        particles: s.particles,
+        features: s.features,
+        y: None,
+        notes: Vec::new(),
+    }
 }
 
-/// `set_3x3` with `pool`, lowered for `mode` (input `ap_fixed<12,5>`, calibrated on its jets),
-/// and the jets.
-fn set_firmware(mode: Mode, pool: PoolKind) -> (bit2hls::ir::set::SetFirmware, Vec<f32>, Vec<u8>) {
+/// `set_3x3` with `pool` (and `jet` per-jet inputs after it), lowered for `mode` (input
+/// `ap_fixed<12,5>`, calibrated on its jets), and the jets.
+fn set_firmware(
+    mode: Mode,
+    pool: PoolKind,
+    jet: usize,
+) -> (bit2hls::ir::set::SetFirmware, bit2hls::io::particles::Jets) {
     let mut s = set_model();
     s.pool = pool;
-    let (x, mask) = set_jets(&s);
-    let cal = bit2hls::pass::set::calibrate_set(&s, &x, &mask);
+    if jet > 0 {
+        s.jet_features = jet;
+        s.rho = bit2hls::synthetic::random_mlp(&[2 + jet, 3, 2], 33, true);
+        s.rho.profile = s.phi.profile.clone();
+        s.name = "set_3x3_jet".into();
+    }
+    let tb = set_jets(&s);
+    let cal = bit2hls::pass::set::calibrate_set(&s, &tb.x, &tb.mask, &tb.jet);
     let fw = bit2hls::pipeline::lower_set_for(
         &s,
         &fw_args(mode, Some("ap_fixed<12,5>")),
@@ -298,13 +320,13 @@ fn set_firmware(mode: Mode, pool: PoolKind) -> (bit2hls::ir::set::SetFirmware, V
         Some(&cal),
     )
     .unwrap();
-    (fw, x, mask)
+    (fw, tb)
 }
 
-fn snapshot_set_verilog(mode: Mode, reuse: usize) {
+fn snapshot_set_verilog(mode: Mode, reuse: usize, jet: usize) {
     use bit2hls::back::rtl::{self, RtlOptions};
     use bit2hls::hw::{schedule::PipelineOptions, Design};
-    let (fw, x, mask) = set_firmware(mode, PoolKind::Sum);
+    let (fw, tb) = set_firmware(mode, PoolKind::Sum, jet);
     let pipeline = PipelineOptions {
         adders_per_stage: 3,
         adders: Default::default(),
@@ -327,9 +349,8 @@ fn snapshot_set_verilog(mode: Mode, reuse: usize) {
         &fw,
         &o,
         reuse,
-        "set_3x3",
-        &x,
-        &mask,
+        &fw.name,
+        &tb,
         serde_json::json!({ "estimate": est }),
     )
     .unwrap();
@@ -340,6 +361,7 @@ fn snapshot_set_verilog(mode: Mode, reuse: usize) {
     } else {
         String::new()
     };
+    let r = if jet > 0 { format!("jet{jet}__{r}") } else { r };
     assert_files(&files, |path| {
         Some(format!(
             "set_verilog__{r}{}__{}",
@@ -351,38 +373,50 @@ fn snapshot_set_verilog(mode: Mode, reuse: usize) {
 
 #[test]
 fn set_verilog_dynamic() {
-    snapshot_set_verilog(Mode::Dynamic, 1);
+    snapshot_set_verilog(Mode::Dynamic, 1, 0);
+}
+
+#[test]
+fn set_verilog_jet_inputs() {
+    snapshot_set_verilog(Mode::Static, 1, 2);
+    snapshot_set_verilog(Mode::Static, 2, 2);
 }
 
 #[test]
 fn set_verilog_static() {
-    snapshot_set_verilog(Mode::Static, 1);
+    snapshot_set_verilog(Mode::Static, 1, 0);
 }
 
 #[test]
 fn set_verilog_static_particle_reuse() {
-    snapshot_set_verilog(Mode::Static, 2);
+    snapshot_set_verilog(Mode::Static, 2, 0);
 }
 
 /// Every file of the HLS project of the particle-level model `set_3x3`, sum or max pool;
 /// `reuse` ≥ 2 adds the shared-Φ pragmas.
-fn snapshot_set_hls(mode: Mode, pool: PoolKind, reuse: usize) {
+fn snapshot_set_hls(mode: Mode, pool: PoolKind, reuse: usize, jet: usize) {
     use bit2hls::back::hls::{set::render_set, HlsOptions, ProjectMeta};
-    let (fw, x, mask) = set_firmware(mode, pool);
+    let (fw, tb) = set_firmware(mode, pool, jet);
     let meta = ProjectMeta {
-        model: "set_3x3.safetensors".into(),
+        model: format!("{}.safetensors", fw.name),
         tb_source: "snapshot jets".into(),
         calib: None,
     };
-    let files = render_set(&fw, &HlsOptions::default(), reuse, &meta, &x, &mask).unwrap();
+    let files = render_set(&fw, &HlsOptions::default(), reuse, &meta, &tb).unwrap();
     assert_files(&files, |path| {
         // The chain kernels and shared Tcl are snapshotted with the chain projects, the pool
         // kernel with the sum-pooled project.
         let pool_kernel = path.ends_with("nnet_b2h_pool.h");
-        let copy = (is_verbatim_copy(path) && !pool_kernel) || (pool_kernel && reuse > 1);
+        let copy =
+            (is_verbatim_copy(path) && !pool_kernel) || (pool_kernel && (reuse > 1 || jet > 0));
+        let j = if jet > 0 {
+            format!("jet{jet}__")
+        } else {
+            String::new()
+        };
         (!copy).then(|| {
             format!(
-                "set_hls__{}__{mode}__reuse{reuse}__{}",
+                "set_hls__{j}{}__{mode}__reuse{reuse}__{}",
                 pool.as_str(),
                 path.replace('/', "__")
             )
@@ -392,12 +426,17 @@ fn snapshot_set_hls(mode: Mode, pool: PoolKind, reuse: usize) {
 
 #[test]
 fn set_hls_dynamic_sum() {
-    snapshot_set_hls(Mode::Dynamic, PoolKind::Sum, 1);
+    snapshot_set_hls(Mode::Dynamic, PoolKind::Sum, 1, 0);
+}
+
+#[test]
+fn set_hls_jet_inputs() {
+    snapshot_set_hls(Mode::Static, PoolKind::Sum, 1, 2);
 }
 
 #[test]
 fn set_hls_static_max_shared() {
-    snapshot_set_hls(Mode::Static, PoolKind::Max, 2);
+    snapshot_set_hls(Mode::Static, PoolKind::Max, 2, 0);
 }
 
 /// Snapshots every file of `files` under the name `name(path)` gives (`None`: not snapshotted).

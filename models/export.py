@@ -28,6 +28,11 @@ every particle), one {"op": "pool", "kind": "sum" | "max"} (masked), then the la
 (on the pooled vector), in execution order. Tensor names are the PFN's state dict keys
 (`phi.0.weight`, `f.2.bias`, ...). A BatchNorm in `phi` must be `pfn.LastDimBatchNorm` (or its
 `FixedBatchNorm`): a plain nn.BatchNorm1d on [B, N, F] normalizes the particle axis.
+A PFN with G = `n_jet` > 0 per-jet inputs (forward(x, mask, jet [B, G]); f's input is
+cat([pooled, jet], dim=1)) also gets `"jet_features": G` in `particles` and one
+{"op": "jet_concat"} layer right after the pool; with G = 0 neither is written (the document is
+the same as before per-jet inputs existed). `read_arch(path)` reads the document back from a
+written .safetensors.
 
 Also here: `ternary_export()` (I8 codes + weight_beta) and `hf_pack()` (HF bitnet U8 layout),
 used for the format test files in models/seq_random/.
@@ -214,13 +219,17 @@ def architecture_pfn(model, name=None, input_type=None, profile="bithep"):
     layers of `phi` (per particle), the masked `pool`, the layers of `f` (per jet), in the order
     forward() runs them. Raises TypeError for anything the schema cannot express."""
     cls = type(model).__name__
-    for meth in ("forward", "pooled", "per_particle"):
+    for meth in ("forward", "f_input", "pooled", "per_particle"):
         if getattr(type(model), meth) is not getattr(PFN, meth):
             raise TypeError(f"save_for_bit2hls: {cls} overrides PFN.{meth}: only the PFN forward "
                             f"pass (phi per particle, masked pool, f) can be written")
     if model.pool not in ("sum", "max"):
         raise TypeError(f"save_for_bit2hls: {cls}.pool = {model.pool!r}: only 'sum' and 'max' "
                         f"pooling can be written")
+    n_jet = getattr(model, "n_jet", 0)
+    if isinstance(n_jet, bool) or not isinstance(n_jet, int) or n_jet < 0:
+        raise TypeError(f"save_for_bit2hls: {cls}.n_jet = {n_jet!r}: must be an integer >= 0 "
+                        f"(the number of per-jet inputs concatenated after the pool)")
     parts = {}
     for where in ("phi", "f"):
         seq = getattr(model, where)
@@ -250,6 +259,16 @@ def architecture_pfn(model, name=None, input_type=None, profile="bithep"):
     if widths and widths[0][1] != model.n_features:
         raise TypeError(f"save_for_bit2hls: layer {widths[0][0]} takes {widths[0][1]} features, "
                         f"{cls}.n_features is {model.n_features}")
+    if n_jet > 0:
+        # f's input is [pooled (L), jet (G)]: its first width-fixing layer must take L + G
+        phi_out = [(f"phi.{q}", m.out_features) for q, m in model.phi.named_modules()
+                   if isinstance(m, nn.Linear)]
+        f_widths = parts["f"][1]
+        if phi_out and f_widths and f_widths[0][1] != phi_out[-1][1] + n_jet:
+            raise TypeError(f"save_for_bit2hls: layer {f_widths[0][0]} takes {f_widths[0][1]} "
+                            f"inputs, but f's input is the pooled vector ({phi_out[-1][1]}, "
+                            f"from {phi_out[-1][0]}) + {cls}.n_jet = {n_jet} jet features = "
+                            f"{phi_out[-1][1] + n_jet}")
     bits = act_bits_of(model)
     if bits is not None and bits != 8 and profile != "bithep":
         raise TypeError(f"save_for_bit2hls: act_bits {bits} with profile {profile}: this BitLinear "
@@ -263,7 +282,11 @@ def architecture_pfn(model, name=None, input_type=None, profile="bithep"):
     if input_type is not None:
         doc["input_type"] = input_type
     doc["particles"] = {"max": int(model.n_max), "features": int(model.n_features)}
-    doc["layers"] = parts["phi"][0] + [{"op": "pool", "kind": model.pool}] + parts["f"][0]
+    pool = [{"op": "pool", "kind": model.pool}]
+    if n_jet > 0:
+        doc["particles"]["jet_features"] = int(n_jet)
+        pool.append({"op": "jet_concat"})
+    doc["layers"] = parts["phi"][0] + pool + parts["f"][0]
     return doc
 
 
@@ -286,6 +309,17 @@ def save_for_bit2hls(model, path, name=None, input_type=None, profile="bithep", 
             json.dump(doc, f, indent=2)
             f.write("\n")
     return doc
+
+
+def read_arch(path):
+    """The architecture document stored in a .safetensors written by save_for_bit2hls (dict)."""
+    from safetensors import safe_open
+
+    with safe_open(path, "pt") as f:
+        meta = f.metadata() or {}
+    if META_KEY not in meta:
+        raise ValueError(f"{path}: no '{META_KEY}' in the safetensors metadata")
+    return json.loads(meta[META_KEY])
 
 
 # ---- other weight formats (for format tests) --------------------------------------------

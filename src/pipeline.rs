@@ -220,7 +220,7 @@ pub fn set_calibration(
     let Some(path) = &args.calib else {
         return Ok(None);
     };
-    let jets = read_jets(path, set.particles, set.features, false)?;
+    let jets = read_jets(path, set.into(), false)?;
     if !jets.mask.iter().any(|m| *m != 0) {
         return Err(Error::Data {
             path: path.to_path_buf(),
@@ -235,7 +235,7 @@ pub fn set_calibration(
     }
     let p = &set.profile;
     let rule = rule.unwrap_or_else(|| default_calib_rule(p));
-    let cal = calibrate_set(set, &jets.x, &jets.mask).map(|c| c.with_rule(rule, q, p));
+    let cal = calibrate_set(set, &jets.x, &jets.mask, &jets.jet).map(|c| c.with_rule(rule, q, p));
     Ok(Some((cal, jets.notes)))
 }
 

@@ -2,6 +2,7 @@
 //! test benches a project ships when no `--tb-data` is given, and the models `bit2hls bench`
 //! and the calibration runs use. Deterministic: the same seed gives the same bytes everywhere.
 
+use crate::io::particles::{JetShape, Jets};
 use crate::ir::{BitLinear, Layer, LayerKind, Matrix, Model, Profile, ProfileName, WeightSource};
 
 /// SplitMix64.
@@ -77,7 +78,8 @@ pub fn random_mlp(widths: &[usize], seed: u64, bias: bool) -> Model {
 }
 
 /// Test-bench jets of `n` particle slots with `f` features: `count` jets, `x[count·n·f]`,
-/// `mask[count·n]`. The first jets are the adversarial cases of a masked pool, then random
+/// `mask[count·n]` (and per-jet inputs `jet[count·G]`, standard normal, ±`big` in the
+/// saturating jet, 0 in the all-zero jet). The first jets are the adversarial cases of a masked pool, then random
 /// jets of every multiplicity:
 /// - a jet without particles whose padded slots hold junk (masking must ignore it);
 /// - one real particle in each slot in turn (the others junk);
@@ -88,13 +90,8 @@ pub fn random_mlp(widths: &[usize], seed: u64, bias: bool) -> Model {
 /// - every slot real, every feature 0 (a zero absmax).
 ///
 /// Junk and random features are standard normal, scaled by 4 every other jet.
-pub fn adversarial_jets(
-    n: usize,
-    f: usize,
-    count: usize,
-    big: f32,
-    seed: u64,
-) -> (Vec<f32>, Vec<u8>) {
+pub fn adversarial_jets(shape: JetShape, count: usize, big: f32, seed: u64) -> Jets {
+    let (n, f, g) = (shape.particles, shape.features, shape.jet);
     let mut r = Rng(seed);
     let mut x = vec![0f32; count * n * f];
     let mut mask = vec![0u8; count * n];
@@ -140,5 +137,30 @@ pub fn adversarial_jets(
             }
         }
     }
-    (x, mask)
+    let mut jet = vec![0f32; count * g];
+    for (j, v) in jet.chunks_mut(g.max(1)).enumerate() {
+        for (i, e) in v.iter_mut().enumerate() {
+            *e = match j {
+                k if k == n + 2 => {
+                    if i % 2 == 0 {
+                        big
+                    } else {
+                        -big
+                    }
+                }
+                k if k == n + 4 => 0.0,
+                _ => normal(&mut r, j),
+            };
+        }
+    }
+    Jets {
+        x,
+        mask,
+        jet,
+        jets: count,
+        particles: n,
+        features: f,
+        y: None,
+        notes: Vec::new(),
+    }
 }

@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 struct Golden {
     x: Vec<f32>,
     mask: Vec<u8>,
+    /// Per-jet inputs `[jets · G]` (empty for models without).
+    jet: Vec<f32>,
     y: Vec<f32>,
     jets: usize,
 }
@@ -31,18 +33,36 @@ fn read_golden(p: &Path) -> Golden {
     let (xs, x) = read_npz_array(p, "x").unwrap();
     let (_, m) = read_npz_array(p, "mask").unwrap();
     let (_, y) = read_npz_array(p, "y").unwrap();
+    let jet = if bit2hls::io::npy::npz_has(p, "jet").unwrap() {
+        read_npz_array(p, "jet").unwrap().1
+    } else {
+        Vec::new()
+    };
     Golden {
         x,
         mask: m.iter().map(|v| (*v != 0.0) as u8).collect(),
+        jet,
         y,
         jets: xs[0],
+    }
+}
+
+impl Golden {
+    /// Jet `j`'s features, mask and per-jet inputs for model `s`.
+    fn jet<'a>(&'a self, s: &SetModel, j: usize) -> (&'a [f32], &'a [u8], &'a [f32]) {
+        let (nf, n, g) = (s.jet_len(), s.particles, s.jet_features);
+        (
+            &self.x[j * nf..(j + 1) * nf],
+            &self.mask[j * n..(j + 1) * n],
+            &self.jet[j * g..(j + 1) * g],
+        )
     }
 }
 
 /// (model, golden, trained on real jets?)
 fn cases() -> Vec<(PathBuf, PathBuf, bool)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let mut v: Vec<(PathBuf, PathBuf, bool)> = ["pfn_sum", "pfn_max", "pfn_act4"]
+    let mut v: Vec<(PathBuf, PathBuf, bool)> = ["pfn_sum", "pfn_max", "pfn_act4", "pfn_jet"]
         .iter()
         .map(|n| {
             let d = root.join("pfn_random");
@@ -74,13 +94,13 @@ fn set_of(path: &Path) -> SetModel {
 }
 
 /// Whether an activation of the float model on this jet lies on a rounding tie.
-fn tie_jet(s: &SetModel, x: &[f32], m: &[u8]) -> bool {
+fn tie_jet(s: &SetModel, x: &[f32], m: &[u8], jet: &[f32]) -> bool {
     let f = s.features;
     let mut taps = Vec::new();
     for (i, _) in m.iter().enumerate().filter(|(_, v)| **v != 0) {
         float::forward(&s.phi, &x[i * f..(i + 1) * f], Some(&mut taps));
     }
-    float::forward(&s.rho, &set::pool_float(s, x, m), Some(&mut taps));
+    float::forward(&s.rho, &set::rho_input_float(s, x, m, jet), Some(&mut taps));
     taps.iter().any(|t| t.ties > 0 || t.margin < 1e-4)
 }
 
@@ -93,21 +113,18 @@ fn float_reference_matches_pytorch_on_particle_models() {
     for (model, golden, _) in cases() {
         let s = set_of(&model);
         let g = read_golden(&golden);
-        let (nf, o) = (s.jet_len(), s.outputs());
+        let o = s.outputs();
         let (mut ties, mut tie_diffs) = (0, 0);
         for j in 0..g.jets {
-            let (x, m) = (
-                &g.x[j * nf..(j + 1) * nf],
-                &g.mask[j * s.particles..(j + 1) * s.particles],
-            );
-            let y = set::forward(&s, x, m);
+            let (x, m, v) = g.jet(&s, j);
+            let y = set::forward(&s, x, m, v);
             let want = &g.y[j * o..(j + 1) * o];
             let scale = want.iter().fold(1e-6f32, |a, v| a.max(v.abs()));
             let bad = y
                 .iter()
                 .zip(want)
                 .position(|(a, b)| (a - b).abs() > 1e-5 * scale);
-            let tie = tie_jet(&s, x, m);
+            let tie = tie_jet(&s, x, m, v);
             ties += usize::from(tie);
             match bad {
                 None => {}
@@ -140,7 +157,7 @@ fn particle_firmware_runs_in_every_mode() {
     for (model, golden, trained) in cases() {
         let s = set_of(&model);
         let g = read_golden(&golden);
-        let cal = calibrate_set(&s, &g.x, &g.mask);
+        let cal = calibrate_set(&s, &g.x, &g.mask, &g.jet);
         let o = s.outputs();
         for mode in Mode::ALL {
             // 8 fractional bits: with the default 12, the ranges of the 32-particle sum make
@@ -151,19 +168,15 @@ fn particle_firmware_runs_in_every_mode() {
                 ..FwOptions::default()
             };
             let fw = lower_set_for(&s, &args, mode, Some(&cal)).unwrap();
-            let codes = SetEmulator::new(&fw).run_batch(&g.x, &g.mask);
+            let codes = SetEmulator::new(&fw).run_batch(&g.x, &g.mask, &g.jet);
             let reference = set::SetReference::new(&fw);
-            let nf = s.jet_len();
             let mut agree = 0;
             for j in 0..g.jets {
-                let (x, m) = (
-                    &g.x[j * nf..(j + 1) * nf],
-                    &g.mask[j * s.particles..(j + 1) * s.particles],
-                );
+                let (x, m, v) = g.jet(&s, j);
                 let c = &codes[j * o..(j + 1) * o];
                 assert_eq!(
                     c,
-                    &reference.run(x, m)[..],
+                    &reference.run(x, m, v)[..],
                     "{} {mode} jet {j}",
                     model.display()
                 );

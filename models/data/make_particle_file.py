@@ -32,10 +32,15 @@ Writes (np.savez_compressed; feature_names = log_z, dy, dphi, charge, photon):
   * data/test_particles.npz  the test split (split == 2), in qg_features.npz order: row k is the
       same jet as row k of data/test_jets.npz (checked: the rows' index into qg_features.npz,
       standardized with its mean/std, give test_jets.npz's x bit for bit, and the labels match)
-      x float16 [n_test, 32, 5], mask uint8 [n_test, 32], y int64 [n_test], feature_names
+      x float16 [n_test, 32, 5], mask uint8 [n_test, 32], y int64 [n_test], feature_names,
+      jet float32 [n_test, 16] (the per-jet inputs of models with jet features: the jet's
+      standardized qg_features.npz row, add_jet_inputs.jet_inputs, = test_jets.npz's x),
+      jet_names str [16] (qg_features.npz's feature_names)
   * data/calib_particles.npz  the first 2,000 train jets (the first 2,000 rows of
       data/calib_jets.npz, checked the same way), same keys as test_particles.npz, for the
       static-mode calibration (`bit2hls --calib`).
+  (add_jet_inputs.py adds jet / jet_names to existing files without the shards; qg_particles.npz
+  has no jet key: its `index` gives the rows of qg_features.npz, jet_inputs(features, index).)
 
 A model with N = 16 particles takes the first 16 slots (the 16 highest-pT particles; the
 features are relative to the whole jet, so they do not change); no separate 16-particle files.
@@ -52,6 +57,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import make_training_file as mtf  # noqa: E402
+from add_jet_inputs import jet_inputs  # noqa: E402
 from particle_features import FEATURE_NAMES, charge_of, particle_features  # noqa: E402
 
 N_MAX = 32
@@ -253,10 +259,13 @@ def main():
     np.savez_compressed(paths["qg"], x=x16[trval], mask=mask[trval], y=y[trval].astype(np.int8),
                         split=split[trval].astype(np.int8), index=trval.astype(np.int32),
                         feature_names=names, n_const=n_const[trval])
+    # per-jet inputs of models with jet features: the standardized rows of qg_features.npz
+    # (the same function as add_jet_inputs.py; for test rows = test_jets.npz's x, checked above)
+    jet_names = np.asarray(run["feature_names"])
     np.savez_compressed(paths["test"], x=x16[test], mask=mask[test], y=y[test].astype(np.int64),
-                        feature_names=names)
+                        feature_names=names, jet=jet_inputs(run, test), jet_names=jet_names)
     np.savez_compressed(paths["calib"], x=x16[calib], mask=mask[calib], y=y[calib].astype(np.int64),
-                        feature_names=names)
+                        feature_names=names, jet=jet_inputs(run, calib), jet_names=jet_names)
 
     total = 0
     for k, rows in [("qg", trval), ("test", test), ("calib", calib)]:

@@ -6,7 +6,8 @@ tests of schema bit2hls.arch/3.
 
 Writes per model `<name>.safetensors` (float master weights, architecture in the metadata, via
 export.save_for_bit2hls), the sidecar `<name>.json` and `<name>_golden.npz` (keys x, mask, y,
-label, pooled, margin_<j>: see training/pfn.py `golden`). Seeded and deterministic. See README.md.
+label, pooled, margin_<j>, and jet, f_input for the model with per-jet inputs `pfn_jet`: see
+training/pfn.py `golden`). Seeded and deterministic. See README.md.
 """
 import argparse
 import json
@@ -22,7 +23,7 @@ MODELS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(MODELS, "training"))
 sys.path.insert(0, MODELS)
 from bitlinear import BitLinear  # noqa: E402
-from export import save_for_bit2hls  # noqa: E402
+from export import read_arch, save_for_bit2hls  # noqa: E402
 from pfn import PFN, LastDimBatchNorm, golden, summarize  # noqa: E402
 
 N_JETS = 200
@@ -72,6 +73,18 @@ def make_models():
                 "5→16, ReLU, 16→16, ReLU, 16→8, ReLU; masked sum pool; f BitLinear 8→8, ReLU, 8→2; "
                 "all with bias; **4-bit activations** (schema 3 with `profile_params` "
                 "{\"act_bits\": 4})."))
+
+    torch.manual_seed(24)
+    gen = torch.Generator().manual_seed(124)
+    bnf = LastDimBatchNorm(6)
+    random_bn(bnf, gen)
+    m = PFN(6, 3, [BitLinear(3, 5), nn.ReLU(), BitLinear(5, 4), nn.ReLU()],
+            [bnf, BitLinear(6, 5), nn.ReLU(), BitLinear(5, 3)], pool="sum", n_jet=2)
+    out.append(("pfn_jet", 24, m, "N = 6, F = 3, **G = 2 per-jet inputs**; phi BitLinear 3→5, "
+                "ReLU, BitLinear 5→4, ReLU; masked sum pool; **jet_concat** (F's input = [pooled "
+                "(4), jet (2)]); f **BatchNorm first** (`f.0`, eval, random running stats and "
+                "affine) on the 6 concatenated values, BitLinear 6→5, ReLU, BitLinear 5→3; all "
+                "with bias; 8-bit activations."))
     return out
 
 
@@ -94,14 +107,33 @@ def make_inputs(n_max, n_feat, seed, n=N_JETS):
     return x, mask
 
 
-def check_padding(model, x, mask, y, seed):
+def make_jet_inputs(n_jet, seed, n=N_JETS):
+    """Per-jet inputs [n, n_jet] (numpy default_rng(seed + 2000), a stream of its own so that x
+    and mask follow make_inputs exactly): N(0, 1) scaled per feature by 0.5..3 and shifted by
+    -1..1, then large and tiny magnitudes: jet 1 (one particle) = (50, -50), jets 3..12 have
+    feature 0 = +-50 (alternating), jets 13..22 feature 1 uniform in -60..60, jets 23..27 every
+    feature +-50, jets 28..32 scaled by 1e-3."""
+    rng = np.random.default_rng(seed + 2000)
+    scale = rng.uniform(0.5, 3.0, n_jet)
+    shift = rng.uniform(-1.0, 1.0, n_jet)
+    jet = rng.standard_normal((n, n_jet)) * scale + shift
+    jet[1] = [50.0 if k % 2 == 0 else -50.0 for k in range(n_jet)]
+    jet[3:13, 0] = [50.0 if j % 2 else -50.0 for j in range(3, 13)]
+    jet[13:23, 1 % n_jet] = rng.uniform(-60.0, 60.0, 10)
+    jet[23:28] = np.where(rng.integers(0, 2, (5, n_jet)) == 1, 50.0, -50.0)
+    jet[28:33] *= 1e-3
+    return jet.astype(np.float32)
+
+
+def check_padding(model, x, mask, y, seed, jet=None):
     """Padded slots must not matter: fill them with junk and compare the outputs bit for bit."""
     rng = np.random.default_rng(seed + 1000)
     xj = x.copy()
     junk = (rng.standard_normal(x.shape) * 50.0).astype(np.float32)
     xj[mask == 0] = junk[mask == 0]
     with torch.no_grad():
-        yj = model(torch.as_tensor(xj), torch.as_tensor(mask)).numpy()
+        yj = model(torch.as_tensor(xj), torch.as_tensor(mask),
+                   None if jet is None else torch.as_tensor(jet)).numpy()
     assert np.array_equal(yj, y), f"padded slots change the output (max diff {np.abs(yj - y).max()})"
 
 
@@ -113,19 +145,31 @@ def main():
     for name, seed, model, desc in make_models():
         model.eval()
         x, mask = make_inputs(model.n_max, model.n_features, seed)
+        jet = make_jet_inputs(model.n_jet, seed) if model.n_jet else None
         path = os.path.join(a.out, f"{name}.safetensors")
         doc = save_for_bit2hls(model, path, name=name)
-        g = golden(model, x, mask)
-        check_padding(model, x, mask, g["y"], seed)
+        # the document as bit2hls reads it (metadata and sidecar)
+        with open(os.path.splitext(path)[0] + ".json") as fh:
+            assert read_arch(path) == doc == json.load(fh), name
+        ops = [l["op"] for l in doc["layers"]]
+        if model.n_jet:
+            assert doc["particles"]["jet_features"] == model.n_jet, name
+            assert ops.count("jet_concat") == 1 and ops[ops.index("pool") + 1] == "jet_concat", name
+        else:
+            assert "jet_features" not in doc["particles"] and "jet_concat" not in ops, name
+        g = golden(model, x, mask, jet=jet)
+        check_padding(model, x, mask, g["y"], seed, jet)
         # the golden y is one batch; each jet alone gives the same output (per-particle and
         # per-jet scales: no cross-jet coupling)
         with torch.no_grad():
-            for j in (0, 1, 2, len(x) - 1):
-                yj = model(torch.as_tensor(x[j:j + 1]), torch.as_tensor(mask[j:j + 1])).numpy()
+            for j in (0, 1, 2, 3, 23, len(x) - 1):
+                yj = model(torch.as_tensor(x[j:j + 1]), torch.as_tensor(mask[j:j + 1]),
+                           None if jet is None else torch.as_tensor(jet[j:j + 1])).numpy()
                 assert np.allclose(yj, g["y"][j:j + 1], rtol=0, atol=1e-5), (name, j)
         np.savez_compressed(os.path.join(a.out, f"{name}_golden.npz"), **g)
         print(f"{name}: {json.dumps(doc['layers'])}")
-        print(f"  jets {len(x)}, real particles {int(mask.sum())}, y[:2] {g['y'][:2].tolist()}")
+        print(f"  jets {len(x)}, real particles {int(mask.sum())}, y[:2] {g['y'][:2].tolist()}"
+              + (f", jet inputs {model.n_jet} (max |jet| {np.abs(jet).max():g})" if jet is not None else ""))
         for l in summarize(g):
             print(f"  {l}")
 

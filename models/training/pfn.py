@@ -2,6 +2,8 @@
 
     model = PFN(n_max=32, n_features=5, phi=[64, 64, 32], f=[64, 32, 2], pool="sum")
     logits = model(x, mask)          # x float32 [B, N, F], mask [B, N] (1 = real particle)
+    # with G per-jet inputs (n_jet=G; f's first layer takes L + G inputs):
+    logits = model(x, mask, jet)     # jet float32 [B, G]
 
 Forward pass (architecture schema `bit2hls.arch/3`, docs/schema.md):
 
@@ -9,7 +11,12 @@ Forward pass (architecture schema `bit2hls.arch/3`, docs/schema.md):
     pooled = sum_i  mask_i * h_i              "sum": padded slots contribute nothing (not phi(0),
                                               which is non-zero when layers have a bias)
            | max_i over {i: mask_i = 1} h_i   "max": per feature; 0 for a jet without particles
-    out    = f(pooled)                        [B, out]
+    f_in   = pooled                           n_jet = 0
+           | cat([pooled, jet], dim=1)        n_jet = G > 0: [B, L + G], the pooled features
+                                              first, then the G jet features in their order
+                                              (exported as {"op": "jet_concat"} right after the
+                                              pool, and `particles` {"jet_features": G})
+    out    = f(f_in)                          [B, out]
 
 Both pools are masked with torch.where (not a multiplication), so whatever a padded slot holds
 (even inf/NaN junk) cannot reach the output.
@@ -26,7 +33,11 @@ mode its batch statistics use the real particles only (when the PFN passes the m
 per-feature standardization, e.g. with constants from the train split), so the model's input can
 be the raw feature file.
 
-Layers of `f` act on the pooled [B, L] vector (BitLinear: one scale per jet).
+Layers of `f` act on the [B, L + G] vector f_in (BitLinear: one scale per jet, over the whole
+concatenated vector). `PFN.from_sizes(..., f_bn_input=True)` puts a trainable
+LastDimBatchNorm(L + G) in front of f (batch statistics in training, running statistics in
+eval): pooled sums are O(10-100) while standardized jet features are O(1), and f's first
+BitLinear takes one absmax scale over both.
 """
 import numpy as np
 import torch
@@ -105,16 +116,21 @@ def build_stack(sizes, kinds=None, bias=True, act_bits=8, final_relu=False, bn=(
 
 
 class PFN(nn.Module):
-    """Particle Flow Network: out = f(pool_i phi(x_i)), masked pool ("sum" or "max").
+    """Particle Flow Network: out = f(cat([pool_i phi(x_i), jet])), masked pool ("sum" or "max").
 
-    phi, f: lists (or nn.Sequential) of modules; phi acts on [B, N, F], f on [B, L]."""
+    phi, f: lists (or nn.Sequential) of modules; phi acts on [B, N, F], f on [B, L + n_jet].
+    n_jet: number of per-jet inputs concatenated after the pooled vector (0 = none: out =
+    f(pool_i phi(x_i)), forward(x, mask) as before)."""
 
-    def __init__(self, n_max, n_features, phi, f, pool="sum"):
+    def __init__(self, n_max, n_features, phi, f, pool="sum", n_jet=0):
         super().__init__()
         if pool not in ("sum", "max"):
             raise ValueError(f"PFN: pool {pool!r}: must be 'sum' or 'max'")
+        if int(n_jet) != n_jet or n_jet < 0:
+            raise ValueError(f"PFN: n_jet {n_jet!r}: must be an integer >= 0")
         self.n_max = int(n_max)
         self.n_features = int(n_features)
+        self.n_jet = int(n_jet)
         self.pool = pool
         self.phi = phi if isinstance(phi, nn.Sequential) else nn.Sequential(*phi)
         self.f = f if isinstance(f, nn.Sequential) else nn.Sequential(*f)
@@ -127,15 +143,22 @@ class PFN(nn.Module):
     @classmethod
     def from_sizes(cls, n_max, phi_sizes, f_sizes, pool="sum", act_bits=8, bias=True,
                    phi_kinds=None, f_kinds=None, phi_bn=(), f_bn=(), standardize=None,
-                   trainable_standardize=False):
+                   trainable_standardize=False, n_jet=0, f_bn_input=False):
         """phi_sizes [F, h1, ..., L] (ReLU after every phi layer, the last one too), f_sizes
-        [L, ..., out] (ReLU between, none after the last). `standardize` = (mean, std) puts a
-        FixedBatchNorm in front of phi."""
+        [L + n_jet, ..., out] (ReLU between, none after the last; f_sizes[0] must be L + n_jet).
+        `standardize` = (mean, std) puts a FixedBatchNorm in front of phi. `f_bn_input` puts a
+        trainable LastDimBatchNorm(f_sizes[0]) in front of f (the first module of f)."""
+        if f_sizes[0] != phi_sizes[-1] + n_jet:
+            raise ValueError(f"PFN.from_sizes: f_sizes[0] = {f_sizes[0]}, but f's input is the "
+                             f"pooled vector ({phi_sizes[-1]}) + {n_jet} jet features = "
+                             f"{phi_sizes[-1] + n_jet}")
         phi = build_stack(phi_sizes, phi_kinds, bias, act_bits, final_relu=True, bn=phi_bn)
         if standardize is not None:
             phi = [FixedBatchNorm(*standardize, trainable_affine=trainable_standardize)] + phi
         f = build_stack(f_sizes, f_kinds, bias, act_bits, final_relu=False, bn=f_bn)
-        return cls(n_max, phi_sizes[0], phi, f, pool)
+        if f_bn_input:
+            f = [LastDimBatchNorm(f_sizes[0])] + f
+        return cls(n_max, phi_sizes[0], phi, f, pool, n_jet=n_jet)
 
     def per_particle(self, x, mask=None):
         """phi on every slot: [B, N, F] -> [B, N, L]."""
@@ -153,8 +176,25 @@ class PFN(nn.Module):
         mx = torch.where(m, h, neg).amax(dim=1)
         return torch.where(m.any(dim=1), mx, torch.zeros((), dtype=h.dtype))
 
-    def forward(self, x, mask):
-        return self.f(self.pooled(x, mask))
+    def f_input(self, x, mask, jet=None):
+        """f's input: the pooled vector [B, L], followed by `jet` [B, n_jet] when n_jet > 0."""
+        p = self.pooled(x, mask)
+        if self.n_jet == 0:
+            if jet is not None:
+                raise ValueError("PFN: this model has no per-jet inputs (n_jet = 0), but a `jet` "
+                                 "tensor was given")
+            return p
+        if jet is None:
+            raise ValueError(f"PFN: this model takes {self.n_jet} per-jet inputs: call "
+                             f"forward(x, mask, jet) with jet [B, {self.n_jet}]")
+        jet = torch.as_tensor(jet)
+        if tuple(jet.shape) != (p.shape[0], self.n_jet):
+            raise ValueError(f"PFN: jet has shape {list(jet.shape)}, expected "
+                             f"[{p.shape[0]}, {self.n_jet}] ([B, n_jet])")
+        return torch.cat([p, jet.to(dtype=p.dtype, device=p.device)], dim=1)
+
+    def forward(self, x, mask, jet=None):
+        return self.f(self.f_input(x, mask, jet))
 
 
 # ---- golden vectors ------------------------------------------------------------------------
@@ -165,12 +205,14 @@ def linear_layers(model):
 
 
 @torch.no_grad()
-def golden(model, x, mask, label=None):
-    """PyTorch reference of a PFN on jets x [n, N, F], mask [n, N] (one batch, eval, float32).
+def golden(model, x, mask, label=None, jet=None):
+    """PyTorch reference of a PFN on jets x [n, N, F], mask [n, N] (one batch, eval, float32),
+    and jet [n, G] for a model with G = model.n_jet > 0 per-jet inputs.
 
     Returns a dict for np.savez: x float32 [n, N, F], mask uint8 [n, N], y float32 [n, out],
-    label int64 [n] (-1 when None), pooled float32 [n, L] (the pool's output, f's input), and
-    for every BitLinear j (j counts BitLinear and nn.Linear layers, phi first, then f)
+    label int64 [n] (-1 when None), pooled float32 [n, L] (the pool's output; f's input when
+    G = 0), when G > 0 also jet float32 [n, G] and f_input float32 [n, L + G] (f's input: pooled,
+    then jet), and for every BitLinear j (j counts BitLinear and nn.Linear layers, phi first, then f)
     margin_<j> float32 [n]: per jet, the min over the layer's input elements of
     | |frac(x*g)| - 0.5 | (float64 from PyTorch's float32 x and g), over REAL particles only for
     phi layers (padded slots are never evaluated by bit2hls), 0.5 when the jet has none.
@@ -178,6 +220,7 @@ def golden(model, x, mask, label=None):
     model.eval()
     xt = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
     mt = torch.as_tensor(np.ascontiguousarray(mask, dtype=np.uint8))
+    jt = None if jet is None else torch.as_tensor(np.ascontiguousarray(jet, dtype=np.float32))
     layers = linear_layers(model)
     n_phi = sum(1 for m in model.phi if isinstance(m, nn.Linear))
     captured, hooks = {}, []
@@ -189,16 +232,22 @@ def golden(model, x, mask, label=None):
     pooled = {}
     h = model.f[0].register_forward_pre_hook(lambda mod, inp: pooled.__setitem__("p", inp[0].clone()))
     try:
-        y = model(xt, mt)
+        y = model(xt, mt, jt)  # refuses a missing / unexpected / misshapen jet
     finally:
         for hk in hooks + [h]:
             hk.remove()
     n = xt.shape[0]
+    f_in = pooled["p"].numpy().astype(np.float32)  # f's input: [n, L] or [n, L + G]
+    G = model.n_jet
     out = {"x": xt.numpy().astype(np.float32), "mask": mt.numpy().astype(np.uint8),
            "y": y.numpy().astype(np.float32),
            "label": (np.asarray(label, dtype=np.int64) if label is not None
                      else np.full(n, -1, np.int64)),
-           "pooled": pooled["p"].numpy().astype(np.float32)}
+           "pooled": np.ascontiguousarray(f_in[:, :f_in.shape[1] - G])}
+    if G > 0:
+        out["jet"] = jt.numpy().astype(np.float32)
+        out["f_input"] = f_in
+        assert np.array_equal(f_in[:, f_in.shape[1] - G:], out["jet"])
     real = mt.numpy().astype(bool)
     for j, (inp, g) in sorted(captured.items()):
         v = inp.numpy().astype(np.float64) * g.numpy().astype(np.float64)

@@ -9,7 +9,8 @@
 The model is rebuilt from its architecture document (the safetensors metadata, schema
 bit2hls.arch/3) with the same modules training used (training/bitlinear.py BitLinear,
 training/pfn.py LastDimBatchNorm in eval mode, nn.Linear, nn.ReLU, the masked pool of
-training/pfn.py), its tensors loaded by the names the document gives, and run in eval mode,
+training/pfn.py, and the per-jet inputs `jet` of the data file appended after it when the document
+has a `jet_concat`), its tensors loaded by the names the document gives, and run in eval mode,
 float32, no_grad. Writes float32 [jets, outputs]. With --time, prints the jets/s of the forward
 pass on 2 threads (batches of 10,000 jets, median of 5).
 """
@@ -43,6 +44,8 @@ def build(path):
             stages.append(nn.Sequential(*cur))
             cur, pool = [], l["kind"]
             continue
+        if op == "jet_concat":  # f's input = [pooled, jet]: handled in forward()
+            continue
         if op in ("bitlinear", "linear"):
             w = t[l["weight"]]
             m = (BitLinear(w.shape[1], w.shape[0], bias=l.get("bias") is not None, act_bits=bits)
@@ -69,7 +72,7 @@ def build(path):
 
 
 @torch.no_grad()
-def forward(phi, pool, f, x, mask):
+def forward(phi, pool, f, x, mask, jet=None):
     h = phi(x)
     m = mask.bool().unsqueeze(-1)
     if pool == "sum":
@@ -77,6 +80,8 @@ def forward(phi, pool, f, x, mask):
     else:
         p = torch.where(m, h, torch.full_like(h, -torch.inf)).amax(1)
         p = torch.where(mask.bool().any(1, keepdim=True), p, torch.zeros_like(p))
+    if jet is not None:
+        p = torch.cat([p, jet], dim=1)
     return f(p)
 
 
@@ -93,7 +98,14 @@ def main():
     d = np.load(a.data)
     x = torch.as_tensor(d["x"][:, :n].astype(np.float32))
     mask = torch.as_tensor(d["mask"][:, :n].astype(np.uint8))
-    y = torch.cat([forward(phi, pool, f, x[i:i + 10000], mask[i:i + 10000])
+    g = doc["particles"].get("jet_features", 0)
+    jet = None
+    if g:
+        if "jet" not in d.files or d["jet"].shape != (len(x), g):
+            raise SystemExit(f"{a.data}: the model takes {g} per-jet inputs: needs 'jet' [{len(x)}, {g}]")
+        jet = torch.as_tensor(d["jet"].astype(np.float32))
+    part = lambda v, i: None if v is None else v[i:i + 10000]  # noqa: E731
+    y = torch.cat([forward(phi, pool, f, x[i:i + 10000], mask[i:i + 10000], part(jet, i))
                    for i in range(0, len(x), 10000)]).numpy().astype(np.float32)
     np.save(a.out, y)
     print(f"{a.out}: {y.shape[0]} jets x {y.shape[1]} outputs")
@@ -102,7 +114,7 @@ def main():
         for _ in range(5):
             t0 = time.perf_counter()
             for i in range(0, len(x), 10000):
-                forward(phi, pool, f, x[i:i + 10000], mask[i:i + 10000])
+                forward(phi, pool, f, x[i:i + 10000], mask[i:i + 10000], part(jet, i))
             rates.append(len(x) / (time.perf_counter() - t0))
         print(f"PyTorch float forward ({torch.get_num_threads()} threads, batches of 10,000): "
               f"{sorted(rates)[2]:.0f} jets/s (median of 5)")

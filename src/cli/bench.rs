@@ -111,9 +111,9 @@ fn run_set(a: &BenchArgs, model: &std::path::Path, data: &std::path::Path) -> an
             model.display()
         );
     };
-    let jets = crate::io::particles::read_jets(data, set.particles, set.features, false)?;
+    let jets = crate::io::particles::read_jets(data, (&set).into(), false)?;
     anyhow::ensure!(jets.jets > 0, "{}: no jets", data.display());
-    let cal = crate::pass::set::calibrate_set(&set, &jets.x, &jets.mask);
+    let cal = crate::pass::set::calibrate_set(&set, &jets.x, &jets.mask, &jets.jet);
     let fw_args = FwOptions {
         requant: a.requant,
         frac_bits: a.frac_bits,
@@ -129,12 +129,17 @@ fn run_set(a: &BenchArgs, model: &std::path::Path, data: &std::path::Path) -> an
     let mask: Vec<u8> = (0..n)
         .flat_map(|j| jets.mask[(j % jets.jets) * np..][..np].iter().copied())
         .collect();
+    let g = set.jet_features;
+    let jet: Vec<f32> = (0..n)
+        .flat_map(|j| jets.jet[(j % jets.jets) * g..][..g].iter().copied())
+        .collect();
     let real = mask.iter().filter(|m| **m != 0).count() as f64 / n as f64;
-    let _ = emu.run_batch(&x[..nf * n.min(10_000)], &mask[..np * n.min(10_000)]);
+    let w = n.min(10_000);
+    let _ = emu.run_batch(&x[..nf * w], &mask[..np * w], &jet[..g * w]);
     let mut rates = Vec::new();
     for _ in 0..a.reps.max(1) {
         let t = Instant::now();
-        std::hint::black_box(emu.run_batch(&x, &mask));
+        std::hint::black_box(emu.run_batch(&x, &mask, &jet));
         rates.push(n as f64 / t.elapsed().as_secs_f64());
     }
     rates.sort_by(|a, b| a.total_cmp(b));

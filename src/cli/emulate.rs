@@ -196,20 +196,26 @@ fn run_set(a: &EmulateArgs, set: &crate::ir::set::SetModel) -> anyhow::Result<i3
         c
     });
     let fw = crate::pipeline::lower_set_for(set, &fo, a.fw.mode, calib.as_ref())?;
-    let jets = crate::io::particles::read_jets(&a.input, set.particles, set.features, false)?;
+    let jets = crate::io::particles::read_jets(&a.input, set.into(), false)?;
     jets.notes.iter().for_each(|n| eprintln!("note: {n}"));
     let (nf, np, o) = (set.jet_len(), set.particles, set.outputs());
     let out_t = fw.output_type();
     let (descr, bytes): (&str, Vec<u8>) = if a.float {
-        let ys: Vec<f32> = jets
-            .x
-            .par_chunks(nf)
-            .zip(jets.mask.par_chunks(np))
-            .flat_map_iter(|(x, m)| crate::reference::set::forward(set, x, m))
+        let g = set.jet_features;
+        let ys: Vec<f32> = (0..jets.jets)
+            .into_par_iter()
+            .flat_map_iter(|j| {
+                let (x, m, v) = (
+                    &jets.x[j * nf..][..nf],
+                    &jets.mask[j * np..][..np],
+                    &jets.jet[j * g..][..g],
+                );
+                crate::reference::set::forward(set, x, m, v)
+            })
             .collect();
         ("<f4", ys.iter().flat_map(|v| v.to_le_bytes()).collect())
     } else {
-        let codes = SetEmulator::new(&fw).run_batch(&jets.x, &jets.mask);
+        let codes = SetEmulator::new(&fw).run_batch(&jets.x, &jets.mask, &jets.jet);
         if a.raw {
             ("<i8", codes.iter().flat_map(|v| v.to_le_bytes()).collect())
         } else {

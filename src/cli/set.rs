@@ -8,7 +8,7 @@ use crate::back::rtl::{self, RtlOptions};
 use crate::estimate::scaling::{estimate_set, set_scaling};
 use crate::estimate::verdict::{Verdict, VerdictOptions};
 use crate::estimate::{Backend, Estimate};
-use crate::io::particles::read_jets;
+use crate::io::particles::{read_first_jets, Jets};
 use crate::ir::firmware::Mode;
 use crate::ir::set::SetModel;
 use crate::pass::set::SetCalibration;
@@ -43,7 +43,7 @@ pub fn run_compile_set(
         c
     });
     let fw = lower_set_for(set, &a.fw.options(), a.fw.mode, calib.as_ref())?;
-    let (x, mask, tb_source) = tb_jets(a, set)?;
+    let (tb, tb_source) = tb_jets(a, set)?;
     let o = RtlOptions {
         name: a.name.clone(),
         part: part.name.to_string(),
@@ -122,8 +122,7 @@ pub fn run_compile_set(
                 &o,
                 a.particle_reuse,
                 &a.model.model.display().to_string(),
-                &x,
-                &mask,
+                &tb,
                 extra,
             )?
             .0
@@ -134,14 +133,8 @@ pub fn run_compile_set(
                 tb_source: tb_source.clone(),
                 calib: a.fw.calib.as_ref().map(|p| p.display().to_string()),
             };
-            let mut files = hls::set::render_set(
-                &fw,
-                &hls_options(a, part),
-                a.particle_reuse,
-                &meta,
-                &x,
-                &mask,
-            )?;
+            let mut files =
+                hls::set::render_set(&fw, &hls_options(a, part), a.particle_reuse, &meta, &tb)?;
             super::hls::merge_report(&mut files, extra)?;
             files
         }
@@ -190,7 +183,7 @@ pub fn run_compile_set(
         files.len(),
         a.fw.mode,
         this.latency_cycles,
-        mask.len() / set.particles,
+        tb.jets,
         t0.elapsed().as_secs_f64() * 1e3
     );
     Ok(super::validate::reference_exit_code(
@@ -254,28 +247,21 @@ fn mode_entries(
 
 /// Test-bench jets: `--tb-input` (a particle .npz), else the calibration file's jets, else
 /// [`crate::synthetic::adversarial_jets`].
-fn tb_jets(a: &CompileArgs, set: &SetModel) -> anyhow::Result<(Vec<f32>, Vec<u8>, String)> {
+fn tb_jets(a: &CompileArgs, set: &SetModel) -> anyhow::Result<(Jets, String)> {
     let n = a.tb_samples;
     anyhow::ensure!(n > 0, "--tb-samples must be at least 1");
-    let (nf, np) = (set.jet_len(), set.particles);
+    let np = set.particles;
     if let Some(p) = a.tb_input.as_ref().or(a.fw.calib.as_ref()) {
-        let j = read_jets(p, set.particles, set.features, false)?;
-        j.notes.iter().for_each(|n| eprintln!("note: {n}"));
-        let k = j.jets.min(n);
-        anyhow::ensure!(k > 0, "{}: no jets", p.display());
-        return Ok((
-            j.x[..k * nf].to_vec(),
-            j.mask[..k * np].to_vec(),
-            format!("{} ({k} jets)", p.display()),
-        ));
+        let j = read_first_jets(p, set.into(), Some(n))?;
+        let k = j.jets;
+        return Ok((j, format!("{} ({k} jets)", p.display())));
     }
-    let (x, mask) = crate::synthetic::adversarial_jets(np, set.features, n, 1.0e4, TB_SEED);
+    let jets = crate::synthetic::adversarial_jets(set.into(), n, 1.0e4, TB_SEED);
     Ok((
-        x,
-        mask,
+        jets,
         format!(
             "adversarial jets (empty, one particle per slot, identical particles, saturating \
-             ±1e4 features, non-contiguous mask), then random jets of 0..{np} particles, \
+             ±1e4 features and jet inputs, non-contiguous mask), then random jets of 0..{np} particles, \
              seed {TB_SEED:#x} ({n} jets)"
         ),
     ))

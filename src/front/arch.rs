@@ -44,6 +44,9 @@ pub struct ParticlesDoc {
     pub max: usize,
     /// Features per particle `F`.
     pub features: usize,
+    /// Per-jet inputs `G` concatenated after the pool (a `jet_concat` layer); 0 = none.
+    #[serde(default)]
+    pub jet_features: usize,
 }
 
 /// `profile_params` of a version-2 document: overrides of the named profile's parameters.
@@ -150,6 +153,10 @@ pub enum ArchLayer {
     Pool {
         kind: crate::ir::set::PoolKind,
     },
+    /// `[pooled, jet]`: the pool's output followed by the `particles.jet_features` per-jet
+    /// inputs (version 3; right after the pool).
+    #[serde(rename = "jet_concat")]
+    JetConcat {},
 }
 
 /// An activation op bit2hls knows by name but does not compile (docs/schema.md).
@@ -282,13 +289,25 @@ fn check_particles(doc: &ArchDoc) -> std::result::Result<(), String> {
         .filter(|(_, l)| matches!(l, ArchLayer::Pool { .. }))
         .map(|(i, _)| i)
         .collect();
+    let concats: Vec<usize> = doc
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l, ArchLayer::JetConcat {}))
+        .map(|(i, _)| i)
+        .collect();
     let Some(p) = &doc.particles else {
-        return match pools.first() {
-            Some(i) => Err(format!(
-                "layer {i} is a 'pool', which needs a particle-level model: add \
-                 \"particles\": {{\"max\": N, \"features\": F}} (schema '{SCHEMA_V3}')"
+        return match (pools.first(), concats.first()) {
+            (Some(i), _) | (None, Some(i)) => Err(format!(
+                "layer {i} is a '{}', which needs a particle-level model: add \
+                 \"particles\": {{\"max\": N, \"features\": F}} (schema '{SCHEMA_V3}')",
+                if pools.first() == Some(i) {
+                    "pool"
+                } else {
+                    "jet_concat"
+                }
             )),
-            None => Ok(()),
+            (None, None) => Ok(()),
         };
     };
     if doc.schema != SCHEMA_V3 {
@@ -306,8 +325,10 @@ fn check_particles(doc: &ArchDoc) -> std::result::Result<(), String> {
     if doc.inputs.is_some() {
         return Err("'inputs' is for chains; a particle model gives 'particles.features'".into());
     }
+    check_concat(p, &pools, &concats)?;
+    let after = usize::from(p.jet_features > 0);
     match pools.as_slice() {
-        [i] if *i > 0 && *i + 1 < doc.layers.len() => Ok(()),
+        [i] if *i > 0 && *i + 1 + after < doc.layers.len() => Ok(()),
         [i] => Err(format!(
             "the 'pool' (layer {i}) needs layers before it (applied to every particle) and \
              after it (applied to the pooled jet)"
@@ -319,6 +340,35 @@ fn check_particles(doc: &ArchDoc) -> std::result::Result<(), String> {
         ),
         more => Err(format!(
             "{} 'pool' layers (at {more:?}): bit2hls compiles one pool per model",
+            more.len()
+        )),
+    }
+}
+
+/// `particles.jet_features` G > 0 needs exactly one `jet_concat` layer right after the pool;
+/// G = 0 allows none.
+fn check_concat(
+    p: &ParticlesDoc,
+    pools: &[usize],
+    concats: &[usize],
+) -> std::result::Result<(), String> {
+    match (p.jet_features, concats) {
+        (0, []) => Ok(()),
+        (0, [i, ..]) => Err(format!(
+            "layer {i} is a 'jet_concat' but 'particles' has no \"jet_features\": give the \
+             number of per-jet inputs G, or remove the layer"
+        )),
+        (g, []) => Err(format!(
+            "'particles' has jet_features {g} but no layer is a {{\"op\": \"jet_concat\"}}: \
+             put one right after the pool"
+        )),
+        (_, [c]) if pools.len() == 1 && *c == pools[0] + 1 => Ok(()),
+        (_, [c]) => Err(format!(
+            "the 'jet_concat' (layer {c}) must come right after the pool (layer {:?})",
+            pools.first()
+        )),
+        (_, more) => Err(format!(
+            "{} 'jet_concat' layers (at {more:?}): bit2hls compiles one, right after the pool",
             more.len()
         )),
     }

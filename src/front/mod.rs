@@ -323,10 +323,13 @@ pub fn load_net_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result
                 layers: phi,
                 input_type,
             };
+            // check_particles proved a jet_concat follows the pool exactly when G > 0.
+            let g = p.jet_features;
+            let first = at + 1 + usize::from(g > 0);
             let (rho, rho_in) = chain(
-                &doc_layers[at + 1..],
-                at + 1,
-                Some(phi.outputs()),
+                &doc_layers[first..],
+                first,
+                Some(phi.outputs() + g),
                 &mut notes,
             )?;
             let rho = Model {
@@ -343,6 +346,7 @@ pub fn load_net_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result
                 features: p.features,
                 phi,
                 pool: kind,
+                jet_features: g,
                 rho,
                 input_type,
             })
@@ -467,11 +471,11 @@ fn build_layer(
             name: format!("relu{index}"),
             kind: LayerKind::Relu,
         },
-        ArchLayer::Pool { .. } => {
+        ArchLayer::Pool { .. } | ArchLayer::JetConcat {} => {
             return Err(Error::layer(
                 "pool",
                 index,
-                "a pool inside a chain (the document's particle check places it)",
+                "a pool or jet_concat inside a chain (the document's particle check places it)",
             ))
         }
         ArchLayer::Linear { name, weight, bias } => {

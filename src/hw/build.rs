@@ -66,10 +66,13 @@ pub fn build_with(
 /// instead, in the offset domain of [`max_offset`] when `Φ`'s outputs can be negative: every
 /// real particle is then ≥ 1 and a gated-off one 0, so the tree's result is 0 exactly for a
 /// jet without particles, which the final [`Op::Select`] (enable = any mask bit) keeps at 0,
-/// and otherwise the largest real value plus the offset, which is subtracted.
+/// and otherwise the largest real value plus the offset, which is subtracted. Per-jet inputs
+/// are ports `x_<N·F + N + i>` (the input type), concatenated after the pooled vector
+/// ([`concat_jet`]).
 pub fn build_set(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) -> Netlist {
     let mut nl = Netlist::default();
     let (mut pooled, mask) = group_sums(&mut nl, fw, fw.pool.n, adders, graphs);
+    let first_jet = fw.pool.n * (fw.features() + 1);
     if (0..fw.phi.n_out).any(|k| max_offset(fw, k).is_some()) {
         let any = max_tree(&mut nl, &mask);
         for (k, v) in pooled.iter_mut().enumerate() {
@@ -80,6 +83,7 @@ pub fn build_set(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) ->
         }
     }
     let pool_layer = fw.phi.layers.len();
+    let pooled = concat_jet(&mut nl, fw, pooled, first_jet);
     let y = chain(
         &mut nl,
         &fw.rho,
@@ -120,14 +124,15 @@ pub fn build_group(
     nl
 }
 
-/// `F` on pooled inputs of the pool's type (inputs `x_<k>`), the second core of a design that
-/// shares `Φ` over the particle axis. Its stages are numbered from `|Φ| + 1`, as in
-/// [`build_set`].
+/// `F` on pooled inputs of the pool's type (inputs `x_<k>`, then the per-jet inputs
+/// `x_<L + i>`, [`concat_jet`]), the second core of a design that shares `Φ` over the
+/// particle axis. Its stages are numbered from `|Φ| + 1`, as in [`build_set`].
 pub fn build_rho(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) -> Netlist {
     let mut nl = Netlist::default();
     nl.cur_class = Some(Class::Io);
     let iv = fw.pool.out_type.interval();
     let x: Vec<Sig> = (0..fw.phi.n_out).map(|k| nl.input(k, iv)).collect();
+    let x = concat_jet(&mut nl, fw, x, fw.phi.n_out);
     let y = chain(
         &mut nl,
         &fw.rho,
@@ -142,6 +147,22 @@ pub fn build_rho(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) ->
     nl.out_width = out.width;
     nl.out_signed = out.signed;
     nl
+}
+
+/// `F`'s input: the pooled signals, then the per-jet inputs (ports `x_<first + i>`, the
+/// input type), both shifted left into the concatenation's type
+/// ([`crate::ir::set::JetConcatFw`]); the pooled signals unchanged without jet inputs.
+fn concat_jet(nl: &mut Netlist, fw: &SetFirmware, pooled: Vec<Sig>, first: usize) -> Vec<Sig> {
+    let Some(j) = &fw.jet else {
+        return pooled;
+    };
+    nl.cur_class = Some(Class::Io);
+    let iv = j.in_type.interval();
+    let jet: Vec<Sig> = (0..j.n).map(|i| nl.input(first + i, iv)).collect();
+    let (ps, js) = (j.pool_shift() as i32, j.jet_shift() as i32);
+    let mut out: Vec<Sig> = pooled.into_iter().map(|s| nl.shift_round(s, -ps)).collect();
+    out.extend(jet.into_iter().map(|s| nl.shift_round(s, -js)));
+    out
 }
 
 /// Inputs of `g` particles and their masks, `Φ` per particle, and per feature the sum (or max,

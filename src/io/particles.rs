@@ -1,18 +1,31 @@
 //! Particle-level data sets: `.npz` with `x` `[jets, N, F]` (float16/32/64, zero-padded,
 //! particle-major), `mask` `[jets, N]` (uint8 / bool / integer-valued floats; non-zero = real
-//! particle) and optional integer labels `y` — what models/data/particle_features.py writes.
+//! particle), for a model with per-jet inputs `jet` `[jets, G]` (float), and optional integer
+//! labels `y` — what models/data/particle_features.py writes.
 
 use super::npy::{npz_has, read_npz_array};
 use super::npz::read_labels;
 use crate::error::{Error, Result};
 use std::path::Path;
 
+/// What a model reads per jet: `particles` slots of `features` features and `jet` per-jet
+/// inputs (0 = none); `From` a model or firmware in [`crate::reference::set`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JetShape {
+    pub particles: usize,
+    pub features: usize,
+    pub jet: usize,
+}
+
 /// Jets of a particle-level data set, in memory.
+#[derive(Clone, Debug)]
 pub struct Jets {
     /// `[jets · particles · features]`.
     pub x: Vec<f32>,
     /// `[jets · particles]`, 1 = real particle.
     pub mask: Vec<u8>,
+    /// `[jets · G]` per-jet inputs (empty when the model has none).
+    pub jet: Vec<f32>,
     pub jets: usize,
     pub particles: usize,
     pub features: usize,
@@ -31,8 +44,14 @@ fn err(path: &Path, d: impl Into<String>) -> Error {
 /// Reads `path` for a model with `particles` slots of `features` features. A file with more
 /// slots is read with its first `particles` slots (the leading particles of a pT-ordered file,
 /// what a model trained on them reads), a file with fewer with empty slots added; both are
-/// said in [`Jets::notes`]. With `labels`, integer labels `y` are read if present.
-pub fn read_jets(path: &Path, particles: usize, features: usize, labels: bool) -> Result<Jets> {
+/// said in [`Jets::notes`]. A model with per-jet inputs reads them from `jet` `[jets, G]`.
+/// With `labels`, integer labels `y` are read if present.
+pub fn read_jets(path: &Path, shape: JetShape, labels: bool) -> Result<Jets> {
+    let JetShape {
+        particles,
+        features,
+        ..
+    } = shape;
     let (xs, x) = read_npz_array(path, "x")?;
     let [jets, n, f] = xs[..] else {
         return Err(err(
@@ -94,6 +113,7 @@ pub fn read_jets(path: &Path, particles: usize, features: usize, labels: bool) -
         ));
     }
     let (x, mask) = pad(&x, &m, jets, n, particles, features);
+    let jet = read_jet_inputs(path, jets, shape.jet)?;
     let y = if labels { read_labels(path)? } else { None };
     if let Some(y) = &y {
         if y.len() != jets {
@@ -106,6 +126,7 @@ pub fn read_jets(path: &Path, particles: usize, features: usize, labels: bool) -
     Ok(Jets {
         x,
         mask,
+        jet,
         jets,
         particles,
         features,
@@ -114,24 +135,55 @@ pub fn read_jets(path: &Path, particles: usize, features: usize, labels: bool) -
     })
 }
 
-/// The first `samples` (all if `None`) jets of `path` as [`read_jets`] reads them, `x` and
-/// `mask` only; the reader's notes are printed. A file without jets is refused.
-pub fn read_first_jets(
-    path: &Path,
-    particles: usize,
-    features: usize,
-    samples: Option<usize>,
-) -> Result<(Vec<f32>, Vec<u8>)> {
-    let j = read_jets(path, particles, features, false)?;
+/// `jet` `[jets, g]` of `path` (finite floats); empty when `g` is 0.
+fn read_jet_inputs(path: &Path, jets: usize, g: usize) -> Result<Vec<f32>> {
+    if g == 0 {
+        return Ok(Vec::new());
+    }
+    if !npz_has(path, "jet")? {
+        return Err(err(
+            path,
+            format!(
+                "no array 'jet' [jets, {g}]: the model concatenates {g} per-jet inputs after \
+                 the pool (models/data/particle_features.py --jet-features writes them)"
+            ),
+        ));
+    }
+    let (js, v) = read_npz_array(path, "jet")?;
+    if js[..] != [jets, g] {
+        return Err(err(
+            path,
+            format!("'jet' has shape {js:?}, the model takes [{jets}, {g}] (jets, jet inputs)"),
+        ));
+    }
+    if let Some(i) = v.iter().position(|v| !v.is_finite()) {
+        return Err(err(
+            path,
+            format!(
+                "jet[{}][{}] is {} (inputs must be finite)",
+                i / g,
+                i % g,
+                v[i]
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+/// The first `samples` (all if `None`) jets of `path` as [`read_jets`] reads them, without
+/// labels; the reader's notes are printed. A file without jets is refused.
+pub fn read_first_jets(path: &Path, shape: JetShape, samples: Option<usize>) -> Result<Jets> {
+    let mut j = read_jets(path, shape, false)?;
     j.notes.iter().for_each(|n| eprintln!("note: {n}"));
     let k = samples.unwrap_or(j.jets).min(j.jets);
     if k == 0 {
         return Err(err(path, "no jets"));
     }
-    Ok((
-        j.x[..k * particles * features].to_vec(),
-        j.mask[..k * particles].to_vec(),
-    ))
+    j.x.truncate(k * shape.particles * shape.features);
+    j.mask.truncate(k * shape.particles);
+    j.jet.truncate(k * shape.jet);
+    j.jets = k;
+    Ok(j)
 }
 
 /// `n` slots per jet → `particles` slots (the first ones kept, extra ones empty).

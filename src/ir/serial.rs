@@ -9,7 +9,7 @@ use crate::ir::firmware::{
     Mode, Quantizer, TernaryFw,
 };
 use crate::ir::fixed::{FixedType, Interval};
-use crate::ir::set::{PoolFw, PoolKind, SetFirmware};
+use crate::ir::set::{JetConcatFw, PoolFw, PoolKind, SetFirmware};
 use crate::ir::validate::validate;
 use crate::ir::{Matrix, Profile, ProfileName};
 use serde::{Deserialize, Serialize};
@@ -580,14 +580,19 @@ const SET_FORMAT: &str = "bit2hls-set-firmware";
 pub const SET_VERSION: u32 = 1;
 
 /// A particle-level firmware: both chains as [`to_json`] writes them, the pool by kind and
-/// size (its types are recomputed from `Φ` on reading, never trusted from the file).
+/// size, the per-jet inputs by count (the pool's and the concatenation's types are recomputed
+/// from `Φ` on reading, never trusted from the file).
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SetDump {
     format: String,
     version: u32,
     name: String,
     pool: PoolKind,
     particles: usize,
+    /// Per-jet inputs concatenated after the pool (absent = 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    jet_features: usize,
     phi: FirmwareDump,
     rho: FirmwareDump,
 }
@@ -600,6 +605,7 @@ pub fn to_json_set(fw: &SetFirmware) -> String {
         name: fw.name.clone(),
         pool: fw.pool.kind,
         particles: fw.pool.n,
+        jet_features: fw.jet_features(),
         phi: dump(&fw.phi),
         rho: dump(&fw.rho),
     };
@@ -644,21 +650,38 @@ pub fn from_json_any(text: &str, path: &Path) -> Result<AnyFirmware> {
     let phi = undump(d.phi, path, "phi: ")?;
     let rho = undump(d.rho, path, "rho: ")?;
     let pool = PoolFw::new(d.pool, d.particles, &phi).map_err(bad)?;
-    if rho.n_in != phi.n_out || rho.input_type() != pool.out_type {
+    let jet = match d.jet_features {
+        0 => None,
+        g if g > 4096 => return Err(bad(format!("jet_features {g} (expected 0..=4096)"))),
+        g => Some(JetConcatFw::new(g, phi.input_type(), &pool).map_err(bad)?),
+    };
+    let (n, t) = match &jet {
+        None => (phi.n_out, pool.out_type),
+        Some(j) => (phi.n_out + j.n, j.out_type),
+    };
+    if rho.n_in != n || rho.input_type() != t {
         return Err(bad(format!(
-            "rho reads {} values of {}, the pool gives {} of {}",
+            "rho reads {} values of {}, the pool{} gives {n} of {t}",
             rho.n_in,
             rho.input_type(),
-            phi.n_out,
-            pool.out_type
+            if jet.is_some() {
+                " and the jet inputs"
+            } else {
+                ""
+            }
         )));
     }
     Ok(AnyFirmware::Set(SetFirmware {
         name: d.name,
         phi,
         pool,
+        jet,
         rho,
     }))
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 #[cfg(test)]
@@ -745,9 +768,10 @@ mod tests {
         }
     }
 
-    fn set_fw() -> SetFirmware {
+    /// A random particle-level firmware with `g` per-jet inputs.
+    fn set_fw(g: usize) -> SetFirmware {
         let phi = crate::testutil::random_mlp(&[3, 4, 2], 31, true);
-        let rho = crate::testutil::random_mlp(&[2, 3, 2], 32, true);
+        let rho = crate::testutil::random_mlp(&[2 + g, 3, 2], 32, true);
         let set = crate::ir::set::SetModel {
             name: "s".into(),
             profile: phi.profile.clone(),
@@ -755,6 +779,7 @@ mod tests {
             features: 3,
             phi,
             pool: PoolKind::Sum,
+            jet_features: g,
             rho,
             input_type: None,
         };
@@ -768,13 +793,18 @@ mod tests {
 
     #[test]
     fn set_firmware_round_trips() {
-        let fw = set_fw();
-        let text = to_json_set(&fw);
-        let Ok(AnyFirmware::Set(back)) = from_json_any(&text, Path::new("f.json")) else {
-            panic!("not read back as a particle-level firmware");
-        };
-        assert_eq!(back, fw);
-        assert_eq!(to_json_set(&back), text);
+        for g in [0, 2] {
+            let fw = set_fw(g);
+            assert_eq!(fw.jet_features(), g);
+            let text = to_json_set(&fw);
+            assert_eq!(text.contains("jet_features"), g > 0);
+            let Ok(AnyFirmware::Set(back)) = from_json_any(&text, Path::new("f.json")) else {
+                panic!("not read back as a particle-level firmware");
+            };
+            assert_eq!(back, fw);
+            assert_eq!(to_json_set(&back), text);
+        }
+        let fw = set_fw(0);
         // A chain's firmware.json still reads as a chain.
         let chain = to_json(&fw.phi);
         assert!(matches!(
@@ -787,8 +817,26 @@ mod tests {
     /// pool is recomputed from Φ, so a changed particle count cannot go unnoticed.
     #[test]
     fn edited_set_files_are_refused() {
-        let text = to_json_set(&set_fw());
         type Edit = fn(&mut serde_json::Value);
+        let with_jet = to_json_set(&set_fw(2));
+        let jet_edits: [(&str, Edit); 3] = [
+            ("the pool and the jet inputs gives 5 of", |v| {
+                v["jet_features"] = 3.into()
+            }),
+            ("rho reads 4 values of", |v| {
+                v.as_object_mut().unwrap().remove("jet_features");
+            }),
+            ("unknown field", |v| v["jet_type"] = 1.into()),
+        ];
+        for (want, edit) in jet_edits {
+            let mut v: serde_json::Value = serde_json::from_str(&with_jet).unwrap();
+            edit(&mut v);
+            let e = from_json_any(&v.to_string(), Path::new("p/firmware.json"))
+                .err()
+                .expect("an edited file must be refused");
+            assert!(e.to_string().contains(want), "{e}\nexpected: {want}");
+        }
+        let text = to_json_set(&set_fw(0));
         let edits: [(&str, Edit); 4] = [
             ("rho reads 2 values of", |v| v["particles"] = 4000.into()),
             ("particles 0 (expected 1..=4096)", |v| {

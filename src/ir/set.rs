@@ -5,7 +5,8 @@
 //! shared weights — a BitLinear on `[B, N, F]` takes its absmax over the last axis, so every
 //! particle has its own activation scale, exactly as PyTorch does. The pool is *masked*: padded
 //! particles contribute nothing (not `Φ(0)`, which is non-zero when a layer has a bias).
-//! `F` is a chain on the pooled per-jet vector. Both chains are ordinary [`Model`]s, so every
+//! `F` is a chain on the pooled per-jet vector, optionally concatenated with `G` per-jet inputs
+//! (`F([pool_i Φ(x_i), jet])`, e.g. jet observables). Both chains are ordinary [`Model`]s, so every
 //! pass that works on a chain works on each of them; a plain MLP is the case without `Φ`
 //! (docs/particles.md).
 
@@ -58,7 +59,10 @@ pub struct SetModel {
     /// The per-particle chain (`inputs` = `features`).
     pub phi: Model,
     pub pool: PoolKind,
-    /// The per-jet chain on the pooled vector (`inputs` = `phi`'s outputs).
+    /// Per-jet inputs `G` concatenated after the pooled vector (0 = none): `F`'s input is
+    /// `[pooled (Φ's outputs), jet (G)]`, in that order.
+    pub jet_features: usize,
+    /// The per-jet chain on the pooled vector (`inputs` = `phi`'s outputs + `jet_features`).
     pub rho: Model,
     /// Input type requested by the architecture document, if any.
     pub input_type: Option<FixedType>,
@@ -71,6 +75,10 @@ impl SetModel {
     /// Floats per jet of the input `x`.
     pub fn jet_len(&self) -> usize {
         self.particles * self.features
+    }
+    /// `F`'s input width: `Φ`'s outputs and the per-jet inputs.
+    pub fn rho_inputs(&self) -> usize {
+        self.phi.outputs() + self.jet_features
     }
 }
 
@@ -145,13 +153,68 @@ impl PoolFw {
     }
 }
 
-/// The lowered particle-level model: `rho(pool(phi(x_i)))` in integers.
+/// The lowered concatenation `[pooled, jet]` of the pool's output with `n` per-jet inputs.
+///
+/// The jet inputs are quantized with the model's input type (the particle features' type,
+/// [`JetConcatFw::in_type`]); both parts are then aligned to one type with the larger number
+/// of fractional bits (a left shift of the codes, exact), which is `F`'s input type.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JetConcatFw {
+    /// Per-jet inputs `G`.
+    pub n: usize,
+    /// Their type: `Φ`'s input type.
+    pub in_type: FixedType,
+    /// The pool's output type.
+    pub pool_type: FixedType,
+    /// The concatenation's type: `frac` = the larger of both, covering both ranges.
+    pub out_type: FixedType,
+}
+
+impl JetConcatFw {
+    /// The concatenation of `pool` with `n` jet inputs of type `in_type`. `Err` names the
+    /// width when it exceeds [`MAX_WIDTH`].
+    pub fn new(n: usize, in_type: FixedType, pool: &PoolFw) -> Result<JetConcatFw, String> {
+        let pool_type = pool.out_type;
+        let frac = in_type.frac.max(pool_type.frac);
+        let shift = |t: FixedType, iv: Interval| {
+            let k = 1i128 << (frac - t.frac);
+            Interval::new(iv.lo * k, iv.hi * k)
+        };
+        let all = shift(in_type, in_type.interval()).union(shift(pool_type, pool_type.interval()));
+        let out_type = FixedType::fitting(all, frac);
+        if out_type.width > MAX_WIDTH {
+            return Err(format!(
+                "concatenating the pool ({pool_type}) with the jet inputs ({in_type}) needs {} \
+                 bits; at most {MAX_WIDTH} are supported: lower --frac-bits",
+                out_type.width
+            ));
+        }
+        Ok(JetConcatFw {
+            n,
+            in_type,
+            pool_type,
+            out_type,
+        })
+    }
+    /// Left shift of a pooled code into [`Self::out_type`].
+    pub fn pool_shift(&self) -> u32 {
+        (self.out_type.frac - self.pool_type.frac) as u32
+    }
+    /// Left shift of a jet-input code into [`Self::out_type`].
+    pub fn jet_shift(&self) -> u32 {
+        (self.out_type.frac - self.in_type.frac) as u32
+    }
+}
+
+/// The lowered particle-level model: `rho([pool(phi(x_i)), jet])` in integers.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SetFirmware {
     pub name: String,
     pub phi: Firmware,
     pub pool: PoolFw,
-    /// Its input type is `pool.out_type`.
+    /// The per-jet inputs after the pool, if the model has any.
+    pub jet: Option<JetConcatFw>,
+    /// Its input type is [`SetFirmware::rho_input_type`].
     pub rho: Firmware,
 }
 
@@ -165,6 +228,14 @@ impl SetFirmware {
     /// Features per particle.
     pub fn features(&self) -> usize {
         self.phi.n_in
+    }
+    /// Per-jet inputs `G` (0 = none).
+    pub fn jet_features(&self) -> usize {
+        self.jet.as_ref().map_or(0, |j| j.n)
+    }
+    /// `F`'s input type: the concatenation's, or the pool's.
+    pub fn rho_input_type(&self) -> FixedType {
+        self.jet.as_ref().map_or(self.pool.out_type, |j| j.out_type)
     }
 }
 

@@ -6,8 +6,8 @@ use super::calibrate::{calibrate, Calibration};
 use super::lower::lower;
 use crate::error::{Error, Result};
 use crate::ir::firmware::LowerOptions;
-use crate::ir::set::{PoolFw, SetFirmware, SetModel};
-use crate::reference::set::pool_float;
+use crate::ir::set::{JetConcatFw, PoolFw, SetFirmware, SetModel};
+use crate::reference::set::rho_input_float;
 use rayon::prelude::*;
 
 /// Calibration statistics of both chains: `phi` over every real particle, `rho` over the
@@ -33,19 +33,27 @@ impl SetCalibration {
     }
 }
 
-/// Statistics of the jets `x[n·N·F]`, `mask[n·N]`.
-pub fn calibrate_set(set: &SetModel, x: &[f32], mask: &[u8]) -> SetCalibration {
-    let (nf, f) = (set.jet_len(), set.features);
+/// Statistics of the jets `x[n·N·F]`, `mask[n·N]`, per-jet inputs `jet[n·G]` (empty when the
+/// model has none).
+pub fn calibrate_set(set: &SetModel, x: &[f32], mask: &[u8], jet: &[f32]) -> SetCalibration {
+    let (nf, f, g) = (set.jet_len(), set.features, set.jet_features);
     let rows: Vec<f32> = x
         .chunks(f)
         .zip(mask)
         .filter(|(_, m)| **m != 0)
         .flat_map(|(p, _)| p.iter().copied())
         .collect();
-    let pooled: Vec<f32> = x
-        .par_chunks(nf)
-        .zip(mask.par_chunks(set.particles))
-        .flat_map_iter(|(xj, mj)| pool_float(set, xj, mj))
+    let jets = mask.len() / set.particles.max(1);
+    let pooled: Vec<f32> = (0..jets)
+        .into_par_iter()
+        .flat_map_iter(|j| {
+            rho_input_float(
+                set,
+                &x[j * nf..(j + 1) * nf],
+                &mask[j * set.particles..(j + 1) * set.particles],
+                &jet[j * g..(j + 1) * g],
+            )
+        })
         .collect();
     SetCalibration {
         phi: calibrate(&set.phi, &rows),
@@ -71,14 +79,23 @@ pub fn lower_set(
     }
     let phi = lower(&set.phi, opts, calib.map(|c| &c.phi))?;
     let pool = lower_pool(set, &phi)?;
+    let mut origin = format!(
+        "{} pool of {} particles of Φ's output {}",
+        set.pool.as_str(),
+        set.particles,
+        phi.output_type()
+    );
+    let jet = match set.jet_features {
+        0 => None,
+        g => {
+            let j = JetConcatFw::new(g, phi.input_type(), &pool).map_err(Error::Usage)?;
+            origin = format!("{origin}, concatenated with {g} jet inputs {}", j.in_type);
+            Some(j)
+        }
+    };
     let rho_opts = LowerOptions {
-        input_type: pool.out_type,
-        input_type_origin: format!(
-            "{} pool of {} particles of Φ's output {}",
-            set.pool.as_str(),
-            set.particles,
-            phi.output_type()
-        ),
+        input_type: jet.as_ref().map_or(pool.out_type, |j| j.out_type),
+        input_type_origin: origin,
         ..opts.clone()
     };
     let rho = lower(&set.rho, &rho_opts, calib.map(|c| &c.rho))?;
@@ -86,6 +103,7 @@ pub fn lower_set(
         name: set.name.clone(),
         phi,
         pool,
+        jet,
         rho,
     })
 }

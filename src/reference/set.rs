@@ -4,15 +4,44 @@
 //! One jet is `x[N·F]` (particle-major) and `mask[N]` (non-zero = real particle).
 
 use super::{fixed, float};
-use crate::ir::set::{PoolFw, PoolKind, SetFirmware, SetModel};
+use crate::io::particles::JetShape;
+use crate::ir::fixed::quantize_f64;
+use crate::ir::set::{JetConcatFw, PoolFw, PoolKind, SetFirmware, SetModel};
+
+impl From<&SetModel> for JetShape {
+    fn from(s: &SetModel) -> JetShape {
+        JetShape {
+            particles: s.particles,
+            features: s.features,
+            jet: s.jet_features,
+        }
+    }
+}
+
+impl From<&SetFirmware> for JetShape {
+    fn from(fw: &SetFirmware) -> JetShape {
+        JetShape {
+            particles: fw.pool.n,
+            features: fw.features(),
+            jet: fw.jet_features(),
+        }
+    }
+}
 
 /// The float model on one jet: `Φ` on every real particle (padded ones are never evaluated: a
 /// masked pool ignores them), the masked pool (sum accumulated in f64 and rounded once to f32,
 /// within float noise of any PyTorch reduction order; max exact; 0 for a jet without
-/// particles), then `F`.
-pub fn forward(set: &SetModel, x: &[f32], mask: &[u8]) -> Vec<f32> {
-    let pooled = pool_float(set, x, mask);
-    float::forward(&set.rho, &pooled, None)
+/// particles), the per-jet inputs `jet[G]` appended (empty when the model has none), then `F`.
+pub fn forward(set: &SetModel, x: &[f32], mask: &[u8], jet: &[f32]) -> Vec<f32> {
+    float::forward(&set.rho, &rho_input_float(set, x, mask, jet), None)
+}
+
+/// `F`'s float input of one jet: the pooled vector, then the jet inputs `jet[G]`.
+pub fn rho_input_float(set: &SetModel, x: &[f32], mask: &[u8], jet: &[f32]) -> Vec<f32> {
+    assert_eq!(jet.len(), set.jet_features, "jet inputs of one jet");
+    let mut v = pool_float(set, x, mask);
+    v.extend_from_slice(jet);
+    v
 }
 
 /// The pooled per-jet vector of the float model (`F`'s input).
@@ -67,6 +96,24 @@ pub fn pool_codes(pool: &PoolFw, phi_out: &[i64], mask: &[u8], out: &mut [i64]) 
     }
 }
 
+/// `F`'s input codes of one jet: the pooled codes, then the jet inputs quantized with the
+/// concatenation's input type, both aligned to its output type (`out[L + G]`). Without jet
+/// inputs, `out` is `pooled`.
+pub fn concat_codes(jc: Option<&JetConcatFw>, pooled: &[i64], jet: &[f32], out: &mut [i64]) {
+    let Some(jc) = jc else {
+        out.copy_from_slice(pooled);
+        return;
+    };
+    let (ps, js) = (jc.pool_shift(), jc.jet_shift());
+    let l = pooled.len();
+    for (o, p) in out[..l].iter_mut().zip(pooled) {
+        *o = p << ps;
+    }
+    for (o, v) in out[l..].iter_mut().zip(jet) {
+        *o = quantize_f64(*v as f64, jc.in_type) << js;
+    }
+}
+
 /// The reference emulator of a particle-level firmware: the fixed-point reference of `Φ` on
 /// every real slot, [`pool_codes`], then the reference of `F`. Build it once per firmware and
 /// run it on every jet (building the chains' emulators is the costly part).
@@ -85,8 +132,8 @@ impl<'a> SetReference<'a> {
         }
     }
 
-    /// `F`'s output codes of one jet `x[N·F]`, `mask[N]`.
-    pub fn run(&self, x: &[f32], mask: &[u8]) -> Vec<i64> {
+    /// `F`'s output codes of one jet `x[N·F]`, `mask[N]`, jet inputs `jet[G]`.
+    pub fn run(&self, x: &[f32], mask: &[u8], jet: &[f32]) -> Vec<i64> {
         let (f, l) = (self.fw.phi.n_in, self.fw.phi.n_out);
         let mut codes = vec![0i64; f];
         let mut phi_out = vec![0i64; mask.len() * l];
@@ -96,13 +143,15 @@ impl<'a> SetReference<'a> {
         }
         let mut pooled = vec![0i64; l];
         pool_codes(&self.fw.pool, &phi_out, mask, &mut pooled);
+        let mut input = vec![0i64; self.fw.rho.n_in];
+        concat_codes(self.fw.jet.as_ref(), &pooled, jet, &mut input);
         let mut out = vec![0i64; self.fw.rho.n_out];
-        self.rho.run_codes(&pooled, &mut out);
+        self.rho.run_codes(&input, &mut out);
         out
     }
 }
 
 /// [`SetReference::run`] on one jet (builds the emulators; use [`SetReference`] for many jets).
-pub fn run(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> Vec<i64> {
-    SetReference::new(fw).run(x, mask)
+pub fn run(fw: &SetFirmware, x: &[f32], mask: &[u8], jet: &[f32]) -> Vec<i64> {
+    SetReference::new(fw).run(x, mask, jet)
 }

@@ -33,7 +33,7 @@ pub fn compute_set(
     reference: Option<&ReferenceOutputs>,
     notes: &mut Vec<String>,
 ) -> Result<Report> {
-    let jets = read_jets(data, set.particles, set.features, true)?;
+    let jets = read_jets(data, set.into(), true)?;
     notes.extend(jets.notes.iter().cloned());
     if jets.jets == 0 {
         return Err(Error::Data {
@@ -79,7 +79,7 @@ pub fn compute_set(
     };
     sums.add_float(&fl);
     for (m, (fw, _)) in fws.iter().enumerate() {
-        let codes = SetEmulator::new(fw).run_batch(&jets.x, &jets.mask);
+        let codes = SetEmulator::new(fw).run_batch(&jets.x, &jets.mask, &jets.jet);
         let t = fw.output_type();
         let res: Vec<(Vec<f64>, Vec<Vec<i32>>)> = codes
             .chunks(fw.n_out())
@@ -109,7 +109,7 @@ fn set_firmwares(
             let p = &set.profile;
             let r = rule.unwrap_or_else(|| default_calib_rule(p));
             Some(
-                calibrate_set(set, &jets.x, &jets.mask)
+                calibrate_set(set, &jets.x, &jets.mask, &jets.jet)
                     .map(|c| c.with_rule(r, fw_args.calib_quantile, p)),
             )
         }
@@ -143,17 +143,20 @@ fn set_firmwares(
 /// The float model on every jet; a jet is a tie when an activation of `Φ` (any real particle)
 /// or of `F` lands on a rounding tie, or its two largest outputs are equal.
 fn float_events(set: &SetModel, jets: &Jets) -> Vec<FloatEvent> {
-    let (nf, f) = (set.jet_len(), set.features);
-    jets.x
-        .par_chunks(nf)
-        .zip(jets.mask.par_chunks(set.particles))
-        .map(|(x, m)| {
+    let (nf, f, g) = (set.jet_len(), set.features, set.jet_features);
+    (0..jets.jets)
+        .into_par_iter()
+        .map(|j| {
+            let (x, m) = (
+                &jets.x[j * nf..][..nf],
+                &jets.mask[j * set.particles..][..set.particles],
+            );
             let mut taps = Vec::new();
             for (i, _) in m.iter().enumerate().filter(|(_, v)| **v != 0) {
                 float::forward(&set.phi, &x[i * f..(i + 1) * f], Some(&mut taps));
             }
-            let pooled = crate::reference::set::pool_float(set, x, m);
-            let y: Vec<f64> = float::forward(&set.rho, &pooled, Some(&mut taps))
+            let input = crate::reference::set::rho_input_float(set, x, m, &jets.jet[j * g..][..g]);
+            let y: Vec<f64> = float::forward(&set.rho, &input, Some(&mut taps))
                 .iter()
                 .map(|&v| v as f64)
                 .collect();

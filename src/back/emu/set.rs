@@ -5,7 +5,7 @@
 
 use super::fast::FastEmulator;
 use crate::ir::set::SetFirmware;
-use crate::reference::set::pool_codes;
+use crate::reference::set::{concat_codes, pool_codes};
 use rayon::prelude::*;
 
 pub struct SetEmulator<'a> {
@@ -23,12 +23,12 @@ impl<'a> SetEmulator<'a> {
         }
     }
 
-    /// Runs `n` jets: `x[n·N·F]` particle-major, `mask[n·N]`; returns `F`'s output codes
-    /// `[n·n_out]`. Jets are split into tasks of [`JETS_PER_TASK`]; each runs `Φ` on its real
+    /// Runs `n` jets: `x[n·N·F]` particle-major, `mask[n·N]`, jet inputs `jet[n·G]` (empty
+    /// without); returns `F`'s output codes `[n·n_out]`. Jets are split into tasks of [`JETS_PER_TASK`]; each runs `Φ` on its real
     /// particles only (gathered into one batch), pools each jet's rows and runs `F` on the
     /// pooled codes, on one thread with buffers it reuses.
-    pub fn run_batch(&self, x: &[f32], mask: &[u8]) -> Vec<i64> {
-        let (n_part, f) = (self.fw.pool.n, self.fw.phi.n_in);
+    pub fn run_batch(&self, x: &[f32], mask: &[u8], jet: &[f32]) -> Vec<i64> {
+        let (n_part, f, g) = (self.fw.pool.n, self.fw.phi.n_in, self.fw.jet_features());
         let o = self.fw.rho.n_out;
         let jets = mask.len() / n_part;
         assert_eq!(
@@ -36,17 +36,25 @@ impl<'a> SetEmulator<'a> {
             jets * n_part * f,
             "x and mask describe different jets"
         );
+        assert_eq!(
+            jet.len(),
+            jets * g,
+            "jet inputs and mask describe different jets"
+        );
         let mut out = vec![0i64; jets * o];
+        let tasks = jets.div_ceil(JETS_PER_TASK);
         out.par_chunks_mut(JETS_PER_TASK * o.max(1))
-            .zip(mask.par_chunks(JETS_PER_TASK * n_part))
-            .zip(x.par_chunks(JETS_PER_TASK * n_part * f))
-            .for_each_init(Buffers::default, |b, ((oc, mc), xc)| {
-                self.run_task(b, xc, mc, oc)
+            .zip((0..tasks).into_par_iter())
+            .for_each_init(Buffers::default, |b, (oc, t)| {
+                let (a, e) = (t * JETS_PER_TASK, ((t + 1) * JETS_PER_TASK).min(jets));
+                let xc = &x[a * n_part * f..e * n_part * f];
+                let jc = &jet[a * g..e * g];
+                self.run_task(b, xc, &mask[a * n_part..e * n_part], jc, oc)
             });
         out
     }
 
-    fn run_task(&self, b: &mut Buffers, x: &[f32], mask: &[u8], out: &mut [i64]) {
+    fn run_task(&self, b: &mut Buffers, x: &[f32], mask: &[u8], jet: &[f32], out: &mut [i64]) {
         let (n_part, f, l) = (self.fw.pool.n, self.fw.phi.n_in, self.fw.phi.n_out);
         let jets = mask.len() / n_part;
         b.rows.clear();
@@ -65,7 +73,22 @@ impl<'a> SetEmulator<'a> {
             pool_codes(&self.fw.pool, &b.phi[k * l..(k + c) * l], &b.ones[..c], o);
             k += c;
         }
-        self.rho.run_codes_serial_into(&b.pooled, out);
+        match &self.fw.jet {
+            None => self.rho.run_codes_serial_into(&b.pooled, out),
+            Some(jc) => {
+                let (g, r) = (jc.n, self.fw.rho.n_in);
+                b.rho_in.resize(jets * r, 0);
+                for ((p, v), o) in b
+                    .pooled
+                    .chunks(l)
+                    .zip(jet.chunks(g))
+                    .zip(b.rho_in.chunks_mut(r))
+                {
+                    concat_codes(Some(jc), p, v, o);
+                }
+                self.rho.run_codes_serial_into(&b.rho_in, out);
+            }
+        }
     }
 }
 
@@ -79,4 +102,5 @@ struct Buffers {
     phi: Vec<i64>,
     ones: Vec<u8>,
     pooled: Vec<i64>,
+    rho_in: Vec<i64>,
 }

@@ -1,6 +1,7 @@
 //! Property tests of particle-level firmware: random `Φ` / `F` chains ([`super::problem`])
 //! around a random pool, random jets (empty, single-particle, full, random masks, saturating
-//! features). Checks, per mode: the fast set emulator equals the reference composition bit for
+//! features; a third of the models concatenate 1–2 per-jet inputs after the pool). Checks, per
+//! mode: the fast set emulator equals the reference composition bit for
 //! bit; every intermediate (each particle's `Φ`, the pool, `F`) stays inside its proven range;
 //! padded slots holding junk change nothing.
 
@@ -12,7 +13,7 @@ use crate::ir::set::{PoolKind, SetFirmware, SetModel};
 use crate::pass::set::calibrate_set;
 use crate::pipeline::{lower_set_for, FwOptions};
 use crate::reference::fixed::Emulator;
-use crate::reference::set::{pool_codes, run, SetReference};
+use crate::reference::set::{concat_codes, pool_codes, run, SetReference};
 use crate::synthetic::Rng;
 use proptest::prelude::*;
 
@@ -20,8 +21,9 @@ use proptest::prelude::*;
 fn set_of(p: &Problem) -> SetModel {
     let phi = build(p);
     let l = *p.widths.last().expect("widths");
+    let g = (p.seed / 3 % 3) as usize;
     let rho_p = Problem {
-        widths: vec![l, 1 + (p.seed % 7) as usize, 2],
+        widths: vec![l + g, 1 + (p.seed % 7) as usize, 2],
         seed: p.seed ^ 0x5eed,
         dense_first: false,
         ..p.clone()
@@ -39,18 +41,27 @@ fn set_of(p: &Problem) -> SetModel {
         } else {
             PoolKind::Max
         },
+        jet_features: g,
         rho,
         input_type: None,
     }
 }
 
 /// `jets` jets: the first empty, the second one particle, the third full with saturating
-/// features, then random masks; padded slots hold 0.
-fn jets_of(s: &SetModel, jets: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
-    let (n, f) = (s.particles, s.features);
+/// features (and jet inputs), then random masks; padded slots hold 0. Returns `x`, `mask`
+/// and the per-jet inputs.
+fn jets_of(s: &SetModel, jets: usize, seed: u64) -> (Vec<f32>, Vec<u8>, Vec<f32>) {
+    let (n, f, g) = (s.particles, s.features, s.jet_features);
     let mut r = Rng(seed);
     let mut x = vec![0f32; jets * n * f];
     let mut mask = vec![0u8; jets * n];
+    let jet: Vec<f32> = (0..jets * g)
+        .map(|i| match (i / g.max(1), i % 2) {
+            (2, 0) => 1e6,
+            (2, _) => -1e6,
+            _ => (r.normal() * 3.0) as f32,
+        })
+        .collect();
     for j in 0..jets {
         let real = match j {
             0 => 0,
@@ -73,15 +84,15 @@ fn jets_of(s: &SetModel, jets: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
             }
         }
     }
-    (x, mask)
+    (x, mask, jet)
 }
 
 /// Runs every jet through the range-checked reference; panics naming the stage that left its
 /// range.
-fn check_ranges(fw: &SetFirmware, x: &[f32], mask: &[u8]) {
+fn check_ranges(fw: &SetFirmware, x: &[f32], mask: &[u8], jet: &[f32]) {
     let (phi, rho) = (Emulator::new(&fw.phi), Emulator::new(&fw.rho));
-    let (n, f, l) = (fw.pool.n, fw.phi.n_in, fw.phi.n_out);
-    for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
+    let (n, f, l, g) = (fw.pool.n, fw.phi.n_in, fw.phi.n_out, fw.jet_features());
+    for (j, (xj, mj)) in x.chunks(n * f).zip(mask.chunks(n)).enumerate() {
         let mut out = vec![0i64; n * l];
         let mut codes = vec![0i64; f];
         for i in 0..n {
@@ -101,8 +112,19 @@ fn check_ranges(fw: &SetFirmware, x: &[f32], mask: &[u8]) {
             let t: FixedType = fw.pool.out_type;
             t.min_code() <= *v as i128 && (*v as i128) <= t.max_code()
         }));
+        let mut input = vec![0i64; fw.rho.n_in];
+        concat_codes(
+            fw.jet.as_ref(),
+            &pooled,
+            &jet[j * g..(j + 1) * g],
+            &mut input,
+        );
+        let t = fw.rho_input_type();
+        assert!(input
+            .iter()
+            .all(|v| t.min_code() <= *v as i128 && (*v as i128) <= t.max_code()));
         let mut y = vec![0i64; fw.rho.n_out];
-        rho.run_checked(&pooled, &mut y, None)
+        rho.run_checked(&input, &mut y, None)
             .unwrap_or_else(|e| panic!("F out of range: {e:?}"));
     }
 }
@@ -122,8 +144,8 @@ fn set_firmware_is_exact_in_range_and_ignores_padding() {
             } else {
                 40
             };
-            let (x, mask) = jets_of(&set, jets, p.seed ^ 7);
-            let cal = calibrate_set(&set, &x, &mask);
+            let (x, mask, jet) = jets_of(&set, jets, p.seed ^ 7);
+            let cal = calibrate_set(&set, &x, &mask, &jet);
             let args = FwOptions {
                 input_type: Some(format!("ap_fixed<{},{}>", p.in_width, p.in_int)),
                 frac_bits: p.frac_bits,
@@ -146,21 +168,21 @@ fn set_firmware_is_exact_in_range_and_ignores_padding() {
                     continue;
                 };
                 tally.ran();
-                let fast = SetEmulator::new(&fw).run_batch(&x, &mask);
+                let fast = SetEmulator::new(&fw).run_batch(&x, &mask, &jet);
                 let o = fw.n_out();
-                let nf = set.jet_len();
+                let (nf, g) = (set.jet_len(), set.jet_features);
                 let reference = SetReference::new(&fw);
                 for (j, (xj, mj)) in x.chunks(nf).zip(mask.chunks(set.particles)).enumerate() {
                     prop_assert_eq!(
                         &fast[j * o..(j + 1) * o],
-                        &reference.run(xj, mj)[..],
+                        &reference.run(xj, mj, &jet[j * g..(j + 1) * g])[..],
                         "jet {} {}",
                         j,
                         mode
                     );
                 }
-                check_ranges(&fw, &x, &mask);
-                prop_assert_eq!(&SetEmulator::new(&fw).run_batch(&junk, &mask), &fast);
+                check_ranges(&fw, &x, &mask, &jet);
+                prop_assert_eq!(&SetEmulator::new(&fw).run_batch(&junk, &mask, &jet), &fast);
             }
             Ok(())
         },
@@ -191,13 +213,13 @@ fn set_netlist_equals_the_reference() {
                 });
             }
             set.particles = set.particles.min(5);
-            let (mut x, mask) = jets_of(&set, 12, p.seed ^ 9);
+            let (mut x, mask, jet) = jets_of(&set, 12, p.seed ^ 9);
             for (v, m) in x.chunks_mut(set.features).zip(&mask) {
                 if *m == 0 {
                     v.fill(-7.25);
                 }
             }
-            let cal = calibrate_set(&set, &x, &mask);
+            let cal = calibrate_set(&set, &x, &mask, &jet);
             let args = FwOptions {
                 input_type: Some(format!("ap_fixed<{},{}>", p.in_width, p.in_int)),
                 frac_bits: p.frac_bits,
@@ -217,13 +239,17 @@ fn set_netlist_equals_the_reference() {
                 };
                 let d = Design::for_set(&fw, po);
                 let phi = Emulator::new(&fw.phi);
-                let (n, f) = (set.particles, set.features);
-                for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
+                let (n, f, g) = (set.particles, set.features, set.jet_features);
+                for (j, (xj, mj)) in x.chunks(n * f).zip(mask.chunks(n)).enumerate() {
+                    let vj = &jet[j * g..(j + 1) * g];
                     let mut inp = vec![0i64; n * f];
                     for i in 0..n {
                         phi.quantize_input(&xj[i * f..(i + 1) * f], &mut inp[i * f..(i + 1) * f]);
                     }
                     inp.extend(mj.iter().map(|&m| m as i64));
+                    let mut jc = vec![0i64; g];
+                    phi.quantize_input(vj, &mut jc);
+                    inp.extend(jc);
                     let v = eval(&d.netlist, &inp)
                         .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
                     let got: Vec<i64> = d
@@ -232,7 +258,7 @@ fn set_netlist_equals_the_reference() {
                         .iter()
                         .map(|s| v[s.0 as usize] as i64)
                         .collect();
-                    prop_assert_eq!(got, run(&fw, xj, mj), "{}", mode);
+                    prop_assert_eq!(got, run(&fw, xj, mj, vj), "{}", mode);
                 }
             }
             Ok(())

@@ -121,12 +121,11 @@ pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result
     let fw = match serial::from_json_any(&text, &fp)? {
         AnyFirmware::Chain(fw) => fw,
         AnyFirmware::Set(fw) => {
-            let (x, mask) =
-                crate::io::particles::read_first_jets(input, fw.pool.n, fw.features(), samples)?;
-            for (f, text) in super::set::tb_files(&fw, &x, &mask) {
+            let tb = crate::io::particles::read_first_jets(input, (&fw).into(), samples)?;
+            for (f, text) in super::set::tb_files(&fw, &tb) {
                 write_atomic(&dir.join(f), &text)?;
             }
-            return Ok(mask.len() / fw.pool.n);
+            return Ok(tb.jets);
         }
     };
     let data_err = |e: crate::Error| ProjectError::Project {

@@ -534,7 +534,13 @@ pub(crate) fn project_files(o: &HlsOptions, p: ProjectParts) -> Result<Vec<(Stri
 }
 
 /// The test bench of a project whose top reads `input` and writes `output` values.
-pub(crate) fn test_view(name: &str, input: FixedType, output: FixedType, mask: bool) -> TestCpp {
+pub(crate) fn test_view(
+    name: &str,
+    input: FixedType,
+    output: FixedType,
+    mask: bool,
+    jet: bool,
+) -> TestCpp {
     TestCpp {
         name: name.to_string(),
         in_frac: input.frac.to_string(),
@@ -545,6 +551,7 @@ pub(crate) fn test_view(name: &str, input: FixedType, output: FixedType, mask: b
         out_type: output.cpp(),
         out_wide: (output.width > 53).to_string(),
         mask,
+        jet,
     }
 }
 
@@ -648,7 +655,7 @@ pub fn render(
             (input_alias, "input_t".into()),
             (result_alias, "result_t".into()),
         ],
-        test: test_view(name, fw.input_type(), fw.output_type(), false),
+        test: test_view(name, fw.input_type(), fw.output_type(), false, false),
     };
     let mut files = project_files(o, parts)?;
     let n_tb = tb_x.len() / fw.n_in.max(1);

@@ -14,6 +14,7 @@ use super::{
     check_options, finish_files, gen_chain, project_files, tbdata, test_view, HlsOptions,
     ProjectMeta, ProjectParts, KERNELS,
 };
+use crate::io::particles::Jets;
 use crate::ir::set::{PoolKind, SetFirmware};
 use crate::project::{ProjectError, Result};
 use crate::target::Strategy;
@@ -30,6 +31,7 @@ const POOLED: &str = "b2h_pooled";
 const ANY: &str = "b2h_any";
 const XP: &str = "b2h_xp";
 const YP: &str = "b2h_yp";
+const CAT: &str = "b2h_cat";
 
 fn check_set_options(fw: &SetFirmware, o: &HlsOptions, reuse: usize) -> Result<()> {
     check_options(&fw.rho, o)?;
@@ -56,19 +58,18 @@ fn check_set_options(fw: &SetFirmware, o: &HlsOptions, reuse: usize) -> Result<(
 }
 
 /// Every file of the HLS project of `fw`, `(relative path, contents)`, sorted by path.
-/// `x[k·N·F]`, `mask[k·N]` are the test-bench jets; `reuse` is the particle reuse factor.
+/// `tb` are the test-bench jets; `reuse` is the particle reuse factor.
 pub fn render_set(
     fw: &SetFirmware,
     o: &HlsOptions,
     reuse: usize,
     meta: &ProjectMeta,
-    x: &[f32],
-    mask: &[u8],
+    tb: &Jets,
 ) -> Result<Vec<(String, String)>> {
     check_set_options(fw, o, reuse)?;
     let (n, f, l) = (fw.pool.n, fw.features(), fw.phi.n_out);
     let mut types = Types::default();
-    let aliases = vec![
+    let mut aliases = vec![
         (
             types.name(CType::Fixed(fw.phi.input_type())),
             "input_t".into(),
@@ -78,12 +79,18 @@ pub fn render_set(
             "phi_t".into(),
         ),
         (types.name(CType::Fixed(fw.pool.out_type)), "pool_t".into()),
+    ];
+    let jet = fw.jet.as_ref();
+    if let Some(j) = jet {
+        aliases.push((types.name(CType::Fixed(j.out_type)), "concat_t".into()));
+    }
+    aliases.extend([
         (
             types.name(CType::Fixed(fw.output_type())),
             "result_t".into(),
         ),
         ("ap_uint<1>".to_string(), "mask_t".into()),
-    ];
+    ]);
     let imp = Impl {
         strategy: Strategy::Latency,
         reuse: 1,
@@ -98,11 +105,16 @@ pub fn render_set(
         &imp,
         &mut types,
     )?;
+    let (rho_t, rho_n) = if jet.is_some() {
+        ("concat_t", "N_RHO")
+    } else {
+        ("pool_t", "N_PHI")
+    };
     let rho = gen_chain(
         &fw.rho,
         fw.phi.layers.len(),
-        ("x", "pool_t"),
-        fw.pool.out_ranges.clone(),
+        ("x", rho_t),
+        rho_input_ranges(fw),
         ("y", "result_t"),
         &imp,
         &mut types,
@@ -115,10 +127,25 @@ pub fn render_set(
         ("N_PHI".to_string(), l.to_string()),
         ("N_OUTPUT".to_string(), fw.n_out().to_string()),
     ];
+    if let Some(j) = jet {
+        sizes.push(("N_JET".to_string(), j.n.to_string()));
+        sizes.push(("N_RHO".to_string(), fw.rho.n_in.to_string()));
+    }
     sizes.extend(phi.sizes);
     sizes.extend(rho.sizes);
-    let signature =
-        format!("void {name}(input_t x[N_INPUT], mask_t mask[N_PARTICLES], result_t y[N_OUTPUT])");
+    let jet_port = if jet.is_some() {
+        ", input_t jet[N_JET]"
+    } else {
+        ""
+    };
+    let signature = format!(
+        "void {name}(input_t x[N_INPUT], mask_t mask[N_PARTICLES]{jet_port}, result_t y[N_OUTPUT])"
+    );
+    let mut top = vec![pool_stage(name, fw.pool.kind)];
+    if jet.is_some() {
+        top.push(concat_stage());
+    }
+    top.push(rho_stage(name, jet.is_some()));
     let functions = vec![
         TopFnView {
             comment: vec![format!(
@@ -132,16 +159,20 @@ pub fn render_set(
             layers: phi.layers,
         },
         TopFnView {
-            comment: vec!["F: the pooled vector of one jet -> the outputs.".into()],
-            signature: format!("static void {name}_rho(pool_t x[N_PHI], result_t y[N_OUTPUT])"),
+            comment: vec![if jet.is_some() {
+                "F: the pooled vector and the jet inputs of one jet -> the outputs.".into()
+            } else {
+                "F: the pooled vector of one jet -> the outputs.".into()
+            }],
+            signature: format!("static void {name}_rho({rho_t} x[{rho_n}], result_t y[N_OUTPUT])"),
             pragmas: vec!["#pragma HLS INLINE".into()],
             layers: rho.layers,
         },
         TopFnView {
             comment: Vec::new(),
             signature: signature.clone(),
-            pragmas: top_pragmas(name, n, reuse),
-            layers: vec![pool_stage(name, fw.pool.kind), rho_stage(name)],
+            pragmas: top_pragmas(name, n, reuse, jet.is_some()),
+            layers: top,
         },
     ];
     let parts = ProjectParts {
@@ -164,8 +195,13 @@ pub fn render_set(
         functions,
         signature,
         signature_comment: format!(
-            "{n} particles x {f} features ({}) and their mask -> {} outputs ({})",
+            "{n} particles x {f} features ({}) and their mask{} -> {} outputs ({})",
             fw.phi.input_type(),
+            if jet.is_some() {
+                format!(", {} jet inputs (same type)", fw.jet_features())
+            } else {
+                String::new()
+            },
             fw.n_out(),
             fw.output_type()
         ),
@@ -174,44 +210,60 @@ pub fn render_set(
         sizes,
         types,
         aliases,
-        test: test_view(name, fw.phi.input_type(), fw.output_type(), true),
+        test: test_view(name, fw.phi.input_type(), fw.output_type(), true, jet.is_some()),
     };
     let mut files = project_files(o, parts)?;
-    files.extend(tb_files(fw, x, mask));
+    files.extend(tb_files(fw, tb));
     files.push(("firmware.json".into(), crate::ir::serial::to_json_set(fw)));
-    let jets = mask.len() / n.max(1);
+    let jets = tb.jets;
     Ok(finish_files(files, |names| {
         report_json(fw, o, reuse, meta, jets, names)
     }))
 }
 
-/// The test-bench files of the jets `x`, `mask`: inputs, mask, and the reference's outputs.
-pub fn tb_files(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> Vec<(String, String)> {
+/// The test-bench files of the jets `tb`: inputs, mask, jet inputs (if the model has any),
+/// and the reference's outputs.
+pub fn tb_files(fw: &SetFirmware, tb: &Jets) -> Vec<(String, String)> {
     let n = fw.pool.n;
-    vec![
+    let mut files = vec![
         (
             "tb_data/tb_input_features.dat".into(),
-            tbdata::input_text(x, n * fw.features()),
+            tbdata::input_text(&tb.x, n * fw.features()),
         ),
         (
             "tb_data/tb_input_mask.dat".into(),
-            tbdata::mask_text(mask, n),
+            tbdata::mask_text(&tb.mask, n),
         ),
         (
             "tb_data/tb_output_predictions.dat".into(),
-            tbdata::set_predictions_text(fw, x, mask),
+            tbdata::set_predictions_text(fw, tb),
         ),
-    ]
+    ];
+    if fw.jet.is_some() {
+        files.push((
+            "tb_data/tb_input_jet.dat".into(),
+            tbdata::input_text(&tb.jet, fw.jet_features()),
+        ));
+    }
+    files
 }
 
-fn top_pragmas(name: &str, n: usize, reuse: usize) -> Vec<String> {
+fn top_pragmas(name: &str, n: usize, reuse: usize, jet: bool) -> Vec<String> {
     let mut p = vec![
         "#pragma HLS ARRAY_RESHAPE variable=x complete dim=0".to_string(),
         "#pragma HLS ARRAY_PARTITION variable=mask complete dim=0".to_string(),
-        "#pragma HLS ARRAY_PARTITION variable=y complete dim=0".to_string(),
-        "#pragma HLS INTERFACE ap_vld port=x,mask,y".to_string(),
-        format!("#pragma HLS PIPELINE II={reuse}"),
     ];
+    if jet {
+        p.push("#pragma HLS ARRAY_RESHAPE variable=jet complete dim=0".to_string());
+    }
+    p.extend([
+        "#pragma HLS ARRAY_PARTITION variable=y complete dim=0".to_string(),
+        format!(
+            "#pragma HLS INTERFACE ap_vld port=x,mask,{}y",
+            if jet { "jet," } else { "" }
+        ),
+        format!("#pragma HLS PIPELINE II={reuse}"),
+    ]);
     if reuse > 1 {
         p.push(format!(
             "#pragma HLS ALLOCATION function instances={name}_phi limit={}",
@@ -262,11 +314,51 @@ fn pool_stage(name: &str, kind: PoolKind) -> TopLayerView {
     }
 }
 
-fn rho_stage(name: &str) -> TopLayerView {
+/// `[pooled, jet]` in `concat_t`, whose binary point and range hold both exactly.
+fn concat_stage() -> TopLayerView {
     TopLayerView {
-        comment: "F on the pooled vector".into(),
-        lines: vec![format!("{name}_rho({POOLED}, y);")],
+        comment: "the pooled vector, then the jet inputs (exact conversions to concat_t)".into(),
+        lines: vec![
+            format!("concat_t {CAT}[N_RHO];"),
+            format!("#pragma HLS ARRAY_PARTITION variable={CAT} complete dim=0"),
+            "for (int i = 0; i < N_PHI; i++) {".into(),
+            "    #pragma HLS UNROLL".into(),
+            format!("    {CAT}[i] = {POOLED}[i];"),
+            "}".into(),
+            "for (int i = 0; i < N_JET; i++) {".into(),
+            "    #pragma HLS UNROLL".into(),
+            format!("    {CAT}[N_PHI + i] = jet[i];"),
+            "}".into(),
+        ],
     }
+}
+
+fn rho_stage(name: &str, jet: bool) -> TopLayerView {
+    TopLayerView {
+        comment: if jet {
+            "F on the pooled vector and the jet inputs".into()
+        } else {
+            "F on the pooled vector".into()
+        },
+        lines: vec![format!(
+            "{name}_rho({}, y);",
+            if jet { CAT } else { POOLED }
+        )],
+    }
+}
+
+/// Proven ranges of `F`'s inputs, in codes of its input type: the pool's, then (with jet
+/// inputs) the input type's full range, both aligned to the concatenation's type.
+fn rho_input_ranges(fw: &SetFirmware) -> Vec<crate::ir::fixed::Interval> {
+    let Some(j) = &fw.jet else {
+        return fw.pool.out_ranges.clone();
+    };
+    let scale = |iv: crate::ir::fixed::Interval, s: u32| {
+        crate::ir::fixed::Interval::new(iv.lo << s, iv.hi << s)
+    };
+    let pooled = fw.pool.out_ranges.iter().map(|r| scale(*r, j.pool_shift()));
+    let jet = std::iter::repeat(scale(j.in_type.interval(), j.jet_shift())).take(j.n);
+    pooled.chain(jet).collect()
 }
 
 fn report_json(
@@ -309,6 +401,11 @@ fn report_json(
         "test_bench": {"samples": jets, "source": meta.tb_source},
         "files": files,
     });
+    let mut rep = rep;
+    if let Some(j) = &fw.jet {
+        rep["input"]["jet"] = j.n.into();
+        rep["particles"]["concat_type"] = j.out_type.cpp().into();
+    }
     let mut s = serde_json::to_string_pretty(&rep).expect("report serializes");
     s.push('\n');
     s

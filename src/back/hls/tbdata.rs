@@ -6,6 +6,7 @@
 //! Outputs `c · 2^-F` are printed exactly (every binary fraction has a finite decimal
 //! expansion); the test bench prints its results with the same algorithm.
 
+use crate::io::particles::Jets;
 use crate::ir::firmware::Firmware;
 use crate::ir::set::SetFirmware;
 use crate::reference::fixed::Emulator;
@@ -83,15 +84,19 @@ pub fn mask_text(mask: &[u8], n: usize) -> String {
     s
 }
 
-/// Expected-output lines of the jets `x`, `mask`, from the reference
+/// Expected-output lines of the jets `tb`, from the reference
 /// ([`crate::reference::set::SetReference`]).
-pub fn set_predictions_text(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> String {
-    let (n, f) = (fw.pool.n, fw.features());
+pub fn set_predictions_text(fw: &SetFirmware, tb: &Jets) -> String {
+    let (n, f, g) = (fw.pool.n, fw.features(), fw.jet_features());
     let reference = crate::reference::set::SetReference::new(fw);
     let frac = fw.output_type().frac;
     let mut s = String::new();
-    for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
-        let codes = reference.run(xj, mj);
+    for j in 0..tb.jets {
+        let codes = reference.run(
+            &tb.x[j * n * f..][..n * f],
+            &tb.mask[j * n..][..n],
+            &tb.jet[j * g..][..g],
+        );
         let text: Vec<String> = codes.iter().map(|c| exact_decimal(*c, frac)).collect();
         s.push_str(&text.join(" "));
         s.push('\n');

@@ -98,6 +98,9 @@ pub struct TestCpp {
     /// Particle-level projects: the top also takes `mask[N_PARTICLES]`, read from
     /// `tb_data/tb_input_mask.dat`.
     pub mask: bool,
+    /// Particle-level projects with per-jet inputs: the top also takes `jet[N_JET]`, read from
+    /// `tb_data/tb_input_jet.dat` and quantized like the features.
+    pub jet: bool,
 }
 
 #[derive(Template)]

@@ -18,6 +18,7 @@ pub mod verilog;
 use crate::hw::netlist;
 use crate::hw::schedule::PipelineOptions;
 pub use crate::hw::Design;
+use crate::io::particles::Jets;
 use crate::ir::firmware::Firmware;
 use crate::ir::serial;
 use crate::ir::set::SetFirmware;
@@ -332,8 +333,9 @@ impl SetDesign {
 }
 
 /// [`render`] for particle-level firmware (sum pooling): ports `x_<i·F + f>` (features of
-/// particle `i`) and `x_<N·F + i>` (its mask bit); the test bench streams the jets `x`, `mask`
-/// with their expected codes from [`crate::reference::set::run`]. `reuse` ≥ 2 shares `Φ` over
+/// particle `i`), `x_<N·F + i>` (its mask bit), then `x_<N·F + N + k>` (per-jet input `k`);
+/// the test bench streams the jets `tb` with their expected codes from
+/// [`crate::reference::set::SetReference`]. `reuse` ≥ 2 shares `Φ` over
 /// the particle axis ([`reuse`]): one jet every `reuse` clocks.
 #[allow(clippy::too_many_arguments)]
 pub fn render_set(
@@ -341,8 +343,7 @@ pub fn render_set(
     o: &RtlOptions,
     reuse: usize,
     model: &str,
-    x: &[f32],
-    mask: &[u8],
+    tb: &Jets,
     extra_report: serde_json::Value,
 ) -> Result<(Vec<(String, String)>, SetDesign)> {
     crate::project::names::Namer::check_top(&o.name).map_err(ProjectError::Option)?;
@@ -355,9 +356,11 @@ pub fn render_set(
     let d = SetDesign::new(fw, reuse, o.pipeline);
     let name = o.name.as_str();
     let it = fw.phi.input_type();
+    let g = fw.jet_features();
     let mut widths = vec![it.width; n * f];
     widths.extend(std::iter::repeat(1).take(n));
-    let (ci, co) = set_tb_codes(fw, x, mask);
+    widths.extend(std::iter::repeat(it.width).take(g));
+    let (ci, co) = set_tb_codes(fw, tb);
     let title = format!(
         "{name}: {} (bit2hls particle-level firmware, mode {})",
         fw.name,
@@ -367,7 +370,7 @@ pub fn render_set(
         SetDesign::Parallel(d) => module_text(d, name, &title, &it.cpp(), &fw.output_type().cpp())?,
         SetDesign::Shared(rd) => reuse::verilog(fw, rd, name, &title)?,
     };
-    let parts = Parts {
+    let mut parts = Parts {
         verilog,
         tb: tb_text_ports(
             &widths,
@@ -376,7 +379,7 @@ pub fn render_set(
             (d.latency(), d.ii()),
             name,
         )?,
-        codes_in: codes_text(&ci, n * f + n),
+        codes_in: codes_text(&ci, n * f + n + g),
         codes_out: codes_text(&co, fw.n_out()),
         firmware_json: crate::ir::serial::to_json_set(fw),
         report: serde_json::json!({
@@ -384,30 +387,37 @@ pub fn render_set(
             "firmware_name": fw.name,
             "mode": fw.phi.mode().as_str(),
             "particles": {"n": n, "features": f, "pool": fw.pool.kind.as_str(), "reuse": reuse, "phi_copies": n.div_ceil(reuse)},
-            "input": {"n": n * f + n, "type": it.cpp(), "mask_ports": n},
+            "input": {"n": n * f + n + g, "type": it.cpp(), "mask_ports": n},
             "output": {"n": fw.n_out(), "type": fw.output_type().cpp()},
         }),
-        tb_samples: mask.len() / n.max(1),
+        tb_samples: tb.jets,
     };
+    if g > 0 {
+        parts.report["input"]["jet_ports"] = g.into();
+    }
     let files = assemble(o, d.latency(), d.ii(), parts, extra_report)?;
     Ok((files, d))
 }
 
-/// Input codes (per jet: every slot's feature codes, then the mask bits) and the expected
-/// output codes of the jets `x`, `mask`.
-pub fn set_tb_codes(fw: &SetFirmware, x: &[f32], mask: &[u8]) -> (Vec<i64>, Vec<i64>) {
-    let (n, f) = (fw.pool.n, fw.features());
+/// Input codes (per jet: every slot's feature codes, the mask bits, then the jet inputs'
+/// codes) and the expected output codes of the jets `tb`.
+pub fn set_tb_codes(fw: &SetFirmware, tb: &Jets) -> (Vec<i64>, Vec<i64>) {
+    let (n, f, g) = (fw.pool.n, fw.features(), fw.jet_features());
     let reference = crate::reference::set::SetReference::new(fw);
-    let mut ci = Vec::with_capacity(x.len() + mask.len());
+    let mut ci = Vec::with_capacity(tb.x.len() + tb.mask.len() + tb.jet.len());
     let mut co = Vec::new();
-    for (xj, mj) in x.chunks(n * f).zip(mask.chunks(n)) {
-        let mut codes = vec![0i64; n * f];
+    for j in 0..tb.jets {
+        let (xj, mj) = (&tb.x[j * n * f..][..n * f], &tb.mask[j * n..][..n]);
+        let vj = &tb.jet[j * g..][..g];
+        let mut codes = vec![0i64; n * f + g];
         for (c, v) in codes.chunks_mut(f).zip(xj.chunks(f)) {
             reference.phi.quantize_input(v, c);
         }
-        ci.extend(codes);
+        reference.phi.quantize_input(vj, &mut codes[n * f..]);
+        ci.extend(&codes[..n * f]);
         ci.extend(mj.iter().map(|&m| i64::from(m != 0)));
-        co.extend(reference.run(xj, mj));
+        ci.extend(&codes[n * f..]);
+        co.extend(reference.run(xj, mj, vj));
     }
     (ci, co)
 }

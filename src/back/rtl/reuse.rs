@@ -76,6 +76,8 @@ pub fn verilog(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str) -> Re
 
 fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rho: &str) -> String {
     let (n, f, g, r) = (fw.pool.n, fw.features(), d.group, d.reuse);
+    let nj = fw.jet_features();
+    let jet_port = |k: usize| Names::input(n * f + n + k);
     let w = fw.phi.input_type().width;
     let l = fw.phi.n_out;
     let p = fw.pool.out_type.width;
@@ -88,8 +90,13 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
     let _ = writeln!(o, "// Top: one jet every {r} clocks (valid_in at most every {r} cycles), {g} copies of Φ shared by {n} particles; latency {} cycles.", d.latency());
     let _ = writeln!(
         o,
-        "// Ports: x_<i*{f}+f> features of particle i, x_<{}+i> its mask bit; y_<n> output codes.",
-        n * f
+        "// Ports: x_<i*{f}+f> features of particle i, x_<{}+i> its mask bit{}; y_<n> output codes.",
+        n * f,
+        if nj > 0 {
+            format!(", x_<{}+k> per-jet input k", n * f + n)
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(o, "`timescale 1ns / 1ps\nmodule {name} (\n    input clk,\n    input rst,\n    input valid_in,");
     for k in 0..n * f {
@@ -97,6 +104,9 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
     }
     for i in 0..n {
         let _ = writeln!(o, "    input [0:0] {},", Names::input(n * f + i));
+    }
+    for k in 0..nj {
+        let _ = writeln!(o, "    input [{}:0] {},", w - 1, jet_port(k));
     }
     let _ = writeln!(o, "    output valid_out,");
     let outs: Vec<String> = (0..fw.n_out())
@@ -110,6 +120,9 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
     for i in 0..n {
         let _ = writeln!(o, "    reg m_{i};");
     }
+    for k in 0..nj {
+        let _ = writeln!(o, "    reg [{}:0] j_{k};", w - 1);
+    }
     let _ = writeln!(o, "    reg busy;\n    reg [{}:0] grp;", cw - 1);
     let _ = writeln!(o, "    always @(posedge clk) begin\n        if (rst) begin busy <= 1'b0; grp <= 0; end\n        else if (valid_in) begin busy <= 1'b1; grp <= 0; end\n        else if (busy) begin if (grp == {}) busy <= 1'b0; grp <= grp + 1'b1; end\n    end", r - 1);
     let _ = writeln!(o, "    always @(posedge clk) if (valid_in) begin");
@@ -118,6 +131,9 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
     }
     for i in 0..n {
         let _ = writeln!(o, "        m_{i} <= {}[0];", Names::input(n * f + i));
+    }
+    for k in 0..nj {
+        let _ = writeln!(o, "        j_{k} <= {};", jet_port(k));
     }
     let _ = writeln!(o, "    end");
     // Group multiplexers.
@@ -221,6 +237,7 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
         };
         let _ = writeln!(o, "    always @(posedge clk) if (a_valid) begin acc_{k} <= s_{k}; if (a_last) pool_{k} <= {pooled}; end");
     }
+    jet_delay(&mut o, nj, w, la);
     // F's core.
     let mut ports: Vec<String> = vec![
         ".clk(clk)".into(),
@@ -228,8 +245,35 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
         ".valid_in(pool_v)".into(),
     ];
     ports.extend((0..l).map(|k| format!(".{}(pool_{k})", Names::input(k))));
+    ports.extend((0..nj).map(|k| format!(".{}(pj_{k})", Names::input(l + k))));
     ports.push(".valid_out(valid_out)".into());
     ports.extend((0..fw.n_out()).map(|k| format!(".{}({})", Names::output(k), Names::output(k))));
     let _ = writeln!(o, "    {rho} u_rho ({});\nendmodule", ports.join(", "));
     o
+}
+
+/// The per-jet inputs `j_<k>` (held from `valid_in`) delayed along the group core's `la`
+/// stages like the `last` flag, so that `pj_<k>` is latched with the pooled registers: the
+/// jet's own values even when the next jet has already been taken in.
+fn jet_delay(o: &mut String, nj: usize, w: u32, la: u32) {
+    for k in 0..nj {
+        for s in 0..la {
+            let prev = if s == 0 {
+                format!("j_{k}")
+            } else {
+                format!("jd_{k}_{}", s - 1)
+            };
+            let _ = writeln!(
+                o,
+                "    reg [{}:0] jd_{k}_{s};\n    always @(posedge clk) jd_{k}_{s} <= {prev};",
+                w - 1
+            );
+        }
+        let _ = writeln!(
+            o,
+            "    reg [{}:0] pj_{k};\n    always @(posedge clk) if (a_valid && a_last) pj_{k} <= jd_{k}_{};",
+            w - 1,
+            la - 1
+        );
+    }
 }

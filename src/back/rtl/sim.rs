@@ -71,10 +71,10 @@ pub fn regenerate_tb(dir: &Path, input: &Path, samples: Option<usize>) -> Result
             (ci, co, fw.n_in, fw.n_out, x.len() / fw.n_in.max(1))
         }
         AnyFirmware::Set(fw) => {
-            let (x, mask) = read_first_jets(input, fw.pool.n, fw.features(), samples)?;
-            let (ci, co) = super::set_tb_codes(&fw, &x, &mask);
-            let (p, f) = (fw.pool.n, fw.features());
-            (ci, co, p * f + p, fw.n_out(), mask.len() / p)
+            let tb = read_first_jets(input, (&fw).into(), samples)?;
+            let (ci, co) = super::set_tb_codes(&fw, &tb);
+            let (p, f, g) = (fw.pool.n, fw.features(), fw.jet_features());
+            (ci, co, p * f + p + g, fw.n_out(), tb.jets)
         }
     };
     let d = dir.join("tb_data");
