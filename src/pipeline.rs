@@ -108,12 +108,7 @@ pub fn lower_set_for(
     mode: Mode,
     calib: Option<&SetCalibration>,
 ) -> Result<SetFirmware> {
-    let opts = lower_options(
-        set.input_type,
-        args,
-        mode,
-        calib.map(|c| c.phi.input_absmax),
-    )?;
+    let opts = lower_options(set.input_type, args, mode, calib.map(|c| c.input_absmax()))?;
     lower_set(set, &opts, calib)
 }
 

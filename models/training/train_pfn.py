@@ -207,7 +207,11 @@ def train(model, data, a, log):
         history.append(dict(epoch=ep + 1, train_loss=tot / len(yt), **{f"val_{k}": v for k, v in ev.items()}))
         print(f"    epoch {ep + 1:3d}: train loss {tot / len(yt):.4f}  val loss {ev['loss']:.4f} "
               f"acc {ev['acc']:.4f} auc {ev['auc']:.4f}  ({time.time() - t0:.0f} s)", file=log, flush=True)
-        if best is None or ev["auc"] > best["auc"]:
+        if a.fit_on_val:
+            # val is part of the training set: no selection, the last epoch is kept
+            best, best_ep = ev, ep + 1
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif best is None or ev["auc"] > best["auc"]:
             best, best_ep = ev, ep + 1
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         elif ep + 1 - best_ep >= a.patience:
@@ -242,6 +246,8 @@ def command_line(a):
         parts.append(f"--jet {a.jet}")
     if a.f_bn:
         parts.append("--f-bn")
+    if a.fit_on_val:
+        parts.append("--fit-on-val")
     return " ".join(parts)
 
 
@@ -397,6 +403,10 @@ def main():
     ap.add_argument("--f-kinds", default="", help="the same for f")
     ap.add_argument("--train-std", action="store_true",
                     help="train the standardization's weight/bias (its statistics stay fixed)")
+    ap.add_argument("--fit-on-val", action="store_true",
+                    help="train on the train AND val splits for exactly --epochs epochs and keep "
+                         "the last epoch (no model selection; the reported val figures are then "
+                         "in-sample)")
     ap.add_argument("--augment", action="store_true",
                     help="random per-jet reflections dy -> -dy, dphi -> -dphi in training")
     ap.add_argument("--jet", default="none", choices=["none", "all"],
@@ -421,6 +431,10 @@ def main():
         a.tag = a.ship or f"n{a.n_max}_phi{a.phi}_f{a.f}_{a.pool}_b{a.bits}_lr{a.lr:g}_s{a.seed}"
     torch.set_num_threads(a.threads)
     data = load_data(a.data, a.test, a.n_max, a.jet, a.features)
+    if a.fit_on_val:
+        for k in ("x", "m", "y", "j"):
+            if data[k + "tr"] is not None:
+                data[k + "tr"] = np.concatenate([data[k + "tr"], data[k + "va"]])
     model = build(a, data)
     print(f"{a.tag}: {command_line(a)}\n  {n_params(model)} params, train {len(data['ytr'])} val "
           f"{len(data['yva'])} test {len(data['yte'])}", flush=True)

@@ -702,3 +702,54 @@ pub fn infer(
     }
     Ok(Inferred { layers, assumed })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A schema-3 document: `particles` as given, then `layers` (JSON objects).
+    fn doc(particles: &str, layers: &[&str]) -> ArchDoc {
+        let text = format!(
+            r#"{{"schema": "{SCHEMA_V3}", {particles} "layers": [{}]}}"#,
+            layers.join(", ")
+        );
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    const LIN: &str = r#"{"op": "bitlinear", "weight": "w"}"#;
+    const POOL: &str = r#"{"op": "pool", "kind": "sum"}"#;
+    const CAT: &str = r#"{"op": "jet_concat"}"#;
+    const P: &str = r#""particles": {"max": 4, "features": 3},"#;
+    const PJ: &str = r#""particles": {"max": 4, "features": 3, "jet_features": 2},"#;
+
+    #[test]
+    fn particle_documents_place_the_pool_and_the_jet_concat() {
+        assert_eq!(check_version(&doc(P, &[LIN, POOL, LIN])), Ok(()));
+        assert_eq!(check_version(&doc(PJ, &[LIN, POOL, CAT, LIN])), Ok(()));
+        let refused = [
+            (doc(P, &[LIN, POOL, CAT, LIN]), "has no \"jet_features\""),
+            (
+                doc(PJ, &[LIN, POOL, LIN]),
+                "no layer is a {\"op\": \"jet_concat\"}",
+            ),
+            (
+                doc(PJ, &[LIN, CAT, POOL, LIN]),
+                "must come right after the pool",
+            ),
+            (
+                doc(PJ, &[LIN, POOL, LIN, CAT]),
+                "must come right after the pool",
+            ),
+            (
+                doc(PJ, &[LIN, POOL, CAT, CAT, LIN]),
+                "2 'jet_concat' layers",
+            ),
+            (doc(PJ, &[LIN, POOL, CAT]), "needs layers before it"),
+            (doc("", &[LIN, CAT, LIN]), "layer 1 is a 'jet_concat'"),
+        ];
+        for (d, want) in refused {
+            let e = check_version(&d).expect_err(want);
+            assert!(e.contains(want), "{e}\nexpected: {want}");
+        }
+    }
+}

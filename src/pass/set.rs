@@ -16,6 +16,8 @@ use rayon::prelude::*;
 pub struct SetCalibration {
     pub phi: Calibration,
     pub rho: Calibration,
+    /// max |v| over the per-jet inputs (0 without): they share the particles' input type.
+    pub jet_absmax: f32,
 }
 
 impl SetCalibration {
@@ -23,12 +25,19 @@ impl SetCalibration {
     pub fn merge(&mut self, o: &SetCalibration) {
         self.phi.merge(&o.phi);
         self.rho.merge(&o.rho);
+        self.jet_absmax = self.jet_absmax.max(o.jet_absmax);
+    }
+    /// The largest |input| the model's input type must hold: particle features and per-jet
+    /// inputs.
+    pub fn input_absmax(&self) -> f32 {
+        self.phi.input_absmax.max(self.jet_absmax)
     }
     /// Applies `f` (a scale rule) to both chains' statistics.
     pub fn map(self, f: impl Fn(Calibration) -> Calibration) -> SetCalibration {
         SetCalibration {
             phi: f(self.phi),
             rho: f(self.rho),
+            jet_absmax: self.jet_absmax,
         }
     }
 }
@@ -58,6 +67,7 @@ pub fn calibrate_set(set: &SetModel, x: &[f32], mask: &[u8], jet: &[f32]) -> Set
     SetCalibration {
         phi: calibrate(&set.phi, &rows),
         rho: calibrate(&set.rho, &pooled),
+        jet_absmax: jet.iter().fold(0f32, |a, v| a.max(v.abs())),
     }
 }
 
