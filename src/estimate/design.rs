@@ -72,7 +72,7 @@ pub const CTRL_LUT_PER_HELD_BIT: f64 = 2.05;
 /// The estimate of a design that shares `Φ` over the particle axis (`rtl::reuse`): the group
 /// core's stages (`Φ` on `G` particles, their sums), `F`'s core, and a row for the control
 /// logic ([`CTRL_LUT_PER_HELD_BIT`] LUTs per held bit; FF: the hold registers of the jet, the
-/// accumulator and pooled registers, the valid pipeline).
+/// accumulator and pooled registers, the valid pipeline, the per-jet inputs' delay line).
 pub fn estimate_rtl_reuse(
     fw: &SetFirmware,
     phi: &Design,
@@ -88,9 +88,12 @@ pub fn estimate_rtl_reuse(
     let p = fw.pool.out_type.width as u64;
     let l = fw.phi.n_out as u64;
     let held_bits = (n as u64) * (f as u64 * w + 1);
+    // Per-jet inputs: held, delayed along the group core (`L_Φ` stages) and latched for F
+    // (`rtl::reuse` jet_delay): flip-flops only.
+    let jet_bits = fw.jet_features() as u64 * w * (phi.latency() as u64 + 2);
     let control = crate::target::Resources {
         lut: (CTRL_LUT_PER_HELD_BIT * held_bits as f64).round() as u64,
-        ff: held_bits + 2 * l * p + 2 * phi.latency() as u64,
+        ff: held_bits + 2 * l * p + 2 * phi.latency() as u64 + jet_bits,
         dsp: 0,
         bram: 0,
     };
