@@ -25,6 +25,15 @@ pub enum Error {
     #[error("{path}: architecture: {detail}")]
     Arch { path: PathBuf, detail: String },
 
+    /// A value of layer `layer` needs more than [`crate::ir::fixed::MAX_WIDTH`] bits (fewer
+    /// fractional bits may fit: [`crate::pipeline`] retries when they are automatic).
+    #[error("layer '{layer}' (#{index}): {detail}")]
+    TooWide {
+        layer: String,
+        index: usize,
+        detail: String,
+    },
+
     #[error("layer '{layer}' (#{index}): {detail}")]
     Layer {
         layer: String,

@@ -30,6 +30,13 @@ pub struct FwOptions {
     pub input_bits: u32,
     /// Fractional bits of hidden and output values.
     pub frac_bits: i32,
+    /// When a value would need more than [`crate::ir::fixed::MAX_WIDTH`] bits with
+    /// `frac_bits`, lower with the largest smaller number (down to [`MIN_AUTO_FRAC_BITS`]) that
+    /// fits; the firmware's `options.frac_bits` says which (the command line: `--frac-bits`
+    /// not given).
+    pub frac_auto: bool,
+    /// Set by the lowering when it reduced `frac_bits` (recorded in the firmware's options).
+    pub frac_note: Option<String>,
     /// Signed width of quantized scale constants.
     pub const_bits: u32,
     /// Signed width of full-precision layer weights.
@@ -66,6 +73,8 @@ impl Default for FwOptions {
             calib_quantile: 0.999,
             input_bits: 16,
             frac_bits: 12,
+            frac_auto: true,
+            frac_note: None,
             const_bits: 18,
             weight_bits: 16,
             requant: Requant::Fused,
@@ -84,23 +93,54 @@ pub const DEFAULT_INPUT_TYPE: FixedType = FixedType {
     frac: 10,
 };
 
+/// The fewest fractional bits [`FwOptions::frac_auto`] goes down to.
+pub const MIN_AUTO_FRAC_BITS: i32 = 4;
+
+/// `lower(args)`, and with [`FwOptions::frac_auto`], on a value too wide for
+/// [`crate::ir::fixed::MAX_WIDTH`], again with one fractional bit less, down to
+/// [`MIN_AUTO_FRAC_BITS`]; the last error if none fits.
+fn with_auto_frac<T>(args: &FwOptions, lower: impl Fn(&FwOptions) -> Result<T>) -> Result<T> {
+    let mut a = args.clone();
+    loop {
+        match lower(&a) {
+            Err(Error::TooWide { layer, detail, .. })
+                if a.frac_auto && a.frac_bits > MIN_AUTO_FRAC_BITS =>
+            {
+                a.frac_bits -= 1;
+                if a.frac_note.is_none() {
+                    let d = detail.split(';').next().unwrap_or(&detail).to_string();
+                    a.frac_note = Some(format!(
+                        "--frac-bits not given, and with {}: layer '{layer}': {d}",
+                        args.frac_bits
+                    ));
+                }
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Lowers `loaded` for `mode` (overriding `args.mode`); `calib` is the calibration, if any.
+/// The fractional bits may be fewer than `args.frac_bits` ([`FwOptions::frac_auto`]).
 pub fn lower_for(
     loaded: &Loaded,
     args: &FwOptions,
     mode: Mode,
     calib: Option<&Calibration>,
 ) -> Result<Firmware> {
-    let opts = lower_options(
-        loaded.model.input_type,
-        args,
-        mode,
-        calib.map(|c| c.input_absmax),
-    )?;
-    lower(&loaded.model, &opts, calib)
+    with_auto_frac(args, |args| {
+        let opts = lower_options(
+            loaded.model.input_type,
+            args,
+            mode,
+            calib.map(|c| c.input_absmax),
+        )?;
+        lower(&loaded.model, &opts, calib)
+    })
 }
 
-/// Lowers a particle-level model for `mode` (its `Φ` reads the particle features, so the
+/// Lowers a particle-level model for `mode`, with automatic fractional bits as [`lower_for`]
+/// (its `Φ` reads the particle features, so the
 /// input type comes from `Φ`'s calibration when none is given).
 pub fn lower_set_for(
     set: &SetModel,
@@ -108,8 +148,10 @@ pub fn lower_set_for(
     mode: Mode,
     calib: Option<&SetCalibration>,
 ) -> Result<SetFirmware> {
-    let opts = lower_options(set.input_type, args, mode, calib.map(|c| c.input_absmax()))?;
-    lower_set(set, &opts, calib)
+    with_auto_frac(args, |args| {
+        let opts = lower_options(set.input_type, args, mode, calib.map(|c| c.input_absmax()))?;
+        lower_set(set, &opts, calib)
+    })
 }
 
 /// The checked lowering options of `args` for `mode`; the input type is the user's, else the
@@ -185,6 +227,7 @@ fn lower_options(
         input_type,
         input_type_origin: origin,
         frac_bits: args.frac_bits,
+        frac_bits_origin: args.frac_note.clone(),
         const_bits: args.const_bits,
         weight_bits: args.weight_bits,
         recip_guard_bits: args.recip_guard_bits,

@@ -212,3 +212,44 @@ fn chain_commands_refuse_particle_models_by_name() {
         "{e}"
     );
 }
+
+/// `qg_pfn`'s dynamic firmware does not fit 62 bits with 12 fractional bits: with
+/// `frac_auto` (the command line without `--frac-bits`) the lowering takes the largest number
+/// that fits and records why; with `--frac-bits 12` given, it refuses naming the layer.
+#[test]
+fn fractional_bits_are_reduced_only_when_automatic() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join("qg_pfn");
+    let s = set_of(&root.join("qg_pfn.safetensors"));
+    let g = read_golden(&root.join("golden.npz"));
+    let cal = calibrate_set(&s, &g.x, &g.mask, &g.jet);
+    let fixed = FwOptions {
+        frac_auto: false,
+        ..FwOptions::default()
+    };
+    let e = lower_set_for(&s, &fixed, Mode::Dynamic, Some(&cal))
+        .err()
+        .expect("12 fractional bits do not fit");
+    assert!(
+        matches!(e, bit2hls::Error::TooWide { .. }) && e.to_string().contains("more than the 62"),
+        "{e}"
+    );
+    let fw = lower_set_for(&s, &FwOptions::default(), Mode::Dynamic, Some(&cal)).unwrap();
+    let f = fw.rho.options.frac_bits;
+    assert!((4..12).contains(&f), "{f}");
+    let why = fw
+        .rho
+        .options
+        .frac_bits_origin
+        .clone()
+        .expect("the reason is recorded");
+    assert!(why.contains("--frac-bits not given"), "{why}");
+    // The next larger number does not fit.
+    let one_more = FwOptions {
+        frac_bits: f + 1,
+        frac_auto: false,
+        ..FwOptions::default()
+    };
+    assert!(lower_set_for(&s, &one_more, Mode::Dynamic, Some(&cal)).is_err());
+}

@@ -197,6 +197,23 @@ class PFN(nn.Module):
         return self.f(self.f_input(x, mask, jet))
 
 
+@torch.no_grad()
+def floor_dead_bn(model, dead=1e-3, var=1.0):
+    """For every LastDimBatchNorm in f: channels whose running variance is below `dead` (a Φ
+    output that is 0 on every training jet, e.g. a ReLU that never fires) get running_var =
+    `var`. On training-like jets such a channel is constant, so the model's outputs do not
+    change; its eval-mode scale becomes weight/sqrt(var) instead of weight/sqrt(eps) ≈ 316·weight,
+    which would make the firmware's proven ranges (any value the pool can take) tens of bits
+    wider. Returns [(module index in f, channel)] of the changed channels."""
+    changed = []
+    for i, m in enumerate(model.f):
+        if isinstance(m, LastDimBatchNorm) and not isinstance(m, FixedBatchNorm):
+            low = (m.running_var < dead).nonzero().flatten().tolist()
+            m.running_var[low] = var
+            changed += [(i, c) for c in low]
+    return changed
+
+
 # ---- golden vectors ------------------------------------------------------------------------
 
 def linear_layers(model):

@@ -58,7 +58,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, MODELS)
 from bitlinear import BitLinear  # noqa: E402
 from export import save_for_bit2hls  # noqa: E402
-from pfn import PFN, golden, summarize  # noqa: E402
+from pfn import PFN, floor_dead_bn, golden, summarize  # noqa: E402
 from train import auc, rejections  # noqa: E402
 
 sys.path.insert(0, os.path.join(MODELS, "data"))
@@ -251,6 +251,18 @@ def command_line(a):
     return " ".join(parts)
 
 
+def selection(a, res, data):
+    """How the shipped epoch was chosen, and on which jets the model was trained."""
+    if a.fit_on_val:
+        return (f"`--fit-on-val`: trained on the train AND val splits ({len(data['ytr'])} jets of "
+                f"`{data['data']}`) for exactly\n{a.epochs} epochs, the last epoch kept (no model "
+                f"selection; the val AUC {res['val']['auc']:.4f} is in-sample and says nothing).\n"
+                f"The test jets were never trained or selected on.")
+    return (f"the epoch with the best validation AUC is kept (epoch {res['best_epoch']},\n"
+            f"val AUC {res['val']['auc']:.4f}), early stop after {a.patience} epochs without "
+            f"gain.\nData: `{data['data']}` (train {len(data['ytr'])}, val {len(data['yva'])} jets).")
+
+
 def card(name, a, model, res, data, gold_lines):
     layers = "\n".join(f"| `{r['layer']}` | {r['kind']} | {r['shape'][1]} → {r['shape'][0]} | "
                        f"{r['weights']} | {r['nnz'] if r['kind'] == 'BitLinear' else '— (float)'} |"
@@ -270,7 +282,14 @@ def card(name, a, model, res, data, gold_lines):
                 f"trained: batch statistics in training,\nrunning statistics in eval mode, "
                 f"exported as an eval-mode `batchnorm`)"
                 + (", so that the pooled sums\n(O(10-100)) and the jet features (O(1)) share F's "
-                   "first BitLinear absmax scale sensibly." if G else ".") + "\n\n")
+                   "first BitLinear absmax scale sensibly." if G else ".")
+                + (f" After training, its {len(res.get('f_bn_floored', []))} channels with a "
+                   f"running variance below 1e-3 (pooled Φ outputs\nthat are 0 on every training "
+                   f"jet) got running variance 1 (`pfn.floor_dead_bn`): on such jets the outputs do "
+                   f"not change, and\nthe eval-mode scale is the weight instead of weight/sqrt(eps) "
+                   f"≈ 316·weight, which would widen the firmware's proven\nranges by tens of bits. "
+                   f"Every figure and file here is of that model." if res.get('f_bn_floored') else "")
+                + "\n\n")
         if not G:
             j_sec = "\n" + bn_f[:-1]
     if G:
@@ -360,9 +379,7 @@ q = clamp(round(x·g), {-(Q + 1)}, {Q}); y = F.linear(q/g, T·β, bias).
 `{res['command']}` (PyTorch {torch.__version__}, CPU, {a.threads} thread(s), run at `nice -n 19`
 on 2 cores shared with other jobs; wall time {res['seconds']:.0f} s for {res['epochs_run']} epochs).
 Adam (weight decay {a.wd:g}), one-cycle LR (max {a.lr:g}), batch {a.batch}, at most {a.epochs}
-epochs, cross-entropy{'; training jets randomly reflected per jet (dy → −dy and dphi → −dphi, each with probability 1/2; `--augment`)' if a.augment else ''}; the epoch with the best validation AUC is kept (epoch {res['best_epoch']},
-val AUC {res['val']['auc']:.4f}), early stop after {a.patience} epochs without gain. Seed {a.seed}.
-Data: `{data['data']}` (train {len(data['ytr'])}, val {len(data['yva'])} jets).
+epochs, cross-entropy{'; training jets randomly reflected per jet (dy → −dy and dphi → −dphi, each with probability 1/2; `--augment`)' if a.augment else ''}; {selection(a, res, data)} Seed {a.seed}.
 
 ## Test performance (PyTorch float forward with fake quantization, all {len(data['yte'])} test jets)
 
@@ -441,6 +458,9 @@ def main():
     t0 = time.time()
     best, best_ep, history = train(model, data, a, sys.stdout)
     seconds = time.time() - t0
+    # dead channels of F's input batchnorm: unit variance instead of 1/sqrt(eps) scales (the
+    # model that is evaluated, exported and golden-tested is this one)
+    floored = floor_dead_bn(model) if a.f_bn else []
     test = evaluate(model, data["xte"], data["mte"], data["yte"], data["jte"], full=True)
     val = evaluate(model, data["xva"], data["mva"], data["yva"], data["jva"], full=True)
     sp = sparsity(model)
@@ -461,6 +481,7 @@ def main():
                                         std=[float(v) for v in data["jet_std"]]))
     if a.f_bn:
         res["f_bn"] = True
+        res["f_bn_floored"] = [f"f.{i}[{c}]" for i, c in floored]
     print(f"  {a.tag}: val AUC {val['auc']:.4f}  test AUC {test['auc']:.4f} acc {test['acc']:.4f} "
           f"rej50 {test['rej50']:.2f} rej30 {test['rej30']:.2f}  ({seconds:.0f} s, best epoch {best_ep})",
           flush=True)

@@ -91,9 +91,10 @@ pub struct FwArgs {
     /// Input width used when the input type is chosen from calibration data.
     #[arg(long, default_value_t = 16)]
     pub input_bits: u32,
-    /// Fractional bits of hidden and output values.
-    #[arg(long, default_value_t = 12)]
-    pub frac_bits: i32,
+    /// Fractional bits of hidden and output values [default: 12, or fewer when a value would
+    /// need more than 62 bits (said in the output)].
+    #[arg(long)]
+    pub frac_bits: Option<i32>,
     /// Signed width of quantized scale constants.
     #[arg(long, default_value_t = 18)]
     pub const_bits: u32,
@@ -131,7 +132,9 @@ impl FwArgs {
             input_type: self.input_type.clone(),
             calib_quantile: self.calib_quantile,
             input_bits: self.input_bits,
-            frac_bits: self.frac_bits,
+            frac_bits: self.frac_bits.unwrap_or(12),
+            frac_auto: self.frac_bits.is_none(),
+            frac_note: None,
             const_bits: self.const_bits,
             weight_bits: self.weight_bits,
             requant: self.requant,

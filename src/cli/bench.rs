@@ -32,9 +32,10 @@ pub struct BenchArgs {
     /// calibrates on them.
     #[arg(long, requires = "model")]
     pub data: Option<std::path::PathBuf>,
-    /// Fractional bits of hidden values (as `compile --frac-bits`; `qg_pfn` needs 8).
-    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(i32).range(0..=40))]
-    pub frac_bits: i32,
+    /// Fractional bits of hidden values (as `compile --frac-bits`) [default: 12, or fewer when a
+    /// value would need more than 62 bits].
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..=40))]
+    pub frac_bits: Option<i32>,
 }
 
 pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
@@ -65,7 +66,8 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
             mode: a.mode,
             input_type: Some("ap_fixed<16,6>".into()),
             requant: a.requant,
-            frac_bits: a.frac_bits,
+            frac_bits: a.frac_bits.unwrap_or(12),
+            frac_auto: a.frac_bits.is_none(),
             ..FwOptions::default()
         };
         let cal = if a.mode == Mode::Static {
@@ -116,7 +118,8 @@ fn run_set(a: &BenchArgs, model: &std::path::Path, data: &std::path::Path) -> an
     let cal = crate::pass::set::calibrate_set(&set, &jets.x, &jets.mask, &jets.jet);
     let fw_args = FwOptions {
         requant: a.requant,
-        frac_bits: a.frac_bits,
+        frac_bits: a.frac_bits.unwrap_or(12),
+        frac_auto: a.frac_bits.is_none(),
         ..FwOptions::default()
     };
     let fw = crate::pipeline::lower_set_for(&set, &fw_args, a.mode, Some(&cal))?;

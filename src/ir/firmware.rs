@@ -312,6 +312,10 @@ pub struct LowerOptions {
     pub input_type_origin: String,
     /// Fractional bits of hidden and output values.
     pub frac_bits: i32,
+    /// Why `frac_bits` is fewer than requested, when the lowering chose them
+    /// ([`crate::pipeline::FwOptions::frac_auto`]); `None`: as requested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frac_bits_origin: Option<String>,
     /// Signed width of dequantization / requantization constants.
     pub const_bits: u32,
     /// Signed width of full-precision layer weights.

@@ -170,6 +170,9 @@ struct OptionsDump {
     input_type: Ty,
     input_type_origin: String,
     frac_bits: i32,
+    /// Why `frac_bits` is fewer than requested (absent: as requested).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    frac_bits_origin: Option<String>,
     const_bits: u32,
     weight_bits: u32,
     recip_guard_bits: i32,
@@ -386,6 +389,7 @@ fn dump(fw: &Firmware) -> FirmwareDump {
             input_type: o.input_type.into(),
             input_type_origin: o.input_type_origin.clone(),
             frac_bits: o.frac_bits,
+            frac_bits_origin: o.frac_bits_origin.clone(),
             const_bits: o.const_bits,
             weight_bits: o.weight_bits,
             recip_guard_bits: o.recip_guard_bits,
@@ -560,6 +564,7 @@ fn undump(d: FirmwareDump, path: &Path, at: &str) -> Result<Firmware> {
             input_type: d.options.input_type.into(),
             input_type_origin: d.options.input_type_origin,
             frac_bits: d.options.frac_bits,
+            frac_bits_origin: d.options.frac_bits_origin,
             const_bits: d.options.const_bits,
             weight_bits: d.options.weight_bits,
             recip_guard_bits: d.options.recip_guard_bits,

@@ -29,15 +29,15 @@ impl Ctx<'_> {
     fn ty(&self, what: &str, iv: Interval, frac: i32) -> Result<FixedType> {
         let t = FixedType::fitting(iv, frac);
         if t.width > MAX_WIDTH {
-            return Err(Error::layer(
-                self.name,
-                self.index,
-                format!(
+            return Err(Error::TooWide {
+                layer: self.name.to_string(),
+                index: self.index,
+                detail: format!(
                     "{what} needs {} bits (range [{}, {}]), more than the {MAX_WIDTH} supported; \
                      use fewer --frac-bits or a narrower --input-type",
                     t.width, iv.lo, iv.hi
                 ),
-            ));
+            });
         }
         Ok(t)
     }
@@ -795,6 +795,7 @@ mod tests {
 
     fn opts(hidden_units: HiddenUnits) -> LowerOptions {
         LowerOptions {
+            frac_bits_origin: None,
             mode: Mode::Dynamic,
             input_type: FixedType {
                 signed: true,

@@ -389,6 +389,15 @@ impl<'a> Sums<'a> {
 /// them with each other, with the labels `y` if the file has them, and with `reference`.
 /// `progress` is called with the number of events of each chunk once it is done. `rule` is the
 /// static-scale calibration rule (`None`: [`crate::pipeline::default_calib_rule`]).
+/// The output type, and when the lowering chose fewer fractional bits than requested, how many
+/// and why.
+fn output_text(t: crate::ir::fixed::FixedType, o: &crate::ir::firmware::LowerOptions) -> String {
+    match &o.frac_bits_origin {
+        Some(why) => format!("{t} [{} fractional bits: {why}]", o.frac_bits),
+        None => t.to_string(),
+    }
+}
+
 pub fn compute(
     loaded: &crate::front::Loaded,
     fw_args: &FwOptions,
@@ -521,7 +530,7 @@ fn report(
             max_abs_error: acc.max_abs_error,
             flipped_codes: flipped(fw, &acc.flips),
             input_type: format!("{} [{}]", fw.input_type(), fw.options.input_type_origin),
-            output_type: fw.output_type().to_string(),
+            output_type: output_text(fw.output_type(), &fw.options),
             calibration: note.clone(),
             reference: sums.reference.map(|_| acc.reference.agreement()),
         })

@@ -208,7 +208,7 @@ fn report(
                 fw.phi.input_type(),
                 fw.phi.options.input_type_origin
             ),
-            output_type: fw.output_type().to_string(),
+            output_type: super::output_text(fw.output_type(), &fw.rho.options),
             calibration: note.clone(),
             reference: sums.reference.map(|_| acc.reference.agreement()),
         })
