@@ -77,7 +77,8 @@ pub fn act4_model() -> SetCase {
     )
 }
 
-/// The trained models on the shipped test jets (`--frac-bits 8`, as their model cards say).
+/// The trained models on the shipped test jets, 8 fractional bits (fewer where a value would not
+/// fit 62 bits: `qg_pfn` dynamic gets 7, [`bit2hls::pipeline::FwOptions::frac_auto`]).
 pub fn trained_models() -> Vec<SetCase> {
     let root = repo().join("models");
     let data = root.join("data").join("test_particles.npz");
