@@ -76,10 +76,6 @@ impl SetModel {
     pub fn jet_len(&self) -> usize {
         self.particles * self.features
     }
-    /// `F`'s input width: `Φ`'s outputs and the per-jet inputs.
-    pub fn rho_inputs(&self) -> usize {
-        self.phi.outputs() + self.jet_features
-    }
 }
 
 /// Any model bit2hls reads.
