@@ -123,6 +123,7 @@ fn run_set(a: &BenchArgs, model: &std::path::Path, data: &std::path::Path) -> an
         ..FwOptions::default()
     };
     let fw = crate::pipeline::lower_set_for(&set, &fw_args, a.mode, Some(&cal))?;
+    super::note_frac(&fw.rho.options);
     let emu = SetEmulator::new(&fw);
     let n = a.events.max(1);
     let (nf, np) = (set.jet_len(), set.particles);

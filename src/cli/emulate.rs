@@ -49,6 +49,7 @@ pub fn run(a: EmulateArgs) -> anyhow::Result<i32> {
     let loaded = super::load_model(&a.model)?;
     let calib = calibration_with(&loaded, &a.fw.options(), a.fw.calib_rule)?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
+    super::note_frac(&fw.options);
     let mut rows = NpyRows::open(&a.input)?;
     if rows.cols != fw.n_in {
         return Err(Error::Data {
@@ -196,6 +197,7 @@ fn run_set(a: &EmulateArgs, set: &crate::ir::set::SetModel) -> anyhow::Result<i3
         c
     });
     let fw = crate::pipeline::lower_set_for(set, &fo, a.fw.mode, calib.as_ref())?;
+    super::note_frac(&fw.rho.options);
     let jets = crate::io::particles::read_jets(&a.input, set.into(), false)?;
     jets.notes.iter().for_each(|n| eprintln!("note: {n}"));
     let (nf, np, o) = (set.jet_len(), set.particles, set.outputs());

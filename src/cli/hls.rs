@@ -397,6 +397,7 @@ fn load_and_lower(
     let loaded = super::load_model(&a.model)?;
     let calib = calibration_with(&loaded, &a.fw.options(), a.fw.calib_rule)?;
     let fw = lower_for(&loaded, &a.fw.options(), a.fw.mode, calib.as_ref())?;
+    super::note_frac(&fw.options);
     Ok((loaded, calib, fw))
 }
 

@@ -87,6 +87,17 @@ pub(crate) fn print_notes<M>(args: &args::ModelArgs, loaded: &crate::front::Load
 /// A progress indicator on stderr for long runs (Yosys): a bar over `len` steps, or a spinner
 /// without `len`, ticking on its own thread so that it moves while a child process runs.
 /// Hidden when stderr is not a terminal, so piped and logged output is unchanged.
+/// Prints a note when the lowering chose fewer fractional bits than requested
+/// ([`crate::pipeline::FwOptions::frac_auto`]).
+pub fn note_frac(o: &crate::ir::firmware::LowerOptions) {
+    if let Some(why) = &o.frac_bits_origin {
+        eprintln!(
+            "note: {} mode uses {} fractional bits ({why})",
+            o.mode, o.frac_bits
+        );
+    }
+}
+
 pub fn progress(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {

@@ -43,6 +43,7 @@ pub fn run_compile_set(
         c
     });
     let fw = lower_set_for(set, &a.fw.options(), a.fw.mode, calib.as_ref())?;
+    super::note_frac(&fw.rho.options);
     let (tb, tb_source) = tb_jets(a, set)?;
     let o = RtlOptions {
         name: a.name.clone(),
