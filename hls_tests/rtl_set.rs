@@ -113,8 +113,9 @@ fn particle_models_rtl_equals_reference() {
     assert!(f.is_empty(), "{} failing:\n{}", f.len(), f.join("\n"));
 }
 
-/// Per-jet inputs concatenated after the pool (`pfn_jet`, 2 jet inputs): their ports, and in
-/// the shared-Φ design their delay line to F, in the dynamic and static modes.
+/// Per-jet inputs concatenated after the pool (`pfn_jet`, 2 jet inputs): their ports with one
+/// Φ per particle (dynamic) and, with Φ shared over 3 particles, their delay line to F
+/// (static).
 #[test]
 fn jet_input_model_rtl_equals_reference() {
     let f = run_on_two_threads(
@@ -122,7 +123,7 @@ fn jet_input_model_rtl_equals_reference() {
             &[jet_model()],
             10_000,
             |_| vec![Mode::Dynamic, Mode::Static],
-            reuses,
+            |m| vec![if m == Mode::Static { 3 } else { 1 }],
         ),
         |j| j.label.clone(),
         simulate,
