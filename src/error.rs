@@ -54,6 +54,15 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// [`Error::TooWide`] of layer `layer` (#`index`).
+    pub fn too_wide(layer: &str, index: usize, detail: impl Into<String>) -> Error {
+        Error::TooWide {
+            layer: layer.to_string(),
+            index,
+            detail: detail.into(),
+        }
+    }
+
     pub fn layer(layer: &str, index: usize, detail: impl Into<String>) -> Error {
         Error::Layer {
             layer: layer.to_string(),

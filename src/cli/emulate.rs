@@ -200,18 +200,13 @@ fn run_set(a: &EmulateArgs, set: &crate::ir::set::SetModel) -> anyhow::Result<i3
     super::note_frac(&fw.rho.options);
     let jets = crate::io::particles::read_jets(&a.input, set.into(), false)?;
     jets.notes.iter().for_each(|n| eprintln!("note: {n}"));
-    let (nf, np, o) = (set.jet_len(), set.particles, set.outputs());
+    let o = set.outputs();
     let out_t = fw.output_type();
     let (descr, bytes): (&str, Vec<u8>) = if a.float {
-        let g = set.jet_features;
         let ys: Vec<f32> = (0..jets.jets)
             .into_par_iter()
             .flat_map_iter(|j| {
-                let (x, m, v) = (
-                    &jets.x[j * nf..][..nf],
-                    &jets.mask[j * np..][..np],
-                    &jets.jet[j * g..][..g],
-                );
+                let (x, m, v) = jets.get(j);
                 crate::reference::set::forward(set, x, m, v)
             })
             .collect();

@@ -34,6 +34,20 @@ pub struct Jets {
     pub notes: Vec<String>,
 }
 
+impl Jets {
+    /// Jet `j`: its features `[particles · features]`, mask `[particles]` and per-jet inputs
+    /// `[G]` (empty without).
+    pub fn get(&self, j: usize) -> (&[f32], &[u8], &[f32]) {
+        let (nf, n) = (self.particles * self.features, self.particles);
+        let g = self.jet.len() / self.jets.max(1);
+        (
+            &self.x[j * nf..][..nf],
+            &self.mask[j * n..][..n],
+            &self.jet[j * g..][..g],
+        )
+    }
+}
+
 fn err(path: &Path, d: impl Into<String>) -> Error {
     Error::Data {
         path: path.to_path_buf(),

@@ -29,15 +29,15 @@ impl Ctx<'_> {
     fn ty(&self, what: &str, iv: Interval, frac: i32) -> Result<FixedType> {
         let t = FixedType::fitting(iv, frac);
         if t.width > MAX_WIDTH {
-            return Err(Error::TooWide {
-                layer: self.name.to_string(),
-                index: self.index,
-                detail: format!(
+            return Err(Error::too_wide(
+                self.name,
+                self.index,
+                format!(
                     "{what} needs {} bits (range [{}, {}]), more than the {MAX_WIDTH} supported; \
                      use fewer --frac-bits or a narrower --input-type",
                     t.width, iv.lo, iv.hi
                 ),
-            });
+            ));
         }
         Ok(t)
     }

@@ -99,7 +99,7 @@ pub fn lower_set(
         0 => None,
         g => {
             let j = JetConcatFw::new(g, phi.input_type(), &pool)
-                .map_err(|d| too_wide("jet_concat", set.phi.layers.len() + 1, d))?;
+                .map_err(|d| Error::too_wide("jet_concat", set.phi.layers.len() + 1, d))?;
             origin = format!("{origin}, concatenated with {g} jet inputs {}", j.in_type);
             Some(j)
         }
@@ -121,15 +121,6 @@ pub fn lower_set(
 
 /// The pool's exact ranges and its (signed) type ([`PoolFw::new`]).
 fn lower_pool(set: &SetModel, phi: &crate::ir::firmware::Firmware) -> Result<PoolFw> {
-    PoolFw::new(set.pool, set.particles, phi).map_err(|d| too_wide("pool", set.phi.layers.len(), d))
-}
-
-/// A value wider than [`crate::ir::fixed::MAX_WIDTH`] (fewer fractional bits may fit:
-/// [`crate::pipeline`] retries when they are automatic).
-fn too_wide(layer: &str, index: usize, detail: String) -> Error {
-    Error::TooWide {
-        layer: layer.into(),
-        index,
-        detail,
-    }
+    PoolFw::new(set.pool, set.particles, phi)
+        .map_err(|d| Error::too_wide("pool", set.phi.layers.len(), d))
 }

@@ -143,19 +143,16 @@ fn set_firmwares(
 /// The float model on every jet; a jet is a tie when an activation of `Φ` (any real particle)
 /// or of `F` lands on a rounding tie, or its two largest outputs are equal.
 fn float_events(set: &SetModel, jets: &Jets) -> Vec<FloatEvent> {
-    let (nf, f, g) = (set.jet_len(), set.features, set.jet_features);
+    let f = set.features;
     (0..jets.jets)
         .into_par_iter()
         .map(|j| {
-            let (x, m) = (
-                &jets.x[j * nf..][..nf],
-                &jets.mask[j * set.particles..][..set.particles],
-            );
+            let (x, m, v) = jets.get(j);
             let mut taps = Vec::new();
             for (i, _) in m.iter().enumerate().filter(|(_, v)| **v != 0) {
                 float::forward(&set.phi, &x[i * f..(i + 1) * f], Some(&mut taps));
             }
-            let input = crate::reference::set::rho_input_float(set, x, m, &jets.jet[j * g..][..g]);
+            let input = crate::reference::set::rho_input_float(set, x, m, v);
             let y: Vec<f64> = float::forward(&set.rho, &input, Some(&mut taps))
                 .iter()
                 .map(|&v| v as f64)

@@ -87,16 +87,12 @@ pub fn mask_text(mask: &[u8], n: usize) -> String {
 /// Expected-output lines of the jets `tb`, from the reference
 /// ([`crate::reference::set::SetReference`]).
 pub fn set_predictions_text(fw: &SetFirmware, tb: &Jets) -> String {
-    let (n, f, g) = (fw.pool.n, fw.features(), fw.jet_features());
     let reference = crate::reference::set::SetReference::new(fw);
     let frac = fw.output_type().frac;
     let mut s = String::new();
     for j in 0..tb.jets {
-        let codes = reference.run(
-            &tb.x[j * n * f..][..n * f],
-            &tb.mask[j * n..][..n],
-            &tb.jet[j * g..][..g],
-        );
+        let (x, mask, jet) = tb.get(j);
+        let codes = reference.run(x, mask, jet);
         let text: Vec<String> = codes.iter().map(|c| exact_decimal(*c, frac)).collect();
         s.push_str(&text.join(" "));
         s.push('\n');

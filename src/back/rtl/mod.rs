@@ -407,8 +407,7 @@ pub fn set_tb_codes(fw: &SetFirmware, tb: &Jets) -> (Vec<i64>, Vec<i64>) {
     let mut ci = Vec::with_capacity(tb.x.len() + tb.mask.len() + tb.jet.len());
     let mut co = Vec::new();
     for j in 0..tb.jets {
-        let (xj, mj) = (&tb.x[j * n * f..][..n * f], &tb.mask[j * n..][..n]);
-        let vj = &tb.jet[j * g..][..g];
+        let (xj, mj, vj) = tb.get(j);
         let mut codes = vec![0i64; n * f + g];
         for (c, v) in codes.chunks_mut(f).zip(xj.chunks(f)) {
             reference.phi.quantize_input(v, c);
