@@ -161,8 +161,8 @@ enum QuantPlan {
     },
     /// `qs = Q·2^-e`, `ds = 2^(e - shift)`.
     Pow2 { m_floor: i64, qmax: f64, shift: i32 },
-    /// Constant `qs = R_s·2^-P`, `ds = 1`.
-    Static { qs: f64 },
+    /// Constant `qs = R_s·2^-P` (`r` = `R_s`, `p` = `P`), `ds = 1`.
+    Static { qs: f64, r: i64, p: i32 },
 }
 
 struct TernaryPlan {
@@ -186,6 +186,31 @@ struct TernaryPlan {
     u8_codes: bool,
     dq: DequantPlan,
     bias: Vec<f64>,
+    /// Bound on `|acc_n|`, the integer scale `C_n` and the dequantization shift (static mode:
+    /// `Y_n = rnd(acc_n·C_n, cshift) + B_n`).
+    acc_bound: Vec<f64>,
+    scale: Vec<i64>,
+    cshift: i32,
+    /// Set by [`fuse_int_requant`]: the next stage's codes straight from the accumulators, in
+    /// i32 lanes (AVX2 kernel).
+    int_next: Option<IntRequant>,
+}
+
+/// Static mode, a ternary stage whose output feeds a ternary stage with a constant quantizer:
+/// the next codes `q_n = clamp(rnd(relu(rnd(acc_n·c_n, s1) + b_n)·r, p), lo, hi)`, where
+/// `rnd(v, s)` rounds `v·2^-s` half to even (`v` itself for `s = 0`), every intermediate proven
+/// `< 2^30` in magnitude — the integers the f64 lanes compute, without leaving i32.
+pub(super) struct IntRequant {
+    pub c: Vec<i32>,
+    pub b: Vec<i32>,
+    pub s1: u32,
+    pub r: i32,
+    pub p: u32,
+    pub relu: bool,
+    pub lo: i32,
+    pub hi: i32,
+    /// The next stage stores its codes as u8.
+    pub u8_out: bool,
 }
 
 enum DequantPlan {
@@ -216,7 +241,7 @@ struct AffinePlan {
 }
 
 enum OpPlan {
-    Ternary(TernaryPlan),
+    Ternary(Box<TernaryPlan>),
     Dense(DensePlan),
     Affine(AffinePlan),
 }
@@ -244,6 +269,8 @@ struct Plan {
     /// Largest input length of a ternary stage with i16 / i32 lanes.
     codes16: usize,
     codes32: usize,
+    /// Bound on `|output|` (every output is an integer of at most this magnitude).
+    out_bound: f64,
 }
 
 fn refuse<T>(why: String) -> Result<T, String> {
@@ -375,6 +402,8 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                         (
                             QuantPlan::Static {
                                 qs: pow2(-pt.shift),
+                                r: 1,
+                                p: pt.shift,
                             },
                             1.0,
                             1.0,
@@ -391,6 +420,8 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                         (
                             QuantPlan::Static {
                                 qs: *recip as f64 * pow2(-recip_frac),
+                                r: *recip,
+                                p: *recip_frac,
                             },
                             1.0,
                             1.0,
@@ -519,7 +550,7 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                     }
                     yb.push(v + 1.0 + b.abs());
                 }
-                OpPlan::Ternary(TernaryPlan {
+                OpPlan::Ternary(Box::new(TernaryPlan {
                     quant,
                     lo: lo as f64,
                     hi: hi as f64,
@@ -538,7 +569,11 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                     u8_codes,
                     dq,
                     bias: t.bias.iter().map(|&b| b as f64).collect(),
-                })
+                    acc_bound: accb,
+                    scale: t.scale.clone(),
+                    cshift,
+                    int_next: None,
+                }))
             }
             FwKind::Dense(d) => {
                 if d.weights.rows != n_out || d.weights.cols != n_in || d.bias.len() != n_out {
@@ -608,6 +643,7 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
     if n_prev != fw.n_out {
         return refuse(format!("output length {n_prev} ≠ {}", fw.n_out));
     }
+    fuse_int_requant(&mut stages);
     Ok(Plan {
         n_in: fw.n_in,
         n_out: fw.n_out,
@@ -620,6 +656,60 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
         width,
         codes16,
         codes32,
+        out_bound: xb,
+    })
+}
+
+/// Sets [`TernaryPlan::int_next`] on every ternary stage (i16 lanes, static dequantization)
+/// followed by a ternary stage with a constant quantizer and i16 lanes, where the bounds allow.
+fn fuse_int_requant(stages: &mut [StagePlan]) {
+    for i in 1..stages.len() {
+        let (head, tail) = stages.split_at_mut(i);
+        let (prev, next) = (&mut head[i - 1], &tail[0]);
+        let (OpPlan::Ternary(a), OpPlan::Ternary(b)) = (&mut prev.op, &next.op) else {
+            continue;
+        };
+        a.int_next = int_requant(a, prev.relu, b);
+    }
+}
+
+/// The [`IntRequant`] of stage `a` into stage `b`, if every intermediate stays below 2^30.
+fn int_requant(a: &TernaryPlan, relu: bool, b: &TernaryPlan) -> Option<IntRequant> {
+    const LIM: f64 = 1_073_741_824.0; // 2^30
+    let (QuantPlan::Static { .. }, QuantPlan::Static { r, p, .. }) = (&a.quant, &b.quant) else {
+        return None;
+    };
+    if a.wide || b.wide || !matches!(a.dq, DequantPlan::F64 { .. }) {
+        return None;
+    }
+    // A negative shift is an exact left shift, folded into the multiplier.
+    let (s1, up1) = (a.cshift.max(0), pow2((-a.cshift).max(0)));
+    let (p, r) = (*p, *r as f64 * pow2((-*p).max(0)));
+    if s1 > 30 || p > 30 || r.abs() > LIM {
+        return None;
+    }
+    let mut c = Vec::with_capacity(a.scale.len());
+    let mut bias = Vec::with_capacity(a.scale.len());
+    for ((&cn, &bn), &acc) in a.scale.iter().zip(&a.bias).zip(&a.acc_bound) {
+        let cn = cn as f64 * up1;
+        let prod = acc * cn.abs();
+        let y = prod * pow2(-s1) + 1.0 + bn.abs();
+        if cn.abs() > LIM || prod + pow2(s1) > LIM || y > LIM || y * r.abs() + pow2(p) > LIM {
+            return None;
+        }
+        c.push(cn as i32);
+        bias.push(bn as i32);
+    }
+    Some(IntRequant {
+        c,
+        b: bias,
+        s1: s1 as u32,
+        r: r as i32,
+        p: p.max(0) as u32,
+        relu,
+        lo: b.lo as i32,
+        hi: b.hi as i32,
+        u8_out: b.u8_codes,
     })
 }
 
@@ -628,22 +718,49 @@ struct Scratch<const L: usize> {
     a: Vec<[f64; L]>,
     b: Vec<[f64; L]>,
     c16: Vec<[i16; L]>,
+    /// The next stage's codes written by an [`IntRequant`] stage.
+    c16b: Vec<[i16; L]>,
     c32: Vec<[i32; L]>,
     xin: Vec<[f32; L]>,
     /// Accumulators of one stage (AVX2 kernel).
     acc: Vec<[i16; L]>,
+    /// The plan sizes these buffers hold: `(width, codes16, codes32, n_in)`.
+    key: [usize; 4],
 }
 
 impl<const L: usize> Scratch<L> {
+    fn key(p: &Plan) -> [usize; 4] {
+        [p.width, p.codes16, p.codes32, p.n_in]
+    }
+
     fn new(p: &Plan) -> Self {
         Scratch {
+            key: Self::key(p),
             a: vec![[0.0; L]; p.width],
             b: vec![[0.0; L]; p.width],
             c16: vec![[0; L]; p.codes16],
+            c16b: vec![[0; L]; p.codes16],
             c32: vec![[0; L]; p.codes32],
             xin: vec![[0.0; L]; p.n_in],
             acc: vec![[0; L]; p.width],
         }
+    }
+}
+
+/// Scratch buffers of the lane kernels that a caller keeps between serial runs of one
+/// [`FastEmulator`] (allocated on first use).
+#[derive(Default)]
+pub struct FastScratch(Option<Scratch<LANES>>);
+
+impl FastScratch {
+    /// The buffers, (re)allocated unless they were made for a plan of the same sizes (so one
+    /// scratch given to two emulators is still safe, only slower).
+    fn for_plan(&mut self, p: &Plan) -> &mut Scratch<LANES> {
+        let key = Scratch::<LANES>::key(p);
+        if self.0.as_ref().map_or(true, |s| s.key != key) {
+            self.0 = Some(Scratch::new(p));
+        }
+        self.0.as_mut().expect("just set")
     }
 }
 
@@ -743,7 +860,7 @@ fn quant_params<const L: usize>(t: &TernaryPlan, x: &[[f64; L]]) -> ([f64; L], [
     let mut ds = [1f64; L];
     let mut mi = [0i32; L];
     match t.quant {
-        QuantPlan::Static { qs: q } => qs = [q; L],
+        QuantPlan::Static { qs: q, .. } => qs = [q; L],
         QuantPlan::Dynamic {
             m_floor,
             guard,
@@ -875,13 +992,28 @@ fn affine<const L: usize>(a: &AffinePlan, relu: bool, x: &[[f64; L]], y: &mut [[
     }
 }
 
-/// Runs the events of `input` (a whole number of events) into `out`.
+/// Receives each block's outputs: `(first event, events, outputs)`, where `outputs[j][l]` is
+/// output `j` of event `first + l` (`l < events`), an exact integer.
+pub type Sink<'s> = dyn FnMut(usize, usize, &[[f64; LANES]]) + 's;
+
+/// Writes a block's outputs into `out` (row-major codes of the chunk's events).
+fn write_codes(out: &mut [i64], o: usize) -> impl FnMut(usize, usize, &[[f64; LANES]]) + '_ {
+    move |e0, nb, cur| {
+        for (l, ev) in out[e0 * o..(e0 + nb) * o].chunks_exact_mut(o).enumerate() {
+            for (j, v) in ev.iter_mut().enumerate() {
+                *v = cur[j][l] as i64;
+            }
+        }
+    }
+}
+
+/// Runs the events of `input` (a whole number of events) and gives each block to `sink`.
 #[inline(always)]
 fn run_chunk_impl<const AVX: bool>(
     p: &Plan,
     s: &mut Scratch<LANES>,
     input: Input<'_>,
-    out: &mut [i64],
+    sink: &mut Sink<'_>,
 ) {
     const L: usize = LANES;
     let (k, o) = (p.n_in, p.n_out);
@@ -908,14 +1040,18 @@ fn run_chunk_impl<const AVX: bool>(
             a,
             b,
             c16,
+            c16b,
             c32,
             acc,
             ..
         } = s;
         let (mut cur, mut nxt) = (a, b);
+        let (mut c16, mut c16b) = (c16, c16b);
         // max_k |x_k| of the current stage's input, when the previous AVX2 stage computed it.
         let mut mx = [0f64; L];
         let mut have_mx = false;
+        // The current stage's input codes are in `c16` (written by the previous stage).
+        let mut have_codes = false;
         for st in &p.stages {
             let x = &cur[..st.n_in];
             let y = &mut nxt[..st.n_out];
@@ -935,9 +1071,19 @@ fn run_chunk_impl<const AVX: bool>(
                     } else {
                         #[cfg(target_arch = "x86_64")]
                         if AVX {
-                            // SAFETY: only instantiated inside an AVX2 target-feature function.
-                            unsafe { avx2::ternary16(t, st.relu, x, c16, y, qp, &mut mx, acc) };
-                            have_mx = true;
+                            // SAFETY (all three): only instantiated inside an AVX2 target-feature
+                            // function; the buffers hold the plan's widths.
+                            if !have_codes {
+                                unsafe { avx2::quantize16(t, x, &qp.0, c16) };
+                            }
+                            if let Some(ir) = &t.int_next {
+                                unsafe { avx2::ternary16_requant(t, ir, c16, c16b) };
+                                std::mem::swap(&mut c16, &mut c16b);
+                                (have_codes, have_mx) = (true, false);
+                                continue;
+                            }
+                            unsafe { avx2::ternary16(t, st.relu, c16, y, qp, &mut mx, acc) };
+                            (have_codes, have_mx) = (false, true);
                             std::mem::swap(&mut cur, &mut nxt);
                             continue;
                         }
@@ -947,26 +1093,22 @@ fn run_chunk_impl<const AVX: bool>(
                 OpPlan::Dense(d) => dense::<L>(d, st.relu, x, y),
                 OpPlan::Affine(af) => affine::<L>(af, st.relu, x, y),
             }
-            have_mx = false;
+            (have_codes, have_mx) = (false, false);
             std::mem::swap(&mut cur, &mut nxt);
         }
-        for (l, ev) in out[e0 * o..(e0 + nb) * o].chunks_exact_mut(o).enumerate() {
-            for (j, v) in ev.iter_mut().enumerate() {
-                *v = cur[j][l] as i64;
-            }
-        }
+        sink(e0, nb, &cur[..o]);
         e0 += nb;
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_chunk_avx2(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, out: &mut [i64]) {
-    run_chunk_impl::<true>(p, s, input, out)
+unsafe fn run_chunk_avx2(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, sink: &mut Sink<'_>) {
+    run_chunk_impl::<true>(p, s, input, sink)
 }
 
-fn run_chunk_portable(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, out: &mut [i64]) {
-    run_chunk_impl::<false>(p, s, input, out)
+fn run_chunk_portable(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, sink: &mut Sink<'_>) {
+    run_chunk_impl::<false>(p, s, input, sink)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1025,6 +1167,17 @@ impl<'a> FastEmulator<'a> {
         self.plan.as_ref().map_or(0, |p| p.stages.iter().filter(|s| matches!(&s.op, OpPlan::Ternary(t) if matches!(t.dq, DequantPlan::I64 { .. }))).count())
     }
 
+    /// Number of ternary stages that write the next stage's codes in i32 lanes (tests).
+    #[cfg(test)]
+    pub(crate) fn int_requant_stages(&self) -> usize {
+        self.plan.as_ref().map_or(0, |p| {
+            p.stages
+                .iter()
+                .filter(|s| matches!(&s.op, OpPlan::Ternary(t) if t.int_next.is_some()))
+                .count()
+        })
+    }
+
     /// Which kernels run: "avx2" (AVX2 + FMA), "portable" or "reference".
     pub fn kernel(&self) -> &'static str {
         match (&self.plan, self.avx2) {
@@ -1035,13 +1188,23 @@ impl<'a> FastEmulator<'a> {
     }
 
     fn run_chunk(&self, p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, out: &mut [i64]) {
+        self.run_chunk_with(p, s, input, &mut write_codes(out, p.n_out))
+    }
+
+    fn run_chunk_with(
+        &self,
+        p: &Plan,
+        s: &mut Scratch<LANES>,
+        input: Input<'_>,
+        sink: &mut Sink<'_>,
+    ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: `avx2` is only true when `avx2_supported()` detected AVX2 and FMA at run
             // time (the only place it is set is `with_simd`).
-            return unsafe { run_chunk_avx2(p, s, input, out) };
+            return unsafe { run_chunk_avx2(p, s, input, sink) };
         }
-        run_chunk_portable(p, s, input, out)
+        run_chunk_portable(p, s, input, sink)
     }
 
     fn run_parallel(&self, p: &Plan, input: Input<'_>, out: &mut [i64]) {
@@ -1082,40 +1245,54 @@ impl<'a> FastEmulator<'a> {
     }
 
     /// [`Self::run_batch_into`] on the calling thread (for callers that parallelise over larger
-    /// units themselves, such as jets of particles).
-    pub fn run_serial_into(&self, x: &[f32], out: &mut [i64]) {
+    /// units themselves, such as jets of particles), with the caller's scratch buffers.
+    pub fn run_serial_into(&self, scratch: &mut FastScratch, x: &[f32], out: &mut [i64]) {
         match &self.plan {
             Ok(p) => {
                 let n = x.len() / p.n_in;
                 assert_eq!(out.len(), n * p.n_out, "output buffer length");
-                self.run_serial(p, Input::F32(&x[..n * p.n_in]), out);
+                let s = scratch.for_plan(p);
+                self.run_chunk(p, s, Input::F32(&x[..n * p.n_in]), out);
             }
             Err(_) => out.copy_from_slice(&self.reference.run_batch(x)),
         }
     }
 
+    /// Runs the rows of `x` (`n · n_in` floats) on the calling thread and hands each block of
+    /// at most [`LANES`] rows to `sink(first row, rows, outputs)`, `outputs[j][l]` being output
+    /// `j` of row `first + l` as an exact integer in f64 (`|v| ≤` [`Self::output_bound`]).
+    /// Returns `false`, without calling `sink`, when the lane kernels do not run this firmware
+    /// (then [`Self::run_serial_into`] gives the reference's codes).
+    pub fn run_serial_blocks(
+        &self,
+        scratch: &mut FastScratch,
+        x: &[f32],
+        sink: &mut Sink<'_>,
+    ) -> bool {
+        let Ok(p) = &self.plan else { return false };
+        let n = x.len() / p.n_in;
+        let s = scratch.for_plan(p);
+        self.run_chunk_with(p, s, Input::F32(&x[..n * p.n_in]), sink);
+        true
+    }
+
+    /// Bound on the magnitude of every output code, when the lane kernels run this firmware.
+    pub fn output_bound(&self) -> Option<f64> {
+        self.plan.as_ref().ok().map(|p| p.out_bound)
+    }
+
     /// [`Self::run_codes_batch`] on the calling thread, into `out`.
-    pub fn run_codes_serial_into(&self, codes: &[i64], out: &mut [i64]) {
+    pub fn run_codes_serial_into(&self, scratch: &mut FastScratch, codes: &[i64], out: &mut [i64]) {
         let (k, o) = (self.fw.n_in, self.fw.n_out);
         match &self.plan {
             Ok(p) if codes.iter().all(|&c| (p.in_lo_i..=p.in_hi_i).contains(&c)) => {
-                self.run_serial(p, Input::Codes(codes), out);
+                let s = scratch.for_plan(p);
+                self.run_chunk(p, s, Input::Codes(codes), out);
             }
             _ => out
                 .chunks_mut(o.max(1))
                 .zip(codes.chunks(k.max(1)))
                 .for_each(|(os, xs)| self.reference.run_codes(xs, os)),
-        }
-    }
-
-    fn run_serial(&self, p: &Plan, input: Input<'_>, out: &mut [i64]) {
-        let (k, o) = (p.n_in, p.n_out);
-        let ev = LANES * TASK_BLOCKS;
-        let n = input.len() / k;
-        let mut s = Scratch::<LANES>::new(p);
-        for (i, oc) in out.chunks_mut(o * ev).enumerate() {
-            let (e0, e1) = (i * ev, ((i + 1) * ev).min(n));
-            self.run_chunk(p, &mut s, input.slice(e0 * k, e1 * k), oc);
         }
     }
 

@@ -131,6 +131,8 @@ fn check_ranges(fw: &SetFirmware, x: &[f32], mask: &[u8], jet: &[f32]) {
 
 #[test]
 fn set_firmware_is_exact_in_range_and_ignores_padding() {
+    // Firmware pooled straight from the lane kernels (else from `Φ`'s codes; both compared).
+    let lanes = std::sync::atomic::AtomicUsize::new(0);
     run_counted(
         "proptest-regressions/back/emu/set_tests.txt",
         160,
@@ -168,7 +170,15 @@ fn set_firmware_is_exact_in_range_and_ignores_padding() {
                     continue;
                 };
                 tally.ran();
-                let fast = SetEmulator::new(&fw).run_batch(&x, &mask, &jet);
+                let emu = SetEmulator::new(&fw);
+                if emu.pools_in_lanes() {
+                    lanes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                let fast = emu.run_batch(&x, &mask, &jet);
+                prop_assert_eq!(
+                    &SetEmulator::pooling_codes(&fw).run_batch(&x, &mask, &jet),
+                    &fast
+                );
                 let o = fw.n_out();
                 let (nf, g) = (set.jet_len(), set.jet_features);
                 let reference = SetReference::new(&fw);
@@ -187,6 +197,7 @@ fn set_firmware_is_exact_in_range_and_ignores_padding() {
             Ok(())
         },
     );
+    assert!(lanes.into_inner() > 0);
 }
 
 /// The netlist of set firmware ([`crate::hw::build::build_set`]; sum, or max over a `Φ` with

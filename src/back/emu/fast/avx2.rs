@@ -9,8 +9,8 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::{
-    pow2, quant_params as quant_params_portable, DequantPlan, Plan, QuantPlan, TernaryPlan, LANES,
-    MAGIC,
+    pow2, quant_params as quant_params_portable, DequantPlan, IntRequant, Plan, QuantPlan,
+    TernaryPlan, LANES, MAGIC,
 };
 use std::arch::x86_64::*;
 
@@ -45,12 +45,14 @@ unsafe fn acc_list(cb: *const u8, off: &[u32]) -> [__m256i; N] {
     a
 }
 
-/// [`acc_list`] for u8 rows of codes in `[0, 127]`: two rows are added in u8 lanes (no
-/// overflow: ≤ 254), then widened to i16 (zero-extension) and accumulated.
+/// [`acc_list`] for u8 rows of codes in `[0, 127]` ([`store_codes`]: the low byte of each
+/// i16 lane holds a code of i16 vector `2h`, the high byte one of vector `2h + 1`): two rows
+/// are added in u8 lanes (no overflow: ≤ 254), then split back into i16 lanes with a mask and
+/// a shift (no shuffles) and accumulated.
 #[inline(always)]
 unsafe fn acc_list8(cb: *const u8, off: &[u32]) -> [__m256i; N] {
     let mut a = [_mm256_setzero_si256(); N];
-    let zero = _mm256_setzero_si256();
+    let low = _mm256_set1_epi16(0xFF);
     let pairs = off.chunks_exact(2);
     let rest = pairs.remainder();
     for pr in pairs {
@@ -58,42 +60,33 @@ unsafe fn acc_list8(cb: *const u8, off: &[u32]) -> [__m256i; N] {
         let q = cb.add(pr[1] as usize) as *const __m256i;
         for h in 0..N / 2 {
             let s = _mm256_add_epi8(_mm256_loadu_si256(p.add(h)), _mm256_loadu_si256(q.add(h)));
-            a[2 * h] = _mm256_add_epi16(a[2 * h], _mm256_unpacklo_epi8(s, zero));
-            a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_unpackhi_epi8(s, zero));
+            a[2 * h] = _mm256_add_epi16(a[2 * h], _mm256_and_si256(s, low));
+            a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_srli_epi16::<8>(s));
         }
     }
     if let [k] = rest {
         let p = cb.add(*k as usize) as *const __m256i;
         for h in 0..N / 2 {
             let s = _mm256_loadu_si256(p.add(h));
-            a[2 * h] = _mm256_add_epi16(a[2 * h], _mm256_unpacklo_epi8(s, zero));
-            a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_unpackhi_epi8(s, zero));
+            a[2 * h] = _mm256_add_epi16(a[2 * h], _mm256_and_si256(s, low));
+            a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_srli_epi16::<8>(s));
         }
     }
     a
 }
 
+/// Quantizes the rows `x` into `codes` (`q = rne(clamp(X·qs, lo, hi))`; `cvtpd2dq` rounds half
+/// to even in the default MXCSR), as u8 rows when `t.u8_codes`.
+///
 /// # Safety
-/// AVX2 and FMA must be available; `codes.len() ≥ x.len()`, `y.len()` = outputs of `t`, and every index
-/// of `t.idx` is `< x.len()` (true by construction of the plan).
+/// AVX2 must be available; `codes.len() ≥ x.len()`.
 #[inline(always)]
-pub(super) unsafe fn ternary16(
+pub(super) unsafe fn quantize16(
     t: &TernaryPlan,
-    relu: bool,
     x: &[[f64; L]],
+    qs: &[f64; L],
     codes: &mut [[i16; L]],
-    y: &mut [[f64; L]],
-    (qs, ds, mi): ([f64; L], [f64; L], [i32; L]),
-    mx: &mut [f64; L],
-    accbuf: &mut [[i16; L]],
 ) {
-    // `mx` collects max_n |y_n| per event for the next stage's quantizer.
-    *mx = [0.0; L];
-    let sign = _mm256_set1_pd(-0.0);
-    let mxp = mx.as_mut_ptr();
-    let n_in = x.len();
-    let codes = &mut codes[..n_in];
-    // Quantize: q = rne(clamp(X·qs, lo, hi)); cvtpd2dq rounds half to even (default MXCSR).
     let (lo, hi) = (_mm256_set1_pd(t.lo), _mm256_set1_pd(t.hi));
     // Row k of codes starts at byte k·LANES (u8 codes) or k·2·LANES (i16).
     let row_bytes = if t.u8_codes { L } else { 2 * L };
@@ -121,41 +114,163 @@ pub(super) unsafe fn ternary16(
             let b = _mm256_set_m128i(q[3], q[2]);
             *vg = _mm256_packs_epi32(a, b);
         }
-        if t.u8_codes {
-            // Bytes of two i16 vectors; `unpacklo/hi_epi8(·, 0)` gives them back.
-            for h in 0..N / 2 {
-                _mm256_storeu_si256(cp.add(h), _mm256_packus_epi16(v16[2 * h], v16[2 * h + 1]));
-            }
-        } else {
-            for (g, vg) in v16.iter().enumerate() {
-                _mm256_storeu_si256(cp.add(g), *vg);
-            }
+        store_codes(cp, &v16, t.u8_codes);
+    }
+}
+
+/// Stores one row of codes (`N` i16 vectors) as i16, or as bytes when `u8` (the values are in
+/// `[0, 127]`): vector `2h` in the low bytes of the i16 lanes, `2h + 1` in the high bytes.
+#[inline(always)]
+unsafe fn store_codes(cp: *mut __m256i, v16: &[__m256i; N], u8: bool) {
+    if u8 {
+        for h in 0..N / 2 {
+            let v = _mm256_or_si256(v16[2 * h], _mm256_slli_epi16::<8>(v16[2 * h + 1]));
+            _mm256_storeu_si256(cp.add(h), v);
+        }
+    } else {
+        for (g, vg) in v16.iter().enumerate() {
+            _mm256_storeu_si256(cp.add(g), *vg);
         }
     }
+}
+
+/// `acc_n = Σ_{+1} codes − Σ_{−1} codes` of output `n` over the CSR lists (i16 lanes).
+#[inline(always)]
+unsafe fn accumulate(t: &TernaryPlan, cb: *const u8, n: usize) -> [__m256i; N] {
+    let (s0, m0, e0) = (
+        t.start[n] as usize,
+        t.mid[n] as usize,
+        t.start[n + 1] as usize,
+    );
+    let (mut a, b) = if t.u8_codes {
+        (
+            acc_list8(cb, t.off.get_unchecked(s0..m0)),
+            acc_list8(cb, t.off.get_unchecked(m0..e0)),
+        )
+    } else {
+        (
+            acc_list(cb, t.off.get_unchecked(s0..m0)),
+            acc_list(cb, t.off.get_unchecked(m0..e0)),
+        )
+    };
+    for r in 0..N {
+        a[r] = _mm256_sub_epi16(a[r], b[r]);
+    }
+    a
+}
+
+/// `rnd(v, s)`: `v·2^-s` rounded half to even, for `s ≥ 1` and `v + 2^s < 2^31`
+/// (`(v + 2^(s−1) − 1 + floor(v/2^s) mod 2) >> s`, arithmetic shifts).
+#[inline(always)]
+unsafe fn rnd32(v: __m256i, s: __m128i, hm1: __m256i) -> __m256i {
+    let par = _mm256_and_si256(_mm256_sra_epi32(v, s), _mm256_set1_epi32(1));
+    _mm256_sra_epi32(_mm256_add_epi32(_mm256_add_epi32(v, hm1), par), s)
+}
+
+/// The broadcast constants of an [`IntRequant`].
+struct RequantConsts {
+    lo: __m256i,
+    hi: __m256i,
+    r: __m256i,
+    s1: __m128i,
+    h1: __m256i,
+    p: __m128i,
+    hp: __m256i,
+}
+
+/// The next codes of 8 accumulators `w` of one output (scale `cv`, bias `bv`): [`IntRequant`].
+#[inline(always)]
+unsafe fn requant8(
+    ir: &IntRequant,
+    w: __m256i,
+    cv: __m256i,
+    bv: __m256i,
+    k: &RequantConsts,
+) -> __m256i {
+    let mut y = _mm256_mullo_epi32(w, cv);
+    if ir.s1 > 0 {
+        y = rnd32(y, k.s1, k.h1);
+    }
+    y = _mm256_add_epi32(y, bv);
+    if ir.relu {
+        y = _mm256_max_epi32(y, _mm256_setzero_si256());
+    }
+    if ir.r != 1 {
+        y = _mm256_mullo_epi32(y, k.r);
+    }
+    if ir.p > 0 {
+        y = rnd32(y, k.p, k.hp);
+    }
+    _mm256_min_epi32(_mm256_max_epi32(y, k.lo), k.hi)
+}
+
+/// Accumulates every output of `t` over its (already quantized) `codes` and writes the next
+/// stage's codes with [`IntRequant`] into `next`, in the next stage's row layout. Lane order:
+/// `cvtepi16_epi32` of the two halves, `packs_epi32` and `permute4x64(0xD8)` give every event
+/// back its position, so `next` has the order of `codes`.
+///
+/// # Safety
+/// AVX2 must be available; `codes` holds `t`'s input rows, `next.len() ≥ t`'s outputs, and the
+/// bounds of [`IntRequant`] hold (true by construction of the plan).
+#[inline(always)]
+pub(super) unsafe fn ternary16_requant(
+    t: &TernaryPlan,
+    ir: &IntRequant,
+    codes: &[[i16; L]],
+    next: &mut [[i16; L]],
+) {
+    let cb = codes.as_ptr() as *const u8;
+    let nbase = next.as_mut_ptr() as *mut u8;
+    let row_bytes = if ir.u8_out { L } else { 2 * L };
+    let k = RequantConsts {
+        lo: _mm256_set1_epi32(ir.lo),
+        hi: _mm256_set1_epi32(ir.hi),
+        r: _mm256_set1_epi32(ir.r),
+        s1: _mm_cvtsi32_si128(ir.s1 as i32),
+        h1: _mm256_set1_epi32(((1i64 << ir.s1) / 2 - 1) as i32),
+        p: _mm_cvtsi32_si128(ir.p as i32),
+        hp: _mm256_set1_epi32(((1i64 << ir.p) / 2 - 1) as i32),
+    };
+    let zero = _mm256_setzero_si256();
+    for (n, (&c, &b)) in ir.c.iter().zip(&ir.b).enumerate() {
+        let a = accumulate(t, cb, n);
+        let (cv, bv) = (_mm256_set1_epi32(c), _mm256_set1_epi32(b));
+        let mut v16 = [zero; N];
+        for r in 0..N {
+            let w0 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(a[r]));
+            let w1 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(a[r]));
+            let (q0, q1) = (requant8(ir, w0, cv, bv, &k), requant8(ir, w1, cv, bv, &k));
+            v16[r] = _mm256_permute4x64_epi64::<0xD8>(_mm256_packs_epi32(q0, q1));
+        }
+        store_codes(nbase.add(n * row_bytes) as *mut __m256i, &v16, ir.u8_out);
+    }
+}
+
+/// Accumulates and dequantizes every output of `t` over its (already quantized) `codes` into
+/// `y`, with `max_n |y_n|` per event into `mx` for the next stage's quantizer.
+///
+/// # Safety
+/// AVX2 and FMA must be available; `codes` holds `t`'s input rows, `y.len()` = outputs of `t`,
+/// and every index of `t.idx` is a row of `codes` (true by construction of the plan).
+#[inline(always)]
+pub(super) unsafe fn ternary16(
+    t: &TernaryPlan,
+    relu: bool,
+    codes: &[[i16; L]],
+    y: &mut [[f64; L]],
+    (_, ds, mi): ([f64; L], [f64; L], [i32; L]),
+    mx: &mut [f64; L],
+    accbuf: &mut [[i16; L]],
+) {
+    // `mx` collects max_n |y_n| per event for the next stage's quantizer.
+    *mx = [0.0; L];
+    let sign = _mm256_set1_pd(-0.0);
+    let mxp = mx.as_mut_ptr();
     let cb = codes.as_ptr() as *const u8;
     let magic = _mm256_set1_pd(MAGIC);
     let zero = _mm256_setzero_pd();
     for (n, yn) in y.iter_mut().enumerate() {
-        let (s0, m0, e0) = (
-            t.start[n] as usize,
-            t.mid[n] as usize,
-            t.start[n + 1] as usize,
-        );
-        let (a, b) = if t.u8_codes {
-            (
-                acc_list8(cb, t.off.get_unchecked(s0..m0)),
-                acc_list8(cb, t.off.get_unchecked(m0..e0)),
-            )
-        } else {
-            (
-                acc_list(cb, t.off.get_unchecked(s0..m0)),
-                acc_list(cb, t.off.get_unchecked(m0..e0)),
-            )
-        };
-        let mut a = a;
-        for r in 0..N {
-            a[r] = _mm256_sub_epi16(a[r], b[r]);
-        }
+        let a = accumulate(t, cb, n);
         let yp = yn.as_mut_ptr();
         match &t.dq {
             DequantPlan::F64 { .. } => {

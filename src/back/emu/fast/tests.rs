@@ -192,6 +192,8 @@ fn fast_matches_reference_on_random_models() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(160);
+    // Firmware whose plan has i32 requantization stages.
+    let int_requant = std::sync::atomic::AtomicUsize::new(0);
     run_counted(
         "proptest-regressions/back/emu/fast/tests.txt",
         cases,
@@ -216,11 +218,16 @@ fn fast_matches_reference_on_random_models() {
                     continue;
                 };
                 tally.ran();
+                if FastEmulator::new(&fw).int_requant_stages() > 0 {
+                    int_requant.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 check_fw(&fw, p.seed, p.events);
             }
             Ok(())
         },
     );
+    // The i32 requantization path was among the random models (static mode, fused).
+    assert!(int_requant.into_inner() > 0);
 }
 
 fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
@@ -272,6 +279,13 @@ fn fast_matches_reference_on_bench_shapes() {
                 if widths.len() == 5 && widths[1] == 256 && mode == Mode::Dynamic {
                     // The deep layers' dequantization products exceed 2^53: the i64 path runs.
                     assert!(fast.i64_stages() >= 1);
+                }
+                if mode == Mode::Static && bias {
+                    // Fused requantization runs in i32 lanes between ternary stages where the
+                    // products fit (AVX2 kernel; all of them in the small shape). Separate
+                    // requantization's `Y·R_s` products are too wide for i32.
+                    let want = if widths[1] == 64 { widths.len() - 2 } else { 1 };
+                    assert!(fast.int_requant_stages() >= want, "{widths:?}");
                 }
                 check_fw(&fw, 42, 300);
                 // Gaussian events like the benchmark, 1000 + a tail.
