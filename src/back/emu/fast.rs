@@ -189,6 +189,9 @@ struct TernaryPlan {
     /// Bound on `|acc_n|`, the integer scale `C_n` and the dequantization shift (static mode:
     /// `Y_n = rnd(acc_n·C_n, cshift) + B_n`).
     acc_bound: Vec<f64>,
+    /// Outputs that are always 0 (static ReLU stage, proven maximum ≤ 0): empty index lists,
+    /// bias 0, and left out of the next stage's lists.
+    dead: Vec<bool>,
     scale: Vec<i64>,
     cshift: i32,
     /// Set by [`fuse_int_requant`]: the next stage's codes straight from the accumulators, in
@@ -292,6 +295,9 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
     // Whether every X ≥ 0.
     let mut nonneg = in_lo_i >= 0;
     let mut n_prev = fw.n_in;
+    // Inputs of the current stage that are provably 0 (outputs of a static ReLU stage whose
+    // maximum is ≤ 0): left out of the index lists.
+    let mut dead_in = vec![false; fw.n_in];
     let mut stages = Vec::new();
     let (mut codes16, mut codes32) = (0usize, 0usize);
     let mut width = fw.n_in;
@@ -456,30 +462,39 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                 let mut start = vec![0u32];
                 let mut mid = Vec::new();
                 let mut accb = Vec::with_capacity(n_out);
+                let mut dead = vec![false; n_out];
+                let prunes = layer.relu && matches!(quant, QuantPlan::Static { .. });
                 for n in 0..n_out {
                     let row = t.weights.row(n);
                     if row.iter().any(|&w| !(-1..=1).contains(&w)) {
                         return refuse(format!("layer {li}: non-ternary weight"));
                     }
+                    let live = |w: i8| {
+                        let dead_in = &dead_in;
+                        row.iter()
+                            .enumerate()
+                            .filter(move |(k, &v)| v == w && !dead_in[*k])
+                            .map(|(k, _)| k as u32)
+                    };
                     let s0 = idx.len();
-                    idx.extend(
-                        row.iter()
-                            .enumerate()
-                            .filter(|(_, &w)| w == 1)
-                            .map(|(k, _)| k as u32),
-                    );
+                    idx.extend(live(1));
                     mid.push(idx.len() as u32);
-                    idx.extend(
-                        row.iter()
-                            .enumerate()
-                            .filter(|(_, &w)| w == -1)
-                            .map(|(k, _)| k as u32),
-                    );
-                    start.push(idx.len() as u32);
+                    idx.extend(live(-1));
                     let np = (mid[n] as usize - s0) as f64;
                     let nm = (idx.len() - mid[n] as usize) as f64;
                     let (alo, ahi) = (qlo * np - qhi * nm, qhi * np - qlo * nm);
-                    accb.push(alo.abs().max(ahi.abs()));
+                    dead[n] = prunes && max_below_zero(alo, ahi, t.scale[n], cshift, t.bias[n]);
+                    if dead[n] {
+                        // Always 0: no accumulation (and a zero bias below).
+                        idx.truncate(s0);
+                        mid[n] = s0 as u32;
+                    }
+                    start.push(idx.len() as u32);
+                    accb.push(if dead[n] {
+                        0.0
+                    } else {
+                        alo.abs().max(ahi.abs())
+                    });
                 }
                 let max_acc = accb.iter().fold(qlo.abs().max(qhi.abs()), |a, &b| a.max(b));
                 let wide = if max_acc <= i16::MAX as f64 {
@@ -568,8 +583,14 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                     nonneg,
                     u8_codes,
                     dq,
-                    bias: t.bias.iter().map(|&b| b as f64).collect(),
+                    bias: t
+                        .bias
+                        .iter()
+                        .zip(&dead)
+                        .map(|(&b, &d)| if d { 0.0 } else { b as f64 })
+                        .collect(),
                     acc_bound: accb,
+                    dead,
                     scale: t.scale.clone(),
                     cshift,
                     int_next: None,
@@ -632,6 +653,10 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
             return refuse(format!("layer {li}: output beyond 2^50"));
         }
         nonneg = layer.relu;
+        dead_in = match &op {
+            OpPlan::Ternary(t) => t.dead.clone(),
+            _ => vec![false; n_out],
+        };
         stages.push(StagePlan {
             op,
             n_in,
@@ -658,6 +683,19 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
         codes32,
         out_bound: xb,
     })
+}
+
+/// Whether `rne(acc·C·2^-s) + B ≤ 0` for every integer `acc` in `[alo, ahi]` (`s` < 0: a left
+/// shift), from `rne(v) ≤ floor(v + 1/2)`, in exact integers.
+fn max_below_zero(alo: f64, ahi: f64, c: i64, s: i32, b: i64) -> bool {
+    let v = (alo as i128 * c as i128).max(ahi as i128 * c as i128);
+    let y = match s {
+        1..=100 => (v + (1i128 << (s - 1))) >> s,
+        0 => v,
+        _ if s >= -60 && v.unsigned_abs() < 1 << 60 => v << -s,
+        _ => return false,
+    };
+    y + b as i128 <= 0
 }
 
 /// Sets [`TernaryPlan::int_next`] on every ternary stage (i16 lanes, static dequantization)
@@ -1175,6 +1213,20 @@ impl<'a> FastEmulator<'a> {
                 .iter()
                 .filter(|s| matches!(&s.op, OpPlan::Ternary(t) if t.int_next.is_some()))
                 .count()
+        })
+    }
+
+    /// Number of outputs of ternary stages proven always 0 (tests).
+    #[cfg(test)]
+    pub(crate) fn dead_outputs(&self) -> usize {
+        self.plan.as_ref().map_or(0, |p| {
+            p.stages
+                .iter()
+                .map(|s| match &s.op {
+                    OpPlan::Ternary(t) => t.dead.iter().filter(|d| **d).count(),
+                    _ => 0,
+                })
+                .sum()
         })
     }
 

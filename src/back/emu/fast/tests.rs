@@ -194,6 +194,8 @@ fn fast_matches_reference_on_random_models() {
         .unwrap_or(160);
     // Firmware whose plan has i32 requantization stages.
     let int_requant = std::sync::atomic::AtomicUsize::new(0);
+    // Firmware with outputs proven always 0 (left out of the next stage's lists).
+    let dead = std::sync::atomic::AtomicUsize::new(0);
     run_counted(
         "proptest-regressions/back/emu/fast/tests.txt",
         cases,
@@ -218,8 +220,12 @@ fn fast_matches_reference_on_random_models() {
                     continue;
                 };
                 tally.ran();
-                if FastEmulator::new(&fw).int_requant_stages() > 0 {
+                let fast = FastEmulator::new(&fw);
+                if fast.int_requant_stages() > 0 {
                     int_requant.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                if fast.dead_outputs() > 0 {
+                    dead.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 check_fw(&fw, p.seed, p.events);
             }
@@ -228,6 +234,7 @@ fn fast_matches_reference_on_random_models() {
     );
     // The i32 requantization path was among the random models (static mode, fused).
     assert!(int_requant.into_inner() > 0);
+    assert!(dead.into_inner() > 0);
 }
 
 fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
