@@ -13,13 +13,19 @@
 //! 2. codes `q = rne(clamp(X·qs, lo, hi))` in f64 lanes (the clamp is skipped where `|q| ≤ Q` is
 //!    proven), stored as i16 lanes — or u8 when the codes are provably in `[0, 127]` (after a
 //!    ReLU), which halves the loads of step 3: two rows are added in u8 lanes (≤ 254) and then
-//!    widened — or i32 when an accumulator might not fit i16;
+//!    split into i16 lanes with a mask and a shift — or i32 when an accumulator might not fit
+//!    i16;
 //! 3. accumulation over the CSR `+1`/`−1` index lists in i16 lanes (wrapping adds: the final sum
 //!    fits, so it is exact mod 2^16), else i32;
 //! 4. `Y = rne((acc·ds)·cs_n) + B_n` in f64 lanes with `cs_n = C_n·2^-shift` (dynamic, static) or
 //!    `C_n` (pow2), then ReLU; when `acc·M·C_n` may exceed 2^53 (deep layers in dynamic mode) it is
 //!    formed in i64 lanes instead (`acc·C_n` in i32, times `M` with `pmuldq`) and rounded with
-//!    shifts.
+//!    shifts;
+//! 5. static mode, between two ternary stages (fused requantization, AVX2): the accumulators go
+//!    straight to the next stage's codes in i32 lanes, `clamp(rnd(relu(rnd(acc·C_n, s) + B_n)·R,
+//!    P))` ([`IntRequant`], every intermediate proven `< 2^30`), without the f64 rows;
+//! 6. static mode: outputs of a ReLU stage whose proven maximum is `≤ 0` are always 0; they are
+//!    not accumulated and are left out of the next stage's index lists.
 //!
 //! Why it is exact: every f64 product above is an integer times a power of two whose significand
 //! is an integer `< 2^53`, so it is computed without rounding; `rne` is round-half-to-even of a
