@@ -253,3 +253,53 @@ fn fractional_bits_are_reduced_only_when_automatic() {
     };
     assert!(lower_set_for(&s, &one_more, Mode::Dynamic, Some(&cal)).is_err());
 }
+
+/// `qg_pfn` lowered as the CLI does (calibration on the shipped calibration jets, automatic
+/// fractional bits): every part runs on the lane kernels in every mode — in dynamic mode F's
+/// last layer needs the i128 dequantization — and equals the reference on 3,000 test jets.
+#[test]
+fn qg_pfn_runs_on_the_lane_kernels_in_every_mode() {
+    use bit2hls::io::particles::{read_first_jets, read_jets};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let s = set_of(&root.join("qg_pfn/qg_pfn.safetensors"));
+    let cal_jets = read_jets(&root.join("data/calib_particles.npz"), (&s).into(), false).unwrap();
+    let cal = calibrate_set(&s, &cal_jets.x, &cal_jets.mask, &cal_jets.jet);
+    let jets = read_first_jets(
+        &root.join("data/test_particles.npz"),
+        (&s).into(),
+        Some(3000),
+    )
+    .unwrap();
+    let o = s.outputs();
+    for mode in Mode::ALL {
+        let args = FwOptions {
+            mode,
+            frac_auto: true,
+            ..FwOptions::default()
+        };
+        let fw = lower_set_for(&s, &args, mode, Some(&cal)).unwrap();
+        let reference = set::SetReference::new(&fw);
+        let want: Vec<i64> = (0..jets.jets)
+            .flat_map(|j| {
+                let (x, m, v) = jets.get(j);
+                reference.run(x, m, v)
+            })
+            .collect();
+        // The AVX2 kernels (where the CPU has them), then the portable ones. (Other tests in
+        // this process may see the variable; their results do not depend on it.)
+        for portable in ["0", "1"] {
+            std::env::set_var("BIT2HLS_PORTABLE", portable);
+            let emu = SetEmulator::new(&fw);
+            assert!(emu.fallbacks().is_empty(), "{mode}: {:?}", emu.fallbacks());
+            let codes = emu.run_batch(&jets.x, &jets.mask, &jets.jet);
+            for j in 0..jets.jets {
+                assert_eq!(
+                    &codes[j * o..(j + 1) * o],
+                    &want[j * o..(j + 1) * o],
+                    "{mode} portable={portable} jet {j}"
+                );
+            }
+        }
+        std::env::remove_var("BIT2HLS_PORTABLE");
+    }
+}

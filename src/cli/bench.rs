@@ -125,6 +125,9 @@ fn run_set(a: &BenchArgs, model: &std::path::Path, data: &std::path::Path) -> an
     let fw = crate::pipeline::lower_set_for(&set, &fw_args, a.mode, Some(&cal))?;
     super::note_frac(&fw.rho.options);
     let emu = SetEmulator::new(&fw);
+    for (part, why) in emu.fallbacks() {
+        eprintln!("note: {part} runs on the reference emulator (slower, same results): {why}");
+    }
     let n = a.events.max(1);
     let (nf, np) = (set.jet_len(), set.particles);
     let x: Vec<f32> = (0..n)

@@ -233,6 +233,26 @@ enum DequantPlan {
         shift: u32,
         k: Vec<u64>,
     },
+    /// Dynamic mode with `acc·C_n·M` beyond 2^61: `Y = rnd(acc·C_n·M, shift) + B_n` per lane in
+    /// i128 (scalar; meant for narrow stages such as a classifier's last layer).
+    I128 {
+        c: Vec<i64>,
+        shift: u32,
+        b: Vec<i64>,
+    },
+}
+
+/// `Y = rnd(acc·c·m, s) + b` (half to even), then ReLU: the [`DequantPlan::I128`] of one lane.
+#[inline(always)]
+fn dequant_i128(acc: i32, c: i64, m: i64, s: u32, b: i64, relu: bool) -> f64 {
+    let v = acc as i128 * c as i128 * m as i128;
+    let r = (v + (1i128 << (s - 1)) - 1 + ((v >> s) & 1)) >> s;
+    let y = (r + b as i128) as f64;
+    if relu {
+        y.max(0.0)
+    } else {
+        y
+    }
 }
 
 struct DensePlan {
@@ -470,6 +490,8 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                 let mut accb = Vec::with_capacity(n_out);
                 let mut dead = vec![false; n_out];
                 let prunes = layer.relu && matches!(quant, QuantPlan::Static { .. });
+                // A zero input is a zero code only when the clamp holds 0.
+                let skip_dead = lo <= 0 && hi >= 0;
                 for n in 0..n_out {
                     let row = t.weights.row(n);
                     if row.iter().any(|&w| !(-1..=1).contains(&w)) {
@@ -479,7 +501,7 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                         let dead_in = &dead_in;
                         row.iter()
                             .enumerate()
-                            .filter(move |(k, &v)| v == w && !dead_in[*k])
+                            .filter(move |(k, &v)| v == w && !(skip_dead && dead_in[*k]))
                             .map(|(k, _)| k as u32)
                     };
                     let s0 = idx.len();
@@ -559,6 +581,18 @@ fn build_plan(fw: &Firmware) -> Result<Plan, String> {
                                     .wrapping_add(MAGIC.to_bits())
                             })
                             .collect(),
+                    }
+                } else if matches!(t.quant, Quantizer::Dynamic { .. })
+                    && (1..=100).contains(&cshift)
+                    && (0..n_out).all(|n| {
+                        let c = (t.scale[n] as f64).abs();
+                        accb[n] * c * mb <= pow2(120) && accb[n] * c * mb * pow2(-cshift) <= RLIM
+                    })
+                {
+                    DequantPlan::I128 {
+                        c: t.scale.clone(),
+                        shift: cshift as u32,
+                        b: t.bias.clone(),
                     }
                 } else {
                     return refuse(format!("layer {li}: dequantization product too wide"));
@@ -988,6 +1022,12 @@ fn ternary<const L: usize, C: Code>(
                     for l in 0..L {
                         yn[l] = rne((acc[l].to_f64() * ds[l]) * cs) + b;
                     }
+                }
+            }
+            DequantPlan::I128 { c, shift, b } => {
+                for l in 0..L {
+                    let m = ds[l] as i64;
+                    yn[l] = dequant_i128(acc[l].to_i32(), c[n], m, *shift, b[n], relu);
                 }
             }
             DequantPlan::I64 { c, shift, k } => {

@@ -26,6 +26,15 @@ impl<'a> SetEmulator<'a> {
         }
     }
 
+    /// Which parts run on the reference emulator instead of the lane kernels, and why
+    /// (`("Φ" | "F", reason)`).
+    pub fn fallbacks(&self) -> Vec<(&'static str, &str)> {
+        [("Φ", &self.phi), ("F", &self.rho)]
+            .into_iter()
+            .filter_map(|(part, e)| e.fallback_reason().map(|r| (part, r)))
+            .collect()
+    }
+
     /// The emulator that always pools `Φ`'s output codes (tests: the other path).
     #[cfg(test)]
     pub(crate) fn pooling_codes(fw: &'a SetFirmware) -> SetEmulator<'a> {

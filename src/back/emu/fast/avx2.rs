@@ -9,8 +9,8 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::{
-    pow2, quant_params as quant_params_portable, DequantPlan, IntRequant, Plan, QuantPlan,
-    TernaryPlan, LANES, MAGIC,
+    dequant_i128, pow2, quant_params as quant_params_portable, DequantPlan, IntRequant, Plan,
+    QuantPlan, TernaryPlan, LANES, MAGIC,
 };
 use std::arch::x86_64::*;
 
@@ -278,6 +278,29 @@ pub(super) unsafe fn ternary16(
                 let ap = accbuf.get_unchecked_mut(n).as_mut_ptr() as *mut __m256i;
                 for r in 0..N {
                     _mm256_storeu_si256(ap.add(r), a[r]);
+                }
+            }
+            DequantPlan::I128 { c, shift, b } => {
+                // Scalar, per event: position `p` of a 16-event group holds event `p` with
+                // positions 4..8 and 8..12 swapped (see the module doc).
+                let mut lanes = [0i16; L];
+                for r in 0..N {
+                    _mm256_storeu_si256(lanes.as_mut_ptr().add(16 * r) as *mut __m256i, a[r]);
+                }
+                for e in 0..L {
+                    let i = e % 16;
+                    let p = e - i
+                        + if (4..8).contains(&i) {
+                            i + 4
+                        } else if (8..12).contains(&i) {
+                            i - 4
+                        } else {
+                            i
+                        };
+                    let m = ds[e] as i64;
+                    let v = dequant_i128(lanes[p] as i32, c[n], m, *shift, b[n], relu);
+                    *yp.add(e) = v;
+                    *mxp.add(e) = (*mxp.add(e)).max(v.abs());
                 }
             }
             DequantPlan::I64 { c, shift, k } => {

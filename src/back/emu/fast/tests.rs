@@ -196,6 +196,7 @@ fn fast_matches_reference_on_random_models() {
     let int_requant = std::sync::atomic::AtomicUsize::new(0);
     // Firmware with outputs proven always 0 (left out of the next stage's lists).
     let dead = std::sync::atomic::AtomicUsize::new(0);
+
     run_counted(
         "proptest-regressions/back/emu/fast/tests.txt",
         cases,
@@ -227,6 +228,7 @@ fn fast_matches_reference_on_random_models() {
                 if fast.dead_outputs() > 0 {
                     dead.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
+
                 check_fw(&fw, p.seed, p.events);
             }
             Ok(())
