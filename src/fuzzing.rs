@@ -3,7 +3,7 @@
 //! (`tests/fuzz_replay.rs`). Each function takes any bytes and must not panic, except on a
 //! broken invariant it asserts (named in its documentation).
 
-use crate::back::emu::fast::FastEmulator;
+use crate::back::emu::fast::{FastEmulator, Kernel};
 use crate::back::hls::{self, csim, HlsOptions, ProjectMeta};
 use crate::back::rtl::{self, sim, RtlOptions};
 use crate::hw::schedule::PipelineOptions;
@@ -41,11 +41,13 @@ pub fn read_firmware(data: &[u8]) {
         }
         want.extend(out);
     }
-    for simd in [false, true] {
-        let got = FastEmulator::with_simd(&fw, simd).run_codes_batch(&events.concat());
+    for k in Kernel::ALL.into_iter().filter(|k| k.supported()) {
+        let got = FastEmulator::with_kernel(&fw, k).run_codes_batch(&events.concat());
         assert_eq!(
-            got, want,
-            "fast emulator (simd {simd}) differs from the reference"
+            got,
+            want,
+            "fast emulator ({}) differs from the reference",
+            k.name()
         );
     }
     let weights: usize = fw.layers.iter().map(|l| l.n_in * l.n_out).sum();

@@ -9,6 +9,7 @@
 //!   its class agreement with PyTorch is printed (dynamic mode is held to ≥ 99 % on trained
 //!   models).
 
+use bit2hls::back::emu::fast::Kernel;
 use bit2hls::back::emu::set::SetEmulator;
 use bit2hls::front::{load, load_net, LoadOptions};
 use bit2hls::io::npy::read_npz_array;
@@ -256,7 +257,8 @@ fn fractional_bits_are_reduced_only_when_automatic() {
 
 /// `qg_pfn` lowered as the CLI does (calibration on the shipped calibration jets, automatic
 /// fractional bits): every part runs on the lane kernels in every mode — in dynamic mode F's
-/// last layer needs the i128 dequantization — and equals the reference on 3,000 test jets.
+/// last layer needs the i128 dequantization — and equals the reference on 3,000 test jets with
+/// every kernel the CPU runs.
 #[test]
 fn qg_pfn_runs_on_the_lane_kernels_in_every_mode() {
     use bit2hls::io::particles::{read_first_jets, read_jets};
@@ -285,21 +287,20 @@ fn qg_pfn_runs_on_the_lane_kernels_in_every_mode() {
                 reference.run(x, m, v)
             })
             .collect();
-        // The AVX2 kernels (where the CPU has them), then the portable ones. (Other tests in
-        // this process may see the variable; their results do not depend on it.)
-        for portable in ["0", "1"] {
-            std::env::set_var("BIT2HLS_PORTABLE", portable);
-            let emu = SetEmulator::new(&fw);
+        // Every kernel this CPU runs (AVX-512, AVX2, portable).
+        for kernel in Kernel::ALL.into_iter().filter(|k| k.supported()) {
+            let emu = SetEmulator::with_kernel(&fw, kernel);
             assert!(emu.fallbacks().is_empty(), "{mode}: {:?}", emu.fallbacks());
+            assert_eq!(emu.kernels(), [kernel.name(); 2]);
             let codes = emu.run_batch(&jets.x, &jets.mask, &jets.jet);
             for j in 0..jets.jets {
                 assert_eq!(
                     &codes[j * o..(j + 1) * o],
                     &want[j * o..(j + 1) * o],
-                    "{mode} portable={portable} jet {j}"
+                    "{mode} {} jet {j}",
+                    kernel.name()
                 );
             }
         }
-        std::env::remove_var("BIT2HLS_PORTABLE");
     }
 }

@@ -220,6 +220,12 @@ pub(super) struct IntRequant {
     pub hi: i32,
     /// The next stage stores its codes as u8.
     pub u8_out: bool,
+    /// Per output, `(c', b')` of the one-rounding form `clamp((acc·c' + b') >> p, one_lo, hi)`
+    /// when it equals the exact form on every accumulator of the proven range
+    /// ([`one_rounding`]); `None` keeps the exact form.
+    pub one: Vec<Option<(i32, i32)>>,
+    /// `lo`, raised to 0 when the ReLU is folded into the clamp.
+    pub one_lo: i32,
 }
 
 enum DequantPlan {
@@ -778,7 +784,7 @@ fn int_requant(a: &TernaryPlan, relu: bool, b: &TernaryPlan) -> Option<IntRequan
         c.push(cn as i32);
         bias.push(bn as i32);
     }
-    Some(IntRequant {
+    let mut ir = IntRequant {
         c,
         b: bias,
         s1: s1 as u32,
@@ -788,22 +794,114 @@ fn int_requant(a: &TernaryPlan, relu: bool, b: &TernaryPlan) -> Option<IntRequan
         lo: b.lo as i32,
         hi: b.hi as i32,
         u8_out: b.u8_codes,
-    })
+        one: Vec::new(),
+        one_lo: if relu {
+            (b.lo as i32).max(0)
+        } else {
+            b.lo as i32
+        },
+    };
+    ir.one = (0..ir.c.len())
+        .map(|n| one_rounding(&ir, n, a.acc_bound[n]))
+        .collect();
+    Some(ir)
+}
+
+/// `rnd(v, s)`: `v·2^-s` rounded half to even (`v` for `s = 0`).
+fn rnd_even(v: i64, s: u32) -> i64 {
+    if s == 0 {
+        return v;
+    }
+    (v + (1i64 << (s - 1)) - 1 + ((v >> s) & 1)) >> s
+}
+
+impl IntRequant {
+    /// The next code of accumulator `acc` of output `n`, as the firmware defines it.
+    fn code(&self, n: usize, acc: i64) -> i64 {
+        let mut y = rnd_even(acc * self.c[n] as i64, self.s1) + self.b[n] as i64;
+        if self.relu {
+            y = y.max(0);
+        }
+        rnd_even(y * self.r as i64, self.p).clamp(self.lo as i64, self.hi as i64)
+    }
+
+    /// The one-rounding form of output `n`: `clamp((acc·c + b) >> p, one_lo, hi)`.
+    fn code_one(&self, (c, b): (i32, i32), acc: i64) -> i64 {
+        ((acc * c as i64 + b as i64) >> self.p).clamp(self.one_lo as i64, self.hi as i64)
+    }
+}
+
+/// `(c·r, b·r + 2^(p−1))` when the one-rounding form [`IntRequant::code_one`] (one multiply,
+/// round half up, the ReLU folded into the clamp) gives output `n`'s exact code for every
+/// accumulator `|acc| ≤ bound` — checked exhaustively, so no tie and no fold can differ — and
+/// every intermediate stays below 2^30.
+fn one_rounding(ir: &IntRequant, n: usize, bound: f64) -> Option<(i32, i32)> {
+    const LIM: i64 = 1 << 30;
+    if ir.s1 != 0 || bound > 65_536.0 {
+        return None;
+    }
+    let a = bound as i64;
+    let c = ir.c[n] as i64 * ir.r as i64;
+    let b = ir.b[n] as i64 * ir.r as i64 + if ir.p > 0 { 1i64 << (ir.p - 1) } else { 0 };
+    if c.abs() >= LIM || b.abs() >= LIM || a * c.abs() + b.abs() >= LIM {
+        return None;
+    }
+    let cb = (c as i32, b as i32);
+    (-a..=a)
+        .all(|acc| ir.code_one(cb, acc) == ir.code(n, acc))
+        .then_some(cb)
 }
 
 /// Per-thread buffers for one block.
 struct Scratch<const L: usize> {
-    a: Vec<[f64; L]>,
-    b: Vec<[f64; L]>,
-    c16: Vec<[i16; L]>,
+    a: Rows<f64, L>,
+    b: Rows<f64, L>,
+    c16: Rows<i16, L>,
     /// The next stage's codes written by an [`IntRequant`] stage.
-    c16b: Vec<[i16; L]>,
-    c32: Vec<[i32; L]>,
-    xin: Vec<[f32; L]>,
+    c16b: Rows<i16, L>,
+    c32: Rows<i32, L>,
+    xin: Rows<f32, L>,
     /// Accumulators of one stage (AVX2 kernel).
-    acc: Vec<[i16; L]>,
+    acc: Rows<i16, L>,
     /// The plan sizes these buffers hold: `(width, codes16, codes32, n_in)`.
     key: [usize; 4],
+}
+
+/// One row of lanes on a cache-line boundary.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Line<T, const L: usize>([T; L]);
+
+/// Rows of `L` lanes, each starting on a 64-byte boundary, so no vector load of a row
+/// straddles two cache lines (unaligned rows cost about a tenth of the kernels' time).
+struct Rows<T, const L: usize>(Vec<Line<T, L>>);
+
+impl<T: Copy + Default, const L: usize> Rows<T, L> {
+    fn new(n: usize) -> Self {
+        const {
+            assert!(
+                std::mem::size_of::<[T; L]>() % 64 == 0,
+                "rows must fill whole lines"
+            )
+        };
+        Rows(vec![Line([T::default(); L]); n])
+    }
+}
+
+impl<T, const L: usize> std::ops::Deref for Rows<T, L> {
+    type Target = [[T; L]];
+    fn deref(&self) -> &[[T; L]] {
+        // SAFETY: `Line` is `repr(C)` around one `[T; L]` whose size is a multiple of its
+        // alignment (asserted in `new`), so the vector is `len` consecutive `[T; L]`.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr() as *const [T; L], self.0.len()) }
+    }
+}
+
+impl<T, const L: usize> std::ops::DerefMut for Rows<T, L> {
+    fn deref_mut(&mut self) -> &mut [[T; L]] {
+        // SAFETY: as in `deref`.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr() as *mut [T; L], self.0.len()) }
+    }
 }
 
 impl<const L: usize> Scratch<L> {
@@ -814,13 +912,13 @@ impl<const L: usize> Scratch<L> {
     fn new(p: &Plan) -> Self {
         Scratch {
             key: Self::key(p),
-            a: vec![[0.0; L]; p.width],
-            b: vec![[0.0; L]; p.width],
-            c16: vec![[0; L]; p.codes16],
-            c16b: vec![[0; L]; p.codes16],
-            c32: vec![[0; L]; p.codes32],
-            xin: vec![[0.0; L]; p.n_in],
-            acc: vec![[0; L]; p.width],
+            a: Rows::new(p.width),
+            b: Rows::new(p.width),
+            c16: Rows::new(p.codes16),
+            c16b: Rows::new(p.codes16),
+            c32: Rows::new(p.codes32),
+            xin: Rows::new(p.n_in),
+            acc: Rows::new(p.width),
         }
     }
 }
@@ -1093,7 +1191,7 @@ fn write_codes(out: &mut [i64], o: usize) -> impl FnMut(usize, usize, &[[f64; LA
 
 /// Runs the events of `input` (a whole number of events) and gives each block to `sink`.
 #[inline(always)]
-fn run_chunk_impl<const AVX: bool>(
+fn run_chunk_impl<const AVX: bool, const W512: bool>(
     p: &Plan,
     s: &mut Scratch<LANES>,
     input: Input<'_>,
@@ -1161,12 +1259,14 @@ fn run_chunk_impl<const AVX: bool>(
                                 unsafe { avx2::quantize16(t, x, &qp.0, c16) };
                             }
                             if let Some(ir) = &t.int_next {
-                                unsafe { avx2::ternary16_requant(t, ir, c16, c16b) };
+                                unsafe { avx2::ternary16_requant::<W512>(t, ir, c16, c16b) };
                                 std::mem::swap(&mut c16, &mut c16b);
                                 (have_codes, have_mx) = (true, false);
                                 continue;
                             }
-                            unsafe { avx2::ternary16(t, st.relu, c16, y, qp, &mut mx, acc) };
+                            unsafe {
+                                avx2::ternary16::<W512>(t, st.relu, c16, y, qp, &mut mx, acc)
+                            };
                             (have_codes, have_mx) = (false, true);
                             std::mem::swap(&mut cur, &mut nxt);
                             continue;
@@ -1188,22 +1288,78 @@ fn run_chunk_impl<const AVX: bool>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn run_chunk_avx2(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, sink: &mut Sink<'_>) {
-    run_chunk_impl::<true>(p, s, input, sink)
+    run_chunk_impl::<true, false>(p, s, input, sink)
+}
+
+/// [`run_chunk_avx2`] with the ternary accumulation in 512-bit vectors.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512bw")]
+unsafe fn run_chunk_avx512(
+    p: &Plan,
+    s: &mut Scratch<LANES>,
+    input: Input<'_>,
+    sink: &mut Sink<'_>,
+) {
+    run_chunk_impl::<true, true>(p, s, input, sink)
 }
 
 fn run_chunk_portable(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, sink: &mut Sink<'_>) {
-    run_chunk_impl::<false>(p, s, input, sink)
+    run_chunk_impl::<false, false>(p, s, input, sink)
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
-/// Whether this CPU runs the AVX2 + FMA kernels (run-time detection).
-pub fn avx2_supported() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-    #[cfg(not(target_arch = "x86_64"))]
-    return false;
+/// The lane kernels of the fast emulator; all give the same results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Plain Rust over arrays of lanes (any CPU).
+    Portable,
+    /// Explicit AVX2 + FMA vectors.
+    Avx2,
+    /// [`Kernel::Avx2`] with the ternary accumulation in AVX-512BW vectors.
+    Avx512,
+}
+
+impl Kernel {
+    /// Every kernel, slowest first.
+    pub const ALL: [Kernel; 3] = [Kernel::Portable, Kernel::Avx2, Kernel::Avx512];
+
+    /// Whether this CPU runs it (run-time detection).
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 =
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+            match self {
+                Kernel::Portable => true,
+                Kernel::Avx2 => avx2,
+                Kernel::Avx512 => {
+                    avx2 && std::is_x86_feature_detected!("avx512f")
+                        && std::is_x86_feature_detected!("avx512bw")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        return self == Kernel::Portable;
+    }
+
+    /// The fastest kernel this CPU runs.
+    pub fn best() -> Kernel {
+        *Kernel::ALL
+            .iter()
+            .rev()
+            .find(|k| k.supported())
+            .unwrap_or(&Kernel::Portable)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+        }
+    }
 }
 
 /// The fast emulator: bit-exact with [`Emulator`], events in SIMD lanes, rayon over blocks.
@@ -1211,27 +1367,37 @@ pub struct FastEmulator<'a> {
     pub fw: &'a Firmware,
     plan: Result<Plan, String>,
     reference: Emulator<'a>,
-    avx2: bool,
+    /// Supported by this CPU (checked in [`FastEmulator::with_kernel`]).
+    simd: Kernel,
 }
 
 impl<'a> FastEmulator<'a> {
-    /// The fastest kernels this CPU runs (`BIT2HLS_PORTABLE=1` forces the portable ones, for
-    /// benchmarks and debugging).
+    /// The fastest kernels this CPU runs (`BIT2HLS_PORTABLE=1` forces the portable ones and
+    /// `BIT2HLS_NO_AVX512=1` the AVX2 ones at most, for benchmarks and debugging).
     pub fn new(fw: &'a Firmware) -> FastEmulator<'a> {
-        let portable =
-            std::env::var_os("BIT2HLS_PORTABLE").is_some_and(|v| !v.is_empty() && v != "0");
-        Self::with_simd(fw, !portable)
+        let set = |v: &str| std::env::var_os(v).is_some_and(|v| !v.is_empty() && v != "0");
+        let kernel = if set("BIT2HLS_PORTABLE") {
+            Kernel::Portable
+        } else if set("BIT2HLS_NO_AVX512") {
+            Kernel::Avx2
+        } else {
+            Kernel::Avx512
+        };
+        Self::with_kernel(fw, kernel)
     }
 
-    /// `simd = false` forces the portable kernels (tests). `simd = true` uses the AVX2 kernels
-    /// only if this CPU has AVX2 and FMA (checked here at run time), else the portable ones;
-    /// [`Self::kernel`] says which run.
-    pub fn with_simd(fw: &'a Firmware, simd: bool) -> FastEmulator<'a> {
+    /// The fastest kernels this CPU runs that are no faster than `kernel`.
+    pub fn with_kernel(fw: &'a Firmware, kernel: Kernel) -> FastEmulator<'a> {
+        let simd = *Kernel::ALL
+            .iter()
+            .rev()
+            .find(|k| **k as u8 <= kernel as u8 && k.supported())
+            .unwrap_or(&Kernel::Portable);
         FastEmulator {
             fw,
             plan: build_plan(fw),
             reference: Emulator::new(fw),
-            avx2: simd && avx2_supported(),
+            simd,
         }
     }
 
@@ -1262,6 +1428,27 @@ impl<'a> FastEmulator<'a> {
         })
     }
 
+    /// Outputs of i32-requantization stages in the one-rounding form, and in the exact form
+    /// (tests).
+    #[cfg(test)]
+    pub(crate) fn one_rounding_outputs(&self) -> (usize, usize) {
+        let stages = self.plan.as_ref().map_or(vec![], |p| {
+            p.stages
+                .iter()
+                .filter_map(|s| match &s.op {
+                    OpPlan::Ternary(t) => t.int_next.as_ref(),
+                    _ => None,
+                })
+                .collect()
+        });
+        let one: usize = stages
+            .iter()
+            .map(|ir| ir.one.iter().flatten().count())
+            .sum();
+        let all: usize = stages.iter().map(|ir| ir.one.len()).sum();
+        (one, all - one)
+    }
+
     /// Number of outputs of ternary stages proven always 0 (tests).
     #[cfg(test)]
     pub(crate) fn dead_outputs(&self) -> usize {
@@ -1276,12 +1463,11 @@ impl<'a> FastEmulator<'a> {
         })
     }
 
-    /// Which kernels run: "avx2" (AVX2 + FMA), "portable" or "reference".
+    /// Which kernels run: "avx512", "avx2" (AVX2 + FMA), "portable" or "reference".
     pub fn kernel(&self) -> &'static str {
-        match (&self.plan, self.avx2) {
-            (Err(_), _) => "reference",
-            (Ok(_), true) => "avx2",
-            (Ok(_), false) => "portable",
+        match &self.plan {
+            Err(_) => "reference",
+            Ok(_) => self.simd.name(),
         }
     }
 
@@ -1296,13 +1482,15 @@ impl<'a> FastEmulator<'a> {
         input: Input<'_>,
         sink: &mut Sink<'_>,
     ) {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is only true when `avx2_supported()` detected AVX2 and FMA at run
-            // time (the only place it is set is `with_simd`).
-            return unsafe { run_chunk_avx2(p, s, input, sink) };
+        // SAFETY: `simd` is a kernel this CPU supports, detected at run time in `with_kernel`
+        // (the only place it is set).
+        match self.simd {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { run_chunk_avx512(p, s, input, sink) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { run_chunk_avx2(p, s, input, sink) },
+            _ => run_chunk_portable(p, s, input, sink),
         }
-        run_chunk_portable(p, s, input, sink)
     }
 
     fn run_parallel(&self, p: &Plan, input: Input<'_>, out: &mut [i64]) {

@@ -3,7 +3,7 @@
 //! Equal to [`crate::reference::set::run`] bit for bit (padded particle slots are not
 //! evaluated; a masked pool ignores them).
 
-use super::fast::{FastEmulator, FastScratch, LANES};
+use super::fast::{FastEmulator, FastScratch, Kernel, LANES};
 use crate::ir::set::{PoolKind, SetFirmware};
 use crate::reference::set::{concat_codes, pool_codes};
 use rayon::prelude::*;
@@ -17,6 +17,7 @@ pub struct SetEmulator<'a> {
 }
 
 impl<'a> SetEmulator<'a> {
+    /// With the fastest kernels this CPU runs (and the variables of [`FastEmulator::new`]).
     pub fn new(fw: &'a SetFirmware) -> SetEmulator<'a> {
         SetEmulator {
             fw,
@@ -24,6 +25,21 @@ impl<'a> SetEmulator<'a> {
             rho: FastEmulator::new(&fw.rho),
             lane_pool: true,
         }
+    }
+
+    /// With the fastest kernels this CPU runs that are no faster than `kernel`.
+    pub fn with_kernel(fw: &'a SetFirmware, kernel: Kernel) -> SetEmulator<'a> {
+        SetEmulator {
+            fw,
+            phi: FastEmulator::with_kernel(&fw.phi, kernel),
+            rho: FastEmulator::with_kernel(&fw.rho, kernel),
+            lane_pool: true,
+        }
+    }
+
+    /// The kernels that run `Φ` and `F` ([`FastEmulator::kernel`]).
+    pub fn kernels(&self) -> [&'static str; 2] {
+        [self.phi.kernel(), self.rho.kernel()]
     }
 
     /// Which parts run on the reference emulator instead of the lane kernels, and why

@@ -46,13 +46,13 @@ unsafe fn acc_list(cb: *const u8, off: &[u32]) -> [__m256i; N] {
 }
 
 /// [`acc_list`] for u8 rows of codes in `[0, 127]` ([`store_codes`]: the low byte of each
-/// i16 lane holds a code of i16 vector `2h`, the high byte one of vector `2h + 1`): two rows
-/// are added in u8 lanes (no overflow: ≤ 254), then split back into i16 lanes with a mask and
-/// a shift (no shuffles) and accumulated.
+/// i16 lane holds a code of i16 vector `2h`, the high byte one of vector `2h + 1`), as two
+/// wrapping 16-bit sums per 256-bit vector `h` of the row: `e = Σ s` and `o = Σ (s >> 8)`,
+/// where `s` is the byte-wise sum of two rows (no overflow: ≤ 254), i.e. `s = lo + 256·hi`.
+/// So `e ≡ Σ lo + 256·Σ hi` and `o = Σ hi` (mod 2^16), and [`split8`] recovers `Σ lo`.
 #[inline(always)]
 unsafe fn acc_list8(cb: *const u8, off: &[u32]) -> [__m256i; N] {
     let mut a = [_mm256_setzero_si256(); N];
-    let low = _mm256_set1_epi16(0xFF);
     let pairs = off.chunks_exact(2);
     let rest = pairs.remainder();
     for pr in pairs {
@@ -60,7 +60,7 @@ unsafe fn acc_list8(cb: *const u8, off: &[u32]) -> [__m256i; N] {
         let q = cb.add(pr[1] as usize) as *const __m256i;
         for h in 0..N / 2 {
             let s = _mm256_add_epi8(_mm256_loadu_si256(p.add(h)), _mm256_loadu_si256(q.add(h)));
-            a[2 * h] = _mm256_add_epi16(a[2 * h], _mm256_and_si256(s, low));
+            a[2 * h] = _mm256_add_epi16(a[2 * h], s);
             a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_srli_epi16::<8>(s));
         }
     }
@@ -68,11 +68,21 @@ unsafe fn acc_list8(cb: *const u8, off: &[u32]) -> [__m256i; N] {
         let p = cb.add(*k as usize) as *const __m256i;
         for h in 0..N / 2 {
             let s = _mm256_loadu_si256(p.add(h));
-            a[2 * h] = _mm256_add_epi16(a[2 * h], _mm256_and_si256(s, low));
+            a[2 * h] = _mm256_add_epi16(a[2 * h], s);
             a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_srli_epi16::<8>(s));
         }
     }
     a
+}
+
+/// The i16 sums of the low and high bytes from the `(e, o)` pairs of [`acc_list8`] (or their
+/// differences): `Σ lo = e − 256·o`, `Σ hi = o`, exact mod 2^16 — so exact whenever the true
+/// sums lie in the i16 range, as every accumulator of an i16 stage does.
+#[inline(always)]
+unsafe fn split8(a: &mut [__m256i; N]) {
+    for h in 0..N / 2 {
+        a[2 * h] = _mm256_sub_epi16(a[2 * h], _mm256_slli_epi16::<8>(a[2 * h + 1]));
+    }
 }
 
 /// Quantizes the rows `x` into `codes` (`q = rne(clamp(X·qs, lo, hi))`; `cvtpd2dq` rounds half
@@ -134,27 +144,33 @@ unsafe fn store_codes(cp: *mut __m256i, v16: &[__m256i; N], u8: bool) {
     }
 }
 
-/// `acc_n = Σ_{+1} codes − Σ_{−1} codes` of output `n` over the CSR lists (i16 lanes).
+/// `acc_n = Σ_{+1} codes − Σ_{−1} codes` of output `n` over the CSR lists (i16 lanes), with
+/// 512-bit vectors when `W` (AVX-512BW: the caller's target features must include it).
 #[inline(always)]
-unsafe fn accumulate(t: &TernaryPlan, cb: *const u8, n: usize) -> [__m256i; N] {
+unsafe fn accumulate<const W: bool>(t: &TernaryPlan, cb: *const u8, n: usize) -> [__m256i; N] {
     let (s0, m0, e0) = (
         t.start[n] as usize,
         t.mid[n] as usize,
         t.start[n + 1] as usize,
     );
+    let (pos, neg) = (t.off.get_unchecked(s0..m0), t.off.get_unchecked(m0..e0));
+    if W {
+        return if t.u8_codes {
+            avx512::accumulate8(cb, pos, neg)
+        } else {
+            avx512::accumulate16(cb, pos, neg)
+        };
+    }
     let (mut a, b) = if t.u8_codes {
-        (
-            acc_list8(cb, t.off.get_unchecked(s0..m0)),
-            acc_list8(cb, t.off.get_unchecked(m0..e0)),
-        )
+        (acc_list8(cb, pos), acc_list8(cb, neg))
     } else {
-        (
-            acc_list(cb, t.off.get_unchecked(s0..m0)),
-            acc_list(cb, t.off.get_unchecked(m0..e0)),
-        )
+        (acc_list(cb, pos), acc_list(cb, neg))
     };
     for r in 0..N {
         a[r] = _mm256_sub_epi16(a[r], b[r]);
+    }
+    if t.u8_codes {
+        split8(&mut a);
     }
     a
 }
@@ -204,6 +220,26 @@ unsafe fn requant8(
     _mm256_min_epi32(_mm256_max_epi32(y, k.lo), k.hi)
 }
 
+/// [`requant8`] in the one-rounding form `clamp((w·c' + b') >> p, one_lo, hi)` of an output
+/// whose [`IntRequant::one`] is set (`cv`, `bv` broadcast `c'`, `b'`).
+#[inline(always)]
+unsafe fn requant8_one(
+    ir: &IntRequant,
+    w: __m256i,
+    cv: __m256i,
+    bv: __m256i,
+    one_lo: __m256i,
+    k: &RequantConsts,
+) -> __m256i {
+    let y = _mm256_add_epi32(_mm256_mullo_epi32(w, cv), bv);
+    let y = if ir.p > 0 {
+        _mm256_sra_epi32(y, k.p)
+    } else {
+        y
+    };
+    _mm256_min_epi32(_mm256_max_epi32(y, one_lo), k.hi)
+}
+
 /// Accumulates every output of `t` over its (already quantized) `codes` and writes the next
 /// stage's codes with [`IntRequant`] into `next`, in the next stage's row layout. Lane order:
 /// `cvtepi16_epi32` of the two halves, `packs_epi32` and `permute4x64(0xD8)` give every event
@@ -213,7 +249,7 @@ unsafe fn requant8(
 /// AVX2 must be available; `codes` holds `t`'s input rows, `next.len() ≥ t`'s outputs, and the
 /// bounds of [`IntRequant`] hold (true by construction of the plan).
 #[inline(always)]
-pub(super) unsafe fn ternary16_requant(
+pub(super) unsafe fn ternary16_requant<const W: bool>(
     t: &TernaryPlan,
     ir: &IntRequant,
     codes: &[[i16; L]],
@@ -232,14 +268,33 @@ pub(super) unsafe fn ternary16_requant(
         hp: _mm256_set1_epi32(((1i64 << ir.p) / 2 - 1) as i32),
     };
     let zero = _mm256_setzero_si256();
+    let one_lo = _mm256_set1_epi32(ir.one_lo);
     for (n, (&c, &b)) in ir.c.iter().zip(&ir.b).enumerate() {
-        let a = accumulate(t, cb, n);
+        let a = accumulate::<W>(t, cb, n);
+        let one = *ir.one.get_unchecked(n);
+        let (c, b) = one.unwrap_or((c, b));
         let (cv, bv) = (_mm256_set1_epi32(c), _mm256_set1_epi32(b));
         let mut v16 = [zero; N];
+        if W && one.is_some() {
+            let (cv, bv) = (_mm512_set1_epi32(c), _mm512_set1_epi32(b));
+            let (lo, hi) = (_mm512_set1_epi32(ir.one_lo), _mm512_set1_epi32(ir.hi));
+            for r in 0..N {
+                v16[r] = avx512::requant16_one(a[r], cv, bv, k.p, lo, hi);
+            }
+            store_codes(nbase.add(n * row_bytes) as *mut __m256i, &v16, ir.u8_out);
+            continue;
+        }
         for r in 0..N {
             let w0 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(a[r]));
             let w1 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(a[r]));
-            let (q0, q1) = (requant8(ir, w0, cv, bv, &k), requant8(ir, w1, cv, bv, &k));
+            let (q0, q1) = if one.is_some() {
+                (
+                    requant8_one(ir, w0, cv, bv, one_lo, &k),
+                    requant8_one(ir, w1, cv, bv, one_lo, &k),
+                )
+            } else {
+                (requant8(ir, w0, cv, bv, &k), requant8(ir, w1, cv, bv, &k))
+            };
             v16[r] = _mm256_permute4x64_epi64::<0xD8>(_mm256_packs_epi32(q0, q1));
         }
         store_codes(nbase.add(n * row_bytes) as *mut __m256i, &v16, ir.u8_out);
@@ -253,7 +308,7 @@ pub(super) unsafe fn ternary16_requant(
 /// AVX2 and FMA must be available; `codes` holds `t`'s input rows, `y.len()` = outputs of `t`,
 /// and every index of `t.idx` is a row of `codes` (true by construction of the plan).
 #[inline(always)]
-pub(super) unsafe fn ternary16(
+pub(super) unsafe fn ternary16<const W: bool>(
     t: &TernaryPlan,
     relu: bool,
     codes: &[[i16; L]],
@@ -270,7 +325,7 @@ pub(super) unsafe fn ternary16(
     let magic = _mm256_set1_pd(MAGIC);
     let zero = _mm256_setzero_pd();
     for (n, yn) in y.iter_mut().enumerate() {
-        let a = accumulate(t, cb, n);
+        let a = accumulate::<W>(t, cb, n);
         let yp = yn.as_mut_ptr();
         match &t.dq {
             DequantPlan::F64 { .. } => {
@@ -586,5 +641,120 @@ pub(super) fn prefetch(x: &[f32]) {
     for c in x.chunks(16) {
         // SAFETY: prefetching is a hint; the address is inside `x`.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(c.as_ptr() as *const i8) };
+    }
+}
+
+/// The accumulation of [`accumulate`] with 512-bit vectors (AVX-512F + BW), used only inside
+/// functions compiled with those target features (`run_chunk_avx512`) after run-time detection.
+/// Same sums as [`acc_list`] / [`acc_list8`] (exact integer adds, any order), handed back as
+/// the 256-bit vectors of the AVX2 layout so quantizer, requantizer and dequantizer are shared.
+mod avx512 {
+    use super::N;
+    use std::arch::x86_64::*;
+
+    /// i16 vectors (512-bit) of an accumulator row.
+    const W: usize = N / 2;
+
+    /// `Σ_pos rows − Σ_neg rows` of i16 rows (512-bit vector `j` of a row = 256-bit `2j, 2j+1`).
+    #[inline(always)]
+    pub(super) unsafe fn accumulate16(cb: *const u8, pos: &[u32], neg: &[u32]) -> [__m256i; N] {
+        let (a, b) = (list16(cb, pos), list16(cb, neg));
+        let mut out = [_mm256_setzero_si256(); N];
+        for j in 0..W {
+            let d = _mm512_sub_epi16(a[j], b[j]);
+            out[2 * j] = _mm512_castsi512_si256(d);
+            out[2 * j + 1] = _mm512_extracti64x4_epi64::<1>(d);
+        }
+        out
+    }
+
+    /// `Σ_pos rows − Σ_neg rows` of u8 rows: 512-bit vector `h` of a row holds 256-bit vectors
+    /// `4h, 4h+1` in the low/high bytes of its first half and `4h+2, 4h+3` in its second half
+    /// (`store_codes`), so the low-byte sums are `[4h | 4h+2]` and the high-byte ones
+    /// `[4h+1 | 4h+3]` (recovered from the wrapping sums as in `split8`).
+    #[inline(always)]
+    pub(super) unsafe fn accumulate8(cb: *const u8, pos: &[u32], neg: &[u32]) -> [__m256i; N] {
+        let (a, b) = (list8(cb, pos), list8(cb, neg));
+        let mut out = [_mm256_setzero_si256(); N];
+        for h in 0..W / 2 {
+            let o = _mm512_sub_epi16(a[2 * h + 1], b[2 * h + 1]);
+            let e = _mm512_sub_epi16(a[2 * h], b[2 * h]);
+            let lo = _mm512_sub_epi16(e, _mm512_slli_epi16::<8>(o));
+            out[4 * h] = _mm512_castsi512_si256(lo);
+            out[4 * h + 2] = _mm512_extracti64x4_epi64::<1>(lo);
+            out[4 * h + 1] = _mm512_castsi512_si256(o);
+            out[4 * h + 3] = _mm512_extracti64x4_epi64::<1>(o);
+        }
+        out
+    }
+
+    /// Sum of the i16 rows at byte offsets `off`, two rows per iteration.
+    #[inline(always)]
+    unsafe fn list16(cb: *const u8, off: &[u32]) -> [__m512i; W] {
+        let mut a = [_mm512_setzero_si512(); W];
+        let mut b = [_mm512_setzero_si512(); W];
+        let pairs = off.chunks_exact(2);
+        let rest = pairs.remainder();
+        for pr in pairs {
+            let p = cb.add(pr[0] as usize) as *const __m512i;
+            let q = cb.add(pr[1] as usize) as *const __m512i;
+            for j in 0..W {
+                a[j] = _mm512_add_epi16(a[j], _mm512_loadu_si512(p.add(j)));
+                b[j] = _mm512_add_epi16(b[j], _mm512_loadu_si512(q.add(j)));
+            }
+        }
+        if let [k] = rest {
+            let p = cb.add(*k as usize) as *const __m512i;
+            for j in 0..W {
+                a[j] = _mm512_add_epi16(a[j], _mm512_loadu_si512(p.add(j)));
+            }
+        }
+        for j in 0..W {
+            a[j] = _mm512_add_epi16(a[j], b[j]);
+        }
+        a
+    }
+
+    /// The wrapping sums `(e, o)` of `acc_list8` over the u8 rows (codes in `[0, 127]`) at
+    /// byte offsets `off`, per 512-bit vector of a row.
+    #[inline(always)]
+    unsafe fn list8(cb: *const u8, off: &[u32]) -> [__m512i; W] {
+        let mut a = [_mm512_setzero_si512(); W];
+        let pairs = off.chunks_exact(2);
+        let rest = pairs.remainder();
+        for pr in pairs {
+            let p = cb.add(pr[0] as usize) as *const __m512i;
+            let q = cb.add(pr[1] as usize) as *const __m512i;
+            for h in 0..W / 2 {
+                let s = _mm512_add_epi8(_mm512_loadu_si512(p.add(h)), _mm512_loadu_si512(q.add(h)));
+                a[2 * h] = _mm512_add_epi16(a[2 * h], s);
+                a[2 * h + 1] = _mm512_add_epi16(a[2 * h + 1], _mm512_srli_epi16::<8>(s));
+            }
+        }
+        if let [k] = rest {
+            let p = cb.add(*k as usize) as *const __m512i;
+            for h in 0..W / 2 {
+                let s = _mm512_loadu_si512(p.add(h));
+                a[2 * h] = _mm512_add_epi16(a[2 * h], s);
+                a[2 * h + 1] = _mm512_add_epi16(a[2 * h + 1], _mm512_srli_epi16::<8>(s));
+            }
+        }
+        a
+    }
+
+    /// The next codes of 16 accumulators `w` (i16) of an output in the one-rounding form
+    /// `clamp((w·c' + b') >> p, one_lo, hi)`, in the same lane order.
+    #[inline(always)]
+    pub(super) unsafe fn requant16_one(
+        w: __m256i,
+        cv: __m512i,
+        bv: __m512i,
+        p: __m128i,
+        lo: __m512i,
+        hi: __m512i,
+    ) -> __m256i {
+        let y = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_cvtepi16_epi32(w), cv), bv);
+        let y = _mm512_sra_epi32(y, p);
+        _mm512_cvtepi32_epi16(_mm512_min_epi32(_mm512_max_epi32(y, lo), hi))
     }
 }

@@ -1,6 +1,6 @@
 //! The fast emulator must give exactly the integers of the reference, for every event.
 
-use super::{FastEmulator, LANES};
+use super::{FastEmulator, Kernel, LANES};
 use crate::back::emu::problem::{build, problem, run_counted};
 use crate::front::{ArchOrigin, Loaded};
 use crate::ir::firmware::{Firmware, Mode, Requant};
@@ -117,22 +117,36 @@ fn reference_floats(fw: &Firmware, x: &[f32]) -> Vec<i64> {
     out
 }
 
-fn simd_variants() -> Vec<bool> {
-    vec![false, true]
+/// Every kernel this CPU runs.
+fn kernels() -> Vec<Kernel> {
+    Kernel::ALL.into_iter().filter(|k| k.supported()).collect()
 }
 
-/// `with_simd(fw, true)` runs the AVX2 kernels exactly when the CPU has them; the portable
-/// ones otherwise (it is a safe function: it must never run AVX2 code on a CPU without it).
+/// `with_kernel(fw, k)` runs the fastest kernel this CPU has that is no faster than `k` (it is
+/// a safe function: it must never run AVX2 or AVX-512 code on a CPU without it).
 #[test]
-fn with_simd_checks_the_cpu() {
+fn with_kernel_checks_the_cpu() {
     let fw = bench_fw(&[16, 64, 5], Mode::Dynamic, true);
-    let want = if super::avx2_supported() {
+    let avx2 = if Kernel::Avx2.supported() {
         "avx2"
     } else {
         "portable"
     };
-    assert_eq!(FastEmulator::with_simd(&fw, true).kernel(), want);
-    assert_eq!(FastEmulator::with_simd(&fw, false).kernel(), "portable");
+    let avx512 = if Kernel::Avx512.supported() {
+        "avx512"
+    } else {
+        avx2
+    };
+    assert_eq!(
+        FastEmulator::with_kernel(&fw, Kernel::Avx512).kernel(),
+        avx512
+    );
+    assert_eq!(FastEmulator::with_kernel(&fw, Kernel::Avx2).kernel(), avx2);
+    assert_eq!(
+        FastEmulator::with_kernel(&fw, Kernel::Portable).kernel(),
+        "portable"
+    );
+    assert_eq!(Kernel::best().name(), avx512);
 }
 
 /// Asserts event by event (so a failure names the event).
@@ -155,9 +169,9 @@ fn check_fw(fw: &Firmware, seed: u64, extra: usize) {
     let want = reference_codes(fw, &codes);
     let floats = adversarial_floats(fw.n_in, t.frac, extra, seed ^ 0x55);
     let want_f = reference_floats(fw, &floats);
-    for simd in simd_variants() {
-        let fast = FastEmulator::with_simd(fw, simd);
-        let what = format!("mode {} simd {simd} kernel {}", fw.mode(), fast.kernel());
+    for k in kernels() {
+        let fast = FastEmulator::with_kernel(fw, k);
+        let what = format!("mode {} kernel {}", fw.mode(), fast.kernel());
         assert_same(
             fw,
             &format!("{what} codes"),
@@ -196,6 +210,12 @@ fn fast_matches_reference_on_random_models() {
     let int_requant = std::sync::atomic::AtomicUsize::new(0);
     // Firmware with outputs proven always 0 (left out of the next stage's lists).
     let dead = std::sync::atomic::AtomicUsize::new(0);
+    // Firmware with outputs requantized in the one-rounding form, and with outputs that keep
+    // the exact form (a tie or a fold differs somewhere in their range).
+    let (one, exact) = (
+        std::sync::atomic::AtomicUsize::new(0),
+        std::sync::atomic::AtomicUsize::new(0),
+    );
 
     run_counted(
         "proptest-regressions/back/emu/fast/tests.txt",
@@ -228,6 +248,13 @@ fn fast_matches_reference_on_random_models() {
                 if fast.dead_outputs() > 0 {
                     dead.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
+                let (o, e) = fast.one_rounding_outputs();
+                if o > 0 {
+                    one.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                if e > 0 {
+                    exact.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
 
                 check_fw(&fw, p.seed, p.events);
             }
@@ -237,6 +264,8 @@ fn fast_matches_reference_on_random_models() {
     // The i32 requantization path was among the random models (static mode, fused).
     assert!(int_requant.into_inner() > 0);
     assert!(dead.into_inner() > 0);
+    assert!(one.into_inner() > 0);
+    assert!(exact.into_inner() > 0);
 }
 
 fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
@@ -415,4 +444,34 @@ fn print_bench_types() {
             }
         }
     }
+}
+
+/// The one-rounding requantization is used exactly where no accumulator of the range tells it
+/// from the exact form: `rnd(3·acc, 2)` has ties at `acc ≡ 2 (mod 4)`; half up and half to
+/// even agree at `acc = 2` (6/4 → 2) but not at `acc = −2` (−6/4 → −1 vs −2).
+#[test]
+fn one_rounding_only_where_no_tie_differs() {
+    let ir = super::IntRequant {
+        c: vec![3],
+        b: vec![0],
+        s1: 0,
+        r: 1,
+        p: 2,
+        relu: false,
+        lo: -128,
+        hi: 127,
+        u8_out: false,
+        one: vec![],
+        one_lo: -128,
+    };
+    assert_eq!(super::one_rounding(&ir, 0, 1.0), Some((3, 2)));
+    assert_eq!(super::one_rounding(&ir, 0, 2.0), None);
+    // With a ReLU the negative side clamps to 0 in both forms: no tie differs up to acc = 5.
+    let relu = super::IntRequant {
+        relu: true,
+        one_lo: 0,
+        ..ir
+    };
+    assert_eq!(super::one_rounding(&relu, 0, 5.0), Some((3, 2)));
+    assert_eq!(super::one_rounding(&relu, 0, 6.0), None);
 }
