@@ -304,7 +304,7 @@ fn particle_axis_table() {
     let point = |particles, reuse, lut| ScalePoint {
         particles,
         reuse,
-        phi_copies: (particles as usize).div_ceil(reuse),
+        phi_copies: particles.div_ceil(reuse),
         lut,
         ff: 2 * lut,
         dsp: 0,

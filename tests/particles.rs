@@ -230,8 +230,7 @@ fn fractional_bits_are_reduced_only_when_automatic() {
         ..FwOptions::default()
     };
     let e = lower_set_for(&s, &fixed, Mode::Dynamic, Some(&cal))
-        .err()
-        .expect("12 fractional bits do not fit");
+        .expect_err("12 fractional bits do not fit");
     assert!(
         matches!(e, bit2hls::Error::TooWide { .. }) && e.to_string().contains("more than the 62"),
         "{e}"

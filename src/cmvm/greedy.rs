@@ -63,11 +63,15 @@ impl Variant {
                 seed: None,
             };
         }
-        let tie = if v % 2 == 0 { Tie::Rare } else { Tie::Random };
+        let tie = if v.is_multiple_of(2) {
+            Tie::Rare
+        } else {
+            Tie::Random
+        };
         Variant {
             n_rows,
             tie,
-            weight: (v / 2 % 2 == 0).then_some(8),
+            weight: (v / 2).is_multiple_of(2).then_some(8),
             seed: Some(u64::from(v).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
         }
     }

@@ -196,7 +196,7 @@ impl PairTable {
     /// A pattern of highest priority (`pick` chooses the index within its bucket), or `None`.
     pub fn best(&mut self, mut pick: impl FnMut(usize) -> usize) -> Option<u64> {
         loop {
-            while self.top > 0 && self.buckets.get(self.top).map_or(true, |b| b.is_empty()) {
+            while self.top > 0 && self.buckets.get(self.top).is_none_or(|b| b.is_empty()) {
                 self.top -= 1;
             }
             let top = self.top;

@@ -32,7 +32,7 @@ pub fn weighted_least_squares<const K: usize>(
         let mut neg = None;
         for (p, &j) in idx.iter().enumerate() {
             c[j] = sol[p];
-            if sol[p] < 0.0 && neg.map_or(true, |(_, v)| sol[p] < v) {
+            if sol[p] < 0.0 && neg.is_none_or(|(_, v)| sol[p] < v) {
                 neg = Some((j, sol[p]));
             }
         }

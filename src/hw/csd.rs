@@ -289,7 +289,7 @@ mod tests {
                 assert!(csd_count(r) <= d, "{v} {d} -> {r}");
                 // Each greedy step at least halves the remainder (ties: the smaller power).
                 assert!(
-                    (v - r).unsigned_abs() <= (v.unsigned_abs() >> d).max(0) + 1,
+                    (v - r).unsigned_abs() <= (v.unsigned_abs() >> d) + 1,
                     "{v} {d} -> {r}"
                 );
             }

@@ -292,6 +292,44 @@ pub fn ceil_log2(m: i64) -> i32 {
     }
 }
 
+/// The non-zero canonical-signed-digit (non-adjacent form) digits of `c` as `(k, positive)`:
+/// `c = Σ ±2^k`, lowest `k` first, no two adjacent; the fewest non-zero digits of any signed
+/// binary form. Empty for 0.
+pub fn csd_digits(c: i64) -> Vec<(u32, bool)> {
+    let mut v = c as i128;
+    let mut out = Vec::new();
+    let mut k = 0u32;
+    while v != 0 {
+        if v & 1 != 0 {
+            // Digit ±1 chosen so that the remaining value is divisible by 4.
+            let d: i128 = if v & 3 == 3 { -1 } else { 1 };
+            out.push((k, d > 0));
+            v -= d;
+        }
+        v >>= 1;
+        k += 1;
+    }
+    out
+}
+
+/// `v` rounded to at most `digits` non-zero signed digits, greedily: `digits` times, add the
+/// signed power of two nearest to the remainder (the smaller one on a tie). The result's
+/// canonical signed digits number at most `digits`; `digits = 0` gives 0.
+pub fn csd_round(v: i64, digits: u32) -> i64 {
+    let mut a = 0i128;
+    for _ in 0..digits {
+        let r = v as i128 - a;
+        if r == 0 {
+            break;
+        }
+        let m = r.unsigned_abs();
+        let lo = 1u128 << (127 - m.leading_zeros());
+        let p = if m - lo <= (lo << 1) - m { lo } else { lo << 1 } as i128;
+        a += if r > 0 { p } else { -p };
+    }
+    a as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,42 +419,4 @@ mod tests {
             prop_assert!(t.width == 1 || smaller.min_code() > iv.lo || iv.hi > smaller.max_code());
         }
     }
-}
-
-/// The non-zero canonical-signed-digit (non-adjacent form) digits of `c` as `(k, positive)`:
-/// `c = Σ ±2^k`, lowest `k` first, no two adjacent; the fewest non-zero digits of any signed
-/// binary form. Empty for 0.
-pub fn csd_digits(c: i64) -> Vec<(u32, bool)> {
-    let mut v = c as i128;
-    let mut out = Vec::new();
-    let mut k = 0u32;
-    while v != 0 {
-        if v & 1 != 0 {
-            // Digit ±1 chosen so that the remaining value is divisible by 4.
-            let d: i128 = if v & 3 == 3 { -1 } else { 1 };
-            out.push((k, d > 0));
-            v -= d;
-        }
-        v >>= 1;
-        k += 1;
-    }
-    out
-}
-
-/// `v` rounded to at most `digits` non-zero signed digits, greedily: `digits` times, add the
-/// signed power of two nearest to the remainder (the smaller one on a tie). The result's
-/// canonical signed digits number at most `digits`; `digits = 0` gives 0.
-pub fn csd_round(v: i64, digits: u32) -> i64 {
-    let mut a = 0i128;
-    for _ in 0..digits {
-        let r = v as i128 - a;
-        if r == 0 {
-            break;
-        }
-        let m = r.unsigned_abs();
-        let lo = 1u128 << (127 - m.leading_zeros());
-        let p = if m - lo <= (lo << 1) - m { lo } else { lo << 1 } as i128;
-        a += if r > 0 { p } else { -p };
-    }
-    a as i64
 }

@@ -232,7 +232,7 @@ impl Profile {
             self.act_qmax = q;
         }
         if let Some((lo, hi)) = o.act_clamp {
-            if !(-MAX_ACT_CODE <= lo && lo < 0 && 0 < hi && hi <= MAX_ACT_CODE) {
+            if !((-MAX_ACT_CODE..0).contains(&lo) && 0 < hi && hi <= MAX_ACT_CODE) {
                 return Err(format!(
                     "act_clamp [{lo}, {hi}]: must have lo < 0 < hi, |bounds| ≤ {MAX_ACT_CODE}"
                 ));

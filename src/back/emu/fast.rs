@@ -880,7 +880,7 @@ impl<T: Copy + Default, const L: usize> Rows<T, L> {
     fn new(n: usize) -> Self {
         const {
             assert!(
-                std::mem::size_of::<[T; L]>() % 64 == 0,
+                std::mem::size_of::<[T; L]>().is_multiple_of(64),
                 "rows must fill whole lines"
             )
         };
@@ -933,7 +933,7 @@ impl FastScratch {
     /// scratch given to two emulators is still safe, only slower).
     fn for_plan(&mut self, p: &Plan) -> &mut Scratch<LANES> {
         let key = Scratch::<LANES>::key(p);
-        if self.0.as_ref().map_or(true, |s| s.key != key) {
+        if self.0.as_ref().is_none_or(|s| s.key != key) {
             self.0 = Some(Scratch::new(p));
         }
         self.0.as_mut().expect("just set")

@@ -142,10 +142,10 @@ pub fn build(p: &Problem) -> Model {
         }
     }
     let mut profile = Profile::named(p.profile);
-    if p.seed % 3 == 0 {
+    if p.seed.is_multiple_of(3) {
         profile.act_qmax = 128;
     }
-    if p.seed % 5 == 0 {
+    if p.seed.is_multiple_of(5) {
         profile.act_clamp = (-127, 127);
     }
     Model {

@@ -36,7 +36,7 @@ fn set_of(p: &Problem) -> SetModel {
         particles: 1 + (p.seed % 9) as usize,
         features: p.widths[0],
         phi,
-        pool: if p.seed % 2 == 0 {
+        pool: if p.seed.is_multiple_of(2) {
             PoolKind::Sum
         } else {
             PoolKind::Max

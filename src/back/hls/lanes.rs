@@ -44,7 +44,7 @@ fn decode(bits: u64) -> i8 {
 pub fn pack(w: &Matrix<i8>, reuse: usize) -> PackedLanes {
     let total = w.rows * w.cols;
     assert!(
-        reuse >= 1 && total % reuse == 0,
+        reuse >= 1 && total.is_multiple_of(reuse),
         "reuse {reuse} must divide {total}"
     );
     let block = total / reuse;
@@ -80,7 +80,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn divisors(n: usize) -> Vec<usize> {
-        (1..=n).filter(|d| n % d == 0).collect()
+        (1..=n).filter(|d| n.is_multiple_of(*d)).collect()
     }
 
     proptest! {

@@ -357,7 +357,7 @@ fn rho_input_ranges(fw: &SetFirmware) -> Vec<crate::ir::fixed::Interval> {
         crate::ir::fixed::Interval::new(iv.lo << s, iv.hi << s)
     };
     let pooled = fw.pool.out_ranges.iter().map(|r| scale(*r, j.pool_shift()));
-    let jet = std::iter::repeat(scale(j.in_type.interval(), j.jet_shift())).take(j.n);
+    let jet = std::iter::repeat_n(scale(j.in_type.interval(), j.jet_shift()), j.n);
     pooled.chain(jet).collect()
 }
 

@@ -358,8 +358,8 @@ pub fn render_set(
     let it = fw.phi.input_type();
     let g = fw.jet_features();
     let mut widths = vec![it.width; n * f];
-    widths.extend(std::iter::repeat(1).take(n));
-    widths.extend(std::iter::repeat(it.width).take(g));
+    widths.extend(std::iter::repeat_n(1, n));
+    widths.extend(std::iter::repeat_n(it.width, g));
     let (ci, co) = set_tb_codes(fw, tb);
     let title = format!(
         "{name}: {} (bit2hls particle-level firmware, mode {})",
