@@ -1256,7 +1256,7 @@ fn run_chunk_impl<const AVX: bool, const W512: bool>(
                             // SAFETY (all three): only instantiated inside an AVX2 target-feature
                             // function; the buffers hold the plan's widths.
                             if !have_codes {
-                                unsafe { avx2::quantize16(t, x, &qp.0, c16) };
+                                unsafe { avx2::quantize16::<W512>(t, x, &qp.0, c16) };
                             }
                             if let Some(ir) = &t.int_next {
                                 unsafe { avx2::ternary16_requant::<W512>(t, ir, c16, c16b) };

@@ -91,7 +91,7 @@ unsafe fn split8(a: &mut [__m256i; N]) {
 /// # Safety
 /// AVX2 must be available; `codes.len() ≥ x.len()`.
 #[inline(always)]
-pub(super) unsafe fn quantize16(
+pub(super) unsafe fn quantize16<const W: bool>(
     t: &TernaryPlan,
     x: &[[f64; L]],
     qs: &[f64; L],
@@ -104,6 +104,11 @@ pub(super) unsafe fn quantize16(
     for (kk, row) in x.iter().enumerate() {
         let xp = row.as_ptr();
         let cp = cbase.add(kk * row_bytes) as *mut __m256i;
+        if W {
+            let v16 = avx512::quantize_row(t, row, qs);
+            store_codes(cp, &v16, t.u8_codes);
+            continue;
+        }
         let mut v16 = [_mm256_setzero_si256(); N];
         for (g, vg) in v16.iter_mut().enumerate() {
             let mut q = [_mm_setzero_si128(); 4];
@@ -404,11 +409,17 @@ pub(super) unsafe fn ternary16<const W: bool>(
         }
     }
     if let DequantPlan::F64 { cs } = &t.dq {
+        if W {
+            avx512::dequant_f64(t, cs, relu, ds, y, mx, accbuf);
+            return;
+        }
         // Per group of 16 events: M·(part) factors and running maxima stay in registers.
         for r in 0..N {
             let offs = [0usize, 8, 4, 12];
-            let dsv: [__m256d; 4] =
-                std::array::from_fn(|j| _mm256_loadu_pd(ds.as_ptr().add(16 * r + offs[j])));
+            let mut dsv = [_mm256_setzero_pd(); 4];
+            for (j, d) in dsv.iter_mut().enumerate() {
+                *d = _mm256_loadu_pd(ds.as_ptr().add(16 * r + offs[j]));
+            }
             let mut mxv = [_mm256_setzero_pd(); 4];
             for (n, yn) in y.iter_mut().enumerate() {
                 let a =
@@ -572,17 +583,12 @@ pub(super) unsafe fn load_f32(p: &Plan, a: &mut [[f64; L]], x: &[f32]) {
     let (lo, hi) = (_mm256_set1_pd(p.in_lo), _mm256_set1_pd(p.in_hi));
     let magic = _mm256_set1_pd(MAGIC);
     let xp = x.as_ptr();
-    let conv = |v: __m128| {
-        let v = _mm256_mul_pd(_mm256_cvtps_pd(v), sc);
-        // NaN → 0, as `quantize_f64` does.
-        let v = _mm256_and_pd(v, _mm256_cmp_pd::<_CMP_ORD_Q>(v, v));
-        let v = _mm256_min_pd(_mm256_max_pd(v, lo), hi);
-        _mm256_sub_pd(_mm256_add_pd(v, magic), magic)
-    };
     for e0 in (0..L).step_by(8) {
         for j0 in (0..k8).step_by(8) {
-            let r: [__m256; 8] =
-                std::array::from_fn(|i| _mm256_loadu_ps(xp.add((e0 + i) * k + j0)));
+            let mut r = [_mm256_setzero_ps(); 8];
+            for (i, ri) in r.iter_mut().enumerate() {
+                *ri = _mm256_loadu_ps(xp.add((e0 + i) * k + j0));
+            }
             let t0 = _mm256_unpacklo_ps(r[0], r[1]);
             let t1 = _mm256_unpackhi_ps(r[0], r[1]);
             let t2 = _mm256_unpacklo_ps(r[2], r[3]);
@@ -611,8 +617,14 @@ pub(super) unsafe fn load_f32(p: &Plan, a: &mut [[f64; L]], x: &[f32]) {
             ];
             for (j, cj) in c.into_iter().enumerate() {
                 let ap = a[j0 + j].as_mut_ptr().add(e0);
-                _mm256_storeu_pd(ap, conv(_mm256_castps256_ps128(cj)));
-                _mm256_storeu_pd(ap.add(4), conv(_mm256_extractf128_ps::<1>(cj)));
+                _mm256_storeu_pd(
+                    ap,
+                    conv_input(_mm256_castps256_ps128(cj), sc, lo, hi, magic),
+                );
+                _mm256_storeu_pd(
+                    ap.add(4),
+                    conv_input(_mm256_extractf128_ps::<1>(cj), sc, lo, hi, magic),
+                );
             }
         }
         for j in k8..k {
@@ -629,10 +641,20 @@ pub(super) unsafe fn load_f32(p: &Plan, a: &mut [[f64; L]], x: &[f32]) {
                 *xp.add((e0 + 4) * k + j),
             );
             let ap = a[j].as_mut_ptr().add(e0);
-            _mm256_storeu_pd(ap, conv(v));
-            _mm256_storeu_pd(ap.add(4), conv(w));
+            _mm256_storeu_pd(ap, conv_input(v, sc, lo, hi, magic));
+            _mm256_storeu_pd(ap.add(4), conv_input(w, sc, lo, hi, magic));
         }
     }
+}
+
+/// Four input values of [`load_f32`] (a function, not a closure: closures do not inherit
+/// the caller's target features, so their intrinsics would not be inlined): `rne(clamp(x·sc, lo, hi))` (NaN → 0, as `quantize_f64`).
+#[inline(always)]
+unsafe fn conv_input(v: __m128, sc: __m256d, lo: __m256d, hi: __m256d, magic: __m256d) -> __m256d {
+    let v = _mm256_mul_pd(_mm256_cvtps_pd(v), sc);
+    let v = _mm256_and_pd(v, _mm256_cmp_pd::<_CMP_ORD_Q>(v, v));
+    let v = _mm256_min_pd(_mm256_max_pd(v, lo), hi);
+    _mm256_sub_pd(_mm256_add_pd(v, magic), magic)
 }
 
 /// Prefetches `x` into L1.
@@ -649,7 +671,7 @@ pub(super) fn prefetch(x: &[f32]) {
 /// Same sums as [`acc_list`] / [`acc_list8`] (exact integer adds, any order), handed back as
 /// the 256-bit vectors of the AVX2 layout so quantizer, requantizer and dequantizer are shared.
 mod avx512 {
-    use super::N;
+    use super::{TernaryPlan, L, MAGIC, N};
     use std::arch::x86_64::*;
 
     /// i16 vectors (512-bit) of an accumulator row.
@@ -756,5 +778,91 @@ mod avx512 {
         let y = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_cvtepi16_epi32(w), cv), bv);
         let y = _mm512_sra_epi32(y, p);
         _mm512_cvtepi32_epi16(_mm512_min_epi32(_mm512_max_epi32(y, lo), hi))
+    }
+
+    /// The AVX2 order of the events of a 16-event group in an i16 code vector
+    /// (`[0..4, 8..12, 4..8, 12..16]`); it is its own inverse.
+    #[inline(always)]
+    unsafe fn avx2_order() -> __m512i {
+        _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15)
+    }
+
+    /// `quantize16` of one row: `rne(clamp(X·qs, lo, hi))` per event (`cvtpd_epi32` rounds half
+    /// to even in the default MXCSR), saturated to i16 as `packs_epi32` does, in the AVX2 order.
+    #[inline(always)]
+    pub(super) unsafe fn quantize_row(
+        t: &TernaryPlan,
+        row: &[f64; L],
+        qs: &[f64; L],
+    ) -> [__m256i; N] {
+        let (lo, hi) = (_mm512_set1_pd(t.lo), _mm512_set1_pd(t.hi));
+        let order = avx2_order();
+        let mut v16 = [_mm256_setzero_si256(); N];
+        for (g, vg) in v16.iter_mut().enumerate() {
+            // (No closures here: they would not inherit the target features.)
+            let mut q = [_mm256_setzero_si256(); 2];
+            for (j, qj) in q.iter_mut().enumerate() {
+                let o = 16 * g + 8 * j;
+                let v = _mm512_mul_pd(
+                    _mm512_loadu_pd(row.as_ptr().add(o)),
+                    _mm512_loadu_pd(qs.as_ptr().add(o)),
+                );
+                let v = if t.clamp {
+                    _mm512_min_pd(_mm512_max_pd(v, lo), hi)
+                } else {
+                    v
+                };
+                *qj = _mm512_cvtpd_epi32(v);
+            }
+            let v = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q[0]), q[1]);
+            *vg = _mm512_cvtsepi32_epi16(_mm512_permutexvar_epi32(order, v));
+        }
+        v16
+    }
+
+    /// The F64 dequantization of `ternary16` from the accumulators `accbuf` (AVX2 order):
+    /// `Y = rne((acc·ds)·cs_n) + B_n`, ReLU, and `max_n |Y_n|` per event into `mx`.
+    #[inline(always)]
+    pub(super) unsafe fn dequant_f64(
+        t: &TernaryPlan,
+        cs: &[f64],
+        relu: bool,
+        ds: [f64; L],
+        y: &mut [[f64; L]],
+        mx: &mut [f64; L],
+        accbuf: &[[i16; L]],
+    ) {
+        let (sign, zero) = (_mm512_set1_pd(-0.0), _mm512_setzero_pd());
+        let magic = _mm512_set1_pd(MAGIC);
+        let order = avx2_order();
+        for g in 0..N {
+            let dsv = [
+                _mm512_loadu_pd(ds.as_ptr().add(16 * g)),
+                _mm512_loadu_pd(ds.as_ptr().add(16 * g + 8)),
+            ];
+            let mut mxv = [zero; 2];
+            for (n, yn) in y.iter_mut().enumerate() {
+                let a =
+                    _mm256_loadu_si256((accbuf.get_unchecked(n).as_ptr() as *const __m256i).add(g));
+                let w = _mm512_permutexvar_epi32(order, _mm512_cvtepi16_epi32(a));
+                let parts = [_mm512_castsi512_si256(w), _mm512_extracti64x4_epi64::<1>(w)];
+                let csv = _mm512_set1_pd(*cs.get_unchecked(n));
+                // rne(v) + B = (v + MAGIC) − (MAGIC − B), exact for |v|, |B| ≤ 2^50.
+                let mb = _mm512_set1_pd(MAGIC - *t.bias.get_unchecked(n));
+                let yp = yn.as_mut_ptr().add(16 * g);
+                for j in 0..2 {
+                    let f = _mm512_cvtepi32_pd(parts[j]);
+                    let v =
+                        _mm512_sub_pd(_mm512_fmadd_pd(_mm512_mul_pd(f, dsv[j]), csv, magic), mb);
+                    let v = if relu { _mm512_max_pd(v, zero) } else { v };
+                    _mm512_storeu_pd(yp.add(8 * j), v);
+                    let av = if relu { v } else { _mm512_andnot_pd(sign, v) };
+                    mxv[j] = _mm512_max_pd(mxv[j], av);
+                }
+            }
+            for j in 0..2 {
+                _mm512_storeu_pd(mx.as_mut_ptr().add(16 * g + 8 * j), mxv[j]);
+            }
+        }
     }
 }
