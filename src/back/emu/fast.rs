@@ -52,7 +52,7 @@ use rayon::prelude::*;
 
 /// Events per SIMD block.
 /// (A multiple of 16.)
-pub const LANES: usize = 64;
+pub const LANES: usize = 128;
 /// Blocks per parallel task.
 const TASK_BLOCKS: usize = 16;
 
