@@ -12,9 +12,10 @@
 //!    dequantizer;
 //! 2. codes `q = rne(clamp(X·qs, lo, hi))` in f64 lanes (the clamp is skipped where `|q| ≤ Q` is
 //!    proven), stored as i16 lanes — or u8 when the codes are provably in `[0, 127]` (after a
-//!    ReLU), which halves the loads of step 3: two rows are added in u8 lanes (≤ 254) and then
-//!    split into i16 lanes with a mask and a shift — or i32 when an accumulator might not fit
-//!    i16;
+//!    ReLU), which halves the loads of step 3: two rows are added in u8 lanes (≤ 254), the sums
+//!    `s = lo + 256·hi` of each 16-bit lane and `s >> 8` are accumulated with wrapping 16-bit
+//!    adds, and `Σ lo = e − 256·o` is recovered at the end — or i32 when an accumulator might
+//!    not fit i16;
 //! 3. accumulation over the CSR `+1`/`−1` index lists in i16 lanes (wrapping adds: the final sum
 //!    fits, so it is exact mod 2^16), else i32;
 //! 4. `Y = rne((acc·ds)·cs_n) + B_n` in f64 lanes with `cs_n = C_n·2^-shift` (dynamic, static) or
@@ -23,7 +24,10 @@
 //!    shifts;
 //! 5. static mode, between two ternary stages (fused requantization, AVX2): the accumulators go
 //!    straight to the next stage's codes in i32 lanes, `clamp(rnd(relu(rnd(acc·C_n, s) + B_n)·R,
-//!    P))` ([`IntRequant`], every intermediate proven `< 2^30`), without the f64 rows;
+//!    P))` ([`IntRequant`], every intermediate proven `< 2^30`), without the f64 rows; where an
+//!    exhaustive check over every accumulator of the proven range shows that one multiply and
+//!    one rounding half up, `clamp((acc·C'_n + B'_n) >> P, ·)`, give the same codes (no tie
+//!    and no fold differs), that form is used ([`IntRequant::one`]);
 //! 6. static mode: outputs of a ReLU stage whose proven maximum is `≤ 0` are always 0; they are
 //!    not accumulated and are left out of the next stage's index lists.
 //!
@@ -36,11 +40,15 @@
 //! them might fail (very wide types, huge constants, shifts beyond ±62) runs on the reference
 //! [`Emulator`] instead — the fast path never gives a different answer.
 //!
-//! SIMD: the block driver is `#[inline(always)]` generic code compiled twice: once inside an
-//! `#[target_feature(enable = "avx2,fma")]` function chosen at run time (with the explicit
-//! kernels of [`avx2`] for i16/u8 ternary stages, the input transpose and the quantizer
-//! parameters), once for the baseline target (portable code that LLVM auto-vectorizes). No
-//! `-C target-cpu` is needed. rayon splits the events into tasks of [`LANES`]·16 events.
+//! SIMD ([`Kernel`]): the block driver is `#[inline(always)]` generic code compiled three times:
+//! inside an `#[target_feature(enable = "avx2,fma")]` function (with the explicit kernels of
+//! [`avx2`] for i16/u8 ternary stages, the input transpose and the quantizer parameters), inside
+//! an `avx2,fma,avx512f,avx512bw` function that also accumulates, quantizes, requantizes and
+//! dequantizes in 512-bit vectors (the same integers, the AVX2 lane order kept by one permute),
+//! and for the baseline target (portable code that LLVM auto-vectorizes); the fastest one the
+//! CPU has is chosen at run time. No `-C target-cpu` is needed. Scratch rows start on 64-byte
+//! boundaries (an unaligned row made every 512-bit load straddle two cache lines). rayon splits
+//! the events into tasks of [`LANES`]·16 events.
 
 // Lane loops index several arrays with the same lane number on purpose (they vectorize).
 #![allow(clippy::needless_range_loop)]
