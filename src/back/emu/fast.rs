@@ -1299,7 +1299,7 @@ unsafe fn run_chunk_avx2(p: &Plan, s: &mut Scratch<LANES>, input: Input<'_>, sin
     run_chunk_impl::<true, false>(p, s, input, sink)
 }
 
-/// [`run_chunk_avx2`] with the ternary accumulation in 512-bit vectors.
+/// [`run_chunk_avx2`] with the ternary stages in 512-bit vectors ([`Kernel::Avx512`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,avx512f,avx512bw")]
 unsafe fn run_chunk_avx512(
@@ -1325,7 +1325,8 @@ pub enum Kernel {
     Portable,
     /// Explicit AVX2 + FMA vectors.
     Avx2,
-    /// [`Kernel::Avx2`] with the ternary accumulation in AVX-512BW vectors.
+    /// [`Kernel::Avx2`] with accumulation, quantizer, requantization and dequantization in
+    /// AVX-512F/BW vectors.
     Avx512,
 }
 
@@ -1350,6 +1351,19 @@ impl Kernel {
         }
         #[cfg(not(target_arch = "x86_64"))]
         return self == Kernel::Portable;
+    }
+
+    /// The fastest kernel allowed by the environment: `BIT2HLS_PORTABLE=1` the portable one,
+    /// `BIT2HLS_NO_AVX512=1` AVX2 at most (for benchmarks and debugging); else AVX-512.
+    pub fn from_env() -> Kernel {
+        let set = |v: &str| std::env::var_os(v).is_some_and(|v| !v.is_empty() && v != "0");
+        if set("BIT2HLS_PORTABLE") {
+            Kernel::Portable
+        } else if set("BIT2HLS_NO_AVX512") {
+            Kernel::Avx2
+        } else {
+            Kernel::Avx512
+        }
     }
 
     /// The fastest kernel this CPU runs.
@@ -1383,15 +1397,7 @@ impl<'a> FastEmulator<'a> {
     /// The fastest kernels this CPU runs (`BIT2HLS_PORTABLE=1` forces the portable ones and
     /// `BIT2HLS_NO_AVX512=1` the AVX2 ones at most, for benchmarks and debugging).
     pub fn new(fw: &'a Firmware) -> FastEmulator<'a> {
-        let set = |v: &str| std::env::var_os(v).is_some_and(|v| !v.is_empty() && v != "0");
-        let kernel = if set("BIT2HLS_PORTABLE") {
-            Kernel::Portable
-        } else if set("BIT2HLS_NO_AVX512") {
-            Kernel::Avx2
-        } else {
-            Kernel::Avx512
-        };
-        Self::with_kernel(fw, kernel)
+        Self::with_kernel(fw, Kernel::from_env())
     }
 
     /// The fastest kernels this CPU runs that are no faster than `kernel`.

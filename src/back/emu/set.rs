@@ -17,14 +17,9 @@ pub struct SetEmulator<'a> {
 }
 
 impl<'a> SetEmulator<'a> {
-    /// With the fastest kernels this CPU runs (and the variables of [`FastEmulator::new`]).
+    /// With the fastest kernels this CPU runs that the environment allows ([`Kernel::from_env`]).
     pub fn new(fw: &'a SetFirmware) -> SetEmulator<'a> {
-        SetEmulator {
-            fw,
-            phi: FastEmulator::new(&fw.phi),
-            rho: FastEmulator::new(&fw.rho),
-            lane_pool: true,
-        }
+        Self::with_kernel(fw, Kernel::from_env())
     }
 
     /// With the fastest kernels this CPU runs that are no faster than `kernel`.

@@ -666,10 +666,12 @@ pub(super) fn prefetch(x: &[f32]) {
     }
 }
 
-/// The accumulation of [`accumulate`] with 512-bit vectors (AVX-512F + BW), used only inside
-/// functions compiled with those target features (`run_chunk_avx512`) after run-time detection.
-/// Same sums as [`acc_list`] / [`acc_list8`] (exact integer adds, any order), handed back as
-/// the 256-bit vectors of the AVX2 layout so quantizer, requantizer and dequantizer are shared.
+/// The ternary stages with 512-bit vectors (AVX-512F + BW), used only inside functions compiled
+/// with those target features (`run_chunk_avx512`) after run-time detection: the same sums as
+/// [`acc_list`] / [`acc_list8`] (exact integer adds, any order), handed back as the 256-bit
+/// vectors of the AVX2 layout, and the quantizer, the one-rounding requantization and the f64
+/// dequantization on the same integers, the AVX2 event order kept by one permute. (No closures:
+/// they would not inherit the target features.)
 mod avx512 {
     use super::{TernaryPlan, L, MAGIC, N};
     use std::arch::x86_64::*;
