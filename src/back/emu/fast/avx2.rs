@@ -18,64 +18,102 @@ const L: usize = LANES;
 /// i16 vectors per row of codes.
 const N: usize = LANES / 16;
 
-/// Sum of the code rows at byte offsets `off`, two rows per iteration (two independent chains).
+/// The integer vector operations of the accumulation, at 256 bits (AVX2) and 512 bits
+/// (AVX-512BW; only called inside functions compiled with it, [`avx512`]).
+trait Vec16: Copy {
+    unsafe fn zero() -> Self;
+    unsafe fn load(p: *const Self) -> Self;
+    /// Lane-wise wrapping add of i16 lanes.
+    unsafe fn add16(self, b: Self) -> Self;
+    /// Lane-wise wrapping add of u8 lanes.
+    unsafe fn add8(self, b: Self) -> Self;
+    /// Each 16-bit lane shifted right by 8 (logical).
+    unsafe fn high8(self) -> Self;
+}
+
+impl Vec16 for __m256i {
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        _mm256_setzero_si256()
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const Self) -> Self {
+        _mm256_loadu_si256(p)
+    }
+    #[inline(always)]
+    unsafe fn add16(self, b: Self) -> Self {
+        _mm256_add_epi16(self, b)
+    }
+    #[inline(always)]
+    unsafe fn add8(self, b: Self) -> Self {
+        _mm256_add_epi8(self, b)
+    }
+    #[inline(always)]
+    unsafe fn high8(self) -> Self {
+        _mm256_srli_epi16::<8>(self)
+    }
+}
+
+/// Sum of the i16 code rows (`K` vectors each) at byte offsets `off`, two rows per iteration
+/// (two independent chains).
 #[inline(always)]
-unsafe fn acc_list(cb: *const u8, off: &[u32]) -> [__m256i; N] {
-    let mut a = [_mm256_setzero_si256(); N];
-    let mut b = [_mm256_setzero_si256(); N];
+unsafe fn list16<V: Vec16, const K: usize>(cb: *const u8, off: &[u32]) -> [V; K] {
+    let mut a = [V::zero(); K];
+    let mut b = [V::zero(); K];
     let pairs = off.chunks_exact(2);
     let rest = pairs.remainder();
     for pr in pairs {
-        let p = cb.add(pr[0] as usize) as *const __m256i;
-        let q = cb.add(pr[1] as usize) as *const __m256i;
-        for r in 0..N {
-            a[r] = _mm256_add_epi16(a[r], _mm256_loadu_si256(p.add(r)));
-            b[r] = _mm256_add_epi16(b[r], _mm256_loadu_si256(q.add(r)));
+        let p = cb.add(pr[0] as usize) as *const V;
+        let q = cb.add(pr[1] as usize) as *const V;
+        for r in 0..K {
+            a[r] = a[r].add16(V::load(p.add(r)));
+            b[r] = b[r].add16(V::load(q.add(r)));
         }
     }
     if let [k] = rest {
-        let p = cb.add(*k as usize) as *const __m256i;
-        for r in 0..N {
-            a[r] = _mm256_add_epi16(a[r], _mm256_loadu_si256(p.add(r)));
+        let p = cb.add(*k as usize) as *const V;
+        for r in 0..K {
+            a[r] = a[r].add16(V::load(p.add(r)));
         }
     }
-    for r in 0..N {
-        a[r] = _mm256_add_epi16(a[r], b[r]);
+    for r in 0..K {
+        a[r] = a[r].add16(b[r]);
     }
     a
 }
 
-/// [`acc_list`] for u8 rows of codes in `[0, 127]` ([`store_codes`]: the low byte of each
-/// i16 lane holds a code of i16 vector `2h`, the high byte one of vector `2h + 1`), as two
-/// wrapping 16-bit sums per 256-bit vector `h` of the row: `e = Σ s` and `o = Σ (s >> 8)`,
-/// where `s` is the byte-wise sum of two rows (no overflow: ≤ 254), i.e. `s = lo + 256·hi`.
-/// So `e ≡ Σ lo + 256·Σ hi` and `o = Σ hi` (mod 2^16), and [`split8`] recovers `Σ lo`.
+/// [`list16`] for u8 rows of codes in `[0, 127]` (`K / 2` vectors each; [`store_codes`]: the
+/// low byte of each i16 lane holds a code of i16 vector `2h`, the high byte one of vector
+/// `2h + 1`), as two wrapping 16-bit sums per vector `h` of the row: `e = Σ s` and
+/// `o = Σ (s >> 8)`, where `s` is the byte-wise sum of two rows (no overflow: ≤ 254), i.e.
+/// `s = lo + 256·hi`. So `e ≡ Σ lo + 256·Σ hi` and `o = Σ hi` (mod 2^16), and [`split8`]
+/// recovers `Σ lo`.
 #[inline(always)]
-unsafe fn acc_list8(cb: *const u8, off: &[u32]) -> [__m256i; N] {
-    let mut a = [_mm256_setzero_si256(); N];
+unsafe fn list8<V: Vec16, const K: usize>(cb: *const u8, off: &[u32]) -> [V; K] {
+    let mut a = [V::zero(); K];
     let pairs = off.chunks_exact(2);
     let rest = pairs.remainder();
     for pr in pairs {
-        let p = cb.add(pr[0] as usize) as *const __m256i;
-        let q = cb.add(pr[1] as usize) as *const __m256i;
-        for h in 0..N / 2 {
-            let s = _mm256_add_epi8(_mm256_loadu_si256(p.add(h)), _mm256_loadu_si256(q.add(h)));
-            a[2 * h] = _mm256_add_epi16(a[2 * h], s);
-            a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_srli_epi16::<8>(s));
+        let p = cb.add(pr[0] as usize) as *const V;
+        let q = cb.add(pr[1] as usize) as *const V;
+        for h in 0..K / 2 {
+            let s = V::load(p.add(h)).add8(V::load(q.add(h)));
+            a[2 * h] = a[2 * h].add16(s);
+            a[2 * h + 1] = a[2 * h + 1].add16(s.high8());
         }
     }
     if let [k] = rest {
-        let p = cb.add(*k as usize) as *const __m256i;
-        for h in 0..N / 2 {
-            let s = _mm256_loadu_si256(p.add(h));
-            a[2 * h] = _mm256_add_epi16(a[2 * h], s);
-            a[2 * h + 1] = _mm256_add_epi16(a[2 * h + 1], _mm256_srli_epi16::<8>(s));
+        let p = cb.add(*k as usize) as *const V;
+        for h in 0..K / 2 {
+            let s = V::load(p.add(h));
+            a[2 * h] = a[2 * h].add16(s);
+            a[2 * h + 1] = a[2 * h + 1].add16(s.high8());
         }
     }
     a
 }
 
-/// The i16 sums of the low and high bytes from the `(e, o)` pairs of [`acc_list8`] (or their
+/// The i16 sums of the low and high bytes from the `(e, o)` pairs of [`list8`] (or their
 /// differences): `Σ lo = e − 256·o`, `Σ hi = o`, exact mod 2^16 — so exact whenever the true
 /// sums lie in the i16 range, as every accumulator of an i16 stage does.
 #[inline(always)]
@@ -167,9 +205,9 @@ unsafe fn accumulate<const W: bool>(t: &TernaryPlan, cb: *const u8, n: usize) ->
         };
     }
     let (mut a, b) = if t.u8_codes {
-        (acc_list8(cb, pos), acc_list8(cb, neg))
+        (list8::<__m256i, N>(cb, pos), list8::<__m256i, N>(cb, neg))
     } else {
-        (acc_list(cb, pos), acc_list(cb, neg))
+        (list16::<__m256i, N>(cb, pos), list16::<__m256i, N>(cb, neg))
     };
     for r in 0..N {
         a[r] = _mm256_sub_epi16(a[r], b[r]);
@@ -668,12 +706,12 @@ pub(super) fn prefetch(x: &[f32]) {
 
 /// The ternary stages with 512-bit vectors (AVX-512F + BW), used only inside functions compiled
 /// with those target features (`run_chunk_avx512`) after run-time detection: the same sums as
-/// [`acc_list`] / [`acc_list8`] (exact integer adds, any order), handed back as the 256-bit
+/// [`list16`] / [`list8`] on 256-bit vectors (exact integer adds, any order), handed back as the 256-bit
 /// vectors of the AVX2 layout, and the quantizer, the one-rounding requantization and the f64
 /// dequantization on the same integers, the AVX2 event order kept by one permute. (No closures:
 /// they would not inherit the target features.)
 mod avx512 {
-    use super::{TernaryPlan, L, MAGIC, N};
+    use super::{list16, list8, TernaryPlan, Vec16, L, MAGIC, N};
     use std::arch::x86_64::*;
 
     /// i16 vectors (512-bit) of an accumulator row.
@@ -682,7 +720,7 @@ mod avx512 {
     /// `Σ_pos rows − Σ_neg rows` of i16 rows (512-bit vector `j` of a row = 256-bit `2j, 2j+1`).
     #[inline(always)]
     pub(super) unsafe fn accumulate16(cb: *const u8, pos: &[u32], neg: &[u32]) -> [__m256i; N] {
-        let (a, b) = (list16(cb, pos), list16(cb, neg));
+        let (a, b) = (list16::<__m512i, W>(cb, pos), list16::<__m512i, W>(cb, neg));
         let mut out = [_mm256_setzero_si256(); N];
         for j in 0..W {
             let d = _mm512_sub_epi16(a[j], b[j]);
@@ -698,7 +736,7 @@ mod avx512 {
     /// `[4h+1 | 4h+3]` (recovered from the wrapping sums as in `split8`).
     #[inline(always)]
     pub(super) unsafe fn accumulate8(cb: *const u8, pos: &[u32], neg: &[u32]) -> [__m256i; N] {
-        let (a, b) = (list8(cb, pos), list8(cb, neg));
+        let (a, b) = (list8::<__m512i, W>(cb, pos), list8::<__m512i, W>(cb, neg));
         let mut out = [_mm256_setzero_si256(); N];
         for h in 0..W / 2 {
             let o = _mm512_sub_epi16(a[2 * h + 1], b[2 * h + 1]);
@@ -712,58 +750,27 @@ mod avx512 {
         out
     }
 
-    /// Sum of the i16 rows at byte offsets `off`, two rows per iteration.
-    #[inline(always)]
-    unsafe fn list16(cb: *const u8, off: &[u32]) -> [__m512i; W] {
-        let mut a = [_mm512_setzero_si512(); W];
-        let mut b = [_mm512_setzero_si512(); W];
-        let pairs = off.chunks_exact(2);
-        let rest = pairs.remainder();
-        for pr in pairs {
-            let p = cb.add(pr[0] as usize) as *const __m512i;
-            let q = cb.add(pr[1] as usize) as *const __m512i;
-            for j in 0..W {
-                a[j] = _mm512_add_epi16(a[j], _mm512_loadu_si512(p.add(j)));
-                b[j] = _mm512_add_epi16(b[j], _mm512_loadu_si512(q.add(j)));
-            }
+    impl Vec16 for __m512i {
+        #[inline(always)]
+        unsafe fn zero() -> Self {
+            _mm512_setzero_si512()
         }
-        if let [k] = rest {
-            let p = cb.add(*k as usize) as *const __m512i;
-            for j in 0..W {
-                a[j] = _mm512_add_epi16(a[j], _mm512_loadu_si512(p.add(j)));
-            }
+        #[inline(always)]
+        unsafe fn load(p: *const Self) -> Self {
+            _mm512_loadu_si512(p)
         }
-        for j in 0..W {
-            a[j] = _mm512_add_epi16(a[j], b[j]);
+        #[inline(always)]
+        unsafe fn add16(self, b: Self) -> Self {
+            _mm512_add_epi16(self, b)
         }
-        a
-    }
-
-    /// The wrapping sums `(e, o)` of `acc_list8` over the u8 rows (codes in `[0, 127]`) at
-    /// byte offsets `off`, per 512-bit vector of a row.
-    #[inline(always)]
-    unsafe fn list8(cb: *const u8, off: &[u32]) -> [__m512i; W] {
-        let mut a = [_mm512_setzero_si512(); W];
-        let pairs = off.chunks_exact(2);
-        let rest = pairs.remainder();
-        for pr in pairs {
-            let p = cb.add(pr[0] as usize) as *const __m512i;
-            let q = cb.add(pr[1] as usize) as *const __m512i;
-            for h in 0..W / 2 {
-                let s = _mm512_add_epi8(_mm512_loadu_si512(p.add(h)), _mm512_loadu_si512(q.add(h)));
-                a[2 * h] = _mm512_add_epi16(a[2 * h], s);
-                a[2 * h + 1] = _mm512_add_epi16(a[2 * h + 1], _mm512_srli_epi16::<8>(s));
-            }
+        #[inline(always)]
+        unsafe fn add8(self, b: Self) -> Self {
+            _mm512_add_epi8(self, b)
         }
-        if let [k] = rest {
-            let p = cb.add(*k as usize) as *const __m512i;
-            for h in 0..W / 2 {
-                let s = _mm512_loadu_si512(p.add(h));
-                a[2 * h] = _mm512_add_epi16(a[2 * h], s);
-                a[2 * h + 1] = _mm512_add_epi16(a[2 * h + 1], _mm512_srli_epi16::<8>(s));
-            }
+        #[inline(always)]
+        unsafe fn high8(self) -> Self {
+            _mm512_srli_epi16::<8>(self)
         }
-        a
     }
 
     /// The next codes of 16 accumulators `w` (i16) of an output in the one-rounding form
