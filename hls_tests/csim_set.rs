@@ -1,6 +1,6 @@
 //! C-simulation of particle-level HLS projects equals the reference, bit for bit.
 //!
-//! Every activation mode of the random sum- and max-pooled models and of `pfn_jet` (per-jet
+//! Every activation mode of the random sum-, mean- and max-pooled models and of `pfn_jet` (per-jet
 //! inputs after the pool) (golden jets) and of the
 //! trained `qg_pfn_small`, `qg_pfn_small32` and `qg_pfn` on 10,000 shipped test jets each, all followed by the
 //! adversarial jets of [`bit2hls::synthetic::adversarial_jets`] (no particle, one particle in

@@ -3,7 +3,8 @@
 //! The random sum-pooled model models/pfn_random/pfn_sum in every activation mode and the
 //! max-pooled pfn_max (batch-norm in Φ, a full-precision layer in F) in static mode, with and
 //! without the ReLU that ends its Φ (a max over signed values: the offset domain of
-//! `hw::build::max_offset`), and `pfn_jet` (per-jet inputs after the pool) (CI;
+//! `hw::build::max_offset`), the mean-pooled pfn_mean (signed Φ outputs; the count, reciprocal
+//! ROM and divisions) in static mode, and `pfn_jet` (per-jet inputs after the pool) (CI;
 //! `pfn_act4` and the trained `qg_pfn_small`, `qg_pfn_small32` on 10,000 test jets run in the ignored test below,
 //! `cargo test --release --test rtl_set -- --ignored`, minutes each): the golden jets (random
 //! multiplicities) plus the adversarial jets of [`bit2hls::synthetic::adversarial_jets`] (no
@@ -84,11 +85,12 @@ fn simulate(j: &Job) -> Result<String, String> {
     }
 }
 
-/// Max-pooled models in static mode only (the pool's logic is the same in every mode).
+/// Max- and mean-pooled models in static mode only (the pool's logic is the same in every
+/// mode).
 fn modes(s: &SetModel) -> Vec<Mode> {
     match s.pool {
         PoolKind::Sum => Mode::ALL.to_vec(),
-        PoolKind::Max => vec![Mode::Static],
+        PoolKind::Max | PoolKind::Mean => vec![Mode::Static],
     }
 }
 

@@ -40,10 +40,15 @@ fn case(model: PathBuf, jets: PathBuf, frac_bits: i32) -> SetCase {
     }
 }
 
-/// The random sum- and max-pooled models with their golden jets.
+/// The random sum-, max- and mean-pooled models with their golden jets.
 pub fn random_models() -> Vec<SetCase> {
     let d = repo().join("models").join("pfn_random");
     vec![
+        case(
+            d.join("pfn_mean.safetensors"),
+            d.join("pfn_mean_golden.npz"),
+            12,
+        ),
         case(
             d.join("pfn_sum.safetensors"),
             d.join("pfn_sum_golden.npz"),

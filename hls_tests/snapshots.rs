@@ -324,9 +324,14 @@ fn set_firmware(
 }
 
 fn snapshot_set_verilog(mode: Mode, reuse: usize, jet: usize) {
+    snapshot_set_verilog_pool(mode, PoolKind::Sum, reuse, jet)
+}
+
+/// The Verilog of `set_3x3` with `pool` (snapshot names carry the pool unless it is a sum).
+fn snapshot_set_verilog_pool(mode: Mode, pool: PoolKind, reuse: usize, jet: usize) {
     use bit2hls::back::rtl::{self, RtlOptions};
     use bit2hls::hw::{schedule::PipelineOptions, Design};
-    let (fw, tb) = set_firmware(mode, PoolKind::Sum, jet);
+    let (fw, tb) = set_firmware(mode, pool, jet);
     let pipeline = PipelineOptions {
         adders_per_stage: 3,
         adders: Default::default(),
@@ -362,6 +367,11 @@ fn snapshot_set_verilog(mode: Mode, reuse: usize, jet: usize) {
         String::new()
     };
     let r = if jet > 0 { format!("jet{jet}__{r}") } else { r };
+    let r = if pool == PoolKind::Sum {
+        r
+    } else {
+        format!("{}__{r}", pool.as_str())
+    };
     assert_files(&files, |path| {
         Some(format!(
             "set_verilog__{r}{}__{}",
@@ -392,6 +402,14 @@ fn set_verilog_static_particle_reuse() {
     snapshot_set_verilog(Mode::Static, 2, 0);
 }
 
+/// A mean pool: the count, the reciprocal ROM and the divisions, with one Φ per particle and
+/// with Φ shared (the count delayed to F's core, which divides).
+#[test]
+fn set_verilog_static_mean() {
+    snapshot_set_verilog_pool(Mode::Static, PoolKind::Mean, 1, 0);
+    snapshot_set_verilog_pool(Mode::Static, PoolKind::Mean, 2, 0);
+}
+
 /// Every file of the HLS project of the particle-level model `set_3x3`, sum or max pool;
 /// `reuse` ≥ 2 adds the shared-Φ pragmas.
 fn snapshot_set_hls(mode: Mode, pool: PoolKind, reuse: usize, jet: usize) {
@@ -408,7 +426,7 @@ fn snapshot_set_hls(mode: Mode, pool: PoolKind, reuse: usize, jet: usize) {
         // kernel with the sum-pooled project.
         let pool_kernel = path.ends_with("nnet_b2h_pool.h");
         let copy =
-            (is_verbatim_copy(path) && !pool_kernel) || (pool_kernel && (reuse > 1 || jet > 0));
+            (is_verbatim_copy(path) && !pool_kernel) || (pool_kernel && (reuse > 1 || jet > 0 || pool != PoolKind::Sum));
         let j = if jet > 0 {
             format!("jet{jet}__")
         } else {
@@ -437,6 +455,11 @@ fn set_hls_jet_inputs() {
 #[test]
 fn set_hls_static_max_shared() {
     snapshot_set_hls(Mode::Static, PoolKind::Max, 2, 0);
+}
+
+#[test]
+fn set_hls_static_mean() {
+    snapshot_set_hls(Mode::Static, PoolKind::Mean, 1, 0);
 }
 
 /// Snapshots every file of `files` under the name `name(path)` gives (`None`: not snapshotted).

@@ -24,7 +24,7 @@ numeric tensor names and prints the activation it assumed.
 Particle-level models (`training/pfn.py: PFN`, a Particle Flow Network / Deep Set with
 forward(x [B, N, F], mask [B, N])) are written as schema "bit2hls.arch/3": `particles`
 {"max": N, "features": F} and the layers of `phi` (each traced like a chain above, applied to
-every particle), one {"op": "pool", "kind": "sum" | "max"} (masked), then the layers of `f`
+every particle), one {"op": "pool", "kind": "sum" | "mean" | "max"} (masked), then the layers of `f`
 (on the pooled vector), in execution order. Tensor names are the PFN's state dict keys
 (`phi.0.weight`, `f.2.bias`, ...). A BatchNorm in `phi` must be `pfn.LastDimBatchNorm` (or its
 `FixedBatchNorm`): a plain nn.BatchNorm1d on [B, N, F] normalizes the particle axis.
@@ -223,9 +223,9 @@ def architecture_pfn(model, name=None, input_type=None, profile="bithep"):
         if getattr(type(model), meth) is not getattr(PFN, meth):
             raise TypeError(f"save_for_bit2hls: {cls} overrides PFN.{meth}: only the PFN forward "
                             f"pass (phi per particle, masked pool, f) can be written")
-    if model.pool not in ("sum", "max"):
-        raise TypeError(f"save_for_bit2hls: {cls}.pool = {model.pool!r}: only 'sum' and 'max' "
-                        f"pooling can be written")
+    if model.pool not in ("sum", "mean", "max"):
+        raise TypeError(f"save_for_bit2hls: {cls}.pool = {model.pool!r}: only 'sum', 'mean' and "
+                        f"'max' pooling can be written")
     n_jet = getattr(model, "n_jet", 0)
     if isinstance(n_jet, bool) or not isinstance(n_jet, int) or n_jet < 0:
         raise TypeError(f"save_for_bit2hls: {cls}.n_jet = {n_jet!r}: must be an integer >= 0 "

@@ -63,7 +63,7 @@ impl Golden {
 /// (model, golden, trained on real jets?)
 fn cases() -> Vec<(PathBuf, PathBuf, bool)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let mut v: Vec<(PathBuf, PathBuf, bool)> = ["pfn_sum", "pfn_max", "pfn_act4", "pfn_jet"]
+    let mut v: Vec<(PathBuf, PathBuf, bool)> = ["pfn_sum", "pfn_max", "pfn_act4", "pfn_jet", "pfn_mean"]
         .iter()
         .map(|n| {
             let d = root.join("pfn_random");

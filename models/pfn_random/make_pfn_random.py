@@ -85,6 +85,14 @@ def make_models():
                 "(4), jet (2)]); f **BatchNorm first** (`f.0`, eval, random running stats and "
                 "affine) on the 6 concatenated values, BitLinear 6→5, ReLU, BitLinear 5→3; all "
                 "with bias; 8-bit activations."))
+
+    torch.manual_seed(25)
+    m = PFN(7, 4, [BitLinear(4, 12), nn.ReLU(), BitLinear(12, 6)],
+            [BitLinear(6, 8), nn.ReLU(), BitLinear(8, 2)], pool="mean")
+    out.append(("pfn_mean", 25, m, "N = 7, F = 4; phi BitLinear 4→12, ReLU, BitLinear 12→6 (**no "
+                "final ReLU**: signed outputs); masked **mean** pool (the sum over the real "
+                "particles divided by their number, 0 for a jet without particles); f BitLinear "
+                "6→8, ReLU, BitLinear 8→2; all with bias; 8-bit activations."))
     return out
 
 

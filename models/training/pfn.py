@@ -10,6 +10,9 @@ Forward pass (architecture schema `bit2hls.arch/3`, docs/schema.md):
     h_i    = phi(x_i)                         every particle slot, shared weights, [B, N, L]
     pooled = sum_i  mask_i * h_i              "sum": padded slots contribute nothing (not phi(0),
                                               which is non-zero when layers have a bias)
+           | (sum_i mask_i * h_i) / max(1, sum_i mask_i)
+                                              "mean": the mean over the real particles (0 for
+                                              a jet without particles)
            | max_i over {i: mask_i = 1} h_i   "max": per feature; 0 for a jet without particles
     f_in   = pooled                           n_jet = 0
            | cat([pooled, jet], dim=1)        n_jet = G > 0: [B, L + G], the pooled features
@@ -18,7 +21,7 @@ Forward pass (architecture schema `bit2hls.arch/3`, docs/schema.md):
                                               pool, and `particles` {"jet_features": G})
     out    = f(f_in)                          [B, out]
 
-Both pools are masked with torch.where (not a multiplication), so whatever a padded slot holds
+All pools are masked with torch.where (not a multiplication), so whatever a padded slot holds
 (even inf/NaN junk) cannot reach the output.
 
 `phi` layers act on [B, N, F]: BitLinear / nn.Linear act on the last axis, and BitLinear's
@@ -116,7 +119,8 @@ def build_stack(sizes, kinds=None, bias=True, act_bits=8, final_relu=False, bn=(
 
 
 class PFN(nn.Module):
-    """Particle Flow Network: out = f(cat([pool_i phi(x_i), jet])), masked pool ("sum" or "max").
+    """Particle Flow Network: out = f(cat([pool_i phi(x_i), jet])), masked pool ("sum", "mean" =
+    the sum divided by the number of real particles, or "max").
 
     phi, f: lists (or nn.Sequential) of modules; phi acts on [B, N, F], f on [B, L + n_jet].
     n_jet: number of per-jet inputs concatenated after the pooled vector (0 = none: out =
@@ -124,8 +128,8 @@ class PFN(nn.Module):
 
     def __init__(self, n_max, n_features, phi, f, pool="sum", n_jet=0):
         super().__init__()
-        if pool not in ("sum", "max"):
-            raise ValueError(f"PFN: pool {pool!r}: must be 'sum' or 'max'")
+        if pool not in ("sum", "mean", "max"):
+            raise ValueError(f"PFN: pool {pool!r}: must be 'sum', 'mean' or 'max'")
         if int(n_jet) != n_jet or n_jet < 0:
             raise ValueError(f"PFN: n_jet {n_jet!r}: must be an integer >= 0")
         self.n_max = int(n_max)
@@ -170,8 +174,12 @@ class PFN(nn.Module):
     def pooled(self, x, mask):
         m = mask.bool().unsqueeze(-1)  # [B, N, 1]
         h = self.per_particle(x, mask)
-        if self.pool == "sum":
-            return torch.where(m, h, torch.zeros((), dtype=h.dtype)).sum(dim=1)
+        if self.pool in ("sum", "mean"):
+            s = torch.where(m, h, torch.zeros((), dtype=h.dtype)).sum(dim=1)
+            if self.pool == "sum":
+                return s
+            # the mean over the real particles; 0 for a jet without any
+            return s / mask.sum(dim=1, keepdim=True).clamp(min=1).to(h.dtype)
         neg = torch.full((), float("-inf"), dtype=h.dtype)
         mx = torch.where(m, h, neg).amax(dim=1)
         return torch.where(m.any(dim=1), mx, torch.zeros((), dtype=h.dtype))

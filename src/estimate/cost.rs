@@ -187,6 +187,13 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
         Op::Relu(_) => f.mux_bits = w,
         // An AND per bit; priced as a 2:1 selection.
         Op::Select { .. } => f.mux_bits = w,
+        // A ROM of one LUT6 per output bit and 6 index bits (a mean pool's 2^5–2^6 entries).
+        Op::Lookup { idx, .. } => f.mux_bits = w * (wof(idx) as f64 / 6.0).ceil().max(1.0),
+        // A conditional negation: a carry chain and a selection per bit.
+        Op::SignOf { .. } => {
+            f.carry_bits = w;
+            f.mux_bits = w;
+        }
         Op::BitLen { a, .. } => f.mux_bits = wof(a) as f64,
         Op::ShlVar { e, .. } => {
             // Printed as `a << amt`. A shift among at most 4 amounts (the quantizers' fine

@@ -85,7 +85,7 @@ pub fn estimate_rtl_reuse(
     let mut e = estimate_rtl_set_parts(fw, phi, rho, g, part, clock_ns);
     let (n, f) = (fw.pool.n, fw.features());
     let w = fw.phi.input_type().width as u64;
-    let p = fw.pool.out_type.width as u64;
+    let p = fw.pool.acc_type.width as u64;
     let l = fw.phi.n_out as u64;
     let held_bits = (n as u64) * (f as u64 * w + 1);
     // Per-jet inputs: held, delayed along the group core (`L_Φ` stages) and latched for F

@@ -82,6 +82,10 @@ pub fn build_set(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) ->
             }
         }
     }
+    if let Some(d) = &fw.pool.mean {
+        let count = tree(&mut nl, mask.iter().map(|m| (*m, true)).collect());
+        pooled = mean_divide(&mut nl, d, pooled, count);
+    }
     let pool_layer = fw.phi.layers.len();
     let pooled = concat_jet(&mut nl, fw, pooled, first_jet);
     let y = chain(
@@ -126,13 +130,23 @@ pub fn build_group(
 
 /// `F` on pooled inputs of the pool's type (inputs `x_<k>`, then the per-jet inputs
 /// `x_<L + i>`, [`concat_jet`]), the second core of a design that shares `Φ` over the
-/// particle axis. Its stages are numbered from `|Φ| + 1`, as in [`build_set`].
+/// particle axis. Its stages are numbered from `|Φ| + 1`, as in [`build_set`]. For a mean pool
+/// the inputs `x_<k>` are the masked sums (the accumulator's type) and `x_<L>` the number of
+/// real particles, divided here ([`mean_divide`]); the per-jet inputs follow at `x_<L + 1 + i>`.
 pub fn build_rho(fw: &SetFirmware, adders: AdderOptions, graphs: &mut Graphs) -> Netlist {
     let mut nl = Netlist::default();
     nl.cur_class = Some(Class::Io);
-    let iv = fw.pool.out_type.interval();
-    let x: Vec<Sig> = (0..fw.phi.n_out).map(|k| nl.input(k, iv)).collect();
-    let x = concat_jet(&mut nl, fw, x, fw.phi.n_out);
+    let l = fw.phi.n_out;
+    let iv = fw.pool.acc_type.interval();
+    let mut x: Vec<Sig> = (0..l).map(|k| nl.input(k, iv)).collect();
+    let mut first_jet = l;
+    if let Some(d) = &fw.pool.mean {
+        let count = nl.input(l, Interval::new(0, fw.pool.n as i128));
+        nl.cur_layer = fw.phi.layers.len();
+        x = mean_divide(&mut nl, d, x, count);
+        first_jet = l + 1;
+    }
+    let x = concat_jet(&mut nl, fw, x, first_jet);
     let y = chain(
         &mut nl,
         &fw.rho,
@@ -199,12 +213,34 @@ fn group_sums(
                 })
                 .collect();
             match fw.pool.kind {
-                PoolKind::Sum => tree(nl, gated.into_iter().map(|s| (s, true)).collect()),
+                PoolKind::Sum | PoolKind::Mean => {
+                    tree(nl, gated.into_iter().map(|s| (s, true)).collect())
+                }
                 PoolKind::Max => max_tree(nl, &gated),
             }
         })
         .collect();
     (sums, mask)
+}
+
+/// The mean of the masked sums `sums` of `count` real particles ([`crate::ir::set::MeanDiv`]):
+/// per feature `n = |S|·2^(k+1) + c`, one multiply by the reciprocal `M_c` (a ROM shared by
+/// every feature, indexed by the count), the bits from `s` up, the sign of `S` back. A jet
+/// without particles has `S = 0` and `c = 0`, so `n = 0` and the pool is 0.
+fn mean_divide(nl: &mut Netlist, d: &crate::ir::set::MeanDiv, sums: Vec<Sig>, count: Sig) -> Vec<Sig> {
+    nl.cur_class = Some(Class::Dequant);
+    let recip = nl.lookup(count, d.recip.clone());
+    sums.into_iter()
+        .map(|s| {
+            let a = nl.abs(s);
+            let shifted = nl.shift_round(a, -(d.extra as i32 + 1));
+            let n = nl.add(shifted, count, false);
+            let p = nl.mul(n, recip);
+            let bits = (nl.iv(p).hi >> d.shift).max(1).ilog2() + 1;
+            let q = nl.field(p, d.shift, bits);
+            nl.sign_of(q, s)
+        })
+        .collect()
 }
 
 /// The offset a max pool adds to feature `k` of `Φ`'s outputs before gating, `1 − lo` with

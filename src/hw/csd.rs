@@ -241,6 +241,11 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
         Op::AddConst(a, c) => Op::AddConst(m(a), *c),
         Op::Relu(a) => Op::Relu(m(a)),
         Op::Select { en, a } => Op::Select { en: m(en), a: m(a) },
+        Op::Lookup { idx, table } => Op::Lookup {
+            idx: m(idx),
+            table: table.clone(),
+        },
+        Op::SignOf { a, s } => Op::SignOf { a: m(a), s: m(s) },
     }
 }
 

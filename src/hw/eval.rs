@@ -133,6 +133,14 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
                     0
                 }
             }
+            Op::Lookup { idx, table } => table[g(idx) as usize] as i128,
+            Op::SignOf { a, s } => {
+                if g(s) < 0 {
+                    -g(a)
+                } else {
+                    g(a)
+                }
+            }
         };
         let (wlo, whi) = if n.signed {
             (-(1i128 << (n.width - 1)), (1i128 << (n.width - 1)) - 1)

@@ -124,6 +124,11 @@ pub enum Op {
     AddConst(Sig, i64),
     /// `max(a, 0)`.
     Relu(Sig),
+    /// `table[idx]` for a non-negative `idx` inside the table (a small ROM: the reciprocals
+    /// of a mean pool by particle count).
+    Lookup { idx: Sig, table: Vec<i64> },
+    /// `s < 0 ? −a : a` for a non-negative `a` (gives a magnitude the sign of `s`).
+    SignOf { a: Sig, s: Sig },
 }
 
 impl Op {
@@ -351,6 +356,29 @@ impl Netlist {
         self.push(Op::Field { a, lo, n }, iv)
     }
 
+    /// `table[idx]` ([`Op::Lookup`]) for an `idx` whose range lies inside the table.
+    pub fn lookup(&mut self, idx: Sig, table: Vec<i64>) -> Sig {
+        let ii = self.iv(idx);
+        debug_assert!(ii.lo >= 0 && (ii.hi as usize) < table.len(), "a lookup past its table");
+        let vals = &table[ii.lo as usize..=ii.hi as usize];
+        let lo = *vals.iter().min().expect("a non-empty table") as i128;
+        let hi = *vals.iter().max().expect("a non-empty table") as i128;
+        self.push(Op::Lookup { idx, table }, Interval::new(lo, hi))
+    }
+
+    /// `s < 0 ? −a : a` ([`Op::SignOf`]) for a non-negative `a`; `a` itself when `s` is never
+    /// negative.
+    pub fn sign_of(&mut self, a: Sig, s: Sig) -> Sig {
+        let (ia, is) = (self.iv(a), self.iv(s));
+        debug_assert!(ia.lo >= 0, "sign_of takes a magnitude");
+        if is.lo >= 0 {
+            return a;
+        }
+        let hi = if is.hi >= 0 { ia.hi } else { -ia.lo };
+        let lo = -ia.hi;
+        self.push(Op::SignOf { a, s }, Interval::new(lo, hi))
+    }
+
     /// Operands of a node, in order.
     pub fn operands(&self, s: Sig) -> Vec<Sig> {
         match &self.node(s).op {
@@ -369,6 +397,8 @@ impl Netlist {
             | Op::Field { a, .. } => vec![*a],
             Op::ShlVar { a, e, .. } | Op::ShiftRoundVar { a, e, .. } => vec![*a, *e],
             Op::Select { en, a } => vec![*en, *a],
+            Op::Lookup { idx, .. } => vec![*idx],
+            Op::SignOf { a, s } => vec![*a, *s],
             Op::DivInit { h, .. } => vec![*h],
             Op::DivStep { prev, d, nbit, .. } => match nbit {
                 Bit::Of(h, _) => vec![*prev, *d, *h],

@@ -30,8 +30,8 @@ impl From<&SetFirmware> for JetShape {
 
 /// The float model on one jet: `Φ` on every real particle (padded ones are never evaluated: a
 /// masked pool ignores them), the masked pool (sum accumulated in f64 and rounded once to f32,
-/// within float noise of any PyTorch reduction order; max exact; 0 for a jet without
-/// particles), the per-jet inputs `jet[G]` appended (empty when the model has none), then `F`.
+/// within float noise of any PyTorch reduction order; mean: that sum divided by the number of
+/// real particles in f32; max exact; 0 for a jet without particles), the per-jet inputs `jet[G]` appended (empty when the model has none), then `F`.
 pub fn forward(set: &SetModel, x: &[f32], mask: &[u8], jet: &[f32]) -> Vec<f32> {
     float::forward(&set.rho, &rho_input_float(set, x, mask, jet), None)
 }
@@ -50,9 +50,9 @@ pub fn pool_float(set: &SetModel, x: &[f32], mask: &[u8]) -> Vec<f32> {
     let l = set.phi.outputs();
     let mut sum = vec![0f64; l];
     let mut max = vec![f32::NEG_INFINITY; l];
-    let mut any = false;
+    let mut count = 0usize;
     for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m != 0) {
-        any = true;
+        count += 1;
         let y = float::forward(&set.phi, &x[i * f..(i + 1) * f], None);
         for (k, v) in y.iter().enumerate() {
             sum[k] += *v as f64;
@@ -61,7 +61,12 @@ pub fn pool_float(set: &SetModel, x: &[f32], mask: &[u8]) -> Vec<f32> {
     }
     match set.pool {
         PoolKind::Sum => sum.iter().map(|v| *v as f32).collect(),
-        PoolKind::Max if any => max,
+        // PyTorch's `sum(1) / count.clamp(min=1)`: the f32 sum divided in f32.
+        PoolKind::Mean => sum
+            .iter()
+            .map(|v| *v as f32 / count.max(1) as f32)
+            .collect(),
+        PoolKind::Max if count > 0 => max,
         PoolKind::Max => vec![0.0; l],
     }
 }
@@ -72,12 +77,16 @@ pub fn pool_codes(pool: &PoolFw, phi_out: &[i64], mask: &[u8], out: &mut [i64]) 
     let l = out.len();
     let real = mask.iter().enumerate().filter(|(_, m)| **m != 0);
     match pool.kind {
-        PoolKind::Sum => {
+        PoolKind::Sum | PoolKind::Mean => {
             out.fill(0);
             for (i, _) in real {
                 for (o, v) in out.iter_mut().zip(&phi_out[i * l..(i + 1) * l]) {
                     *o += v;
                 }
+            }
+            let count = mask.iter().filter(|m| **m != 0).count();
+            for o in out.iter_mut() {
+                *o = pool.finish(*o, count);
             }
         }
         PoolKind::Max => {

@@ -125,7 +125,8 @@ impl<'a> SetEmulator<'a> {
     }
 
     /// Pools `Φ`'s outputs straight from the lane kernels' blocks into `b.pooled` (sum or max
-    /// of each jet's consecutive rows, in f64: exact while [`Self::exact_f64_pool`]). `false`
+    /// of each jet's consecutive rows, in f64: exact while [`Self::exact_f64_pool`]; a mean
+    /// then divides the sum, [`crate::ir::set::PoolFw::finish`]). `false`
     /// when that does not hold or `Φ` runs on the reference.
     fn pool_in_lanes(&self, b: &mut Buffers) -> bool {
         if !self.lane_pool || !self.exact_f64_pool() {
@@ -172,7 +173,7 @@ impl<'a> SetEmulator<'a> {
             .zip(counts)
         {
             for (o, a) in o.iter_mut().zip(a) {
-                *o = if *c == 0 { 0 } else { *a as i64 };
+                *o = self.fw.pool.finish(*a as i64, *c);
             }
         }
         true

@@ -36,10 +36,10 @@ fn set_of(p: &Problem) -> SetModel {
         particles: 1 + (p.seed % 9) as usize,
         features: p.widths[0],
         phi,
-        pool: if p.seed.is_multiple_of(2) {
-            PoolKind::Sum
-        } else {
-            PoolKind::Max
+        pool: match p.seed % 3 {
+            0 => PoolKind::Sum,
+            1 => PoolKind::Max,
+            _ => PoolKind::Mean,
         },
         jet_features: g,
         rho,

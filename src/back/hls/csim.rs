@@ -259,9 +259,17 @@ fn precompiled_header(cc: &str, ap_types: &Path) -> Option<PathBuf> {
         return Some(dir);
     }
     std::fs::create_dir_all(&dir).ok()?;
+    // Temporary names unique per process and call, renamed into place: test threads of one
+    // process build it at the same time, and two writers of one file leave a corrupt header
+    // that fails every later build.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let unique = format!("{}.{call}", std::process::id());
     let header = dir.join("b2h_pch.h");
-    std::fs::write(&header, "#include \"ap_fixed.h\"\n#include \"ap_int.h\"\n").ok()?;
-    let tmp = dir.join(format!("b2h_pch.h.gch.{}", std::process::id()));
+    let header_tmp = dir.join(format!("b2h_pch.h.{unique}"));
+    std::fs::write(&header_tmp, "#include \"ap_fixed.h\"\n#include \"ap_int.h\"\n").ok()?;
+    std::fs::rename(&header_tmp, &header).ok()?;
+    let tmp = dir.join(format!("b2h_pch.h.gch.{unique}"));
     let ok = Command::new(cc)
         .args(["-O1", "-std=c++14", "-x", "c++-header", "-I"])
         .arg(ap_types)

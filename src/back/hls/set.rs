@@ -15,7 +15,7 @@ use super::{
     ProjectMeta, ProjectParts, KERNELS,
 };
 use crate::io::particles::Jets;
-use crate::ir::set::{PoolKind, SetFirmware};
+use crate::ir::set::{MeanDiv, PoolFw, PoolKind, SetFirmware};
 use crate::project::{ProjectError, Result};
 use crate::target::Strategy;
 
@@ -32,6 +32,9 @@ const ANY: &str = "b2h_any";
 const XP: &str = "b2h_xp";
 const YP: &str = "b2h_yp";
 const CAT: &str = "b2h_cat";
+const ACC: &str = "b2h_acc";
+const COUNT: &str = "b2h_count";
+const RECIP: &str = "b2h_recip";
 
 fn check_set_options(fw: &SetFirmware, o: &HlsOptions, reuse: usize) -> Result<()> {
     check_options(&fw.rho, o)?;
@@ -80,6 +83,9 @@ pub fn render_set(
         ),
         (types.name(CType::Fixed(fw.pool.out_type)), "pool_t".into()),
     ];
+    if fw.pool.mean.is_some() {
+        aliases.push((types.name(CType::Fixed(fw.pool.acc_type)), "acc_t".into()));
+    }
     let jet = fw.jet.as_ref();
     if let Some(j) = jet {
         aliases.push((types.name(CType::Fixed(j.out_type)), "concat_t".into()));
@@ -141,7 +147,7 @@ pub fn render_set(
     let signature = format!(
         "void {name}(input_t x[N_INPUT], mask_t mask[N_PARTICLES]{jet_port}, result_t y[N_OUTPUT])"
     );
-    let mut top = vec![pool_stage(name, fw.pool.kind)];
+    let mut top = vec![pool_stage(name, &fw.pool)];
     if jet.is_some() {
         top.push(concat_stage());
     }
@@ -273,15 +279,24 @@ fn top_pragmas(name: &str, n: usize, reuse: usize, jet: bool) -> Vec<String> {
     p
 }
 
-/// `Φ` on every particle slot, pooled over the real ones.
-fn pool_stage(name: &str, kind: PoolKind) -> TopLayerView {
+/// `Φ` on every particle slot, pooled over the real ones (a mean: summed into `acc_t`, counted,
+/// then divided by [`mean_lines`]).
+fn pool_stage(name: &str, pool: &PoolFw) -> TopLayerView {
+    let kind = pool.kind;
+    let (acc, acc_t) = match kind {
+        PoolKind::Mean => (ACC, "acc_t"),
+        _ => (POOLED, "pool_t"),
+    };
     let mut lines = vec![
-        format!("pool_t {POOLED}[N_PHI];"),
-        format!("#pragma HLS ARRAY_PARTITION variable={POOLED} complete dim=0"),
-        format!("nnet::b2h_pool_init<pool_t, N_PHI>({POOLED});"),
+        format!("{acc_t} {acc}[N_PHI];"),
+        format!("#pragma HLS ARRAY_PARTITION variable={acc} complete dim=0"),
+        format!("nnet::b2h_pool_init<{acc_t}, N_PHI>({acc});"),
     ];
     if kind == PoolKind::Max {
         lines.push(format!("bool {ANY} = false;"));
+    }
+    if kind == PoolKind::Mean {
+        lines.push(format!("{} {COUNT} = 0;", count_type(pool.n)));
     }
     lines.extend([
         "for (int p = 0; p < N_PARTICLES; p++) {".to_string(),
@@ -299,12 +314,21 @@ fn pool_stage(name: &str, kind: PoolKind) -> TopLayerView {
             PoolKind::Sum => {
                 format!("    nnet::b2h_pool_sum<phi_t, pool_t, N_PHI>(mask[p], {YP}, {POOLED});")
             }
+            PoolKind::Mean => format!(
+                "    nnet::b2h_pool_sum<phi_t, acc_t, N_PHI>(mask[p], {YP}, {ACC});"
+            ),
             PoolKind::Max => format!(
                 "    nnet::b2h_pool_max<phi_t, pool_t, N_PHI>(mask[p], {ANY}, {YP}, {POOLED});"
             ),
         },
-        "}".into(),
     ]);
+    if kind == PoolKind::Mean {
+        lines.push(format!("    {COUNT} += mask[p];"));
+    }
+    lines.push("}".into());
+    if let Some(d) = &pool.mean {
+        lines.extend(mean_lines(d, pool.n));
+    }
     TopLayerView {
         comment: format!(
             "Φ on every particle slot; masked {} pool over the real particles",
@@ -312,6 +336,32 @@ fn pool_stage(name: &str, kind: PoolKind) -> TopLayerView {
         ),
         lines,
     }
+}
+
+/// The unsigned type that counts up to `n` particles.
+fn count_type(n: usize) -> String {
+    format!("ap_uint<{}>", usize::BITS - n.leading_zeros())
+}
+
+/// The mean's division ([`MeanDiv`]): the reciprocal table by particle count and the kernel
+/// that divides every feature's sum with it.
+fn mean_lines(d: &MeanDiv, n: usize) -> Vec<String> {
+    let (wn, wm) = d.widths();
+    let table: Vec<String> = d.recip.iter().map(|m| format!("{m}ULL")).collect();
+    vec![
+        format!("pool_t {POOLED}[N_PHI];"),
+        format!("#pragma HLS ARRAY_PARTITION variable={POOLED} complete dim=0"),
+        format!(
+            "static const ap_uint<{wm}> {RECIP}[N_PARTICLES + 1] = {{{}}};",
+            table.join(", ")
+        ),
+        format!(
+            "nnet::b2h_pool_mean<acc_t, pool_t, N_PHI, {}, {}, {wn}, {wm}, {}>({ACC}, {COUNT}, {RECIP}[{COUNT}], {POOLED});",
+            d.extra,
+            d.shift,
+            usize::BITS - n.leading_zeros()
+        ),
+    ]
 }
 
 /// `[pooled, jet]` in `concat_t`, whose binary point and range hold both exactly.

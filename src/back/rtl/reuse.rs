@@ -53,7 +53,8 @@ impl ReuseDesign {
 pub fn verilog(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str) -> Result<String> {
     let (phi_name, rho_name) = (format!("{name}_phi"), format!("{name}_rho"));
     let it = fw.phi.input_type();
-    let pt = fw.pool.out_type;
+    // What the group core gives and F's core reads: the pool's type, or a mean's sums.
+    let pt = fw.pool.acc_type;
     let mut s = module_text(
         &d.phi,
         &phi_name,
@@ -80,7 +81,9 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
     let jet_port = |k: usize| Names::input(n * f + n + k);
     let w = fw.phi.input_type().width;
     let l = fw.phi.n_out;
-    let p = fw.pool.out_type.width;
+    // The accumulators' and pooled registers' width: the pool's type, or for a mean the sum's
+    // (F's core divides).
+    let p = fw.pool.acc_type.width;
     let aw = d.phi.netlist.out_width;
     let ow = d.rho.netlist.out_width;
     let la = d.phi.latency();
@@ -219,7 +222,7 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
             p - 1
         );
         let combine = match fw.pool.kind {
-            PoolKind::Sum => format!("acc_{k} + e_{k}"),
+            PoolKind::Sum | PoolKind::Mean => format!("acc_{k} + e_{k}"),
             PoolKind::Max => format!("(($signed(acc_{k}) > $signed(e_{k})) ? acc_{k} : e_{k})"),
         };
         let _ = writeln!(
@@ -237,7 +240,23 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
         };
         let _ = writeln!(o, "    always @(posedge clk) if (a_valid) begin acc_{k} <= s_{k}; if (a_last) pool_{k} <= {pooled}; end");
     }
-    jet_delay(&mut o, nj, w, la);
+    for k in 0..nj {
+        let names = [format!("j_{k}"), format!("jd_{k}_"), format!("pj_{k}")];
+        delay_to_pool(&mut o, &names, w, la);
+    }
+    let mean = fw.pool.mean.is_some();
+    if mean {
+        // The number of real particles, delayed with the jet for F's core (which divides).
+        let nw = usize::BITS - n.leading_zeros();
+        let terms: Vec<String> = (0..n)
+            .map(|i| match nw {
+                1 => format!("m_{i}"),
+                _ => format!("{{{}'d0, m_{i}}}", nw - 1),
+            })
+            .collect();
+        let _ = writeln!(o, "    wire [{}:0] cnt = {};", nw - 1, terms.join(" + "));
+        delay_to_pool(&mut o, &["cnt".into(), "cd_".into(), "pc".into()], nw, la);
+    }
     // F's core.
     let mut ports: Vec<String> = vec![
         ".clk(clk)".into(),
@@ -245,35 +264,39 @@ fn top(fw: &SetFirmware, d: &ReuseDesign, name: &str, title: &str, phi: &str, rh
         ".valid_in(pool_v)".into(),
     ];
     ports.extend((0..l).map(|k| format!(".{}(pool_{k})", Names::input(k))));
-    ports.extend((0..nj).map(|k| format!(".{}(pj_{k})", Names::input(l + k))));
+    if mean {
+        ports.push(format!(".{}(pc)", Names::input(l)));
+    }
+    let first_jet = l + usize::from(mean);
+    ports.extend((0..nj).map(|k| format!(".{}(pj_{k})", Names::input(first_jet + k))));
     ports.push(".valid_out(valid_out)".into());
     ports.extend((0..fw.n_out()).map(|k| format!(".{}({})", Names::output(k), Names::output(k))));
     let _ = writeln!(o, "    {rho} u_rho ({});\nendmodule", ports.join(", "));
     o
 }
 
-/// The per-jet inputs `j_<k>` (held from `valid_in`) delayed along the group core's `la`
-/// stages like the `last` flag, so that `pj_<k>` is latched with the pooled registers: the
-/// jet's own values even when the next jet has already been taken in.
-fn jet_delay(o: &mut String, nj: usize, w: u32, la: u32) {
-    for k in 0..nj {
-        for s in 0..la {
-            let prev = if s == 0 {
-                format!("j_{k}")
-            } else {
-                format!("jd_{k}_{}", s - 1)
-            };
-            let _ = writeln!(
-                o,
-                "    reg [{}:0] jd_{k}_{s};\n    always @(posedge clk) jd_{k}_{s} <= {prev};",
-                w - 1
-            );
-        }
+/// A per-jet value `src` (`w` bits, computed from the held jet: a per-jet input `j_<k>` or the
+/// particle count) delayed along the group core's `la` stages (registers `<delay><stage>`) like
+/// the `last` flag, so that `dst` is latched with the pooled registers: the jet's own value
+/// even when the next jet has already been taken in. `names` = `[src, delay, dst]`.
+fn delay_to_pool(o: &mut String, names: &[String; 3], w: u32, la: u32) {
+    let [src, d, dst] = names;
+    for s in 0..la {
+        let prev = if s == 0 {
+            src.to_string()
+        } else {
+            format!("{d}{}", s - 1)
+        };
         let _ = writeln!(
             o,
-            "    reg [{}:0] pj_{k};\n    always @(posedge clk) if (a_valid && a_last) pj_{k} <= jd_{k}_{};",
-            w - 1,
-            la - 1
+            "    reg [{}:0] {d}{s};\n    always @(posedge clk) {d}{s} <= {prev};",
+            w - 1
         );
     }
+    let _ = writeln!(
+        o,
+        "    reg [{}:0] {dst};\n    always @(posedge clk) if (a_valid && a_last) {dst} <= {d}{};",
+        w - 1,
+        la - 1
+    );
 }

@@ -271,6 +271,23 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 decl(&mut o, &t, ww, &format!("{ne}[0] ? {ea} : {}", lit(0, ww)));
                 decl(&mut o, &me, w, &ext(&t, ww, sa, w));
             }
+            Op::Lookup { idx, table } => {
+                let (ni, wi, _) = arg(*idx);
+                let iv = nl.iv(*idx);
+                let mut e = lit(table[iv.hi as usize] as i128, w);
+                for k in (iv.lo..iv.hi).rev() {
+                    e = format!("({ni} == {wi}'d{k}) ? {} : {e}", lit(table[k as usize] as i128, w));
+                }
+                decl(&mut o, &me, w, &e);
+            }
+            Op::SignOf { a, s } => {
+                let ((na, wa, sa), (ns, ws, _)) = (arg(*a), arg(*s));
+                let ww = wa.max(w) + 1;
+                let ea = ext(&na, wa, sa, ww);
+                let t = Names::aux(i, "sgn");
+                decl(&mut o, &t, ww, &format!("{ns}[{}] ? -{ea} : {ea}", ws - 1));
+                decl(&mut o, &me, w, &ext(&t, ww, true, w));
+            }
             Op::Relu(a) => {
                 let (na, wa, sa) = arg(*a);
                 let ww = wa.max(w);
