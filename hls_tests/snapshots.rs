@@ -425,8 +425,8 @@ fn snapshot_set_hls(mode: Mode, pool: PoolKind, reuse: usize, jet: usize) {
         // The chain kernels and shared Tcl are snapshotted with the chain projects, the pool
         // kernel with the sum-pooled project.
         let pool_kernel = path.ends_with("nnet_b2h_pool.h");
-        let copy =
-            (is_verbatim_copy(path) && !pool_kernel) || (pool_kernel && (reuse > 1 || jet > 0 || pool != PoolKind::Sum));
+        let copy = (is_verbatim_copy(path) && !pool_kernel)
+            || (pool_kernel && (reuse > 1 || jet > 0 || pool != PoolKind::Sum));
         let j = if jet > 0 {
             format!("jet{jet}__")
         } else {

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo build --release --locked
+bash python/setup_env.sh   # the Python package: python/.venv/bin/python -c "import bit2hls"
 B="${CARGO_TARGET_DIR:-target}/release/bit2hls"
 M=models/qg_mlp/qg_mlp.safetensors
 D=models/data/test_jets.npz

@@ -154,6 +154,38 @@ pub fn lower_set_for(
     })
 }
 
+/// The firmware of any model for `args.mode`: calibrated on `args.calib` when given (static
+/// mode needs it), then lowered ([`lower_for`], [`lower_set_for`]). The second value holds the
+/// notes reading the calibration jets made (a particle-level file's conversions).
+pub fn lower_net(
+    net: &Loaded<crate::ir::set::Net>,
+    args: &FwOptions,
+    rule: Option<CalibRule>,
+) -> Result<(crate::ir::serial::AnyFirmware, Vec<String>)> {
+    use crate::ir::serial::AnyFirmware;
+    use crate::ir::set::Net;
+    match &net.model {
+        Net::Chain(model) => {
+            let loaded = Loaded {
+                model: model.clone(),
+                origin: net.origin.clone(),
+                notes: net.notes.clone(),
+            };
+            let calib = calibration_with(&loaded, args, rule)?;
+            let fw = lower_for(&loaded, args, args.mode, calib.as_ref())?;
+            Ok((AnyFirmware::Chain(fw), Vec::new()))
+        }
+        Net::Set(set) => {
+            let (calib, notes) = match set_calibration(set, args, rule)? {
+                Some((c, n)) => (Some(c), n),
+                None => (None, Vec::new()),
+            };
+            let fw = lower_set_for(set, args, args.mode, calib.as_ref())?;
+            Ok((AnyFirmware::Set(fw), notes))
+        }
+    }
+}
+
 /// The checked lowering options of `args` for `mode`; the input type is the user's, else the
 /// architecture's (`arch_type`), else one for calibration data of max|x| `calib_absmax`, else
 /// [`DEFAULT_INPUT_TYPE`].

@@ -63,17 +63,18 @@ impl Golden {
 /// (model, golden, trained on real jets?)
 fn cases() -> Vec<(PathBuf, PathBuf, bool)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let mut v: Vec<(PathBuf, PathBuf, bool)> = ["pfn_sum", "pfn_max", "pfn_act4", "pfn_jet", "pfn_mean"]
-        .iter()
-        .map(|n| {
-            let d = root.join("pfn_random");
-            (
-                d.join(format!("{n}.safetensors")),
-                d.join(format!("{n}_golden.npz")),
-                false,
-            )
-        })
-        .collect();
+    let mut v: Vec<(PathBuf, PathBuf, bool)> =
+        ["pfn_sum", "pfn_max", "pfn_act4", "pfn_jet", "pfn_mean"]
+            .iter()
+            .map(|n| {
+                let d = root.join("pfn_random");
+                (
+                    d.join(format!("{n}.safetensors")),
+                    d.join(format!("{n}_golden.npz")),
+                    false,
+                )
+            })
+            .collect();
     for n in ["qg_pfn", "qg_pfn_small", "qg_pfn_small32", "qg_pfn_small8"] {
         let d = root.join(n);
         if d.join("golden.npz").is_file() {

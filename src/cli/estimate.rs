@@ -60,6 +60,37 @@ pub struct EstimateArgs {
 
 pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
+    let (out, pipeline) = estimates(&a)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json(&out))?);
+    } else {
+        for (e, v) in &out {
+            println!(
+                "{} — mode {}, {} backend ({} adder levels per stage)",
+                a.model.model.display(),
+                e.mode,
+                e.backend.as_str(),
+                pipeline.adders_per_stage
+            );
+            println!("{}", render_table(e, v));
+            println!("{}", adder_summary(e, pipeline.adders));
+        }
+        eprintln!("estimated in {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(0)
+}
+
+/// What `--json` prints: one `{"estimate", "verdict"}` per mode.
+pub fn json(out: &[(Estimate, Verdict)]) -> serde_json::Value {
+    out.iter()
+        .map(|(e, v)| serde_json::json!({"estimate": e, "verdict": v}))
+        .collect()
+}
+
+/// The estimate and verdict of every requested mode, and the pipeline they used.
+pub fn estimates(
+    a: &EstimateArgs,
+) -> anyhow::Result<(Vec<(Estimate, Verdict)>, crate::hw::schedule::PipelineOptions)> {
     let part = parts::lookup(&a.part)?;
     let clock_ns = parse_clock(&a.clock).map_err(anyhow::Error::msg)?;
     let pipeline = super::hls::pipeline_options(
@@ -97,27 +128,7 @@ pub fn run(a: EstimateArgs) -> anyhow::Result<i32> {
         let v = Verdict::new(&est, part, &vo);
         out.push((est, v));
     }
-    if a.json {
-        let j: Vec<_> = out
-            .iter()
-            .map(|(e, v)| serde_json::json!({"estimate": e, "verdict": v}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&j)?);
-    } else {
-        for (e, v) in &out {
-            println!(
-                "{} — mode {}, {} backend ({} adder levels per stage)",
-                a.model.model.display(),
-                e.mode,
-                e.backend.as_str(),
-                pipeline.adders_per_stage
-            );
-            println!("{}", render_table(e, v));
-            println!("{}", adder_summary(e, pipeline.adders));
-        }
-        eprintln!("estimated in {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok(0)
+    Ok((out, pipeline))
 }
 
 /// One line on the ternary sums (adders and depth per layer) and the levels of each stage.

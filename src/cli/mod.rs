@@ -115,7 +115,39 @@ pub fn progress(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    match run_command(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", message(&e));
+            1
+        }
+    }
+}
+
+/// Runs one command given as its arguments (without the program name) exactly as the program
+/// would, for front ends other than the command line (the Python package). `Ok((exit code,
+/// report))`: the report is the JSON that `validate --json` and `estimate --json` print
+/// (returned instead of printed, whatever `--json` says), `None` for the other commands, which
+/// print as the program does. `Err` is the message the program prints after `error: `
+/// (including clap's usage errors).
+pub fn run_args(args: &[String]) -> Result<(i32, Option<serde_json::Value>), String> {
+    let argv = std::iter::once("bit2hls".to_string()).chain(args.iter().cloned());
+    let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
     let r = match cli.command {
+        Command::Validate(a) => validate::report(&a).and_then(|r| {
+            let code = validate::reference_exit_code(r.reference.as_ref());
+            Ok((code, Some(serde_json::to_value(&r)?)))
+        }),
+        Command::Estimate(a) => {
+            estimate::estimates(&a).map(|(out, _)| (0, Some(estimate::json(&out))))
+        }
+        c => run_command(c).map(|code| (code, None)),
+    };
+    r.map_err(|e| message(&e))
+}
+
+fn run_command(command: Command) -> anyhow::Result<i32> {
+    match command {
         Command::Inspect(a) => inspect::run(a),
         Command::Emulate(a) => emulate::run(a),
         Command::Validate(a) => validate::run(a),
@@ -127,13 +159,6 @@ pub fn main() -> i32 {
         Command::Estimate(a) => estimate::run(a),
         Command::Calibrate(a) => calibrate::run(a),
         Command::Cmvm(a) => cmvm::run(a),
-    };
-    match r {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {}", message(&e));
-            1
-        }
     }
 }
 

@@ -57,6 +57,17 @@ impl ReferenceArgs {
 }
 
 pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
+    let report = report(&a)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(reference_exit_code(report.reference.as_ref()))
+}
+
+/// The report `run` prints (notes go to stderr as the program prints them).
+pub fn report(a: &ValidateArgs) -> anyhow::Result<Report> {
     let loaded = super::load_net(&a.model)?;
     let modes = if a.only.is_empty() {
         Mode::ALL.to_vec()
@@ -98,12 +109,7 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
             r?
         }
     };
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
-    Ok(reference_exit_code(report.reference.as_ref()))
+    Ok(report)
 }
 
 /// [`compute`] with a spinner on the terminal.

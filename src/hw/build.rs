@@ -227,7 +227,12 @@ fn group_sums(
 /// per feature `n = |S|·2^(k+1) + c`, one multiply by the reciprocal `M_c` (a ROM shared by
 /// every feature, indexed by the count), the bits from `s` up, the sign of `S` back. A jet
 /// without particles has `S = 0` and `c = 0`, so `n = 0` and the pool is 0.
-fn mean_divide(nl: &mut Netlist, d: &crate::ir::set::MeanDiv, sums: Vec<Sig>, count: Sig) -> Vec<Sig> {
+fn mean_divide(
+    nl: &mut Netlist,
+    d: &crate::ir::set::MeanDiv,
+    sums: Vec<Sig>,
+    count: Sig,
+) -> Vec<Sig> {
     nl.cur_class = Some(Class::Dequant);
     let recip = nl.lookup(count, d.recip.clone());
     sums.into_iter()

@@ -359,7 +359,10 @@ impl Netlist {
     /// `table[idx]` ([`Op::Lookup`]) for an `idx` whose range lies inside the table.
     pub fn lookup(&mut self, idx: Sig, table: Vec<i64>) -> Sig {
         let ii = self.iv(idx);
-        debug_assert!(ii.lo >= 0 && (ii.hi as usize) < table.len(), "a lookup past its table");
+        debug_assert!(
+            ii.lo >= 0 && (ii.hi as usize) < table.len(),
+            "a lookup past its table"
+        );
         let vals = &table[ii.lo as usize..=ii.hi as usize];
         let lo = *vals.iter().min().expect("a non-empty table") as i128;
         let hi = *vals.iter().max().expect("a non-empty table") as i128;

@@ -143,9 +143,7 @@ impl PoolFw {
             None => vec![in_type.interval(); phi.n_out],
         };
         let fit = |ranges: &[Interval], frac: i32| {
-            let all = ranges
-                .iter()
-                .fold(Interval::point(-1), |a, r| a.union(*r));
+            let all = ranges.iter().fold(Interval::point(-1), |a, r| a.union(*r));
             FixedType::fitting(all, frac)
         };
         let too_wide = |t: FixedType| {
@@ -160,29 +158,26 @@ impl PoolFw {
             .iter()
             .map(|r| PoolKind::Sum.range(*r, n))
             .collect();
-        let acc_type = fit(&sums, in_type.frac);
         let (out_ranges, mean) = match kind {
+            PoolKind::Sum => (sums.clone(), None),
+            PoolKind::Max => (in_ranges.iter().map(|r| kind.range(*r, n)).collect(), None),
             PoolKind::Mean => {
                 let max_abs = sums.iter().map(|r| r.abs_max()).max().unwrap_or(0);
                 let div = MeanDiv::new(n, max_abs)?;
                 let k = 1i128 << div.extra;
-                let r: Vec<Interval> = in_ranges
-                    .iter()
-                    .map(|r| {
-                        let m = kind.range(*r, n);
-                        Interval::new(m.lo * k, m.hi * k)
-                    })
-                    .collect();
-                (r, Some(div))
+                let scaled = |r: &Interval| {
+                    let m = kind.range(*r, n);
+                    Interval::new(m.lo * k, m.hi * k)
+                };
+                (in_ranges.iter().map(scaled).collect(), Some(div))
             }
-            _ => (sums, None),
-        };
-        let out_ranges = match kind {
-            PoolKind::Max => in_ranges.iter().map(|r| kind.range(*r, n)).collect(),
-            _ => out_ranges,
         };
         let extra = mean.as_ref().map_or(0, |m| m.extra as i32);
         let out_type = fit(&out_ranges, in_type.frac + extra);
+        let acc_type = match mean {
+            Some(_) => fit(&sums, in_type.frac),
+            None => out_type,
+        };
         for t in [out_type, acc_type] {
             if t.width > MAX_WIDTH {
                 return Err(too_wide(t));
@@ -194,7 +189,7 @@ impl PoolFw {
             in_type,
             out_ranges,
             out_type,
-            acc_type: if mean.is_some() { acc_type } else { out_type },
+            acc_type,
             mean,
         })
     }
@@ -238,7 +233,13 @@ impl MeanDiv {
         for shift in 1..=100u32 {
             let two_s = 1i128 << shift;
             let recip: Vec<i128> = (0..=n)
-                .map(|c| if c == 0 { 0 } else { (two_s + 2 * c as i128 - 1) / (2 * c as i128) })
+                .map(|c| {
+                    if c == 0 {
+                        0
+                    } else {
+                        (two_s + 2 * c as i128 - 1) / (2 * c as i128)
+                    }
+                })
                 .collect();
             let exact = (1..=n).all(|c| {
                 let e = recip[c] * 2 * c as i128 - two_s;
@@ -290,9 +291,12 @@ impl MeanDiv {
 
     /// Bits of the largest numerator `n` and of the largest reciprocal `M_1`.
     pub fn widths(&self) -> (u32, u32) {
-        let n = self.recip.len() - 1;
-        let n_max = (self.max_abs_sum << (self.extra + 1)) + n as i128;
-        (128 - n_max.leading_zeros(), 64 - (self.recip[1.min(n)] as u64).leading_zeros())
+        let n_max = (self.max_abs_sum << (self.extra + 1)) + (self.recip.len() - 1) as i128;
+        let m_max = self.recip.iter().copied().max().unwrap_or(0);
+        (
+            128 - n_max.leading_zeros(),
+            64 - (m_max as u64).leading_zeros(),
+        )
     }
 }
 
@@ -436,7 +440,14 @@ mod tests {
     /// The reciprocal table equals the exact quotient on every sum of the proven range.
     #[test]
     fn mean_table_is_exact_on_the_whole_range() {
-        for (n, max_abs) in [(1usize, 40i128), (3, 300), (5, 1000), (8, 255), (13, 4000), (32, 1 << 12)] {
+        for (n, max_abs) in [
+            (1usize, 40i128),
+            (3, 300),
+            (5, 1000),
+            (8, 255),
+            (13, 4000),
+            (32, 1 << 12),
+        ] {
             let d = MeanDiv::new(n, max_abs).unwrap();
             for c in 1..=n {
                 for s in -(max_abs as i64)..=(max_abs as i64) {
@@ -448,7 +459,10 @@ mod tests {
         let max_abs = (1i128 << 40) - 3;
         let d = MeanDiv::new(32, max_abs).unwrap();
         for c in 1..=32 {
-            for s in (0..2000i64).map(|i| i * 549_755_813 % (max_abs as i64)).chain([max_abs as i64, 1, 0]) {
+            for s in (0..2000i64)
+                .map(|i| i * 549_755_813 % (max_abs as i64))
+                .chain([max_abs as i64, 1, 0])
+            {
                 assert_eq!(d.by_table(s, c), d.exact(s, c));
                 assert_eq!(d.by_table(-s, c), d.exact(-s, c));
             }

@@ -267,7 +267,11 @@ fn precompiled_header(cc: &str, ap_types: &Path) -> Option<PathBuf> {
     let unique = format!("{}.{call}", std::process::id());
     let header = dir.join("b2h_pch.h");
     let header_tmp = dir.join(format!("b2h_pch.h.{unique}"));
-    std::fs::write(&header_tmp, "#include \"ap_fixed.h\"\n#include \"ap_int.h\"\n").ok()?;
+    std::fs::write(
+        &header_tmp,
+        "#include \"ap_fixed.h\"\n#include \"ap_int.h\"\n",
+    )
+    .ok()?;
     std::fs::rename(&header_tmp, &header).ok()?;
     let tmp = dir.join(format!("b2h_pch.h.gch.{unique}"));
     let ok = Command::new(cc)

@@ -314,9 +314,9 @@ fn pool_stage(name: &str, pool: &PoolFw) -> TopLayerView {
             PoolKind::Sum => {
                 format!("    nnet::b2h_pool_sum<phi_t, pool_t, N_PHI>(mask[p], {YP}, {POOLED});")
             }
-            PoolKind::Mean => format!(
-                "    nnet::b2h_pool_sum<phi_t, acc_t, N_PHI>(mask[p], {YP}, {ACC});"
-            ),
+            PoolKind::Mean => {
+                format!("    nnet::b2h_pool_sum<phi_t, acc_t, N_PHI>(mask[p], {YP}, {ACC});")
+            }
             PoolKind::Max => format!(
                 "    nnet::b2h_pool_max<phi_t, pool_t, N_PHI>(mask[p], {ANY}, {YP}, {POOLED});"
             ),

@@ -276,7 +276,10 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 let iv = nl.iv(*idx);
                 let mut e = lit(table[iv.hi as usize] as i128, w);
                 for k in (iv.lo..iv.hi).rev() {
-                    e = format!("({ni} == {wi}'d{k}) ? {} : {e}", lit(table[k as usize] as i128, w));
+                    e = format!(
+                        "({ni} == {wi}'d{k}) ? {} : {e}",
+                        lit(table[k as usize] as i128, w)
+                    );
                 }
                 decl(&mut o, &me, w, &e);
             }

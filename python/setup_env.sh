@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the bit2hls Python package (python/: the Rust library through PyO3, built by maturin)
+# and installs it, editable, into python/.venv with its pinned build and test tools.
+#   bash python/setup_env.sh            optimized build (what users run; a few minutes)
+#   bash python/setup_env.sh --dev      unoptimized bit2hls crate (the tests; reuses the
+#                                       dependencies `cargo test` compiled)
+# Needs python3 >= 3.10 with the venv module, a Rust toolchain and access to PyPI. Idempotent.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${PYTHON:-python3}"
+VENV="$HERE/.venv"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet --only-binary :all: -r "$HERE/requirements.txt"
+profile=(--release)
+[ "${1:-}" = "--dev" ] && profile=()
+# maturin builds into the workspace's target/ and installs into the active environment.
+( cd "$HERE" && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" maturin develop --locked "${profile[@]}" --quiet )
+"$VENV/bin/python" -c 'import bit2hls; print("bit2hls", bit2hls.__version__, "installed in", __import__("sys").prefix)'
