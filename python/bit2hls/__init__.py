@@ -79,18 +79,19 @@ def _flags(options: Mapping[str, Any]) -> list[str]:
 
 
 def _f32(x: Any, what: str) -> np.ndarray:
-    """float32, C order: no copy when `x` already is."""
+    """float32, C order, aligned: no copy when `x` already is (arrays unpickled from a buffer,
+    as Dask's workers receive them, can be misaligned)."""
     a = np.asarray(x)
     if a.dtype.kind not in "fiub":
         raise Bit2hlsError(f"{what}: expected a numeric array, got dtype {a.dtype}")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    return np.require(a, dtype=np.float32, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _mask(mask: Any) -> np.ndarray:
     m = np.asarray(mask)
     if m.dtype != np.uint8:
         m = (m != 0).astype(np.uint8)
-    return np.ascontiguousarray(m)
+    return np.require(m, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 class Model:

@@ -86,7 +86,7 @@ fn output<'py>(
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray2<'_, T>, what: &str) -> PyResult<&'a [T]> {
     a.as_slice()
-        .map_err(|_| err(format!("{what}: expected a C-contiguous array")))
+        .map_err(|_| err(format!("{what}: expected a C-contiguous, aligned array")))
 }
 
 #[pymethods]

@@ -1,0 +1,103 @@
+"""bit2hls.dask on a LocalCluster of 2 worker processes: 20 M events emulated chunk by chunk
+equal the single-process emulator bit for bit; events/s with 1 and 2 workers are printed
+(`pytest -s` shows them; the throughput target is checked by python/bench.py, not here).
+"""
+
+import os
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import bit2hls
+
+dask = pytest.importorskip("dask")
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+import bit2hls.dask  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+QG_MLP = os.path.join(ROOT, "models", "qg_mlp", "qg_mlp.safetensors")
+PFN = os.path.join(ROOT, "models", "pfn_random")
+EVENTS = 20_000_000
+CHUNK = 1_000_000
+
+
+def chunk(i, n=CHUNK, width=16):
+    """Chunk i of the synthetic events: standard normal, float32, seeded by the chunk index."""
+    return np.random.default_rng(1000 + i).standard_normal((n, width), dtype=np.float32)
+
+
+def events(n_events, width=16):
+    blocks = [da.from_delayed(dask.delayed(chunk)(i, width=width), (CHUNK, width), np.float32)
+              for i in range(n_events // CHUNK)]
+    return da.concatenate(blocks)
+
+
+def load(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bit2hls.AssumptionWarning)
+        return bit2hls.load(path)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # One emulator thread per worker process, so that 2 workers use the 2 cores.
+    os.environ["RAYON_NUM_THREADS"] = "1"
+    c = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                 dashboard_address=None, memory_limit="6GB")
+    yield c
+    c.close()
+    del os.environ["RAYON_NUM_THREADS"]
+
+
+def test_twenty_million_events_equal_the_single_process_emulator(cluster):
+    m = load(QG_MLP)
+    x = events(EVENTS)
+    with distributed.Client(cluster) as client:
+        rates = {}
+        for workers in (1, 2):
+            cluster.scale(workers)
+            client.wait_for_workers(workers)
+            while len(client.scheduler_info()["workers"]) != workers:
+                time.sleep(0.1)
+            # inputs generated and held on the workers; only the emulation is timed
+            xs = x.persist()
+            distributed.wait(xs)
+            y = bit2hls.dask.emulate(xs, QG_MLP, mode="dynamic",
+                                     ship="bytes" if workers == 2 else "path")
+            t0 = time.perf_counter()
+            y = y.persist()
+            distributed.wait(y)
+            rates[workers] = EVENTS / (time.perf_counter() - t0)
+            got = y.compute()
+            del xs, y
+            assert got.shape == (EVENTS, 2) and got.dtype == np.float64
+            # the single-process emulator on the same chunks
+            for i in range(EVENTS // CHUNK):
+                want = m.emulate(chunk(i), "dynamic")
+                assert np.array_equal(got[i * CHUNK:(i + 1) * CHUNK], want), (workers, i)
+        print(f"\nbit2hls.dask, qg_mlp dynamic, {EVENTS:,} events (emulation only, inputs "
+              f"held on the workers): 1 worker {rates[1] / 1e6:.2f} M events/s, 2 workers "
+              f"{rates[2] / 1e6:.2f} M events/s ({rates[2] / rates[1]:.2f}x)")
+
+
+def test_particle_model_and_static_mode(cluster):
+    """A particle-level model with a mask, static mode calibrated from arrays shipped with
+    the tasks, and raw codes."""
+    g = np.load(os.path.join(PFN, "pfn_mean_golden.npz"))
+    path = os.path.join(PFN, "pfn_mean.safetensors")
+    m = load(path)
+    calib = {"x": g["x"], "mask": g["mask"]}
+    want = m.emulate(g["x"], "static", mask=g["mask"], calib=calib, raw=True)
+    with distributed.Client(cluster):
+        y = bit2hls.dask.emulate(da.from_array(g["x"], chunks=(37, -1, -1)), path,
+                                 mode="static", mask=da.from_array(g["mask"], chunks=(37, -1)),
+                                 calib=calib, raw=True, ship="bytes")
+        assert np.array_equal(y.compute(), want)
+
+
+def test_shapes_are_checked():
+    with pytest.raises(bit2hls.Bit2hlsError, match="expected"):
+        bit2hls.dask.emulate(da.zeros((10, 5), chunks=5), QG_MLP)
