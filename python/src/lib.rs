@@ -310,7 +310,12 @@ fn set_inputs<'a>(
 /// as the command line's `--arch`, `--profile`).
 #[pyfunction]
 #[pyo3(signature = (path, arch=None, profile=None))]
-fn load(py: Python<'_>, path: PathBuf, arch: Option<PathBuf>, profile: Option<&str>) -> PyResult<Model> {
+fn load(
+    py: Python<'_>,
+    path: PathBuf,
+    arch: Option<PathBuf>,
+    profile: Option<&str>,
+) -> PyResult<Model> {
     let opts = LoadOptions {
         arch,
         profile: profile

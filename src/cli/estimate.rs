@@ -90,7 +90,10 @@ pub fn json(out: &[(Estimate, Verdict)]) -> serde_json::Value {
 /// The estimate and verdict of every requested mode, and the pipeline they used.
 pub fn estimates(
     a: &EstimateArgs,
-) -> anyhow::Result<(Vec<(Estimate, Verdict)>, crate::hw::schedule::PipelineOptions)> {
+) -> anyhow::Result<(
+    Vec<(Estimate, Verdict)>,
+    crate::hw::schedule::PipelineOptions,
+)> {
     let part = parts::lookup(&a.part)?;
     let clock_ns = parse_clock(&a.clock).map_err(anyhow::Error::msg)?;
     let pipeline = super::hls::pipeline_options(

@@ -296,7 +296,7 @@ fn pool_stage(name: &str, pool: &PoolFw) -> TopLayerView {
         lines.push(format!("bool {ANY} = false;"));
     }
     if kind == PoolKind::Mean {
-        lines.push(format!("{} {COUNT} = 0;", count_type(pool.n)));
+        lines.push(format!("ap_uint<{}> {COUNT} = 0;", count_bits(pool.n)));
     }
     lines.extend([
         "for (int p = 0; p < N_PARTICLES; p++) {".to_string(),
@@ -338,9 +338,9 @@ fn pool_stage(name: &str, pool: &PoolFw) -> TopLayerView {
     }
 }
 
-/// The unsigned type that counts up to `n` particles.
-fn count_type(n: usize) -> String {
-    format!("ap_uint<{}>", usize::BITS - n.leading_zeros())
+/// Bits of the unsigned count of up to `n` particles.
+fn count_bits(n: usize) -> u32 {
+    usize::BITS - n.leading_zeros()
 }
 
 /// The mean's division ([`MeanDiv`]): the reciprocal table by particle count and the kernel
@@ -359,7 +359,7 @@ fn mean_lines(d: &MeanDiv, n: usize) -> Vec<String> {
             "nnet::b2h_pool_mean<acc_t, pool_t, N_PHI, {}, {}, {wn}, {wm}, {}>({ACC}, {COUNT}, {RECIP}[{COUNT}], {POOLED});",
             d.extra,
             d.shift,
-            usize::BITS - n.leading_zeros()
+            count_bits(n)
         ),
     ]
 }
