@@ -101,3 +101,26 @@ def test_particle_model_and_static_mode(cluster):
 def test_shapes_are_checked():
     with pytest.raises(bit2hls.Bit2hlsError, match="expected"):
         bit2hls.dask.emulate(da.zeros((10, 5), chunks=5), QG_MLP)
+
+
+def _load_shipped(shipped):
+    """In a fresh process (no cached model): the model a task would load from shipped bytes."""
+    bit2hls.dask._MODELS.clear()
+    return bit2hls.dask._model(shipped).n_inputs
+
+
+def test_processes_shipping_the_same_bytes_at_once_never_see_a_partial_file():
+    """Worker processes of one machine share the temporary directory: several writing the same
+    shipped model at once must each load a whole file (CI once saw a 0-byte read here)."""
+    import concurrent.futures
+    import multiprocessing
+    import shutil
+    import tempfile
+
+    shipped = bit2hls.dask._ship(QG_MLP, "bytes")
+    d = os.path.join(tempfile.gettempdir(), f"bit2hls-model-{shipped[4][:16]}")
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(4, mp_context=ctx) as pool:
+        for _ in range(5):
+            shutil.rmtree(d, ignore_errors=True)
+            assert list(pool.map(_load_shipped, [shipped] * 16)) == [16] * 16
