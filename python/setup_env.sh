@@ -4,6 +4,9 @@
 #   bash python/setup_env.sh            optimized build (what users run; a few minutes)
 #   bash python/setup_env.sh --dev      unoptimized bit2hls crate (the tests; reuses the
 #                                       dependencies `cargo test` compiled)
+#   ... --torch                         also PyTorch (CPU use of PyPI's CUDA build, ~3 GB; about
+#                                       90 s here) for bit2hls.export, and the five third-party
+#                                       BitLinear packages its tests compare with
 # Needs python3 >= 3.10 with the venv module, a Rust toolchain and access to PyPI. Idempotent.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,7 +18,15 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet --only-binary :all: -r "$HERE/requirements.txt"
 profile=(--release)
-[ "${1:-}" = "--dev" ] && profile=()
+for arg in "$@"; do
+    case "$arg" in
+        --dev) profile=() ;;
+        --torch)
+            "$VENV/bin/python" -m pip install --quiet --only-binary :all: -r "$HERE/requirements-torch.txt"
+            "$VENV/bin/python" -m pip install --quiet --no-deps -r "$HERE/requirements-bitlinear.txt" ;;
+        *) echo "setup_env.sh: unknown option $arg (--dev, --torch)" >&2; exit 2 ;;
+    esac
+done
 # maturin builds into the workspace's target/ and installs into the active environment.
 ( cd "$HERE" && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" maturin develop --locked "${profile[@]}" --quiet )
 "$VENV/bin/python" -c 'import bit2hls; print("bit2hls", bit2hls.__version__, "installed in", __import__("sys").prefix)'

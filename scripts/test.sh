@@ -8,5 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo test --locked --all-targets
-bash python/setup_env.sh --dev
+bash python/setup_env.sh --dev --torch
 python/.venv/bin/python -m pytest -q python/tests

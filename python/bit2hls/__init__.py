@@ -28,8 +28,10 @@ import numpy as np
 
 from . import _native
 from ._native import Bit2hlsError
+from ._families import ExportError
 
-__all__ = ["load", "run", "Model", "Bit2hlsError", "AssumptionWarning", "MODES", "__version__"]
+__all__ = ["load", "run", "export", "Model", "Bit2hlsError", "AssumptionWarning", "ExportError",
+           "MODES", "__version__"]
 __version__: str = _native.__version__
 
 #: The activation modes, as the command line's `--mode`.
@@ -160,15 +162,26 @@ class Model:
     def _model_args(self) -> list[str]:
         return [os.fspath(self._m.path)] + _flags({"arch": self._arch, "profile": self._profile})
 
-    def validate(self, x: Any, y: Any = None, *, mask: Any = None, jet: Any = None,
+    def validate(self, x: Any = None, y: Any = None, *, mask: Any = None, jet: Any = None,
                  reference: Any = None, calib: Calib = None,
                  modes: Sequence[str] | None = None, **options: Any) -> dict:
         """`bit2hls validate` on arrays: firmware vs float for every mode (or `modes`), and
         both against `reference` (the PyTorch model's outputs on `x`, an array [events,
-        outputs] or a .npy path) when given. `y`: integer labels (accuracy, AUC). Returns the
-        report `--json` prints; `report["reference"]["passed"]` is False when the float model
-        disagrees with the reference (the program's exit code 2). Other keyword arguments are
-        the command's flags (`frac_bits=8` for `--frac-bits 8`)."""
+        outputs] or a .npy path) when given. `y`: integer labels (accuracy, AUC). Without `x`:
+        the example `bit2hls.export(..., example_input=...)` stored in the model file, with
+        its PyTorch outputs as the reference. Returns the report `--json` prints;
+        `report["reference"]["passed"]` is False when the float model disagrees with the
+        reference (the program's exit code 2). Other keyword arguments are the command's
+        flags (`frac_bits=8` for `--frac-bits 8`)."""
+        if x is None:
+            if any(v is not None for v in (y, mask, jet, reference)):
+                raise Bit2hlsError("validate: y, mask, jet and reference go with x")
+            args = ["validate"] + self._model_args() + ["--json"]
+            for mode in modes or ():
+                args += ["--only", mode]
+            with _calib_file(calib, self._m.kind) as c:
+                _, report = _native.run(args + _flags({"calib": c, **options}))
+            return json.loads(report)
         xs, m, j = self._inputs(x, mask, jet)
         with tempfile.TemporaryDirectory(prefix="bit2hls-") as d:
             data = {"x": xs if self._m.kind == "chain"
@@ -255,3 +268,17 @@ def run(args: Iterable[str]) -> int:
     e.g. `["csim", "out/qg_mlp"]`); returns its exit code. It prints as the program does."""
     code, _ = _native.run([os.fspath(a) for a in args])
     return code
+
+
+def export(module: Any, path: PathLike, example_input: Any = None, *, name: str | None = None,
+           input_type: str | None = None, sidecar: bool = True) -> dict:
+    """Writes a live PyTorch model to `path` (.safetensors) with its architecture and float
+    semantics profile in the metadata, so that `load(path)` and every command need no flags;
+    with `example_input` also the inputs and the module's outputs, so that `validate()` needs no
+    data. Returns the architecture document. Raises `ExportError` (naming the module and its
+    class) for anything bit2hls cannot express exactly. Needs PyTorch (imported here, not by
+    `import bit2hls`); docs/python.md lists the BitLinear classes it recognises."""
+    from ._export import export as _export
+
+    return _export(module, path, example_input, name=name, input_type=input_type,
+                   sidecar=sidecar)

@@ -18,8 +18,10 @@ pub struct ValidateArgs {
     pub fw: FwArgs,
     /// Data set: .npz with `x` [events, inputs] and optional integer labels `y`; for a
     /// particle-level model `x` [jets, particles, features] and `mask` [jets, particles].
+    /// Default: the example stored in the model file by the Python package's
+    /// `bit2hls.export(..., example_input=...)` (its inputs and PyTorch outputs).
     #[arg(long)]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
     #[command(flatten)]
     pub reference: ReferenceArgs,
     /// Only these modes (default: all three).
@@ -74,7 +76,35 @@ pub fn report(a: &ValidateArgs) -> anyhow::Result<Report> {
     } else {
         a.only.clone()
     };
-    let reference = a.reference.read(Some(&a.data))?;
+    let stored;
+    let data: &std::path::Path = match &a.data {
+        Some(d) => d,
+        None => {
+            stored =
+                crate::validate::example::stored_example(&a.model.model)?.ok_or_else(|| {
+                    crate::Error::Usage(format!(
+                        "validate needs --data: {} has no stored example (bit2hls.export(module, \
+                     path, example_input=x) stores one)",
+                        a.model.model.display()
+                    ))
+                })?;
+            eprintln!(
+                "note: {}: validating on the example stored in the model file (inputs and \
+                 PyTorch outputs written by bit2hls.export)",
+                a.model.model.display()
+            );
+            &stored
+        }
+    };
+    let mut reference = a.reference.read(Some(data))?;
+    if let (None, None, Some(r)) = (&a.data, &a.reference.reference, reference.as_mut()) {
+        // the stored example's outputs: name the model file, not the temporary copy
+        r.path = PathBuf::from(format!(
+            "{} ({})",
+            a.model.model.display(),
+            crate::validate::example::EXAMPLE_TENSOR
+        ));
+    }
     let report = match loaded.model {
         Net::Chain(model) => {
             let loaded = crate::front::Loaded {
@@ -86,7 +116,7 @@ pub fn report(a: &ValidateArgs) -> anyhow::Result<Report> {
                 &loaded,
                 &a.fw.options(),
                 a.fw.calib_rule,
-                &a.data,
+                data,
                 &modes,
                 reference.as_ref(),
             )?
@@ -98,7 +128,7 @@ pub fn report(a: &ValidateArgs) -> anyhow::Result<Report> {
                 loaded.warnings(),
                 &a.fw.options(),
                 a.fw.calib_rule,
-                &a.data,
+                data,
                 &modes,
                 reference.as_ref(),
                 &mut notes,

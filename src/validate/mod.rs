@@ -4,6 +4,7 @@
 //! Library code (no command line): `bit2hls validate` and `compile --data` print and record
 //! what [`compute`] returns; `report` turns it into report.html.
 
+pub mod example;
 pub mod set;
 mod stats;
 #[cfg(test)]
