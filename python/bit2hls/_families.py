@@ -1,6 +1,6 @@
 """The BitLinear classes `bit2hls.export` recognises, by class name and attributes (never by the
 attribute name a model gives the layer), and how each one's arithmetic maps onto a bit2hls
-float semantics profile (docs/python.md "Export", shared semantics in docs/profiles.md).
+float semantics profile (docs/python.md "Export", shared semantics in docs/semantics.md).
 
 A family answers for one live module: the profile name, the profile parameters its options
 need (`act_bits`, `act_qmax`, `act_clamp`, `eps_act`, `eps_w`), and, when the profile cannot
