@@ -191,7 +191,6 @@ def jets(n=N, n_max=6, n_features=4, seed=9):
 
 @pytest.mark.parametrize("pool,n_jet", [("sum", 0), ("mean", 0), ("sum", 3)])
 def test_round_trip_particle_model(pool, n_jet, tmp_path):
-    model = mlp(pk.hep_bitnet().BitLinear158b, widths=(2, 2))  # only for the seed
     torch.manual_seed(3)
     model = Deepset(pk.hep_bitnet().BitLinear158b, pool=pool, n_jet=n_jet).eval()
     x, mask = jets()
@@ -296,3 +295,43 @@ def test_validate_without_stored_example_says_what_to_give(tmp_path):
         m = bit2hls.load(path)
     with pytest.raises(bit2hls.Bit2hlsError, match="example_input"):
         m.validate()
+
+
+class Stacks(nn.Module):
+    """A PFN from explicit phi / f stacks (BitHEP's BitLinear158b), PyTorch's masked mean."""
+
+    def __init__(self, phi, f, n_max, pool):
+        super().__init__()
+        self.phi, self.f, self.pool = phi, f, pool
+        self.n_max, self.n_features = n_max, phi[0].in_features
+
+    def forward(self, x, mask):
+        h = (self.phi(x) * mask.unsqueeze(-1)).sum(1)
+        if self.pool == "mean":
+            h = h / mask.sum(1, keepdim=True).clamp(min=1)
+        return self.f(h)
+
+
+def test_shipped_pfn_mean_round_trip(tmp_path):
+    """The shipped pfn_mean state dict in a live module: bit2hls's float model equals both the
+    module and the PyTorch outputs shipped with it."""
+    from safetensors.torch import load_file
+
+    d = os.path.join(ROOT, "models", "pfn_random")
+    sd = load_file(os.path.join(d, "pfn_mean.safetensors"))
+    bl = pk.hep_bitnet().BitLinear158b
+    shape = {k[:-len(".weight")]: v.shape for k, v in sd.items() if k.endswith(".weight")}
+    phi = nn.Sequential(bl(*shape["phi.0"][::-1]), nn.ReLU(), bl(*shape["phi.2"][::-1]))
+    f = nn.Sequential(bl(*shape["f.0"][::-1]), nn.ReLU(), bl(*shape["f.2"][::-1]))
+    g = np.load(os.path.join(d, "pfn_mean_golden.npz"))
+    model = Stacks(phi, f, g["x"].shape[1], "mean").eval()
+    model.load_state_dict(sd)
+    x, mask = torch.from_numpy(g["x"]), torch.from_numpy(g["mask"]).float()
+    doc, m, _ = export_load(model, tmp_path, (x, mask))
+    shipped = json.load(open(os.path.join(d, "pfn_mean.json")))
+    assert doc["layers"] == shipped["layers"] and doc["particles"] == shipped["particles"]
+    got = m.float(g["x"], mask=g["mask"])
+    for want in (g["y"].astype(np.float64), model(x, mask).detach().numpy().astype(np.float64)):
+        assert np.mean(got.argmax(1) == want.argmax(1)) >= 0.999
+        assert np.abs(got - want).max() / np.abs(want).max() <= TOL
+    assert_validates(m)
