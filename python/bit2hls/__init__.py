@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _native
 from ._native import Bit2hlsError
-from ._families import ExportError
+from ._families import AssumptionWarning, ExportError
 
 __all__ = ["load", "run", "export", "Model", "Bit2hlsError", "AssumptionWarning", "ExportError",
            "MODES", "__version__"]
@@ -41,11 +41,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: Calibration data: a `.npz` path (as `--calib`), an array `x` (a chain), or a mapping with
 #: `x`, `mask` and `jet` (a particle-level model).
 Calib = Union[PathLike, np.ndarray, Mapping[str, Any], None]
-
-
-class AssumptionWarning(UserWarning):
-    """Something bit2hls assumed about a model (an activation, a layer order) or was told
-    about it: the command line's `note:` and `warning:` lines."""
 
 
 def load(path: PathLike, *, arch: PathLike | None = None, profile: str | None = None) -> "Model":

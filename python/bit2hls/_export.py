@@ -38,6 +38,9 @@ from ._families import ExportError, Quantized, quantized
 SCHEMA = {1: "bit2hls.arch/1", 2: "bit2hls.arch/2", 3: "bit2hls.arch/3"}
 META_KEY = "bit2hls.arch"
 EXAMPLE_TENSOR = "bit2hls.example"
+#: the document's keys in the order they are written (docs/schema.md's order)
+KEY_ORDER = ("schema", "name", "inputs", "profile", "profile_params", "input_type", "particles",
+             "layers")
 #: largest |module - layers found| relative to the largest |output| the structure check allows
 STRUCTURE_TOL = 1e-4
 
@@ -406,7 +409,7 @@ def export(module: Any, path: Any, example_input: Any = None, *, name: Optional[
     """
     torch = _torch()
     from safetensors.torch import save_file
-    from . import AssumptionWarning
+    from ._families import AssumptionWarning
 
     path = os.fspath(path)
     was_training = module.training
@@ -417,10 +420,10 @@ def export(module: Any, path: Any, example_input: Any = None, *, name: Optional[
             doc, ops = _set_doc(w, module), None
         else:
             doc, ops = _chain_doc(w, module)
-        doc = {"schema": doc["schema"],
-               "name": name or os.path.splitext(os.path.basename(path))[0], **doc}
+        doc["name"] = name or os.path.splitext(os.path.basename(path))[0]
         if input_type is not None:
             doc["input_type"] = input_type
+        doc = {k: doc[k] for k in KEY_ORDER if k in doc}
         _check_structure(torch, module, doc, ops, _probe(torch, module, doc))
         example = None
         if example_input is not None:

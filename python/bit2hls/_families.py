@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 
+class AssumptionWarning(UserWarning):
+    """Something bit2hls assumed about a model (an activation, a layer order) or was told
+    about it: the command line's `note:` and `warning:` lines."""
+
+
 class ExportError(TypeError):
     """A module `bit2hls.export` cannot write exactly; the message names it and says why."""
 

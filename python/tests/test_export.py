@@ -335,3 +335,35 @@ def test_shipped_pfn_mean_round_trip(tmp_path):
         assert np.mean(got.argmax(1) == want.argmax(1)) >= 0.999
         assert np.abs(got - want).max() / np.abs(want).max() <= TOL
     assert_validates(m)
+
+
+def test_models_export_reproduces_the_shipped_particle_models(tmp_path):
+    """models/export.py (the training scripts' helper) writes through the same exporter: the
+    seeded models of models/pfn_random/make_pfn_random.py give the shipped documents and
+    tensors (BatchNorm in phi and f, 4-bit activations, per-jet inputs, mean and max pools)."""
+    import importlib
+    import sys
+
+    from safetensors.torch import load_file
+
+    d = os.path.join(ROOT, "models", "pfn_random")
+    # models/training/bitlinear.py has the import name of schneiderkamplab's package
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules)
+             if k == "bitlinear" or k.startswith("bitlinear.")}
+    sys.path[:0] = [d, os.path.join(ROOT, "models")]
+    try:
+        make = importlib.import_module("make_pfn_random")
+        export = importlib.import_module("export")
+    finally:
+        del sys.path[:2]
+        sys.modules.pop("bitlinear", None)
+        sys.modules.update(saved)
+    models = make.make_models()
+    assert len(models) == 5
+    for name, _, model, _ in models:
+        doc = export.save_for_bit2hls(model.eval(), tmp_path / f"{name}.safetensors", name=name)
+        assert doc == json.load(open(os.path.join(d, f"{name}.json"))), name
+        got = load_file(tmp_path / f"{name}.safetensors")
+        want = load_file(os.path.join(d, f"{name}.safetensors"))
+        assert sorted(got) == sorted(want), name
+        assert all(torch.equal(got[k], want[k]) for k in want), name
