@@ -493,7 +493,7 @@ fn verilog_tokens(text: &str) -> Vec<String> {
 /// text if it does not parse. Needs iverilog (scripts/deps.sh installs it): without it, FAILS.
 pub fn iverilog_parse(path: &Path) -> Result<(), String> {
     let out = std::process::Command::new("iverilog")
-        .args(["-g2001", "-o", "/dev/null"])
+        .args(["-g2001", "-t", "null"])
         .arg(path)
         .output()
         .map_err(|e| format!("iverilog could not run ({e}); run scripts/deps.sh"))?;

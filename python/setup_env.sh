@@ -4,6 +4,7 @@
 #   bash python/setup_env.sh            optimized build (what users run; a few minutes)
 #   bash python/setup_env.sh --dev      unoptimized bit2hls crate (the tests; reuses the
 #                                       dependencies `cargo test` compiled)
+#   ... --deps-only                     only the virtual environment and its packages (no build)
 #   ... --torch                         also PyTorch (CPU use of PyPI's CUDA build, ~3 GB; about
 #                                       90 s here) for bit2hls.export, and the five third-party
 #                                       BitLinear packages its tests compare with
@@ -18,15 +19,18 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet --only-binary :all: -r "$HERE/requirements.txt"
 profile=(--release)
+build=1
 for arg in "$@"; do
     case "$arg" in
         --dev) profile=() ;;
+        --deps-only) build=0 ;;
         --torch)
             "$VENV/bin/python" -m pip install --quiet --only-binary :all: -r "$HERE/requirements-torch.txt"
             "$VENV/bin/python" -m pip install --quiet --no-deps -r "$HERE/requirements-bitlinear.txt" ;;
-        *) echo "setup_env.sh: unknown option $arg (--dev, --torch)" >&2; exit 2 ;;
+        *) echo "setup_env.sh: unknown option $arg (--dev, --deps-only, --torch)" >&2; exit 2 ;;
     esac
 done
+[ "$build" = 1 ] || exit 0
 # maturin builds into the workspace's target/ and installs into the active environment.
 ( cd "$HERE" && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" maturin develop --locked "${profile[@]}" --quiet )
 "$VENV/bin/python" -c 'import bit2hls; print("bit2hls", bit2hls.__version__, "installed in", __import__("sys").prefix)'
