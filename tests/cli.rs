@@ -746,3 +746,104 @@ fn edited_firmware_json_is_refused_by_csim_and_rtlsim() {
         );
     }
 }
+
+/// `attrs.safetensors` (a real PyTorch export) with `example` stored as `bit2hls.example`, as
+/// the Python package's `bit2hls.export(..., example_input=x)` writes it.
+fn with_stored_example(dir: &Path, example: Option<(safetensors::Dtype, Vec<u8>)>) -> PathBuf {
+    use bit2hls::testutil::RawTensor;
+    let bytes = std::fs::read(export_test("attrs.safetensors")).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut tensors: Vec<RawTensor> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, v)| RawTensor {
+            name,
+            dtype: v.dtype(),
+            shape: v.shape().to_vec(),
+            data: v.data().to_vec(),
+        })
+        .collect();
+    if let Some((dtype, data)) = example {
+        tensors.push(RawTensor {
+            name: "bit2hls.example".into(),
+            dtype,
+            shape: vec![data.len()],
+            data,
+        });
+    }
+    let md = meta.metadata().clone().map(|m| m.into_iter().collect());
+    let p = dir.join("stored.safetensors");
+    std::fs::write(&p, safetensors_bytes(&tensors, md)).unwrap();
+    p
+}
+
+/// The bytes of an .npz with `x` (the AttrNet test inputs) and `ref` (PyTorch's outputs).
+fn example_npz() -> Vec<u8> {
+    use ndarray::Array2;
+    let mut z =
+        ndarray_npy::NpzReader::new(std::fs::File::open(export_test("attrs_data.npz")).unwrap())
+            .unwrap();
+    let x: Array2<f32> = z.by_name("x").unwrap();
+    let r: Array2<f32> = ndarray_npy::read_npy(export_test("attrs_torch.npy")).unwrap();
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut w = ndarray_npy::NpzWriter::new(&mut buf);
+    w.add_array("x", &x).unwrap();
+    w.add_array("ref", &r).unwrap();
+    w.finish().unwrap();
+    buf.into_inner()
+}
+
+/// `validate` without `--data` uses the stored example and reports exactly what `--data` +
+/// `--reference` with the same arrays report; without an example (or with a malformed one) it
+/// fails naming what to give.
+#[test]
+fn validate_uses_the_example_stored_in_the_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = with_stored_example(dir.path(), Some((safetensors::Dtype::U8, example_npz())));
+    let o = bin()
+        .arg("validate")
+        .arg(&p)
+        .args(["--only", "dynamic", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("example stored in the model file"));
+    let stored: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (o2, given) = validate_against_torch(&[p.as_os_str()]);
+    assert!(
+        o2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o2.stderr)
+    );
+    let refs = |v: &serde_json::Value| {
+        let mut r = v["reference"].clone();
+        r.as_object_mut().unwrap().remove("path");
+        r
+    };
+    assert_eq!(refs(&stored), refs(&given));
+    assert_eq!(stored["modes"], given["modes"]);
+    assert!(stored["reference"]["passed"].as_bool().unwrap());
+    assert!(stored["reference"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("stored.safetensors (bit2hls.example)"));
+
+    for (example, needle) in [
+        (None, "validate needs --data"),
+        (
+            Some((safetensors::Dtype::I8, vec![0u8; 16])),
+            "expected a 1-D U8 tensor",
+        ),
+        (
+            Some((safetensors::Dtype::U8, b"not a zip file".to_vec())),
+            "not the bytes of an .npz",
+        ),
+    ] {
+        let p = with_stored_example(dir.path(), example);
+        let o = bin().arg("validate").arg(&p).output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && !e.contains("panicked"), "{e}");
+        assert!(e.contains(needle), "missing '{needle}' in: {e}");
+    }
+}

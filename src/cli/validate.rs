@@ -80,19 +80,7 @@ pub fn report(a: &ValidateArgs) -> anyhow::Result<Report> {
     let data: &std::path::Path = match &a.data {
         Some(d) => d,
         None => {
-            stored =
-                crate::validate::example::stored_example(&a.model.model)?.ok_or_else(|| {
-                    crate::Error::Usage(format!(
-                        "validate needs --data: {} has no stored example (bit2hls.export(module, \
-                     path, example_input=x) stores one)",
-                        a.model.model.display()
-                    ))
-                })?;
-            eprintln!(
-                "note: {}: validating on the example stored in the model file (inputs and \
-                 PyTorch outputs written by bit2hls.export)",
-                a.model.model.display()
-            );
+            stored = stored_example(&a.model.model)?;
             &stored
         }
     };
@@ -140,6 +128,24 @@ pub fn report(a: &ValidateArgs) -> anyhow::Result<Report> {
         }
     };
     Ok(report)
+}
+
+/// The example `bit2hls.export(..., example_input=...)` stored in the model file, as a temporary
+/// .npz (for a `validate` without `--data`); an error saying what to give when there is none.
+fn stored_example(model: &std::path::Path) -> crate::Result<tempfile::TempPath> {
+    let stored = crate::validate::example::stored_example(model)?.ok_or_else(|| {
+        crate::Error::Usage(format!(
+            "validate needs --data: {} has no stored example (bit2hls.export(module, path, \
+             example_input=x) stores one)",
+            model.display()
+        ))
+    })?;
+    eprintln!(
+        "note: {}: validating on the example stored in the model file (inputs and PyTorch \
+         outputs written by bit2hls.export)",
+        model.display()
+    );
+    Ok(stored)
 }
 
 /// [`compute`] with a spinner on the terminal.

@@ -30,6 +30,12 @@ pub fn stored_example(model: &Path) -> Result<Option<tempfile::TempPath>> {
         ));
     }
     let bytes = file.u8(EXAMPLE_TENSOR, &meta.shape.clone())?;
+    if !bytes.starts_with(b"PK\x03\x04") && !bytes.starts_with(b"PK\x05\x06") {
+        return Err(file.tensor_error(
+            EXAMPLE_TENSOR,
+            "not the bytes of an .npz (a zip archive), as bit2hls.export writes them",
+        ));
+    }
     let io = |source| Error::Io {
         path: std::env::temp_dir(),
         source,
