@@ -778,17 +778,20 @@ fn with_stored_example(dir: &Path, example: Option<(safetensors::Dtype, Vec<u8>)
     p
 }
 
-/// The bytes of an .npz with `x` (the AttrNet test inputs) and `ref` (PyTorch's outputs).
+/// The bytes of an .npz with `x` and `y` (the AttrNet test inputs and labels) and `ref`
+/// (PyTorch's outputs): the data file `validate_against_torch` gives, in one.
 fn example_npz() -> Vec<u8> {
     use ndarray::Array2;
     let mut z =
         ndarray_npy::NpzReader::new(std::fs::File::open(export_test("attrs_data.npz")).unwrap())
             .unwrap();
     let x: Array2<f32> = z.by_name("x").unwrap();
+    let y: ndarray::Array1<i8> = z.by_name("y").unwrap();
     let r: Array2<f32> = ndarray_npy::read_npy(export_test("attrs_torch.npy")).unwrap();
     let mut buf = std::io::Cursor::new(Vec::new());
     let mut w = ndarray_npy::NpzWriter::new(&mut buf);
     w.add_array("x", &x).unwrap();
+    w.add_array("y", &y).unwrap();
     w.add_array("ref", &r).unwrap();
     w.finish().unwrap();
     buf.into_inner()
