@@ -321,9 +321,13 @@ def _probe(torch, model, doc, n=257, seed=0):
     return out
 
 
+def _device(torch, model):
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 def _run(torch, model, inputs):
     """The module's outputs on `inputs` (moved to the module's device), on the CPU."""
-    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    dev = _device(torch, model)
     keys = ("x", "mask", "jet") if "mask" in inputs else ("x",)
     args = [inputs[k].to(dev) for k in keys if k in inputs]
     try:
@@ -342,18 +346,25 @@ def _check_structure(torch, model, doc, ops, inputs):
             raise ExportError(f"{type(model).__name__}.forward returns "
                               f"{type(got).__name__}{list(getattr(got, 'shape', []))}: "
                               f"expected a tensor [events, outputs]")
+        on = {k: v.to(_device(torch, model)) for k, v in inputs.items()}
         if ops is None:
-            want = _set_forward(torch, model, inputs["x"], inputs["mask"], inputs.get("jet"))
+            want = _set_forward(torch, model, on["x"], on["mask"], on.get("jet"))
         else:
-            want = _apply(torch, ops, inputs["x"])
-    scale = max(float(want.abs().max()), 1e-30)
-    err = float((got - want).abs().max()) / scale
+            want = _apply(torch, ops, on["x"])
+        want = want.cpu()
+    if got.shape != want.shape:
+        err = float("inf")
+    else:
+        scale = max(float(want.abs().max()), 1e-30)
+        err = float((got - want).abs().max()) / scale
     if not err <= STRUCTURE_TOL:
-        what = ("phi per particle, the masked " + doc["layers"][0]["op"] if ops is None
-                else "the traced layers")
-        raise ExportError(f"{type(model).__name__}.forward computes something else than "
-                          f"{'the layers found in execution order' if ops is not None else what}"
-                          f" (largest difference {err:.2e} of the largest output): only what "
+        if ops is None:
+            pool = next(l["kind"] for l in doc["layers"] if l["op"] == "pool")
+            what = f"phi on every particle, a masked {pool} pool, then f"
+        else:
+            what = "the layers found in execution order"
+        raise ExportError(f"{type(model).__name__}.forward computes something else than {what} "
+                          f"(largest difference {err:.2e} of the largest output): only what "
                           f"docs/schema.md describes can be written")
     return got
 
