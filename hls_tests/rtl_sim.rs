@@ -75,8 +75,9 @@ fn simulate(j: &Job) -> Result<RtlSimOutcome, String> {
     }
 }
 
-fn run_all(jobs: &[Job]) -> Vec<String> {
-    run_on_two_threads(
+/// Simulates every job (two at a time); fails listing every failing configuration.
+fn simulate_all(jobs: &[Job]) {
+    let f = run_on_two_threads(
         jobs,
         |j| j.label.clone(),
         |j| {
@@ -87,7 +88,13 @@ fn run_all(jobs: &[Job]) -> Vec<String> {
                 )
             })
         },
-    )
+    );
+    assert!(
+        f.is_empty(),
+        "{} failing configurations:\n{}",
+        f.len(),
+        f.join("\n")
+    );
 }
 
 /// Every adder structure is simulated: shared (depth cap 0, the default), shared without a cap,
@@ -217,25 +224,13 @@ fn random_jobs() -> Vec<Job> {
 
 #[test]
 fn random_models_rtl_equals_emulator() {
-    let f = run_all(&random_jobs());
-    assert!(
-        f.is_empty(),
-        "{} failing configurations:\n{}",
-        f.len(),
-        f.join("\n")
-    );
+    simulate_all(&random_jobs());
 }
 
 /// Profiles with an in-layer norm (centring tree, code-unit dequantization), every mode.
 #[test]
 fn norm_profiles_rtl_equals_emulator() {
-    let f = run_all(&norm_jobs());
-    assert!(
-        f.is_empty(),
-        "{} failing configurations:\n{}",
-        f.len(),
-        f.join("\n")
-    );
+    simulate_all(&norm_jobs());
 }
 
 fn norm_jobs() -> Vec<Job> {
@@ -284,13 +279,7 @@ const EVENTS: usize = 10_000;
 /// Activation bits b = 2, 3, 4 ([`ACT_BITS_HLS`], b read from the model file), every mode, 2,000 events.
 #[test]
 fn act_bits_rtl_equals_emulator() {
-    let f = run_all(&act_bits_jobs());
-    assert!(
-        f.is_empty(),
-        "{} failing configurations:\n{}",
-        f.len(),
-        f.join("\n")
-    );
+    simulate_all(&act_bits_jobs());
 }
 
 fn act_bits_jobs() -> Vec<Job> {
@@ -360,13 +349,7 @@ fn shipped_models_rtl_equals_emulator() {
         jobs.iter().all(|j| j.x.len() / j.fw.n_in >= EVENTS),
         "every model gets 10,000 events"
     );
-    let f = run_all(&jobs);
-    assert!(
-        f.is_empty(),
-        "{} failing configurations:\n{}",
-        f.len(),
-        f.join("\n")
-    );
+    simulate_all(&jobs);
 }
 
 /// Every design the RTL tests above simulate (random corner cases, norm profiles, activation
