@@ -34,6 +34,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ._families import ExportError, Quantized, quantized
+from ._files import write_atomic
 
 SCHEMA = {1: "bit2hls.arch/1", 2: "bit2hls.arch/2", 3: "bit2hls.arch/3"}
 META_KEY = "bit2hls.arch"
@@ -419,7 +420,7 @@ def export(module: Any, path: Any, example_input: Any = None, *, name: Optional[
     naming the module and its class. Assumptions are issued as `bit2hls.AssumptionWarning`.
     """
     torch = _torch()
-    from safetensors.torch import save_file
+    from safetensors.torch import save
     from ._families import AssumptionWarning
 
     path = os.fspath(path)
@@ -452,15 +453,8 @@ def export(module: Any, path: Any, example_input: Any = None, *, name: Optional[
     if example is not None:
         sd[EXAMPLE_TENSOR] = torch.frombuffer(bytearray(example), dtype=torch.uint8)
     text = json.dumps(doc, separators=(",", ":"))
-    tmp = f"{path}.part-{os.getpid()}"
-    try:
-        save_file(sd, tmp, metadata={META_KEY: text})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, save(sd, metadata={META_KEY: text}))
     if sidecar:
-        with open(os.path.splitext(path)[0] + ".json", "w") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
+        write_atomic(os.path.splitext(path)[0] + ".json",
+                     (json.dumps(doc, indent=2) + "\n").encode())
     return doc

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 import bit2hls
+from bit2hls._files import write_atomic
 
 __all__ = ["emulate"]
 
@@ -50,20 +51,6 @@ def _ship(model: Any, ship: str) -> tuple:
     return ("bytes", os.path.basename(path), data, arch, digest)
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    """Writes `data` to `path` so that no reader ever sees a partial file: the worker processes
-    of one machine share the temporary directory and may ship the same model at once."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _model(shipped: tuple) -> "bit2hls.Model":
     key = shipped[1] if shipped[0] == "path" else shipped[4]
     m = _MODELS.get(key)
@@ -76,8 +63,8 @@ def _model(shipped: tuple) -> "bit2hls.Model":
             os.makedirs(d, exist_ok=True)
             path = os.path.join(d, name)
             if arch is not None:
-                _write_atomic(os.path.splitext(path)[0] + ".json", arch)
-            _write_atomic(path, data)
+                write_atomic(os.path.splitext(path)[0] + ".json", arch)
+            write_atomic(path, data)
         with warnings.catch_warnings():
             # the client saw every assumption when it called `emulate`
             warnings.simplefilter("ignore", bit2hls.AssumptionWarning)
