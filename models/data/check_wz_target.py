@@ -16,7 +16,11 @@ Cases:
   * a Lorentz boost of both quarks along the jet axis leaves it unchanged;
   * a rotation of both quarks about the jet axis by alpha shifts it by alpha (mod pi);
   * SMEFTNet's atan2(deta, dphi) of the two quarks agrees (mod pi) for small opening angles,
-    and the value hardly moves under a boost along the beam.
+    and the value hardly moves under a boost along the beam;
+  * the model input (wz_features.py) is in the same frame: a particle at larger y has d2 > 0, at
+    larger phi d1 > 0; for a jet of two massless particles the angle alpha of each particle
+    (1/2 atan2(sin2a, cos2a)) and the principal axis equal phi_decay of the pair, also after a
+    rotation about the jet axis (which shifts both by the rotation angle).
 """
 import os
 import sys
@@ -26,6 +30,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from wz_features import FEATURE_NAMES, jet_p4, wz_particle_features  # noqa: E402
 from wz_target import jet_frame, phi_decay, reduce_mod_pi, sin2_loss, transverse  # noqa: E402
 
 PI = np.pi
@@ -221,9 +226,52 @@ def test_transverse_and_loss():
     assert abs(sin2_loss(a, b) - 0.5) < 0.005
 
 
+def ef_of(p):
+    """EnergyFlow rows (pt, y, phi, 22) of massless 4-vectors p [..., 4] (photons)."""
+    pt = np.hypot(p[..., 0], p[..., 1])
+    y = 0.5 * np.log((p[..., 3] + p[..., 2]) / (p[..., 3] - p[..., 2]))
+    return np.stack([pt, y, np.arctan2(p[..., 1], p[..., 0]), np.full(pt.shape, 22.0)], -1)
+
+
+def test_features_frame():
+    col = {f: i for i, f in enumerate(FEATURE_NAMES)}
+    # jet along x: a hard photon on the axis side, one at larger y, one at larger phi
+    X = np.array([[[300.0, 0.0, 0.0, 22], [100.0, 0.1, 0.0, 22], [100.0, 0.0, 0.1, 22]]])
+    x, m = wz_particle_features(X, 4)
+    assert m.tolist() == [[1, 1, 1, 0]]
+    # slots in pT order (equal pT: input order): 1 = the particle at larger y, which lies
+    # towards +eta (d2 > 0), 2 = the one at larger phi (d1 > 0); the jet axis sits between
+    assert x[0, 1, col["d2"]] > 0.05 and abs(x[0, 1, col["d1"]]) < x[0, 1, col["d2"]] / 2
+    assert x[0, 2, col["d1"]] > 0.05 and abs(x[0, 2, col["d2"]]) < x[0, 2, col["d1"]] / 2
+    assert x[0, 0, col["d1"]] < 0 and x[0, 0, col["d2"]] < 0
+    rng = np.random.default_rng(7)
+    k = 300
+    eta, phi = rng.uniform(-2, 2, k), rng.uniform(-PI, PI, k)
+    z1 = rng.uniform(0.2, 0.8, k)
+    de, dp = rng.normal(0, 0.1, (2, k))
+    q1 = p4(600 * z1, eta + (1 - z1) * de, phi + (1 - z1) * dp)
+    q2 = p4(600 * (1 - z1), eta - z1 * de, phi - z1 * dp)
+    for beta in (0.0, 0.4, -1.1, 2.0):
+        axis = (q1 + q2)[:, :3]
+        r1 = np.stack([rotate(q1[i], axis[i], beta) for i in range(k)])
+        r2 = np.stack([rotate(q2[i], axis[i], beta) for i in range(k)])
+        X = np.stack([ef_of(r1), ef_of(r2)], 1)
+        x, m = wz_particle_features(X, 2)
+        target = phi_decay(r1, r2, jet_p4(X)[:, :3])
+        assert close_mod_pi(target, phi_decay(q1, q2, axis) + beta, 1e-6), beta
+        xf = x.astype(np.float64)
+        for j in range(2):
+            alpha = 0.5 * np.arctan2(xf[:, j, col["sin2a"]], xf[:, j, col["cos2a"]])
+            assert close_mod_pi(alpha, target, 1e-5), (beta, j)
+            assert close_mod_pi(np.arctan2(xf[:, j, col["d2"]], xf[:, j, col["d1"]]), target, 1e-5)
+        w = np.exp(xf[:, :, col["log_z"]]) * xf[:, :, col["dr"]] ** 2
+        pa = 0.5 * np.arctan2(np.sum(w * xf[:, :, col["sin2a"]], 1), np.sum(w * xf[:, :, col["cos2a"]], 1))
+        assert close_mod_pi(pa, target, 1e-5), beta
+
+
 TESTS = [test_frame, test_reduce_mod_pi, test_jet_along_x, test_other_jets, test_swap,
          test_boost_along_axis, test_rotation_about_axis, test_smeftnet_convention,
-         test_transverse_and_loss]
+         test_transverse_and_loss, test_features_frame]
 
 
 def main():
