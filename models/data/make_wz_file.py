@@ -20,7 +20,8 @@ numpy's default_rng(SPLIT_SEED).
 
 Writes (np.savez_compressed; feature_names = log_z, d1, d2, dr, cos2a, sin2a, charge, photon):
   * data/wz_particles.npz  all jets, in shard order
-      x          float16 [n, 32, 8]  float16 of wz_particle_features' float32 values
+      x          float16 [n, 32, 8]  float16 of wz_particle_features' float32 values, log_z of
+                                     real particles floored at LOG_Z_MIN = -15 (clip_log_z)
       mask       uint8   [n, 32]     1 = real particle
       target     float32 [n]         phi_decay around the jet axis (radians, [-pi/2, pi/2))
       split      int8    [n]         0 = train, 1 = val, 2 = test
@@ -47,7 +48,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from generate_wz import kin  # noqa: E402
-from wz_features import FEATURE_NAMES, jet_p4, wz_particle_features  # noqa: E402
+from wz_features import FEATURE_NAMES, LOG_Z_MIN, clip_log_z, jet_p4, wz_particle_features  # noqa: E402
 from wz_target import phi_decay, reduce_mod_pi  # noqa: E402
 
 N_MAX = 32
@@ -130,6 +131,10 @@ def main():
     target_w = phi_decay(d["q1_p4"], d["q2_p4"], d["w_p4"][:, :3])
 
     x32, mask = wz_particle_features(X, N_MAX)
+    lz_min = float(x32[:, :, 0][mask == 1].min())
+    n_clip = clip_log_z(x32, mask, np.float32(LOG_Z_MIN))
+    print(f"log_z floor {LOG_Z_MIN:g}: {n_clip} of {int(mask.sum())} kept particles raised "
+          f"(smallest log_z {lz_min:.2f})")
     x16 = x32.astype(np.float16)
     if not np.all(np.isfinite(x16)):
         raise SystemExit("float16 overflow")

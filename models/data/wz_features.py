@@ -42,7 +42,9 @@ files with it):
     about the jet axis by beta shifts every alpha, and phi_decay, by beta. alpha is pi-ambiguous for the target in the
     same way, hence cos/sin of 2 alpha (SMEFTNet's per-particle inputs are pT, alpha and dr).
     A particle with no component transverse to the axis has cos2a = sin2a = 0.
-  * computed in float64, stored as float32 (float16 of those with --float16). Padded slots are
+  * computed in float64, stored as float32 (float16 of those with --float16). The command line
+    (and make_wz_file.py) then raises log_z of real particles to at least LOG_Z_MIN = -15
+    (`clip_log_z`, --log-z-min); wz_particle_features itself does not clip. Padded slots are
     all 0 with mask 0; a jet without real particles is all padding.
 The input is refused (file and array named) for the shape, NaN/infinite values, negative pt,
 unknown PDG ids (particle_features.checked / charge_of), and a jet along the beam.
@@ -59,6 +61,21 @@ from particle_features import MASS, charge_of, checked, load_energyflow, wrap  #
 from wz_target import jet_frame  # noqa: E402
 
 FEATURE_NAMES = ["log_z", "d1", "d2", "dr", "cos2a", "sin2a", "charge", "photon"]
+
+# floor of log_z in the files (make_wz_file.py) and by default on the command line: a few
+# ultra-soft photons (pT down to 1e-13 GeV) give log_z down to -37, far below the bulk (0.1 %
+# quantile -9.8) and below the firmware's default input type ap_fixed<16,6> (>= -32), where they
+# would saturate; z = e^-15 = 3e-7 (0.2 MeV in a 600 GeV jet) is "nothing" physically.
+LOG_Z_MIN = -15.0
+
+
+def clip_log_z(x, mask, lo=LOG_Z_MIN):
+    """x [n, N, 8] with log_z (feature 0) of the real particles raised to at least `lo`, in place
+    (padded slots stay 0); returns the number of particles changed."""
+    col = x[:, :, 0]
+    low = (mask == 1) & (col < lo)
+    col[low] = lo
+    return int(low.sum())
 
 
 def mass_of(pid):
@@ -151,6 +168,9 @@ def main(argv=None):
     ap.add_argument("-o", "--out", required=True, help="output .npz (x, mask, feature_names)")
     ap.add_argument("--n-max", type=int, default=32, help="particles kept per jet (highest pT first); default 32")
     ap.add_argument("--float16", action="store_true", help="store x as float16 (of the float32 values)")
+    ap.add_argument("--log-z-min", type=float, default=LOG_Z_MIN,
+                    help=f"floor of log_z for real particles (default {LOG_Z_MIN:g}, as in the "
+                         f"committed files and the wz_pfn models; nan = no floor)")
     a = ap.parse_args(argv)
     if a.n_max < 1:
         ap.error("--n-max must be >= 1")
@@ -159,6 +179,8 @@ def main(argv=None):
         x, mask = wz_particle_features(X, a.n_max, where=f"{a.input}: array 'X': ")
     except ValueError as e:
         raise SystemExit(str(e))
+    if a.log_z_min == a.log_z_min:  # not nan
+        clip_log_z(x, mask, np.float32(a.log_z_min))
     if a.float16:
         x = x.astype(np.float16)
     np.savez_compressed(a.out, x=x, mask=mask, feature_names=np.array(FEATURE_NAMES))
