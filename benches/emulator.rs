@@ -66,6 +66,7 @@ fn main() {
                 model: random_mlp(widths, 1234, false),
                 origin: ArchOrigin::Inferred,
                 notes: vec![],
+                task: Default::default(),
             };
             let fw_args = FwOptions {
                 mode,

@@ -28,6 +28,7 @@ fn time_compile(
             model: model.clone(),
             origin: ArchOrigin::Inferred,
             notes: vec![],
+            task: Default::default(),
         };
         let fw = lower_for(&loaded, &fw_args(Mode::Dynamic, None), Mode::Dynamic, None).unwrap();
         let meta = ProjectMeta {

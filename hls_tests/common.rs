@@ -53,6 +53,7 @@ pub fn lower_frac(
         model: model.clone(),
         origin: ArchOrigin::Inferred,
         notes: vec![],
+        task: Default::default(),
     };
     // As `compile --calib`: calibration data (when given) also chooses the input type.
     let cal = match calib_x {

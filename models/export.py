@@ -63,12 +63,14 @@ def _package_export():
     return importlib.import_module(f"{name}._export")
 
 
-def save_for_bit2hls(model, path, name=None, input_type=None, profile=None, sidecar=True):
+def save_for_bit2hls(model, path, name=None, input_type=None, profile=None, sidecar=True,
+                     task=None):
     """Write `path` (.safetensors, arch in __metadata__) and the sidecar `<stem>.json` with
     `bit2hls.export` (python/bit2hls/_export.py). `profile`, if given, must be the one the
-    layers imply (the exporter reads it from their class). Returns the architecture document."""
+    layers imply (the exporter reads it from their class); `task` as `bit2hls.export`'s (e.g.
+    {"kind": "regression", "period": math.pi}). Returns the architecture document."""
     ex = _package_export()
-    doc = ex.export(model, path, name=name, input_type=input_type, sidecar=sidecar)
+    doc = ex.export(model, path, name=name, input_type=input_type, sidecar=sidecar, task=task)
     if profile is not None and doc["profile"] != profile:
         raise TypeError(f"save_for_bit2hls: the layers are profile {doc['profile']}, not {profile}")
     return doc

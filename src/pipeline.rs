@@ -170,6 +170,7 @@ pub fn lower_net(
                 model: model.clone(),
                 origin: net.origin.clone(),
                 notes: net.notes.clone(),
+                task: net.task.clone(),
             };
             let calib = calibration_with(&loaded, args, rule)?;
             let fw = lower_for(&loaded, args, args.mode, calib.as_ref())?;

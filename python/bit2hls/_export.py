@@ -36,12 +36,12 @@ import numpy as np
 from ._families import ExportError, Quantized, quantized
 from ._files import write_atomic
 
-SCHEMA = {1: "bit2hls.arch/1", 2: "bit2hls.arch/2", 3: "bit2hls.arch/3"}
+SCHEMA = {1: "bit2hls.arch/1", 2: "bit2hls.arch/2", 3: "bit2hls.arch/3", 4: "bit2hls.arch/4"}
 META_KEY = "bit2hls.arch"
 EXAMPLE_TENSOR = "bit2hls.example"
 #: the document's keys in the order they are written (docs/schema.md's order)
 KEY_ORDER = ("schema", "name", "inputs", "profile", "profile_params", "input_type", "particles",
-             "layers")
+             "task", "layers")
 #: largest |module - layers found| relative to the largest |output| the structure check allows
 STRUCTURE_TOL = 1e-4
 
@@ -308,7 +308,7 @@ def _probe(torch, model, doc, n=257, seed=0):
     """Random inputs the structure check runs: wide dynamic range, a zero event, and for a set
     every multiplicity 0..N."""
     g = torch.Generator().manual_seed(seed)
-    if doc["schema"] != SCHEMA[3]:
+    if "particles" not in doc:
         x = torch.randn(n, doc["inputs"], generator=g) * torch.exp(torch.randn(n, 1, generator=g))
         x[0] = 0
         return {"x": x}
@@ -394,7 +394,7 @@ def _example_inputs(torch, doc, example_input) -> dict:
         out[k] = torch.as_tensor(np.asarray(v, dtype=np.float32))
     if "x" not in out:
         raise ExportError("example_input has no `x`")
-    is_set = doc["schema"] == SCHEMA[3]
+    is_set = "particles" in doc
     if is_set and "mask" not in out:
         raise ExportError("example_input of a particle-level model: give (x, mask[, jet])")
     if not is_set and set(out) != {"x"}:
@@ -402,8 +402,32 @@ def _example_inputs(torch, doc, example_input) -> dict:
     return out
 
 
+def _task_doc(task: Any) -> dict:
+    """The document's `task` (schema 4) from "classification", "regression" or a dict with
+    `kind` and, for a regression, optional `period` (a target defined modulo it, e.g. math.pi)
+    and `target` (its name)."""
+    t = {"kind": task} if isinstance(task, str) else dict(task)
+    kind = t.get("kind")
+    if kind not in ("classification", "regression"):
+        raise ExportError(f"task kind {kind!r}: 'classification' or 'regression'")
+    unknown = set(t) - {"kind", "period", "target"}
+    if unknown:
+        raise ExportError(f"task: unknown keys {sorted(unknown)} (kind, period, target)")
+    if kind == "classification" and len(t) > 1:
+        raise ExportError("task: 'period' and 'target' are for a regression")
+    if "period" in t:
+        p = float(t["period"])
+        if not (np.isfinite(p) and p > 0):
+            raise ExportError(f"task period {t['period']!r} must be a positive number")
+        t["period"] = p
+    if "target" in t:
+        t["target"] = str(t["target"])
+    return {k: t[k] for k in ("kind", "period", "target") if k in t}
+
+
 def export(module: Any, path: Any, example_input: Any = None, *, name: Optional[str] = None,
-           input_type: Optional[str] = None, sidecar: bool = True) -> dict:
+           input_type: Optional[str] = None, sidecar: bool = True,
+           task: Any = None) -> dict:
     """Writes `module` (a live torch.nn.Module, in eval mode for the export) to `path`
     (.safetensors) with its architecture and float semantics profile in the metadata, and the
     sidecar `<stem>.json` unless `sidecar=False`. Returns the architecture document.
@@ -414,7 +438,10 @@ def export(module: Any, path: Any, example_input: Any = None, *, name: Optional[
     `bit2hls validate model.safetensors` (no `--data`) and `bit2hls.load(path).validate()`
     check bit2hls's float model and firmware against PyTorch later with no other data.
     `name`: the model's name (default: the file stem); `input_type`: the firmware input type
-    (`ap_fixed<16,6>`, as the document's `input_type`).
+    (`ap_fixed<16,6>`, as the document's `input_type`). `task`: "classification" (the default
+    when omitted) or "regression", or a dict such as `{"kind": "regression", "period": math.pi,
+    "target": "phi_decay"}` (a target defined modulo `period`): written as the document's
+    `task` (schema 4); `validate` then compares values and residuals instead of the argmax.
 
     Raises `bit2hls.ExportError` (a TypeError) for anything bit2hls cannot express exactly,
     naming the module and its class. Assumptions are issued as `bit2hls.AssumptionWarning`.
@@ -435,6 +462,9 @@ def export(module: Any, path: Any, example_input: Any = None, *, name: Optional[
         doc["name"] = name or os.path.splitext(os.path.basename(path))[0]
         if input_type is not None:
             doc["input_type"] = input_type
+        if task is not None:
+            doc["schema"] = SCHEMA[4]
+            doc["task"] = _task_doc(task)
         doc = {k: doc[k] for k in KEY_ORDER if k in doc}
         _check_structure(torch, module, doc, ops, _probe(torch, module, doc))
         example = None

@@ -61,6 +61,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
             model,
             origin: crate::front::ArchOrigin::Inferred,
             notes: vec![],
+            task: Default::default(),
         };
         let fw_args = FwOptions {
             mode: a.mode,

@@ -362,7 +362,12 @@ fn compile_set(a: &CompileArgs) -> Option<anyhow::Result<i32>> {
     match &loaded.model {
         crate::ir::set::Net::Set(s) => {
             super::print_notes(&a.model, &loaded);
-            Some(super::set::run_compile_set(a, s, loaded.warnings()))
+            Some(super::set::run_compile_set(
+                a,
+                s,
+                &loaded.task,
+                loaded.warnings(),
+            ))
         }
         crate::ir::set::Net::Chain(_) => None,
     }

@@ -22,6 +22,7 @@ use std::time::Instant;
 pub fn run_compile_set(
     a: &CompileArgs,
     set: &SetModel,
+    task: &crate::ir::task::Task,
     warnings: Vec<String>,
 ) -> anyhow::Result<i32> {
     let t0 = Instant::now();
@@ -84,6 +85,7 @@ pub fn run_compile_set(
             let mut notes = Vec::new();
             let r = crate::validate::set::compute_set(
                 set,
+                task,
                 warnings.clone(),
                 &a.fw.options(),
                 a.fw.calib_rule,

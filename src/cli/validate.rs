@@ -99,6 +99,7 @@ pub fn report(a: &ValidateArgs) -> anyhow::Result<Report> {
                 model,
                 origin: loaded.origin,
                 notes: loaded.notes,
+                task: loaded.task,
             };
             compute_with_progress(
                 &loaded,
@@ -113,6 +114,7 @@ pub fn report(a: &ValidateArgs) -> anyhow::Result<Report> {
             let mut notes = Vec::new();
             let r = compute_set(
                 set,
+                &loaded.task,
                 loaded.warnings(),
                 &a.fw.options(),
                 a.fw.calib_rule,
@@ -199,6 +201,10 @@ fn print_table(r: &Report) {
         "model {} (profile {}), {} events",
         r.model, r.profile, r.events
     );
+    if let Some(reg) = &r.regression {
+        print_regression(r, reg);
+        return;
+    }
     println!(
         "float model: accuracy {}, AUC {}",
         pct(r.float_accuracy),
@@ -230,6 +236,11 @@ fn print_table(r: &Report) {
     if let Some(f) = &r.reference {
         print_reference(r, f);
     }
+    print_types(r);
+}
+
+/// Each mode's input and output types and calibration.
+fn print_types(r: &Report) {
     for m in &r.modes {
         println!(
             "{}: input {}, output {}{}",
@@ -242,6 +253,65 @@ fn print_table(r: &Report) {
                 .unwrap_or_default()
         );
     }
+}
+
+/// A regressor: every model's values against each other and its residuals against the target.
+fn print_regression(r: &Report, reg: &crate::validate::regression::RegressionReport) {
+    use crate::validate::regression::{Diff, Residuals};
+    println!("task: {}", reg.task);
+    if !reg.has_target {
+        println!("(the data has no 'target': residuals are not computed)");
+    }
+    let d = |d: Option<Diff>| {
+        d.map_or("-".into(), |d| {
+            format!("{:.4e} / {:.4e}", d.max_abs, d.mean_abs)
+        })
+    };
+    let res = |x: Option<&Residuals>| match x {
+        Some(x) => format!(
+            "{:+.5} | {:.5} | {:.5} | {}",
+            x.mean,
+            x.std,
+            x.width68,
+            x.mean_sin2.map_or("-".into(), |v| format!("{v:.5}"))
+        ),
+        None => "- | - | - | -".into(),
+    };
+    for o in &reg.outputs {
+        println!("output {}:", o.output);
+        println!("| model | max / mean abs vs float | max / mean abs vs PyTorch | residual mean | std | 68 % half-width | ⟨sin²(π·r/P)⟩ |");
+        println!("|---|---|---|---|---|---|---|");
+        println!("| float | - | - | {} |", res(o.float.as_ref()));
+        if o.reference.is_some() {
+            println!("| PyTorch | - | - | {} |", res(o.reference.as_ref()));
+        }
+        for m in &o.modes {
+            println!(
+                "| {} | {} | {} | {} |",
+                m.mode,
+                d(Some(m.vs_float)),
+                d(m.vs_reference),
+                res(m.residuals.as_ref())
+            );
+        }
+    }
+    if let Some(f) = &r.reference {
+        println!(
+            "float vs PyTorch {} ({} events): within {:e} of each output's largest |value| on {} \
+             of the {} events without rounding ties (--min-agreement {}): {}; largest |difference| {}",
+            f.path,
+            f.events,
+            crate::validate::regression::VALUE_TOL_REL,
+            pct(Some(f.agreement_without_ties)),
+            f.events - f.tie_events,
+            pct(Some(f.min_agreement)),
+            if f.passed { "PASS" } else { "FAIL" },
+            f.float
+                .max_abs_error
+                .map_or("-".into(), |e| format!("{e:.4e}"))
+        );
+    }
+    print_types(r);
 }
 
 /// The float model and every mode against the PyTorch reference outputs.

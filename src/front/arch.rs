@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 pub const SCHEMA: &str = "bit2hls.arch/2";
 /// Version 3: version 2 plus particle-level models (`particles` and a `pool` layer).
 pub const SCHEMA_V3: &str = "bit2hls.arch/3";
+/// Version 4: version 3 plus `task` (classification or regression).
+pub const SCHEMA_V4: &str = "bit2hls.arch/4";
 /// Version 1: everything of version 2 except `profile_params`; still read.
 pub const SCHEMA_V1: &str = "bit2hls.arch/1";
 pub const METADATA_KEY: &str = "bit2hls.arch";
 
-/// The architecture document, versions 1 to 3 (docs/schema.md).
+/// The architecture document, versions 1 to 4 (docs/schema.md).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchDoc {
@@ -33,7 +35,53 @@ pub struct ArchDoc {
     /// A particle-level model (version 3): the layers before `pool` act on every particle.
     #[serde(default)]
     pub particles: Option<ParticlesDoc>,
+    /// What the outputs are (version 4); classification when absent.
+    #[serde(default)]
+    pub task: Option<TaskDoc>,
     pub layers: Vec<ArchLayer>,
+}
+
+/// `task` of a version-4 document.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDoc {
+    pub kind: TaskKind,
+    /// Regression only: the target is defined modulo this period (e.g. π).
+    #[serde(default)]
+    pub period: Option<f64>,
+    /// Regression only: what the outputs estimate, for labels.
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    Classification,
+    Regression,
+}
+
+impl TaskDoc {
+    /// The checked task.
+    pub fn task(&self) -> std::result::Result<crate::ir::task::Task, String> {
+        use crate::ir::task::Task;
+        match self.kind {
+            TaskKind::Classification => match (&self.period, &self.target) {
+                (None, None) => Ok(Task::Classification),
+                _ => Err("'task': 'period' and 'target' are for \"kind\": \"regression\"".into()),
+            },
+            TaskKind::Regression => match self.period {
+                Some(p) if !(p.is_finite() && p > 0.0) => Err(format!(
+                    "'task': period {p} must be a positive number (e.g. 3.141592653589793 for an \
+                     angle defined modulo π)"
+                )),
+                period => Ok(Task::Regression {
+                    period,
+                    target: self.target.clone(),
+                }),
+            },
+        }
+    }
 }
 
 /// `particles` of a version-3 document: the shape of one jet's input `x[max, features]`.
@@ -257,13 +305,23 @@ pub fn parse(text: &str, origin: &std::path::Path) -> Result<ArchDoc> {
 
 /// The schema must be a known version, and a version-1 document cannot carry version-2 keys.
 fn check_version(doc: &ArchDoc) -> std::result::Result<(), String> {
-    if ![SCHEMA_V3, SCHEMA, SCHEMA_V1].contains(&doc.schema.as_str()) {
+    if ![SCHEMA_V4, SCHEMA_V3, SCHEMA, SCHEMA_V1].contains(&doc.schema.as_str()) {
         return Err(format!(
-            "schema '{}' is not supported (expected '{SCHEMA_V3}', '{SCHEMA}' or '{SCHEMA_V1}')",
+            "schema '{}' is not supported (expected '{SCHEMA_V4}', '{SCHEMA_V3}', '{SCHEMA}' or \
+             '{SCHEMA_V1}')",
             doc.schema
         ));
     }
     check_particles(doc)?;
+    if let Some(t) = &doc.task {
+        if doc.schema != SCHEMA_V4 {
+            return Err(format!(
+                "key 'task' needs schema '{SCHEMA_V4}' (the document says '{}')",
+                doc.schema
+            ));
+        }
+        t.task()?;
+    }
     if doc.schema == SCHEMA_V1 && doc.profile_params.is_some() {
         return Err(format!(
             "key 'profile_params' needs schema '{SCHEMA}' (the document says '{SCHEMA_V1}')"
@@ -310,9 +368,9 @@ fn check_particles(doc: &ArchDoc) -> std::result::Result<(), String> {
             (None, None) => Ok(()),
         };
     };
-    if doc.schema != SCHEMA_V3 {
+    if doc.schema != SCHEMA_V3 && doc.schema != SCHEMA_V4 {
         return Err(format!(
-            "key 'particles' needs schema '{SCHEMA_V3}' (the document says '{}')",
+            "key 'particles' needs schema '{SCHEMA_V3}' or later (the document says '{}')",
             doc.schema
         ));
     }

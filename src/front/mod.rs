@@ -88,6 +88,8 @@ pub struct Loaded<M = Model> {
     pub model: M,
     pub origin: ArchOrigin,
     pub notes: Vec<Note>,
+    /// What the outputs are (the document's `task`; classification without one).
+    pub task: crate::ir::task::Task,
 }
 
 impl<M> Loaded<M> {
@@ -174,6 +176,7 @@ fn chain_only(path: &Path, l: Loaded<Net>) -> Result<Loaded> {
             model,
             origin: l.origin,
             notes: l.notes,
+            task: l.task,
         }),
         Net::Set(s) => Err(Error::Arch {
             path: path.to_path_buf(),
@@ -352,10 +355,15 @@ pub fn load_net_bytes(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result
             })
         }
     };
+    let task = match doc.as_ref().and_then(|d| d.task.as_ref()) {
+        Some(t) => t.task().map_err(arch_err)?,
+        None => Default::default(),
+    };
     Ok(Loaded {
         model,
         origin,
         notes,
+        task,
     })
 }
 

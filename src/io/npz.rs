@@ -148,6 +148,68 @@ pub fn labels_of<R: std::io::Read + std::io::Seek>(
     check_labels(path, floats.iter().map(|&v| v as i64).collect())
 }
 
+/// Regression targets: the member `target` of an `.npz` file, float32/float64, `[events]`
+/// (one output) or `[events, outputs]`, row-major; `None` when the file has no `target`. Values
+/// must be finite.
+pub fn read_targets(path: &Path) -> Result<Option<Targets>> {
+    use ndarray::{IxDyn, OwnedRepr};
+    let f = File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let mut npz = NpzReader::new(f).map_err(|e| err(path, format!("not a readable .npz: {e}")))?;
+    let names = npz
+        .names()
+        .map_err(|e| err(path, format!("not a readable .npz: {e}")))?;
+    if !names.iter().any(|n| n == "target" || n == "target.npy") {
+        return Ok(None);
+    }
+    let a: ndarray::ArrayD<f64> = match npz.by_name::<OwnedRepr<f32>, IxDyn>("target") {
+        Ok(a) => a.mapv(f64::from),
+        Err(_) => npz
+            .by_name::<OwnedRepr<f64>, IxDyn>("target")
+            .map_err(|e| {
+                err(
+                    path,
+                    format!(
+                        "'target' must be a float32/float64 array [events] or [events, outputs] \
+                     (the regression targets): {e}"
+                    ),
+                )
+            })?,
+    };
+    let (rows, cols) = match *a.shape() {
+        [n] => (n, 1),
+        [n, k] => (n, k),
+        ref s => {
+            return Err(err(
+                path,
+                format!("'target' has shape {s:?}: expected [events] or [events, outputs]"),
+            ))
+        }
+    };
+    let values: Vec<f64> = a.as_standard_layout().iter().copied().collect();
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(err(
+            path,
+            format!(
+                "'target'[{}] is {} (targets must be finite)",
+                i / cols.max(1),
+                values[i]
+            ),
+        ));
+    }
+    Ok(Some(Targets { rows, cols, values }))
+}
+
+/// Regression targets `[rows, cols]` ([`read_targets`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Targets {
+    pub rows: usize,
+    pub cols: usize,
+    pub values: Vec<f64>,
+}
+
 /// Refuses negative labels (class indices start at 0).
 fn check_labels(path: &Path, y: Vec<i64>) -> Result<Vec<i64>> {
     match y.iter().position(|&v| v < 0) {

@@ -13,6 +13,7 @@ pub mod fixed;
 pub mod profile;
 pub mod serial;
 pub mod set;
+pub mod task;
 pub mod validate;
 
 use serde::Serialize;

@@ -711,6 +711,7 @@ mod tests {
             model: model.clone(),
             origin: ArchOrigin::Inferred,
             notes: vec![],
+            task: Default::default(),
         };
         let xs = crate::testutil::gaussian(300 * 7, 3);
         let cal = crate::pass::calibrate::calibrate(&model, &xs);

@@ -1063,6 +1063,7 @@ pub(crate) mod tests {
             model,
             origin: ArchOrigin::Inferred,
             notes: vec![],
+            task: Default::default(),
         };
         let args = FwOptions {
             mode,
@@ -1086,6 +1087,7 @@ pub(crate) mod tests {
             model,
             origin: ArchOrigin::Inferred,
             notes: vec![],
+            task: Default::default(),
         };
         let args = FwOptions {
             mode: Mode::Static,
@@ -1156,6 +1158,7 @@ pub(crate) mod tests {
             model,
             origin: ArchOrigin::Inferred,
             notes: vec![],
+            task: Default::default(),
         };
         let fw = lower_for(&loaded, &FwOptions::default(), Mode::Dynamic, None).unwrap();
         validate(&fw).unwrap();
@@ -1410,6 +1413,7 @@ pub(crate) mod tests {
                 model,
                 origin: ArchOrigin::Inferred,
                 notes: vec![],
+                task: Default::default(),
             };
             let fw = lower_for(&loaded, &FwOptions::default(), mode, Some(&cal)).unwrap();
             validate(&fw).unwrap();

@@ -5,6 +5,7 @@
 //! what [`compute`] returns; `report` turns it into report.html.
 
 pub mod example;
+pub mod regression;
 pub mod set;
 mod stats;
 #[cfg(test)]
@@ -91,8 +92,13 @@ pub struct Report {
     pub modes: Vec<ModeReport>,
     /// What inference assumed about the model (activations between layers).
     pub assumptions: Vec<String>,
-    /// The float model against the PyTorch reference outputs, if given.
+    /// The float model against the PyTorch reference outputs, if given (for a regressor: by
+    /// value, [`regression::reference_report`]).
     pub reference: Option<ReferenceReport>,
+    /// What the outputs are (the architecture document's `task`).
+    pub task: crate::ir::task::Task,
+    /// A regressor's figures (None for classifiers).
+    pub regression: Option<regression::RegressionReport>,
 }
 
 /// The user's PyTorch outputs `[events, outputs]` on the validation inputs.
@@ -336,6 +342,8 @@ struct Sums<'a> {
     float_scores: Vec<f32>,
     float_ref: RefAcc,
     modes: Vec<ModeAcc>,
+    /// Every event's outputs, kept for a regressor's figures.
+    values: Option<regression::Values>,
 }
 
 impl<'a> Sums<'a> {
@@ -348,8 +356,47 @@ impl<'a> Sums<'a> {
         (self.seen + i < r.rows).then(|| r.row(self.seen + i))
     }
 
+    /// Empty sums for `modes` firmware modes with `n_tern` ternary layers each; `values` keeps
+    /// every output (a regressor).
+    fn new(
+        labels: Option<&'a [i64]>,
+        reference: Option<&'a ReferenceOutputs>,
+        modes: usize,
+        n_tern: usize,
+        values: bool,
+    ) -> Sums<'a> {
+        Sums {
+            labels,
+            reference,
+            seen: 0,
+            float_correct: 0,
+            float_scores: Vec::new(),
+            float_ref: RefAcc::default(),
+            modes: (0..modes)
+                .map(|_| ModeAcc {
+                    agree: 0,
+                    correct: 0,
+                    max_abs_error: 0.0,
+                    flips: vec![(0, 0); n_tern],
+                    scores: Vec::new(),
+                    reference: RefAcc::default(),
+                })
+                .collect(),
+            values: values.then(|| regression::Values {
+                modes: vec![Vec::new(); modes],
+                ..Default::default()
+            }),
+        }
+    }
+
     /// Adds the float model's events of one chunk.
     fn add_float(&mut self, fl: &[FloatEvent]) {
+        if let Some(v) = self.values.as_mut() {
+            for f in fl {
+                v.float.extend_from_slice(&f.y);
+                v.ties.push(f.tie);
+            }
+        }
         for (i, f) in fl.iter().enumerate() {
             if self.label(i).is_some_and(|l| argmax(&f.y) as i64 == l) {
                 self.float_correct += 1;
@@ -363,6 +410,11 @@ impl<'a> Sums<'a> {
 
     /// Adds one mode's firmware events of one chunk, compared with the float events `fl`.
     fn add_mode(&mut self, m: usize, res: &[(Vec<f64>, CodeTaps)], fl: &[FloatEvent]) {
+        if let Some(v) = self.values.as_mut() {
+            for (o, _) in res {
+                v.modes[m].extend_from_slice(o);
+            }
+        }
         for (i, ((o, taps), f)) in res.iter().zip(fl).enumerate() {
             let correct = self.label(i).is_some_and(|l| argmax(o) as i64 == l);
             let reference = self.reference_row(i);
@@ -422,25 +474,14 @@ pub fn compute(
             .filter(|l| matches!(l.kind, FwKind::Ternary(_)))
             .count()
     });
-    let mut sums = Sums {
-        labels: labels.as_deref(),
+    let targets = regression_targets(&loaded.task, &model.profile, data)?;
+    let mut sums = Sums::new(
+        labels.as_deref(),
         reference,
-        seen: 0,
-        float_correct: 0,
-        float_scores: Vec::new(),
-        float_ref: RefAcc::default(),
-        modes: modes
-            .iter()
-            .map(|_| ModeAcc {
-                agree: 0,
-                correct: 0,
-                max_abs_error: 0.0,
-                flips: vec![(0, 0); n_tern],
-                scores: Vec::new(),
-                reference: RefAcc::default(),
-            })
-            .collect(),
-    };
+        modes.len(),
+        n_tern,
+        loaded.task.is_regression(),
+    );
     let (rows, _) = stream_npz_member(data, "x", 65536, |n, cols, x| {
         if cols != k {
             return Err(Error::Data {
@@ -458,7 +499,84 @@ pub fn compute(
         Ok(())
     })?;
     check_rows(data, rows, labels.as_deref(), reference)?;
-    Ok(report(loaded, &sums, &fws, modes, rows))
+    check_target_rows(data, rows, model.outputs(), targets.as_ref())?;
+    let r = report(loaded, &sums, &fws, modes, rows);
+    Ok(with_regression(
+        r,
+        &loaded.task,
+        &sums,
+        modes,
+        model.outputs(),
+        targets.as_ref(),
+    ))
+}
+
+/// A regressor's targets (the data's `target`, if any); refuses a regressor whose profile
+/// scales the outputs per event (its firmware values are not the model's values).
+fn regression_targets(
+    task: &crate::ir::task::Task,
+    profile: &crate::ir::Profile,
+    data: &Path,
+) -> Result<Option<crate::io::npz::Targets>> {
+    if !task.is_regression() {
+        return Ok(None);
+    }
+    if profile.output_per_event_scaled() {
+        return Err(Error::Usage(format!(
+            "the model is a regressor, but profile {} divides its outputs by a positive \
+             per-event factor in firmware (docs/semantics.md, output units): its values cannot \
+             be validated; use a profile without an in-layer norm",
+            profile.name
+        )));
+    }
+    crate::io::npz::read_targets(data)
+}
+
+/// `target` must have one row per event and one column per output.
+fn check_target_rows(
+    data: &Path,
+    rows: usize,
+    outputs: usize,
+    targets: Option<&crate::io::npz::Targets>,
+) -> Result<()> {
+    match targets {
+        Some(t) if t.rows != rows || t.cols != outputs => Err(Error::Data {
+            path: data.to_path_buf(),
+            detail: format!(
+                "'target' is [{}, {}], expected [{rows}, {outputs}] (one target per event and \
+                 model output)",
+                t.rows, t.cols
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `r` with a regressor's figures and its value-by-value PyTorch check (unchanged for a
+/// classifier).
+fn with_regression(
+    mut r: Report,
+    task: &crate::ir::task::Task,
+    sums: &Sums,
+    modes: &[Mode],
+    outputs: usize,
+    targets: Option<&crate::io::npz::Targets>,
+) -> Report {
+    r.task = task.clone();
+    if let Some(v) = &sums.values {
+        r.regression = Some(regression::figures(
+            task,
+            modes,
+            v,
+            outputs,
+            targets,
+            sums.reference,
+        ));
+        r.reference = sums
+            .reference
+            .map(|rf| regression::reference_report(v, outputs, rf));
+    }
+    r
 }
 
 /// The row counts of `x`, `y` and the reference must match.
@@ -545,6 +663,8 @@ fn report(
         modes,
         assumptions: loaded.warnings(),
         reference: sums.reference.map(|r| sums.float_ref.report(r)),
+        task: Default::default(),
+        regression: None,
     }
 }
 

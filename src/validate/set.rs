@@ -5,7 +5,8 @@
 
 use super::stats::auc;
 use super::{
-    check_reference, output_tie, FloatEvent, ModeAcc, ModeReport, ReferenceOutputs, Report, Sums,
+    check_reference, check_target_rows, output_tie, regression_targets, with_regression,
+    FloatEvent, ModeReport, ReferenceOutputs, Report, Sums,
 };
 use crate::back::emu::set::SetEmulator;
 use crate::error::{Error, Result};
@@ -25,6 +26,7 @@ use std::path::Path;
 #[allow(clippy::too_many_arguments)]
 pub fn compute_set(
     set: &SetModel,
+    task: &crate::ir::task::Task,
     assumptions: Vec<String>,
     fw_args: &FwOptions,
     rule: Option<CalibRule>,
@@ -56,27 +58,17 @@ pub fn compute_set(
             });
         }
     }
+    let targets = regression_targets(task, &set.profile, data)?;
+    check_target_rows(data, jets.jets, set.outputs(), targets.as_ref())?;
     let fws = set_firmwares(set, fw_args, &jets, modes, rule, notes)?;
     let fl = float_events(set, &jets);
-    let mut sums = Sums {
-        labels: jets.y.as_deref(),
+    let mut sums = Sums::new(
+        jets.y.as_deref(),
         reference,
-        seen: 0,
-        float_correct: 0,
-        float_scores: Vec::new(),
-        float_ref: Default::default(),
-        modes: modes
-            .iter()
-            .map(|_| ModeAcc {
-                agree: 0,
-                correct: 0,
-                max_abs_error: 0.0,
-                flips: vec![],
-                scores: Vec::new(),
-                reference: Default::default(),
-            })
-            .collect(),
-    };
+        modes.len(),
+        0,
+        task.is_regression(),
+    );
     sums.add_float(&fl);
     for (m, (fw, _)) in fws.iter().enumerate() {
         let codes = SetEmulator::new(fw).run_batch(&jets.x, &jets.mask, &jets.jet);
@@ -87,7 +79,15 @@ pub fn compute_set(
             .collect();
         sums.add_mode(m, &res, &fl);
     }
-    Ok(report(set, assumptions, &sums, &fws, modes, jets.jets))
+    let r = report(set, assumptions, &sums, &fws, modes, jets.jets);
+    Ok(with_regression(
+        r,
+        task,
+        &sums,
+        modes,
+        set.outputs(),
+        targets.as_ref(),
+    ))
 }
 
 /// Lowers for every mode, with the calibration note each mode uses (static mode without
@@ -219,5 +219,7 @@ fn report(
         modes,
         assumptions,
         reference: sums.reference.map(|r| sums.float_ref.report(r)),
+        task: Default::default(),
+        regression: None,
     }
 }

@@ -60,6 +60,7 @@ pub(crate) fn lower_all_modes(
         model: build(p),
         origin: ArchOrigin::Inferred,
         notes: vec![],
+        task: Default::default(),
     };
     let cal = calibrate(
         &loaded.model,
@@ -155,6 +156,7 @@ fn accumulator_width_bound() {
             model,
             origin: ArchOrigin::Inferred,
             notes: vec![],
+            task: Default::default(),
         };
         let args = FwOptions {
             mode: Mode::Dynamic,

@@ -228,6 +228,7 @@ fn fast_matches_reference_on_random_models() {
                 model,
                 origin: ArchOrigin::Inferred,
                 notes: vec![],
+                task: Default::default(),
             };
             let calib_x = crate::testutil::gaussian(64 * p.widths[0], p.seed ^ 1);
             let cal = calibrate(&loaded.model, &calib_x);
@@ -274,6 +275,7 @@ fn bench_fw(widths: &[usize], mode: Mode, bias: bool) -> Firmware {
         model,
         origin: ArchOrigin::Inferred,
         notes: vec![],
+        task: Default::default(),
     };
     let args = FwOptions {
         mode,
@@ -347,6 +349,7 @@ fn wide_types_fall_back_to_reference() {
         model,
         origin: ArchOrigin::Inferred,
         notes: vec![],
+        task: Default::default(),
     };
     let cal = calibrate(&loaded.model, &crate::testutil::gaussian(64 * 8, 9));
     let mut found = 0;
@@ -397,6 +400,7 @@ fn random_problems_mostly_fast() {
             model: build(&p),
             origin: ArchOrigin::Inferred,
             notes: vec![],
+            task: Default::default(),
         };
         let cal = calibrate(
             &loaded.model,
