@@ -146,7 +146,102 @@ fn input_named(with_validation: bool, names: &[&str; 4]) -> ReportInput {
             "validation: models/data/qg_test.npz, 28,000 jets".into(),
         ],
         scaling: vec![],
+        regression: None,
     }
+}
+
+/// A regressor's figures (a fixture, not a real model's): one periodic output, the float model
+/// and two modes; the residual histograms and the 2-D histogram have a few filled bins.
+fn regression_fixture() -> bit2hls::validate::regression::RegressionReport {
+    use bit2hls::validate::regression::*;
+    let res = |mean: f64, sin2: f64, shift: usize| Residuals {
+        mean,
+        std: 0.31,
+        width68: 0.22,
+        mean_sin2: Some(sin2),
+        hist: Histogram {
+            lo: -std::f64::consts::FRAC_PI_2,
+            hi: std::f64::consts::FRAC_PI_2,
+            counts: (0..8)
+                .map(|i| if i == 3 + shift { 50 } else { i as u64 })
+                .collect(),
+            under: 0,
+            over: 0,
+        },
+        truth_vs_pred: Hist2d {
+            lo: -std::f64::consts::FRAC_PI_2,
+            hi: std::f64::consts::FRAC_PI_2,
+            bins: 4,
+            counts: vec![9, 0, 0, 1, 0, 8, 0, 0, 0, 0, 7, 0, 2, 0, 0, 6],
+        },
+    };
+    let mode = |mode, m: f64, s: f64, shift| ModeFigures {
+        mode,
+        vs_float: Diff {
+            max_abs: 0.05,
+            mean_abs: 0.004,
+        },
+        vs_reference: None,
+        residuals: Some(res(m, s, shift)),
+    };
+    RegressionReport {
+        task: bit2hls::ir::task::Task::Regression {
+            period: Some(std::f64::consts::PI),
+            target: Some("phi_decay".into()),
+        },
+        has_target: true,
+        outputs: vec![OutputFigures {
+            output: 0,
+            float: Some(res(0.001, 0.0612, 0)),
+            reference: None,
+            modes: vec![
+                mode(Mode::Dynamic, 0.002, 0.0618, 1),
+                mode(Mode::Static, -0.003, 0.0655, 2),
+            ],
+        }],
+    }
+}
+
+/// A regressor's report: the regression section with its table, one curve per model and the
+/// selected mode's cells; the accuracy columns point there instead of showing an argmax.
+fn regression_input() -> ReportInput {
+    let mut r = input(false);
+    r.selected = Mode::Static;
+    r.regression = Some(regression_fixture());
+    r
+}
+
+#[test]
+fn regressor_section() {
+    assert!(!render_html(&input(true)).contains("id=\"regression\""));
+    let html = render_html(&regression_input());
+    assert!(html.contains("id=\"regression\""), "{html}");
+    assert!(
+        html.contains("Task: regression of phi_decay (modulo 3.14159"),
+        "{html}"
+    );
+    let rows: Vec<&str> = html.split("<tr class=\"reg").skip(1).collect();
+    assert_eq!(rows.len(), 3, "float model, dynamic, static");
+    assert!(
+        rows[0].contains(">+0.0010<") && rows[0].contains(">0.0612<"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[2].contains(">static<") && rows[2].contains(">0.0655<"),
+        "{}",
+        rows[2]
+    );
+    assert!(rows[1].contains(">5.000e-2 / 4.000e-3<"), "{}", rows[1]);
+    assert_eq!(html.matches("<polyline class=\"curve").count(), 3);
+    // the selected mode's 2-D histogram: one rect per non-empty cell
+    assert_eq!(html.matches("<rect class=\"cell\"").count(), 6);
+    assert!(html.contains("against the static firmware"));
+    assert_eq!(
+        html.matches(bit2hls::report::view::REGRESSOR).count(),
+        4,
+        "{html}"
+    );
 }
 
 fn input(with_validation: bool) -> ReportInput {
@@ -372,6 +467,7 @@ fn snapshots() {
     settings.bind(|| {
         insta::assert_snapshot!("report__with_validation", render_html(&input(true)));
         insta::assert_snapshot!("report__without_validation", render_html(&input(false)));
+        insta::assert_snapshot!("report__regressor", render_html(&regression_input()));
     });
 }
 

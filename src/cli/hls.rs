@@ -199,6 +199,7 @@ fn estimates_and_html(
         float_accuracy: validation.as_ref().and_then(|r| r.float_accuracy),
         float_auc: validation.as_ref().and_then(|r| r.float_auc),
         reference: validation.as_ref().and_then(|r| r.reference.clone()),
+        regression: validation.as_ref().and_then(|r| r.regression.clone()),
         assumptions: loaded.warnings(),
         provenance,
         scaling: Vec::new(),

@@ -166,6 +166,7 @@ pub fn run_compile_set(
         float_accuracy: validation.as_ref().and_then(|r| r.float_accuracy),
         float_auc: validation.as_ref().and_then(|r| r.float_auc),
         reference: validation.as_ref().and_then(|r| r.reference.clone()),
+        regression: validation.as_ref().and_then(|r| r.regression.clone()),
         assumptions: warnings,
         provenance,
         scaling,

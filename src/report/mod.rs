@@ -6,6 +6,7 @@
 //! the same bytes). Every number, label and bar width is computed in Rust ([`view`]); the askama
 //! template `templates/report/report.html` only lays them out, with HTML escaping.
 
+pub mod regression;
 mod scatter;
 pub mod view;
 
@@ -59,8 +60,12 @@ impl ValidationSummary {
         self
     }
 
-    /// One summary per mode of a `validate` report, with `accuracy_delta` filled in.
+    /// One summary per mode of a `validate` report, with `accuracy_delta` filled in; none for
+    /// a regressor (argmax and accuracy mean nothing there: [`ReportInput::regression`]).
     pub fn from_report(r: &Report) -> Vec<(Mode, ValidationSummary)> {
+        if r.regression.is_some() {
+            return Vec::new();
+        }
         r.modes
             .iter()
             .map(|m| {
@@ -111,6 +116,8 @@ pub struct ReportInput {
     /// Particle-level models: estimates against the number of particles and the particle
     /// reuse factor (empty for chains: no section).
     pub scaling: Vec<crate::estimate::scaling::ScalePoint>,
+    /// A regressor's validation figures (None for classifiers and without data).
+    pub regression: Option<crate::validate::regression::RegressionReport>,
 }
 
 /// Renders the report. Never fails: if the template cannot be written (it only formats

@@ -9,6 +9,8 @@ use askama::Template;
 
 /// What the trade-off table says for a mode without validation data.
 pub const NO_DATA: &str = "no data given: run compile with --data";
+/// What the accuracy columns say for a regressor.
+pub const REGRESSOR: &str = "a regressor: its values are compared in the Regression section";
 
 /// A horizontal bar: its number and its width as a CSS percentage ("100.0%").
 pub struct Bar {
@@ -213,6 +215,8 @@ pub struct ReportView {
     pub provenance: Vec<String>,
     /// Particle-level models: the estimate against N and R (empty: no section).
     pub scaling: Vec<ScaleRow>,
+    /// A regressor's section (None for classifiers).
+    pub regression: Option<super::regression::RegressionView>,
 }
 
 /// One row of the particle-axis table.
@@ -411,7 +415,7 @@ fn detail(e: &ModeEntry, note: String) -> Detail {
     }
 }
 
-fn mode_row(e: &ModeEntry, selected: bool) -> ModeRow {
+fn mode_row(e: &ModeEntry, selected: bool, regressor: bool) -> ModeRow {
     let est = &e.estimate;
     let v: &Verdict = &e.verdict;
     let val = e.validation.as_ref();
@@ -422,7 +426,7 @@ fn mode_row(e: &ModeEntry, selected: bool) -> ModeRow {
         has_data: val.is_some(),
         accuracy: opt(val.and_then(|s| s.accuracy), pct2),
         agreement: opt(val.map(|s| s.argmax_agreement), pct2),
-        no_data: NO_DATA.into(),
+        no_data: if regressor { REGRESSOR } else { NO_DATA }.into(),
         lut: fmt_int(est.total.lut),
         ff: fmt_int(est.total.ff),
         dsp: fmt_int(est.total.dsp),
@@ -596,7 +600,7 @@ impl ReportView {
                 .modes
                 .iter()
                 .enumerate()
-                .map(|(i, m)| mode_row(m, Some(i) == shown))
+                .map(|(i, m)| mode_row(m, Some(i) == shown, r.regression.is_some()))
                 .collect(),
             quality_axis: quality_axis.clone(),
             scatter: if any_data {
@@ -604,10 +608,10 @@ impl ReportView {
             } else {
                 None
             },
-            no_data_note: if any_data {
-                String::new()
-            } else {
-                NO_DATA.into()
+            no_data_note: match (any_data, &r.regression) {
+                (true, _) => String::new(),
+                (false, Some(_)) => REGRESSOR.into(),
+                (false, None) => NO_DATA.into(),
             },
             float_row,
             comparison,
@@ -615,6 +619,10 @@ impl ReportView {
             assumptions: r.assumptions.clone(),
             provenance: r.provenance.clone(),
             scaling: scale_rows(&r.scaling, r.clock_ns),
+            regression: r
+                .regression
+                .as_ref()
+                .map(|g| super::regression::RegressionView::new(g, r.selected)),
         }
     }
 }
