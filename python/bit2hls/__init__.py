@@ -158,7 +158,7 @@ class Model:
         return [os.fspath(self._m.path)] + _flags({"arch": self._arch, "profile": self._profile})
 
     def validate(self, x: Any = None, y: Any = None, *, mask: Any = None, jet: Any = None,
-                 reference: Any = None, calib: Calib = None,
+                 reference: Any = None, target: Any = None, calib: Calib = None,
                  modes: Sequence[str] | None = None, **options: Any) -> dict:
         """`bit2hls validate` on arrays: firmware vs float for every mode (or `modes`), and
         both against `reference` (the PyTorch model's outputs on `x`, an array [events,
@@ -166,11 +166,12 @@ class Model:
         the example `bit2hls.export(..., example_input=...)` stored in the model file, with
         its PyTorch outputs as the reference. Returns the report `--json` prints;
         `report["reference"]["passed"]` is False when the float model disagrees with the
-        reference (the program's exit code 2). Other keyword arguments are the command's
-        flags (`frac_bits=8` for `--frac-bits 8`)."""
+        reference (the program's exit code 2). `target`: a regressor's targets ([events] or
+        [events, outputs]; the residuals in `report["regression"]`, docs/schema.md "Task").
+        Other keyword arguments are the command's flags (`frac_bits=8` for `--frac-bits 8`)."""
         if x is None:
-            if any(v is not None for v in (y, mask, jet, reference)):
-                raise Bit2hlsError("validate: y, mask, jet and reference go with x")
+            if any(v is not None for v in (y, mask, jet, reference, target)):
+                raise Bit2hlsError("validate: y, mask, jet, reference and target go with x")
             args = ["validate"] + self._model_args() + ["--json"]
             for mode in modes or ():
                 args += ["--only", mode]
@@ -187,6 +188,8 @@ class Model:
                 data["jet"] = j
             if y is not None:
                 data["y"] = np.asarray(y)
+            if target is not None:
+                data["target"] = np.asarray(target, dtype=np.float64)
             path = os.path.join(d, "data.npz")
             np.savez(path, **data)
             args = ["validate"] + self._model_args() + ["--data", path, "--json"]

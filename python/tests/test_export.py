@@ -367,3 +367,37 @@ def test_models_export_reproduces_the_shipped_particle_models(tmp_path):
         want = load_file(os.path.join(d, f"{name}.safetensors"))
         assert sorted(got) == sorted(want), name
         assert all(torch.equal(got[k], want[k]) for k in want), name
+
+
+def test_regressor_task_round_trip(tmp_path):
+    """task="regression" (schema 4): validate compares values; its residuals against `target`
+    equal the ones computed here from the firmware's own outputs (m.emulate)."""
+    torch.manual_seed(4)
+    model = Deepset(pk.hep_bitnet().BitLinear158b).eval()
+    model.f[-1] = pk.hep_bitnet().BitLinear158b(16, 1)
+    x, mask = jets()
+    task = {"kind": "regression", "period": float(np.pi), "target": "angle"}
+    doc, m, _ = export_load(model, tmp_path, (x, mask), task=task)
+    assert doc["schema"] == "bit2hls.arch/4" and doc["task"] == task
+    target = np.linspace(-1.5, 1.5, len(x))
+    r = m.validate(x.numpy(), mask=mask.numpy(), target=target, modes=["dynamic"])
+    assert r["task"]["kind"] == "regression"
+    fw = m.emulate(x.numpy(), "dynamic", mask=mask.numpy())[:, 0]
+    res = (fw - target + np.pi / 2) % np.pi - np.pi / 2
+    got = r["regression"]["outputs"][0]["modes"][0]["residuals"]
+    assert abs(got["mean"] - res.mean()) < 1e-9
+    assert abs(got["mean_sin2"] - np.mean(np.sin(res) ** 2)) < 1e-9
+    assert_validates(m)
+
+
+@pytest.mark.parametrize("task,words", [
+    ({"kind": "ranking"}, "task kind"),
+    ({"kind": "regression", "period": -1}, "positive"),
+    ({"kind": "classification", "period": 2}, "for a regression"),
+    ({"kind": "regression", "unit": "rad"}, "unknown keys"),
+])
+def test_bad_tasks_are_refused(task, words, tmp_path):
+    model = Deepset(pk.hep_bitnet().BitLinear158b).eval()
+    with pytest.raises(bit2hls.ExportError, match=words):
+        bit2hls.export(model, tmp_path / "m.safetensors", task=task)
+    assert not (tmp_path / "m.safetensors").exists()
