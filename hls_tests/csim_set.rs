@@ -54,7 +54,7 @@ fn random_particle_models_csim_equals_reference() {
     cases.push(signed_max_model());
     cases.push(jet_model());
     let f = run_on_two_threads(
-        &jobs(&cases, 10_000, all_modes, |_| vec![1]),
+        &jobs(&cases, 10_000, all_modes, |_, _| vec![1]),
         |j| j.label.clone(),
         simulate,
     );
@@ -64,7 +64,7 @@ fn random_particle_models_csim_equals_reference() {
 #[test]
 fn trained_particle_models_csim_equals_reference_on_10k_test_jets() {
     let f = run_on_two_threads(
-        &jobs(&trained_models(), 10_000, all_modes, |m| {
+        &jobs(&trained_models(), 10_000, all_modes, |_, m| {
             // The shared-Φ pragmas once, on the static model.
             vec![if m == Mode::Static { 4 } else { 1 }]
         }),

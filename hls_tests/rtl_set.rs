@@ -96,8 +96,19 @@ fn modes(s: &SetModel) -> Vec<Mode> {
 
 /// One copy of Φ per particle, and Φ shared: 3 particles per copy (static, a last group with
 /// empty slots when 3 does not divide N) or 2 (the dynamic modes).
-fn reuses(mode: Mode) -> Vec<usize> {
-    vec![1, if mode == Mode::Static { 3 } else { 2 }]
+/// One particle reuse per design (CI time: a Verilator build is the cost): the sum pool meets
+/// R = 1, 2, 3 across its three modes; the mean pool, whose count reaches F later when Φ is
+/// shared, both R = 1 and 3; the max pools R = 1 (unsigned) and R = 3 (signed). The parallel
+/// and shared-Φ tops are therefore each simulated with every pool kind.
+fn reuses(s: &SetModel, mode: Mode) -> Vec<usize> {
+    match (s.pool, mode) {
+        (PoolKind::Sum, Mode::Dynamic) => vec![1],
+        (PoolKind::Sum, Mode::DynamicPow2) => vec![2],
+        (PoolKind::Sum, Mode::Static) => vec![3],
+        (PoolKind::Mean, _) => vec![1, 3],
+        (PoolKind::Max, _) if s.name.contains("signed") => vec![3],
+        (PoolKind::Max, _) => vec![1],
+    }
 }
 
 #[test]
@@ -125,7 +136,7 @@ fn jet_input_model_rtl_equals_reference() {
             &[jet_model()],
             10_000,
             |_| vec![Mode::Dynamic, Mode::Static],
-            |m| vec![if m == Mode::Static { 3 } else { 1 }],
+            |_, m| vec![if m == Mode::Static { 3 } else { 1 }],
         ),
         |j| j.label.clone(),
         simulate,
@@ -141,7 +152,7 @@ fn trained_particle_models_rtl_equals_reference() {
     cases.insert(0, act4_model());
     // Φ shared (R = 2 or 3, and 5: a jet every 25 ns); one Φ per particle is covered on the
     // random models above — for 32 particles its Verilator build and lint take most of an hour.
-    let shared = |m: Mode| vec![if m == Mode::Static { 3 } else { 2 }, 5];
+    let shared = |_: &SetModel, m: Mode| vec![if m == Mode::Static { 3 } else { 2 }, 5];
     let f = run_on_two_threads(
         &jobs(&cases, 10_000, modes, shared),
         |j| j.label.clone(),

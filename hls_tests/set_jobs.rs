@@ -143,7 +143,7 @@ pub fn jobs(
     cases: &[SetCase],
     max_jets: usize,
     modes: impl Fn(&SetModel) -> Vec<Mode>,
-    reuses: impl Fn(Mode) -> Vec<usize>,
+    reuses: impl Fn(&SetModel, Mode) -> Vec<usize>,
 ) -> Vec<Job> {
     let mut jobs = Vec::new();
     for c in cases {
@@ -158,7 +158,7 @@ pub fn jobs(
         for mode in modes(&s) {
             let fw = lower_set_for(&s, &fw_args_frac(mode, None, c.frac_bits), mode, Some(&cal))
                 .unwrap();
-            for reuse in reuses(mode) {
+            for reuse in reuses(&s, mode) {
                 jobs.push(Job {
                     label: format!("{} {mode} reuse {reuse}", s.name),
                     fw: fw.clone(),
