@@ -36,6 +36,9 @@ Writes (np.savez_compressed; feature_names = log_z, d1, d2, dr, cos2a, sin2a, ch
       target float32, feature_names, target_w, jet_kin, w_kin, kin_names, dr_qmax, n_const,
       index int32 (row in wz_particles.npz). No `y`: bit2hls reads `y` as integer class labels,
       and this task has none.
+  * data/calib_wz.npz  the first N_CALIB = 3,000 jets of the train split (split == 0, in file
+      order), for the static-mode calibration (`bit2hls --calib`) of the wz_pfn models, like
+      calib_particles.npz: x float16, mask uint8, target float32, feature_names, index int32.
 """
 import argparse
 import glob
@@ -53,6 +56,7 @@ from wz_target import phi_decay, reduce_mod_pi  # noqa: E402
 
 N_MAX = 32
 SPLIT_SEED = 20261213
+N_CALIB = 3000
 FRACTIONS = (0.60, 0.15, 0.25)
 
 
@@ -157,7 +161,11 @@ def main():
     te = np.flatnonzero(split == 2)
     np.savez_compressed(p_test, x=x16[te], mask=mask[te], **{k: v[te] for k, v in per_jet.items()},
                         **common, index=te.astype(np.int32))
-    for p, rows in [(p_all, n), (p_test, len(te))]:
+    p_calib = os.path.join(out_dir, "calib_wz.npz")
+    ca = np.flatnonzero(split == 0)[:N_CALIB]
+    np.savez_compressed(p_calib, x=x16[ca], mask=mask[ca], target=per_jet["target"][ca],
+                        feature_names=common["feature_names"], index=ca.astype(np.int32))
+    for p, rows in [(p_all, n), (p_test, len(te)), (p_calib, len(ca))]:
         print(f"wrote {p}: {rows} jets, {os.path.getsize(p) / 1e6:.2f} MB")
     print(f"split: train {int((split == 0).sum())}, val {int((split == 1).sum())}, test {len(te)}")
     kept = mask.sum(1)
