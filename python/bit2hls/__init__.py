@@ -269,14 +269,16 @@ def run(args: Iterable[str]) -> int:
 
 
 def export(module: Any, path: PathLike, example_input: Any = None, *, name: str | None = None,
-           input_type: str | None = None, sidecar: bool = True) -> dict:
+           input_type: str | None = None, sidecar: bool = True, task: Any = None) -> dict:
     """Writes a live PyTorch model to `path` (.safetensors) with its architecture and float
     semantics profile in the metadata, so that `load(path)` and every command need no flags;
     with `example_input` also the inputs and the module's outputs, so that `validate()` needs no
     data. Returns the architecture document. Raises `ExportError` (naming the module and its
     class) for anything bit2hls cannot express exactly. Needs PyTorch (imported here, not by
-    `import bit2hls`); docs/python.md lists the BitLinear classes it recognises."""
+    `import bit2hls`); docs/python.md lists the BitLinear classes it recognises. `task`:
+    "regression" or `{"kind": "regression", "period": math.pi, "target": "phi_decay"}` marks a
+    regressor (schema 4; `validate` then compares values and residuals, docs/schema.md)."""
     from ._export import export as _export
 
     return _export(module, path, example_input, name=name, input_type=input_type,
-                   sidecar=sidecar)
+                   sidecar=sidecar, task=task)
