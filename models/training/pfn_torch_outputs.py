@@ -9,7 +9,7 @@
 The model is rebuilt from its architecture document (the safetensors metadata, schema
 bit2hls.arch/3) with the same modules training used (training/bitlinear.py BitLinear,
 training/pfn.py LastDimBatchNorm in eval mode, nn.Linear, nn.ReLU, the masked pool of
-training/pfn.py, and the per-jet inputs `jet` of the data file appended after it when the document
+training/pfn.py (sum, mean or max), and the per-jet inputs `jet` of the data file appended after it when the document
 has a `jet_concat`), its tensors loaded by the names the document gives, and run in eval mode,
 float32, no_grad. Writes float32 [jets, outputs]. With --time, prints the jets/s of the forward
 pass on 2 threads (batches of 10,000 jets, median of 5).
@@ -75,11 +75,15 @@ def build(path):
 def forward(phi, pool, f, x, mask, jet=None):
     h = phi(x)
     m = mask.bool().unsqueeze(-1)
-    if pool == "sum":
+    if pool in ("sum", "mean"):
         p = torch.where(m, h, torch.zeros_like(h)).sum(1)
-    else:
+        if pool == "mean":  # training/pfn.py's mean: over the real particles, 0 for none
+            p = p / mask.sum(1, keepdim=True).clamp(min=1).to(p.dtype)
+    elif pool == "max":
         p = torch.where(m, h, torch.full_like(h, -torch.inf)).amax(1)
         p = torch.where(mask.bool().any(1, keepdim=True), p, torch.zeros_like(p))
+    else:
+        raise SystemExit(f"pool {pool!r} is not handled here")
     if jet is not None:
         p = torch.cat([p, jet], dim=1)
     return f(p)
