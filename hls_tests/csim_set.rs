@@ -19,6 +19,7 @@ use bit2hls::back::hls::csim::{csim, CsimOptions};
 use bit2hls::back::hls::set::render_set;
 use bit2hls::back::hls::{write_project, HlsOptions, ProjectMeta};
 use bit2hls::ir::firmware::Mode;
+use bit2hls::ir::set::SetModel;
 use common::*;
 use set_jobs::*;
 
@@ -55,6 +56,27 @@ fn random_particle_models_csim_equals_reference() {
     cases.push(jet_model());
     let f = run_on_two_threads(
         &jobs(&cases, 10_000, all_modes, |_, _| vec![1]),
+        |j| j.label.clone(),
+        simulate,
+    );
+    assert!(f.is_empty(), "{} failing:\n{}", f.len(), f.join("\n"));
+}
+
+/// The regressors on 10,000 of their test jets: the BitNet in every mode, the partially and the
+/// fully full-precision one in one mode each (CI time; their layers are the BitNet's kinds).
+#[test]
+fn regression_models_csim_equals_reference_on_10k_test_jets() {
+    let modes = |s: &SetModel| match s.name.as_str() {
+        "wz_pfn_partial" => vec![Mode::Dynamic],
+        "wz_pfn_float" => vec![Mode::Static],
+        _ => Mode::ALL.to_vec(),
+    };
+    let cases = regression_models();
+    assert_eq!(cases.len(), 3);
+    let f = run_on_two_threads(
+        &jobs(&cases, 10_000, modes, |_, m| {
+            vec![if m == Mode::Static { 4 } else { 1 }]
+        }),
         |j| j.label.clone(),
         simulate,
     );

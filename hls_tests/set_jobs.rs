@@ -99,6 +99,24 @@ pub fn trained_models() -> Vec<SetCase> {
         .collect()
 }
 
+/// The W decay-plane regressors (issue 13) on their shipped test jets (`test_wz.npz`), 8
+/// fractional bits: the BitNet `wz_pfn`, `wz_pfn_partial` (full-precision Φ) and `wz_pfn_float`
+/// (every layer full precision).
+pub fn regression_models() -> Vec<SetCase> {
+    let root = repo().join("models");
+    let data = root.join("data").join("test_wz.npz");
+    ["wz_pfn", "wz_pfn_partial", "wz_pfn_float"]
+        .iter()
+        .map(|m| {
+            case(
+                root.join(m).join(format!("{m}.safetensors")),
+                data.clone(),
+                8,
+            )
+        })
+        .collect()
+}
+
 pub fn load_set(model: &std::path::Path) -> SetModel {
     match load_net(model, &LoadOptions::default()).unwrap().model {
         Net::Set(s) => s,
