@@ -85,14 +85,22 @@ pub fn act4_model() -> SetCase {
 /// The trained models on the shipped test jets, 8 fractional bits (fewer where a value would not
 /// fit 62 bits: `qg_pfn` dynamic gets 7, [`bit2hls::pipeline::FwOptions::frac_auto`]).
 pub fn trained_models() -> Vec<SetCase> {
+    shipped(
+        &["qg_pfn_small", "qg_pfn_small32", "qg_pfn"],
+        "test_particles.npz",
+    )
+}
+
+/// The shipped models `names` (`models/<name>/<name>.safetensors`) on `models/data/<data>`, 8
+/// fractional bits.
+fn shipped(names: &[&str], data: &str) -> Vec<SetCase> {
     let root = repo().join("models");
-    let data = root.join("data").join("test_particles.npz");
-    ["qg_pfn_small", "qg_pfn_small32", "qg_pfn"]
+    names
         .iter()
         .map(|m| {
             case(
                 root.join(m).join(format!("{m}.safetensors")),
-                data.clone(),
+                root.join("data").join(data),
                 8,
             )
         })
@@ -103,18 +111,7 @@ pub fn trained_models() -> Vec<SetCase> {
 /// fractional bits: the BitNet `wz_pfn`, `wz_pfn_partial` (full-precision Φ) and `wz_pfn_float`
 /// (every layer full precision).
 pub fn regression_models() -> Vec<SetCase> {
-    let root = repo().join("models");
-    let data = root.join("data").join("test_wz.npz");
-    ["wz_pfn", "wz_pfn_partial", "wz_pfn_float"]
-        .iter()
-        .map(|m| {
-            case(
-                root.join(m).join(format!("{m}.safetensors")),
-                data.clone(),
-                8,
-            )
-        })
-        .collect()
+    shipped(&["wz_pfn", "wz_pfn_partial", "wz_pfn_float"], "test_wz.npz")
 }
 
 pub fn load_set(model: &std::path::Path) -> SetModel {

@@ -79,6 +79,14 @@ pub fn read_dataset(path: &Path) -> Result<Dataset> {
 
 /// Reads the labels `y` of an `.npz` file, if it has them (see [`labels_of`]).
 pub fn read_labels(path: &Path) -> Result<Option<Vec<i64>>> {
+    match open_with(path, "y")? {
+        Some(mut npz) => labels_of(&mut npz, path).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The `.npz` file `path`, opened, if it has the member `member` (`None` if it has not).
+fn open_with(path: &Path, member: &str) -> Result<Option<NpzReader<File>>> {
     let f = File::open(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         source: e,
@@ -87,10 +95,10 @@ pub fn read_labels(path: &Path) -> Result<Option<Vec<i64>>> {
     let names = npz
         .names()
         .map_err(|e| err(path, format!("not a readable .npz: {e}")))?;
-    if !names.iter().any(|n| n == "y" || n == "y.npy") {
-        return Ok(None);
-    }
-    labels_of(&mut npz, path).map(Some)
+    let found = names
+        .iter()
+        .any(|n| n == member || *n == format!("{member}.npy"));
+    Ok(found.then_some(npz))
 }
 
 /// The 1-D label array `y` as class indices: any integer dtype (int8…int64, uint8…uint64) or
@@ -153,17 +161,9 @@ pub fn labels_of<R: std::io::Read + std::io::Seek>(
 /// must be finite.
 pub fn read_targets(path: &Path) -> Result<Option<Targets>> {
     use ndarray::{IxDyn, OwnedRepr};
-    let f = File::open(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    let mut npz = NpzReader::new(f).map_err(|e| err(path, format!("not a readable .npz: {e}")))?;
-    let names = npz
-        .names()
-        .map_err(|e| err(path, format!("not a readable .npz: {e}")))?;
-    if !names.iter().any(|n| n == "target" || n == "target.npy") {
+    let Some(mut npz) = open_with(path, "target")? else {
         return Ok(None);
-    }
+    };
     let a: ndarray::ArrayD<f64> = match npz.by_name::<OwnedRepr<f32>, IxDyn>("target") {
         Ok(a) => a.mapv(f64::from),
         Err(_) => npz
