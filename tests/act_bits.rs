@@ -304,7 +304,7 @@ fn documents_are_versioned_and_checked() {
             doc("2", r#""profile_parameters": {"act_bits": 4},"#),
             "profile_parameters",
         ),
-        (doc("4", ""), "bit2hls.arch/4"),
+        (doc("5", ""), "bit2hls.arch/5"),
     ];
     for (d, want) in refused {
         let e = doc_error(&d);
