@@ -352,3 +352,103 @@ fn bad_tasks_and_targets_are_refused_by_name() {
         "{err}"
     );
 }
+
+/// A chain regressor (no period): validate's residuals and differences equal the ones computed
+/// here from the emulator (dynamic mode) and the float reference.
+#[test]
+fn chain_regressor_figures_equal_the_emulator_and_the_float_model() {
+    use bit2hls::front::load;
+    use bit2hls::pipeline::lower_for;
+    use bit2hls::reference::fixed::Emulator;
+    use bit2hls::testutil::{fw_options, gaussian, safetensors_bytes, sequential_state_dict};
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("c.safetensors");
+    let sd = sequential_state_dict(&[6, 16, 2], "net.", true, 5);
+    std::fs::write(&m, safetensors_bytes(&sd, None)).unwrap();
+    let doc = serde_json::json!({
+        "schema": "bit2hls.arch/4", "inputs": 6,
+        "task": {"kind": "regression", "target": "energy"},
+        "layers": [
+            {"op": "bitlinear", "weight": "net.0.weight", "bias": "net.0.bias"},
+            {"op": "relu"},
+            {"op": "bitlinear", "weight": "net.2.weight", "bias": "net.2.bias"}
+        ]
+    });
+    std::fs::write(dir.path().join("c.json"), doc.to_string()).unwrap();
+    let n = 700;
+    let x = gaussian(n * 6, 21);
+    let t: Vec<f64> = (0..n * 2).map(|i| (i as f64 * 0.37).cos()).collect();
+    let data = dir.path().join("d.npz");
+    let mut z = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).unwrap());
+    z.add_array(
+        "x",
+        &ndarray::Array2::from_shape_vec((n, 6), x.clone()).unwrap(),
+    )
+    .unwrap();
+    z.add_array(
+        "target",
+        &ndarray::Array2::from_shape_vec((n, 2), t.clone()).unwrap(),
+    )
+    .unwrap();
+    z.finish().unwrap();
+    let o = bin()
+        .args(["validate", "--json", "--only", "dynamic"])
+        .arg(&m)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let loaded = load(&m, &LoadOptions::default()).unwrap();
+    assert_eq!(
+        loaded.task,
+        bit2hls::ir::task::Task::Regression {
+            period: None,
+            target: Some("energy".into())
+        }
+    );
+    let fw = lower_for(&loaded, &fw_options(Mode::Dynamic), Mode::Dynamic, None).unwrap();
+    let fw_out: Vec<f64> = Emulator::new(&fw)
+        .run_batch(&x)
+        .iter()
+        .map(|&c| code_to_f64(c, fw.output_type()))
+        .collect();
+    let float_out: Vec<f64> = x
+        .chunks(6)
+        .flat_map(|e| float::forward(&loaded.model, e, None))
+        .map(|y| y as f64)
+        .collect();
+    for o in 0..2 {
+        let fig = &v["regression"]["outputs"][o];
+        let res = |p: &[f64]| -> Vec<f64> {
+            p.iter()
+                .zip(&t)
+                .skip(o)
+                .step_by(2)
+                .map(|(a, b)| a - b)
+                .collect()
+        };
+        let (rf, rw) = (res(&float_out), res(&fw_out));
+        let mean = |r: &[f64]| r.iter().sum::<f64>() / r.len() as f64;
+        close(f(&fig["float"]["mean"]), mean(&rf), "float mean");
+        close(
+            f(&fig["modes"][0]["residuals"]["mean"]),
+            mean(&rw),
+            "firmware mean",
+        );
+        let m0 = mean(&rw);
+        let std = (rw.iter().map(|r| (r - m0) * (r - m0)).sum::<f64>() / rw.len() as f64).sqrt();
+        close(f(&fig["modes"][0]["residuals"]["std"]), std, "firmware std");
+        assert!(
+            fig["modes"][0]["residuals"]["mean_sin2"].is_null(),
+            "no period, no sin²"
+        );
+        let mean_abs = rw.iter().zip(&rf).map(|(a, b)| (a - b).abs()).sum::<f64>() / n as f64;
+        close(
+            f(&fig["modes"][0]["vs_float"]["mean_abs"]),
+            mean_abs,
+            "mean |fw − float|",
+        );
+    }
+}
