@@ -157,11 +157,26 @@ class ChargeTable:
         return out
 
 
+def import_pythia():
+    """pythia8mc, imported with the working directory set to this file's directory: the
+    module's initialization reads a directory named `python` in the working directory if there is
+    one (the repository root has one, the bit2hls package) and fails with "ImportError:
+    initialization failed" (seen with pythia8mc 8.317.2)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    cwd = os.getcwd()
+    os.chdir(here)
+    try:
+        import pythia8mc
+    finally:
+        os.chdir(cwd)
+    return pythia8mc
+
+
 def run_shard(sample, pseed, njets, pthatmin, batch, log):
     import awkward as ak
     import fastjet
-    import pythia8mc
 
+    pythia8mc = import_pythia()
     pythia = pythia8mc.Pythia("", False)
     for s in pythia_settings(sample, pseed, pthatmin):
         if not pythia.readString(s):

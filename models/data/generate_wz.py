@@ -63,7 +63,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from generate import ChargeTable, wrap_phi  # noqa: E402
+from generate import ChargeTable, import_pythia, wrap_phi  # noqa: E402
 from wz_target import phi_decay  # noqa: E402
 
 NPAD = 128
@@ -161,20 +161,6 @@ def descendants(start, d1, d2):
         seen.add(i)
         todo.extend(daughter_list(d1[i], d2[i]))
     return seen
-
-
-def import_pythia():
-    """pythia8mc, imported with the working directory set to this file's directory: the
-    module's initialization reads a directory named `python` in the working directory if there is
-    one (the repository root has one, the bit2hls package) and fails with "ImportError:
-    initialization failed" (seen with pythia8mc 8.317.2)."""
-    cwd = os.getcwd()
-    os.chdir(HERE)
-    try:
-        import pythia8mc
-    finally:
-        os.chdir(cwd)
-    return pythia8mc
 
 
 def run_shard(pseed, njets, pthatmin, batch, log):
