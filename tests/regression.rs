@@ -342,6 +342,19 @@ fn bad_tasks_and_targets_are_refused_by_name() {
         err.contains("'target' is [") && err.contains("d.npz"),
         "{err}"
     );
+    // regression targets stored as 'y' (where a classifier's labels go) are refused, saying where
+    // they belong
+    let mut z = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).unwrap());
+    let x = ndarray::Array3::from_shape_vec((d.jets, d.particles, d.features), d.x.clone());
+    z.add_array("x", &x.unwrap()).unwrap();
+    let mk = ndarray::Array2::from_shape_vec((d.jets, d.particles), d.mask.clone()).unwrap();
+    z.add_array("mask", &mk).unwrap();
+    let y = ndarray::Array2::from_shape_vec((d.jets, d.outputs), t.clone()).unwrap();
+    z.add_array("y", &y).unwrap();
+    z.finish().unwrap();
+    let (code, _, err) = validate(&m, &data);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("has 'y' but no 'target'"), "{err}");
     let mut bad = t.clone();
     bad[3] = f64::NAN;
     write_data(&data, &d, Some((&bad, d.outputs)), None);

@@ -462,7 +462,11 @@ pub fn compute(
 ) -> Result<Report> {
     let model = &loaded.model;
     let k = model.inputs;
-    let labels = read_labels(data)?;
+    // A regressor has no class labels: its targets are `target` (regression_targets).
+    let labels = match loaded.task.is_regression() {
+        true => None,
+        false => read_labels(data)?,
+    };
     if let Some(r) = reference {
         check_reference(r, model.outputs())?;
     }
@@ -529,7 +533,16 @@ fn regression_targets(
             profile.name
         )));
     }
-    crate::io::npz::read_targets(data)
+    let targets = crate::io::npz::read_targets(data)?;
+    if targets.is_none() && crate::io::npy::npz_has(data, "y")? {
+        return Err(Error::Data {
+            path: data.to_path_buf(),
+            detail: "has 'y' but no 'target': 'y' holds class labels; the model is a regressor, \
+                     whose targets go under 'target' ([events] or [events, outputs], float)"
+                .into(),
+        });
+    }
+    Ok(targets)
 }
 
 /// `target` must have one row per event and one column per output.

@@ -35,7 +35,7 @@ pub fn compute_set(
     reference: Option<&ReferenceOutputs>,
     notes: &mut Vec<String>,
 ) -> Result<Report> {
-    let jets = read_jets(data, set.into(), true)?;
+    let jets = read_jets(data, set.into(), !task.is_regression())?;
     notes.extend(jets.notes.iter().cloned());
     if jets.jets == 0 {
         return Err(Error::Data {
