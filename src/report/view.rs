@@ -462,6 +462,34 @@ fn comp_row(name: &str, class: &'static str, s: &ValidationSummary) -> CompRow {
 
 /// Quality plotted against LUT: accuracy when every validated mode has it, else agreement.
 /// Returns the axis title and one value (in %) per entry.
+/// A regressor's quality per mode (lower is better): ⟨sin²⟩ of output 0 for a periodic target,
+/// else its residual standard deviation; None without a target.
+fn regression_quality(
+    g: &crate::validate::regression::RegressionReport,
+    modes: &[ModeEntry],
+) -> Option<(String, Vec<Option<f64>>)> {
+    let o = g.outputs.first().filter(|_| g.has_target)?;
+    let periodic = g.task.period().is_some();
+    let ys = modes
+        .iter()
+        .map(|m| {
+            let f = o.modes.iter().find(|f| f.mode == m.mode)?;
+            let r = f.residuals.as_ref()?;
+            if periodic {
+                r.mean_sin2
+            } else {
+                Some(r.std)
+            }
+        })
+        .collect();
+    let title = if periodic {
+        "⟨sin²⟩ of output 0 (lower is better)"
+    } else {
+        "residual std of output 0 (lower is better)"
+    };
+    Some((title.into(), ys))
+}
+
 fn quality(modes: &[ModeEntry]) -> (String, Vec<Option<f64>>) {
     let vals: Vec<&ValidationSummary> =
         modes.iter().filter_map(|m| m.validation.as_ref()).collect();
@@ -521,7 +549,11 @@ impl ReportView {
                 Vec::new(),
             ),
         };
-        let (quality_axis, ys) = quality(&r.modes);
+        let (quality_axis, ys) = r
+            .regression
+            .as_ref()
+            .and_then(|g| regression_quality(g, &r.modes))
+            .unwrap_or_else(|| quality(&r.modes));
         let data: Vec<Datum> = r
             .modes
             .iter()
@@ -609,8 +641,8 @@ impl ReportView {
                 None
             },
             no_data_note: match (any_data, &r.regression) {
-                (true, _) => String::new(),
-                (false, Some(_)) => REGRESSOR.into(),
+                (_, Some(_)) => REGRESSOR.into(),
+                (true, None) => String::new(),
                 (false, None) => NO_DATA.into(),
             },
             float_row,
