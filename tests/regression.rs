@@ -247,7 +247,7 @@ fn particle_regressor_figures_equal_the_emulator_and_the_float_model() {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            if (i / d.outputs) % 2 == 0 {
+            if (i / d.outputs).is_multiple_of(2) {
                 v + 0.01 * scale
             } else {
                 *v
@@ -293,7 +293,8 @@ fn a_regressor_without_a_target_reports_differences_only() {
 #[test]
 fn bad_tasks_and_targets_are_refused_by_name() {
     let d = golden();
-    let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|doc| doc["schema"] = "bit2hls.arch/3".into()),
             "key 'task' needs schema 'bit2hls.arch/4'",
