@@ -111,30 +111,10 @@ fn adders_for(stages: u32) -> AdderOptions {
     }
 }
 
-fn jobs_for(
-    label: &str,
-    model: &Model,
-    input_type: Option<&'static str>,
-    frac_bits: i32,
-    x: &[f32],
-    calib: Option<&[f32]>,
-    stages: u32,
-) -> Vec<Job> {
-    jobs_in(
-        label,
-        model,
-        input_type,
-        frac_bits,
-        x,
-        calib,
-        stages,
-        &Mode::ALL,
-    )
-}
-
-/// [`jobs_for`] in the modes `modes` only.
+/// One job per mode of `modes`: `model` lowered with the input type and fractional bits, the
+/// test-bench inputs `x` (calibrated on `calib` for static mode), `stages` adders per stage.
 #[allow(clippy::too_many_arguments)]
-fn jobs_in(
+fn jobs_for(
     label: &str,
     model: &Model,
     input_type: Option<&'static str>,
@@ -178,7 +158,7 @@ fn random_jobs() -> Vec<Job> {
                 .map(|i| Mode::ALL[i])
                 .collect();
             k += 1;
-            jobs.extend(jobs_in(label, &m, it, frac, &x, None, stages, &modes));
+            jobs.extend(jobs_for(label, &m, it, frac, &x, None, stages, &modes));
         };
     add(
         "4-8-3 bias",
@@ -302,7 +282,7 @@ fn norm_jobs() -> Vec<Job> {
     for (i, (label, profile, mut m, it, stages)) in cases.into_iter().enumerate() {
         m.profile = Profile::named(profile);
         let x = tb_samples(m.inputs, n, 40 + i as u64);
-        jobs.extend(jobs_for(label, &m, it, 12, &x, None, stages));
+        jobs.extend(jobs_for(label, &m, it, 12, &x, None, stages, &Mode::ALL));
     }
     jobs
 }
@@ -327,6 +307,7 @@ fn act_bits_jobs() -> Vec<Job> {
             &x,
             None,
             3,
+            &Mode::ALL,
         ));
     }
     jobs
@@ -353,10 +334,19 @@ fn shipped_jobs() -> Vec<Job> {
         let label = p.strip_prefix(repo()).unwrap_or(p).display().to_string();
         if jets.cols == m.inputs {
             let x = &jets.x[..EVENTS.min(jets.rows) * m.inputs];
-            jobs.extend(jobs_for(&label, &m, None, 12, x, Some(&calib.x), 4));
+            jobs.extend(jobs_for(
+                &label,
+                &m,
+                None,
+                12,
+                x,
+                Some(&calib.x),
+                4,
+                &Mode::ALL,
+            ));
         } else {
             let x = tb_samples(m.inputs, EVENTS, 31);
-            jobs.extend(jobs_for(&label, &m, None, 12, &x, None, 4));
+            jobs.extend(jobs_for(&label, &m, None, 12, &x, None, 4, &Mode::ALL));
         }
     }
     // Models stored in different formats that lower to the same firmware (seq_nobias, seq_i8,

@@ -154,6 +154,14 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     v[i] + f * (v[(i + 1).min(v.len() - 1)] - v[i])
 }
 
+/// `pred − target`, wrapped into `[−P/2, P/2)` for a period `P`.
+fn residual(period: Option<f64>, pred: f64, target: f64) -> f64 {
+    match period {
+        Some(p) => wrap(pred - target, p),
+        None => pred - target,
+    }
+}
+
 /// Axes shared by every model's histograms of one output, so that they can be overlaid.
 #[derive(Clone, Copy, Debug)]
 struct Axes {
@@ -191,10 +199,7 @@ impl Axes {
     }
 
     fn residual(&self, pred: f64, target: f64) -> f64 {
-        match self.period {
-            Some(p) => wrap(pred - target, p),
-            None => pred - target,
-        }
+        residual(self.period, pred, target)
     }
 
     /// The prediction on the 2-D histogram's axis.
@@ -266,11 +271,10 @@ pub(super) fn figures(
             let target: Option<Vec<f64>> = targets.map(|t| column(&t.values, t.cols, o).collect());
             let torch: Option<Vec<f64>> = refv.as_ref().map(|r| column(r, outputs, o).collect());
             let ax = target.as_ref().map(|t| {
-                let ax0 = Axes::new(period, &[], t);
                 let res: Vec<f64> = float
                     .iter()
                     .zip(t)
-                    .map(|(&p, &q)| ax0.residual(p, q))
+                    .map(|(&p, &q)| residual(period, p, q))
                     .collect();
                 (Axes::new(period, &res, t), t)
             });
