@@ -172,6 +172,28 @@ def import_pythia():
     return pythia8mc
 
 
+def write_shards(a, name, run, wrote):
+    """The shards k = a.first_shard, ... holding a.jets accepted jets (a.shard_size each) as
+    `a.out/<name>_seed<a.seed>_shard<k>.npz`, Pythia seed a.seed * 1000 + k; a shard that exists is
+    skipped (an interrupted run resumes). `run(pseed, n)` generates one (a dict of arrays, written
+    to a temporary name and renamed), `wrote(path, n, res)` reports it. Shared by generate_wz.py."""
+    os.makedirs(a.out, exist_ok=True)
+    nshards = (a.jets + a.shard_size - 1) // a.shard_size
+    for k in range(a.first_shard, a.first_shard + nshards):
+        n = min(a.shard_size, a.jets - (k - a.first_shard) * a.shard_size)
+        path = os.path.join(a.out, f"{name}_seed{a.seed}_shard{k:03d}.npz")
+        if os.path.exists(path):
+            print(f"{path} exists, skipping", flush=True)
+            continue
+        pseed = a.seed * 1000 + k
+        print(f"shard {k}: {name}, pythia seed {pseed}, {n} jets", flush=True)
+        res = run(pseed, n)
+        tmp = path + ".tmp.npz"
+        np.savez_compressed(tmp, **res)
+        os.replace(tmp, path)
+        wrote(path, n, res)
+
+
 def run_shard(sample, pseed, njets, pthatmin, batch, log):
     import awkward as ak
     import fastjet
@@ -279,24 +301,15 @@ def main():
     ap.add_argument("--batch", type=int, default=200, help="Pythia events per nextBatch call")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "raw"))
     a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    nshards = (a.jets + a.shard_size - 1) // a.shard_size
-    for k in range(a.first_shard, a.first_shard + nshards):
-        n = min(a.shard_size, a.jets - (k - a.first_shard) * a.shard_size)
-        path = os.path.join(a.out, f"{a.sample}_seed{a.seed}_shard{k:03d}.npz")
-        if os.path.exists(path):
-            print(f"{path} exists, skipping", flush=True)
-            continue
-        pseed = a.seed * 1000 + k
-        print(f"shard {k}: {a.sample}, pythia seed {pseed}, {n} jets", flush=True)
-        res = run_shard(a.sample, pseed, n, a.pthatmin, a.batch, sys.stdout)
-        tmp = path + ".tmp.npz"
-        np.savez_compressed(tmp, **res)
-        os.replace(tmp, path)
+
+    def wrote(path, n, res):
         print(f"wrote {path}: {n} jets from {int(res['n_events'])} events in "
               f"{float(res['seconds']):.0f} s ({n / float(res['seconds']):.2f} jets/s, "
               f"{int(res['n_overflow'])} jets with > {NPAD} constituents)", flush=True)
 
+    write_shards(a, a.sample,
+                 lambda pseed, n: run_shard(a.sample, pseed, n, a.pthatmin, a.batch, sys.stdout),
+                 wrote)
 
 if __name__ == "__main__":
     main()

@@ -63,7 +63,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from generate import ChargeTable, import_pythia, wrap_phi  # noqa: E402
+from generate import ChargeTable, import_pythia, wrap_phi, write_shards  # noqa: E402
 from wz_target import phi_decay  # noqa: E402
 
 NPAD = 128
@@ -299,20 +299,8 @@ def main():
     ap.add_argument("--batch", type=int, default=100, help="Pythia events per nextBatch call")
     ap.add_argument("--out", default=os.path.join(HERE, "raw"))
     a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    nshards = (a.jets + a.shard_size - 1) // a.shard_size
-    for k in range(a.first_shard, a.first_shard + nshards):
-        n = min(a.shard_size, a.jets - (k - a.first_shard) * a.shard_size)
-        path = os.path.join(a.out, f"wz_seed{a.seed}_shard{k:03d}.npz")
-        if os.path.exists(path):
-            print(f"{path} exists, skipping", flush=True)
-            continue
-        pseed = a.seed * 1000 + k
-        print(f"shard {k}: wz, pythia seed {pseed}, {n} jets", flush=True)
-        res = run_shard(pseed, n, a.pthatmin, a.batch, sys.stdout)
-        tmp = path + ".tmp.npz"
-        np.savez_compressed(tmp, **res)
-        os.replace(tmp, path)
+
+    def wrote(path, n, res):
         ne = int(res["n_events"])
         print(f"wrote {path}: {n} jets from {ne} events in {float(res['seconds']):.0f} s "
               f"({n / float(res['seconds']):.2f} jets/s, {100 * n / ne:.1f} % of events; no W-matched "
@@ -320,6 +308,8 @@ def main():
               f"|y| >= {Y_MAX}: {int(res['n_high_y'])}; {int(res['n_overflow'])} jets with > {NPAD} "
               f"constituents)", flush=True)
 
+    write_shards(a, "wz", lambda pseed, n: run_shard(pseed, n, a.pthatmin, a.batch, sys.stdout),
+                 wrote)
 
 if __name__ == "__main__":
     main()
