@@ -18,7 +18,7 @@ use bit2hls::back::rtl::{self, sim::RtlSimOutcome, RtlOptions};
 use bit2hls::hw::schedule::PipelineOptions;
 use bit2hls::ir::firmware::{Firmware, Mode};
 use bit2hls::ir::{Model, Profile, ProfileName};
-use bit2hls::target::{parts, AdderOptions, Adders};
+use bit2hls::target::{parts, AdderOptions, Adders, RequantCircuit};
 use bit2hls::testutil::random_mlp;
 use common::*;
 
@@ -98,16 +98,24 @@ fn simulate_all(jobs: &[Job]) {
 }
 
 /// Every adder structure is simulated: shared (depth cap 0, the default), shared without a cap,
-/// and plain trees, chosen by the pipeline depth so that each meets several models.
+/// and plain trees, chosen by the pipeline depth so that each meets several models; and every
+/// requantizer circuit: thresholds at 3 and 6 adders per stage (the activation-bits models, two
+/// random ones), the constant multiply at 2 and 5, the default (auto) otherwise.
 fn adders_for(stages: u32) -> AdderOptions {
     let (adders, max_extra_depth) = match stages % 3 {
         0 => (Adders::Shared, None),
         1 => (Adders::Shared, Some(0)),
         _ => (Adders::Trees, Some(0)),
     };
+    let requant = match (stages + 1) % 3 {
+        0 => RequantCircuit::Multiply,
+        1 => RequantCircuit::Thresholds,
+        _ => RequantCircuit::Auto,
+    };
     AdderOptions {
         adders,
         max_extra_depth,
+        requant,
     }
 }
 

@@ -25,6 +25,8 @@ enum Net {
     /// The ternary model under another semantics profile (in-layer norms: centring stage,
     /// code-unit dequantization).
     Profiled(ProfileName),
+    /// The ternary model at 3 activation bits (its requantizers as threshold comparisons).
+    ThreeBits,
 }
 
 impl Net {
@@ -37,11 +39,16 @@ impl Net {
                 m.profile = Profile::named(p);
                 m
             }
+            Net::ThreeBits => {
+                let mut m = Net::Ternary.model();
+                m.profile.set_act_bits(3).unwrap();
+                m
+            }
         }
     }
     fn file(self) -> &'static str {
         match self {
-            Net::Ternary | Net::Profiled(_) => "random_4_8_3.safetensors",
+            Net::Ternary | Net::Profiled(_) | Net::ThreeBits => "random_4_8_3.safetensors",
             Net::Mixed => "mixed_4_8_6_3.safetensors",
         }
     }
@@ -51,6 +58,7 @@ impl Net {
             Net::Ternary => String::new(),
             Net::Mixed => "mixed__".into(),
             Net::Profiled(p) => format!("{p}__"),
+            Net::ThreeBits => "b3_thresholds__".into(),
         }
     }
 }
@@ -155,12 +163,20 @@ fn snapshot_rtl(mode: Mode, adders_per_stage: u32) {
 fn snapshot_verilog(net: Net, mode: Mode, adders_per_stage: u32) {
     use bit2hls::back::rtl::{self, RtlOptions};
     use bit2hls::hw::{schedule::PipelineOptions, Design};
+    use bit2hls::target::{AdderOptions, RequantCircuit};
     let model = net.model();
     let fw = lower(&model, mode, None, None);
     let x = tb_samples(4, 8, 1);
+    let requant = match net {
+        Net::ThreeBits => RequantCircuit::Thresholds,
+        _ => RequantCircuit::default(),
+    };
     let pipeline = PipelineOptions {
         adders_per_stage,
-        adders: Default::default(),
+        adders: AdderOptions {
+            requant,
+            ..Default::default()
+        },
         const_mul: bit2hls::hw::schedule::ConstMul::default(),
     };
     let part = bit2hls::target::parts::default_part();
@@ -204,6 +220,13 @@ fn verilog_dynamic_pow2() {
 #[test]
 fn verilog_static() {
     snapshot_rtl(Mode::Static, 4);
+}
+
+/// Static mode at 3 activation bits with every quantizer and requantizer as threshold
+/// comparisons (`Op::Thresholds`).
+#[test]
+fn verilog_static_thresholds() {
+    snapshot_verilog(Net::ThreeBits, Mode::Static, 4);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::ir::set::Net;
 use crate::ir::ProfileName;
 use crate::pass::calibrate::CalibRule;
 use crate::pipeline::FwOptions;
-use crate::target::{AdderOptions, Adders};
+use crate::target::{AdderOptions, Adders, RequantCircuit};
 use crate::Result;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
@@ -223,6 +223,10 @@ pub struct AdderArgs {
     /// adders, possibly deeper).
     #[arg(long, default_value = "0", value_parser = parse_depth_cap)]
     pub max_extra_depth: DepthCap,
+    /// Static quantizers and fused requantizers: a constant multiply, threshold comparisons
+    /// (MultiThreshold), or whichever is estimated smaller (Verilog backend).
+    #[arg(long, value_parser = choice::<RequantCircuit>(), default_value = "auto")]
+    pub requant_circuit: RequantCircuit,
 }
 
 /// `--max-extra-depth`: a number of adder levels or `none`.
@@ -246,6 +250,7 @@ impl AdderArgs {
         AdderOptions {
             adders: self.adders,
             max_extra_depth: self.max_extra_depth.0,
+            requant: self.requant_circuit,
         }
     }
 }

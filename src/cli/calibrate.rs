@@ -55,8 +55,11 @@ pub struct WriteArgs {
     #[arg(long, default_value_t = 8)]
     pub bits: u32,
     /// Models to add (each in every activation mode); the calibration file of --calib is used.
+    /// `PATH@SPEC` adds a variant: SPEC is comma-separated `b=N` (activation bits), `id=N`
+    /// (input digits), `rq=multiply|thresholds|auto` (requantizer circuit), `mode=M` (only that
+    /// mode), e.g. `models/qg_mlp_tiny/qg_mlp_tiny.safetensors@b=3,rq=thresholds,mode=static`.
     #[arg(long = "model")]
-    pub models: Vec<PathBuf>,
+    pub models: Vec<String>,
     #[arg(long)]
     pub calib: Option<PathBuf>,
     #[arg(long, default_value_t = 4)]
@@ -144,23 +147,31 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
             n_layers: 1,
         });
     }
-    for m in &a.models {
-        let ma = ModelArgs::from_path(m);
+    for spec in &a.models {
+        let v = Variant::parse(spec)?;
+        let mut ma = ModelArgs::from_path(&v.path);
+        ma.overrides.act_bits = v.act_bits.or(ma.overrides.act_bits);
         let loaded = super::load_model(&ma)?;
-        let stem = m
+        let stem = v
+            .path
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "model".into());
-        for mode in Mode::ALL {
+        let mut p = p;
+        if let Some(rq) = v.requant {
+            p.adders.requant = rq;
+        }
+        for mode in Mode::ALL.into_iter().filter(|m| v.mode.is_none_or(|o| o == *m)) {
             let fa = FwOptions {
                 mode,
                 calib: a.calib.clone(),
+                input_digits: v.input_digits.or(FwOptions::default().input_digits),
                 ..FwOptions::default()
             };
             let cal = calibration(&loaded, &fa)?;
             let fw = lower_for(&loaded, &fa, mode, cal.as_ref())?;
             let d = Design::new(&fw, p);
-            let name = format!("{}_{}", stem, mode.as_str().replace('-', "_"));
+            let name = format!("{stem}{}_{}", v.suffix, mode.as_str().replace('-', "_"));
             let dir = a.out.join(&name);
             if !dry {
                 write_design(&dir, &name, rtl::verilog_text(&fw, &d, &name)?, d.latency())?;
@@ -333,7 +344,7 @@ fn table(w: &WriteArgs) -> anyhow::Result<i32> {
 
 fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
     let rows = rows(w)?;
-    let x: Vec<[f64; 9]> = rows
+    let x: Vec<[f64; 10]> = rows
         .iter()
         .map(|r| {
             let f = &r.features;
@@ -341,6 +352,7 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
                 f.tree_bits,
                 f.utree_bits,
                 f.carry_bits,
+                f.cmp_bits,
                 f.mux_bits,
                 f.shift_bits,
                 f.sel_bits,
@@ -356,13 +368,13 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
         .collect();
     let c = crate::estimate::fit::weighted_least_squares(&x, &y)?;
     println!(
-        "tree {:.4} utree {:.4} carry {:.4} mux {:.4} shift {:.4} sel {:.4} lut_mul {:.4} dsp_add {:.4} var_dsp {:.4}",
-        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+        "tree {:.4} utree {:.4} carry {:.4} cmp {:.4} mux {:.4} shift {:.4} sel {:.4} lut_mul {:.4} dsp_add {:.4} var_dsp {:.4}",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]
     );
     // Out-of-sample predictions: each design by a fit without it (leave-one-out), and by a fit
     // without every mode of its model (leave-one-model-out; a random layer is its own model).
     let without = |i: usize, drop: &dyn Fn(usize) -> bool| -> f64 {
-        let (xo, yo): (Vec<[f64; 9]>, Vec<f64>) = x
+        let (xo, yo): (Vec<[f64; 10]>, Vec<f64>) = x
             .iter()
             .zip(&y)
             .enumerate()
@@ -391,10 +403,63 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The model a calibration design was written from: its name without the mode suffix.
+/// The model a calibration design was written from: its name without the variant and mode
+/// suffixes.
 fn model_of(design: &str) -> &str {
+    if let Some((m, _)) = design.split_once("__") {
+        return m;
+    }
     ["_dynamic_pow2", "_dynamic", "_static"]
         .iter()
         .find_map(|m| design.strip_suffix(m))
         .unwrap_or(design)
+}
+
+/// A `--model PATH[@SPEC]` of `calibrate`: a model and the lowering options of the variant.
+struct Variant {
+    path: PathBuf,
+    act_bits: Option<u32>,
+    input_digits: Option<u32>,
+    requant: Option<crate::target::RequantCircuit>,
+    mode: Option<Mode>,
+    /// `__` and the spec as an identifier (`__b3_id1_thresholds`); empty without a spec.
+    suffix: String,
+}
+
+impl Variant {
+    fn parse(s: &str) -> anyhow::Result<Variant> {
+        use crate::choice::Choice;
+        let (path, spec) = s.split_once('@').unwrap_or((s, ""));
+        let mut v = Variant {
+            path: PathBuf::from(path),
+            act_bits: None,
+            input_digits: None,
+            requant: None,
+            mode: None,
+            suffix: String::new(),
+        };
+        let num = |k: &str, x: &str| {
+            x.parse::<u32>()
+                .map_err(|_| anyhow::anyhow!("--model {s}: '{k}={x}': expected a number"))
+        };
+        for item in spec.split(',').filter(|i| !i.is_empty()) {
+            let (k, x) = item.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--model {s}: '{item}': expected KEY=VALUE (b, id, rq, mode)")
+            })?;
+            match k {
+                "b" => v.act_bits = Some(num(k, x)?),
+                "id" => v.input_digits = Some(num(k, x)?),
+                "rq" => v.requant = Some(Choice::parse_name(x).map_err(|e| anyhow::anyhow!("--model {s}: {e}"))?),
+                "mode" => v.mode = Some(Choice::parse_name(x).map_err(|e| anyhow::anyhow!("--model {s}: {e}"))?),
+                _ => anyhow::bail!("--model {s}: unknown key '{k}' (expected b, id, rq, mode)"),
+            }
+            if k != "mode" {
+                v.suffix.push_str(&format!("_{k}{x}"));
+            }
+        }
+        if !v.suffix.is_empty() {
+            v.suffix.insert(0, '_');
+        }
+        Ok(v)
+    }
 }

@@ -215,6 +215,7 @@ fn write_verilog(
             adders: AdderOptions {
                 adders,
                 max_extra_depth: cap,
+                requant: Default::default(),
             },
             const_mul: Default::default(),
         };

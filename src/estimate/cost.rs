@@ -6,7 +6,7 @@
 //! calibration set (docs/estimate.md). Flip-flops are the pipeline register bits, counted
 //! exactly. DSPs follow Yosys' `mul2dsp` rules for DSP48E2 (27×18 signed).
 
-use crate::hw::netlist::{const_lsbs, zero_lsbs, Bit, Netlist, Op, Sig};
+use crate::hw::netlist::{const_lsbs, threshold_bits, zero_lsbs, Bit, Netlist, Op, Sig};
 use crate::hw::schedule::Schedule;
 use crate::ir::fixed::Interval;
 use serde::Serialize;
@@ -21,6 +21,9 @@ pub struct Features {
     pub utree_bits: f64,
     /// Bits of other carry chains (rounding, bias, negation, comparisons, division steps).
     pub carry_bits: f64,
+    /// Bits compared by the comparisons with constants of threshold requantizers (a bit below
+    /// a threshold's trailing zeros is not compared: `a ≥ m·2^z` is `a >> z ≥ m`).
+    pub cmp_bits: f64,
     /// Bits of 2:1 selections (max, clamp, ReLU, |x|, division steps).
     pub mux_bits: f64,
     /// Bits × stages of barrel shifters among more than 4 amounts (the reciprocal's
@@ -48,6 +51,7 @@ impl std::ops::AddAssign for Features {
         self.tree_bits += o.tree_bits;
         self.utree_bits += o.utree_bits;
         self.carry_bits += o.carry_bits;
+        self.cmp_bits += o.cmp_bits;
         self.mux_bits += o.mux_bits;
         self.shift_bits += o.shift_bits;
         self.sel_bits += o.sel_bits;
@@ -66,6 +70,7 @@ pub struct Coefficients {
     pub tree: f64,
     pub utree: f64,
     pub carry: f64,
+    pub cmp: f64,
     pub mux: f64,
     pub shift: f64,
     pub sel: f64,
@@ -80,6 +85,7 @@ pub const COEFFS: Coefficients = Coefficients {
     tree: 0.9075,
     utree: 0.1377,
     carry: 0.1255,
+    cmp: 0.5,
     mux: 0.3004,
     // shift, sel and var_dsp refitted 2026-12-02 with the others held (docs/estimate.md).
     shift: 4.0402,
@@ -97,6 +103,7 @@ impl Coefficients {
             + self.tree * f.tree_bits
             + self.utree * f.utree_bits
             + self.carry * f.carry_bits
+            + self.cmp * f.cmp_bits
             + self.mux * f.mux_bits
             + self.shift * f.shift_bits
             + self.sel * f.sel_bits
@@ -189,6 +196,16 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
         Op::Select { .. } => f.mux_bits = w,
         // A ROM of one LUT6 per output bit and 6 index bits (a mean pool's 2^5–2^6 entries).
         Op::Lookup { idx, .. } => f.mux_bits = w * (wof(idx) as f64 / 6.0).ceil().max(1.0),
+        // One comparison with a constant per threshold (a carry chain over a's bits) and an
+        // encoder of the thermometer code, priced as a selection per output bit and 6 inputs.
+        Op::Thresholds { a, t, down, .. } => {
+            let wa = wof(a);
+            f.cmp_bits = t
+                .iter()
+                .map(|&c| f64::from(threshold_bits(c, *down, wa)))
+                .sum();
+            f.mux_bits = w * ((t.len() + 1) as f64 / 6.0).ceil();
+        }
         // A conditional negation: a carry chain and a selection per bit.
         Op::SignOf { .. } => {
             f.carry_bits = w;

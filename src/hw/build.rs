@@ -11,10 +11,10 @@
 use super::netlist::{Bit, Class, Netlist, Op, Sig};
 use crate::cmvm;
 use crate::ir::firmware::{Dequant, Firmware, FwKind, Quantizer, TernaryFw};
-use crate::ir::fixed::{bit_length, ceil_log2, Interval};
+use crate::ir::fixed::{bit_length, ceil_log2, shift_round_i128, Interval};
 use crate::ir::set::{PoolKind, SetFirmware};
 use crate::ir::Matrix;
-use crate::target::{AdderOptions, Adders};
+use crate::target::{thresholds_cheaper, AdderOptions, Adders, RequantCircuit};
 use std::collections::HashMap;
 
 /// Where a dynamic quantizer applies the fine part of its shift ([`coarse_exponent`]); the
@@ -516,11 +516,7 @@ fn ternary(
         } => {
             let codes = x
                 .iter()
-                .map(|&v| {
-                    let p = nl.mul_const(v, *recip);
-                    let c = nl.shift_round(p, *recip_frac);
-                    nl.clamp(c, lo, hi)
-                })
+                .map(|&v| requant(nl, v, (*recip, 0, *recip_frac), (lo, hi), adders.requant, false))
                 .collect();
             (codes, None)
         }
@@ -538,7 +534,9 @@ fn ternary(
         if let Dequant::Requant { lo, hi } = t.dequant {
             // The stage's ReLU is the clamp's lower bound: max(clamp(v, lo, hi), 0).
             let lo = if relu { lo.max(0) } else { lo };
-            out.push(requant(nl, acc, c, t.bias[n], t.shift, (lo, hi.max(lo))));
+            let range = (lo, hi.max(lo));
+            let map = (c, t.bias[n], t.shift);
+            out.push(requant(nl, acc, map, range, adders.requant, true));
             continue;
         }
         let p = match (&t.quant, dq) {
@@ -650,12 +648,78 @@ fn coarse_exponent(
     }
 }
 
-/// Fused requantization `clamp(rnd(acc·e + h, shift), lo, hi)` (the caller folds the stage's
-/// ReLU into `lo`).
-fn requant(nl: &mut Netlist, acc: Sig, e: i64, h: i64, shift: i32, (lo, hi): (i64, i64)) -> Sig {
+/// Fused requantization (`fused`) or static quantization `clamp(rnd(acc·e + h, shift), lo, hi)`
+/// (the caller folds the stage's ReLU into `lo`), built as `circuit` says: the constant
+/// multiply, rounding and clamp, or threshold comparisons ([`requant_thresholds`]).
+fn requant(
+    nl: &mut Netlist,
+    acc: Sig,
+    (e, h, shift): (i64, i64, i32),
+    (lo, hi): (i64, i64),
+    circuit: RequantCircuit,
+    fused: bool,
+) -> Sig {
+    if circuit != RequantCircuit::Multiply {
+        if let Some((base, t, down)) = requant_thresholds(nl.iv(acc), e, h, shift, (lo, hi)) {
+            let digits = crate::hw::csd::csd_count(e);
+            if circuit == RequantCircuit::Thresholds || thresholds_cheaper(t.len(), digits, fused) {
+                if t.is_empty() {
+                    return nl.push(Op::Const(base), Interval::point(base as i128));
+                }
+                return nl.thresholds(acc, t, down, base);
+            }
+        }
+    }
     let p = nl.mul_const(acc, e);
     let v = rounded(nl, p, shift, h, 0);
     nl.clamp(v, lo, hi)
+}
+
+/// `f(a) = clamp(rnd(a·e + h, shift), lo, hi)` on `a`'s range `iv` as thresholds: `(base, t,
+/// down)` with `f(a) = base + #{k : a ≥ t_k}` (`down`, for `e < 0`: `a ≤ t_k`) for every `a` in
+/// `iv`, `t` in implication order and inside `iv`. `f` is monotone (rounding and clamping are),
+/// so `t_k` is where `f` first reaches `base + k`, found by bisection on `f` itself: the
+/// thresholds are exact by construction. `None` when a threshold does not fit an `i64`.
+pub fn requant_thresholds(
+    iv: Interval,
+    e: i64,
+    h: i64,
+    shift: i32,
+    (lo, hi): (i64, i64),
+) -> Option<(i64, Vec<i64>, bool)> {
+    let f = |a: i128| {
+        shift_round_i128(a * e as i128 + h as i128, shift).clamp(lo as i128, hi as i128)
+    };
+    let down = e < 0;
+    let (first, last) = if down { (iv.hi, iv.lo) } else { (iv.lo, iv.hi) };
+    let (base, top) = (f(first), f(last));
+    let mut t = Vec::with_capacity((top - base).max(0) as usize);
+    for c in base + 1..=top {
+        let (mut l, mut r) = (iv.lo, iv.hi);
+        if down {
+            // The largest a with f(a) ≥ c (f(iv.lo) = top ≥ c).
+            while l < r {
+                let m = l + (r - l + 1) / 2;
+                if f(m) >= c {
+                    l = m
+                } else {
+                    r = m - 1
+                }
+            }
+        } else {
+            // The smallest a with f(a) ≥ c (f(iv.hi) = top ≥ c).
+            while l < r {
+                let m = l + (r - l) / 2;
+                if f(m) >= c {
+                    r = m
+                } else {
+                    l = m + 1
+                }
+            }
+        }
+        t.push(i64::try_from(l).ok()?);
+    }
+    Some((i64::try_from(base).ok()?, t, down))
 }
 
 /// `R = floor((q·2^(g+e) + floor(M/2)) / M)` by restoring division on the normalized divisor
@@ -894,6 +958,52 @@ mod tests {
                 let ev = 64 - mv.leading_zeros() as i128;
                 let want = (((q as i128) << (g as i128 + ev)) + (mv as i128 >> 1)) / mv as i128;
                 assert_eq!(vals[r.0 as usize], want, "q {q} g {g} M {mv}");
+            }
+        }
+    }
+
+    /// Both requantizer circuits give `clamp(rnd(a·e + h, s), lo, hi)` (the naive formula with
+    /// the emulator's rounding) for every `a` of the range, for positive, negative, zero and
+    /// steep (`|e| > 2^s`, several codes per step) constants, with and without a ReLU bound;
+    /// the threshold circuit has one comparison per reachable code step.
+    #[test]
+    fn threshold_requantizer_equals_the_affine_map_on_every_input() {
+        use crate::ir::fixed::shift_round;
+        let cases = [
+            (37i64, 5i64, 6i32, (-8i64, 7i64)),
+            (-37, 5, 6, (-8, 7)),
+            (37, -900, 6, (0, 7)),
+            (0, 11, 3, (-4, 3)),
+            (300, 17, 6, (-16, 15)),
+            (-300, 0, 6, (0, 15)),
+            (5, 3, 0, (-2, 1)),
+            (1, 0, 9, (-128, 127)),
+        ];
+        for (e, h, s, (lo, hi)) in cases {
+            for circuit in [RequantCircuit::Multiply, RequantCircuit::Thresholds] {
+                let mut nl = Netlist::default();
+                let a = nl.input(0, Interval::new(-700, 650));
+                let y = requant(&mut nl, a, (e, h, s), (lo, hi), circuit, true);
+                nl.outputs = vec![y];
+                let nl = crate::hw::csd::rewrite(&nl, crate::hw::schedule::ConstMul::Lut);
+                for v in -700..=650i64 {
+                    let want = shift_round(v * e + h, s).clamp(lo, hi);
+                    let got = eval(&nl, &[v]).unwrap_or_else(|o| panic!("{e} {v}: {o:?}"));
+                    assert_eq!(got[nl.outputs[0].0 as usize], want as i128, "e {e} h {h} s {s} a {v} {circuit:?}");
+                }
+                if circuit == RequantCircuit::Thresholds {
+                    let f = |v: i64| shift_round(v * e + h, s).clamp(lo, hi);
+                    let steps = (f(650) - f(-700)).unsigned_abs() as usize;
+                    let n: usize = nl
+                        .nodes
+                        .iter()
+                        .map(|n| match &n.op {
+                            Op::Thresholds { t, .. } => t.len(),
+                            _ => 0,
+                        })
+                        .sum();
+                    assert_eq!(n, steps, "e {e} h {h}: one comparison per code step");
+                }
             }
         }
     }

@@ -246,6 +246,12 @@ fn remap(op: &Op, map: &[Sig]) -> Op {
             table: table.clone(),
         },
         Op::SignOf { a, s } => Op::SignOf { a: m(a), s: m(s) },
+        Op::Thresholds { a, t, down, base } => Op::Thresholds {
+            a: m(a),
+            t: t.clone(),
+            down: *down,
+            base: *base,
+        },
     }
 }
 

@@ -134,6 +134,14 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
                 }
             }
             Op::Lookup { idx, table } => table[g(idx) as usize] as i128,
+            Op::Thresholds { a, t, down, base } => {
+                let v = g(a);
+                let n = t
+                    .iter()
+                    .filter(|&&c| if *down { v <= c as i128 } else { v >= c as i128 })
+                    .count();
+                *base as i128 + n as i128
+            }
             Op::SignOf { a, s } => {
                 if g(s) < 0 {
                     -g(a)
@@ -172,18 +180,25 @@ mod tests {
     use crate::reference::fixed::Emulator;
     use proptest::prelude::*;
 
-    /// Every adder structure in turn: plain trees, shared with the depth cap 0, 1 and none.
+    /// Every adder structure in turn: plain trees, shared with the depth cap 0, 1 and none;
+    /// and every requantizer circuit (multiply, thresholds, auto) in a cycle of another length.
     fn adder_options(seed: u64) -> crate::target::AdderOptions {
-        use crate::target::{AdderOptions, Adders};
+        use crate::target::{AdderOptions, Adders, RequantCircuit};
         let (adders, max_extra_depth) = match seed % 4 {
             0 => (Adders::Trees, Some(0)),
             1 => (Adders::Shared, Some(0)),
             2 => (Adders::Shared, Some(1)),
             _ => (Adders::Shared, None),
         };
+        let requant = match seed % 3 {
+            0 => RequantCircuit::Multiply,
+            1 => RequantCircuit::Thresholds,
+            _ => RequantCircuit::Auto,
+        };
         AdderOptions {
             adders,
             max_extra_depth,
+            requant,
         }
     }
 

@@ -129,6 +129,16 @@ pub enum Op {
     Lookup { idx: Sig, table: Vec<i64> },
     /// `s < 0 ? −a : a` for a non-negative `a` (gives a magnitude the sign of `s`).
     SignOf { a: Sig, s: Sig },
+    /// `base + #{k : a ≥ t_k}` (`down`: `#{k : a ≤ t_k}`), where a comparison that holds
+    /// implies the one before it (`t` increasing, or decreasing for `down`): a monotone
+    /// requantizer as comparisons with constants and an encoder (FINN's MultiThreshold). Equal
+    /// thresholds are a step of more than one code.
+    Thresholds {
+        a: Sig,
+        t: Vec<i64>,
+        down: bool,
+        base: i64,
+    },
 }
 
 impl Op {
@@ -382,6 +392,17 @@ impl Netlist {
         self.push(Op::SignOf { a, s }, Interval::new(lo, hi))
     }
 
+    /// `base + #{k : a ≥ t_k}` ([`Op::Thresholds`]; `down`: `a ≤ t_k`) for thresholds in
+    /// implication order (increasing, or decreasing for `down`), all inside `a`'s range.
+    pub fn thresholds(&mut self, a: Sig, t: Vec<i64>, down: bool, base: i64) -> Sig {
+        debug_assert!(
+            t.windows(2).all(|p| if down { p[0] >= p[1] } else { p[0] <= p[1] }),
+            "thresholds out of order"
+        );
+        let iv = Interval::new(base as i128, base as i128 + t.len() as i128);
+        self.push(Op::Thresholds { a, t, down, base }, iv)
+    }
+
     /// Operands of a node, in order.
     pub fn operands(&self, s: Sig) -> Vec<Sig> {
         match &self.node(s).op {
@@ -397,7 +418,8 @@ impl Netlist {
             | Op::Clamp { a, .. }
             | Op::AddConst(a, _)
             | Op::Relu(a)
-            | Op::Field { a, .. } => vec![*a],
+            | Op::Field { a, .. }
+            | Op::Thresholds { a, .. } => vec![*a],
             Op::ShlVar { a, e, .. } | Op::ShiftRoundVar { a, e, .. } => vec![*a, *e],
             Op::Select { en, a } => vec![*en, *a],
             Op::Lookup { idx, .. } => vec![*idx],
@@ -474,6 +496,14 @@ pub fn const_lsbs(nl: &Netlist, s: Sig) -> u32 {
         Op::Neg(a) => const_lsbs(nl, *a),
         _ => 0,
     }
+}
+
+/// Bits of a `wa`-bit value that the comparison `a ≥ t` (`down`: `a ≤ t`, i.e. `a < t + 1`)
+/// depends on: `a ≥ m·2^z` is `a >> z ≥ m`, so the `z` trailing zeros of the constant are not
+/// compared (at least 1).
+pub fn threshold_bits(t: i64, down: bool, wa: u32) -> u32 {
+    let k = if down { t.wrapping_add(1) } else { t };
+    wa.saturating_sub(k.trailing_zeros()).max(1)
 }
 
 /// The word of an interval: `(width, signed)`.

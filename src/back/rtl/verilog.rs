@@ -283,6 +283,29 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                 }
                 decl(&mut o, &me, w, &e);
             }
+            Op::Thresholds { a, t, down, base } => {
+                let (na, wa, sa) = arg(*a);
+                // The thresholds lie inside a's range, so a's signed word holds them.
+                let ww = wa + 1;
+                let ea = ext(&na, wa, sa, ww);
+                let cmp = if *down { "<=" } else { ">=" };
+                let mut e = lit(*base as i128, w);
+                if !t.is_empty() {
+                    // th[k] is comparison k + 1; th[k] implies th[k − 1].
+                    let th = Names::aux(i, "th");
+                    let bits: Vec<String> = t
+                        .iter()
+                        .rev()
+                        .map(|&c| format!("($signed({ea}) {cmp} $signed({}))", lit(c as i128, ww)))
+                        .collect();
+                    decl(&mut o, &th, t.len() as u32, &format!("{{{}}}", bits.join(", ")));
+                    for k in 1..=t.len() {
+                        let v = lit(*base as i128 + k as i128, w);
+                        e = format!("{th}[{}] ? {v} : ({e})", k - 1);
+                    }
+                }
+                decl(&mut o, &me, w, &e);
+            }
             Op::SignOf { a, s } => {
                 let ((na, wa, sa), (ns, ws, _)) = (arg(*a), arg(*s));
                 let ww = wa.max(w) + 1;
