@@ -71,6 +71,7 @@ fn estimate(mode: Mode, part: &Part, names: &[&str; 4]) -> Estimate {
                     ii: 1,
                     adders: 0,
                     adder_depth: 0,
+                    threshold_requantizers: 0,
                 }
             },
         )

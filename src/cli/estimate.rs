@@ -151,6 +151,20 @@ fn adder_summary(e: &Estimate, o: crate::target::AdderOptions) -> String {
         o.adders.name(),
         per.join(", ")
     );
+    let thr: u64 = e.layers.iter().map(|l| l.threshold_requantizers).sum();
+    if thr > 0 || o.requant != crate::target::RequantCircuit::Auto {
+        let per: Vec<String> = e
+            .layers
+            .iter()
+            .filter(|l| l.kind == "ternary")
+            .map(|l| format!("{} {}", l.name, l.threshold_requantizers))
+            .collect();
+        s.push_str(&format!(
+            "\n(re)quantizers as threshold comparisons (--requant-circuit {}): {}",
+            o.requant.name(),
+            per.join(", ")
+        ));
+    }
     if !e.stage_levels.is_empty() {
         let l: Vec<String> = e.stage_levels.iter().map(|x| x.to_string()).collect();
         s.push_str(&format!(

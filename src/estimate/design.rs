@@ -108,6 +108,7 @@ pub fn estimate_rtl_reuse(
         ii: reuse as u32,
         adders: 0,
         adder_depth: 0,
+        threshold_requantizers: 0,
     });
     e.total = e.total + control;
     e.latency_cycles = reuse as u32 + phi.latency() + rho.latency() + 1;
@@ -145,6 +146,7 @@ fn estimate_rtl_set_parts(
             ii: 1,
             adders: aa[i].count + ab[i].count,
             adder_depth: aa[i].depth.max(ab[i].depth),
+            threshold_requantizers: aa[i].thresholds + ab[i].thresholds,
         })
         .collect();
     let total = layers
@@ -226,6 +228,7 @@ fn estimate_stages(
             ii: 1,
             adders: adders[i].count,
             adder_depth: adders[i].depth,
+            threshold_requantizers: adders[i].thresholds,
         })
         .collect();
     let total = layers.iter().fold(resources(&io), |a, l| a + l.resources);

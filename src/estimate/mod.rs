@@ -69,6 +69,9 @@ pub struct LayerEstimate {
     /// (0 for other stages and for the HLS resource strategy).
     pub adders: u64,
     pub adder_depth: u32,
+    /// Verilog: the stage's quantizers and requantizers built as threshold comparisons
+    /// (`--requant-circuit`).
+    pub threshold_requantizers: u64,
 }
 
 /// Estimate of a whole design.

@@ -426,6 +426,7 @@ mod tests {
             ii,
             adders: 0,
             adder_depth: 0,
+            threshold_requantizers: 0,
         };
         Estimate {
             backend: Backend::Verilog,

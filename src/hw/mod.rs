@@ -79,12 +79,16 @@ impl Design {
 
     /// Per firmware stage (`n_layers` of them): the number of nodes of the ternary layers'
     /// sums ([`netlist::Class::TernaryAdder`]: adders and negations) and the longest chain of
-    /// them (the sum's adder depth).
+    /// them (the sum's adder depth), and its quantizers and requantizers built as threshold
+    /// comparisons ([`netlist::Op::Thresholds`]).
     pub fn ternary_adders(&self, n_layers: usize) -> Vec<AdderStats> {
         let nodes = &self.netlist.nodes;
         let mut depth = vec![0u32; nodes.len()];
         let mut out = vec![AdderStats::default(); n_layers];
         for (i, n) in nodes.iter().enumerate() {
+            if matches!(n.op, netlist::Op::Thresholds { .. }) && n.layer < n_layers {
+                out[n.layer].thresholds += 1;
+            }
             if n.class != netlist::Class::TernaryAdder || n.layer >= n_layers {
                 continue;
             }
@@ -110,4 +114,6 @@ impl Design {
 pub struct AdderStats {
     pub count: u64,
     pub depth: u32,
+    /// Quantizers and requantizers of the stage built as threshold comparisons.
+    pub thresholds: u64,
 }
