@@ -344,7 +344,7 @@ fn table(w: &WriteArgs) -> anyhow::Result<i32> {
 
 fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
     let rows = rows(w)?;
-    let x: Vec<[f64; 10]> = rows
+    let x: Vec<[f64; 11]> = rows
         .iter()
         .map(|r| {
             let f = &r.features;
@@ -353,6 +353,7 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
                 f.utree_bits,
                 f.carry_bits,
                 f.cmp_bits,
+                f.qcmp_bits,
                 f.mux_bits,
                 f.shift_bits,
                 f.sel_bits,
@@ -368,13 +369,13 @@ fn fit(w: &WriteArgs) -> anyhow::Result<i32> {
         .collect();
     let c = crate::estimate::fit::weighted_least_squares(&x, &y)?;
     println!(
-        "tree {:.4} utree {:.4} carry {:.4} cmp {:.4} mux {:.4} shift {:.4} sel {:.4} lut_mul {:.4} dsp_add {:.4} var_dsp {:.4}",
-        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]
+        "tree {:.4} utree {:.4} carry {:.4} cmp {:.4} qcmp {:.4} mux {:.4} shift {:.4} sel {:.4} lut_mul {:.4} dsp_add {:.4} var_dsp {:.4}",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
     );
     // Out-of-sample predictions: each design by a fit without it (leave-one-out), and by a fit
     // without every mode of its model (leave-one-model-out; a random layer is its own model).
     let without = |i: usize, drop: &dyn Fn(usize) -> bool| -> f64 {
-        let (xo, yo): (Vec<[f64; 10]>, Vec<f64>) = x
+        let (xo, yo): (Vec<[f64; 11]>, Vec<f64>) = x
             .iter()
             .zip(&y)
             .enumerate()

@@ -22,8 +22,12 @@ pub struct Features {
     /// Bits of other carry chains (rounding, bias, negation, comparisons, division steps).
     pub carry_bits: f64,
     /// Bits compared by the comparisons with constants of threshold requantizers (a bit below
-    /// a threshold's trailing zeros is not compared: `a ≥ m·2^z` is `a >> z ≥ m`).
+    /// a threshold's trailing zeros is not compared: `a ≥ m·2^z` is `a >> z ≥ m`): fused
+    /// requantizers of accumulators ...
     pub cmp_bits: f64,
+    /// ... and static quantizers of layer inputs, which Yosys maps at several times the LUTs
+    /// per compared bit (docs/estimate.md).
+    pub qcmp_bits: f64,
     /// Bits of 2:1 selections (max, clamp, ReLU, |x|, division steps).
     pub mux_bits: f64,
     /// Bits × stages of barrel shifters among more than 4 amounts (the reciprocal's
@@ -52,6 +56,7 @@ impl std::ops::AddAssign for Features {
         self.utree_bits += o.utree_bits;
         self.carry_bits += o.carry_bits;
         self.cmp_bits += o.cmp_bits;
+        self.qcmp_bits += o.qcmp_bits;
         self.mux_bits += o.mux_bits;
         self.shift_bits += o.shift_bits;
         self.sel_bits += o.sel_bits;
@@ -71,6 +76,7 @@ pub struct Coefficients {
     pub utree: f64,
     pub carry: f64,
     pub cmp: f64,
+    pub qcmp: f64,
     pub mux: f64,
     pub shift: f64,
     pub sel: f64,
@@ -80,20 +86,23 @@ pub struct Coefficients {
     pub var_dsp: f64,
 }
 
-/// The calibrated coefficients.
+/// The calibrated coefficients: refitted 2026-12-05 on 26 designs of today's RTL (random
+/// layers; `qg_mlp_tiny`, `qg_sparse_b6_small` and `qg_sparse_b6_tiny` in every mode and with
+/// threshold requantizers at b = 3, 4, 6, 8), `lut_mul` and `dsp_add` held (no design has those
+/// features); `qg_mlp` and `qg_sparse_b6` were held out of the fit (docs/estimate.md).
 pub const COEFFS: Coefficients = Coefficients {
-    tree: 0.9075,
-    utree: 0.1377,
-    carry: 0.1255,
-    cmp: 0.5,
-    mux: 0.3004,
-    // shift, sel and var_dsp refitted 2026-12-02 with the others held (docs/estimate.md).
-    shift: 4.0402,
-    sel: 0.2869,
+    tree: 0.9129,
+    utree: 0.7861,
+    carry: 0.0268,
+    cmp: 0.0706,
+    qcmp: 0.1811,
+    mux: 0.0,
+    shift: 6.8076,
+    sel: 0.3917,
     // No calibration design keeps a multiply in LUTs: one LUT per partial-product bit, unfitted.
     lut_mul: 1.0,
     dsp_add: 1.3177,
-    var_dsp: 8.7271,
+    var_dsp: 13.4042,
 };
 
 impl Coefficients {
@@ -104,6 +113,7 @@ impl Coefficients {
             + self.utree * f.utree_bits
             + self.carry * f.carry_bits
             + self.cmp * f.cmp_bits
+            + self.qcmp * f.qcmp_bits
             + self.mux * f.mux_bits
             + self.shift * f.shift_bits
             + self.sel * f.sel_bits
@@ -200,10 +210,15 @@ pub fn node_features(nl: &Netlist, s: Sig) -> Features {
         // encoder of the thermometer code, priced as a selection per output bit and 6 inputs.
         Op::Thresholds { a, t, down, .. } => {
             let wa = wof(a);
-            f.cmp_bits = t
+            let bits = t
                 .iter()
                 .map(|&c| f64::from(threshold_bits(c, *down, wa)))
                 .sum();
+            if node.class == crate::hw::netlist::Class::Quantizer {
+                f.qcmp_bits = bits
+            } else {
+                f.cmp_bits = bits
+            }
             f.mux_bits = w * ((t.len() + 1) as f64 / 6.0).ceil();
         }
         // A conditional negation: a carry chain and a selection per bit.
