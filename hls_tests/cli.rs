@@ -175,6 +175,19 @@ fn bad_options_are_clear_errors_and_write_nothing() {
         (vec!["--clock=0"], vec!["--clock 0 ns"]),
         (vec!["--mode", "static"], vec!["--calib"]),
     ];
+    // A --compare file with a percentage where a fraction belongs (the user's own file).
+    let peers = t.path().join("peers.json");
+    std::fs::write(
+        &peers,
+        r#"{"source": "s", "points": [{"label": "a", "lut": 5, "auc": 87.3}]}"#,
+    )
+    .unwrap();
+    let peers_arg = peers.to_str().unwrap().to_string();
+    let mut cases = cases;
+    cases.push((
+        vec!["--compare", &peers_arg],
+        vec!["peers.json", "points[0].auc", "a fraction in (0, 1]"],
+    ));
     for (extra, needles) in cases {
         let o = compile(&d, &extra);
         assert!(!o.status.success(), "{extra:?} succeeded");

@@ -148,6 +148,7 @@ fn input_named(with_validation: bool, names: &[&str; 4]) -> ReportInput {
         ],
         scaling: vec![],
         regression: None,
+        compare: vec![],
     }
 }
 
@@ -437,6 +438,41 @@ fn particle_axis_table() {
     }
 }
 
+/// The `--compare` file shipped with the quark/gluon models, read as a user would give it.
+fn peers() -> bit2hls::report::compare::Reference {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/peers/qg_hgq_da4ml.json");
+    bit2hls::report::compare::read(&p).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// With `--compare`, a section lists this model's modes and every other design, and plots
+/// each point with an AUC (the fixture's three modes and the file's five designs) on a log
+/// LUT axis; without, there is no section.
+#[test]
+fn comparison_section() {
+    assert!(!render_html(&input(true)).contains("id=\"compare\""));
+    let mut r = input(true);
+    r.compare = vec![peers()];
+    let html = render_html(&r);
+    let sec = &html[html.find("id=\"compare\"").expect("a compare section")..];
+    let sec = &sec[..sec.find("</section>").unwrap()];
+    for m in Mode::ALL {
+        assert!(sec.contains(&format!("this model, {m}")), "{m}");
+    }
+    for (label, lut) in [("HGQ2 β=3e-6", "2,039"), ("HGQ2 β=1e-5", "742"), ("HGQ2 β=3e-7", "15,523")] {
+        let row = sec.lines().find(|l| l.contains(label) && l.contains("<tr")).unwrap_or_else(|| panic!("{label}"));
+        assert!(row.contains(lut) && row.contains("HGQ2 + da4ml"), "{row}");
+    }
+    assert_eq!(sec.matches("class=\"pt peer\"").count(), 5);
+    assert_eq!(sec.matches("class=\"pt m-").count(), 3);
+    assert!(sec.contains("LUT (log scale)") && sec.contains(">1,000<"));
+    // Without AUCs of its own the model is only in the table, and the page says why.
+    let mut r = input(false);
+    r.compare = vec![peers()];
+    let html = render_html(&r);
+    assert!(html.contains("This model has no test AUC here"));
+    assert_eq!(html.matches("class=\"pt peer\"").count(), 5);
+}
+
 #[test]
 fn deterministic() {
     assert_eq!(render_html(&input(true)), render_html(&input(true)));
@@ -469,6 +505,9 @@ fn snapshots() {
         insta::assert_snapshot!("report__with_validation", render_html(&input(true)));
         insta::assert_snapshot!("report__without_validation", render_html(&input(false)));
         insta::assert_snapshot!("report__regressor", render_html(&regression_input()));
+        let mut r = input(true);
+        r.compare = vec![peers()];
+        insta::assert_snapshot!("report__compare", render_html(&r));
     });
 }
 

@@ -73,12 +73,25 @@ pub struct CompileArgs {
     /// every 25 ns).
     #[arg(long, default_value_t = 1)]
     pub particle_reuse: usize,
+    /// report.html: designs of other flows on the same task to compare with, test AUC
+    /// against LUT (JSON: {"name", "source", "points": [{"label", "lut", "auc", "ff", "dsp",
+    /// "latency_cycles", "clock_ns"}]}; e.g. models/peers/qg_hgq_da4ml.json). Repeatable.
+    #[arg(long = "compare", value_name = "FILE")]
+    pub compare: Vec<PathBuf>,
     /// Trigger verdict: time-multiplexing factor.
     #[arg(long, default_value_t = 1)]
     pub tmux: u32,
     /// Trigger verdict: share of the part the design may use.
     #[arg(long, default_value_t = 0.10)]
     pub budget: f64,
+}
+
+/// The `--compare` files, read and validated.
+pub fn compare_files(a: &CompileArgs) -> anyhow::Result<Vec<crate::report::compare::Reference>> {
+    Ok(a.compare
+        .iter()
+        .map(|p| crate::report::compare::read(p))
+        .collect::<Result<_, _>>()?)
 }
 
 /// report.json additions (estimates and verdict of the compiled mode) and report.html.
@@ -203,6 +216,7 @@ fn estimates_and_html(
         assumptions: loaded.warnings(),
         provenance,
         scaling: Vec::new(),
+        compare: compare_files(a)?,
     };
     let extra = serde_json::json!({
         "estimate": this,

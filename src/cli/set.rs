@@ -170,6 +170,7 @@ pub fn run_compile_set(
         assumptions: warnings,
         provenance,
         scaling,
+        compare: super::hls::compare_files(a)?,
     };
     files.push(("report.html".into(), render_html(&input)));
     files.sort_by(|p, q| p.0.cmp(&q.0));

@@ -7,6 +7,7 @@
 //! template `templates/report/report.html` only lays them out, with HTML escaping.
 
 pub mod regression;
+pub mod compare;
 mod scatter;
 pub mod view;
 
@@ -118,6 +119,8 @@ pub struct ReportInput {
     pub scaling: Vec<crate::estimate::scaling::ScalePoint>,
     /// A regressor's validation figures (None for classifiers and without data).
     pub regression: Option<crate::validate::regression::RegressionReport>,
+    /// Designs of other flows to compare with (`--compare FILE`; empty: no section).
+    pub compare: Vec<compare::Reference>,
 }
 
 /// Renders the report. Never fails: if the template cannot be written (it only formats

@@ -124,25 +124,64 @@ fn decimals(step: f64) -> usize {
     }
 }
 
+/// Ticks of a logarithmic axis over `lo..=hi` (> 0): 1, 2 and 5 times the powers of ten.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut decade = 10f64.powf(lo.log10().floor());
+    while decade <= hi && out.len() < 12 {
+        for m in [1.0, 2.0, 5.0] {
+            let t = m * decade;
+            if t >= lo && t <= hi {
+                out.push(t);
+            }
+        }
+        decade *= 10.0;
+    }
+    out
+}
+
 /// Builds the plot. `x` is a LUT count (integer axis); `y` a percentage. Needs at least one
 /// datum with finite coordinates (others are dropped); returns None otherwise.
 pub fn scatter(data: &[Datum], x_title: &str, y_title: &str) -> Option<Scatter> {
+    scatter_scaled(data, x_title, y_title, false)
+}
+
+/// [`scatter`] with a logarithmic `x` axis (LUT counts spanning decades); data with `x ≤ 0`
+/// are dropped.
+pub fn scatter_log_x(data: &[Datum], x_title: &str, y_title: &str) -> Option<Scatter> {
+    scatter_scaled(data, x_title, y_title, true)
+}
+
+fn scatter_scaled(data: &[Datum], x_title: &str, y_title: &str, log_x: bool) -> Option<Scatter> {
     let data: Vec<&Datum> = data
         .iter()
-        .filter(|d| d.x.is_finite() && d.y.is_finite())
+        .filter(|d| d.x.is_finite() && d.y.is_finite() && (!log_x || d.x > 0.0))
         .collect();
     if data.is_empty() {
         return None;
     }
     let min = |g: fn(&Datum) -> f64| data.iter().map(|d| g(d)).fold(f64::INFINITY, f64::min);
     let max = |g: fn(&Datum) -> f64| data.iter().map(|d| g(d)).fold(f64::NEG_INFINITY, f64::max);
-    let (xlo, xhi, xstep) = axis(min(|d| d.x), max(|d| d.x), true, true);
+    // The x axis in its plotted coordinate (log10 of the value on a log axis).
+    let tx = |x: f64| if log_x { x.log10() } else { x };
+    let (xlo, xhi, xstep) = if log_x {
+        let (lo, hi) = (tx(min(|d| d.x)), tx(max(|d| d.x)));
+        let pad = ((hi - lo) * 0.08).max(0.15);
+        (lo - pad, hi + pad, 0.0)
+    } else {
+        axis(min(|d| d.x), max(|d| d.x), true, true)
+    };
     let (ylo, yhi, ystep) = axis(min(|d| d.y), max(|d| d.y), false, true);
     let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM);
-    let px = |x: f64| x0 + (x - xlo) / (xhi - xlo) * (x1 - x0);
+    let px = |x: f64| x0 + (tx(x) - xlo) / (xhi - xlo) * (x1 - x0);
     let py = |y: f64| y1 - (y - ylo) / (yhi - ylo) * (y1 - y0);
     let yd = decimals(ystep);
-    let x_ticks = ticks(xlo, xhi, xstep)
+    let x_values = if log_x {
+        log_ticks(10f64.powf(xlo), 10f64.powf(xhi))
+    } else {
+        ticks(xlo, xhi, xstep)
+    };
+    let x_ticks = x_values
         .into_iter()
         .map(|t| Tick {
             pos: f(px(t)),
@@ -270,6 +309,25 @@ mod tests {
         assert!(s.x_ticks.len() >= 2 && s.y_ticks.len() >= 2);
         assert!(s.x_ticks.iter().all(|t| (x0..=x1).contains(&num(&t.pos))));
         assert!(s.y_ticks.iter().all(|t| (y0..=y1).contains(&num(&t.pos))));
+    }
+
+    /// A log axis: decades of LUTs spread evenly, ticks at 1, 2, 5 × 10^k inside the plot.
+    #[test]
+    fn log_axis_spreads_decades() {
+        let s = scatter_log_x(
+            &[d(350.0, 85.9, "a"), d(3500.0, 86.5, "b"), d(35000.0, 87.2, "c"), d(0.0, 1.0, "z")],
+            "LUT",
+            "AUC",
+        )
+        .unwrap();
+        let num = |s: &str| s.parse::<f64>().unwrap();
+        assert_eq!(s.points.len(), 3, "x = 0 has no place on a log axis");
+        let (a, b, c) = (num(&s.points[0].cx), num(&s.points[1].cx), num(&s.points[2].cx));
+        assert!(((b - a) - (c - b)).abs() < 0.2, "{a} {b} {c}");
+        let labels: Vec<&str> = s.x_ticks.iter().map(|t| t.label.as_str()).collect();
+        assert!(labels.contains(&"1,000") && labels.contains(&"10,000"), "{labels:?}");
+        let (x0, x1) = (num(&s.x0), num(&s.x1));
+        assert!(s.x_ticks.iter().all(|t| (x0..=x1).contains(&num(&t.pos))));
     }
 
     #[test]

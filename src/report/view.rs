@@ -217,6 +217,8 @@ pub struct ReportView {
     pub scaling: Vec<ScaleRow>,
     /// A regressor's section (None for classifiers).
     pub regression: Option<super::regression::RegressionView>,
+    /// Against other designs (`--compare`; None without).
+    pub compare: Option<super::compare::CompareView>,
 }
 
 /// One row of the particle-axis table.
@@ -655,6 +657,7 @@ impl ReportView {
                 .regression
                 .as_ref()
                 .map(|g| super::regression::RegressionView::new(g, r.selected)),
+            compare: super::compare::CompareView::new(&r.compare, &r.modes, r.clock_ns),
         }
     }
 }
