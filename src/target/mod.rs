@@ -146,8 +146,9 @@ impl crate::choice::Choice for RequantCircuit {
 /// `qg_mlp_tiny` and `qg_sparse_b6_small` at b = 3, 4, 6 and 8, with and without a power-of-two
 /// input scale (docs/rtl.md, "Threshold requantizers"):
 /// - a fused requantizer (`fused`: a hidden layer's accumulator into the next layer's codes):
-///   thresholds took fewer LUTs at 3–31 steps (8–13 LUT less each) and many more at 127 steps
-///   (b = 8: about 200 LUT more each), so up to 63 steps;
+///   thresholds took fewer LUTs at 3–31 steps (8–15 LUT less each) and many more at 127 steps
+///   (b = 8: about 200 LUT more each); with a limit of 63, three of `qg_mlp`'s requantizers
+///   (two above 31 steps) became thresholds and the design 133 LUT larger, so up to 31 steps;
 /// - a static quantizer of the network's inputs (16-bit values, a constant of `digits` signed
 ///   digits): thresholds took fewer LUTs only at 7 steps with a full-precision constant (38 LUT
 ///   less each), more at 15 steps (15 more) and at any count when the constant is a power of two
@@ -155,7 +156,7 @@ impl crate::choice::Choice for RequantCircuit {
 ///   steps with at least 3 digits.
 pub fn thresholds_cheaper(n: usize, digits: u32, fused: bool) -> bool {
     if fused {
-        n <= 63
+        n <= 31
     } else {
         n <= 7 && digits >= 3
     }
