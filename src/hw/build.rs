@@ -659,20 +659,40 @@ fn requant(
     circuit: RequantCircuit,
     fused: bool,
 ) -> Sig {
-    if circuit != RequantCircuit::Multiply {
+    let wanted = match circuit {
+        RequantCircuit::Multiply => false,
+        RequantCircuit::Thresholds => true,
+        RequantCircuit::Auto => {
+            let steps = requant_steps(nl.iv(acc), e, h, shift, (lo, hi));
+            thresholds_cheaper(steps, crate::hw::csd::csd_count(e), fused)
+        }
+    };
+    if wanted {
         if let Some((base, t, down)) = requant_thresholds(nl.iv(acc), e, h, shift, (lo, hi)) {
-            let digits = crate::hw::csd::csd_count(e);
-            if circuit == RequantCircuit::Thresholds || thresholds_cheaper(t.len(), digits, fused) {
-                if t.is_empty() {
-                    return nl.push(Op::Const(base), Interval::point(base as i128));
-                }
-                return nl.thresholds(acc, t, down, base);
+            if t.is_empty() {
+                return nl.push(Op::Const(base), Interval::point(base as i128));
             }
+            return nl.thresholds(acc, t, down, base);
         }
     }
     let p = nl.mul_const(acc, e);
     let v = rounded(nl, p, shift, h, 0);
     nl.clamp(v, lo, hi)
+}
+
+/// `clamp(rnd(a·e + h, shift), lo, hi)` at both ends of `a`'s range `iv`.
+fn requant_ends(iv: Interval, e: i64, h: i64, shift: i32, (lo, hi): (i64, i64)) -> [i128; 2] {
+    let f = |a: i128| {
+        shift_round_i128(a * e as i128 + h as i128, shift).clamp(lo as i128, hi as i128)
+    };
+    [f(iv.lo), f(iv.hi)]
+}
+
+/// The code steps of `clamp(rnd(a·e + h, shift), lo, hi)` over `a`'s range: the number of
+/// thresholds [`requant_thresholds`] gives (the map is monotone).
+fn requant_steps(iv: Interval, e: i64, h: i64, shift: i32, range: (i64, i64)) -> usize {
+    let [a, b] = requant_ends(iv, e, h, shift, range);
+    (a - b).unsigned_abs() as usize
 }
 
 /// `f(a) = clamp(rnd(a·e + h, shift), lo, hi)` on `a`'s range `iv` as thresholds: `(base, t,
