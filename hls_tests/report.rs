@@ -458,8 +458,15 @@ fn comparison_section() {
     for m in Mode::ALL {
         assert!(sec.contains(&format!("this model, {m}")), "{m}");
     }
-    for (label, lut) in [("HGQ2 β=3e-6", "2,039"), ("HGQ2 β=1e-5", "742"), ("HGQ2 β=3e-7", "15,523")] {
-        let row = sec.lines().find(|l| l.contains(label) && l.contains("<tr")).unwrap_or_else(|| panic!("{label}"));
+    for (label, lut) in [
+        ("HGQ2 β=3e-6", "2,039"),
+        ("HGQ2 β=1e-5", "742"),
+        ("HGQ2 β=3e-7", "15,523"),
+    ] {
+        let row = sec
+            .lines()
+            .find(|l| l.contains(label) && l.contains("<tr"))
+            .unwrap_or_else(|| panic!("{label}"));
         assert!(row.contains(lut) && row.contains("HGQ2 + da4ml"), "{row}");
     }
     assert_eq!(sec.matches("class=\"pt peer\"").count(), 5);

@@ -161,7 +161,10 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
         if let Some(rq) = v.requant {
             p.adders.requant = rq;
         }
-        for mode in Mode::ALL.into_iter().filter(|m| v.mode.is_none_or(|o| o == *m)) {
+        for mode in Mode::ALL
+            .into_iter()
+            .filter(|m| v.mode.is_none_or(|o| o == *m))
+        {
             let fa = FwOptions {
                 mode,
                 calib: a.calib.clone(),
@@ -423,7 +426,7 @@ struct Variant {
     input_digits: Option<u32>,
     requant: Option<crate::target::RequantCircuit>,
     mode: Option<Mode>,
-    /// `__` and the spec as an identifier (`__b3_id1_thresholds`); empty without a spec.
+    /// `__` and the spec as an identifier (`__b3_id1_rqthresholds`); empty without a spec.
     suffix: String,
 }
 
@@ -450,8 +453,16 @@ impl Variant {
             match k {
                 "b" => v.act_bits = Some(num(k, x)?),
                 "id" => v.input_digits = Some(num(k, x)?),
-                "rq" => v.requant = Some(Choice::parse_name(x).map_err(|e| anyhow::anyhow!("--model {s}: {e}"))?),
-                "mode" => v.mode = Some(Choice::parse_name(x).map_err(|e| anyhow::anyhow!("--model {s}: {e}"))?),
+                "rq" => {
+                    v.requant = Some(
+                        Choice::parse_name(x).map_err(|e| anyhow::anyhow!("--model {s}: {e}"))?,
+                    )
+                }
+                "mode" => {
+                    v.mode = Some(
+                        Choice::parse_name(x).map_err(|e| anyhow::anyhow!("--model {s}: {e}"))?,
+                    )
+                }
                 _ => anyhow::bail!("--model {s}: unknown key '{k}' (expected b, id, rq, mode)"),
             }
             if k != "mode" {

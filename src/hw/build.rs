@@ -516,7 +516,16 @@ fn ternary(
         } => {
             let codes = x
                 .iter()
-                .map(|&v| requant(nl, v, (*recip, 0, *recip_frac), (lo, hi), adders.requant, false))
+                .map(|&v| {
+                    requant(
+                        nl,
+                        v,
+                        (*recip, 0, *recip_frac),
+                        (lo, hi),
+                        adders.requant,
+                        false,
+                    )
+                })
                 .collect();
             (codes, None)
         }
@@ -682,9 +691,8 @@ fn requant(
 
 /// `clamp(rnd(a·e + h, shift), lo, hi)` at both ends of `a`'s range `iv`.
 fn requant_ends(iv: Interval, e: i64, h: i64, shift: i32, (lo, hi): (i64, i64)) -> [i128; 2] {
-    let f = |a: i128| {
-        shift_round_i128(a * e as i128 + h as i128, shift).clamp(lo as i128, hi as i128)
-    };
+    let f =
+        |a: i128| shift_round_i128(a * e as i128 + h as i128, shift).clamp(lo as i128, hi as i128);
     [f(iv.lo), f(iv.hi)]
 }
 
@@ -707,9 +715,8 @@ pub fn requant_thresholds(
     shift: i32,
     (lo, hi): (i64, i64),
 ) -> Option<(i64, Vec<i64>, bool)> {
-    let f = |a: i128| {
-        shift_round_i128(a * e as i128 + h as i128, shift).clamp(lo as i128, hi as i128)
-    };
+    let f =
+        |a: i128| shift_round_i128(a * e as i128 + h as i128, shift).clamp(lo as i128, hi as i128);
     let down = e < 0;
     let (first, last) = if down { (iv.hi, iv.lo) } else { (iv.lo, iv.hi) };
     let (base, top) = (f(first), f(last));
@@ -1009,7 +1016,10 @@ mod tests {
                 for v in -700..=650i64 {
                     let want = shift_round(v * e + h, s).clamp(lo, hi);
                     let got = eval(&nl, &[v]).unwrap_or_else(|o| panic!("{e} {v}: {o:?}"));
-                    assert_eq!(got[nl.outputs[0].0 as usize], want as i128, "e {e} h {h} s {s} a {v} {circuit:?}");
+                    assert_eq!(
+                        got[nl.outputs[0].0 as usize], want as i128,
+                        "e {e} h {h} s {s} a {v} {circuit:?}"
+                    );
                 }
                 if circuit == RequantCircuit::Thresholds {
                     let f = |v: i64| shift_round(v * e + h, s).clamp(lo, hi);

@@ -138,7 +138,13 @@ pub fn eval(nl: &Netlist, x: &[i64]) -> Result<Vec<i128>, OutOfRange> {
                 let v = g(a);
                 let n = t
                     .iter()
-                    .filter(|&&c| if *down { v <= c as i128 } else { v >= c as i128 })
+                    .filter(|&&c| {
+                        if *down {
+                            v <= c as i128
+                        } else {
+                            v >= c as i128
+                        }
+                    })
                     .count();
                 *base as i128 + n as i128
             }

@@ -396,7 +396,8 @@ impl Netlist {
     /// implication order (increasing, or decreasing for `down`), all inside `a`'s range.
     pub fn thresholds(&mut self, a: Sig, t: Vec<i64>, down: bool, base: i64) -> Sig {
         debug_assert!(
-            t.windows(2).all(|p| if down { p[0] >= p[1] } else { p[0] <= p[1] }),
+            t.windows(2)
+                .all(|p| if down { p[0] >= p[1] } else { p[0] <= p[1] }),
             "thresholds out of order"
         );
         let iv = Interval::new(base as i128, base as i128 + t.len() as i128);

@@ -92,7 +92,9 @@ pub fn read(path: &Path) -> Result<Reference, Error> {
         ))
     })?;
     if doc.source.trim().is_empty() {
-        return Err(data("'source' is empty: say where the numbers come from".into()));
+        return Err(data(
+            "'source' is empty: say where the numbers come from".into(),
+        ));
     }
     if doc.points.is_empty() {
         return Err(data("'points' is empty: give at least one design".into()));
@@ -125,9 +127,10 @@ pub fn read(path: &Path) -> Result<Reference, Error> {
             clock_ns: p.clock_ns,
         });
     }
-    let stem = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let stem = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok(Reference {
         name: doc.name.filter(|n| !n.trim().is_empty()).unwrap_or(stem),
         source: doc.source,
@@ -276,7 +279,10 @@ mod tests {
         assert_eq!(r.points.len(), 2);
         assert_eq!(r.points[0].auc, Some(0.87));
         assert_eq!(r.points[1].auc, None);
-        assert_eq!(r.name, "peers.json", "the file's name when the file has no name");
+        assert_eq!(
+            r.name, "peers.json",
+            "the file's name when the file has no name"
+        );
     }
 
     /// Every refusal names the file and the point's field, and says what to give.
@@ -284,8 +290,14 @@ mod tests {
     fn refuses_what_it_cannot_use() {
         for (text, want) in [
             (r#"{"source": "s", "points": []}"#, "'points' is empty"),
-            (r#"{"source": " ", "points": [{"label": "a", "lut": 1}]}"#, "'source' is empty"),
-            (r#"{"source": "s", "points": [{"label": "", "lut": 1}]}"#, "points[0].label"),
+            (
+                r#"{"source": " ", "points": [{"label": "a", "lut": 1}]}"#,
+                "'source' is empty",
+            ),
+            (
+                r#"{"source": "s", "points": [{"label": "", "lut": 1}]}"#,
+                "points[0].label",
+            ),
             (
                 r#"{"source": "s", "points": [{"label": "a", "lut": 1}, {"label": "b", "lut": 1, "auc": 87.3}]}"#,
                 "points[1].auc: expected a fraction",
@@ -298,7 +310,10 @@ mod tests {
                 r#"{"source": "s", "points": [{"label": "a", "lut": 1, "luts": 2}]}"#,
                 "unknown field `luts`",
             ),
-            (r#"{"source": "s", "points": [{"label": "a"}]}"#, "missing field `lut`"),
+            (
+                r#"{"source": "s", "points": [{"label": "a"}]}"#,
+                "missing field `lut`",
+            ),
             ("[1, 2]", "not a comparison file"),
         ] {
             let e = try_read(text).unwrap_err();

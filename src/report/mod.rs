@@ -6,8 +6,8 @@
 //! the same bytes). Every number, label and bar width is computed in Rust ([`view`]); the askama
 //! template `templates/report/report.html` only lays them out, with HTML escaping.
 
-pub mod regression;
 pub mod compare;
+pub mod regression;
 mod scatter;
 pub mod view;
 

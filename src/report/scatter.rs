@@ -315,17 +315,29 @@ mod tests {
     #[test]
     fn log_axis_spreads_decades() {
         let s = scatter_log_x(
-            &[d(350.0, 85.9, "a"), d(3500.0, 86.5, "b"), d(35000.0, 87.2, "c"), d(0.0, 1.0, "z")],
+            &[
+                d(350.0, 85.9, "a"),
+                d(3500.0, 86.5, "b"),
+                d(35000.0, 87.2, "c"),
+                d(0.0, 1.0, "z"),
+            ],
             "LUT",
             "AUC",
         )
         .unwrap();
         let num = |s: &str| s.parse::<f64>().unwrap();
         assert_eq!(s.points.len(), 3, "x = 0 has no place on a log axis");
-        let (a, b, c) = (num(&s.points[0].cx), num(&s.points[1].cx), num(&s.points[2].cx));
+        let (a, b, c) = (
+            num(&s.points[0].cx),
+            num(&s.points[1].cx),
+            num(&s.points[2].cx),
+        );
         assert!(((b - a) - (c - b)).abs() < 0.2, "{a} {b} {c}");
         let labels: Vec<&str> = s.x_ticks.iter().map(|t| t.label.as_str()).collect();
-        assert!(labels.contains(&"1,000") && labels.contains(&"10,000"), "{labels:?}");
+        assert!(
+            labels.contains(&"1,000") && labels.contains(&"10,000"),
+            "{labels:?}"
+        );
         let (x0, x1) = (num(&s.x0), num(&s.x1));
         assert!(s.x_ticks.iter().all(|t| (x0..=x1).contains(&num(&t.pos))));
     }

@@ -298,7 +298,12 @@ pub fn body(nl: &Netlist, sch: &Schedule) -> String {
                         .rev()
                         .map(|&c| format!("($signed({ea}) {cmp} $signed({}))", lit(c as i128, ww)))
                         .collect();
-                    decl(&mut o, &th, t.len() as u32, &format!("{{{}}}", bits.join(", ")));
+                    decl(
+                        &mut o,
+                        &th,
+                        t.len() as u32,
+                        &format!("{{{}}}", bits.join(", ")),
+                    );
                     for k in 1..=t.len() {
                         let v = lit(*base as i128 + k as i128, w);
                         e = format!("{th}[{}] ? {v} : ({e})", k - 1);
