@@ -165,12 +165,14 @@ pub fn write_all(a: &WriteArgs, dry: bool) -> anyhow::Result<Vec<Written>> {
             .into_iter()
             .filter(|m| v.mode.is_none_or(|o| o == *m))
         {
-            let fa = FwOptions {
+            let mut fa = FwOptions {
                 mode,
                 calib: a.calib.clone(),
-                input_digits: v.input_digits.or(FwOptions::default().input_digits),
                 ..FwOptions::default()
             };
+            if v.input_digits.is_some() {
+                fa.input_digits = v.input_digits;
+            }
             let cal = calibration(&loaded, &fa)?;
             let fw = lower_for(&loaded, &fa, mode, cal.as_ref())?;
             let d = Design::new(&fw, p);

@@ -8,6 +8,7 @@ use crate::hw::schedule::{ConstMul, PipelineOptions};
 use crate::io::npy::NpyRows;
 use crate::io::npz::read_dataset;
 use crate::pipeline::{calibration_with, lower_for};
+use crate::report::compare::Reference;
 use crate::target::AdderOptions;
 use crate::target::{parts, Strategy};
 use anyhow::Context;
@@ -86,8 +87,9 @@ pub struct CompileArgs {
     pub budget: f64,
 }
 
-/// The `--compare` files, read and validated.
-pub fn compare_files(a: &CompileArgs) -> anyhow::Result<Vec<crate::report::compare::Reference>> {
+/// The `--compare` files, read and validated (before any model is read: a bad file is
+/// refused at once).
+fn compare_files(a: &CompileArgs) -> anyhow::Result<Vec<Reference>> {
     Ok(a.compare
         .iter()
         .map(|p| crate::report::compare::read(p))
@@ -97,6 +99,7 @@ pub fn compare_files(a: &CompileArgs) -> anyhow::Result<Vec<crate::report::compa
 /// report.json additions (estimates and verdict of the compiled mode) and report.html.
 fn estimates_and_html(
     a: &CompileArgs,
+    compare: Vec<Reference>,
     loaded: &crate::front::Loaded,
     fw: &crate::ir::firmware::Firmware,
     calib: Option<&crate::pass::calibrate::Calibration>,
@@ -216,7 +219,7 @@ fn estimates_and_html(
         assumptions: loaded.warnings(),
         provenance,
         scaling: Vec::new(),
-        compare: compare_files(a)?,
+        compare,
     };
     let extra = serde_json::json!({
         "estimate": this,
@@ -304,11 +307,13 @@ fn tb_inputs(a: &CompileArgs, n_in: usize) -> anyhow::Result<(Vec<f32>, String)>
 }
 
 pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
-    if let Some(r) = compile_set(&a) {
-        return r;
-    }
+    let compare = compare_files(&a)?;
+    let compare = match compile_set(&a, compare) {
+        Ok(r) => return r,
+        Err(c) => c,
+    };
     if a.backend == crate::estimate::Backend::Verilog {
-        return run_compile_rtl(a);
+        return run_compile_rtl(a, compare);
     }
     anyhow::ensure!(
         a.adders_per_stage.is_none(),
@@ -345,7 +350,7 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
         }),
     };
     let mut files = hls::render(&fw, &opts, &meta, &x)?;
-    let (extra, html, reference) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
+    let (extra, html, reference) = estimates_and_html(&a, compare, &loaded, &fw, calib.as_ref())?;
     merge_report(&mut files, extra)?;
     files.push(("report.html".into(), html));
     files.sort_by(|p, q| p.0.cmp(&q.0));
@@ -372,19 +377,27 @@ pub fn run_compile(a: CompileArgs) -> anyhow::Result<i32> {
 
 /// The particle-level path of `compile` when the model is one (`None` for a chain; its errors
 /// are reported by the chain path, which reads the model again).
-fn compile_set(a: &CompileArgs) -> Option<anyhow::Result<i32>> {
-    let loaded = a.model.load_net().ok()?;
+/// A particle-level model is compiled here (`Ok`, the command's result); a chain (or a file
+/// the chain path will explain) gives `compare` back (`Err`).
+fn compile_set(
+    a: &CompileArgs,
+    compare: Vec<Reference>,
+) -> Result<anyhow::Result<i32>, Vec<Reference>> {
+    let Ok(loaded) = a.model.load_net() else {
+        return Err(compare);
+    };
     match &loaded.model {
         crate::ir::set::Net::Set(s) => {
             super::print_notes(&a.model, &loaded);
-            Some(super::set::run_compile_set(
+            Ok(super::set::run_compile_set(
                 a,
                 s,
                 &loaded.task,
                 loaded.warnings(),
+                compare,
             ))
         }
-        crate::ir::set::Net::Chain(_) => None,
+        crate::ir::set::Net::Chain(_) => Err(compare),
     }
 }
 
@@ -465,7 +478,7 @@ pub fn pipeline_options(
     }
 }
 
-fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
+fn run_compile_rtl(a: CompileArgs, compare: Vec<Reference>) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     anyhow::ensure!(
         a.strategy == Strategy::Latency && a.reuse == 1,
@@ -489,7 +502,7 @@ fn run_compile_rtl(a: CompileArgs) -> anyhow::Result<i32> {
         clock_ns: a.clock,
         pipeline,
     };
-    let (extra, html, reference) = estimates_and_html(&a, &loaded, &fw, calib.as_ref())?;
+    let (extra, html, reference) = estimates_and_html(&a, compare, &loaded, &fw, calib.as_ref())?;
     let (mut files, design) =
         rtl::render(&fw, &o, &a.model.model.display().to_string(), &x, extra)?;
     files.push(("report.html".into(), html));

@@ -689,18 +689,16 @@ fn requant(
     nl.clamp(v, lo, hi)
 }
 
-/// `clamp(rnd(a·e + h, shift), lo, hi)` at both ends of `a`'s range `iv`.
-fn requant_ends(iv: Interval, e: i64, h: i64, shift: i32, (lo, hi): (i64, i64)) -> [i128; 2] {
-    let f =
-        |a: i128| shift_round_i128(a * e as i128 + h as i128, shift).clamp(lo as i128, hi as i128);
-    [f(iv.lo), f(iv.hi)]
+/// The requantizer's map `a ↦ clamp(rnd(a·e + h, shift), lo, hi)` (the emulator's formula).
+fn requant_map(e: i64, h: i64, shift: i32, (lo, hi): (i64, i64)) -> impl Fn(i128) -> i128 {
+    move |a| shift_round_i128(a * e as i128 + h as i128, shift).clamp(lo as i128, hi as i128)
 }
 
-/// The code steps of `clamp(rnd(a·e + h, shift), lo, hi)` over `a`'s range: the number of
-/// thresholds [`requant_thresholds`] gives (the map is monotone).
+/// The code steps of [`requant_map`] over `a`'s range `iv`: the number of thresholds
+/// [`requant_thresholds`] gives (the map is monotone).
 fn requant_steps(iv: Interval, e: i64, h: i64, shift: i32, range: (i64, i64)) -> usize {
-    let [a, b] = requant_ends(iv, e, h, shift, range);
-    (a - b).unsigned_abs() as usize
+    let f = requant_map(e, h, shift, range);
+    (f(iv.hi) - f(iv.lo)).unsigned_abs() as usize
 }
 
 /// `f(a) = clamp(rnd(a·e + h, shift), lo, hi)` on `a`'s range `iv` as thresholds: `(base, t,
@@ -713,10 +711,9 @@ pub fn requant_thresholds(
     e: i64,
     h: i64,
     shift: i32,
-    (lo, hi): (i64, i64),
+    range: (i64, i64),
 ) -> Option<(i64, Vec<i64>, bool)> {
-    let f =
-        |a: i128| shift_round_i128(a * e as i128 + h as i128, shift).clamp(lo as i128, hi as i128);
+    let f = requant_map(e, h, shift, range);
     let down = e < 0;
     let (first, last) = if down { (iv.hi, iv.lo) } else { (iv.lo, iv.hi) };
     let (base, top) = (f(first), f(last));

@@ -24,26 +24,7 @@ struct FileDoc {
     #[serde(default)]
     name: Option<String>,
     source: String,
-    points: Vec<PointDoc>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PointDoc {
-    label: String,
-    #[serde(default)]
-    auc: Option<f64>,
-    #[serde(default)]
-    accuracy: Option<f64>,
-    lut: u64,
-    #[serde(default)]
-    ff: Option<u64>,
-    #[serde(default)]
-    dsp: Option<u64>,
-    #[serde(default)]
-    latency_cycles: Option<u32>,
-    #[serde(default)]
-    clock_ns: Option<f64>,
+    points: Vec<RefPoint>,
 }
 
 /// The points of one `--compare` file.
@@ -58,19 +39,26 @@ pub struct Reference {
     pub points: Vec<RefPoint>,
 }
 
-/// One design of another flow.
-#[derive(Clone, Debug, PartialEq)]
+/// One design of another flow (a point of the file, as written there).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RefPoint {
     pub label: String,
     /// ROC AUC on the test set (0..=1).
+    #[serde(default)]
     pub auc: Option<f64>,
     /// Accuracy on the test set (0..=1).
+    #[serde(default)]
     pub accuracy: Option<f64>,
     pub lut: u64,
+    #[serde(default)]
     pub ff: Option<u64>,
+    #[serde(default)]
     pub dsp: Option<u64>,
+    #[serde(default)]
     pub latency_cycles: Option<u32>,
     /// Clock period of `latency_cycles`, ns.
+    #[serde(default)]
     pub clock_ns: Option<f64>,
 }
 
@@ -99,8 +87,7 @@ pub fn read(path: &Path) -> Result<Reference, Error> {
     if doc.points.is_empty() {
         return Err(data("'points' is empty: give at least one design".into()));
     }
-    let mut points = Vec::with_capacity(doc.points.len());
-    for (i, p) in doc.points.into_iter().enumerate() {
+    for (i, p) in doc.points.iter().enumerate() {
         let at = |field: &str, want: &str| data(format!("points[{i}].{field}: expected {want}"));
         if p.label.trim().is_empty() {
             return Err(at("label", "a non-empty name"));
@@ -116,16 +103,6 @@ pub fn read(path: &Path) -> Result<Reference, Error> {
         if p.clock_ns.is_some() && p.latency_cycles.is_none() {
             return Err(at("latency_cycles", "a cycle count when clock_ns is given"));
         }
-        points.push(RefPoint {
-            label: p.label,
-            auc: p.auc,
-            accuracy: p.accuracy,
-            lut: p.lut,
-            ff: p.ff,
-            dsp: p.dsp,
-            latency_cycles: p.latency_cycles,
-            clock_ns: p.clock_ns,
-        });
     }
     let stem = path.file_name().map_or_else(
         || path.display().to_string(),
@@ -135,7 +112,7 @@ pub fn read(path: &Path) -> Result<Reference, Error> {
         name: doc.name.filter(|n| !n.trim().is_empty()).unwrap_or(stem),
         source: doc.source,
         file: path.display().to_string(),
-        points,
+        points: doc.points,
     })
 }
 
